@@ -1,0 +1,1 @@
+"""The embedded agent server and its agents (no Qt)."""

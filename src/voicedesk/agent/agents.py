@@ -1,0 +1,86 @@
+"""Agents the embedded server can run for each call.
+
+An agent is attached to a fresh peer connection before the offer is applied;
+it adds what it sends and consumes what it receives. ``close`` runs when the
+session ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiortc import RTCPeerConnection
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamTrack
+
+from voicedesk.errors import ConfigError
+from voicedesk.media.sources import ToneTrack
+
+logger = logging.getLogger(__name__)
+
+
+class Agent:
+    name = "agent"
+
+    def attach(self, pc: RTCPeerConnection) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        pass
+
+
+class EchoAgent(Agent):
+    """Sends back what it hears (decoded and re-encoded by aiortc)."""
+
+    name = "echo"
+
+    def __init__(self) -> None:
+        self._relay = MediaRelay()
+
+    def attach(self, pc: RTCPeerConnection) -> None:
+        # aiortc fires "track" inside setRemoteDescription, before createAnswer,
+        # so the echo sender is in place when the answer is made.
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio":
+                pc.addTrack(self._relay.subscribe(track))
+
+
+class ToneAgent(Agent):
+    """Sends a steady tone (440 Hz by default) and ignores what it hears."""
+
+    name = "tone"
+
+    def __init__(self, frequency: float = 440.0) -> None:
+        self.frequency = frequency
+        self._track: ToneTrack | None = None
+
+    def attach(self, pc: RTCPeerConnection) -> None:
+        self._track = ToneTrack(self.frequency)
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio" and self._track is not None:
+                pc.addTrack(self._track)
+
+    async def close(self) -> None:
+        if self._track is not None:
+            self._track.stop()
+
+
+AGENTS: dict[str, Callable[[], Agent]] = {
+    "echo": EchoAgent,
+    "tone": ToneAgent,
+}
+
+
+def check_agent_name(name: str) -> str:
+    name = name.strip().lower()
+    if name not in AGENTS:
+        raise ConfigError(f"unknown agent {name!r}: choose one of {', '.join(sorted(AGENTS))}")
+    return name
+
+
+def create_agent(name: str) -> Agent:
+    return AGENTS[check_agent_name(name)]()

@@ -1,0 +1,66 @@
+"""``voicedesk`` command line: one module per subcommand, each with register/run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import logging
+import sys
+from collections.abc import Sequence
+
+from voicedesk import __version__
+from voicedesk.errors import VoiceDeskError
+
+# Subcommand modules; each defines register(subparsers) and run(args) -> int.
+COMMANDS = ("call", "serve")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="voicedesk",
+        description="A WebRTC workbench for voice-AI agents: call, measure, inspect.",
+    )
+    parser.add_argument("--version", action="version", version=f"voicedesk {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="more log output on stderr (-vv also raises aiortc/aioice)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"voicedesk.cli.{name}").register(sub)
+    return parser
+
+
+def configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("aiortc", "aioice", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 3 else logging.WARNING)
+
+
+def fail(message: str) -> int:
+    print(f"voicedesk: {message}", file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    configure_logging(args.verbose)
+    try:
+        result = args.run(args)
+        if inspect.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except VoiceDeskError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return 130

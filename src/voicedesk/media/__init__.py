@@ -1,0 +1,1 @@
+"""Audio sources, sinks and frame helpers (no Qt)."""

@@ -1,0 +1,54 @@
+"""A fixed-size ring of the most recent mono samples.
+
+Writers append whole blocks; readers (waveform plots, analysers) copy the most
+recent N samples on their own schedule, so audio never pushes to a view.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+
+class RingBuffer:
+    def __init__(self, capacity: int) -> None:
+        self._data = np.zeros(capacity, dtype=np.float32)
+        self._capacity = capacity
+        self._written = 0
+        self._lock = threading.Lock()
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def written(self) -> int:
+        """Total samples ever written (monotonic), so readers can tell what is new."""
+        return self._written
+
+    def write(self, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.size >= self._capacity:
+            samples = samples[-self._capacity :]
+        n = samples.size
+        with self._lock:
+            start = self._written % self._capacity
+            end = start + n
+            if end <= self._capacity:
+                self._data[start:end] = samples
+            else:
+                split = self._capacity - start
+                self._data[start:] = samples[:split]
+                self._data[: end - self._capacity] = samples[split:]
+            self._written += n
+
+    def latest(self, count: int) -> np.ndarray:
+        """A copy of the most recent ``count`` samples (fewer if fewer were written)."""
+        with self._lock:
+            count = min(count, self._capacity, self._written)
+            end = self._written % self._capacity
+            start = end - count
+            if start >= 0:
+                return self._data[start:end].copy()
+            return np.concatenate((self._data[start:], self._data[:end]))

@@ -1,0 +1,161 @@
+"""Audio sinks: where received audio goes (recorder, analyser, null, several).
+
+A sink is fed mono float32 blocks at 48 kHz through ``write``. ``addTrack`` /
+``start`` / ``stop`` let a sink read an aiortc track by itself, like aiortc's
+``MediaRecorder``; inside a call one reader feeds every sink through ``TeeSink``
+because a track can have only one reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import wave
+from pathlib import Path
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from voicedesk.errors import MediaError
+from voicedesk.media.frames import (
+    SAMPLE_RATE,
+    dominant_frequency,
+    frame_to_mono,
+    level_dbfs,
+)
+from voicedesk.media.ringbuffer import RingBuffer
+
+logger = logging.getLogger(__name__)
+
+
+class AudioSink:
+    """Base sink. Subclasses override ``write`` (cheap, on the loop) and ``close``."""
+
+    def __init__(self) -> None:
+        self._track: MediaStreamTrack | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def write(self, samples: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the sink holds; safe to call twice."""
+
+    def addTrack(self, track: MediaStreamTrack) -> None:  # noqa: N802 - aiortc's name
+        self._track = track
+
+    async def start(self) -> None:
+        self.start_reading()
+
+    def start_reading(self) -> None:
+        """``start`` for callers outside a coroutine (aiortc's event handlers)."""
+        if self._track is not None and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._read(self._track), name=f"{type(self).__name__}.read"
+            )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=2.0)
+            self._task = None
+        self.close()
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            self.write(frame_to_mono(frame))
+
+
+class NullSink(AudioSink):
+    def write(self, samples: np.ndarray) -> None:
+        pass
+
+
+class TeeSink(AudioSink):
+    """Feeds several sinks from one reader; a failing child is dropped, not fatal."""
+
+    def __init__(self, sinks: list[AudioSink] | None = None) -> None:
+        super().__init__()
+        self.sinks: list[AudioSink] = list(sinks or [])
+
+    def write(self, samples: np.ndarray) -> None:
+        for sink in list(self.sinks):
+            try:
+                sink.write(samples)
+            except Exception as exc:  # a broken sink must not end the call
+                logger.warning("audio sink %s failed and was removed: %s", type(sink).__name__, exc)
+                self.sinks.remove(sink)
+                with contextlib.suppress(Exception):
+                    sink.close()
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as exc:
+                logger.warning("closing audio sink %s failed: %s", type(sink).__name__, exc)
+
+
+class WavRecorderSink(AudioSink):
+    """Writes 16-bit mono 48 kHz WAV.
+
+    ``wave`` rewrites the header after every block, so the file on disk is a
+    playable WAV at any moment, even if the process dies mid-call.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise MediaError(f"cannot record to {self.path}: {exc.strerror or exc}") from exc
+        self._wav = wave.open(self._file, "wb")
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(SAMPLE_RATE)
+        self.samples_written = 0
+
+    def write(self, samples: np.ndarray) -> None:
+        if self._wav is None:
+            return
+        pcm = np.clip(samples * 32768.0, -32768, 32767).astype("<i2")
+        self._wav.writeframes(pcm.tobytes())
+        self._file.flush()
+        self.samples_written += samples.size
+
+    def close(self) -> None:
+        if self._wav is not None:
+            self._wav.close()
+            self._file.close()
+            self._wav = None
+
+
+class AnalyzerSink(AudioSink):
+    """Keeps the last seconds of audio for meters, waveforms and the call summary."""
+
+    def __init__(self, seconds: float = 5.0) -> None:
+        super().__init__()
+        self.ring = RingBuffer(int(seconds * SAMPLE_RATE))
+        self.frames = 0
+        self.samples = 0
+        self.last_block_dbfs = level_dbfs(np.zeros(0))
+
+    def write(self, samples: np.ndarray) -> None:
+        self.ring.write(samples)
+        self.frames += 1
+        self.samples += samples.size
+        self.last_block_dbfs = level_dbfs(samples)
+
+    def level_dbfs(self, seconds: float = 1.0) -> float:
+        return level_dbfs(self.ring.latest(int(seconds * SAMPLE_RATE)))
+
+    def peak_hz(self, seconds: float = 1.0) -> float | None:
+        return dominant_frequency(self.ring.latest(int(seconds * SAMPLE_RATE)))

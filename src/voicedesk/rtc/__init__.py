@@ -1,0 +1,1 @@
+"""WebRTC calls, signaling, stats, SDP and ICE tools (no Qt)."""

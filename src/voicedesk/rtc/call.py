@@ -1,0 +1,353 @@
+"""Call: one RTCPeerConnection to one target, a state machine and its events.
+
+The window, the command line and tests all drive this same object::
+
+    call = Call("embedded:echo", source=ToneTrack(1000))
+    summary = await call.run(duration=3.0)
+
+States move idle -> gathering -> signaling -> connecting -> connected -> ended,
+or to failed with a reason written for the user. Listeners get frozen event
+objects on the event loop; they must be quick (copy, schedule, return).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import SessionDescription
+
+from voicedesk.config import IceConfig
+from voicedesk.errors import CallTimeout, IceError, SdpError, VoiceDeskError
+from voicedesk.media.frames import SILENCE_DBFS
+from voicedesk.media.sinks import AnalyzerSink, AudioSink, TeeSink
+from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
+from voicedesk.rtc.signaling import Signaling, signaling_for_target
+from voicedesk.rtc.stats import StatsSample, StatsSampler
+
+logger = logging.getLogger(__name__)
+
+PC_CLOSE_TIMEOUT = 5.0
+
+
+class CallState(enum.Enum):
+    IDLE = "idle"
+    GATHERING = "gathering"
+    SIGNALING = "signaling"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    ENDED = "ended"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (CallState.ENDED, CallState.FAILED)
+
+
+@dataclass(frozen=True)
+class CallStateChanged:
+    state: CallState
+    t_ms: float
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DescriptionSet:
+    """A local offer or remote answer was applied (``side`` is "local" or "remote")."""
+
+    side: str
+    type: str
+    sdp: str
+    t_ms: float
+
+
+@dataclass(frozen=True)
+class StatsSampled:
+    sample: StatsSample
+
+
+CallEvent = CallStateChanged | DescriptionSet | StatsSampled
+CallListener = Callable[[CallEvent], None]
+
+
+def candidates_in(sdp: str | None) -> list[str]:
+    """Candidates of an SDP as "typ proto address:port" strings."""
+    found = []
+    for line in (sdp or "").splitlines():
+        if line.startswith("a=candidate:"):
+            parts = line[len("a=candidate:") :].split()
+            if len(parts) >= 8:
+                found.append(f"{parts[7]} {parts[2].lower()} {parts[4]}:{parts[5]}")
+    return found
+
+
+def negotiated_clock_rate(sdp: str | None, default: int = 48_000) -> int:
+    """Clock rate of the first audio codec of a description (jitter unit conversion)."""
+    if not sdp:
+        return default
+    try:
+        for media in SessionDescription.parse(sdp).media:
+            if media.kind == "audio" and media.rtp.codecs:
+                return media.rtp.codecs[0].clockRate
+    except Exception:
+        logger.debug("cannot read the clock rate from the SDP", exc_info=True)
+    return default
+
+
+class Call:
+    def __init__(
+        self,
+        target: str | Signaling,
+        *,
+        source: MediaStreamTrack | None = None,
+        sinks: list[AudioSink] | None = None,
+        ice: IceConfig | None = None,
+        timeout: float = 15.0,
+        stats_interval: float = 1.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.target = target if isinstance(target, str) else target.description
+        self.signaling = (
+            target
+            if isinstance(target, Signaling)
+            else signaling_for_target(target, headers=headers, timeout=timeout)
+        )
+        self.outbound = OutboundAudioTrack(source or SilenceTrack())
+        self.rx = AnalyzerSink()
+        self.tx = AnalyzerSink()
+        self.outbound.add_observer(self.tx.write)
+        self._sink = TeeSink([self.rx, *(sinks or [])])
+        self.ice = ice or IceConfig()
+        self.timeout = timeout
+        self.stats_interval = stats_interval
+
+        self.state = CallState.IDLE
+        self.reason: str | None = None
+        self.pc: RTCPeerConnection | None = None
+        self.sampler: StatsSampler | None = None
+        self.setup_ms: float | None = None
+        self.local_sdp: str | None = None
+        self.remote_sdp: str | None = None
+        self._t0 = time.monotonic()
+        self._offer_at: float | None = None
+        self._listeners: list[CallListener] = []
+        self._connected = asyncio.Event()
+        self._closed = False
+
+    # events -------------------------------------------------------------
+    def add_listener(self, listener: CallListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: CallListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _emit(self, event: CallEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("call listener failed")
+
+    def _now_ms(self) -> float:
+        return (time.monotonic() - self._t0) * 1000.0
+
+    def _set_state(self, state: CallState, reason: str | None = None) -> None:
+        if self.state == state or self.state.is_final:
+            return
+        self.state = state
+        self.reason = reason
+        logger.info("call %s%s", state.value, f": {reason}" if reason else "")
+        self._emit(CallStateChanged(state, self._now_ms(), reason))
+
+    # lifecycle ----------------------------------------------------------
+    @property
+    def muted(self) -> bool:
+        return self.outbound.muted
+
+    @muted.setter
+    def muted(self, value: bool) -> None:
+        self.outbound.muted = value
+
+    async def start(self) -> None:
+        """Set the call up; returns when connected, raises VoiceDeskError otherwise.
+
+        On failure the call is already torn down and ``state`` is FAILED.
+        """
+        if self.state != CallState.IDLE:
+            raise VoiceDeskError("a call can be started only once; create a new Call")
+        self._t0 = time.monotonic()
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._setup()
+        except TimeoutError:
+            error = self._timeout_error()
+            await self._fail(str(error))
+            raise error from None
+        except VoiceDeskError as exc:
+            await self._fail(str(exc))
+            raise
+        except asyncio.CancelledError:
+            await self._fail("cancelled")
+            raise
+        except Exception as exc:
+            logger.exception("unexpected error while setting up the call")
+            await self._fail(f"unexpected error: {exc}")
+            raise VoiceDeskError(f"call failed: {exc}") from exc
+
+    async def _setup(self) -> None:
+        self._set_state(CallState.GATHERING)
+        self.pc = pc = RTCPeerConnection(self.ice.to_rtc())
+        pc.on("track", self._on_track)
+        pc.on("connectionstatechange", self._on_connection_state)
+        pc.addTrack(self.outbound)
+        offer = await pc.createOffer()
+        self._offer_at = time.monotonic()
+        await pc.setLocalDescription(offer)
+        self.local_sdp = pc.localDescription.sdp
+        self._emit(DescriptionSet("local", "offer", self.local_sdp, self._now_ms()))
+        if self.ice.iceTransportPolicy == "relay" and not candidates_in(self.local_sdp):
+            raise IceError(
+                "relay-only call but no relay candidate was gathered: "
+                "the TURN server refused the credentials or did not answer"
+            )
+
+        self._set_state(CallState.SIGNALING)
+        answer = await self.signaling.exchange(pc.localDescription)
+        self.remote_sdp = answer.sdp
+        try:
+            await pc.setRemoteDescription(answer)
+        except Exception as exc:  # aiortc raises many types on bad SDP
+            raise SdpError(f"the answer could not be applied: {_describe(exc)}") from None
+        self._emit(DescriptionSet("remote", "answer", answer.sdp, self._now_ms()))
+
+        self._set_state(CallState.CONNECTING)
+        await self._connected.wait()
+        if self.state.is_final:
+            raise IceError(self.reason or "connection failed")
+        self.setup_ms = (time.monotonic() - self._offer_at) * 1000.0
+        self.sampler = StatsSampler(
+            pc, lambda: negotiated_clock_rate(self.remote_sdp), self._t0, self.stats_interval
+        )
+        self.sampler.add_listener(lambda s: self._emit(StatsSampled(s)))
+        self.sampler.start()
+        self._set_state(CallState.CONNECTED)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind != "audio":
+            return
+        self._sink.addTrack(track)
+        self._sink.start_reading()
+
+    def _on_connection_state(self) -> None:
+        if self.pc is None:
+            return
+        state = self.pc.connectionState
+        logger.debug("connectionState %s", state)
+        if state == "connected":
+            self._connected.set()
+        elif state in ("failed", "closed") and not self._closed:
+            reason = self._ice_failure_text(f"connection {state}")
+            if self.state == CallState.CONNECTED:
+                reason = f"connection to the peer lost ({state})"
+            self._set_state(CallState.FAILED, reason)
+            self._connected.set()
+
+    def _ice_failure_text(self, what: str) -> str:
+        local = candidates_in(self.local_sdp)
+        remote = candidates_in(self.remote_sdp)
+        return (
+            f"ICE did not connect ({what}); local candidates: {', '.join(local) or 'none'}; "
+            f"remote candidates: {', '.join(remote) or 'none'}"
+        )
+
+    def _timeout_error(self) -> VoiceDeskError:
+        if self.state == CallState.CONNECTING:
+            return IceError(self._ice_failure_text(f"no connection within {self.timeout:g} s"))
+        return CallTimeout(f"call set-up timed out after {self.timeout:g} s while {self.state.value}")
+
+    async def _fail(self, reason: str) -> None:
+        self._set_state(CallState.FAILED, reason)
+        await self._teardown()
+
+    async def hangup(self) -> None:
+        """End the call (idempotent). Sinks are flushed and closed."""
+        if self.sampler is not None and not self._closed and self.state == CallState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.sampler.sample()
+        self._set_state(CallState.ENDED)
+        await self._teardown()
+
+    async def _teardown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.sampler is not None:
+            await self.sampler.stop()
+        with contextlib.suppress(Exception):
+            await self.signaling.close()
+        if self.pc is not None:
+            try:
+                await asyncio.wait_for(self.pc.close(), PC_CLOSE_TIMEOUT)
+            except Exception as exc:  # close() itself can raise after a failed negotiation
+                logger.debug("pc.close failed: %s", exc)
+        self.outbound.stop()
+        await self._sink.stop()
+
+    async def run(self, duration: float) -> dict[str, Any]:
+        """Start, hold for ``duration`` seconds (or until the peer goes), hang up, summarize."""
+        try:
+            await self.start()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(duration):
+                    while not self.state.is_final:
+                        await asyncio.sleep(0.05)
+        finally:
+            await self.hangup()
+        return self.summary()
+
+    # results ------------------------------------------------------------
+    @property
+    def audio_received(self) -> bool:
+        return self.rx.frames > 0
+
+    def summary(self) -> dict[str, Any]:
+        latest = self.sampler.latest if self.sampler else None
+        rx_level = self.rx.level_dbfs()
+        peak = self.rx.peak_hz()
+        return {
+            "target": self.target,
+            "state": "connected" if self.setup_ms is not None else self.state.value,
+            "final_state": self.state.value,
+            "reason": self.reason,
+            "setup_ms": _round(self.setup_ms),
+            "packets_sent": latest.packets_sent if latest else 0,
+            "packets_received": latest.packets_received if latest else 0,
+            "loss_pct": _round(latest.loss_pct if latest else None, 2),
+            "jitter_ms": _round(latest.jitter_ms if latest else None, 2),
+            "rtt_ms": _round(latest.rtt_ms if latest else None, 2),
+            "bitrate_out_kbps": _round(latest.bitrate_out_kbps if latest else None),
+            "bitrate_in_kbps": _round(latest.bitrate_in_kbps if latest else None),
+            "rx_frames": self.rx.frames,
+            "rx_peak_hz": _round(peak, 1),
+            "rx_level_dbfs": _round(rx_level if rx_level > SILENCE_DBFS else None, 1),
+            "tx_frames": self.outbound.frames_sent,
+            "duration_ms": _round(self._now_ms()),
+        }
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,33 @@
+"""``embedded:AGENT``: start the agent server in-process and call it over real HTTP."""
+
+from __future__ import annotations
+
+from aiortc import RTCSessionDescription
+
+from voicedesk.rtc.signaling.base import Signaling
+from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
+
+
+class EmbeddedSignaling(Signaling):
+    def __init__(self, agent: str, *, timeout: float = 15.0) -> None:
+        super().__init__()
+        from voicedesk.agent.agents import check_agent_name
+
+        self.agent = check_agent_name(agent)
+        self.timeout = timeout
+        self.server = None
+        self.description = f"embedded {self.agent} agent"
+
+    async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
+        from voicedesk.agent.server import AgentServer
+
+        self.server = AgentServer(agent=self.agent, host="127.0.0.1", port=0)
+        await self.server.start()
+        self.description = f"embedded {self.agent} agent at {self.server.offer_url}"
+        http = HttpJsonSignaling(self.server.offer_url, timeout=self.timeout)
+        return await http.exchange(offer)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None

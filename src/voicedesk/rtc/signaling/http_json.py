@@ -1,0 +1,130 @@
+"""JSON offer/answer over HTTP: POST {"sdp","type"} -> {"sdp","type"[, "pc_id"]}."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiortc import RTCSessionDescription
+
+from voicedesk.errors import CallTimeout, ConfigError, SignalingError
+from voicedesk.rtc.signaling.base import Signaling
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization"}
+
+
+def mask_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers as safe to log: secrets keep only their scheme word."""
+    masked = {}
+    for key, value in headers.items():
+        if key.lower() in SECRET_HEADERS:
+            scheme = value.split(" ", 1)[0] if " " in value else ""
+            masked[key] = f"{scheme} ***".strip()
+        else:
+            masked[key] = value
+    return masked
+
+
+def error_text(body: bytes, content_type: str) -> str:
+    """The human part of an error body: JSON error/detail/message/title, else the text."""
+    text = body.decode("utf-8", "replace").strip()
+    if "json" in content_type:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            for key in ("error", "detail", "message", "title"):
+                value = data.get(key)
+                if isinstance(value, dict):
+                    value = value.get("message") or json.dumps(value)
+                if value:
+                    return str(value)
+    text = " ".join(text.split())
+    return text[:200] + ("…" if len(text) > 200 else "")
+
+
+def parse_answer(data: Any, source: str) -> RTCSessionDescription:
+    """Check an answer object and build the description; SignalingError says what is wrong."""
+    if not isinstance(data, dict):
+        raise SignalingError(f"{source} answered JSON that is not an object")
+    sdp = data.get("sdp")
+    if not isinstance(sdp, str) or not sdp:
+        raise SignalingError(f"{source} answered JSON without an \"sdp\" field")
+    if not sdp.lstrip().startswith("v=0"):
+        raise SignalingError(f"{source} answered an \"sdp\" that is not SDP (it does not start with v=0)")
+    kind = data.get("type", "answer")
+    if kind != "answer":
+        raise SignalingError(f"{source} answered type {kind!r}, expected \"answer\"")
+    return RTCSessionDescription(sdp=sdp, type="answer")
+
+
+class HttpJsonSignaling(Signaling):
+    def __init__(
+        self, url: str, *, headers: dict[str, str] | None = None, timeout: float = 15.0
+    ) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"bad target URL {url!r}: expected http(s)://host[:port]/path")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ConfigError(f"bad target URL {url!r}: the port is not a number in 1-65535") from None
+        self.url = url
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.pc_id: str | None = None
+        self.description = f"JSON offer/answer to {url}"
+
+    async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
+        payload = {"sdp": offer.sdp, "type": offer.type}
+        parts = urlsplit(self.url)
+        where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        logger.info("POST %s headers=%s", self.url, mask_headers(self.headers))
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
+                session.post(self.url, json=payload, headers=self.headers) as response,
+            ):
+                body = await response.read()
+                content_type = response.headers.get("Content-Type", "")
+                status, reason = response.status, response.reason
+        except aiohttp.ClientConnectorDNSError:
+            raise SignalingError(
+                f"cannot resolve host {parts.hostname!r}: check the target URL"
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            why = exc.os_error.strerror if exc.os_error and exc.os_error.strerror else str(exc)
+            raise SignalingError(
+                f"cannot connect to {where}: {why.lower()} — is the agent server running?"
+            ) from None
+        except TimeoutError:
+            raise CallTimeout(
+                f"no answer from {self.url} within {self.timeout:g} s (raise --timeout if the agent is slow)"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise SignalingError(f"HTTP request to {self.url} failed: {exc}") from None
+
+        logger.info("HTTP %s %s (%d bytes, %s)", status, reason, len(body), content_type)
+        if status >= 400:
+            raise SignalingError(
+                f"{self.url} answered HTTP {status} {reason}: {error_text(body, content_type) or '(empty body)'}"
+            )
+        try:
+            data = json.loads(body)
+        except ValueError:
+            snippet = " ".join(body.decode("utf-8", "replace").split())[:80]
+            raise SignalingError(
+                f"{self.url} answered something that is not JSON ({content_type or 'no content type'}): {snippet!r}"
+            ) from None
+        answer = parse_answer(data, self.url)
+        if isinstance(data.get("pc_id"), str):
+            self.pc_id = data["pc_id"]
+        return answer
