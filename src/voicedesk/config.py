@@ -43,31 +43,29 @@ class IceServer:
 
 @dataclass(frozen=True)
 class IceConfig:
-    iceServers: tuple[IceServer, ...] = ()  # noqa: N815 - W3C name
-    iceTransportPolicy: str = "all"  # noqa: N815 - W3C name
+    iceServers: tuple[IceServer, ...] = ()
+    iceTransportPolicy: str = "all"
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_json(cls, data: Any, origin: str = "ICE configuration") -> IceConfig:
         if not isinstance(data, dict):
-            raise ConfigError(f"{origin}: expected a JSON object with \"iceServers\"")
+            raise ConfigError(f'{origin}: expected a JSON object with "iceServers"')
         policy = data.get("iceTransportPolicy", "all")
         if policy not in ("all", "relay"):
-            raise ConfigError(
-                f"{origin}: iceTransportPolicy must be \"all\" or \"relay\", not {policy!r}"
-            )
+            raise ConfigError(f'{origin}: iceTransportPolicy must be "all" or "relay", not {policy!r}')
         raw_servers = data.get("iceServers", [])
         if not isinstance(raw_servers, list):
-            raise ConfigError(f"{origin}: \"iceServers\" must be a list")
+            raise ConfigError(f'{origin}: "iceServers" must be a list')
         servers = []
         for i, raw in enumerate(raw_servers):
             where = f"{origin}: iceServers[{i}]"
             if not isinstance(raw, dict) or "urls" not in raw:
-                raise ConfigError(f"{where} needs \"urls\"")
+                raise ConfigError(f'{where} needs "urls"')
             urls = raw["urls"]
             urls = (urls,) if isinstance(urls, str) else tuple(urls)
             if not urls or not all(isinstance(u, str) for u in urls):
-                raise ConfigError(f"{where}: \"urls\" must be a string or a list of strings")
+                raise ConfigError(f'{where}: "urls" must be a string or a list of strings')
             username, credential = raw.get("username"), raw.get("credential")
             for url in urls:
                 _check_url(url, username, credential, where)
@@ -105,8 +103,7 @@ class IceConfig:
     def to_rtc(self) -> RTCConfiguration:
         return RTCConfiguration(
             iceServers=[
-                RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-                for s in self.iceServers
+                RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential) for s in self.iceServers
             ],
             iceTransportPolicy=RTCIceTransportPolicy(self.iceTransportPolicy),
         )
@@ -116,15 +113,11 @@ class IceConfig:
         turn = [u for s in self.iceServers for u in s.urls if u.startswith("turn")]
         warnings = []
         if len(stun) > 1:
-            warnings.append(
-                f"aiortc uses only the first STUN server ({stun[0]}); {len(stun) - 1} more ignored"
-            )
+            warnings.append(f"aiortc uses only the first STUN server ({stun[0]}); {len(stun) - 1} more ignored")
         if len(turn) > 1:
-            warnings.append(
-                f"aiortc uses only the first TURN server ({turn[0]}); {len(turn) - 1} more ignored"
-            )
+            warnings.append(f"aiortc uses only the first TURN server ({turn[0]}); {len(turn) - 1} more ignored")
         if self.iceTransportPolicy == "relay" and not turn:
-            warnings.append("iceTransportPolicy is \"relay\" but no TURN server is configured")
+            warnings.append('iceTransportPolicy is "relay" but no TURN server is configured')
         return warnings
 
 

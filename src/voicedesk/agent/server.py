@@ -95,9 +95,7 @@ class AgentServer:
         logger.info("agent server (%s) listening on %s", self.agent, self.base_url)
 
     async def stop(self) -> None:
-        await asyncio.gather(
-            *(self._close_session(s, "server stopping") for s in list(self.sessions.values()))
-        )
+        await asyncio.gather(*(self._close_session(s, "server stopping") for s in list(self.sessions.values())))
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -132,13 +130,14 @@ class AgentServer:
         except ValueError as exc:
             return json_error(400, f"body is not valid JSON: {exc}")
         if not isinstance(data, dict) or not isinstance(data.get("sdp"), str):
-            return json_error(400, "body must be a JSON object with \"sdp\" and \"type\"")
+            return json_error(400, 'body must be a JSON object with "sdp" and "type"')
         if data.get("type") != "offer":
-            return json_error(400, f"\"type\" must be \"offer\", not {data.get('type')!r}")
+            return json_error(400, f'"type" must be "offer", not {data.get("type")!r}')
         if not data["sdp"].lstrip().startswith("v=0"):
-            return json_error(400, "\"sdp\" is not SDP: it does not start with v=0")
+            return json_error(400, '"sdp" is not SDP: it does not start with v=0')
         if len(self.sessions) >= self.max_sessions:
-            return json_error(503, f"server busy: {len(self.sessions)} live sessions (limit {self.max_sessions})", **{"Retry-After": "5"})
+            busy = f"server busy: {len(self.sessions)} live sessions (limit {self.max_sessions})"
+            return json_error(503, busy, **{"Retry-After": "5"})
 
         answer, error = await self._answer(data["sdp"])
         if error is not None:

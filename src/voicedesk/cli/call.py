@@ -17,12 +17,21 @@ from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("call", help="place a call to an agent endpoint and print a summary")
     p.add_argument("target", help="http(s)://…/api/voice/offer, or embedded:echo / embedded:tone")
-    p.add_argument("--source", default="tone:440", help="tone:FREQ, wav:PATH, wav+loop:PATH or silence (default tone:440)")
+    p.add_argument(
+        "--source", default="tone:440", help="tone:FREQ, wav:PATH, wav+loop:PATH or silence (default tone:440)"
+    )
     p.add_argument("--duration", type=float, default=5.0, help="seconds to stay connected (default 5)")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for set-up (default 15)")
     p.add_argument("--ice", metavar="CONFIG.json", help="RTCConfiguration JSON (iceServers, iceTransportPolicy)")
     p.add_argument("--record", metavar="OUT.wav", help="record received audio to a WAV file")
-    p.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="extra HTTP header for signaling (repeatable)")
+    p.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="extra HTTP header for signaling, e.g. 'Authorization: Bearer …' (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     p.set_defaults(run=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import os
 import signal
 import sys
 
@@ -41,7 +42,8 @@ async def run(args: argparse.Namespace) -> int:
     try:
         await server.start()
     except OSError as exc:
-        print(f"voicedesk: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"voicedesk: cannot listen on {args.host}:{args.port}: {why} — pick another --port", file=sys.stderr)
         return 1
     print(f"VoiceDesk {args.agent} agent on {server.base_url}  (POST {server.offer_url}, GET /health)", flush=True)
     stop = asyncio.Event()

@@ -42,7 +42,7 @@ class AudioSink:
     def close(self) -> None:
         """Release what the sink holds; safe to call twice."""
 
-    def addTrack(self, track: MediaStreamTrack) -> None:  # noqa: N802 - aiortc's name
+    def addTrack(self, track: MediaStreamTrack) -> None:
         self._track = track
 
     async def start(self) -> None:
@@ -114,7 +114,7 @@ class WavRecorderSink(AudioSink):
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+            self._file = open(self.path, "wb")
         except OSError as exc:
             raise MediaError(f"cannot record to {self.path}: {exc.strerror or exc}") from exc
         self._wav = wave.open(self._file, "wb")

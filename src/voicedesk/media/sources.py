@@ -192,5 +192,3 @@ def parse_source(spec: str) -> MediaStreamTrack:
             raise ConfigError(f"bad source {spec!r}: give a path, e.g. wav:prompt.wav")
         return WavTrack(arg, loop=kind.endswith("+loop"))
     raise ConfigError(f"unknown source {spec!r}: use tone:FREQ, wav:PATH, wav+loop:PATH or silence")
-
-

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
@@ -116,9 +116,7 @@ class Call:
     ) -> None:
         self.target = target if isinstance(target, str) else target.description
         self.signaling = (
-            target
-            if isinstance(target, Signaling)
-            else signaling_for_target(target, headers=headers, timeout=timeout)
+            target if isinstance(target, Signaling) else signaling_for_target(target, headers=headers, timeout=timeout)
         )
         self.outbound = OutboundAudioTrack(source or SilenceTrack())
         self.rx = AnalyzerSink()
@@ -140,6 +138,7 @@ class Call:
         self._offer_at: float | None = None
         self._listeners: list[CallListener] = []
         self._connected = asyncio.Event()
+        self._finished = asyncio.Event()
         self._closed = False
 
     # events -------------------------------------------------------------
@@ -165,6 +164,8 @@ class Call:
             return
         self.state = state
         self.reason = reason
+        if state.is_final:
+            self._finished.set()
         logger.info("call %s%s", state.value, f": {reason}" if reason else "")
         self._emit(CallStateChanged(state, self._now_ms(), reason))
 
@@ -234,9 +235,7 @@ class Call:
         if self.state.is_final:
             raise IceError(self.reason or "connection failed")
         self.setup_ms = (time.monotonic() - self._offer_at) * 1000.0
-        self.sampler = StatsSampler(
-            pc, lambda: negotiated_clock_rate(self.remote_sdp), self._t0, self.stats_interval
-        )
+        self.sampler = StatsSampler(pc, lambda: negotiated_clock_rate(self.remote_sdp), self._t0, self.stats_interval)
         self.sampler.add_listener(lambda s: self._emit(StatsSampled(s)))
         self.sampler.start()
         self._set_state(CallState.CONNECTED)
@@ -307,9 +306,7 @@ class Call:
         try:
             await self.start()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(duration):
-                    while not self.state.is_final:
-                        await asyncio.sleep(0.05)
+                await asyncio.wait_for(self._finished.wait(), duration)
         finally:
             await self.hangup()
         return self.summary()

@@ -12,9 +12,7 @@ from voicedesk.rtc.signaling.base import Signaling
 __all__ = ["Signaling", "signaling_for_target"]
 
 
-def signaling_for_target(
-    target: str, *, headers: dict[str, str] | None = None, timeout: float = 15.0
-) -> Signaling:
+def signaling_for_target(target: str, *, headers: dict[str, str] | None = None, timeout: float = 15.0) -> Signaling:
     """The signaling for ``target``: ``http(s)://…`` JSON offer/answer or ``embedded:AGENT``."""
     scheme, sep, rest = target.partition(":")
     scheme = scheme.lower()
@@ -26,6 +24,4 @@ def signaling_for_target(
         from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
 
         return HttpJsonSignaling(target, headers=headers, timeout=timeout)
-    raise ConfigError(
-        f"unknown target {target!r}: use http(s)://host:port/path or embedded:echo / embedded:tone"
-    )
+    raise ConfigError(f"unknown target {target!r}: use http(s)://host:port/path or embedded:echo / embedded:tone")

@@ -22,5 +22,5 @@ class Signaling(ABC):
     async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
         """Send the offer, return the answer; raise ``SignalingError`` with a user message."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, most protocols need none
         """Tell the target the call is over (if the protocol can) and free resources."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,19 +56,17 @@ def parse_answer(data: Any, source: str) -> RTCSessionDescription:
         raise SignalingError(f"{source} answered JSON that is not an object")
     sdp = data.get("sdp")
     if not isinstance(sdp, str) or not sdp:
-        raise SignalingError(f"{source} answered JSON without an \"sdp\" field")
+        raise SignalingError(f'{source} answered JSON without an "sdp" field')
     if not sdp.lstrip().startswith("v=0"):
-        raise SignalingError(f"{source} answered an \"sdp\" that is not SDP (it does not start with v=0)")
+        raise SignalingError(f'{source} answered an "sdp" that is not SDP (it does not start with v=0)')
     kind = data.get("type", "answer")
     if kind != "answer":
-        raise SignalingError(f"{source} answered type {kind!r}, expected \"answer\"")
+        raise SignalingError(f'{source} answered type {kind!r}, expected "answer"')
     return RTCSessionDescription(sdp=sdp, type="answer")
 
 
 class HttpJsonSignaling(Signaling):
-    def __init__(
-        self, url: str, *, headers: dict[str, str] | None = None, timeout: float = 15.0
-    ) -> None:
+    def __init__(self, url: str, *, headers: dict[str, str] | None = None, timeout: float = 15.0) -> None:
         super().__init__()
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -97,14 +95,11 @@ class HttpJsonSignaling(Signaling):
                 content_type = response.headers.get("Content-Type", "")
                 status, reason = response.status, response.reason
         except aiohttp.ClientConnectorDNSError:
-            raise SignalingError(
-                f"cannot resolve host {parts.hostname!r}: check the target URL"
-            ) from None
+            raise SignalingError(f"cannot resolve host {parts.hostname!r}: check the target URL") from None
         except aiohttp.ClientConnectorError as exc:
-            why = exc.os_error.strerror if exc.os_error and exc.os_error.strerror else str(exc)
-            raise SignalingError(
-                f"cannot connect to {where}: {why.lower()} — is the agent server running?"
-            ) from None
+            errno = getattr(exc.os_error, "errno", None)
+            why = os.strerror(errno) if errno else str(exc.os_error or exc)
+            raise SignalingError(f"cannot connect to {where}: {why.lower()} — is the agent server running?") from None
         except TimeoutError:
             raise CallTimeout(
                 f"no answer from {self.url} within {self.timeout:g} s (raise --timeout if the agent is slow)"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs VoiceDesk on a fresh Debian 12 / Ubuntu 24.04 machine (as root, or a user with sudo).
+#
+#   scripts/setup.sh          system packages + .venv with the app (GUI, audio)
+#   scripts/setup.sh --test   the same, plus what the test suite starts for real:
+#                             coturn, Chromium, Janus, PulseAudio, and the test extras
+#
+# Safe to run again: apt and pip skip what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[ "${1:-}" = "--test" ] && want_tests=1
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+app_packages=(
+  python3 python3-venv python3-pip
+  libportaudio2 libasound2-plugins pulseaudio espeak-ng
+  # Qt's runtime libraries (PySide6 wheels carry Qt, not these)
+  libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
+  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
+  libxcb-render-util0 libxcb-image0
+)
+test_packages=(pulseaudio-utils coturn chromium janus iproute2 xvfb)
+
+packages=("${app_packages[@]}")
+[ "$want_tests" = 1 ] && packages+=("${test_packages[@]}")
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# coturn's and janus's packages start system services we do not want; tests start their own.
+if [ "$want_tests" = 1 ] && command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now coturn janus >/dev/null 2>&1 || true
+fi
+
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+extras="gui,audio"
+[ "$want_tests" = 1 ] && extras="gui,audio,test"
+.venv/bin/python -m pip install -q -e ".[$extras]"
+echo "setup: ready ($(.venv/bin/voicedesk --version))" >&2

@@ -1,0 +1,25 @@
+"""Shared set-up for tests that place calls through the Python API."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiohttp
+
+from voicedesk.agent.server import AgentServer
+
+
+@contextlib.asynccontextmanager
+async def running_server(agent: str = "echo", **kwargs: object) -> AsyncIterator[AgentServer]:
+    server = AgentServer(agent=agent, host="127.0.0.1", port=0, **kwargs)  # type: ignore[arg-type]
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def get_json(url: str) -> dict:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return await response.json()

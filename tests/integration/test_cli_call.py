@@ -1,0 +1,53 @@
+"""``voicedesk call`` end to end: real aiortc peers over UDP, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import wave
+
+import numpy as np
+
+from tests.helpers.processes import serve, voicedesk
+from voicedesk.media.frames import dominant_frequency
+
+
+def test_call_embedded_echo_returns_the_tone(tmp_path):
+    out = tmp_path / "rx.wav"
+    result = voicedesk(
+        "call", "embedded:echo", "--source", "tone:1000", "--duration", "3", "--json", "--record", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["state"] == "connected"
+    assert abs(summary["rx_peak_hz"] - 1000) <= 5
+    assert summary["loss_pct"] == 0
+    assert summary["packets_sent"] > 100 and summary["packets_received"] > 100
+    assert 0 < summary["setup_ms"] < 5000
+    assert summary["jitter_ms"] is not None and 0 <= summary["jitter_ms"] < 30
+    assert summary["rx_level_dbfs"] > -30
+    # progress goes to stderr, in order
+    states = [line.split()[-1] for line in result.stderr.splitlines() if line.startswith("[")]
+    assert states == ["gathering", "signaling", "connecting", "connected"]
+    # the recording is a playable WAV holding the echoed tone
+    with wave.open(str(out)) as wav:
+        assert wav.getframerate() == 48000
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float32) / 32768
+    assert pcm.size > 48000 * 2
+    assert abs(dominant_frequency(pcm[-48000:]) - 1000) <= 5
+
+
+def test_call_to_a_separate_serve_process_over_http():
+    with serve("--agent", "tone") as (base, _proc):
+        result = voicedesk("call", f"{base}/api/voice/offer", "--source", "silence", "--duration", "2.5", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["state"] == "connected"
+    assert abs(summary["rx_peak_hz"] - 440) <= 5
+    assert summary["loss_pct"] == 0
+
+
+def test_human_summary_names_units():
+    result = voicedesk("call", "embedded:tone", "--duration", "1.5")
+    assert result.returncode == 0, result.stderr
+    assert "state          connected" in result.stdout
+    assert " ms" in result.stdout and "Hz" in result.stdout

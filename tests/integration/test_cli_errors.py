@@ -1,0 +1,169 @@
+"""Every bad input ends in one line that says what happened, and a non-zero exit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from aiohttp import web
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from tests.helpers.net import free_port
+from tests.helpers.stub_server import StubServer
+from voicedesk.cli import main
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def last_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("voicedesk:")]
+    assert lines, err
+    return lines[-1]
+
+
+def test_connection_refused(capsys):
+    port = free_port()
+    code, _, err = run_cli(capsys, "call", f"http://127.0.0.1:{port}/api/voice/offer", "--duration", "1")
+    assert code == 1
+    assert f"cannot connect to 127.0.0.1:{port}" in last_line(err)
+    assert "refused" in last_line(err)
+    assert "Traceback" not in err
+
+
+def test_unresolvable_host(capsys):
+    code, _, err = run_cli(capsys, "call", "http://no-such-host.invalid/api/voice/offer", "--timeout", "5")
+    assert code == 1
+    assert "cannot resolve host 'no-such-host.invalid'" in last_line(err)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "shown"),
+    [
+        (404, b"not here", "text/plain", "HTTP 404 Not Found: not here"),
+        (500, b'{"error": "model overloaded"}', "application/json", "HTTP 500 Internal Server Error: model overloaded"),
+        (401, b'{"detail": "bad key"}', "application/json", "HTTP 401 Unauthorized: bad key"),
+    ],
+)
+def test_http_errors_show_status_and_body(capsys, status, body, content_type, shown):
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, body=body, content_type=content_type)
+
+    with StubServer({("POST", "/offer"): handler}) as stub:
+        code, _, err = run_cli(capsys, "call", f"{stub.url}/offer")
+    assert code == 1
+    assert shown in last_line(err)
+
+
+def test_non_json_answer(capsys):
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="<html>login</html>", content_type="text/html")
+
+    with StubServer({("POST", "/offer"): handler}) as stub:
+        code, _, err = run_cli(capsys, "call", f"{stub.url}/offer")
+    assert code == 1
+    assert "not JSON (text/html" in last_line(err)
+
+
+def test_non_sdp_answer(capsys):
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"sdp": "hello", "type": "answer"})
+
+    with StubServer({("POST", "/offer"): handler}) as stub:
+        code, _, err = run_cli(capsys, "call", f"{stub.url}/offer")
+    assert code == 1
+    assert "not SDP" in last_line(err)
+
+
+def test_answer_without_sdp(capsys):
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    with StubServer({("POST", "/offer"): handler}) as stub:
+        code, _, err = run_cli(capsys, "call", f"{stub.url}/offer")
+    assert code == 1
+    assert 'without an "sdp" field' in last_line(err)
+
+
+def test_signaling_timeout(capsys):
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.json_response({})
+
+    with StubServer({("POST", "/offer"): handler}) as stub:
+        code, _, err = run_cli(capsys, "call", f"{stub.url}/offer", "--timeout", "1.5")
+    assert code == 1
+    assert "within 1.5 s" in last_line(err) or "timed out after 1.5 s" in last_line(err)
+
+
+def test_ice_never_connects_lists_candidates(capsys):
+    """A real answer whose candidates point where nobody listens."""
+
+    async def handler(request: web.Request) -> web.Response:
+        offer = await request.json()
+        pc = RTCPeerConnection()
+        await pc.setRemoteDescription(RTCSessionDescription(**offer))
+        await pc.setLocalDescription(await pc.createAnswer())
+        sdp = pc.localDescription.sdp
+        await pc.close()
+        lines = []
+        for line in sdp.splitlines():
+            if line.startswith("a=candidate:"):
+                parts = line.split()
+                parts[4], parts[5] = "192.0.2.123", "9"
+                if "raddr" in parts:
+                    continue
+                line = " ".join(parts)
+            lines.append(line)
+        return web.json_response({"sdp": "\r\n".join(lines) + "\r\n", "type": "answer"})
+
+    with StubServer({("POST", "/offer"): handler}) as stub:
+        code, _, err = run_cli(capsys, "call", f"{stub.url}/offer", "--timeout", "4")
+    assert code == 1
+    message = last_line(err)
+    assert message.startswith("voicedesk: ICE did not connect")
+    assert "remote candidates: host udp 192.0.2.123:9" in message
+    assert "local candidates: host udp" in message
+
+
+def test_malformed_ice_config(capsys, tmp_path):
+    bad = tmp_path / "ice.json"
+    bad.write_text('{"iceServers": [ {"urls": "stun:x"} ')
+    code, _, err = run_cli(capsys, "call", "embedded:echo", "--ice", str(bad))
+    assert code == 1
+    assert f"{bad} is not valid JSON (line 1" in last_line(err)
+
+
+def test_ice_config_turn_without_credentials(capsys, tmp_path):
+    bad = tmp_path / "ice.json"
+    bad.write_text(json.dumps({"iceServers": [{"urls": "turn:turn.example.com:3478"}]}))
+    code, _, err = run_cli(capsys, "call", "embedded:echo", "--ice", str(bad))
+    assert code == 1
+    assert "needs username and credential" in last_line(err)
+
+
+def test_missing_ice_config_file(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "call", "embedded:echo", "--ice", str(tmp_path / "nope.json"))
+    assert code == 1
+    assert "cannot read ICE configuration" in last_line(err)
+
+
+def test_unknown_target_and_source(capsys):
+    code, _, err = run_cli(capsys, "call", "ftp://x/y")
+    assert code == 1 and "unknown target 'ftp://x/y'" in last_line(err)
+    code, _, err = run_cli(capsys, "call", "embedded:echo", "--source", "noise")
+    assert code == 1 and "unknown source 'noise'" in last_line(err)
+    code, _, err = run_cli(capsys, "call", "embedded:nope")
+    assert code == 1 and "unknown agent 'nope'" in last_line(err)
+
+
+def test_unreadable_wav_source_names_the_file(capsys, tmp_path):
+    bad = tmp_path / "prompt.wav"
+    bad.write_bytes(b"RIFF garbage")
+    code, _, err = run_cli(capsys, "call", "embedded:echo", "--source", f"wav:{bad}")
+    assert code == 1
+    assert f"cannot read audio file {bad}" in last_line(err)
