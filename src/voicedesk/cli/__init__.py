@@ -12,8 +12,12 @@ from collections.abc import Sequence
 from voicedesk import __version__
 from voicedesk.errors import VoiceDeskError
 
-# Subcommand modules; each defines register(subparsers) and run(args) -> int.
-COMMANDS = ("call", "serve")
+
+def command_modules() -> list[str]:
+    """Every module in this package is a subcommand with register(subparsers) / run(args)."""
+    import pkgutil
+
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="more log output on stderr (-vv also raises aiortc/aioice)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in command_modules():
         importlib.import_module(f"voicedesk.cli.{name}").register(sub)
     return parser
 
