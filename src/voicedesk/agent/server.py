@@ -41,6 +41,10 @@ class Session:
     closing: bool = False
 
 
+class OfferError(Exception):
+    """An offer the server cannot answer; the message goes back to the caller."""
+
+
 def json_error(status: int, message: str, **headers: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers or None)
 
@@ -95,7 +99,7 @@ class AgentServer:
         logger.info("agent server (%s) listening on %s", self.agent, self.base_url)
 
     async def stop(self) -> None:
-        await asyncio.gather(*(self._close_session(s, "server stopping") for s in list(self.sessions.values())))
+        await asyncio.gather(*(self.close_session(s, "server stopping") for s in list(self.sessions.values())))
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -135,17 +139,26 @@ class AgentServer:
             return json_error(400, f'"type" must be "offer", not {data.get("type")!r}')
         if not data["sdp"].lstrip().startswith("v=0"):
             return json_error(400, '"sdp" is not SDP: it does not start with v=0')
-        if len(self.sessions) >= self.max_sessions:
+        if self.at_capacity():
             busy = f"server busy: {len(self.sessions)} live sessions (limit {self.max_sessions})"
             return json_error(503, busy, **{"Retry-After": "5"})
 
-        answer, error = await self._answer(data["sdp"])
-        if error is not None:
-            return json_error(400, error)
-        assert answer is not None
-        return web.json_response({"sdp": answer[1], "type": "answer", "pc_id": answer[0]})
+        try:
+            session, answer_sdp = await self.create_session(data["sdp"])
+        except OfferError as exc:
+            return json_error(400, str(exc))
+        return web.json_response({"sdp": answer_sdp, "type": "answer", "pc_id": session.id})
 
-    async def _answer(self, offer_sdp: str) -> tuple[tuple[str, str] | None, str | None]:
+    def at_capacity(self) -> bool:
+        return len(self.sessions) >= self.max_sessions
+
+    async def create_session(self, offer_sdp: str) -> tuple[Session, str]:
+        """Answer one offer with a new session running the server's agent.
+
+        Every endpoint (JSON, WHIP, WebSocket) goes through here, so the limits and
+        the clean-up hold for all of them. Raises ``OfferError`` with a message for
+        the caller when the offer cannot be applied; nothing is left behind then.
+        """
         pc = RTCPeerConnection()
         session = Session(id=secrets.token_hex(12), pc=pc, agent=create_agent(self.agent))
         self.sessions[session.id] = session
@@ -156,26 +169,28 @@ class AgentServer:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:  # aiortc raises many exception types on bad SDP
-            await self._close_session(session, "bad offer")
+            await self.close_session(session, "bad offer")
             text = str(exc).strip()
-            return None, f"offer could not be applied: {type(exc).__name__}{': ' + text if text else ''}"
+            raise OfferError(
+                f"offer could not be applied: {type(exc).__name__}{': ' + text if text else ''}"
+            ) from None
         self._own(self._expire_unconnected(session), f"session {session.id} connect watchdog")
         logger.info("session %s answered (%d live)", session.id, len(self.sessions))
-        return (session.id, pc.localDescription.sdp), None
+        return session, pc.localDescription.sdp
 
     # session lifetime ---------------------------------------------------
     def _on_state(self, session: Session) -> None:
         state = session.pc.connectionState
         logger.debug("session %s connectionState %s", session.id, state)
         if state in ("failed", "closed"):
-            self._own(self._close_session(session, state), f"close session {session.id}")
+            self._own(self.close_session(session, state), f"close session {session.id}")
 
     async def _expire_unconnected(self, session: Session) -> None:
         await asyncio.sleep(self.connect_timeout)
         if session.pc.connectionState != "connected":
-            await self._close_session(session, "did not connect in time")
+            await self.close_session(session, "did not connect in time")
 
-    async def _close_session(self, session: Session, why: str) -> None:
+    async def close_session(self, session: Session, why: str) -> None:
         if session.closing:
             return
         session.closing = True
