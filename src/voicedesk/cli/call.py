@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from typing import Any
@@ -12,6 +13,7 @@ from voicedesk.errors import VoiceDeskError
 from voicedesk.media.sinks import AudioSink, WavRecorderSink
 from voicedesk.media.sources import parse_source
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
+from voicedesk.rtc.impair import ImpairmentSpec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,8 +34,54 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="'NAME: VALUE'",
         help="extra HTTP header for signaling, e.g. 'Authorization: Bearer …' (repeatable)",
     )
+    p.add_argument(
+        "--impair",
+        metavar="SPEC",
+        help="impair the network through a local relay: 'loss=5%%,burst=3,delay=80ms,jitter=20ms,rate=64kbit' "
+        "(each way unless prefixed up. or down.)",
+    )
+    p.add_argument(
+        "--impair-at",
+        action="append",
+        default=[],
+        metavar="SECONDS:SPEC",
+        help="change the impairment SECONDS after connecting, e.g. '5:loss=20%%' (repeatable)",
+    )
+    p.add_argument("--impair-seed", type=int, help="seed for the impairment's random numbers (repeatable runs)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     p.set_defaults(run=run)
+
+
+def parse_impair_schedule(values: list[str]) -> list[tuple[float, str]]:
+    schedule = []
+    for value in values:
+        at, sep, spec = value.partition(":")
+        try:
+            seconds = float(at)
+        except ValueError:
+            seconds = -1.0
+        if not sep or seconds < 0:
+            raise VoiceDeskError(f"bad --impair-at {value!r}: use SECONDS:SPEC, e.g. 5:loss=20%")
+        ImpairmentSpec.parse(spec)  # reject a bad figure before the call, not in the middle of it
+        schedule.append((seconds, spec))
+    return sorted(schedule)
+
+
+def schedule_impairments(call: Call, schedule: list[tuple[float, str]], tasks: set[asyncio.Task[None]]) -> None:
+    async def apply(at: float, spec: str) -> None:
+        await asyncio.sleep(at)
+        if call.relay is not None:
+            described = call.relay.update(spec).describe()
+            print(f"[{call.summary()['duration_ms']:7.0f} ms] impairment now {described}", file=sys.stderr)
+
+    def on_event(event: CallEvent) -> None:
+        if isinstance(event, CallStateChanged) and event.state == CallState.CONNECTED:
+            for at, spec in schedule:
+                task = asyncio.get_running_loop().create_task(apply(at, spec), name=f"impair-at {at:g}s")
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+    call.add_listener(on_event)
 
 
 def parse_headers(values: list[str]) -> dict[str, str]:
@@ -73,6 +121,10 @@ async def run(args: argparse.Namespace) -> int:
         print(f"voicedesk: warning: {warning}", file=sys.stderr)
     if args.duration < 0 or args.timeout <= 0:
         raise VoiceDeskError("--duration must be ≥ 0 and --timeout > 0")
+    impairment = ImpairmentSpec.parse(args.impair) if args.impair else None
+    schedule = parse_impair_schedule(args.impair_at)
+    if schedule and impairment is None:
+        impairment = ImpairmentSpec()
     sinks: list[AudioSink] = [WavRecorderSink(args.record)] if args.record else []
     call = Call(
         args.target,
@@ -81,14 +133,21 @@ async def run(args: argparse.Namespace) -> int:
         ice=ice,
         timeout=args.timeout,
         headers=parse_headers(args.header),
+        impairment=impairment,
+        impair_seed=args.impair_seed,
     )
     call.add_listener(progress)
+    impair_tasks: set[asyncio.Task[None]] = set()
+    schedule_impairments(call, schedule, impair_tasks)
     error: VoiceDeskError | None = None
     try:
         summary = await call.run(args.duration)
     except VoiceDeskError as exc:
         error = exc
         summary = call.summary()
+    finally:
+        for task in impair_tasks:
+            task.cancel()
     if args.json:
         print(json.dumps(summary), flush=True)
     elif error is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import time
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
@@ -30,7 +31,9 @@ from voicedesk.errors import CallTimeout, IceError, SdpError, VoiceDeskError
 from voicedesk.media.frames import SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
+from voicedesk.rtc.impair import ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
 from voicedesk.rtc.signaling import Signaling, signaling_for_target
+from voicedesk.rtc.signaling.log import SignalingExchanged
 from voicedesk.rtc.stats import StatsSample, StatsSampler
 
 logger = logging.getLogger(__name__)
@@ -74,7 +77,7 @@ class StatsSampled:
     sample: StatsSample
 
 
-CallEvent = CallStateChanged | DescriptionSet | StatsSampled
+CallEvent = CallStateChanged | DescriptionSet | StatsSampled | ImpairmentChanged | SignalingExchanged
 CallListener = Callable[[CallEvent], None]
 
 
@@ -113,6 +116,8 @@ class Call:
         timeout: float = 15.0,
         stats_interval: float = 1.0,
         headers: dict[str, str] | None = None,
+        impairment: ImpairmentSpec | None = None,
+        impair_seed: int | None = None,
     ) -> None:
         self.target = target if isinstance(target, str) else target.description
         self.signaling = (
@@ -126,6 +131,9 @@ class Call:
         self.ice = ice or IceConfig()
         self.timeout = timeout
         self.stats_interval = stats_interval
+        self.impairment = impairment
+        self.impair_seed = impair_seed
+        self.relay: ImpairmentRelay | None = None
 
         self.state = CallState.IDLE
         self.reason: str | None = None
@@ -140,6 +148,7 @@ class Call:
         self._connected = asyncio.Event()
         self._finished = asyncio.Event()
         self._closed = False
+        self.signaling.add_listener(self._on_signaling_exchange)
 
     # events -------------------------------------------------------------
     def add_listener(self, listener: CallListener) -> None:
@@ -155,6 +164,10 @@ class Call:
                 listener(event)
             except Exception:
                 logger.exception("call listener failed")
+
+    def _on_signaling_exchange(self, event: SignalingExchanged) -> None:
+        # the signaling does not know when the call started; stamp its events here
+        self._emit(dataclasses.replace(event, t_ms=(event.at - self._t0) * 1000.0))
 
     def _now_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000.0
@@ -206,7 +219,11 @@ class Call:
 
     async def _setup(self) -> None:
         self._set_state(CallState.GATHERING)
-        self.pc = pc = RTCPeerConnection(self.ice.to_rtc())
+        # aiortc has no setConfiguration: ICE servers a target announces (WHIP Link
+        # headers) must be learned before the peer connection exists
+        configuration = self.ice.to_rtc()
+        configuration.iceServers = [*(configuration.iceServers or []), *await self.signaling.prepare()]
+        self.pc = pc = RTCPeerConnection(configuration)
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_connection_state)
         pc.addTrack(self.outbound)
@@ -222,13 +239,19 @@ class Call:
             )
 
         self._set_state(CallState.SIGNALING)
-        answer = await self.signaling.exchange(pc.localDescription)
+        offer_out = pc.localDescription
+        if self.impairment is not None:
+            offer_out = await self._route_offer_through_relay(offer_out)
+        answer = await self.signaling.exchange(offer_out)
         self.remote_sdp = answer.sdp
+        if self.relay is not None:
+            answer = RTCSessionDescription(sdp=await self.relay.rewrite_answer(answer.sdp), type=answer.type)
         try:
             await pc.setRemoteDescription(answer)
         except Exception as exc:  # aiortc raises many types on bad SDP
             raise SdpError(f"the answer could not be applied: {_describe(exc)}") from None
         self._emit(DescriptionSet("remote", "answer", answer.sdp, self._now_ms()))
+        await self.signaling.set_remote_candidate_handler(self._add_remote_candidate)
 
         self._set_state(CallState.CONNECTING)
         await self._connected.wait()
@@ -239,6 +262,25 @@ class Call:
         self.sampler.add_listener(lambda s: self._emit(StatsSampled(s)))
         self.sampler.start()
         self._set_state(CallState.CONNECTED)
+
+    async def _route_offer_through_relay(self, offer: RTCSessionDescription) -> RTCSessionDescription:
+        """Both sides learn only the relay's stand-in candidates (see rtc/impair.py)."""
+        hosts = [
+            c.split()[2].rsplit(":", 1)[0]
+            for c in candidates_in(self.local_sdp)
+            if c.startswith("host udp") and "." in c.split()[2]  # IPv4: IPv6 host candidates may be link-local
+        ]
+        self.relay = ImpairmentRelay(self.impairment, host=hosts[0] if hosts else "127.0.0.1", seed=self.impair_seed)
+        self.relay.listeners.append(self._emit)
+        return RTCSessionDescription(sdp=await self.relay.rewrite_offer(offer.sdp), type=offer.type)
+
+    async def _add_remote_candidate(self, candidate: Any) -> None:
+        if self.pc is None or self._closed:
+            return
+        try:
+            await self.pc.addIceCandidate(candidate)
+        except Exception as exc:  # a bad candidate from the peer must not end the call
+            logger.warning("remote candidate ignored: %s", _describe(exc))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind != "audio":
@@ -300,6 +342,8 @@ class Call:
                 logger.debug("pc.close failed: %s", exc)
         self.outbound.stop()
         await self._sink.stop()
+        if self.relay is not None:
+            self.relay.close()
 
     async def run(self, duration: float) -> dict[str, Any]:
         """Start, hold for ``duration`` seconds (or until the peer goes), hang up, summarize."""
@@ -338,6 +382,7 @@ class Call:
             "rx_level_dbfs": _round(rx_level if rx_level > SILENCE_DBFS else None, 1),
             "tx_frames": self.outbound.frames_sent,
             "duration_ms": _round(self._now_ms()),
+            "impairment": self.relay.to_json() if self.relay is not None else None,
         }
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from aiortc import RTCPeerConnection
 
+from voicedesk.rtc.quality import estimate_mos
+
 logger = logging.getLogger(__name__)
 
 FIELD_SOURCES: dict[str, str] = {
@@ -32,6 +34,7 @@ FIELD_SOURCES: dict[str, str] = {
     "remote_jitter_ms": "remote-inbound-rtp.jitter (peer's RTCP: jitter of what we sent)",
     "bitrate_out_kbps": "local outbound-rtp.bytesSent, delta per second (RTP payload + header)",
     "bitrate_in_kbps": "local transport.bytesReceived, delta per second (includes RTCP/DTLS)",
+    "mos": "E-model estimate (ITU-T G.107 simplified, see rtc/quality.py) from rtt_ms/2, jitter_ms, loss_pct",
 }
 
 
@@ -52,6 +55,7 @@ class StatsSample:
     bitrate_in_kbps: float | None = None
     bytes_sent: int | None = None
     bytes_received: int | None = None
+    mos: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +104,9 @@ def sample_from_report(
             now, before = fields.get(total), getattr(previous, total)
             if now is not None and before is not None:
                 fields[rate] = max(0.0, (now - before) * 8 / 1000.0 / seconds)
+    estimate = estimate_mos(fields.get("rtt_ms"), fields.get("jitter_ms"), fields.get("loss_pct"))
+    if estimate is not None:
+        fields["mos"] = estimate.mos
     return StatsSample(t_ms=t_ms, **fields)
 
 
