@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiortc import RTCSessionDescription
 
-from voicedesk.errors import CallTimeout, ConfigError, SignalingError
+from voicedesk.errors import ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling
 
 logger = logging.getLogger(__name__)
@@ -66,6 +65,8 @@ def parse_answer(data: Any, source: str) -> RTCSessionDescription:
 
 
 class HttpJsonSignaling(Signaling):
+    protocol = "json"
+
     def __init__(self, url: str, *, headers: dict[str, str] | None = None, timeout: float = 15.0) -> None:
         super().__init__()
         parts = urlsplit(url)
@@ -82,44 +83,32 @@ class HttpJsonSignaling(Signaling):
         self.description = f"JSON offer/answer to {url}"
 
     async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
-        payload = {"sdp": offer.sdp, "type": offer.type}
-        parts = urlsplit(self.url)
-        where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-        logger.info("POST %s headers=%s", self.url, mask_headers(self.headers))
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
-                session.post(self.url, json=payload, headers=self.headers) as response,
-            ):
-                body = await response.read()
-                content_type = response.headers.get("Content-Type", "")
-                status, reason = response.status, response.reason
-        except aiohttp.ClientConnectorDNSError:
-            raise SignalingError(f"cannot resolve host {parts.hostname!r}: check the target URL") from None
-        except aiohttp.ClientConnectorError as exc:
-            errno = getattr(exc.os_error, "errno", None)
-            why = os.strerror(errno) if errno else str(exc.os_error or exc)
-            raise SignalingError(f"cannot connect to {where}: {why.lower()} — is the agent server running?") from None
-        except TimeoutError:
-            raise CallTimeout(
-                f"no answer from {self.url} within {self.timeout:g} s (raise --timeout if the agent is slow)"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise SignalingError(f"HTTP request to {self.url} failed: {exc}") from None
+        from voicedesk.rtc.signaling.log import http_request  # log imports this module
 
-        logger.info("HTTP %s %s (%d bytes, %s)", status, reason, len(body), content_type)
-        if status >= 400:
-            raise SignalingError(
-                f"{self.url} answered HTTP {status} {reason}: {error_text(body, content_type) or '(empty body)'}"
+        payload = {"sdp": offer.sdp, "type": offer.type, **self.extra_fields()}
+        async with aiohttp.ClientSession() as session:
+            reply = await http_request(
+                session,
+                "POST",
+                self.url,
+                protocol=self.protocol,
+                record=self.record,
+                headers=self.headers,
+                body=json.dumps(payload),
+                content_type="application/json",
+                request_timeout=self.timeout,
             )
-        try:
-            data = json.loads(body)
-        except ValueError:
-            snippet = " ".join(body.decode("utf-8", "replace").split())[:80]
+        if reply.status >= 400:
             raise SignalingError(
-                f"{self.url} answered something that is not JSON ({content_type or 'no content type'}): {snippet!r}"
-            ) from None
+                f"{self.url} answered HTTP {reply.status} {reply.reason}: "
+                f"{error_text(reply.body, reply.content_type) or '(empty body)'}"
+            )
+        data = reply.json(self.url)
         answer = parse_answer(data, self.url)
         if isinstance(data.get("pc_id"), str):
             self.pc_id = data["pc_id"]
         return answer
+
+    def extra_fields(self) -> dict[str, Any]:
+        """Fields a dialect adds to the offer object (none for plain JSON)."""
+        return {}

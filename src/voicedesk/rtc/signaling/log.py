@@ -1,0 +1,250 @@
+"""What signaling actually sent and received: one event per exchange, secrets masked.
+
+Every HTTP request a signaling makes goes through :func:`http_request`, which
+sends it (never following redirects by itself: WHIP must see a 307), turns
+transport failures into one-line user messages, and records a
+:class:`SignalingExchanged` event. WebSocket messages are recorded the same way
+with ``method`` "SEND" / "RECV". The call re-emits these events to its listeners
+(the window's signaling panel) and logs them, so ``--verbose`` shows them too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from voicedesk.errors import CallTimeout, SignalingError
+
+logger = logging.getLogger("voicedesk.rtc.signaling")
+
+BODY_PREVIEW = 4096
+SECRET_KEYS = {"apisecret", "token", "api_key", "apikey", "password", "credential", "secret", "client_secret"}
+_LINK_SECRET = re.compile(r'(credential\s*=\s*)("[^"]*"|[^;,\s]*)', re.IGNORECASE)
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SignalingExchanged:
+    """One request and its response (HTTP), or one message (WebSocket), as sent and received.
+
+    Headers are masked (bearer tokens keep only their scheme, Link credentials are
+    hidden); bodies are previews of at most 4 KiB with secret JSON fields masked.
+    ``t_ms`` is set by the call (ms since it started); ``at`` is ``time.monotonic()``.
+    """
+
+    protocol: str
+    method: str
+    url: str
+    status: int | None = None
+    reason: str = ""
+    request_headers: Headers = ()
+    response_headers: Headers = ()
+    request_bytes: int = 0
+    response_bytes: int = 0
+    elapsed_ms: float = 0.0
+    request_body: str = ""
+    response_body: str = ""
+    error: str | None = None
+    at: float = field(default_factory=time.monotonic)
+    t_ms: float | None = None
+
+    def one_line(self) -> str:
+        """``POST url -> 201 Created (12 ms, sent 1.2 kB, received 0.9 kB)``, as --verbose prints it."""
+        if self.method in ("SEND", "RECV"):
+            arrow = "->" if self.method == "SEND" else "<-"
+            text = f"{self.protocol} {arrow} {self.url}: {self.request_body or self.response_body}"
+            return text[:300]
+        outcome = f"{self.status} {self.reason}".strip() if self.status is not None else (self.error or "no response")
+        return (
+            f"{self.method} {self.url} -> {outcome} ({self.elapsed_ms:.0f} ms, "
+            f"sent {_size(self.request_bytes)}, received {_size(self.response_bytes)})"
+        )
+
+    def header_lines(self) -> str:
+        sent = "; ".join(f"{k}: {v}" for k, v in self.request_headers)
+        got = "; ".join(f"{k}: {v}" for k, v in self.response_headers)
+        return f"  sent headers: {sent or '-'}\n  received headers: {got or '-'}"
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} kB"
+
+
+def mask_all(headers: Mapping[str, str]) -> Headers:
+    """Headers as safe to show: secrets keep only their scheme word, Link credentials hidden."""
+    from voicedesk.rtc.signaling.http_json import mask_headers
+
+    out = []
+    for key, value in headers.items():
+        shown = mask_headers({key: value})[key]
+        if key.lower() == "link":
+            shown = _LINK_SECRET.sub(r'\1"***"', value)
+        out.append((key, shown))
+    return tuple(out)
+
+
+def mask_body(body: bytes | str, content_type: str = "") -> str:
+    """A preview of a body with secret JSON fields (apisecret, token, credential …) masked."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if text[:1] in "{[" and ("json" in content_type or not content_type):
+        try:
+            text = json.dumps(_mask_json(json.loads(text)))
+        except ValueError:
+            pass
+    return text[:BODY_PREVIEW] + ("…" if len(text) > BODY_PREVIEW else "")
+
+
+def _mask_json(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: "***" if k.lower() in SECRET_KEYS and v else _mask_json(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_mask_json(v) for v in data]
+    return data
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    url: str
+    status: int
+    reason: str
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self, what: str) -> Any:
+        """The body as JSON, or a SignalingError that quotes what came instead."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            snippet = " ".join(self.text.split())[:80]
+            raise SignalingError(
+                f"{what} answered something that is not JSON ({self.content_type or 'no content type'}): {snippet!r}"
+            ) from None
+
+
+def where(url: str) -> str:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme in ("https", "wss") else 80
+    try:
+        port = parts.port or default
+    except ValueError:
+        port = default
+    return f"{parts.hostname}:{port}"
+
+
+def transport_error(exc: BaseException, url: str, timeout: float) -> Exception:
+    """A one-line user message for a request that got no HTTP response."""
+    parts = urlsplit(url)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return SignalingError(f"cannot resolve host {parts.hostname!r}: check the target URL")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        errno = getattr(exc.os_error, "errno", None)
+        why = os.strerror(errno) if errno else str(exc.os_error or exc)
+        return SignalingError(f"cannot connect to {where(url)}: {why.lower()} — is the server running?")
+    if isinstance(exc, TimeoutError):
+        return CallTimeout(f"no answer from {url} within {timeout:g} s (raise --timeout if the server is slow)")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return SignalingError(f"{where(url)} closed the connection without answering")
+    return SignalingError(f"HTTP request to {url} failed: {exc}")
+
+
+Recorder = Callable[[SignalingExchanged], None]
+
+
+async def http_request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    protocol: str,
+    record: Recorder,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | str | None = None,
+    content_type: str | None = None,
+    request_timeout: float = 15.0,
+) -> HttpReply:
+    """Send one request (no automatic redirects), record it, return the reply.
+
+    Raises SignalingError / CallTimeout with a user message when no response came.
+    HTTP error statuses are returned, not raised: each protocol words them itself.
+    """
+    sent_headers = dict(headers or {})
+    if content_type:
+        sent_headers["Content-Type"] = content_type
+    data = body.encode() if isinstance(body, str) else body
+    started = time.monotonic()
+    try:
+        async with session.request(
+            method,
+            url,
+            headers=sent_headers,
+            data=data,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=request_timeout),
+        ) as response:
+            reply_body = await response.read()
+            reply = HttpReply(url, response.status, response.reason or "", response.headers, reply_body)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        error = transport_error(exc, url, request_timeout)
+        record(
+            SignalingExchanged(
+                protocol=protocol,
+                method=method,
+                url=url,
+                request_headers=mask_all(sent_headers),
+                request_bytes=len(data or b""),
+                elapsed_ms=(time.monotonic() - started) * 1000.0,
+                request_body=mask_body(data or b"", content_type or ""),
+                error=str(error),
+                at=started,
+            )
+        )
+        raise error from None
+    record(
+        SignalingExchanged(
+            protocol=protocol,
+            method=method,
+            url=url,
+            status=reply.status,
+            reason=reply.reason,
+            request_headers=mask_all(sent_headers),
+            response_headers=mask_all(reply.headers),
+            request_bytes=len(data or b""),
+            response_bytes=len(reply_body),
+            elapsed_ms=(time.monotonic() - started) * 1000.0,
+            request_body=mask_body(data or b"", content_type or ""),
+            response_body=mask_body(reply_body, reply.content_type),
+            at=started,
+        )
+    )
+    return reply
+
+
+def log_exchange(event: SignalingExchanged) -> None:
+    """What ``--verbose`` prints for every exchange (INFO), headers and bodies at DEBUG."""
+    logger.info("signaling %s", event.one_line())
+    if event.method not in ("SEND", "RECV"):
+        logger.info("%s", event.header_lines())
+    if logger.isEnabledFor(logging.DEBUG):
+        if event.request_body:
+            logger.debug("  sent body:\n%s", event.request_body)
+        if event.response_body:
+            logger.debug("  received body:\n%s", event.response_body)
