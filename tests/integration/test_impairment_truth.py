@@ -104,3 +104,15 @@ def test_cli_impair_reports_ground_truth_and_rejects_bad_specs():
 async def test_audio_still_arrives_through_the_relay(spec):
     call = await hold(spec, 3, agent="echo")
     assert abs(call.rx.peak_hz() - 1000) < 5
+
+
+async def test_missing_audio_is_measured_on_the_received_audio():
+    clean = await hold(None, 3)
+    lossy = await hold("down.loss=5%", 6)
+    assert clean.summary()["rx_gaps"] == 0 and clean.summary()["rx_gap_ms"] == 0
+    summary = lossy.summary()
+    dropped_ms = lossy.relay.counters["down"].rtp_dropped * 20
+    assert summary["rx_gaps"] > 0
+    # every lost 20 ms packet is missing audio; aiortc's audio jitter buffer can lose more than that
+    assert summary["rx_gap_ms"] >= 0.9 * dropped_ms
+    assert summary["rx_silent_ms"] == 0 and summary["rx_clipped_samples"] == 0

@@ -29,12 +29,37 @@ from voicedesk.media.ringbuffer import RingBuffer
 logger = logging.getLogger(__name__)
 
 
+CLIP_LEVEL = 0.999  # |sample| at full scale, after s16 -> float
+SILENT_BLOCK_DBFS = -70.0
+
+
+class GapCounter:
+    """Audio that never arrived, read from the frames' timestamps.
+
+    aiortc neither conceals nor fills lost packets: a decoded frame simply
+    starts later than the previous one ended, so the jump in pts is the gap."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.missing_ms = 0.0
+        self._next_pts: int | None = None
+
+    def frame(self, pts: int | None, samples: int, rate: int) -> None:
+        if pts is None:
+            return
+        if self._next_pts is not None and pts > self._next_pts:
+            self.count += 1
+            self.missing_ms += (pts - self._next_pts) * 1000.0 / rate
+        self._next_pts = pts + samples
+
+
 class AudioSink:
     """Base sink. Subclasses override ``write`` (cheap, on the loop) and ``close``."""
 
     def __init__(self) -> None:
         self._track: MediaStreamTrack | None = None
         self._task: asyncio.Task[None] | None = None
+        self.gaps = GapCounter()
 
     def write(self, samples: np.ndarray) -> None:
         raise NotImplementedError
@@ -69,6 +94,7 @@ class AudioSink:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            self.gaps.frame(frame.pts, frame.samples, frame.sample_rate)
             self.write(frame_to_mono(frame))
 
 
@@ -146,6 +172,8 @@ class AnalyzerSink(AudioSink):
         self.ring = RingBuffer(int(seconds * SAMPLE_RATE))
         self.frames = 0
         self.samples = 0
+        self.clipped_samples = 0
+        self.silent_samples = 0  # in blocks below SILENT_BLOCK_DBFS: silence where the peer may have spoken
         self.last_block_dbfs = level_dbfs(np.zeros(0))
 
     def write(self, samples: np.ndarray) -> None:
@@ -153,6 +181,9 @@ class AnalyzerSink(AudioSink):
         self.frames += 1
         self.samples += samples.size
         self.last_block_dbfs = level_dbfs(samples)
+        self.clipped_samples += int(np.count_nonzero(np.abs(samples) >= CLIP_LEVEL))
+        if self.last_block_dbfs < SILENT_BLOCK_DBFS:
+            self.silent_samples += samples.size
 
     def level_dbfs(self, seconds: float = 1.0) -> float:
         return level_dbfs(self.ring.latest(int(seconds * SAMPLE_RATE)))

@@ -28,7 +28,7 @@ from aiortc.sdp import SessionDescription
 
 from voicedesk.config import IceConfig
 from voicedesk.errors import CallTimeout, IceError, SdpError, VoiceDeskError
-from voicedesk.media.frames import SILENCE_DBFS
+from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
 from voicedesk.rtc.impair import ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
@@ -383,6 +383,12 @@ class Call:
             "tx_frames": self.outbound.frames_sent,
             "duration_ms": _round(self._now_ms()),
             "impairment": self.relay.to_json() if self.relay is not None else None,
+            "mos": latest.mos if latest else None,
+            # measured on the received audio itself (what a listener got)
+            "rx_gaps": self._sink.gaps.count,
+            "rx_gap_ms": _round(self._sink.gaps.missing_ms),
+            "rx_clipped_samples": self.rx.clipped_samples,
+            "rx_silent_ms": _round(self.rx.silent_samples * 1000.0 / SAMPLE_RATE),
         }
 
 
