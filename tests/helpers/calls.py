@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
+from aiortc import RTCPeerConnection
 
 from voicedesk.agent.server import AgentServer
 
@@ -23,3 +24,13 @@ async def running_server(agent: str = "echo", **kwargs: object) -> AsyncIterator
 async def get_json(url: str) -> dict:
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         return await response.json()
+
+
+async def real_offer() -> str:
+    """An SDP offer from a real aiortc peer (audio only, candidates gathered)."""
+    pc = RTCPeerConnection()
+    pc.addTransceiver("audio")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return sdp

@@ -24,6 +24,7 @@ from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from voicedesk.agent.agents import Agent, check_agent_name, create_agent
+from voicedesk.rtc import aiortc_patches
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +58,14 @@ class AgentServer:
         port: int = 8080,
         max_sessions: int = 50,
         connect_timeout: float = CONNECT_TIMEOUT,
+        token: str | None = None,
     ) -> None:
         self.agent = check_agent_name(agent)
         self.host = host
         self.port = port
         self.max_sessions = max_sessions
         self.connect_timeout = connect_timeout
+        self.token = token  # bearer token for the endpoints that create sessions (endpoints/auth.py)
         self.sessions: dict[str, Session] = {}
         self.sessions_total = 0
         self._runner: web.AppRunner | None = None
@@ -74,6 +77,9 @@ class AgentServer:
         app.router.add_post("/api/voice/offer", self.handle_offer)
         app.router.add_post("/api/offer", self.handle_offer)
         app.router.add_get("/health", self.handle_health)
+        from voicedesk.agent.endpoints import register as register_endpoints  # they import this module
+
+        register_endpoints(self, app)
         return app
 
     @property
@@ -86,6 +92,7 @@ class AgentServer:
         return f"{self.base_url}/api/voice/offer"
 
     async def start(self) -> None:
+        aiortc_patches.apply()
         loop = asyncio.get_running_loop()
         if loop.get_exception_handler() is None:
             loop.set_exception_handler(_loop_exception_handler)

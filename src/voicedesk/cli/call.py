@@ -8,23 +8,38 @@ import json
 import sys
 from typing import Any
 
-from voicedesk.config import IceConfig
+from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.media.sinks import AudioSink, WavRecorderSink
 from voicedesk.media.sources import parse_source
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
 from voicedesk.rtc.impair import ImpairmentSpec
+from voicedesk.rtc.signaling import SIGNALING_KINDS, with_signaling_kind
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("call", help="place a call to an agent endpoint and print a summary")
-    p.add_argument("target", help="http(s)://…/api/voice/offer, or embedded:echo / embedded:tone")
+    p.add_argument(
+        "target",
+        help="http(s)://…/api/voice/offer (JSON), whip+http(s)://…, pipecat+http(s)://…, openai+https://…, "
+        "janus+http(s)://…/janus, ws(s)://…, or embedded:echo / embedded:tone",
+    )
+    p.add_argument(
+        "--signaling",
+        choices=SIGNALING_KINDS,
+        help="how to reach an http(s) target: the same as prefixing it with KIND+ (default json)",
+    )
     p.add_argument(
         "--source", default="tone:440", help="tone:FREQ, wav:PATH, wav+loop:PATH or silence (default tone:440)"
     )
     p.add_argument("--duration", type=float, default=5.0, help="seconds to stay connected (default 5)")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for set-up (default 15)")
-    p.add_argument("--ice", metavar="CONFIG.json", help="RTCConfiguration JSON (iceServers, iceTransportPolicy)")
+    p.add_argument(
+        "--ice",
+        metavar="CONFIG.json|PRESET",
+        help="RTCConfiguration JSON (iceServers, iceTransportPolicy) or a preset (voicedesk ice presets)",
+    )
+    p.add_argument("--relay-only", action="store_true", help='force iceTransportPolicy "relay" (TURN only)')
     p.add_argument("--record", metavar="OUT.wav", help="record received audio to a WAV file")
     p.add_argument(
         "-H",
@@ -111,12 +126,13 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"jitter         {fmt(summary['jitter_ms'], 'ms')}",
         f"rtt            {fmt(summary['rtt_ms'], 'ms')}  (from the peer's RTCP reports)",
         f"received audio {fmt(summary['rx_level_dbfs'], 'dBFS')}, peak {fmt(summary['rx_peak_hz'], 'Hz')}",
+        f"ice path       {summary.get('path') or 'n/a'}{' (through TURN)' if summary.get('turn_used') else ''}",
     ]
     print("\n".join(lines))
 
 
 async def run(args: argparse.Namespace) -> int:
-    ice = IceConfig.load(args.ice) if args.ice else IceConfig()
+    ice = resolve_ice(args.ice, relay_only=args.relay_only)
     for warning in ice.warnings:
         print(f"voicedesk: warning: {warning}", file=sys.stderr)
     if args.duration < 0 or args.timeout <= 0:
@@ -127,7 +143,7 @@ async def run(args: argparse.Namespace) -> int:
         impairment = ImpairmentSpec()
     sinks: list[AudioSink] = [WavRecorderSink(args.record)] if args.record else []
     call = Call(
-        args.target,
+        with_signaling_kind(args.target, args.signaling),
         source=parse_source(args.source),
         sinks=sinks,
         ice=ice,

@@ -18,6 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--agent", default="echo", choices=sorted(AGENTS), help="agent to run (default echo)")
     p.add_argument("--max-sessions", type=int, default=50, help="live sessions before 503 (default 50)")
+    p.add_argument(
+        "--token",
+        default=os.environ.get("VOICEDESK_TOKEN") or None,
+        help="require 'Authorization: Bearer TOKEN' to create calls (default: $VOICEDESK_TOKEN, else none)",
+    )
     p.set_defaults(run=run)
 
 
@@ -38,7 +43,9 @@ async def run(args: argparse.Namespace) -> int:
             f"voicedesk: warning: binding {args.host} exposes the agent server beyond this machine",
             file=sys.stderr,
         )
-    server = AgentServer(agent=args.agent, host=args.host, port=args.port, max_sessions=args.max_sessions)
+    server = AgentServer(
+        agent=args.agent, host=args.host, port=args.port, max_sessions=args.max_sessions, token=args.token
+    )
     try:
         await server.start()
     except OSError as exc:

@@ -1,0 +1,196 @@
+"""``GET /``: a page from which anyone calls the embedded agent with their own browser.
+
+It speaks the server's own endpoints (JSON offer/answer or WHIP), plays the
+agent, and shows the level and dominant frequency of what arrives (WebAudio).
+
+Query parameters (also what the browser tests use):
+``call=json|whip`` dials on load; ``token=…`` is sent as a bearer token;
+``seconds=N`` measures for N seconds, then, with ``report=/same/origin/path``,
+POSTs ``{mode, ok, error, peak_hz, level_dbfs, connection_state, stats}`` there
+(``stats`` is the browser's own ``getStats()``) and hangs up.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+PAGE = r"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>VoiceDesk agent</title>
+<style>
+  body { font: 15px/1.4 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
+  @media (prefers-color-scheme: dark) { body { background: #1b1b1d; color: #e6e6e6; } }
+  fieldset { border: 1px solid #8884; border-radius: 6px; }
+  button { font-size: 1rem; padding: .4rem 1.2rem; }
+  #state { font-weight: 600; }
+  meter { width: 100%; }
+  code { font-size: .9em; }
+  .error { color: #c0392b; }
+</style>
+</head>
+<body>
+<h1>VoiceDesk agent</h1>
+<p>Calls this server's agent from your browser over WebRTC. Allow the microphone when asked.</p>
+<fieldset>
+  <legend>Signaling</legend>
+  <label><input type="radio" name="mode" value="json" checked>
+    JSON offer/answer (<code>POST /api/voice/offer</code>)</label><br>
+  <label><input type="radio" name="mode" value="whip"> WHIP (<code>POST /whip</code>)</label><br>
+  <label>Bearer token (if the server has one): <input id="token" type="password" autocomplete="off"></label>
+</fieldset>
+<p><button id="call">Call</button> <button id="hangup" disabled>Hang up</button>
+   <span id="state">idle</span></p>
+<p>Received: <meter id="level" min="-80" max="0" value="-80"></meter>
+   <span id="levelText">–</span> dBFS, peak <span id="peak">–</span> Hz</p>
+<p id="error" class="error"></p>
+<audio id="remote" autoplay></audio>
+<script>
+"use strict";
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+let pc = null, stream = null, resource = null, audioContext = null, analyser = null, timer = null;
+const peaks = [], levels = [];
+
+function setState(text) { $("state").textContent = text; }
+function showError(text) { $("error").textContent = text; setState("failed"); }
+function headers(extra) {
+  const h = Object.assign({}, extra);
+  const token = $("token").value || params.get("token");
+  if (token) h["Authorization"] = "Bearer " + token;
+  return h;
+}
+async function errorText(response) {
+  const body = await response.text();
+  try {
+    const data = JSON.parse(body);
+    return [data.title, data.detail, data.error].filter(Boolean).join(": ") || body;
+  } catch (e) { return body; }
+}
+function gatheringComplete(pc, ms) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, ms);
+  });
+}
+async function signal(mode, offer) {
+  if (mode === "whip") {
+    const r = await fetch("/whip", {method: "POST", body: offer.sdp,
+                                    headers: headers({"Content-Type": "application/sdp"})});
+    if (r.status !== 201) throw new Error("WHIP answered HTTP " + r.status + ": " + await errorText(r));
+    resource = new URL(r.headers.get("Location"), location.href).href;
+    return {type: "answer", sdp: await r.text()};
+  }
+  const r = await fetch("/api/voice/offer", {method: "POST", headers: headers({"Content-Type": "application/json"}),
+                                             body: JSON.stringify({sdp: offer.sdp, type: offer.type})});
+  if (!r.ok) throw new Error("JSON offer answered HTTP " + r.status + ": " + await errorText(r));
+  const data = await r.json();
+  return {type: "answer", sdp: data.sdp};
+}
+function measure(remoteStream) {
+  audioContext = new AudioContext();
+  const source = audioContext.createMediaStreamSource(remoteStream);
+  analyser = audioContext.createAnalyser();
+  analyser.fftSize = 8192;
+  source.connect(analyser);
+  const freq = new Float32Array(analyser.frequencyBinCount);
+  const wave = new Float32Array(analyser.fftSize);
+  timer = setInterval(() => {
+    analyser.getFloatTimeDomainData(wave);
+    let sum = 0;
+    for (const v of wave) sum += v * v;
+    const db = 10 * Math.log10(sum / wave.length + 1e-12);
+    analyser.getFloatFrequencyData(freq);
+    let best = 1;
+    for (let i = 2; i < freq.length; i++) if (freq[i] > freq[best]) best = i;
+    const hz = best * audioContext.sampleRate / analyser.fftSize;
+    $("level").value = Math.max(-80, db);
+    $("levelText").textContent = db.toFixed(1);
+    $("peak").textContent = db > -60 ? hz.toFixed(0) : "–";
+    if (db > -60) { peaks.push(hz); levels.push(db); }
+  }, 100);
+}
+function median(values) {
+  if (!values.length) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+async function call(mode) {
+  $("call").disabled = true; $("error").textContent = "";
+  try {
+    setState("getting the microphone");
+    stream = await navigator.mediaDevices.getUserMedia({audio: true});
+    pc = new RTCPeerConnection();
+    stream.getTracks().forEach((t) => pc.addTrack(t, stream));
+    pc.ontrack = (e) => { $("remote").srcObject = e.streams[0] || new MediaStream([e.track]);
+                          measure($("remote").srcObject); };
+    pc.onconnectionstatechange = () => setState(pc.connectionState);
+    setState("gathering");
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatheringComplete(pc, 3000);
+    setState("signaling (" + mode + ")");
+    await pc.setRemoteDescription(await signal(mode, pc.localDescription));
+    $("hangup").disabled = false;
+  } catch (e) {
+    showError(String(e.message || e));
+    $("call").disabled = false;
+    throw e;
+  }
+}
+async function hangup() {
+  if (timer) clearInterval(timer);
+  if (resource) {
+    try { await fetch(resource, {method: "DELETE", headers: headers({})}); } catch (e) {}
+    resource = null;
+  }
+  if (pc) pc.close();
+  if (stream) stream.getTracks().forEach((t) => t.stop());
+  if (audioContext) audioContext.close();
+  pc = null; $("hangup").disabled = true; $("call").disabled = false; setState("ended");
+}
+async function autoCall(mode) {
+  const seconds = Number(params.get("seconds") || 4);
+  const report = {mode, ok: false, error: null, peak_hz: null, level_dbfs: null, connection_state: null, stats: []};
+  try {
+    await call(mode);
+    const deadline = Date.now() + 15000;
+    while (pc.connectionState !== "connected" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    report.connection_state = pc.connectionState;
+    report.peak_hz = median(peaks);
+    report.level_dbfs = median(levels);
+    const stats = await pc.getStats();
+    stats.forEach((s) => report.stats.push(s));
+    report.ok = pc.connectionState === "connected";
+  } catch (e) {
+    report.error = String(e.message || e);
+  }
+  const target = params.get("report");
+  if (target && target.startsWith("/") && !target.startsWith("//")) {
+    await fetch(target, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(report)});
+  }
+  await hangup();
+}
+$("call").onclick = () => call(document.querySelector("input[name=mode]:checked").value).catch(() => {});
+$("hangup").onclick = hangup;
+const auto = params.get("call");
+if (auto === "json" || auto === "whip") {
+  document.querySelector("input[value=" + auto + "]").checked = true;
+  autoCall(auto);
+}
+</script>
+</body>
+</html>
+"""
+
+
+async def handle_page(request: web.Request) -> web.Response:
+    return web.Response(
+        text=PAGE,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store"},
+    )
