@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import time
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -116,10 +117,13 @@ class WebSocketSignaling(Signaling):
                 self.url, headers=self.headers, timeout=aiohttp.ClientWSTimeout(ws_close=2.0), heartbeat=20.0
             )
         except aiohttp.WSServerHandshakeError as exc:
-            self._record_upgrade(started, exc.status, exc.message or "")
+            reason = _phrase(exc.status)
+            self._record_upgrade(started, exc.status, reason)
             hint = " (give a token with -H 'Authorization: Bearer …')" if exc.status == 401 else ""
+            if exc.status == 200:
+                hint = " (is this a WebSocket endpoint? it answered like a web page)"
             raise SignalingError(
-                f"{self.url} refused the WebSocket: HTTP {exc.status} {exc.message or ''}".rstrip() + hint
+                f"{self.url} refused the WebSocket: HTTP {exc.status} {reason}".rstrip() + hint
             ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = transport_error(exc, self.url, self.timeout)
@@ -188,3 +192,10 @@ class WebSocketSignaling(Signaling):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

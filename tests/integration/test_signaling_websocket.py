@@ -1,0 +1,144 @@
+"""WebSocket JSON signaling: VoiceDesk's client against the embedded server's /ws, a relay
+that trickles the answer's candidates one by one, and sockets that fail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.helpers.calls import real_offer, running_server
+from tests.helpers.net import free_port
+from tests.helpers.stub_server import StubServer
+from voicedesk.errors import SignalingError
+from voicedesk.media.sources import ToneTrack
+from voicedesk.rtc.call import Call, candidates_in
+from voicedesk.rtc.signaling.log import SignalingExchanged
+
+
+async def wait_for_no_sessions(server, seconds: float = 10.0) -> bool:
+    for _ in range(int(seconds * 10)):
+        if not server.sessions:
+            return True
+        await asyncio.sleep(0.1)
+    return not server.sessions
+
+
+async def test_websocket_call_echoes_and_closing_the_socket_hangs_up():
+    async with running_server("echo") as server:
+        call = Call(f"ws://127.0.0.1:{server.port}/ws", source=ToneTrack(600))
+        seen: list[SignalingExchanged] = []
+        call.add_listener(lambda e: seen.append(e) if isinstance(e, SignalingExchanged) else None)
+        await call.start()
+        assert len(server.sessions) == 1
+        await asyncio.sleep(1.5)
+        await call.hangup()
+        assert abs(call.rx.peak_hz() - 600) < 5
+        assert [(e.method, e.status) for e in seen[:3]] == [("GET", 101), ("SEND", None), ("RECV", None)]
+        assert json.loads(seen[1].request_body)["type"] == "offer"
+        assert json.loads(seen[2].response_body)["type"] == "answer"
+        assert await wait_for_no_sessions(server)
+
+
+async def test_trickled_candidates_are_added():
+    """A relay hands the offer to the real server, then sends its answer WITHOUT candidates
+    and trickles them as ice-candidate messages: the call connects only if they are added."""
+    async with running_server("echo") as server:
+        trickled: list[str] = []
+
+        async def relay(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            offer = json.loads((await ws.receive()).data)
+            async with aiohttp.ClientSession() as http, http.post(server.offer_url, json=offer) as r:
+                answer = await r.json()
+            lines = answer["sdp"].split("\r\n")
+            candidates = [line[2:] for line in lines if line.startswith("a=candidate:")]
+            bare = "\r\n".join(line for line in lines if not line.startswith(("a=candidate:", "a=end-of-candidates")))
+            await ws.send_json({"type": "answer", "sdp": bare})
+            for candidate in candidates:
+                await asyncio.sleep(0.2)
+                trickled.append(candidate)
+                await ws.send_json(
+                    {"type": "ice-candidate", "candidate": {"candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0}}
+                )
+            await ws.send_json({"type": "ice-candidate", "candidate": None})
+            async for _ in ws:
+                pass
+            return ws
+
+        with StubServer({("GET", "/ws"): relay}) as stub:
+            call = Call(f"ws://127.0.0.1:{stub.port}/ws", source=ToneTrack(650), timeout=20)
+            await call.start()
+            await asyncio.sleep(1.5)
+            await call.hangup()
+        assert trickled, "the relay had no candidates to trickle"
+        assert not candidates_in(call.remote_sdp)  # the answer itself carried none
+        assert abs(call.rx.peak_hz() - 650) < 5
+
+
+async def test_a_socket_that_closes_before_the_answer_is_reported():
+    async def closing(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.receive()
+        await ws.close(code=1011, message=b"agent crashed")
+        return ws
+
+    with StubServer({("GET", "/ws"): closing}) as stub:
+        call = Call(f"ws://127.0.0.1:{stub.port}/ws", source=ToneTrack(500))
+        with pytest.raises(SignalingError) as info:
+            await call.start()
+    assert str(info.value) == (
+        f"the WebSocket at ws://127.0.0.1:{stub.port}/ws closed before an answer came "
+        "(code 1011, server error: agent crashed)"
+    )
+
+
+async def test_an_error_message_from_the_server_is_shown():
+    async with running_server("echo", max_sessions=0) as server:
+        call = Call(f"ws://127.0.0.1:{server.port}/ws", source=ToneTrack(500))
+        with pytest.raises(SignalingError, match=r"refused the offer: server busy: 0 live sessions \(limit 0\)"):
+            await call.start()
+
+
+async def test_server_replies_error_to_bad_messages():
+    async with running_server("echo") as server, aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{server.base_url}/ws") as ws:
+            await ws.send_str("{nope")
+            assert "not valid JSON" in (await ws.receive_json())["error"]
+            await ws.send_json({"type": "ice-candidate", "candidate": {"candidate": "x"}})
+            assert (await ws.receive_json())["error"] == "ice-candidate before an offer"
+            await ws.send_json({"type": "offer", "sdp": "hello"})
+            assert "not SDP" in (await ws.receive_json())["error"]
+            await ws.send_json({"type": "dance"})
+            assert "unknown message type 'dance'" in (await ws.receive_json())["error"]
+        assert server.sessions == {}
+
+
+async def test_websocket_token_by_header_or_query():
+    async with running_server("echo", token="tok-123") as server:
+        url = f"ws://127.0.0.1:{server.port}/ws"
+        refused = Call(url, source=ToneTrack(500))
+        with pytest.raises(SignalingError) as info:
+            await refused.start()
+        assert str(info.value).startswith(f"{url} refused the WebSocket: HTTP 401 Unauthorized")
+
+        call = Call(url, source=ToneTrack(500), headers={"Authorization": "Bearer tok-123"})
+        await call.start()
+        await call.hangup()
+
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{url}?access_token=tok-123") as ws:
+            await ws.send_json({"type": "offer", "sdp": await real_offer()})
+            assert (await ws.receive_json())["type"] == "answer"
+        assert await wait_for_no_sessions(server)
+
+
+async def test_nothing_listening():
+    port = free_port()
+    call = Call(f"ws://127.0.0.1:{port}/ws", source=ToneTrack(500))
+    with pytest.raises(SignalingError, match=rf"cannot connect to 127.0.0.1:{port}: connection refused"):
+        await call.start()
