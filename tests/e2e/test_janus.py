@@ -1,0 +1,77 @@
+"""VoiceDesk calls a real Janus gateway (EchoTest plugin) over Janus's REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.janus import Janus, running_janus
+from tests.helpers.processes import voicedesk
+from voicedesk.errors import SignalingError
+from voicedesk.media.sources import ToneTrack
+from voicedesk.rtc.call import Call
+from voicedesk.rtc.signaling.janus import JanusSignaling
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Janus]:
+    with running_janus(tmp_path_factory.mktemp("janus")) as gateway:
+        yield gateway
+
+
+def session_exists(janus: Janus, session_id: int) -> bool:
+    """Janus answers a keep-alive for a live session and error 458 for a destroyed one."""
+    body = json.dumps({"janus": "keepalive", "transaction": "t"}).encode()
+    request = urllib.request.Request(f"{janus.url}/{session_id}", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())["janus"] == "ack"
+
+
+async def test_echotest_returns_our_tone_with_rtt_from_janus_rtcp(janus):
+    signaling = JanusSignaling(janus.url)
+    call = Call(signaling, source=ToneTrack(660), timeout=20)
+    await call.start()
+    session_id = signaling.session_id
+    assert session_id is not None and session_exists(janus, session_id)
+    rtt = None
+    for _ in range(60):  # Janus sends its first RTCP receiver report within a few seconds
+        await asyncio.sleep(0.25)
+        sample = await call.sampler.sample()
+        rtt = sample.rtt_ms
+        if rtt is not None and call.rx.frames > 100:
+            break
+    await call.hangup()
+    assert abs(call.rx.peak_hz() - 660) < 5
+    assert rtt is not None and 0 <= rtt < 500
+    steps = [json.loads(e.request_body).get("janus") for e in signaling.exchanges if e.method == "POST"]
+    assert steps == ["create", "attach", "message", "destroy"]
+    assert not session_exists(janus, session_id)  # destroyed on hang-up
+
+
+async def test_an_unknown_plugin_is_a_clear_error(janus):
+    call = Call(f"janus+{janus.url}?plugin=janus.plugin.nope", source=ToneTrack(500))
+    with pytest.raises(SignalingError) as info:
+        await call.start()
+    assert str(info.value).startswith("Janus refused to attach janus.plugin.nope: error 460:")
+
+
+async def test_a_plugin_error_event_is_a_clear_error(janus):
+    """EchoTest answers a message without the expected body with an error event."""
+    call = Call(f"janus+{janus.url}?body=%7B%22audio%22%3A%22loud%22%7D", source=ToneTrack(500))
+    with pytest.raises(SignalingError) as info:
+        await call.start()
+    assert str(info.value).startswith("Janus janus.plugin.echotest error")
+
+
+def test_cli_call_to_janus(janus):
+    result = voicedesk("call", f"janus+{janus.url}", "--source", "tone:880", "--duration", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["state"] == "connected"
+    assert abs(summary["rx_peak_hz"] - 880) < 5
