@@ -31,6 +31,7 @@ from voicedesk.errors import CallTimeout, IceError, SdpError, VoiceDeskError
 from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
+from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
 from voicedesk.rtc.signaling import Signaling, signaling_for_target
 from voicedesk.rtc.signaling.log import SignalingExchanged
@@ -139,6 +140,7 @@ class Call:
         self.reason: str | None = None
         self.pc: RTCPeerConnection | None = None
         self.sampler: StatsSampler | None = None
+        self.ice_monitor: IceMonitor | None = None  # candidates, pair checks, path (rtc/ice_monitor.py)
         self.setup_ms: float | None = None
         self.local_sdp: str | None = None
         self.remote_sdp: str | None = None
@@ -227,16 +229,15 @@ class Call:
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_connection_state)
         pc.addTrack(self.outbound)
+        self.ice_monitor = IceMonitor(pc, self._now_ms, self.ice, remote_sdp=lambda: self.remote_sdp)
         offer = await pc.createOffer()
         self._offer_at = time.monotonic()
         await pc.setLocalDescription(offer)
         self.local_sdp = pc.localDescription.sdp
         self._emit(DescriptionSet("local", "offer", self.local_sdp, self._now_ms()))
         if self.ice.iceTransportPolicy == "relay" and not candidates_in(self.local_sdp):
-            raise IceError(
-                "relay-only call but no relay candidate was gathered: "
-                "the TURN server refused the credentials or did not answer"
-            )
+            # aiortc does not say why: ask the TURN server (refused credentials vs no answer)
+            raise IceError(await explain_missing_relay(self.ice))
 
         self._set_state(CallState.SIGNALING)
         offer_out = pc.localDescription
@@ -305,10 +306,11 @@ class Call:
     def _ice_failure_text(self, what: str) -> str:
         local = candidates_in(self.local_sdp)
         remote = candidates_in(self.remote_sdp)
+        diagnosis = self.ice_monitor.diagnose() if self.ice_monitor is not None else []
         return (
             f"ICE did not connect ({what}); local candidates: {', '.join(local) or 'none'}; "
             f"remote candidates: {', '.join(remote) or 'none'}"
-        )
+        ) + "".join(f"; {note}" for note in diagnosis)
 
     def _timeout_error(self) -> VoiceDeskError:
         if self.state == CallState.CONNECTING:
@@ -389,6 +391,16 @@ class Call:
             "rx_gap_ms": _round(self._sink.gaps.missing_ms),
             "rx_clipped_samples": self.rx.clipped_samples,
             "rx_silent_ms": _round(self.rx.silent_samples * 1000.0 / SAMPLE_RATE),
+            **self._ice_summary(),
+        }
+
+    def _ice_summary(self) -> dict[str, Any]:
+        """The selected candidate pair: did this call use TURN?"""
+        snap = self.ice_monitor.snapshot() if self.ice_monitor is not None else None
+        return {
+            "path": snap.path if snap else None,
+            "turn_used": snap.turn_used if snap else False,
+            "selected_pair": snap.selected.label if snap and snap.selected else None,
         }
 
 
