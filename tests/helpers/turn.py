@@ -38,8 +38,12 @@ class Coturn:
     log: Path
     auth_secret: str | None = None
     host: str = "127.0.0.1"
+    tls_port: int | None = None
+    ca_file: Path | None = None  # the self-signed certificate, to trust via SSL_CERT_FILE
 
     def url(self, transport: str = "udp") -> str:
+        if transport == "tls":
+            return f"turns:{self.host}:{self.tls_port}?transport=tcp"
         suffix = "?transport=tcp" if transport == "tcp" else ""
         return f"turn:{self.host}:{self.port}{suffix}"
 
@@ -84,12 +88,30 @@ def _free_relay_range(size: int = 40) -> tuple[int, int]:
     return base, base + size - 1
 
 
-def start_coturn(tmp_dir: Path, *, auth_secret: str | None = None, wait: float = 10.0) -> Coturn:
+def _self_signed_certificate(tmp_dir: Path) -> tuple[Path, Path]:
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a certificate for coturn's TLS listener")
+    cert, key = tmp_dir / "cert.pem", tmp_dir / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+def start_coturn(tmp_dir: Path, *, auth_secret: str | None = None, tls: bool = False, wait: float = 10.0) -> Coturn:
     if not Path(TURNSERVER).exists():
         pytest.skip("coturn (turnserver) is not installed: apt-get install coturn")
     port = _free_udp_and_tcp_port()
-    min_port, max_port = _free_relay_range()
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    tls_conf: list[str] = ["no-tls"]
+    tls_port, cert = None, None
+    if tls:
+        cert, key = _self_signed_certificate(tmp_dir)
+        tls_port = _free_udp_and_tcp_port()
+        tls_conf = [f"tls-listening-port={tls_port}", f"cert={cert}", f"pkey={key}"]
+    min_port, max_port = _free_relay_range()
     log = tmp_dir / "turn.log"
     auth = (
         ["use-auth-secret", f"static-auth-secret={auth_secret}"]
@@ -107,7 +129,7 @@ def start_coturn(tmp_dir: Path, *, auth_secret: str | None = None, wait: float =
         *auth,
         "allow-loopback-peers",  # test only: lets coturn relay to 127.x peers
         "no-cli",
-        "no-tls",
+        *tls_conf,
         "no-dtls",
         "no-multicast-peers",
         f"pidfile={tmp_dir / 'turnserver.pid'}",
@@ -119,14 +141,16 @@ def start_coturn(tmp_dir: Path, *, auth_secret: str | None = None, wait: float =
     proc = subprocess.Popen(
         [TURNSERVER, "-c", str(conf_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    coturn = Coturn(port, proc, log, auth_secret)
+    coturn = Coturn(port, proc, log, auth_secret, tls_port=tls_port, ca_file=cert)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"turnserver exited with {proc.returncode}: {coturn.log_text()[-2000:]}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return coturn
+            for listening in (port, tls_port) if tls_port else (port,):
+                with socket.create_connection(("127.0.0.1", listening), timeout=0.5):
+                    pass
+            return coturn
         except OSError:
             time.sleep(0.1)
     coturn.stop()
@@ -134,8 +158,8 @@ def start_coturn(tmp_dir: Path, *, auth_secret: str | None = None, wait: float =
 
 
 @contextmanager
-def running_coturn(tmp_dir: Path, *, auth_secret: str | None = None) -> Iterator[Coturn]:
-    coturn = start_coturn(tmp_dir, auth_secret=auth_secret)
+def running_coturn(tmp_dir: Path, *, auth_secret: str | None = None, tls: bool = False) -> Iterator[Coturn]:
+    coturn = start_coturn(tmp_dir, auth_secret=auth_secret, tls=tls)
     try:
         yield coturn
     finally:
@@ -153,4 +177,11 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
 def coturn_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
     """A coturn with ``use-auth-secret`` (TURN REST ephemeral credentials from SECRET)."""
     with running_coturn(tmp_path_factory.mktemp("coturn-secret"), auth_secret=SECRET) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def coturn_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
+    """A coturn that also listens for TLS (``turns:``) with a self-signed certificate for 127.0.0.1."""
+    with running_coturn(tmp_path_factory.mktemp("coturn-tls"), tls=True) as server:
         yield server

@@ -396,7 +396,11 @@ def _no_answer(server: ServerAddress, start: float, verdict: Callable[..., Serve
 
 def _unreachable(server: ServerAddress, exc: BaseException, start: float, verdict: Callable[..., ServerVerdict]):
     if isinstance(exc, TlsFailed):
-        return verdict(Outcome.ERROR, f"TLS handshake with {server.kind} server at {server.endpoint} failed: {exc}")
+        return verdict(
+            Outcome.ERROR,
+            f"TLS handshake with {server.kind} server at {server.endpoint} failed: {exc} (the certificate must be "
+            f"valid for {server.host}; a private CA can be trusted with SSL_CERT_FILE)",
+        )
     if isinstance(exc, socket.gaierror):
         return verdict(Outcome.ERROR, f"cannot resolve {server.host}: {_why(exc)}")
     if isinstance(exc, ConnectionRefusedError):
