@@ -31,6 +31,7 @@ from voicedesk.errors import CallTimeout, IceError, SdpError, VoiceDeskError
 from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
+from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
 from voicedesk.rtc.signaling import Signaling, signaling_for_target
@@ -225,6 +226,7 @@ class Call:
         # headers) must be learned before the peer connection exists
         configuration = self.ice.to_rtc()
         configuration.iceServers = [*(configuration.iceServers or []), *await self.signaling.prepare()]
+        aiortc_patches.apply()
         self.pc = pc = RTCPeerConnection(configuration)
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_connection_state)
