@@ -25,6 +25,7 @@ class EmbeddedSignaling(Signaling):
         await self.server.start()
         self.description = f"embedded {self.agent} agent at {self.server.offer_url}"
         http = HttpJsonSignaling(self.server.offer_url, timeout=self.timeout)
+        http.record = self.record  # type: ignore[method-assign] - its exchanges are this call's
         return await http.exchange(offer)
 
     async def close(self) -> None:
