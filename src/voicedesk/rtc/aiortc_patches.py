@@ -19,6 +19,7 @@ connections (``Call``, ``AgentServer``).
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from aiortc import jitterbuffer, rtcrtpreceiver
@@ -86,9 +87,12 @@ def _jitter_buffer_factory(capacity: int, prefetch: int = 0, is_video: bool = Fa
 
 
 def apply() -> None:
-    """Install the patches (once per process)."""
+    """Install the patches (once per process).
+
+    ``VOICEDESK_AIORTC_PATCHES=0`` leaves aiortc stock: to compare against it
+    (bench/jitter_buffer_loss.py) or to rule the patches out when debugging."""
     global _applied
-    if _applied:
+    if _applied or os.environ.get("VOICEDESK_AIORTC_PATCHES", "1") == "0":
         return
     rtcrtpreceiver.JitterBuffer = _jitter_buffer_factory  # type: ignore[assignment,misc]
     _applied = True
