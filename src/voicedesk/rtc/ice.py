@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -173,7 +174,7 @@ async def probe(
             else:
                 check = stun.stun_binding(address, timeout_s)
                 keep = "srflx"
-            checks.append(group.create_task(check, name=f"probe-check-{url}"))
+            checks.append(group.create_task(_guarded(check, address), name=f"probe-check-{url}"))
             if address.is_turn or policy == TransportPolicy.ALL:
                 gatherings.append(
                     group.create_task(
@@ -195,6 +196,16 @@ async def probe(
         config=config.to_json(redact=True),
     )
     return replace(report, diagnosis=tuple(diagnose(report, config)))
+
+
+async def _guarded(check: Coroutine[Any, Any, ServerVerdict], address: ServerAddress) -> ServerVerdict:
+    """One server's surprise (a malformed answer, an odd socket error) must not sink the whole probe."""
+    try:
+        return await check
+    except Exception as exc:
+        logger.debug("checking %s failed", address.url, exc_info=True)
+        text = f"{address.kind} server at {address.endpoint}: unexpected failure ({type(exc).__name__}: {exc})"
+        return ServerVerdict(address.url, address.kind, address.via, address.endpoint, Outcome.ERROR, text, 0.0)
 
 
 def _mark_used(verdict: ServerVerdict, aiortc_stun: str | None, aiortc_turn: str | None) -> ServerVerdict:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aioice import Candidate
@@ -292,7 +292,7 @@ class IceMonitor:
             diagnosis=(),
             available=self._available,
         )
-        return IceSnapshot(**{**partial.__dict__, "diagnosis": tuple(self.diagnose(partial))})
+        return replace(partial, diagnosis=tuple(self.diagnose(partial)))
 
     @property
     def path(self) -> str | None:
