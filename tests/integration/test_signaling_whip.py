@@ -98,6 +98,11 @@ async def test_whip_bearer_token_is_required_and_masked():
             assert r.status == 401 and 'error="invalid_token"' in r.headers["WWW-Authenticate"]
         async with http.options(url) as r:
             assert r.status == 204  # discovery stays open (CORS preflights carry no token)
+        async with http.post(server.offer_url, json={"sdp": offer, "type": "offer"}) as r:
+            assert r.status == 401  # the JSON endpoint is guarded by the same token
+            assert (await r.json())["error"] == "this server needs a bearer token"
+        async with http.get(f"{server.base_url}/") as r:
+            assert r.status == 200 and "VoiceDesk agent" in await r.text()
 
         refused = Call(f"whip+{url}", source=ToneTrack(500))
         with pytest.raises(SignalingError) as info:

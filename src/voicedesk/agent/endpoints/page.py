@@ -123,6 +123,10 @@ async function call(mode) {
   $("call").disabled = true; $("error").textContent = "";
   try {
     setState("getting the microphone");
+    if (!navigator.mediaDevices) {
+      throw new Error("this browser allows the microphone only on https:// or http://localhost: " +
+                      "reach this server through an SSH tunnel (ssh -L) or an HTTPS proxy");
+    }
     stream = await navigator.mediaDevices.getUserMedia({audio: true});
     pc = new RTCPeerConnection();
     stream.getTracks().forEach((t) => pc.addTrack(t, stream));
