@@ -23,7 +23,7 @@ app_packages=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
   libxcb-render-util0 libxcb-image0
 )
-test_packages=(pulseaudio-utils coturn chromium janus iproute2 xvfb)
+test_packages=(pulseaudio-utils coturn chromium janus iproute2 xvfb openssl)  # openssl: a certificate for coturn's TLS test
 
 packages=("${app_packages[@]}")
 [ "$want_tests" = 1 ] && packages+=("${test_packages[@]}")

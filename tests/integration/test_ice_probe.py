@@ -111,7 +111,7 @@ def test_silent_server_is_no_answer_within_the_default_timeout(tmp_path):
     assert server["outcome"] == "no_answer"
     assert server["verdict"].startswith(f"no answer from TURN server at 127.0.0.1:{port} after ")
     # it waited for the whole default timeout (5 s) and no longer than that plus start-up
-    assert 4500 <= server["elapsed_ms"] <= 6000
+    assert 4500 <= server["elapsed_ms"] <= 8000
     assert took < 5 + 20  # interpreter start-up on a loaded machine; the point is that it ends
     assert out["timeout_s"] == 5
 
