@@ -62,6 +62,7 @@ def test_cli_call_json_says_whether_turn_was_used(coturn: Coturn, tmp_path):  # 
     config = tmp_path / "relay.json"
     config.write_text(json.dumps({"iceServers": [coturn.ice_server("tcp")]}))
     result = voicedesk(
+        "-vvv",  # debug logs of aiortc/aioice too: the secret must not be in them
         "call",
         "embedded:echo",
         "--ice",
