@@ -14,6 +14,7 @@ from voicedesk.media.sinks import AudioSink, WavRecorderSink
 from voicedesk.media.sources import parse_source
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
 from voicedesk.rtc.impair import ImpairmentSpec
+from voicedesk.rtc.sdp.edit import command_editor
 from voicedesk.rtc.signaling import SIGNALING_KINDS, with_signaling_kind
 
 
@@ -63,6 +64,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="change the impairment SECONDS after connecting, e.g. '5:loss=20%%' (repeatable)",
     )
     p.add_argument("--impair-seed", type=int, help="seed for the impairment's random numbers (repeatable runs)")
+    p.add_argument(
+        "--edit-offer",
+        metavar="CMD",
+        help="pipe the local offer through a shell command (SDP on stdin, SDP to send on stdout) before it "
+        "is applied and sent, e.g. 'voicedesk sdp edit --keep-codec PCMU -'",
+    )
+    p.add_argument(
+        "--edit-answer", metavar="CMD", help="pipe the remote answer through a shell command before applying it"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     p.set_defaults(run=run)
 
@@ -151,6 +161,8 @@ async def run(args: argparse.Namespace) -> int:
         headers=parse_headers(args.header),
         impairment=impairment,
         impair_seed=args.impair_seed,
+        edit_offer=command_editor(args.edit_offer, "offer", args.timeout) if args.edit_offer else None,
+        edit_answer=command_editor(args.edit_answer, "answer", args.timeout) if args.edit_answer else None,
     )
     call.add_listener(progress)
     impair_tasks: set[asyncio.Task[None]] = set()

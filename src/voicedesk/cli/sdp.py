@@ -16,6 +16,7 @@ from typing import Any
 
 from voicedesk.errors import SdpError, VoiceDeskError
 from voicedesk.rtc.sdp.diff import diff, format_diff
+from voicedesk.rtc.sdp.edit import drop_candidates, keep_codecs
 from voicedesk.rtc.sdp.lint import (
     RULES,
     Finding,
@@ -67,6 +68,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     common(q)
     q.set_defaults(run=run_diff)
+
+    q = cmds.add_parser(
+        "edit",
+        help="rewrite an SDP (for call --edit-offer/--edit-answer): keep codecs, drop candidates; "
+        "everything else stays byte for byte",
+    )
+    q.add_argument("file", metavar="FILE", help="SDP file, or - for standard input")
+    q.add_argument(
+        "--keep-codec",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="keep only these codecs (repeatable), e.g. --keep-codec PCMU --keep-codec telephone-event",
+    )
+    q.add_argument("--kind", default="audio", help="which sections --keep-codec edits (default audio)")
+    q.add_argument(
+        "--drop-candidates",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="remove candidates of this type (host, srflx, prflx, relay) or transport (udp, tcp)",
+    )
+    q.set_defaults(run=run_edit)
 
     q = cmds.add_parser("rules", help="list the lint rules and their severities")
     common(q)
@@ -192,6 +216,24 @@ def run_diff(args: argparse.Namespace) -> int:
         _print_json({"a": a_in.name, "b": b_in.name, "changes": [c.to_json() for c in changes]})
     else:
         print(format_diff(changes, a_in.name, b_in.name))
+    return 0
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    source = read_input(args.file)
+    text = source.text
+    parse_input(source)
+    if args.keep_codec:
+        text = keep_codecs(text, args.keep_codec, args.kind)
+    types = [t for t in args.drop_candidates if t.lower() in ("host", "srflx", "prflx", "relay")]
+    transports = [t for t in args.drop_candidates if t.lower() in ("udp", "tcp")]
+    unknown = set(args.drop_candidates) - set(types) - set(transports)
+    if unknown:
+        raise VoiceDeskError(f"--drop-candidates takes host, srflx, prflx, relay, udp or tcp, not {sorted(unknown)[0]}")
+    if types or transports:
+        text = drop_candidates(text, types, transports)
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.flush()
     return 0
 
 

@@ -14,6 +14,7 @@ import logging
 import wave
 from pathlib import Path
 
+import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -89,12 +90,19 @@ class AudioSink:
         self.close()
 
     async def _read(self, track: MediaStreamTrack) -> None:
+        resampler: av.AudioResampler | None = None
         while True:
             try:
                 frame = await track.recv()
             except MediaStreamError:
                 return
             self.gaps.frame(frame.pts, frame.samples, frame.sample_rate)
+            if frame.sample_rate != SAMPLE_RATE:
+                # narrowband codecs decode at their own rate (PCMU/PCMA 8 kHz); every sink works at 48 kHz
+                resampler = resampler or av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+                for converted in resampler.resample(frame):
+                    self.write(frame_to_mono(converted))
+                continue
             self.write(frame_to_mono(frame))
 
 

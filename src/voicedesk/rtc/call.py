@@ -18,7 +18,7 @@ import dataclasses
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
+from voicedesk.rtc.sdp import model as sdp_model
 from voicedesk.rtc.signaling import Signaling, signaling_for_target
 from voicedesk.rtc.signaling.log import SignalingExchanged
 from voicedesk.rtc.stats import StatsSample, StatsSampler
@@ -81,6 +82,8 @@ class StatsSampled:
 
 CallEvent = CallStateChanged | DescriptionSet | StatsSampled | ImpairmentChanged | SignalingExchanged
 CallListener = Callable[[CallEvent], None]
+# an SDP edit hook: gets the offer (or answer) text, returns the text to apply (see _edited)
+SdpEditor = Callable[[str], Awaitable[str]]
 
 
 def candidates_in(sdp: str | None) -> list[str]:
@@ -120,6 +123,8 @@ class Call:
         headers: dict[str, str] | None = None,
         impairment: ImpairmentSpec | None = None,
         impair_seed: int | None = None,
+        edit_offer: SdpEditor | None = None,
+        edit_answer: SdpEditor | None = None,
     ) -> None:
         self.target = target if isinstance(target, str) else target.description
         self.signaling = (
@@ -136,6 +141,10 @@ class Call:
         self.impairment = impairment
         self.impair_seed = impair_seed
         self.relay: ImpairmentRelay | None = None
+        self.edit_offer = edit_offer
+        self.edit_answer = edit_answer
+        self.unedited_sdp: dict[str, str] = {}  # "offer"/"answer" -> the text before an edit changed it
+        self._deadline: asyncio.Timeout | None = None
 
         self.state = CallState.IDLE
         self.reason: str | None = None
@@ -203,7 +212,7 @@ class Call:
             raise VoiceDeskError("a call can be started only once; create a new Call")
         self._t0 = time.monotonic()
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout) as self._deadline:
                 await self._setup()
         except TimeoutError:
             error = self._timeout_error()
@@ -236,23 +245,29 @@ class Call:
         self._offer_at = time.monotonic()
         await pc.setLocalDescription(offer)
         self.local_sdp = pc.localDescription.sdp
+        if self.edit_offer is not None:
+            await self._apply_edited_offer(pc, self.edit_offer)
         self._emit(DescriptionSet("local", "offer", self.local_sdp, self._now_ms()))
         if self.ice.iceTransportPolicy == "relay" and not candidates_in(self.local_sdp):
             # aiortc does not say why: ask the TURN server (refused credentials vs no answer)
             raise IceError(await explain_missing_relay(self.ice))
 
         self._set_state(CallState.SIGNALING)
-        offer_out = pc.localDescription
+        offer_out = RTCSessionDescription(sdp=self.local_sdp, type="offer")  # as edited, byte for byte
         if self.impairment is not None:
             offer_out = await self._route_offer_through_relay(offer_out)
         answer = await self.signaling.exchange(offer_out)
         self.remote_sdp = answer.sdp
+        if self.edit_answer is not None:
+            self.remote_sdp = await self._edited("answer", answer.sdp, self.edit_answer)
+            answer = RTCSessionDescription(sdp=self.remote_sdp, type="answer")
         if self.relay is not None:
             answer = RTCSessionDescription(sdp=await self.relay.rewrite_answer(answer.sdp), type=answer.type)
         try:
             await pc.setRemoteDescription(answer)
         except Exception as exc:  # aiortc raises many types on bad SDP
-            raise SdpError(f"the answer could not be applied: {_describe(exc)}") from None
+            edited = "edited " if "answer" in self.unedited_sdp else ""
+            raise SdpError(f"the {edited}answer could not be applied: {_describe(exc)}") from None
         self._emit(DescriptionSet("remote", "answer", answer.sdp, self._now_ms()))
         await self.signaling.set_remote_candidate_handler(self._add_remote_candidate)
 
@@ -265,6 +280,51 @@ class Call:
         self.sampler.add_listener(lambda s: self._emit(StatsSampled(s)))
         self.sampler.start()
         self._set_state(CallState.CONNECTED)
+
+    async def _edited(self, kind: str, sdp: str, editor: SdpEditor) -> str:
+        """Run an SDP edit hook. The set-up clock stops while it runs: a person may be editing
+        (the GUI pauses here); a command-line editor bounds its own time."""
+        loop = asyncio.get_running_loop()
+        deadline, remaining = self._deadline, None
+        if deadline is not None and deadline.when() is not None:
+            remaining = deadline.when() - loop.time()
+            deadline.reschedule(None)
+        try:
+            edited = await editor(sdp)
+        except VoiceDeskError:
+            raise
+        except Exception as exc:
+            raise SdpError(f"editing the {kind} failed: {_describe(exc)}") from None
+        finally:
+            if deadline is not None and remaining is not None:
+                deadline.reschedule(loop.time() + remaining)
+        if not isinstance(edited, str) or not edited.strip():
+            raise SdpError(f"the edited {kind} is empty")
+        try:
+            sdp_model.parse(edited)
+        except SdpError as exc:
+            raise SdpError(f"the edited {kind} is not SDP: {exc}") from None
+        if edited != sdp:
+            self.unedited_sdp[kind] = sdp
+        return edited
+
+    async def _apply_edited_offer(self, pc: RTCPeerConnection, editor: SdpEditor) -> None:
+        """The edited offer is what the peer gets, byte for byte, and what aiortc applies locally.
+
+        aiortc's setLocalDescription parses the text it is given (a second call in
+        have-local-offer is allowed): mids, m-line order and directions then follow the edit,
+        and it refuses what it cannot use. It keeps its own ICE credentials, fingerprint and
+        candidates whatever the text says, and picks codecs from the answer, so an offer that
+        keeps only PCMU makes the peer answer PCMU and aiortc send PCMU.
+        """
+        edited = await self._edited("offer", self.local_sdp or "", editor)
+        if "offer" not in self.unedited_sdp:
+            return
+        try:
+            await pc.setLocalDescription(RTCSessionDescription(sdp=edited, type="offer"))
+        except Exception as exc:  # aiortc raises ValueError, KeyError, AttributeError… on SDP it cannot use
+            raise SdpError(f"the edited offer was refused: {_describe(exc)}") from None
+        self.local_sdp = edited
 
     async def _route_offer_through_relay(self, offer: RTCSessionDescription) -> RTCSessionDescription:
         """Both sides learn only the relay's stand-in candidates (see rtc/impair.py)."""
