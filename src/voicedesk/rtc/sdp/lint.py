@@ -23,6 +23,7 @@ from voicedesk.rtc.sdp.model import (
     Codec,
     MediaSection,
     SessionDescription,
+    is_number,
     parse,
 )
 
@@ -323,7 +324,7 @@ def _lint_media(desc: SessionDescription, media: MediaSection, role: str | None,
     for attr in media.attribute("ssrc-group"):
         ssrcs = (attr.value or "").split()[1:]
         for ssrc in ssrcs:
-            if not ssrc.isdigit() or int(ssrc) not in media.ssrcs:
+            if not is_number(ssrc) or int(ssrc) not in media.ssrcs:
                 out.add("ssrc-group-unknown", attr.line, f"ssrc-group names {ssrc}, which has no a=ssrc line")
 
 
@@ -404,7 +405,7 @@ def _lint_codecs(media: MediaSection, out: _Collector) -> None:
             _lint_opus(media, codec, out)
         if name == "rtx":
             apt = codec.fmtp.get("apt")
-            if apt is None or not apt.isdigit() or int(apt) not in media.codecs:
+            if apt is None or not is_number(apt) or int(apt) not in media.codecs:
                 out.add(
                     "rtx-unknown-apt", codec.fmtp_line or codec.rtpmap_line, f"rtx apt={apt} is not in this section"
                 )
@@ -445,7 +446,7 @@ def _lint_opus(media: MediaSection, codec: Codec, out: _Collector) -> None:
     for key, (low, high) in ranges.items():
         if key in codec.fmtp:
             text = codec.fmtp[key]
-            if not text.isdigit() or not low <= int(text) <= high:
+            if not is_number(text) or not low <= int(text) <= high:
                 out.add("opus-fmtp-range", codec.fmtp_line, f"{key}={text} is outside {low}-{high}")
 
 

@@ -240,7 +240,7 @@ class MediaSection(_Common):
 
     @property
     def payload_types(self) -> list[int]:
-        return [int(f) for f in self.formats if f.isdigit()]
+        return [int(f) for f in self.formats if is_number(f)]
 
     def label(self) -> str:
         return f"m-section {self.index} ({self.kind}{'' if self.mid is None else f', mid {self.mid}'})"
@@ -292,6 +292,17 @@ class SessionDescription(_Common):
 
     def ice_options_of(self, media: MediaSection) -> list[str]:
         return media.ice_options or self.ice_options
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits only: int() also takes "²"-like digits and "1_0", which SDP does not."""
+    return text.isascii() and text.isdigit()
+
+
+def _int(text: str) -> int:
+    if not is_number(text.lstrip("-")) or text.count("-") > 1:
+        raise ValueError(text)
+    return int(text)
 
 
 def split_lines(text: str) -> list[SdpLine]:
@@ -352,9 +363,9 @@ def parse_candidate(value: str, line: int = 0) -> Candidate:
     if parts[6] != "typ":
         raise ValueError(f"the 7th field of a candidate must be 'typ', found '{parts[6]}'")
     try:
-        component = int(parts[1])
-        priority = int(parts[3])
-        port = int(parts[5])
+        component = _int(parts[1])
+        priority = _int(parts[3])
+        port = _int(parts[5])
     except ValueError:
         raise ValueError("component, priority and port of a candidate must be numbers") from None
     if not 0 <= port <= 65535:
@@ -367,7 +378,7 @@ def parse_candidate(value: str, line: int = 0) -> Candidate:
         raise ValueError(f"candidate extension '{rest[-1]}' has no value")
     related_port = extensions.pop("rport", None)
     try:
-        rport = int(related_port) if related_port is not None else None
+        rport = _int(related_port) if related_port is not None else None
     except ValueError:
         raise ValueError(f"candidate rport '{related_port}' is not a number") from None
     return Candidate(
@@ -437,8 +448,8 @@ class _Reader:
             )
         port_text, _, count_text = parts[1].partition("/")
         try:
-            port = int(port_text)
-            count = int(count_text) if count_text else None
+            port = _int(port_text)
+            count = _int(count_text) if count_text else None
         except ValueError:
             raise SdpError(f"line {line.number}: the port of an m= line must be a number, found '{parts[1]}'") from None
         if not 0 <= port <= 65535:
@@ -458,7 +469,7 @@ class _Reader:
         if section.is_rtp:
             seen: set[int] = set()
             for fmt in section.formats:
-                if not fmt.isdigit() or not 0 <= int(fmt) <= 127:
+                if not is_number(fmt) or not 0 <= int(fmt) <= 127:
                     self.problem(line, f"RTP payload type '{fmt}' is not a number in 0-127")
                     continue
                 pt = int(fmt)
@@ -518,7 +529,7 @@ class _Reader:
         if len(parts) < 2:
             raise ValueError("extmap needs an id and a URI, e.g. '1 urn:ietf:params:rtp-hdrext:sdes:mid'")
         ident, _, direction = parts[0].partition("/")
-        if not ident.isdigit():
+        if not is_number(ident):
             raise ValueError(f"extmap id '{ident}' is not a number")
         current.extmaps.append(Extmap(int(ident), direction or None, parts[1], line.number))
 
@@ -544,8 +555,8 @@ class _Reader:
             if len(parts) < 2 or not parts[0]:
                 raise ValueError(f"rtpmap needs 'PT name/clock rate', found '{value}'")
             try:
-                clock = int(parts[1])
-                channels = int(parts[2]) if len(parts) > 2 and parts[2] else None
+                clock = _int(parts[1])
+                channels = _int(parts[2]) if len(parts) > 2 and parts[2] else None
             except ValueError:
                 raise ValueError(f"clock rate and channels must be numbers, found '{codec_text}'") from None
             codec = self.codec(media, pt, line)
@@ -578,7 +589,7 @@ class _Reader:
             media.end_of_candidates = True
         elif name == "ssrc":
             ssrc_text, _, rest = (value or "").partition(" ")
-            if not ssrc_text.isdigit() or int(ssrc_text) > 0xFFFFFFFF:
+            if not is_number(ssrc_text) or int(ssrc_text) > 0xFFFFFFFF:
                 raise ValueError(f"ssrc '{ssrc_text}' is not a 32-bit number")
             key, _, attr_value = rest.partition(":")
             media.ssrcs.setdefault(int(ssrc_text), {})[key] = attr_value
@@ -606,7 +617,7 @@ def _static_codec(pt: int) -> Codec:
 
 def _split_pt(value: str | None) -> tuple[int, str]:
     pt_text, _, rest = (value or "").partition(" ")
-    if not pt_text.isdigit() or not 0 <= int(pt_text) <= 127:
+    if not is_number(pt_text) or not 0 <= int(pt_text) <= 127:
         raise ValueError(f"'{pt_text}' is not a payload type (0-127)")
     return int(pt_text), rest
 
