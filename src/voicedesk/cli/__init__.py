@@ -56,9 +56,8 @@ def fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # no command: open the window (global options still apply)
+        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "gui"])
     configure_logging(args.verbose)
     try:
         result = args.run(args)

@@ -1,0 +1,263 @@
+"""QApplication + qasync bootstrap, the smoke test, and an orderly shutdown.
+
+Order matters at both ends. Start: QT_API and the platform before Qt is
+imported, the application names before any QSettings, the qasync loop with an
+executor we own. End: the window closes itself only after hanging up and
+stopping its panels; then leftover tasks are cancelled, async generators shut
+down, the executor's threads joined and the loop closed, and only then do the
+window and the QApplication go (no "QThread destroyed while running", no
+"Fatal Python error" at interpreter exit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+ORGANIZATION = "VoiceDesk"
+APPLICATION = "VoiceDesk"
+DOMAIN = "voicedesk.dev"
+SHUTDOWN_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class GuiOptions:
+    smoke_test: bool = False
+    screenshot: str | None = None
+    target: str | None = None  # pre-fill the dialer
+    smoke_timeout: float = 45.0
+    smoke_tone_hz: float = 1000.0
+
+
+def choose_platform(smoke_test: bool) -> str | None:
+    """Fall back to the offscreen platform for the smoke test on a machine without a display.
+
+    Returns an error text when a normal start cannot work (no display at all).
+    """
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in (
+        "darwin",
+        "win32",
+    )
+    if has_display:
+        return None
+    if smoke_test:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return None
+    return (
+        "no display found (DISPLAY and WAYLAND_DISPLAY are unset): run the window on a desktop, "
+        "use `voicedesk call …` headless, or set QT_QPA_PLATFORM=offscreen"
+    )
+
+
+def configure_application(app: Any) -> None:
+    app.setOrganizationName(ORGANIZATION)
+    app.setOrganizationDomain(DOMAIN)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APPLICATION)
+    app.setStyle("Fusion")  # the same look on every platform; follows the colour scheme
+
+
+def _qt_message(mode: Any, context: Any, message: str) -> None:
+    """Qt's own messages into logging; the offscreen plugin's size-hint chatter dropped."""
+    from PySide6.QtCore import QtMsgType
+
+    if "propagateSizeHints" in message:
+        return
+    level = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.INFO,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+    }.get(mode, logging.ERROR)
+    logging.getLogger("qt").log(level, "%s", message)
+
+
+def route_logging() -> None:
+    """voicedesk logs INFO to the log panel; stderr keeps the level the CLI chose."""
+    from voicedesk.gui.widgets.log_panel import install_handler, set_webrtc_verbose
+
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if handler.level == logging.NOTSET:
+            handler.setLevel(root.level)
+    install_handler()
+    set_webrtc_verbose(False)
+    from PySide6.QtCore import qInstallMessageHandler
+
+    qInstallMessageHandler(_qt_message)
+
+
+def show_unexpected(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """The one excepthook: log, and tell the user once in a non-modal box."""
+    logger.error("unexpected error", exc_info=(exc_type, exc, tb))
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    app = QApplication.instance()
+    if app is None or os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        traceback.print_exception(exc_type, exc, tb)
+        return
+    box = QMessageBox(QMessageBox.Icon.Critical, "VoiceDesk", f"Unexpected error: {exc}")
+    box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
+    box.setAttribute(box.attribute(box.WidgetAttribute.WA_DeleteOnClose) or box.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+
+
+def run(options: GuiOptions) -> int:
+    """Start the app; returns the exit status."""
+    problem = choose_platform(options.smoke_test)
+    if problem:
+        print(f"voicedesk: {problem}", file=sys.stderr)
+        return 1
+    import PySide6  # noqa: F401 - before pyqtgraph and qasync pick a binding
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    configure_application(app)
+    route_logging()
+    loop = qasync.QEventLoop(app)
+    executor = qasync.QThreadExecutor(2)
+    loop.set_default_executor(executor)
+    asyncio.set_event_loop(loop)
+    previous_hook = sys.excepthook
+    sys.excepthook = show_unexpected
+    window = None
+    status = 1
+    try:
+        from voicedesk.gui.main_window import MainWindow
+
+        window = MainWindow()
+        if options.target:
+            window.dialer.set_target(options.target)
+        _close_on_signals(loop, window)
+        status = loop.run_until_complete(_main(window, options))
+    finally:
+        _drain(loop)
+        loop.close()  # also shuts the executor down and joins its threads
+        asyncio.set_event_loop(None)
+        sys.excepthook = previous_hook
+        if window is not None:
+            window.deleteLater()
+            window = None
+        app.processEvents()
+        from voicedesk.gui.widgets.log_panel import remove_handler
+
+        remove_handler()
+        from PySide6.QtCore import qInstallMessageHandler
+
+        qInstallMessageHandler(None)
+    return status
+
+
+async def _main(window: Any, options: GuiOptions) -> int:
+    closed = asyncio.Event()
+    window.shut_down.connect(closed.set)
+    window.show()
+    status = 0
+    if options.smoke_test:
+        status = await smoke_test(window, options)
+        window.close()
+    await closed.wait()
+    return status
+
+
+def _close_on_signals(loop: asyncio.AbstractEventLoop, window: Any) -> None:
+    """Ctrl+C / SIGTERM close the window the orderly way (hang up first)."""
+
+    def handler(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(window.close)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or unsupported
+            signal.signal(sig, handler)
+    # Python runs signal handlers only when it gets control; an idle Qt loop runs no
+    # Python, so a cheap timer hands control back a few times a second.
+    from PySide6.QtCore import QTimer
+
+    wake = QTimer(window)
+    wake.setInterval(250)
+    wake.timeout.connect(lambda: None)
+    wake.start()
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left, give it time to finish, shut async generators down."""
+    if loop.is_closed():
+        return
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        logger.debug("cancelling leftover task %s", task.get_name())
+        task.cancel()
+    if pending:
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(asyncio.wait(pending, timeout=SHUTDOWN_TIMEOUT))
+    with contextlib.suppress(Exception):
+        loop.run_until_complete(loop.shutdown_asyncgens())
+
+
+async def smoke_test(window: Any, options: GuiOptions) -> int:
+    """Call embedded:echo, wait for audio both ways, screenshot, print one JSON line."""
+    from voicedesk.gui.widgets.dialer import DialRequest
+    from voicedesk.media.frames import dominant_frequency
+
+    deadline = time.monotonic() + options.smoke_timeout
+    window.dialer.set_target("embedded:echo")
+    window.dial(DialRequest(target="embedded:echo", source=f"tone:{options.smoke_tone_hz:g}"))
+    result: dict[str, Any] = {"state": "idle", "rx_peak_hz": None, "frames_drawn": 0}
+    ok = False
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        bridge = window.bridge
+        if bridge is None:
+            result["reason"] = window.banner.text() or "the call was not placed"
+            break
+        state = bridge.state.value
+        result["state"] = state
+        if bridge.state.is_final:
+            result["reason"] = bridge.call.reason
+            break
+        rx = window.waveforms.received.samples(1.0)
+        tx = window.waveforms.sent.samples(1.0)
+        peak = dominant_frequency(rx) if rx.size >= 24_000 else None
+        result["rx_peak_hz"] = None if peak is None else round(peak, 1)
+        sent_peak = dominant_frequency(tx) if tx.size >= 24_000 else None
+        drawn = window.waveforms.frames_drawn
+        result["frames_drawn"] = drawn
+        if (
+            state == "connected"
+            and peak is not None
+            and abs(peak - options.smoke_tone_hz) < 20
+            and sent_peak is not None
+            and drawn >= 10
+            and window.stats.point_count >= 1
+        ):
+            ok = True
+            break
+    else:
+        result["reason"] = f"no audio both ways within {options.smoke_timeout:g} s"
+    result["stats_points"] = window.stats.point_count
+    if options.screenshot:
+        await asyncio.sleep(0.2)  # let the last frame paint
+        path = Path(options.screenshot)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(path), "PNG"):
+            result["screenshot_error"] = f"could not write {path}"
+            ok = False
+        else:
+            result["screenshot"] = str(path)
+    print(json.dumps(result), flush=True)
+    return 0 if ok else 1

@@ -1,0 +1,110 @@
+"""One bridge per call: core ``Call`` events in, Qt signals out.
+
+The bridge owns the task that sets the call up and the hang-up; widgets connect
+to its signals and never touch the RTCPeerConnection. Core listeners run on the
+asyncio loop, which under qasync is the Qt main thread, so signals are emitted
+directly (Qt would queue them if that ever changed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from PySide6.QtCore import QObject, Signal
+
+from voicedesk.errors import VoiceDeskError
+from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, DescriptionSet, StatsSampled
+
+logger = logging.getLogger(__name__)
+
+TASK_CANCEL_TIMEOUT = 5.0
+
+
+class CallBridge(QObject):
+    state_changed = Signal(str, str)  # CallState value, reason ("" when none)
+    description_set = Signal(str, str, str)  # side ("local"/"remote"), type, sdp
+    stats_sampled = Signal(object)  # voicedesk.rtc.stats.StatsSample
+    failed = Signal(str)  # one line for the user
+    finished = Signal()  # the call is over and torn down
+
+    def __init__(self, call: Call, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.call = call
+        self._start_task: asyncio.Task[None] | None = None
+        self._hangup_task: asyncio.Task[None] | None = None
+        self._finished_emitted = False
+        call.add_listener(self._on_event)
+
+    @property
+    def state(self) -> CallState:
+        return self.call.state
+
+    @property
+    def active(self) -> bool:
+        """True until the call is over and torn down."""
+        return not self._finished_emitted
+
+    def start(self) -> None:
+        """Set the call up in an owned task; results arrive as signals."""
+        if self._start_task is None:
+            self._start_task = asyncio.get_running_loop().create_task(self._run_start(), name="CallBridge.start")
+
+    async def _run_start(self) -> None:
+        try:
+            await self.call.start()
+        except VoiceDeskError as exc:
+            self.failed.emit(str(exc))
+            self._emit_finished()
+        except asyncio.CancelledError:
+            self._emit_finished()
+            raise
+        except Exception as exc:  # Call.start wraps these, but a view must survive anything
+            logger.exception("unexpected error while setting up the call")
+            self.failed.emit(f"unexpected error: {exc}")
+            self._emit_finished()
+
+    async def hangup(self) -> None:
+        """End the call whatever its state (idempotent); returns once it is torn down."""
+        if self._start_task is not None and not self._start_task.done():
+            self._start_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+                await asyncio.wait_for(self._start_task, TASK_CANCEL_TIMEOUT)
+        try:
+            await asyncio.wait_for(self.call.hangup(), TASK_CANCEL_TIMEOUT + 5.0)
+        except TimeoutError:
+            logger.warning("hang-up did not finish in time; the call was abandoned")
+        except Exception:
+            logger.exception("hang-up failed")
+        self._emit_finished()
+
+    def _schedule_hangup(self) -> None:
+        if self._hangup_task is None:
+            self._hangup_task = asyncio.get_running_loop().create_task(self.hangup(), name="CallBridge.hangup")
+
+    async def aclose(self) -> None:
+        """Hang up (if needed), wait for owned tasks, stop listening."""
+        await self.hangup()
+        if self._hangup_task is not None and not self._hangup_task.done():
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+                await asyncio.wait_for(self._hangup_task, TASK_CANCEL_TIMEOUT)
+        self.call.remove_listener(self._on_event)
+
+    def _emit_finished(self) -> None:
+        if not self._finished_emitted:
+            self._finished_emitted = True
+            self.finished.emit()
+
+    def _on_event(self, event: CallEvent) -> None:
+        if isinstance(event, CallStateChanged):
+            self.state_changed.emit(event.state.value, event.reason or "")
+            # The peer went away mid-call: the core marks the call failed; tear it
+            # down here so the sockets go and the window returns to idle.
+            if event.state == CallState.FAILED and self.call.setup_ms is not None:
+                self.failed.emit(event.reason or "the call failed")
+                self._schedule_hangup()
+        elif isinstance(event, DescriptionSet):
+            self.description_set.emit(event.side, event.type, event.sdp)
+        elif isinstance(event, StatsSampled):
+            self.stats_sampled.emit(event.sample)

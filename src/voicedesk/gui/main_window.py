@@ -1,0 +1,428 @@
+"""The main window: dialer on top, waveforms and stats graphs, panels in tabs below.
+
+It is a view. A dial request becomes one core ``Call`` wrapped in one
+``CallBridge``; the window, the plots and every panel listen to the bridge's
+signals. Panels are listed in ``voicedesk.gui.panels`` (one line each).
+Closing the window hangs up, lets every panel stop what it owns, saves the
+settings, and only then really closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from voicedesk import __version__
+from voicedesk.config import IceConfig
+from voicedesk.errors import VoiceDeskError
+from voicedesk.gui.bridge import CallBridge
+from voicedesk.gui.panels import PANELS, PanelSpec
+from voicedesk.gui.settings import AppSettings, Preferences
+from voicedesk.gui.theme import Palette, apply_scheme
+from voicedesk.gui.widgets.dialer import DialerWidget, DialRequest
+from voicedesk.gui.widgets.panel import Panel, PanelContext
+from voicedesk.gui.widgets.preferences import PreferencesDialog
+from voicedesk.gui.widgets.stats_plots import StatsPlots
+from voicedesk.gui.widgets.waveform import WaveformPanel
+from voicedesk.media.sources import parse_source
+from voicedesk.rtc.call import Call
+
+logger = logging.getLogger(__name__)
+
+PANEL_CLOSE_TIMEOUT = 10.0
+STATUS_TIMEOUT_MS = 10_000
+
+
+def shortcut(standard: QKeySequence.StandardKey | None, fallback: str) -> list[QKeySequence]:
+    """The platform's standard key if it has one, else ``fallback`` (Linux has no Preferences key)."""
+    keys = QKeySequence.keyBindings(standard) if standard is not None else []
+    return list(keys) if keys else [QKeySequence(fallback)]
+
+
+class ErrorBanner(QFrame):
+    """A one-line error under the dialer; stays until dismissed or the next call."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("errorBanner")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.hide()
+
+    def show_text(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+class MainWindow(QMainWindow):
+    shut_down = Signal()  # emitted once the window has closed in order
+
+    def __init__(self, settings: AppSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings or AppSettings()
+        stored = self.settings.load()
+        self.preferences: Preferences = stored.preferences
+        self.palette_: Palette = apply_scheme(self.preferences.theme)
+        self.bridge: CallBridge | None = None  # the call on screen (kept after it ends)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._shutting_down = False
+        self._shut_down = False
+        self._preferences_dialog: PreferencesDialog | None = None
+
+        self.setWindowTitle("VoiceDesk")
+        self.setObjectName("mainWindow")
+        self.dialer = DialerWidget()
+        self.dialer.set_recent_targets(stored.recent_targets)
+        self.dialer.restore(stored.dialer)
+        self.banner = ErrorBanner()
+        self.waveforms = WaveformPanel(self.preferences.waveform_seconds, self.preferences.waveform_fps)
+        self.stats = StatsPlots()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.panels: dict[str, Panel] = {}
+        self._build_panels(PANELS)
+
+        graphs = QSplitter(Qt.Orientation.Horizontal)
+        graphs.addWidget(_boxed(self.waveforms))
+        graphs.addWidget(_boxed(self.stats))
+        graphs.setStretchFactor(0, 3)
+        graphs.setStretchFactor(1, 2)
+        self.main_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.main_splitter.setObjectName("mainSplitter")
+        self.main_splitter.addWidget(graphs)
+        self.main_splitter.addWidget(self.tabs)
+        self.main_splitter.setStretchFactor(0, 3)
+        self.main_splitter.setStretchFactor(1, 2)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 8, 8, 4)
+        layout.setSpacing(6)
+        layout.addWidget(self.dialer)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.main_splitter, 1)
+        self.setCentralWidget(central)
+
+        self.call_info = QLabel()
+        self.statusBar().addPermanentWidget(self.call_info)
+        self.statusBar().showMessage("Ready. Pick a target and press Call (Ctrl+Return).")
+
+        self.dialer.dial_requested.connect(self.dial)
+        self.dialer.hangup_requested.connect(self.hang_up)
+        self.dialer.mute_toggled.connect(self._set_muted)
+        self.dialer.invalid_input.connect(lambda text: self.show_message(text, True))
+        self._build_actions()
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
+        self.apply_palette(self.palette_)
+
+        self.resize(1360, 860)
+        geometry, state = self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        splitter_state = self.settings.value("window/splitter")
+        if isinstance(splitter_state, str):
+            self.main_splitter.restoreState(QByteArray.fromBase64(splitter_state.encode()))
+
+    # panels ---------------------------------------------------------------
+    def _build_panels(self, specs: list[PanelSpec]) -> None:
+        context = PanelContext(
+            settings=self.settings,
+            palette=lambda: self.palette_,
+            show_message=self.show_message,
+            set_target=self.dialer.set_target,
+            current_bridge=lambda: self.bridge,
+        )
+        for spec in specs:
+            try:
+                module_name, _, class_name = spec.factory.partition(":")
+                cls = getattr(importlib.import_module(module_name), class_name)
+                panel = cls(context)
+            except Exception as exc:  # one broken panel must not take the window down
+                logger.exception("panel %s could not be loaded", spec.key)
+                broken = QLabel(f"This panel could not be loaded: {type(exc).__name__}: {exc}")
+                broken.setWordWrap(True)
+                broken.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.tabs.addTab(broken, spec.title)
+                continue
+            self.panels[spec.key] = panel
+            self.tabs.addTab(panel, spec.title)
+
+    def panel(self, key: str) -> Panel | None:
+        return self.panels.get(key)
+
+    # actions --------------------------------------------------------------
+    def _build_actions(self) -> None:
+        def action(text: str, keys: list[QKeySequence], slot: Any, tip: str = "") -> QAction:
+            act = QAction(text, self)
+            act.setShortcuts(keys)
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.triggered.connect(slot)
+            act.setStatusTip(tip)
+            self.addAction(act)
+            return act
+
+        self.dial_action = action(
+            "&Call",
+            [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")],
+            self.dialer.request_dial,
+            "Call the target",
+        )
+        self.hangup_action = action("&Hang up", [QKeySequence("Ctrl+H")], self.hang_up, "End the call")
+        self.mute_action = action(
+            "&Mute", [QKeySequence("Ctrl+M")], self.dialer.mute_button.toggle, "Send silence instead of the source"
+        )
+        self.preferences_action = action(
+            "&Preferences…", shortcut(QKeySequence.StandardKey.Preferences, "Ctrl+,"), self.show_preferences
+        )
+        self.quit_action = action("&Quit", shortcut(QKeySequence.StandardKey.Quit, "Ctrl+Q"), self.close)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        menu = self.menuBar().addMenu("&Call")
+        for act in (self.dial_action, self.hangup_action, self.mute_action):
+            menu.addAction(act)
+        menu.addSeparator()
+        menu.addAction(self.preferences_action)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        view = self.menuBar().addMenu("&View")
+        for i in range(self.tabs.count()):
+            title = self.tabs.tabText(i)
+            act = QAction(title, self)
+            if i < 9:
+                act.setShortcut(QKeySequence(f"Alt+{i + 1}"))
+            act.triggered.connect(lambda _=False, index=i: self.tabs.setCurrentIndex(index))
+            view.addAction(act)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("About VoiceDesk", self)
+        about.triggered.connect(
+            lambda: self.show_message(f"VoiceDesk {__version__} · settings in {self.settings.path}", False)
+        )
+        help_menu.addAction(about)
+
+    # messages -------------------------------------------------------------
+    def show_message(self, text: str, error: bool = False) -> None:
+        """Errors go to the banner and the status bar; other news to the status bar."""
+        if error:
+            self.banner.show_text(text)
+            self.statusBar().showMessage(text)
+            logger.warning("%s", text)
+        else:
+            self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
+
+    # the call ---------------------------------------------------------------
+    def dial(self, request: DialRequest) -> None:
+        """Place a call; errors end up on screen, the dialer keeps what was typed."""
+        if self._shutting_down or (self.bridge is not None and self.bridge.active):
+            return
+        self.banner.hide()
+        try:
+            source = parse_source(request.source)
+            ice = IceConfig.load(request.ice_path) if request.ice_path else IceConfig()
+            call = Call(request.target, source=source, ice=ice, timeout=request.timeout_s, headers=request.headers)
+        except VoiceDeskError as exc:
+            self.dialer.show_state("failed", str(exc))
+            self.show_message(str(exc), True)
+            return
+        for warning in ice.warnings:
+            self.show_message(f"ICE configuration: {warning}", False)
+
+        self.settings.save_dialer(self.dialer.state_to_store())
+        self.dialer.set_recent_targets(self.settings.remember_target(request.target))
+        if self.bridge is not None:
+            self.bridge.deleteLater()
+        bridge = self.bridge = CallBridge(call, self)
+        bridge.state_changed.connect(self._on_state)
+        bridge.failed.connect(self._on_failed)
+        bridge.stats_sampled.connect(self.stats.add_sample)
+        bridge.finished.connect(lambda: self._on_finished(bridge))
+        self.stats.clear()
+        self.waveforms.set_sinks(call.tx, call.rx)
+        self.dialer.set_in_call(True)
+        self.dialer.show_state("idle")
+        self.call_info.setText(call.target)
+        for panel in self.panels.values():
+            _guard(lambda p=panel: p.call_started(bridge), f"{type(panel).__name__}.call_started")
+        bridge.start()
+
+    def hang_up(self) -> None:
+        if self.bridge is not None and self.bridge.active:
+            self.dialer.hangup_button.setEnabled(False)
+            self._own(self.bridge.hangup(), "MainWindow.hang_up")
+
+    def _set_muted(self, muted: bool) -> None:
+        if self.bridge is not None and self.bridge.active:
+            self.bridge.call.muted = muted
+            self.statusBar().showMessage("Muted: sending silence" if muted else "Unmuted", STATUS_TIMEOUT_MS)
+
+    def _on_state(self, state: str, reason: str) -> None:
+        self.dialer.show_state(state, reason)
+        if state == "connected" and self.bridge is not None:
+            call = self.bridge.call
+            self.statusBar().showMessage(
+                f"Connected to {call.signaling.description} in {call.setup_ms or 0:.0f} ms", STATUS_TIMEOUT_MS
+            )
+        elif state == "ended":
+            self.statusBar().showMessage("Call ended.", STATUS_TIMEOUT_MS)
+
+    def _on_failed(self, message: str) -> None:
+        self.show_message(message, True)
+
+    def _on_finished(self, bridge: CallBridge) -> None:
+        if bridge is not self.bridge:
+            return
+        self.dialer.set_in_call(False)
+        self.dialer.stop_timers()
+        self.waveforms.stop()
+        for panel in self.panels.values():
+            _guard(lambda p=panel: p.call_finished(bridge), f"{type(panel).__name__}.call_finished")
+
+    # preferences and theme ------------------------------------------------
+    def show_preferences(self) -> None:
+        if self._preferences_dialog is None:
+            self._preferences_dialog = PreferencesDialog(self.preferences, self)
+            self._preferences_dialog.applied.connect(self.apply_preferences)
+            self._preferences_dialog.finished.connect(self._preferences_closed)
+            self._preferences_dialog.open()  # window-modal sheet, no nested event loop
+        self._preferences_dialog.raise_()
+
+    def _preferences_closed(self) -> None:
+        if self._preferences_dialog is not None:
+            self._preferences_dialog.deleteLater()
+            self._preferences_dialog = None
+
+    def apply_preferences(self, preferences: Preferences) -> None:
+        self.preferences = preferences
+        self.settings.save_preferences(preferences)
+        self.waveforms.set_seconds(preferences.waveform_seconds)
+        self.waveforms.set_fps(preferences.waveform_fps)
+        from voicedesk.gui.widgets.log_panel import set_webrtc_verbose
+
+        set_webrtc_verbose(preferences.verbose_webrtc_logs)
+        self.apply_palette(apply_scheme(preferences.theme))
+
+    def _system_scheme_changed(self, *_: object) -> None:
+        if self.preferences.theme == "system":
+            self.apply_palette(apply_scheme("system"))
+
+    def apply_palette(self, palette: Palette) -> None:
+        self.palette_ = palette
+        self.setStyleSheet(stylesheet(palette))
+        self.dialer.state.set_palette(palette)
+        self.waveforms.set_palette(palette)
+        self.stats.set_palette(palette)
+        for panel in self.panels.values():
+            _guard(lambda p=panel: p.theme_changed(palette), f"{type(panel).__name__}.theme_changed")
+
+    # tasks and shutdown ---------------------------------------------------
+    def _own(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    @property
+    def is_shut_down(self) -> bool:
+        return self._shut_down
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._shut_down:
+            event.accept()
+            return
+        event.ignore()  # close for real once the call and the panels have stopped
+        if not self._shutting_down:
+            self._shutting_down = True
+            self.statusBar().showMessage("Closing: hanging up and stopping servers…")
+            self._own(self.shutdown(), "MainWindow.shutdown")
+
+    async def shutdown(self) -> None:
+        """Hang up, let every panel stop what it owns, save settings, then close."""
+        self._shutting_down = True
+        self.dialer.setEnabled(False)
+        self.waveforms.stop()
+        self.dialer.stop_timers()
+        if self.bridge is not None:
+            with contextlib.suppress(Exception):
+                await self.bridge.aclose()
+        for key, panel in self.panels.items():
+            try:
+                await asyncio.wait_for(panel.aclose(), PANEL_CLOSE_TIMEOUT)
+            except Exception:
+                logger.exception("panel %s did not close cleanly", key)
+        self.settings.save_dialer(self.dialer.state_to_store())
+        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.settings.set_value("window/splitter", bytes(self.main_splitter.saveState().toBase64()).decode())
+        self.settings.sync()
+        self._shut_down = True
+        QTimer.singleShot(0, self.close)
+        self.shut_down.emit()
+
+
+def _guard(fn: Any, what: str) -> None:
+    try:
+        fn()
+    except Exception:
+        logger.exception("%s failed", what)
+
+
+def _boxed(widget: QWidget) -> QFrame:
+    frame = QFrame()
+    frame.setObjectName("card")
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(8, 6, 8, 8)
+    layout.addWidget(widget)
+    return frame
+
+
+def stylesheet(p: Palette) -> str:
+    return f"""
+    QFrame#dialer, QFrame#card {{ border: 1px solid {p.grid}; border-radius: 6px; }}
+    QFrame#errorBanner {{ background: {p.banner_bg}; border: 1px solid {p.bad}; border-radius: 6px; }}
+    QFrame#errorBanner QLabel {{ color: {p.banner_fg}; font-weight: 600; }}
+    QLabel#panelHeading {{ font-weight: 600; }}
+    QLabel#hint, QLabel#readout {{ color: {p.muted}; }}
+    QLabel#reason {{ color: {p.bad}; }}
+    QLabel#callTimer {{ font-family: monospace; font-size: 15pt; min-width: 64px; }}
+    QPushButton#callButton {{ background: {p.ok}; color: white; font-weight: 600; padding: 4px 18px;
+        border-radius: 4px; border: none; }}
+    QPushButton#callButton:disabled {{ background: {p.grid}; color: {p.muted}; }}
+    QPushButton#hangupButton {{ background: {p.bad}; color: white; font-weight: 600; padding: 4px 14px;
+        border-radius: 4px; border: none; }}
+    QPushButton#hangupButton:disabled {{ background: {p.grid}; color: {p.muted}; }}
+    """

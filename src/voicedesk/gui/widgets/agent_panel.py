@@ -1,0 +1,177 @@
+"""The embedded agent server: start/stop it, see its port and its live sessions.
+
+The panel owns at most one ``AgentServer`` (started with AppRunner on the app's
+loop). Calls to ``embedded:AGENT`` start their own private server; this one is
+for calling from elsewhere (a browser, another VoiceDesk, ``voicedesk call``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from voicedesk.agent.agents import AGENTS
+from voicedesk.agent.server import AgentServer
+from voicedesk.errors import VoiceDeskError
+from voicedesk.gui.widgets.panel import Panel, PanelContext
+
+logger = logging.getLogger(__name__)
+
+
+class AgentPanel(Panel):
+    title = "Embedded agent"
+
+    def __init__(self, context: PanelContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.server: AgentServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        stored = context.settings.value("panels/agent", {})
+        stored = stored if isinstance(stored, dict) else {}
+
+        self.agent = QComboBox()
+        self.agent.addItems(sorted(AGENTS))
+        self.agent.setCurrentText(str(stored.get("agent", "echo")))
+        self.host = QLineEdit(str(stored.get("host", "127.0.0.1")))
+        self.host.setToolTip("127.0.0.1 keeps it on this machine; 0.0.0.0 exposes it to the network")
+        self.port = QSpinBox()
+        self.port.setRange(0, 65535)
+        self.port.setSpecialValueText("any free port")
+        self.port.setValue(int(stored.get("port", 8080)) if str(stored.get("port", "")).isdigit() else 8080)
+        self.toggle = QPushButton("Start server")
+        self.toggle.clicked.connect(self._toggle_clicked)
+        self.status = QLabel("Stopped.")
+        self.status.setWordWrap(True)
+        self.url = QLineEdit()
+        self.url.setReadOnly(True)
+        self.url.setPlaceholderText("offer URL appears when the server runs")
+        copy = QPushButton("Copy")
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.url.text()))
+        use = QPushButton("Call it")
+        use.setToolTip("Put this URL into the dialer")
+        use.clicked.connect(lambda: self.url.text() and context.set_target(self.url.text()))
+        self.sessions = QTreeWidget()
+        self.sessions.setHeaderLabels(["Session", "Connection", "Age"])
+        self.sessions.setRootIsDecorated(False)
+        self.sessions.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+
+        form = QFormLayout()
+        form.addRow("Agent", self.agent)
+        form.addRow("Host", self.host)
+        form.addRow("Port", self.port)
+        url_row = QHBoxLayout()
+        url_row.addWidget(self.url, 1)
+        url_row.addWidget(copy)
+        url_row.addWidget(use)
+        form.addRow("Offer URL", url_row)
+        left = QVBoxLayout()
+        left.addLayout(form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.toggle)
+        buttons.addStretch(1)
+        left.addLayout(buttons)
+        left.addWidget(self.status)
+        left.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(left, 2)
+        layout.addWidget(self.sessions, 3)
+
+        self._refresh = QTimer(self)
+        self._refresh.setInterval(1000)
+        self._refresh.timeout.connect(self.refresh_sessions)
+
+    @property
+    def running(self) -> bool:
+        return self.server is not None
+
+    def _toggle_clicked(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        coro = self.stop_server() if self.running else self.start_server()
+        self._task = asyncio.get_running_loop().create_task(coro, name="AgentPanel.toggle")
+
+    async def start_server(self) -> None:
+        self.toggle.setEnabled(False)
+        self.status.setText("Starting…")
+        server = AgentServer(agent=self.agent.currentText(), host=self.host.text().strip(), port=self.port.value())
+        try:
+            await server.start()
+        except (OSError, VoiceDeskError) as exc:
+            text = f"embedded agent server: cannot listen on {self.host.text()}:{self.port.value()}: "
+            text += getattr(exc, "strerror", None) or str(exc)
+            self.status.setText(text)
+            self.context.show_message(text, True)
+            with contextlib.suppress(Exception):
+                await server.stop()
+            return
+        finally:
+            self.toggle.setEnabled(True)
+        self.server = server
+        self.context.settings.set_value(
+            "panels/agent", {"agent": server.agent, "host": server.host, "port": self.port.value()}
+        )
+        self.url.setText(server.offer_url)
+        self.toggle.setText("Stop server")
+        for w in (self.agent, self.host, self.port):
+            w.setEnabled(False)
+        self.context.show_message(f"embedded {server.agent} agent listening on {server.base_url}", False)
+        self._refresh.start()
+        self.refresh_sessions()
+
+    async def stop_server(self) -> None:
+        server, self.server = self.server, None
+        self._refresh.stop()
+        if server is None:
+            return
+        self.toggle.setEnabled(False)
+        self.status.setText("Stopping…")
+        try:
+            await server.stop()
+        finally:
+            self.toggle.setEnabled(True)
+            self.toggle.setText("Start server")
+            for w in (self.agent, self.host, self.port):
+                w.setEnabled(True)
+            self.url.clear()
+            self.sessions.clear()
+            self.status.setText(f"Stopped ({server.sessions_total} sessions served).")
+
+    def refresh_sessions(self) -> None:
+        server = self.server
+        if server is None:
+            return
+        now = time.monotonic()
+        self.sessions.clear()
+        for session in list(server.sessions.values()):
+            self.sessions.addTopLevelItem(
+                QTreeWidgetItem([session.id[:12], session.pc.connectionState, f"{now - session.created:.0f} s"])
+            )
+        self.status.setText(
+            f"Running the {server.agent} agent on {server.base_url}: {len(server.sessions)} live sessions "
+            f"(limit {server.max_sessions}), {server.sessions_total} since start. Health: {server.base_url}/health"
+        )
+
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, 10)
+        await self.stop_server()

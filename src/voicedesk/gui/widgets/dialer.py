@@ -1,0 +1,382 @@
+"""The dialer: where to call, with what, and the call controls (Call, Hang up, Mute, timer, state).
+
+It holds no call logic: it emits ``dial_requested`` with a ``DialRequest`` and
+the window turns that into a core ``Call``. Nothing typed here is cleared on a
+failure, so the user can fix one field and press Call again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QToolButton,
+    QWidget,
+)
+
+from voicedesk.agent.agents import AGENTS
+from voicedesk.gui.settings import DialerState
+from voicedesk.gui.theme import Palette
+
+
+@dataclass(frozen=True)
+class SourceOption:
+    """An entry of the Source list. ``spec`` returns a ``parse_source`` spec, e.g. "mic:default"."""
+
+    key: str
+    label: str
+    spec: Callable[[], str] | None = None  # None: built-in kinds (tone, wav, silence) handled here
+
+
+# Hook for the audio-device helper: call ``register_source(SourceOption("mic", "Microphone", lambda: "mic:default"))``
+# before the window is built; registered sources are listed first and picked by default.
+EXTRA_SOURCES: list[SourceOption] = []
+
+
+def register_source(option: SourceOption) -> None:
+    EXTRA_SOURCES[:] = [o for o in EXTRA_SOURCES if o.key != option.key] + [option]
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    target: str
+    source: str  # parse_source spec
+    ice_path: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 15.0
+
+
+def signaling_kind(target: str) -> str:
+    """What the target's scheme will use, in words (the call picks it by scheme)."""
+    scheme = target.strip().partition(":")[0].lower()
+    if scheme == "embedded":
+        return "in-process agent server, JSON offer/answer over HTTP"
+    if scheme in ("http", "https"):
+        return "JSON offer/answer over HTTP (POST {sdp, type})"
+    if not target.strip():
+        return "enter a target"
+    return "unknown scheme: use http(s)://… or embedded:AGENT"
+
+
+STATE_LABELS = {
+    "idle": "Idle",
+    "gathering": "Gathering candidates…",
+    "signaling": "Signaling…",
+    "connecting": "Connecting (ICE/DTLS)…",
+    "connected": "Connected",
+    "ended": "Ended",
+    "failed": "Failed",
+}
+
+
+class StateIndicator(QLabel):
+    """A coloured pill with the call state."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = "idle"
+        self._palette: Palette | None = None
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumWidth(190)
+        self.setObjectName("stateIndicator")
+
+    def set_palette(self, palette: Palette) -> None:
+        self._palette = palette
+        self.set_state(self.state)
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        self.setText(STATE_LABELS.get(state, state))
+        p = self._palette
+        if p is None:
+            return
+        color = {"connected": p.ok, "failed": p.bad, "idle": p.idle, "ended": p.idle}.get(state, p.busy)
+        self.setStyleSheet(
+            f"QLabel#stateIndicator {{ color: white; background: {color}; border-radius: 11px;"
+            " padding: 3px 12px; font-weight: 600; }"
+        )
+
+
+class DialerWidget(QFrame):
+    dial_requested = Signal(object)  # DialRequest
+    hangup_requested = Signal()
+    mute_toggled = Signal(bool)
+    invalid_input = Signal(str)  # a field cannot be used; one line for the user
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dialer")
+        self._connected_at: float | None = None
+        self._in_call = False
+
+        self.target = QComboBox()
+        self.target.setEditable(True)
+        self.target.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.target.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.target.setMinimumContentsLength(36)
+        self.target.lineEdit().setPlaceholderText("http://host:port/api/voice/offer  or  embedded:echo")
+        self.target.setToolTip("Where to call: an agent's offer URL, or embedded:AGENT for the in-process server")
+        self.signaling = QLabel()
+        self.signaling.setObjectName("hint")
+        self.target.currentTextChanged.connect(lambda text: self.signaling.setText(signaling_kind(text)))
+
+        self.source_kind = QComboBox()
+        for option in self._source_options():
+            self.source_kind.addItem(option.label, option)
+        self.tone_hz = QDoubleSpinBox()
+        self.tone_hz.setRange(20.0, 20_000.0)
+        self.tone_hz.setDecimals(0)
+        self.tone_hz.setSuffix(" Hz")
+        self.tone_hz.setValue(440.0)
+        self.wav_path = QLineEdit()
+        self.wav_path.setPlaceholderText("audio file (wav, mp3, ogg…)")
+        wav_browse = QToolButton()
+        wav_browse.setText("…")
+        wav_browse.setToolTip("Choose an audio file")
+        wav_browse.clicked.connect(self._browse_wav)
+        wav_box = QWidget()
+        wav_row = QHBoxLayout(wav_box)
+        wav_row.setContentsMargins(0, 0, 0, 0)
+        wav_row.addWidget(self.wav_path)
+        wav_row.addWidget(wav_browse)
+        self.source_args = QStackedWidget()
+        self.source_args.addWidget(self.tone_hz)
+        self.source_args.addWidget(wav_box)
+        self.source_args.addWidget(QWidget())
+        self.source_kind.currentIndexChanged.connect(self._source_kind_changed)
+
+        self.ice_path = QLineEdit()
+        self.ice_path.setPlaceholderText("default (no STUN/TURN): host candidates only")
+        self.ice_path.setToolTip("RTCConfiguration JSON as a browser takes it: iceServers, iceTransportPolicy")
+        ice_browse = QToolButton()
+        ice_browse.setText("…")
+        ice_browse.setToolTip("Choose an ICE configuration (RTCConfiguration JSON)")
+        ice_browse.clicked.connect(self._browse_ice)
+        self.headers = QLineEdit()
+        self.headers.setPlaceholderText("Authorization: Bearer …; X-Other: value   (not saved)")
+        self.headers.setToolTip("Extra HTTP headers for signaling, separated by ';'. Never written to disk.")
+
+        self.call_button = QPushButton("Call")
+        self.call_button.setObjectName("callButton")
+        self.call_button.setDefault(True)
+        self.hangup_button = QPushButton("Hang up")
+        self.hangup_button.setObjectName("hangupButton")
+        self.mute_button = QPushButton("Mute")
+        self.mute_button.setCheckable(True)
+        self.timer_label = QLabel("00:00")
+        self.timer_label.setObjectName("callTimer")
+        self.state = StateIndicator()
+        self.reason = QLabel()
+        self.reason.setObjectName("reason")
+        self.reason.setWordWrap(True)
+        self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.call_button.clicked.connect(self.request_dial)
+        self.hangup_button.clicked.connect(self.hangup_requested)
+        self.mute_button.toggled.connect(self._mute_toggled)
+        self.target.lineEdit().returnPressed.connect(self.request_dial)
+
+        grid = QGridLayout(self)
+        grid.setContentsMargins(10, 8, 10, 8)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(4)
+        grid.addWidget(QLabel("Target"), 0, 0)
+        grid.addWidget(self.target, 0, 1, 1, 3)
+        grid.addWidget(self.call_button, 0, 4)
+        grid.addWidget(self.hangup_button, 0, 5)
+        grid.addWidget(self.mute_button, 0, 6)
+        grid.addWidget(self.timer_label, 0, 7)
+        grid.addWidget(self.state, 0, 8)
+        grid.addWidget(QLabel("Source"), 1, 0)
+        source_row = QHBoxLayout()
+        source_row.addWidget(self.source_kind)
+        source_row.addWidget(self.source_args, 1)
+        grid.addLayout(source_row, 1, 1)
+        grid.addWidget(QLabel("ICE"), 1, 2, Qt.AlignmentFlag.AlignRight)
+        ice_row = QHBoxLayout()
+        ice_row.addWidget(self.ice_path, 1)
+        ice_row.addWidget(ice_browse)
+        grid.addLayout(ice_row, 1, 3)
+        grid.addWidget(QLabel("Headers"), 1, 4, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.headers, 1, 5, 1, 4)
+        grid.addWidget(self.signaling, 2, 1, 1, 3)
+        grid.addWidget(self.reason, 2, 4, 1, 5)
+        grid.setColumnStretch(1, 3)
+        grid.setColumnStretch(3, 2)
+
+        self._clock = QTimer(self)
+        self._clock.setInterval(250)
+        self._clock.timeout.connect(self._tick)
+        self.set_in_call(False)
+        self.signaling.setText(signaling_kind(self.target.currentText()))
+
+    # contents -----------------------------------------------------------
+    @staticmethod
+    def _source_options() -> list[SourceOption]:
+        builtin = [
+            SourceOption("tone", "Tone"),
+            SourceOption("wav", "Audio file"),
+            SourceOption("silence", "Silence"),
+        ]
+        return [*EXTRA_SOURCES, *builtin]
+
+    def set_recent_targets(self, recent: tuple[str, ...] | list[str]) -> None:
+        text = self.target.currentText()
+        self.target.blockSignals(True)
+        self.target.clear()
+        seen: list[str] = []
+        for item in [*recent, *(f"embedded:{name}" for name in sorted(AGENTS))]:
+            if item not in seen:
+                seen.append(item)
+        self.target.addItems(seen)
+        self.target.setCurrentText(text)
+        self.target.blockSignals(False)
+
+    def set_target(self, target: str) -> None:
+        self.target.setCurrentText(target)
+
+    def state_to_store(self) -> DialerState:
+        option = self.source_kind.currentData()
+        return DialerState(
+            target=self.target.currentText().strip(),
+            source_kind=option.key if option else "tone",
+            tone_hz=self.tone_hz.value(),
+            wav_path=self.wav_path.text().strip(),
+            ice_path=self.ice_path.text().strip(),
+        )
+
+    def restore(self, state: DialerState) -> None:
+        self.target.setCurrentText(state.target)
+        self.tone_hz.setValue(state.tone_hz)
+        self.wav_path.setText(state.wav_path)
+        self.ice_path.setText(state.ice_path)
+        # A registered source (the microphone) wins over the stored built-in default.
+        for i in range(self.source_kind.count()):
+            if self.source_kind.itemData(i).key == state.source_kind:
+                self.source_kind.setCurrentIndex(i)
+                break
+        self._source_kind_changed()
+
+    def source_spec(self) -> str:
+        option: SourceOption = self.source_kind.currentData()
+        if option.spec is not None:
+            return option.spec()
+        if option.key == "tone":
+            return f"tone:{self.tone_hz.value():g}"
+        if option.key == "wav":
+            return f"wav+loop:{self.wav_path.text().strip()}"
+        return "silence"
+
+    def parse_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for part in self.headers.text().split(";"):
+            if not part.strip():
+                continue
+            name, sep, value = part.partition(":")
+            if not sep or not name.strip():
+                raise ValueError(f"bad header {part.strip()!r}: use 'Name: value'")
+            headers[name.strip()] = value.strip()
+        return headers
+
+    # slots ----------------------------------------------------------------
+    @Slot()
+    def request_dial(self) -> None:
+        if self._in_call:
+            return
+        target = self.target.currentText().strip()
+        if not target:
+            self.invalid_input.emit("enter a target: an http(s):// offer URL or embedded:echo")
+            return
+        option: SourceOption = self.source_kind.currentData()
+        if option.key == "wav" and not self.wav_path.text().strip():
+            self.invalid_input.emit("choose an audio file for the source, or pick Tone or Silence")
+            return
+        try:
+            headers = self.parse_headers()
+        except ValueError as exc:
+            self.invalid_input.emit(str(exc))
+            return
+        self.dial_requested.emit(
+            DialRequest(
+                target=target, source=self.source_spec(), ice_path=self.ice_path.text().strip(), headers=headers
+            )
+        )
+
+    def _source_kind_changed(self, *_: object) -> None:
+        option: SourceOption = self.source_kind.currentData()
+        key = option.key if option else "tone"
+        self.source_args.setCurrentIndex({"tone": 0, "wav": 1}.get(key, 2))
+
+    def _mute_toggled(self, muted: bool) -> None:
+        self.mute_button.setText("Unmute" if muted else "Mute")
+        self.mute_toggled.emit(muted)
+
+    def _browse_wav(self) -> None:
+        self._open_file_dialog(
+            "Audio file to send", "Audio (*.wav *.mp3 *.ogg *.flac *.m4a);;All files (*)", self.wav_path
+        )
+
+    def _browse_ice(self) -> None:
+        self._open_file_dialog("ICE configuration", "RTCConfiguration JSON (*.json);;All files (*)", self.ice_path)
+
+    def _open_file_dialog(self, title: str, filters: str, into: QLineEdit) -> None:
+        # open() rather than exec(): the event loop (and the call) keeps running.
+        dialog = QFileDialog(self, title, "", filters)
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.fileSelected.connect(into.setText)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    # call state -----------------------------------------------------------
+    def set_in_call(self, in_call: bool) -> None:
+        """Enable the controls that fit; the fields stay filled either way."""
+        self._in_call = in_call
+        self.call_button.setEnabled(not in_call)
+        self.hangup_button.setEnabled(in_call)
+        self.mute_button.setEnabled(in_call)
+        for w in (self.target, self.source_kind, self.source_args, self.ice_path, self.headers):
+            w.setEnabled(not in_call)
+        if not in_call:
+            self.mute_button.blockSignals(True)
+            self.mute_button.setChecked(False)
+            self.mute_button.setText("Mute")
+            self.mute_button.blockSignals(False)
+
+    def show_state(self, state: str, reason: str = "") -> None:
+        self.state.set_state(state)
+        if state == "connected":
+            self._connected_at = time.monotonic()
+            self._clock.start()
+            self._tick()
+        elif state in ("ended", "failed"):
+            self._clock.stop()
+        elif state == "gathering":
+            self._connected_at = None
+            self.timer_label.setText("00:00")
+        self.reason.setText(reason)
+        self.reason.setToolTip(reason)
+
+    def _tick(self) -> None:
+        if self._connected_at is None:
+            return
+        seconds = int(time.monotonic() - self._connected_at)
+        h, rest = divmod(seconds, 3600)
+        m, s = divmod(rest, 60)
+        self.timer_label.setText(f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}")
+
+    def stop_timers(self) -> None:
+        self._clock.stop()

@@ -1,0 +1,192 @@
+"""Live getStats graphs for the whole call: RTT, jitter, loss, bitrate in and out.
+
+Fed by ``StatsSampled`` events (about one a second). A field that aiortc did not
+report is None and plots as a gap (NaN with ``connect="finite"``), never as 0.
+Each series' tooltip says where its number comes from (``FIELD_SOURCES``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from voicedesk.gui.theme import LIGHT, Palette
+from voicedesk.rtc.stats import FIELD_SOURCES, StatsSample
+
+
+@dataclass(frozen=True)
+class Series:
+    field: str  # StatsSample attribute
+    label: str  # legend and value label
+    color_index: int
+
+
+@dataclass(frozen=True)
+class Graph:
+    key: str
+    title: str
+    unit: str
+    series: tuple[Series, ...]
+    digits: int = 1
+
+
+GRAPHS: tuple[Graph, ...] = (
+    Graph("rtt", "Round-trip time", "ms", (Series("rtt_ms", "RTT", 0),)),
+    Graph(
+        "jitter",
+        "Jitter",
+        "ms",
+        (Series("jitter_ms", "received", 4), Series("remote_jitter_ms", "sent (peer's view)", 0)),
+    ),
+    Graph(
+        "loss",
+        "Packet loss",
+        "%",
+        (Series("loss_pct", "received", 1), Series("remote_loss_pct", "sent (peer's view)", 2)),
+        digits=2,
+    ),
+    Graph(
+        "bitrate",
+        "Bitrate",
+        "kbit/s",
+        (Series("bitrate_in_kbps", "in", 4), Series("bitrate_out_kbps", "out", 0)),
+        digits=0,
+    ),
+)
+
+
+def field_value(sample: StatsSample, field: str) -> float:
+    value = getattr(sample, field, None)
+    return float("nan") if value is None else float(value)
+
+
+class StatsPlots(QWidget):
+    """Four stacked graphs with linked time axes and a row of current values."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.samples: list[StatsSample] = []
+        self._palette: Palette = LIGHT
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        self.layout_widget.ci.setSpacing(2)
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.value_labels: dict[str, QLabel] = {}
+
+        values = QGridLayout()
+        values.setContentsMargins(0, 0, 0, 0)
+        values.setHorizontalSpacing(14)
+        column = 0
+        first: pg.PlotItem | None = None
+        for row, graph in enumerate(GRAPHS):
+            plot = self.layout_widget.addPlot(row=row, col=0)
+            plot.setMenuEnabled(False)
+            plot.setMouseEnabled(x=False, y=False)
+            plot.hideButtons()
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.getAxis("left").setWidth(44)
+            plot.setLabel("left", graph.unit)
+            plot.enableAutoRange(axis="y", enable=True)
+            plot.setLimits(yMin=0)
+            plot.setTitle(graph.title, size="9pt")
+            if row < len(GRAPHS) - 1:
+                plot.getAxis("bottom").setStyle(showValues=False)
+            else:
+                plot.setLabel("bottom", "call time", units="s")
+            if first is None:
+                first = plot
+            else:
+                plot.setXLink(first)
+            if len(graph.series) > 1:
+                plot.addLegend(offset=(-4, 2), labelTextSize="8pt", verSpacing=-6)
+            self.plots[graph.key] = plot
+            for series in graph.series:
+                curve = plot.plot([], [], name=series.label, connect="finite", antialias=True)
+                self.curves[series.field] = curve
+                label = QLabel()
+                label.setObjectName("statValue")
+                label.setToolTip(f"{graph.title} ({series.label}): {FIELD_SOURCES.get(series.field, series.field)}")
+                self.value_labels[series.field] = label
+                values.addWidget(label, 0, column)
+                column += 1
+            plot.setToolTip(
+                "\n".join(f"{s.label}: {FIELD_SOURCES.get(s.field, s.field)}" for s in graph.series)
+                + "\nA gap means aiortc did not report the field (e.g. no RTCP report yet)."
+            )
+        values.setColumnStretch(column, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(values)
+        layout.addWidget(self.layout_widget, 1)
+        self.clear()
+
+    @property
+    def point_count(self) -> int:
+        """Samples plotted so far in this call."""
+        return len(self.samples)
+
+    def finite_points(self, field: str) -> int:
+        return sum(1 for s in self.samples if getattr(s, field, None) is not None)
+
+    def set_palette(self, palette: Palette) -> None:
+        self._palette = palette
+        self.layout_widget.setBackground(palette.plot_background)
+        for graph in GRAPHS:
+            plot = self.plots[graph.key]
+            plot.setTitle(graph.title, size="9pt", color=palette.muted)
+            for name in ("left", "bottom"):
+                plot.getAxis(name).setPen(pg.mkPen(palette.grid))
+                plot.getAxis(name).setTextPen(pg.mkPen(palette.muted))
+            for series in graph.series:
+                color = palette.series[series.color_index % len(palette.series)]
+                self.curves[series.field].setPen(pg.mkPen(color, width=1.6))
+                self.value_labels[series.field].setProperty("color", color)
+            if plot.legend is not None:
+                plot.legend.setLabelTextColor(palette.foreground)
+        self._update_labels()
+
+    def clear(self) -> None:
+        self.samples = []
+        for curve in self.curves.values():
+            curve.setData([], [])
+        self._update_labels()
+
+    def add_sample(self, sample: StatsSample) -> None:
+        self.samples.append(sample)
+        t = np.fromiter((s.t_ms / 1000.0 for s in self.samples), dtype=np.float64, count=len(self.samples))
+        for graph in GRAPHS:
+            for series in graph.series:
+                y = np.fromiter(
+                    (field_value(s, series.field) for s in self.samples), dtype=np.float64, count=len(self.samples)
+                )
+                curve = self.curves[series.field]
+                if np.isfinite(y).any():
+                    curve.setData(t, y, connect="finite")
+                else:
+                    curve.setData([], [])
+        self._update_labels()
+
+    def _update_labels(self) -> None:
+        latest = self.samples[-1] if self.samples else None
+        for graph in GRAPHS:
+            for series in graph.series:
+                label = self.value_labels[series.field]
+                value = None if latest is None else getattr(latest, series.field, None)
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    text = "n/a"
+                else:
+                    text = f"{value:.{graph.digits}f} {graph.unit}"
+                color = self._palette.series[series.color_index % len(self._palette.series)]
+                name = graph.title if len(graph.series) == 1 else f"{graph.title} {series.label}"
+                label.setText(
+                    f"<span style='color:{self._palette.muted}'>{name}</span><br>"
+                    f"<b style='color:{color}; font-size:13pt'>{text}</b>"
+                )
+                label.setTextFormat(Qt.TextFormat.RichText)
