@@ -104,13 +104,15 @@ class SdpInput:
     type: str | None  # from a JSON wrapper, when there was one
 
 
-def read_input(path: str, *, stdin_used: list[bool] | None = None) -> SdpInput:
+def read_inputs(*paths: str | None) -> list[SdpInput]:
+    if sum(1 for p in paths if p == "-") > 1:
+        raise VoiceDeskError("only one of the files can be - (standard input)")
+    return [read_input(p) for p in paths if p is not None]
+
+
+def read_input(path: str) -> SdpInput:
     """Read FILE (or stdin for ``-``), unwrapping a JSON offer/answer object."""
     if path == "-":
-        if stdin_used is not None:
-            if stdin_used:
-                raise VoiceDeskError("only one of the files can be - (standard input)")
-            stdin_used.append(True)
         data = sys.stdin.buffer.read()
         name = "<stdin>"
     else:
@@ -158,9 +160,8 @@ def _counts(findings: list[Finding]) -> dict[str, int]:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    stdin_used: list[bool] = []
-    first = read_input(args.file, stdin_used=stdin_used)
-    second = read_input(args.answer, stdin_used=stdin_used) if args.answer else None
+    first, *rest = read_inputs(args.file, args.answer)
+    second = rest[0] if rest else None
     names = {"offer": first.name, "answer": second.name if second else "", "": first.name}
     if second is None:
         role = args.type or first.type
@@ -189,9 +190,7 @@ def run_lint(args: argparse.Namespace) -> int:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    stdin_used: list[bool] = []
-    offer_in = read_input(args.offer, stdin_used=stdin_used)
-    answer_in = read_input(args.answer, stdin_used=stdin_used)
+    offer_in, answer_in = read_inputs(args.offer, args.answer)
     offer, answer = parse_input(offer_in), parse_input(answer_in)
     summary = summarize(offer, answer)
     problems = [f for f in lint_pair(offer, answer) if f.severity == Severity.ERROR]
@@ -208,9 +207,7 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    stdin_used: list[bool] = []
-    a_in = read_input(args.a, stdin_used=stdin_used)
-    b_in = read_input(args.b, stdin_used=stdin_used)
+    a_in, b_in = read_inputs(args.a, args.b)
     changes = diff(parse_input(a_in), parse_input(b_in), volatile=not args.ignore_volatile)
     if args.json:
         _print_json({"a": a_in.name, "b": b_in.name, "changes": [c.to_json() for c in changes]})
