@@ -69,9 +69,24 @@ class ToneAgent(Agent):
             self._track.stop()
 
 
-AGENTS: dict[str, Callable[[], Agent]] = {
+def _pipeline_agent(kind: str) -> Callable[..., Agent]:
+    """A registry entry for an agent of voice_agents.py, imported only when used."""
+
+    def factory(options: dict[str, str] | None = None) -> Agent:
+        from voicedesk.agent.voice_agents import PIPELINE_AGENTS
+
+        return PIPELINE_AGENTS[kind](options)
+
+    factory.__doc__ = f"the {kind} agent (frame pipeline)"
+    return factory
+
+
+AGENTS: dict[str, Callable[..., Agent]] = {
     "echo": EchoAgent,
     "tone": ToneAgent,
+    "parrot": _pipeline_agent("parrot"),
+    "voice": _pipeline_agent("voice"),
+    "script": _pipeline_agent("script"),
 }
 
 
@@ -82,5 +97,21 @@ def check_agent_name(name: str) -> str:
     return name
 
 
-def create_agent(name: str) -> Agent:
-    return AGENTS[check_agent_name(name)]()
+def prepare_agent(name: str, options: dict[str, str] | None = None) -> None:
+    """Check that an agent can run with these options (engines installed, options valid).
+
+    Raises a VoiceDeskError naming what to install or fix; other agents are unaffected.
+    """
+    name = check_agent_name(name)
+    if name in ("echo", "tone"):
+        if options:
+            raise ConfigError(f"the {name} agent takes no options")
+        return
+    from voicedesk.agent.voice_agents import PIPELINE_AGENTS
+
+    PIPELINE_AGENTS[name].preflight(options or {})
+
+
+def create_agent(name: str, options: dict[str, str] | None = None) -> Agent:
+    factory = AGENTS[check_agent_name(name)]
+    return factory(options) if options else factory()

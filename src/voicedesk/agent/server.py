@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from voicedesk.agent.agents import Agent, check_agent_name, create_agent
+from voicedesk.agent.agents import Agent, check_agent_name, create_agent, prepare_agent
 from voicedesk.rtc import aiortc_patches
 
 logger = logging.getLogger(__name__)
@@ -59,8 +59,10 @@ class AgentServer:
         max_sessions: int = 50,
         connect_timeout: float = CONNECT_TIMEOUT,
         token: str | None = None,
+        agent_options: dict[str, str] | None = None,
     ) -> None:
         self.agent = check_agent_name(agent)
+        self.agent_options = dict(agent_options or {})  # e.g. {"delay": "500"} (voice_agents.py)
         self.host = host
         self.port = port
         self.max_sessions = max_sessions
@@ -92,6 +94,8 @@ class AgentServer:
         return f"{self.base_url}/api/voice/offer"
 
     async def start(self) -> None:
+        # refuse to start (a message naming what to install) rather than fail each call
+        prepare_agent(self.agent, self.agent_options)
         aiortc_patches.apply()
         loop = asyncio.get_running_loop()
         if loop.get_exception_handler() is None:
@@ -167,7 +171,7 @@ class AgentServer:
         the caller when the offer cannot be applied; nothing is left behind then.
         """
         pc = RTCPeerConnection()
-        session = Session(id=secrets.token_hex(12), pc=pc, agent=create_agent(self.agent))
+        session = Session(id=secrets.token_hex(12), pc=pc, agent=create_agent(self.agent, self.agent_options))
         self.sessions[session.id] = session
         self.sessions_total += 1
         try:

@@ -19,6 +19,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--agent", default="echo", choices=sorted(AGENTS), help="agent to run (default echo)")
     p.add_argument("--max-sessions", type=int, default=50, help="live sessions before 503 (default 50)")
     p.add_argument(
+        "--agent-option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an agent option, repeatable: parrot delay=500; voice stt=open, responder=openai, llm_url=…; "
+        "script say='Hi|Bye' or file=PATH (README: Agents)",
+    )
+    p.add_argument(
         "--token",
         default=os.environ.get("VOICEDESK_TOKEN") or None,
         help="require 'Authorization: Bearer TOKEN' to create calls (default: $VOICEDESK_TOKEN, else none)",
@@ -43,8 +52,15 @@ async def run(args: argparse.Namespace) -> int:
             f"voicedesk: warning: binding {args.host} exposes the agent server beyond this machine",
             file=sys.stderr,
         )
+    from voicedesk.agent.voice_agents import parse_agent_options
+
     server = AgentServer(
-        agent=args.agent, host=args.host, port=args.port, max_sessions=args.max_sessions, token=args.token
+        agent=args.agent,
+        host=args.host,
+        port=args.port,
+        max_sessions=args.max_sessions,
+        token=args.token,
+        agent_options=parse_agent_options(args.agent_option),
     )
     try:
         await server.start()

@@ -32,6 +32,7 @@ from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
 from voicedesk.rtc import aiortc_patches
+from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
 from voicedesk.rtc.sdp import model as sdp_model
@@ -80,7 +81,9 @@ class StatsSampled:
     sample: StatsSample
 
 
-CallEvent = CallStateChanged | DescriptionSet | StatsSampled | ImpairmentChanged | SignalingExchanged
+CallEvent = (
+    CallStateChanged | DescriptionSet | StatsSampled | ImpairmentChanged | SignalingExchanged | AgentEventReceived
+)
 CallListener = Callable[[CallEvent], None]
 # an SDP edit hook: gets the offer (or answer) text, returns the text to apply (see _edited)
 SdpEditor = Callable[[str], Awaitable[str]]
@@ -125,6 +128,7 @@ class Call:
         impair_seed: int | None = None,
         edit_offer: SdpEditor | None = None,
         edit_answer: SdpEditor | None = None,
+        agent_events: bool | None = None,
     ) -> None:
         self.target = target if isinstance(target, str) else target.description
         self.signaling = (
@@ -161,6 +165,11 @@ class Call:
         self._finished = asyncio.Event()
         self._closed = False
         self.signaling.add_listener(self._on_signaling_exchange)
+        # the "voicedesk" data channel for turn events (rtc/agent_events.py): by default only
+        # for embedded targets, since it adds an m=application section other agents may refuse
+        if agent_events is None:
+            agent_events = type(self.signaling).__name__ == "EmbeddedSignaling"
+        self.agent_events = AgentEventsChannel(self._emit, self._now_ms) if agent_events else None
 
     # events -------------------------------------------------------------
     def add_listener(self, listener: CallListener) -> None:
@@ -240,6 +249,8 @@ class Call:
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_connection_state)
         pc.addTrack(self.outbound)
+        if self.agent_events is not None:
+            self.agent_events.open(pc)
         self.ice_monitor = IceMonitor(pc, self._now_ms, self.ice, remote_sdp=lambda: self.remote_sdp)
         offer = await pc.createOffer()
         self._offer_at = time.monotonic()
@@ -447,6 +458,7 @@ class Call:
             "tx_frames": self.outbound.frames_sent,
             "duration_ms": _round(self._now_ms()),
             "impairment": self.relay.to_json() if self.relay is not None else None,
+            "turns": self.agent_events.turns if self.agent_events is not None else [],
             "mos": latest.mos if latest else None,
             # measured on the received audio itself (what a listener got)
             "rx_gaps": self._sink.gaps.count,

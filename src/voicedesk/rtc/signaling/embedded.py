@@ -11,8 +11,13 @@ from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
 class EmbeddedSignaling(Signaling):
     def __init__(self, agent: str, *, timeout: float = 15.0) -> None:
         super().__init__()
+        from urllib.parse import parse_qsl
+
         from voicedesk.agent.agents import check_agent_name
 
+        # embedded:parrot?delay=300&vad=energy -> agent options
+        agent, _, query = agent.partition("?")
+        self.agent_options = dict(parse_qsl(query, keep_blank_values=True))
         self.agent = check_agent_name(agent)
         self.timeout = timeout
         self.server = None
@@ -21,7 +26,7 @@ class EmbeddedSignaling(Signaling):
     async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
         from voicedesk.agent.server import AgentServer
 
-        self.server = AgentServer(agent=self.agent, host="127.0.0.1", port=0)
+        self.server = AgentServer(agent=self.agent, host="127.0.0.1", port=0, agent_options=self.agent_options)
         await self.server.start()
         self.description = f"embedded {self.agent} agent at {self.server.offer_url}"
         http = HttpJsonSignaling(self.server.offer_url, timeout=self.timeout)

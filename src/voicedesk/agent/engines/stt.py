@@ -1,0 +1,295 @@
+"""Speech to text with pocketsphinx and the en-US model its wheel carries.
+
+Two modes:
+
+- ``constrained`` (default): a trigram language model built at start from a
+  list of phrases (the responder's intents and replies plus a small everyday
+  vocabulary) and a dictionary cut down to those words. On espeak-ng speech this
+  gets the in-domain phrases mostly right; words outside the list come out as
+  the nearest words inside it.
+- ``open``: the wheel's general en-US language model and 130k-word dictionary.
+  It accepts anything, and transcribes synthetic speech poorly.
+
+pocketsphinx holds the GIL while it decodes (measured: building a decoder
+stalled a 5 ms asyncio ticker for 0.5–1.7 s), so a thread is not enough to keep
+RTP flowing: each call's recognizer runs in its own worker process (``python -c``,
+pipes) and the event loop only awaits its answers. ``transcribe`` is the blocking one-shot
+form for scripts and tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import pickle
+import re
+import struct
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from voicedesk.errors import ConfigError, PipelineError
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+MODES = ("constrained", "open")
+INSTALL_HINT = "install it with: pip install pocketsphinx (its wheel carries the en-US model)"
+
+# Words a caller may well say to a test agent, beyond the responder's own phrases.
+SMALL_VOCABULARY = (
+    "yes",
+    "no",
+    "okay",
+    "please",
+    "stop",
+    "wait",
+    "again",
+    "repeat that please",
+    "can you hear me",
+    "i can hear you",
+    "testing one two three",
+    "one two three four five six seven eight nine ten",
+    "red green blue yellow",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "how are you",
+    "i am fine",
+    "tell me a joke",
+    "say something",
+)
+
+
+@dataclass(frozen=True)
+class SttSettings:
+    mode: str = "constrained"
+    phrases: tuple[str, ...] = ()
+    # language weight: 10 fitted on espeak-ng speech against the small LM (6.5 is the default)
+    language_weight: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown stt mode {self.mode!r}: use {' or '.join(MODES)}")
+
+
+def normalize(text: str) -> str:
+    """Lower case, letters, digits and apostrophes only: how transcripts are compared."""
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def check_pocketsphinx() -> None:
+    """Raise PipelineError naming what to install when pocketsphinx or its model is missing."""
+    try:
+        import pocketsphinx
+    except ImportError:
+        raise PipelineError(f"the voice agent needs pocketsphinx for speech recognition; {INSTALL_HINT}") from None
+    model = Path(pocketsphinx.get_model_path()) / "en-us"
+    if not (model / "en-us").is_dir() or not (model / "cmudict-en-us.dict").is_file():
+        raise PipelineError(f"pocketsphinx's en-US model is missing under {model}; reinstall it: {INSTALL_HINT}")
+
+
+@lru_cache(maxsize=1)
+def _cmudict() -> dict[str, list[str]]:
+    """The wheel's pronunciation dictionary, word -> lines (alternates included)."""
+    import pocketsphinx
+
+    entries: dict[str, list[str]] = {}
+    path = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            word = line.split(" ", 1)[0]
+            entries.setdefault(re.sub(r"\(\d+\)$", "", word), []).append(line.rstrip("\n"))
+    return entries
+
+
+def build_decoder(settings: SttSettings):  # -> pocketsphinx.Decoder (not imported at module level)
+    """A decoder for ``settings`` (blocking: 0.1–0.5 s constrained, ~0.3 s open)."""
+    from pocketsphinx import Decoder
+
+    if settings.mode == "open":
+        return Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+    from pocketsphinx.lm import ArpaBoLM
+
+    cmudict = _cmudict()
+    sentences, unknown = [], set()
+    for phrase in settings.phrases or SMALL_VOCABULARY:
+        words = normalize(phrase).split()
+        unknown.update(w for w in words if w not in cmudict)
+        words = [w for w in words if w in cmudict]
+        if words:
+            sentences.append(" ".join(words))
+    if unknown:
+        logger.info("recognizer vocabulary: no pronunciation for %s", ", ".join(sorted(unknown)))
+    if not sentences:
+        raise PipelineError("the recognizer's phrase list holds no word it can pronounce")
+    lm = ArpaBoLM(text="\n".join(sentences) + "\n", add_start=True, case="lower")
+    lm.compute()
+    arpa = io.StringIO()
+    lm.write(arpa)
+    vocabulary = sorted({w for s in sentences for w in s.split()})
+    with tempfile.TemporaryDirectory(prefix="voicedesk-stt-") as tmp:
+        lm_path = os.path.join(tmp, "agent.lm")
+        dict_path = os.path.join(tmp, "agent.dict")
+        Path(lm_path).write_text(arpa.getvalue(), encoding="utf-8")
+        Path(dict_path).write_text("\n".join(line for w in vocabulary for line in cmudict[w]) + "\n", encoding="utf-8")
+        return Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", lm=lm_path, dict=dict_path, lw=settings.language_weight)
+
+
+def _hyp(decoder) -> str:
+    hyp = decoder.hyp()
+    return normalize(hyp.hypstr) if hyp is not None else ""
+
+
+def transcribe(samples: np.ndarray, sample_rate: int, settings: SttSettings | None = None, decoder=None) -> str:
+    """Recognize a whole clip (blocking, in this process). ``samples`` int16 or float."""
+    from voicedesk.agent.engines.audio import resample
+
+    decoder = decoder or build_decoder(settings or SttSettings())
+    pcm = resample(samples, sample_rate, SAMPLE_RATE)
+    decoder.start_utt()
+    decoder.process_raw(pcm.tobytes(), False, True)
+    decoder.end_utt()
+    return _hyp(decoder)
+
+
+# --- worker process side -------------------------------------------------
+# The worker is ``python -c "…worker_main()"`` talking pickled, length-prefixed
+# messages over stdin/stdout: unlike multiprocessing's spawn it never re-imports
+# the parent's __main__ (a user's script without a main guard would run twice).
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.decoder = None
+        self.resampler = None
+
+    def load(self, settings: SttSettings) -> float:
+        started = time.monotonic()
+        self.decoder = build_decoder(settings)
+        return time.monotonic() - started
+
+    def begin(self, input_rate: int) -> None:
+        from voicedesk.agent.engines.audio import StreamResampler
+
+        self.resampler = StreamResampler(input_rate, SAMPLE_RATE)
+        self.decoder.start_utt()
+
+    def feed(self, pcm: bytes, want_partial: bool) -> str | None:
+        samples = self.resampler.push(np.frombuffer(pcm, dtype="<i2"))
+        self.decoder.process_raw(samples.tobytes(), False, False)
+        return _hyp(self.decoder) if want_partial else None
+
+    def finish(self) -> str:
+        self.decoder.process_raw(self.resampler.flush().tobytes(), False, False)
+        self.decoder.end_utt()
+        return _hyp(self.decoder)
+
+
+def _read_message(stream) -> object | None:
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    size = struct.unpack("<I", header)[0]
+    return pickle.loads(stream.read(size))
+
+
+def _write_message(stream, message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<I", len(data)) + data)
+    stream.flush()
+
+
+def worker_main() -> None:
+    """Entry point of the recognizer's worker process."""
+    worker = _Worker()
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write to the message pipe
+    while True:
+        message = _read_message(stdin)
+        if message is None:
+            return
+        name, args = message  # type: ignore[misc]
+        try:
+            _write_message(stdout, ("ok", getattr(worker, name)(*args)))
+        except Exception as exc:
+            _write_message(stdout, ("error", f"{type(exc).__name__}: {exc}"))
+
+
+class PocketsphinxRecognizer:
+    """One utterance at a time, decoded in a worker process of its own.
+
+    Requests are answered in order; a lock keeps each request with its answer.
+    """
+
+    name = "pocketsphinx"
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, settings: SttSettings) -> None:
+        self.settings = settings
+        self._process: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()
+        self.load_s: float | None = None
+
+    async def _call(self, name: str, *args: object) -> object:
+        async with self._lock:
+            process = self._process
+            if process is None or process.stdin is None or process.stdout is None:
+                raise PipelineError("the recognizer is not started")
+            data = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                process.stdin.write(struct.pack("<I", len(data)) + data)
+                await process.stdin.drain()
+                size = struct.unpack("<I", await process.stdout.readexactly(4))[0]
+                status, value = pickle.loads(await process.stdout.readexactly(size))
+            except (ConnectionError, asyncio.IncompleteReadError):
+                raise PipelineError("the speech recognizer's worker process died") from None
+        if status != "ok":
+            raise PipelineError(f"speech recognizer: {value}")
+        return value
+
+    async def start(self) -> None:
+        if getattr(sys, "frozen", False):
+            raise PipelineError("the voice agent's recognizer worker cannot start from a frozen app yet")
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from voicedesk.agent.engines.stt import worker_main; worker_main()",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        self.load_s = await self._call("load", self.settings)  # type: ignore[assignment]
+        logger.debug("recognizer (%s) ready in %.2f s", self.settings.mode, self.load_s)
+
+    async def begin(self, input_rate: int = 48_000) -> None:
+        """Start an utterance whose audio comes at ``input_rate`` (resampled in the worker)."""
+        await self._call("begin", input_rate)
+
+    async def feed(self, samples: np.ndarray, want_partial: bool = False) -> str | None:
+        """Decode more audio (float32 or int16); returns the partial hypothesis if asked."""
+        if samples.dtype != np.int16:
+            samples = np.clip(samples * 32768.0, -32768, 32767).astype(np.int16)
+        return await self._call("feed", samples.astype("<i2").tobytes(), want_partial)  # type: ignore[return-value]
+
+    async def finish(self) -> str:
+        return await self._call("finish")  # type: ignore[return-value]
+
+    async def close(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()  # the worker ends at end of input
+        try:
+            await asyncio.wait_for(process.wait(), 3.0)
+        except TimeoutError:
+            logger.warning("the recognizer's worker process (pid %d) did not end; killing it", process.pid)
+            process.kill()
+            await process.wait()
