@@ -33,6 +33,7 @@ class SectionSummary:
     index: int
     kind: str
     mid: str | None
+    proto: str
     rejected: bool
     codec: CodecChoice | None
     also_common: list[str]  # other codecs both sides have (DTMF, comfort noise, RED …)
@@ -101,6 +102,7 @@ def _section(offer: SessionDescription, o: MediaSection, answer: SessionDescript
         index=o.index,
         kind=o.kind,
         mid=a.mid if a.mid is not None else o.mid,
+        proto=a.proto or o.proto,
         rejected=a.rejected or o.rejected,
         codec=codec,
         also_common=also if not a.rejected else [],
@@ -162,7 +164,9 @@ def format_summary(summary: NegotiationSummary) -> str:
         if s.rejected:
             lines.append("  rejected (port 0)")
             continue
-        if s.codec is None:
+        if "RTP" not in s.proto.upper():
+            lines.append(f"  transport      {s.proto} (no codecs)")
+        elif s.codec is None:
             lines.append("  codec          none in common")
         else:
             c = s.codec
@@ -172,7 +176,8 @@ def format_summary(summary: NegotiationSummary) -> str:
             lines.append(f"  params         offer: {_params(c.offer_params)}; answer: {_params(c.answer_params)}")
         if s.also_common:
             lines.append(f"  also common    {', '.join(s.also_common)}")
-        lines.append(f"  ptime          offer {ptime(s.offer_ptime)}, answer {ptime(s.answer_ptime)}")
+        if "RTP" in s.proto.upper():
+            lines.append(f"  ptime          offer {ptime(s.offer_ptime)}, answer {ptime(s.answer_ptime)}")
         sends = [side for side, yes in (("offerer", s.offerer_sends), ("answerer", s.answerer_sends)) if yes]
         lines.append(
             f"  direction      offer {s.offer_direction}, answer {s.answer_direction} "
@@ -182,7 +187,8 @@ def format_summary(summary: NegotiationSummary) -> str:
             s.dtls_client or "", "DTLS roles undecided"
         )
         lines.append(f"  DTLS           setup offer {s.offer_setup}, answer {s.answer_setup} -> {client}")
-        lines.append(f"  rtcp-mux       {_yn(s.rtcp_mux)}")
+        if "RTP" in s.proto.upper():
+            lines.append(f"  rtcp-mux       {_yn(s.rtcp_mux)}")
         lines.append(f"  candidates     offer: {counts(s.offer_candidates)}; answer: {counts(s.answer_candidates)}")
     return "\n".join(lines)
 
