@@ -1,0 +1,203 @@
+"""The playout buffer in front of the speaker: absorbs network jitter without drifting.
+
+The network side ``push``es decoded audio whenever it arrives (on the event
+loop); the device's audio thread ``pull``s exactly what the device wants. Two
+clocks meet here (the sender's and the sound card's) and they never agree
+exactly, so without care the depth, and with it the delay, creeps up or down
+for the whole call.
+
+How it behaves:
+
+* It prefills to ``target_ms`` before playing, and again after running dry.
+* Running dry while playing is an *underrun* (counted when audio resumes, so
+  the end of a call is not one); the gap is played as silence.
+* Growing past ``max_ms`` (a burst after a stall) is an *overrun*: the oldest
+  audio is dropped down to the target, so delay does not stay high.
+* Drift: every second of playing it looks at the *smallest* depth it saw (the
+  floor the jitter did not eat into). If the floor sits more than
+  ``tolerance_ms`` above the target it drops single samples, spread out (at most
+  1 in 200, a 0.5 % speed-up nobody hears); if below, it repeats single
+  samples. The depth therefore stays near the target for hours, not minutes.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_CORRECTION = 200  # at most one sample added or removed per this many played
+
+
+class PlayoutState(enum.Enum):
+    BUFFERING = "buffering"
+    PLAYING = "playing"
+
+
+@dataclass(frozen=True)
+class PlayoutStats:
+    depth_ms: float
+    target_ms: float
+    underruns: int
+    overruns: int
+    dropped_ms: float  # removed for drift and overruns
+    inserted_ms: float  # repeated for drift
+    played_ms: float  # audio from the network that reached the device
+    silence_ms: float  # silence the device played while buffering
+    state: PlayoutState
+
+
+class PlayoutBuffer:
+    def __init__(
+        self,
+        rate: int,
+        target_ms: float = 60.0,
+        max_ms: float = 300.0,
+        tolerance_ms: float = 20.0,
+        window_ms: float = 1000.0,
+    ) -> None:
+        if target_ms < 0 or max_ms <= target_ms:
+            raise ValueError("playout buffer needs 0 <= target_ms < max_ms")
+        self.rate = int(rate)
+        self.target = int(rate * target_ms / 1000)
+        self.max = int(rate * max_ms / 1000)
+        self.tolerance = int(rate * tolerance_ms / 1000)
+        self.window = int(rate * window_ms / 1000)
+        self._buf = np.zeros(self.max * 2 + rate, dtype=np.float32)  # room for a burst before the overrun check
+        self._start = 0
+        self._size = 0
+        self._lock = threading.Lock()
+        self.state = PlayoutState.BUFFERING
+        self.underruns = 0
+        self.overruns = 0
+        self._starved = False
+        self._dropped = 0
+        self._inserted = 0
+        self._played = 0
+        self._silence = 0
+        self._window_pulled = 0
+        self._window_min: int | None = None
+        self._correction = 0  # > 0: samples still to drop; < 0: samples still to repeat
+
+    # network side (event loop) ------------------------------------------
+    def push(self, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, dtype=np.float32)
+        with self._lock:
+            if self._starved and samples.size:
+                self.underruns += 1
+                self._starved = False
+            space = self._buf.size - self._size
+            if samples.size > space:  # cannot happen unless one push is huge: keep the newest
+                samples = samples[-space:] if space else samples[:0]
+            self._append(samples)
+            if self._size > self.max:
+                excess = self._size - self.target
+                self._discard(excess)
+                self._dropped += excess
+                self.overruns += 1
+                self._correction = 0
+
+    # device side (audio thread): no allocation-heavy work, no logging ---------------
+    def pull(self, count: int) -> np.ndarray:
+        out = np.zeros(count, dtype=np.float32)
+        self.pull_into(out)
+        return out
+
+    def pull_into(self, out: np.ndarray) -> None:
+        count = out.shape[0]
+        with self._lock:
+            if self.state == PlayoutState.BUFFERING:
+                if self._size < max(self.target, 1):
+                    out[:] = 0.0
+                    self._silence += count
+                    return
+                self.state = PlayoutState.PLAYING
+                self._window_min = None
+                self._window_pulled = 0
+            self._track_depth()
+            if self._size < count:
+                have = self._size
+                out[:have] = self._take(have)
+                out[have:] = 0.0
+                self._played += have
+                self._silence += count - have
+                self.state = PlayoutState.BUFFERING
+                self._starved = True
+                self._correction = 0
+                return
+            step = min(abs(self._correction), count // MAX_CORRECTION + 1)
+            if self._correction > 0 and self._size >= count + step:
+                block = self._take(count + step)
+                keep = np.ones(block.size, dtype=bool)
+                keep[np.linspace(0, block.size - 1, step + 2, dtype=int)[1:-1]] = False
+                out[:] = block[keep]
+                self._correction -= step
+                self._dropped += step
+                self._played += count
+            elif self._correction < 0 and count > step:
+                block = self._take(count - step)
+                positions = np.linspace(0, block.size - 1, step + 2, dtype=int)[1:-1]
+                out[:] = np.insert(block, positions, block[positions])
+                self._correction += step
+                self._inserted += step
+                self._played += count
+            else:
+                out[:] = self._take(count)
+                self._played += count
+            self._window_pulled += count
+
+    def _track_depth(self) -> None:
+        depth = self._size
+        self._window_min = depth if self._window_min is None else min(self._window_min, depth)
+        if self._window_pulled < self.window:
+            return
+        floor = self._window_min
+        if floor > self.target + self.tolerance:
+            self._correction = floor - self.target
+        elif floor < self.target - self.tolerance:
+            self._correction = -(self.target - floor)
+        else:
+            self._correction = 0
+        self._window_pulled = 0
+        self._window_min = None
+
+    # ring storage ---------------------------------------------------------
+    def _append(self, samples: np.ndarray) -> None:
+        n = samples.size
+        end = (self._start + self._size) % self._buf.size
+        first = min(n, self._buf.size - end)
+        self._buf[end : end + first] = samples[:first]
+        self._buf[: n - first] = samples[first:]
+        self._size += n
+
+    def _take(self, n: int) -> np.ndarray:
+        first = min(n, self._buf.size - self._start)
+        block = np.concatenate((self._buf[self._start : self._start + first], self._buf[: n - first]))
+        self._discard(n)
+        return block
+
+    def _discard(self, n: int) -> None:
+        self._start = (self._start + n) % self._buf.size
+        self._size -= n
+
+    # figures ----------------------------------------------------------------
+    @property
+    def depth_ms(self) -> float:
+        return self._size * 1000.0 / self.rate
+
+    def stats(self) -> PlayoutStats:
+        ms = 1000.0 / self.rate
+        with self._lock:
+            return PlayoutStats(
+                depth_ms=self._size * ms,
+                target_ms=self.target * ms,
+                underruns=self.underruns,
+                overruns=self.overruns,
+                dropped_ms=self._dropped * ms,
+                inserted_ms=self._inserted * ms,
+                played_ms=self._played * ms,
+                silence_ms=self._silence * ms,
+                state=self.state,
+            )
