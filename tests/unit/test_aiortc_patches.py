@@ -1,5 +1,7 @@
 """The aiortc audio jitter buffer patch: a lost packet costs its 20 ms, nothing more."""
 
+from fractions import Fraction
+
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
 
@@ -49,3 +51,104 @@ def test_apply_is_idempotent_and_installs_the_audio_buffer():
     aiortc_patches.apply()
     assert isinstance(rtcrtpreceiver.JitterBuffer(16, prefetch=4), AudioJitterBuffer)
     assert type(rtcrtpreceiver.JitterBuffer(512, is_video=True)) is JitterBuffer
+
+
+# audio level (patch 2) --------------------------------------------------------------
+def _frames_for_level():
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    blocks = [
+        np.zeros(960, dtype=np.int16),
+        np.full(960, 32767, dtype=np.int16),
+        np.full(960, -32768, dtype=np.int16),
+        (rng.standard_normal(960) * 3000).astype(np.int16),
+        (rng.standard_normal(960) * 30).astype(np.int16),
+        np.array([1] + [0] * 959, dtype=np.int16),
+    ]
+    for block in blocks:
+        for layout in ("mono", "stereo"):
+            data = block if layout == "mono" else np.repeat(block, 2)
+            frame = av.AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout=layout)
+            frame.sample_rate = 48000
+            yield frame
+    for amplitude in (1, 10, 100, 1000, 10000, 30000):
+        tone = (amplitude * np.sin(np.arange(960) * 0.1)).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
+        frame.sample_rate = 48000
+        yield frame
+
+
+def test_vectorized_audio_level_gives_aiortcs_values():
+    frames = list(_frames_for_level())
+    expected = [aiortc_patches._original_audio_level(f) for f in frames]
+    assert [aiortc_patches.compute_audio_level_dbov(f) for f in frames] == expected
+    assert -127 in expected and 0 in expected  # both ends of the range are covered
+
+
+def test_apply_installs_the_audio_level_where_the_sender_calls_it():
+    from aiortc import rtp
+
+    aiortc_patches.apply()
+    assert rtp.compute_audio_level_dbov is aiortc_patches.compute_audio_level_dbov
+
+
+# bounded received-audio queue (patch 3) -------------------------------------------
+def test_drop_oldest_queue_keeps_the_newest_and_counts_drops():
+    queue = aiortc_patches.DropOldestQueue(3)
+    for item in range(5):
+        queue.put_nowait(item)
+    assert queue.dropped == 2
+    assert [queue.get_nowait() for _ in range(3)] == [2, 3, 4]
+
+
+def test_drop_oldest_queue_never_drops_the_end_marker():
+    queue = aiortc_patches.DropOldestQueue(2)
+    queue.put_nowait(1)
+    queue.put_nowait(None)
+    queue.put_nowait(2)  # after the end nothing matters, but the end must stay
+    items = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert None in items
+
+
+def test_remote_audio_tracks_get_a_bounded_queue():
+    from aiortc.rtcrtpreceiver import RemoteStreamTrack
+
+    aiortc_patches.apply()
+    aiortc_patches.apply()
+    audio, video = RemoteStreamTrack(kind="audio"), RemoteStreamTrack(kind="video")
+    assert isinstance(audio._queue, aiortc_patches.DropOldestQueue)
+    assert audio._queue.maxsize == aiortc_patches.MAX_QUEUED_AUDIO_FRAMES
+    assert not isinstance(video._queue, aiortc_patches.DropOldestQueue)
+
+
+# encoded forwarding (patch 4) -------------------------------------------------------
+def test_encoded_frame_queue_forwards_packets_as_they_are():
+    from aiortc.jitterbuffer import JitterFrame
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+    from aiortc.rtcrtpreceiver import RemoteStreamTrack
+
+    opus = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
+    track = RemoteStreamTrack(kind="audio")
+    queue = aiortc_patches.EncodedFrameQueue(track, lambda: opus)
+    queue.put((opus, JitterFrame(data=b"\x01\x02\x03", timestamp=960)))
+    queue.put(None)
+    packet = track._queue.get_nowait()
+    assert bytes(packet) == b"\x01\x02\x03" and packet.pts == 960 and packet.time_base == Fraction(1, 48000)
+    assert track._queue.get_nowait() is None
+    assert queue.forwarded == 1
+
+
+def test_encoded_frame_queue_decodes_a_codec_it_cannot_forward():
+    from aiortc.jitterbuffer import JitterFrame
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+    from aiortc.rtcrtpreceiver import RemoteStreamTrack
+
+    opus = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
+    pcmu = RTCRtpCodecParameters(mimeType="audio/PCMU", clockRate=8000, channels=1, payloadType=0)
+    track = RemoteStreamTrack(kind="audio")
+    queue = aiortc_patches.EncodedFrameQueue(track, lambda: opus)  # we send Opus, the caller sent PCMU
+    queue.put((pcmu, JitterFrame(data=b"\xff" * 160, timestamp=0)))
+    frame = track._queue.get_nowait()
+    assert frame.samples == 160 and queue.decoded == 1 and queue.forwarded == 0

@@ -16,6 +16,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from voicedesk.errors import ConfigError
 from voicedesk.media.sources import ToneTrack
+from voicedesk.rtc import aiortc_patches
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +32,17 @@ class Agent:
 
 
 class EchoAgent(Agent):
-    """Sends back what it hears (decoded and re-encoded by aiortc)."""
+    """Sends back what it hears.
+
+    The caller's encoded packets are forwarded as they are (bit-exact, no decoder
+    thread, no re-encoding: ``aiortc_patches.forward_encoded``), which is what lets
+    one process carry several times more echo calls. With ``forward=False``, or with
+    the aiortc patches off, aiortc decodes and re-encodes as stock aiortc does."""
 
     name = "echo"
 
-    def __init__(self) -> None:
+    def __init__(self, forward: bool = True) -> None:
+        self.forward = forward
         self._relay = MediaRelay()
 
     def attach(self, pc: RTCPeerConnection) -> None:
@@ -43,8 +50,18 @@ class EchoAgent(Agent):
         # so the echo sender is in place when the answer is made.
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            if track.kind == "audio":
-                pc.addTrack(self._relay.subscribe(track))
+            if track.kind != "audio":
+                return
+            transceiver = next((t for t in pc.getTransceivers() if t.receiver.track is track), None)
+            if self.forward and transceiver is not None:
+                # the sender sends with the answer's first codec; frames of another codec get decoded
+                def send_codec() -> object:  # aiortc keeps the negotiated list private
+                    return transceiver._codecs[0] if transceiver._codecs else None
+
+                if aiortc_patches.forward_encoded(transceiver.receiver, send_codec):
+                    pc.addTrack(track)
+                    return
+            pc.addTrack(self._relay.subscribe(track))
 
 
 class ToneAgent(Agent):

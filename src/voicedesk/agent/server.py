@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from voicedesk.agent.admission import LoopLagMonitor
 from voicedesk.agent.agents import Agent, check_agent_name, create_agent, prepare_agent
 from voicedesk.rtc import aiortc_patches
 
@@ -60,8 +62,12 @@ class AgentServer:
         connect_timeout: float = CONNECT_TIMEOUT,
         token: str | None = None,
         agent_options: dict[str, str] | None = None,
+        max_loop_lag_ms: float | None = None,
     ) -> None:
         self.agent = check_agent_name(agent)
+        # admission control (agent/admission.py): 503 while the loop is this late, None = off
+        self.max_loop_lag_ms = max_loop_lag_ms
+        self.loop_lag = LoopLagMonitor()
         self.agent_options = dict(agent_options or {})  # e.g. {"delay": "500"} (voice_agents.py)
         self.host = host
         self.port = port
@@ -97,6 +103,7 @@ class AgentServer:
         # refuse to start (a message naming what to install) rather than fail each call
         prepare_agent(self.agent, self.agent_options)
         aiortc_patches.apply()
+        self.loop_lag.start()
         loop = asyncio.get_running_loop()
         if loop.get_exception_handler() is None:
             loop.set_exception_handler(_loop_exception_handler)
@@ -110,6 +117,7 @@ class AgentServer:
         logger.info("agent server (%s) listening on %s", self.agent, self.base_url)
 
     async def stop(self) -> None:
+        await self.loop_lag.stop()
         await asyncio.gather(*(self.close_session(s, "server stopping") for s in list(self.sessions.values())))
         for task in list(self._tasks):
             task.cancel()
@@ -128,6 +136,9 @@ class AgentServer:
                 "sessions": len(self.sessions),
                 "sessions_total": self.sessions_total,
                 "max_sessions": self.max_sessions,
+                "loop_lag_ms": round(self.loop_lag.median_ms(), 1),
+                "max_loop_lag_ms": self.max_loop_lag_ms,
+                "pid": os.getpid(),
             }
         )
 
@@ -150,8 +161,8 @@ class AgentServer:
             return json_error(400, f'"type" must be "offer", not {data.get("type")!r}')
         if not data["sdp"].lstrip().startswith("v=0"):
             return json_error(400, '"sdp" is not SDP: it does not start with v=0')
-        if self.at_capacity():
-            busy = f"server busy: {len(self.sessions)} live sessions (limit {self.max_sessions})"
+        busy = self.busy_reason()
+        if busy:
             return json_error(503, busy, **{"Retry-After": "5"})
 
         try:
@@ -161,7 +172,19 @@ class AgentServer:
         return web.json_response({"sdp": answer_sdp, "type": "answer", "pc_id": session.id})
 
     def at_capacity(self) -> bool:
-        return len(self.sessions) >= self.max_sessions
+        return self.busy_reason() is not None
+
+    def busy_reason(self) -> str | None:
+        """Why a new session would be refused now (the 503's text), or None."""
+        if len(self.sessions) >= self.max_sessions:
+            return f"server busy: {len(self.sessions)} live sessions (limit {self.max_sessions})"
+        lag = self.loop_lag.median_ms()
+        if self.max_loop_lag_ms is not None and lag > self.max_loop_lag_ms:
+            return (
+                f"server busy: its event loop runs {lag:.0f} ms late (limit {self.max_loop_lag_ms:g} ms) with "
+                f"{len(self.sessions)} live sessions; another call would degrade every call"
+            )
+        return None
 
     async def create_session(self, offer_sdp: str) -> tuple[Session, str]:
         """Answer one offer with a new session running the server's agent.

@@ -11,13 +11,31 @@ import sys
 
 from voicedesk.agent.agents import AGENTS
 
+# admission control: measured in bench/server_capacity.py (loop lag at the capacity limit)
+DEFAULT_MAX_LOOP_LAG_MS = 40.0
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the embedded agent server")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--agent", default="echo", choices=sorted(AGENTS), help="agent to run (default echo)")
-    p.add_argument("--max-sessions", type=int, default=50, help="live sessions before 503 (default 50)")
+    p.add_argument(
+        "--max-sessions", type=int, default=50, help="live sessions before 503 (default 50; per worker with --workers)"
+    )
+    p.add_argument(
+        "--max-loop-lag-ms",
+        type=float,
+        default=DEFAULT_MAX_LOOP_LAG_MS,
+        help="refuse new calls (503) while the event loop runs this late, median over 3 s: the server is "
+        f"saturated and another call would degrade every call (default {DEFAULT_MAX_LOOP_LAG_MS:g}; 0 = off)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="agent-server processes, each pinned to a CPU, behind one front on --port (0 = one per core; default 1)",
+    )
     p.add_argument(
         "--agent-option",
         "-o",
@@ -46,6 +64,14 @@ def is_loopback(host: str) -> bool:
 
 async def run(args: argparse.Namespace) -> int:
     from voicedesk.agent.server import AgentServer
+    from voicedesk.agent.workers import WorkerFront
+    from voicedesk.errors import ConfigError
+
+    if args.workers < 0 or args.max_loop_lag_ms < 0:
+        raise ConfigError("--workers and --max-loop-lag-ms must be ≥ 0")
+    max_loop_lag_ms = args.max_loop_lag_ms or None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = args.workers or cores
 
     if not is_loopback(args.host):
         print(
@@ -54,21 +80,39 @@ async def run(args: argparse.Namespace) -> int:
         )
     from voicedesk.agent.voice_agents import parse_agent_options
 
-    server = AgentServer(
-        agent=args.agent,
-        host=args.host,
-        port=args.port,
-        max_sessions=args.max_sessions,
-        token=args.token,
-        agent_options=parse_agent_options(args.agent_option),
-    )
+    server: AgentServer | WorkerFront
+    if workers > 1:
+        server = WorkerFront(
+            workers,
+            agent=args.agent,
+            host=args.host,
+            port=args.port,
+            max_sessions=args.max_sessions,
+            token=args.token,
+            agent_options=parse_agent_options(args.agent_option),
+            max_loop_lag_ms=max_loop_lag_ms,
+        )
+    else:
+        server = AgentServer(
+            agent=args.agent,
+            host=args.host,
+            port=args.port,
+            max_sessions=args.max_sessions,
+            token=args.token,
+            agent_options=parse_agent_options(args.agent_option),
+            max_loop_lag_ms=max_loop_lag_ms,
+        )
     try:
         await server.start()
     except OSError as exc:
         why = os.strerror(exc.errno) if exc.errno else str(exc)
         print(f"voicedesk: cannot listen on {args.host}:{args.port}: {why} — pick another --port", file=sys.stderr)
         return 1
-    print(f"VoiceDesk {args.agent} agent on {server.base_url}  (POST {server.offer_url}, GET /health)", flush=True)
+    across = f" across {workers} worker processes" if workers > 1 else ""
+    print(
+        f"VoiceDesk {args.agent} agent on {server.base_url}  (POST {server.offer_url}, GET /health){across}",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

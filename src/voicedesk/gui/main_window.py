@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from voicedesk import __version__
-from voicedesk.config import IceConfig
+from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.panels import PANELS, PanelSpec
@@ -249,7 +249,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         try:
             source = parse_source(request.source)
-            ice = IceConfig.load(request.ice_path) if request.ice_path else IceConfig()
+            ice = resolve_ice(request.ice_path)  # a JSON file or a preset name (ICE lab tab)
             call = Call(request.target, source=source, ice=ice, timeout=request.timeout_s, headers=request.headers)
         except VoiceDeskError as exc:
             self.dialer.show_state("failed", str(exc))

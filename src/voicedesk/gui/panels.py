@@ -22,5 +22,6 @@ PANELS: list[PanelSpec] = [
     PanelSpec("candidates", "Candidates", "voicedesk.gui.widgets.candidates:CandidatesPanel"),
     PanelSpec("log", "Log", "voicedesk.gui.widgets.log_panel:LogPanel"),
     PanelSpec("agent", "Embedded agent", "voicedesk.gui.widgets.agent_panel:AgentPanel"),
+    PanelSpec("ice_lab", "ICE lab", "voicedesk.gui.widgets.ice_lab:IceLabPanel"),
     # more panels: PanelSpec("key", "Title", "voicedesk.gui.widgets.your_module:YourPanel"),
 ]

@@ -70,9 +70,7 @@ class WebSocketEndpoint:
             await _error(ws, '"sdp" is missing or is not SDP (it does not start with v=0)')
             return None
         if self.server.at_capacity():
-            await _error(
-                ws, f"server busy: {len(self.server.sessions)} live sessions (limit {self.server.max_sessions})"
-            )
+            await _error(ws, self.server.busy_reason() or "server busy")
             return None
         try:
             session, answer = await self.server.create_session(sdp)

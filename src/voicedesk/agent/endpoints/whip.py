@@ -73,7 +73,7 @@ class WhipEndpoint:
             return problem(
                 503,
                 "Service Unavailable",
-                f"server busy: {len(self.server.sessions)} live sessions (limit {self.server.max_sessions})",
+                self.server.busy_reason() or "server busy",
                 **{"Retry-After": "5"},
             )
         try:

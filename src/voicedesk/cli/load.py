@@ -1,0 +1,103 @@
+"""``voicedesk load TARGET --calls N``: many concurrent calls, percentiles at the end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from voicedesk.rtc.signaling import SIGNALING_KINDS, with_signaling_kind
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "load",
+        help="place many concurrent calls and report set-up, audio and network percentiles",
+        description="Place N calls against TARGET, started --ramp per second and spread over one process per "
+        "core; print progress on stderr and percentiles at the end. Exit status 1 when any call failed. "
+        "embedded:AGENT starts one agent server in this process for all the calls.",
+    )
+    p.add_argument("target", help="the same targets as 'voicedesk call' (http(s)://…, whip+…, ws://…, embedded:echo)")
+    p.add_argument("--calls", type=int, required=True, help="number of calls to place")
+    p.add_argument("--ramp", type=float, default=10.0, help="calls started per second (default 10)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds each call stays up (default 10)")
+    p.add_argument(
+        "--source", default="tone:440", help="tone:FREQ, wav:PATH, wav+loop:PATH or silence (default tone:440)"
+    )
+    p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for each call's set-up (default 15)")
+    p.add_argument("--processes", type=int, default=0, help="worker processes (default: one per core)")
+    p.add_argument("--signaling", choices=SIGNALING_KINDS, help="as for 'voicedesk call'")
+    p.add_argument("--ice", metavar="CONFIG.json|PRESET", help="RTCConfiguration JSON or a preset")
+    p.add_argument("--relay-only", action="store_true", help='force iceTransportPolicy "relay" (TURN only)')
+    p.add_argument(
+        "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="extra signaling HTTP header"
+    )
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object (the last line of stdout)")
+    p.set_defaults(run=run)
+
+
+def _fmt(stats: dict[str, float] | None, unit: str) -> str:
+    if not stats:
+        return "n/a"
+    return f"p50 {stats['p50']} · p90 {stats['p90']} · p99 {stats['p99']} · max {stats['max']} {unit}"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    lines = [
+        f"calls          {report['calls']}: {report['succeeded']} succeeded, {report['failed']} failed"
+        + (f", {report['not_placed']} not placed" if report["not_placed"] else ""),
+        f"processes      {report['processes']} (ramp {report['ramp_per_s']:g}/s, {report['duration_s']:g} s each, "
+        f"{report['wall_s']} s in all)",
+        f"set-up         {_fmt(report['setup_ms'], 'ms')}",
+        f"first audio    {_fmt(report['first_audio_ms'], 'ms')}",
+        f"jitter         {_fmt(report['jitter_ms'], 'ms')}",
+        f"loss           {_fmt(report['loss_pct'], '%')}",
+        f"rtt            {_fmt(report['rtt_ms'], 'ms')}",
+        f"frames/s rx    {_fmt(report['rx_fps'], '')}  (min {report['rx_fps']['min'] if report['rx_fps'] else 'n/a'})",
+        f"quality bar    {report['meeting_quality_bar']} of {report['calls']} calls got ≥ 48 frames/s, "
+        "loss < 1 %, jitter < 20 ms",
+    ]
+    for reason, count in report["failures"].items():
+        lines.append(f"failed ×{count:<4} {reason}")
+    print("\n".join(lines), flush=True)
+
+
+async def run(args: argparse.Namespace) -> int:
+    from voicedesk.cli.call import parse_headers
+    from voicedesk.rtc.load import LoadPlan, LoadProgress, run_load
+
+    plan = LoadPlan(
+        target=with_signaling_kind(args.target, args.signaling),
+        calls=args.calls,
+        ramp=args.ramp,
+        duration=args.duration,
+        source=args.source,
+        timeout=args.timeout,
+        processes=args.processes,
+        headers=parse_headers(args.header),
+        ice=args.ice,
+        relay_only=args.relay_only,
+    )
+    plan.check()
+    from voicedesk.media.sources import parse_source
+
+    parse_source(args.source).stop()  # a bad source fails here, not N times in the workers
+
+    def progress(p: LoadProgress) -> None:
+        print(
+            f"[{p.elapsed_s:6.1f} s] started {p.started}/{p.calls}, connected {p.connected}, active {p.active}, "
+            f"succeeded {p.succeeded}, failed {p.failed}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    report = await run_load(plan, progress)
+    summary = report.to_json()
+    if report.stopped_early:
+        print(f"voicedesk: load run stopped early: {report.stopped_early}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    else:
+        print_report(summary)
+    return 0 if report.ok else 1

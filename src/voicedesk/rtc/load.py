@@ -1,0 +1,504 @@
+"""Load runs: many concurrent calls against one target, spread over processes.
+
+    report = await run_load(LoadPlan("http://127.0.0.1:8080/api/voice/offer", calls=50, ramp=10, duration=20))
+
+Each call is an ordinary ``Call`` (same signaling, ICE configuration and error
+texts as ``voicedesk call``). Calls are started ``ramp`` per second, dealt round
+robin to worker processes (one per core by default: aiortc is CPU bound and one
+event loop drives only so many calls), and each worker reports back over a
+queue. The parent prints progress and reduces the per-call results to
+percentiles.
+
+A target that cannot be reached stops the run early: when a call fails before any
+call has connected, the remaining calls are not placed and the run ends with
+that call's reason, instead of after N time-outs.
+
+``embedded:AGENT`` starts one agent server in this (the parent) process and
+every worker calls it over HTTP, so the server's capacity is what is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+import queue as queue_module
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from voicedesk.errors import ConfigError, VoiceDeskError
+from voicedesk.media.sinks import AudioSink
+
+logger = logging.getLogger(__name__)
+
+# quality bar of the capacity benchmarks (issue 11): what a call must receive to count as well served
+MIN_RX_FPS = 48.0
+MAX_LOSS_PCT = 1.0
+MAX_JITTER_MS = 20.0
+
+WARMUP_S = 1.0  # frames-per-second is counted after this much audio: the jitter buffer's prefetch is not a stall
+HANGUP_GRACE_S = 15.0  # beyond set-up + duration, before a worker gives a call up
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    target: str
+    calls: int
+    ramp: float = 10.0  # calls started per second
+    duration: float = 10.0  # seconds each call stays up once connected
+    source: str = "tone:440"
+    timeout: float = 15.0  # set-up allowance per call
+    processes: int = 0  # 0: one per core (at most one per call)
+    headers: dict[str, str] = field(default_factory=dict)
+    ice: str | None = None  # --ice spec, resolved in each worker
+    relay_only: bool = False
+    stop_on_first_failure: bool = True  # only before any call connected: a dead target
+
+    def check(self) -> None:
+        if self.calls < 1:
+            raise ConfigError("--calls must be at least 1")
+        if self.ramp <= 0:
+            raise ConfigError("--ramp must be > 0 calls per second")
+        if self.duration < 0 or self.timeout <= 0:
+            raise ConfigError("--duration must be ≥ 0 and --timeout > 0")
+        if self.processes < 0:
+            raise ConfigError("--processes must be ≥ 0 (0 = one per core)")
+
+    @property
+    def process_count(self) -> int:
+        return max(1, min(self.processes or (os.cpu_count() or 1), self.calls))
+
+    def start_offset(self, index: int) -> float:
+        return index / self.ramp
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One call of a load run, as a worker measured it."""
+
+    index: int
+    ok: bool
+    reason: str | None = None
+    connected: bool = False
+    setup_ms: float | None = None  # offer created -> connected
+    first_audio_ms: float | None = None  # dialing -> first received audio frame
+    jitter_ms: float | None = None
+    loss_pct: float | None = None
+    rtt_ms: float | None = None
+    rx_frames: int = 0
+    rx_fps: float | None = None  # received frames per second after WARMUP_S of audio
+    worker: int = 0
+
+    @property
+    def meets_bar(self) -> bool:
+        return (
+            self.ok
+            and self.rx_fps is not None
+            and self.rx_fps >= MIN_RX_FPS
+            and (self.loss_pct or 0.0) < MAX_LOSS_PCT
+            and (self.jitter_ms or 0.0) < MAX_JITTER_MS
+        )
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    elapsed_s: float
+    calls: int
+    started: int
+    connected: int
+    active: int
+    succeeded: int
+    failed: int
+
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+def percentiles(values: list[float]) -> dict[str, float] | None:
+    """p50/p90/p95/p99 (nearest rank), min, max and mean; None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    out = {f"p{p}": round(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)], 2) for p in PERCENTILES}
+    out["min"] = round(ordered[0], 2)
+    out["max"] = round(ordered[-1], 2)
+    out["mean"] = round(sum(ordered) / len(ordered), 2)
+    return out
+
+
+@dataclass
+class LoadReport:
+    plan: LoadPlan
+    results: list[CallResult]
+    wall_s: float
+    processes: int
+    stopped_early: str | None = None  # why the run stopped before placing every call
+
+    @property
+    def succeeded(self) -> int:
+        return sum(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return sum(not r.ok for r in self.results)
+
+    @property
+    def not_placed(self) -> int:
+        return self.plan.calls - len(self.results)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.not_placed == 0 and self.stopped_early is None
+
+    def failure_reasons(self) -> dict[str, int]:
+        return dict(Counter(r.reason or "unknown" for r in self.results if not r.ok).most_common())
+
+    def to_json(self) -> dict[str, Any]:
+        def values(name: str) -> list[float]:
+            return [getattr(r, name) for r in self.results if r.ok and getattr(r, name) is not None]
+
+        return {
+            "target": self.plan.target,
+            "calls": self.plan.calls,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "not_placed": self.not_placed,
+            "stopped_early": self.stopped_early,
+            "meeting_quality_bar": sum(r.meets_bar for r in self.results),
+            "processes": self.processes,
+            "ramp_per_s": self.plan.ramp,
+            "duration_s": self.plan.duration,
+            "wall_s": round(self.wall_s, 2),
+            "setup_ms": percentiles(values("setup_ms")),
+            "first_audio_ms": percentiles(values("first_audio_ms")),
+            "jitter_ms": percentiles(values("jitter_ms")),
+            "loss_pct": percentiles(values("loss_pct")),
+            "rtt_ms": percentiles(values("rtt_ms")),
+            "rx_fps": percentiles(values("rx_fps")),
+            "failures": self.failure_reasons(),
+        }
+
+
+# one call -----------------------------------------------------------------------
+class _ArrivalSink(AudioSink):
+    """Counts received frames and keeps the time of the first one (cheap: no copies)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_at: float | None = None
+        self.frames = 0
+        self.after_warmup = 0
+
+    def write(self, samples: Any) -> None:
+        now = time.monotonic()
+        if self.first_at is None:
+            self.first_at = now
+        self.frames += 1
+        if now - self.first_at >= WARMUP_S:
+            self.after_warmup += 1
+
+
+async def place_call(
+    plan: LoadPlan, index: int, ice: Any = None, worker: int = 0, on_connected: Callable[[int], None] | None = None
+) -> CallResult:
+    """Place one call of the plan and measure it; never raises (failures are results)."""
+    from voicedesk.media.sources import parse_source
+    from voicedesk.rtc.call import Call, CallState, CallStateChanged
+
+    arrivals = _ArrivalSink()
+    dialed = time.monotonic()
+    try:
+        call = Call(
+            plan.target,
+            source=parse_source(plan.source),
+            sinks=[arrivals],
+            ice=ice,
+            timeout=plan.timeout,
+            headers=plan.headers or None,
+        )
+    except VoiceDeskError as exc:
+        return CallResult(index, ok=False, reason=str(exc), worker=worker)
+    if on_connected is not None:
+
+        def connected(event: Any) -> None:
+            if isinstance(event, CallStateChanged) and event.state == CallState.CONNECTED:
+                on_connected(index)
+
+        call.add_listener(connected)
+    try:
+        summary = await call.run(plan.duration)
+    except VoiceDeskError as exc:
+        return CallResult(index, ok=False, reason=str(exc), worker=worker)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(call.hangup())
+        raise
+    except Exception as exc:  # a bug must not take the whole run down
+        logger.exception("call %d failed unexpectedly", index)
+        return CallResult(index, ok=False, reason=f"unexpected error: {exc}", worker=worker)
+    ended = time.monotonic()
+    rx_fps = None
+    if arrivals.first_at is not None and ended - arrivals.first_at > WARMUP_S + 0.5:
+        rx_fps = arrivals.after_warmup / (ended - arrivals.first_at - WARMUP_S)
+    reason = None
+    if summary["final_state"] == "failed":
+        reason = summary["reason"] or "the call failed while connected"
+    elif arrivals.frames == 0:
+        reason = "connected but no audio was received"
+    return CallResult(
+        index,
+        ok=reason is None,
+        reason=reason,
+        connected=True,
+        setup_ms=summary["setup_ms"],
+        first_audio_ms=(arrivals.first_at - dialed) * 1000.0 if arrivals.first_at is not None else None,
+        jitter_ms=summary["jitter_ms"],
+        loss_pct=summary["loss_pct"],
+        rtt_ms=summary["rtt_ms"],
+        rx_frames=arrivals.frames,
+        rx_fps=None if rx_fps is None else round(rx_fps, 2),
+        worker=worker,
+    )
+
+
+# a worker: its share of the calls, on one event loop --------------------------------
+Report = Callable[[tuple[str, Any]], None]
+
+
+async def run_worker(
+    plan: LoadPlan, indices: list[int], report: Report, should_stop: Callable[[], bool], worker: int = 0
+) -> None:
+    """Place calls ``indices`` at their ramp offsets; report ("connected", i) and ("result", CallResult)."""
+    from voicedesk.config import resolve_ice
+
+    ice = resolve_ice(plan.ice, relay_only=plan.relay_only)
+    start = time.monotonic()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(index: int) -> None:
+        result = await place_call(plan, index, ice, worker, lambda i: report(("connected", i)))
+        report(("result", result))
+
+    try:
+        for index in indices:
+            delay = start + plan.start_offset(index) - time.monotonic()
+            while delay > 0 and not should_stop():
+                await asyncio.sleep(min(delay, 0.1))
+                delay = start + plan.start_offset(index) - time.monotonic()
+            if should_stop():
+                break
+            report(("started", index))
+            task = asyncio.get_running_loop().create_task(one(index), name=f"load call {index}")
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        deadline = time.monotonic() + plan.timeout + plan.duration + HANGUP_GRACE_S
+        while tasks and time.monotonic() < deadline:
+            if should_stop():
+                break
+            await asyncio.wait(tasks, timeout=0.1)
+    finally:
+        for task in list(tasks):
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10.0)
+
+
+def _worker_process(plan: LoadPlan, indices: list[int], out: Any, go: Any, stop: Any, worker: int) -> None:
+    """Entry point of a worker process (spawned: a fresh interpreter, no inherited loop)."""
+    logging.basicConfig(level=logging.WARNING)
+    for noisy in ("aiortc", "aioice"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    # import the heavy modules before reporting ready, so the ramp is not skewed by imports
+    import voicedesk.rtc.call  # noqa: F401
+
+    out.put(("ready", worker))
+    go.wait()
+    try:
+        asyncio.run(run_worker(plan, indices, out.put, stop.is_set, worker))
+    except Exception as exc:  # reported, so the parent does not wait for results that will not come
+        out.put(("crashed", f"worker {worker}: {exc}"))
+    finally:
+        out.put(("done", worker))
+
+
+# the run -------------------------------------------------------------------------
+class _Tally:
+    def __init__(self, plan: LoadPlan) -> None:
+        self.plan = plan
+        self.started = 0
+        self.connected = 0
+        self.results: list[CallResult] = []
+        self.stopped_early: str | None = None
+        self.t0 = time.monotonic()
+
+    def progress(self) -> LoadProgress:
+        done = len(self.results)
+        ok = sum(r.ok for r in self.results)
+        return LoadProgress(
+            elapsed_s=time.monotonic() - self.t0,
+            calls=self.plan.calls,
+            started=self.started,
+            connected=self.connected,
+            active=self.started - done,
+            succeeded=ok,
+            failed=done - ok,
+        )
+
+    def handle(self, message: tuple[str, Any]) -> bool:
+        """Book one worker message; True when the run must stop (a dead target)."""
+        kind, value = message
+        if kind == "started":
+            self.started += 1
+        elif kind == "connected":
+            self.connected += 1
+        elif kind == "result":
+            self.results.append(value)
+            if (
+                not value.connected
+                and self.plan.stop_on_first_failure
+                and self.connected == 0
+                and self.stopped_early is None
+            ):
+                self.stopped_early = f"the first call failed, so the target looks unreachable: {value.reason}"
+                return True
+        elif kind == "crashed" and self.stopped_early is None:
+            self.stopped_early = str(value)
+            return True
+        return False
+
+
+async def run_load(
+    plan: LoadPlan, on_progress: Callable[[LoadProgress], None] | None = None, progress_interval: float = 1.0
+) -> LoadReport:
+    """Run the plan and return its report. Raises ConfigError for a plan that cannot start."""
+    plan.check()
+    from voicedesk.config import resolve_ice
+    from voicedesk.rtc.signaling import signaling_for_target
+
+    resolve_ice(plan.ice, relay_only=plan.relay_only)  # a bad --ice fails here, once, not in every call
+    signaling_for_target(plan.target, headers=plan.headers, timeout=plan.timeout)  # likewise a bad target
+    server = None
+    if plan.target.strip().lower().startswith("embedded:"):
+        from voicedesk.agent.server import AgentServer
+
+        server = AgentServer(
+            agent=plan.target.split(":", 1)[1] or "echo", host="127.0.0.1", port=0, max_sessions=plan.calls + 1
+        )
+        await server.start()
+        plan = replace(plan, target=server.offer_url)
+    try:
+        processes = plan.process_count
+        tally = _Tally(plan)
+        if processes == 1:
+            await _run_in_process(plan, tally, on_progress, progress_interval)
+        else:
+            await _run_in_processes(plan, processes, tally, on_progress, progress_interval)
+    finally:
+        if server is not None:
+            await server.stop()
+    results = sorted(tally.results, key=lambda r: r.index)
+    return LoadReport(plan, results, time.monotonic() - tally.t0, processes, tally.stopped_early)
+
+
+async def _run_in_process(
+    plan: LoadPlan, tally: _Tally, on_progress: Callable[[LoadProgress], None] | None, interval: float
+) -> None:
+    stop = asyncio.Event()
+
+    def report(message: tuple[str, Any]) -> None:
+        if tally.handle(message):
+            stop.set()
+
+    tally.t0 = time.monotonic()
+    worker = asyncio.get_running_loop().create_task(
+        run_worker(plan, list(range(plan.calls)), report, stop.is_set), name="load worker"
+    )
+    try:
+        while not worker.done():
+            await asyncio.wait({worker}, timeout=interval)
+            if on_progress is not None:
+                on_progress(tally.progress())
+        worker.result()
+    finally:
+        if not worker.done():
+            stop.set()
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(worker, 15.0)
+
+
+async def _run_in_processes(
+    plan: LoadPlan,
+    processes: int,
+    tally: _Tally,
+    on_progress: Callable[[LoadProgress], None] | None,
+    interval: float,
+) -> None:
+    ctx = multiprocessing.get_context("spawn")  # never fork a process that runs an event loop and threads
+    out = ctx.Queue()
+    go, stop = ctx.Event(), ctx.Event()
+    workers = []
+    for w in range(processes):
+        indices = list(range(w, plan.calls, processes))
+        proc = ctx.Process(
+            target=_worker_process, args=(plan, indices, out, go, stop, w), name=f"voicedesk-load-{w}", daemon=True
+        )
+        proc.start()
+        workers.append(proc)
+    loop = asyncio.get_running_loop()
+
+    async def next_message(wait: float) -> tuple[str, Any] | None:
+        try:
+            return await loop.run_in_executor(None, out.get, True, wait)
+        except queue_module.Empty:
+            return None
+
+    try:
+        ready = 0
+        deadline = time.monotonic() + 60.0
+        while ready < processes:
+            message = await next_message(0.2)
+            if message is not None and message[0] == "ready":
+                ready += 1
+            elif any(not p.is_alive() for p in workers) or time.monotonic() > deadline:
+                raise VoiceDeskError("a load worker process did not start")
+        tally.t0 = time.monotonic()
+        go.set()
+        done = 0
+        last_progress = time.monotonic()
+        while done < processes:
+            message = await next_message(0.1)
+            if message is not None:
+                if message[0] == "done":
+                    done += 1
+                elif tally.handle(message):
+                    stop.set()
+            elif not any(p.is_alive() for p in workers):
+                break  # every worker is gone without saying done (killed)
+            if on_progress is not None and time.monotonic() - last_progress >= interval:
+                last_progress = time.monotonic()
+                on_progress(tally.progress())
+    finally:
+        stop.set()
+        for proc in workers:
+            await loop.run_in_executor(None, proc.join, 20.0)
+            if proc.is_alive():
+                proc.kill()
+                await loop.run_in_executor(None, proc.join, 5.0)
+        # results still queued (a worker that finished after we stopped listening)
+        with contextlib.suppress(queue_module.Empty, OSError, ValueError):
+            while True:
+                message = out.get_nowait()
+                if message[0] in ("result", "started", "connected"):
+                    tally.handle(message)
+        out.close()
+
+
+def result_dict(result: CallResult) -> dict[str, Any]:
+    return asdict(result)

@@ -1,0 +1,179 @@
+"""Server capacity work (issue 11): echo forwards packets bit-exact, admission control
+answers 503 with its reason, ``serve --workers 2`` spreads calls over two processes."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+
+import aiohttp
+import av
+import numpy as np
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs.opus import OpusEncoder
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from tests.helpers.calls import get_json, real_offer, running_server
+from tests.helpers.processes import serve, wait_until
+from voicedesk.media.sources import ToneTrack
+from voicedesk.rtc import aiortc_patches
+from voicedesk.rtc.call import Call
+from voicedesk.rtc.load import LoadPlan, run_load
+
+
+def opus_packets(seconds: float) -> list[bytes]:
+    """Real Opus payloads of a rising tone (so consecutive payloads differ)."""
+    encoder = OpusEncoder()
+    payloads: list[bytes] = []
+    for i in range(int(seconds * 50)):
+        t = (np.arange(960) + i * 960) / 48000
+        pcm = (8000 * np.sin(2 * np.pi * (300 + 5 * i) * t)).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.repeat(pcm, 2).reshape(1, -1), format="s16", layout="stereo")
+        frame.sample_rate = 48000
+        frame.pts = i * 960
+        frame.time_base = fractions.Fraction(1, 48000)
+        payloads += encoder.encode(frame)[0]
+    return payloads
+
+
+class PacketTrack(MediaStreamTrack):
+    """Sends given encoded payloads, one per 20 ms (aiortc's sender packs av.Packets as they are)."""
+
+    kind = "audio"
+
+    def __init__(self, payloads: list[bytes]) -> None:
+        super().__init__()
+        self.payloads = payloads
+        self.index = 0
+        self.start: float | None = None
+
+    async def recv(self) -> av.Packet:
+        if self.index >= len(self.payloads):
+            self.stop()
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        self.start = self.start or loop.time()
+        await asyncio.sleep(max(0.0, self.start + self.index * 0.02 - loop.time()))
+        packet = av.Packet(self.payloads[self.index])
+        packet.pts = self.index * 960
+        packet.time_base = fractions.Fraction(1, 48000)
+        self.index += 1
+        return packet
+
+
+async def test_echo_sends_back_the_callers_opus_payloads_bit_for_bit():
+    sent = opus_packets(4.0)
+    assert len(set(sent)) > len(sent) * 0.9
+    received: list[bytes] = []
+    async with running_server("echo") as server:
+        pc = RTCPeerConnection()
+        pc.addTrack(PacketTrack(sent))
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            transceiver = next(t for t in pc.getTransceivers() if t.receiver.track is track)
+            aiortc_patches.forward_encoded(transceiver.receiver)  # read what came back without decoding it
+
+            async def read() -> None:
+                while True:
+                    try:
+                        received.append(bytes(await track.recv()))
+                        if len(received) >= 100:
+                            enough.set()
+                    except MediaStreamError:
+                        return
+
+            tasks.add(asyncio.get_running_loop().create_task(read(), name="read echo"))
+
+        tasks: set[asyncio.Task[None]] = set()
+        enough = asyncio.Event()
+        try:
+            await pc.setLocalDescription(await pc.createOffer())
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(server.offer_url, json={"sdp": pc.localDescription.sdp, "type": "offer"}) as response,
+            ):
+                answer = await response.json()
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+            await asyncio.wait_for(enough.wait(), 20)
+            session = next(iter(server.sessions.values()))
+            queue = session.pc.getTransceivers()[0].receiver._RTCRtpReceiver__decoder_queue
+            assert isinstance(queue, aiortc_patches.EncodedFrameQueue) and queue.forwarded >= 100
+            assert queue.decoded == 0
+        finally:
+            await pc.close()
+            for task in tasks:
+                task.cancel()
+    assert len(received) >= 100
+    start = sent.index(received[0])
+    assert received == sent[start : start + len(received)]  # same payloads, same order, none altered
+
+
+async def test_echo_is_still_heard_as_the_tone_that_was_sent():
+    """Forwarding changes how, not what: the caller hears its own 1 kHz tone back."""
+    async with running_server("echo") as server:
+        call = Call(server.offer_url, source=ToneTrack(1000))
+        summary = await call.run(3.0)
+    assert summary["rx_peak_hz"] is not None and abs(summary["rx_peak_hz"] - 1000) < 20
+    assert summary["rx_level_dbfs"] > -20
+
+
+async def test_a_saturated_server_refuses_new_calls_with_503_and_says_why():
+    async with running_server("echo", max_loop_lag_ms=10) as server:
+        stop = asyncio.Event()
+
+        async def hog() -> None:  # real work on the server's loop: it wakes up late
+            while not stop.is_set():
+                time.sleep(0.04)  # noqa: ASYNC251 - blocking the loop is the point
+                await asyncio.sleep(0.005)
+
+        task = asyncio.get_running_loop().create_task(hog(), name="hog")
+        try:
+            await asyncio.sleep(1.5)
+            health = await get_json(f"{server.base_url}/health")
+            assert health["loop_lag_ms"] > 10
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(server.offer_url, json={"sdp": await real_offer(), "type": "offer"}) as response,
+            ):
+                body = await response.json()
+                assert response.status == 503 and response.headers.get("Retry-After")
+            assert "server busy" in body["error"] and "late" in body["error"] and "degrade" in body["error"]
+            assert not server.sessions  # nothing was set up for the refused call
+        finally:
+            stop.set()
+            await task
+        # once the loop has caught up (the window is 3 s), calls are welcome again
+        deadline = time.monotonic() + 10
+        while server.busy_reason() and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a computed state
+            await asyncio.sleep(0.2)
+        assert server.busy_reason() is None
+
+
+def test_serve_with_two_workers_answers_calls_from_both():
+    with serve("--workers", "2") as (base_url, proc):
+        health = asyncio.run(get_json(f"{base_url}/health"))
+        assert len(health["workers"]) == 2
+        pids = {w["pid"] for w in health["workers"]}
+        assert proc.pid not in pids and len(pids) == 2
+
+        async def calls() -> tuple:
+            report = await run_load(
+                LoadPlan(f"{base_url}/api/voice/offer", calls=4, ramp=20, duration=2, processes=1, source="tone:1000")
+            )
+            # WHIP: the DELETE at hang-up must reach the worker that owns the session
+            whip = Call(f"whip+{base_url}/whip", source=ToneTrack(1000))
+            await whip.start()
+            during = await get_json(f"{base_url}/health")
+            await whip.hangup()
+            return report, during
+
+        report, during = asyncio.run(calls())
+        assert report.succeeded == 4, report.to_json()
+        assert during["sessions"] == 1
+        health = asyncio.run(get_json(f"{base_url}/health"))
+        assert [w["sessions_total"] >= 2 for w in health["workers"]] == [True, True], health
+        assert health["sessions_total"] == 5
+        # the WHIP session was closed by its DELETE, not left to time out
+        assert wait_until(lambda: asyncio.run(get_json(f"{base_url}/health"))["sessions"] == 0, timeout=5), health
