@@ -69,6 +69,8 @@ class IceLabPanel(Panel):
 
         # configuration: preset or file, relay-only, timeout
         self.config_pick = QComboBox()
+        self.config_pick.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.config_pick.setMinimumContentsLength(12)
         self.config_pick.setToolTip("An ICE preset, or an RTCConfiguration JSON file")
         self.browse = QPushButton("File…")
         self.browse.clicked.connect(self._browse)
@@ -90,16 +92,19 @@ class IceLabPanel(Panel):
         self.status = QLabel("Pick a preset or a file and press Probe.")
         self.status.setWordWrap(True)
 
+        # two short rows rather than one long one: the tab must not widen the window
         top = QHBoxLayout()
         top.addWidget(QLabel("ICE configuration"))
         top.addWidget(self.config_pick, 1)
         top.addWidget(self.browse)
-        top.addWidget(self.relay_only)
-        top.addWidget(QLabel("Timeout"))
-        top.addWidget(self.timeout)
-        top.addWidget(self.probe_button)
-        top.addWidget(self.cancel_button)
-        top.addWidget(self.use_button)
+        actions = QHBoxLayout()
+        actions.addWidget(self.relay_only)
+        actions.addWidget(QLabel("Timeout"))
+        actions.addWidget(self.timeout)
+        actions.addStretch(1)
+        actions.addWidget(self.probe_button)
+        actions.addWidget(self.cancel_button)
+        actions.addWidget(self.use_button)
 
         # probe results
         self.candidates = _tree(CANDIDATE_COLUMNS)
@@ -133,6 +138,7 @@ class IceLabPanel(Panel):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
+        layout.addLayout(actions)
         layout.addWidget(self.status)
         layout.addWidget(split, 1)
 
@@ -182,7 +188,10 @@ class IceLabPanel(Panel):
             self.context.show_message("the dialer has no ICE field to fill", True)
             return
         field.setText(self.selected_spec())
-        self.context.show_message(f"calls will use ICE configuration {self.selected_spec()}", False)
+        note = ""
+        if self.relay_only.isChecked() and self.selected_config().iceTransportPolicy != "relay":
+            note = ' (the relay-only box applies to probes; for calls, save a configuration with "relay")'
+        self.context.show_message(f"calls will use ICE configuration {self.selected_spec()}{note}", False)
 
     # probe ----------------------------------------------------------------
     def start_probe(self) -> None:
