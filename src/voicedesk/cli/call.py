@@ -12,6 +12,7 @@ from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.media.sinks import AudioSink, WavRecorderSink
 from voicedesk.media.sources import parse_source
+from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.sdp.edit import command_editor
@@ -73,6 +74,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--edit-answer", metavar="CMD", help="pipe the remote answer through a shell command before applying it"
     )
+    p.add_argument(
+        "--agent-events",
+        action="store_true",
+        help="open the 'voicedesk' data channel for turn events (automatic for embedded: targets)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     p.set_defaults(run=run)
 
@@ -122,6 +128,16 @@ def parse_headers(values: list[str]) -> dict[str, str]:
 def progress(event: CallEvent) -> None:
     if isinstance(event, CallStateChanged) and event.state not in (CallState.FAILED, CallState.ENDED):
         print(f"[{event.t_ms:7.0f} ms] {event.state.value}", file=sys.stderr, flush=True)
+    elif isinstance(event, AgentEventReceived) and event.type == "turn":
+        turn = event.event
+        v2v = (turn.get("latency_ms") or {}).get("voice_to_voice")
+        print(
+            f"[{event.t_ms:7.0f} ms] agent turn {turn.get('turn')}: heard {turn.get('transcript')!r}, "
+            f"said {turn.get('response')!r}, voice-to-voice {'n/a' if v2v is None else f'{v2v:.0f} ms'}"
+            f"{', interrupted' if turn.get('interrupted') else ''}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -163,6 +179,7 @@ async def run(args: argparse.Namespace) -> int:
         impair_seed=args.impair_seed,
         edit_offer=command_editor(args.edit_offer, "offer", args.timeout) if args.edit_offer else None,
         edit_answer=command_editor(args.edit_answer, "answer", args.timeout) if args.edit_answer else None,
+        agent_events=True if args.agent_events else None,
     )
     call.add_listener(progress)
     impair_tasks: set[asyncio.Task[None]] = set()

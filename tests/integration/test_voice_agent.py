@@ -1,0 +1,193 @@
+"""The embedded pipeline agents end to end, with the real engines, over real WebRTC.
+
+The caller's speech is synthesized with the agent's own TTS (espeak-ng) and sent
+as a wav source; what comes back is recognized on the client side with the same
+recognizer. Turn reports arrive on the "voicedesk" data channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.processes import serve, voicedesk
+from tests.helpers.speech import CaptureSink, recognize, recognize_spans, speak, spoken_wav
+from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.sources import WavTrack
+from voicedesk.rtc.agent_events import AgentEventReceived
+from voicedesk.rtc.call import Call
+
+pytestmark = pytest.mark.timeout(180)
+
+
+class Caller:
+    """A call whose source is a wav, recording what it sent and received with arrival times."""
+
+    def __init__(self, target: str, wav: Path) -> None:
+        self.rx = CaptureSink()
+        self.tx: list[tuple[float, object]] = []
+        self.events: list[dict] = []
+        self.call = Call(target, source=WavTrack(wav), sinks=[self.rx], timeout=30.0)
+        self.call.outbound.add_observer(lambda samples: self.tx.append((time.monotonic(), samples.copy())))
+        self.call.add_listener(self._on_event)
+        self._changed = asyncio.Event()
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, AgentEventReceived):
+            self.events.append(event.event)
+            self._changed.set()
+
+    def of_type(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e.get("type") == kind]
+
+    async def wait_for(self, predicate, within_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+        async def loop() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(loop(), within_s)
+
+    def tx_loud_times(self, threshold_dbfs: float = -40.0) -> list[float]:
+        from voicedesk.media.frames import level_dbfs
+
+        return [t for t, b in self.tx if level_dbfs(b) > threshold_dbfs]  # type: ignore[arg-type]
+
+
+async def test_voice_agent_hears_the_caller_and_answers_in_speech(tmp_path: Path) -> None:
+    wav = spoken_wav(tmp_path / "ask.wav", 0.8, "what is the weather today", 10.0)
+    caller = Caller("embedded:voice", wav)
+    await caller.call.start()
+    try:
+        await caller.wait_for(lambda: caller.of_type("turn"))
+    finally:
+        await caller.call.hangup()
+
+    turn = caller.of_type("turn")[0]
+    assert "weather" in turn["transcript"], turn
+    assert turn["response"] == "The weather is sunny and warm today."
+    timings = turn["timings_ms"]
+    # every stage reported, in order
+    order = ["speech_started", "speech_ended", "speech_end_detected", "transcript_final", "first_audio_out"]
+    values = [timings[k] for k in order]
+    assert None not in values and values == sorted(values), timings
+    assert turn["latency_ms"]["voice_to_voice"] > 0
+    # the reply came back as audio, and it says what the agent meant to say
+    heard = recognize(caller.rx.audio())
+    assert "weather" in heard and ("sunny" in heard or "warm" in heard), heard
+    # the summary of the call carries the turns it saw
+    assert caller.call.summary()["turns"][0]["transcript"] == turn["transcript"]
+
+
+async def test_caller_barging_in_stops_the_agent(tmp_path: Path) -> None:
+    # "what can you do" gets a ~5 s answer; the caller talks over it 2.5 s after asking
+    wav = spoken_wav(tmp_path / "barge.wav", 0.8, "what can you do", 2.5, "stop stop stop", 8.0)
+    caller = Caller("embedded:voice", wav)
+    await caller.call.start()
+    try:
+        await caller.wait_for(lambda: caller.of_type("barge_in"))
+        await asyncio.sleep(1.0)
+    finally:
+        await caller.call.hangup()
+
+    first = caller.of_type("turn")[0]
+    assert first["interrupted"] is True, first
+    natural_s = speak(first["response"]).size / SAMPLE_RATE  # how long the whole answer runs
+
+    # from the audio: when did the caller start talking over, when did the agent go quiet?
+    tx_loud = caller.tx_loud_times()
+    rx_loud = caller.rx.loud_times()
+    assert rx_loud, "no agent audio arrived"
+    first_reply_start = rx_loud[0]
+    barge_onset = next(t for t in tx_loud if t > first_reply_start)
+    still_talking = [t for t in rx_loud if barge_onset <= t < barge_onset + 1.5]
+    stopped_at = still_talking[-1] if still_talking else barge_onset
+    # it stopped right after the caller spoke, well before the answer's end
+    # (generous: VAD detection + jitter buffer + a loaded machine)
+    assert stopped_at - barge_onset < 1.0, f"agent audio went on {stopped_at - barge_onset:.2f} s after barge-in"
+    assert stopped_at - first_reply_start < natural_s - 1.0, (stopped_at - first_reply_start, natural_s)
+    # the agent's own measure: detection -> output flushed
+    assert first["latency_ms"]["barge_in"] is not None
+
+
+async def test_parrot_repeats_each_utterance_after_the_delay(tmp_path: Path) -> None:
+    wav = spoken_wav(tmp_path / "parrot.wav", 0.8, "testing one two three", 6.0)
+    caller = Caller("embedded:parrot?delay=700", wav)
+    await caller.call.start()
+    try:
+        await caller.wait_for(lambda: caller.of_type("turn"))
+    finally:
+        await caller.call.hangup()
+
+    tx_spans = active_spans_times(caller.tx_loud_times())
+    rx_spans = active_spans_times(caller.rx.loud_times())
+    assert tx_spans and rx_spans, (tx_spans, rx_spans)
+    # the copy starts after the caller finished, by at least the configured delay
+    assert rx_spans[0][0] - tx_spans[0][1] >= 0.7
+    # and lasts about as long as what was said
+    assert abs((rx_spans[0][1] - rx_spans[0][0]) - (tx_spans[0][1] - tx_spans[0][0])) < 0.6
+    heard = recognize(caller.rx.audio())
+    assert "testing" in heard or "three" in heard, heard
+    turn = caller.of_type("turn")[0]
+    assert turn["timings_ms"]["first_audio_out"] is not None
+
+
+def active_spans_times(times: list[float], gap: float = 0.4) -> list[tuple[float, float]]:
+    spans: list[list[float]] = []
+    for t in times:
+        if spans and t - spans[-1][1] <= gap:
+            spans[-1][1] = t
+        else:
+            spans.append([t, t])
+    return [(a, b) for a, b in spans]
+
+
+async def test_script_agent_plays_one_line_per_turn(tmp_path: Path) -> None:
+    prompt = spoken_wav(tmp_path / "prompt.wav", "my name is voice desk")
+    wav = spoken_wav(tmp_path / "turns.wav", 0.8, "hello", 4.0, "goodbye", 6.0)
+    caller = Caller(f"embedded:script?say={prompt}|The weather is sunny and warm today.", wav)
+    await caller.call.start()
+    try:
+        await caller.wait_for(lambda: len(caller.of_type("turn")) >= 2)
+    finally:
+        await caller.call.hangup()
+
+    steps = [e["item"] for e in caller.of_type("script_step")]
+    assert steps == [str(prompt), "The weather is sunny and warm today."]
+    heard = recognize_spans(caller.rx.audio())
+    assert len(heard) == 2, heard
+    assert "name" in heard[0] and "weather" in heard[1], heard
+
+
+def test_cli_call_json_includes_the_turns(tmp_path: Path) -> None:
+    wav = spoken_wav(tmp_path / "ask.wav", 0.8, "what time is it", 5.0)
+    done = voicedesk("call", "embedded:voice", "--source", f"wav:{wav}", "--duration", "7", "--json", timeout=90)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["turns"], summary
+    assert "time" in summary["turns"][0]["transcript"]
+    assert "agent turn 1" in done.stderr
+
+
+def test_missing_espeak_refuses_the_voice_agent_only(tmp_path: Path) -> None:
+    env = {"VOICEDESK_ESPEAK_LIBRARY": str(tmp_path / "no-libespeak-ng.so")}
+    done = voicedesk("serve", "--port", "0", "--agent", "voice", env=env, timeout=30)
+    assert done.returncode == 1
+    assert "espeak-ng" in done.stderr and "apt-get install espeak-ng" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    # the other agents do not need it
+    done = voicedesk("call", "embedded:parrot", "--duration", "1", "--json", env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    done = voicedesk("call", "embedded:voice", "--duration", "1", env=env, timeout=60)
+    assert done.returncode == 1 and "espeak-ng" in done.stderr
+
+
+def test_serve_takes_agent_options_and_rejects_unknown_ones() -> None:
+    with serve("--agent", "parrot", "--agent-option", "delay=250") as (url, _proc):
+        assert url.startswith("http://")
+    done = voicedesk("serve", "--port", "0", "--agent", "parrot", "-o", "speed=2", timeout=30)
+    assert done.returncode == 1 and "no option speed" in done.stderr and "delay" in done.stderr
