@@ -90,7 +90,7 @@ class IceConfig:
     @property
     def aiortc_urls(self) -> tuple[str | None, str | None]:
         """The STUN and TURN URLs aiortc will actually use (the first of each)."""
-        stun = next((u for u, _ in self.urls if u.startswith("stun")), None)
+        stun = next((u for u, _ in self.urls if u.startswith("stun:")), None)
         turn = next((u for u, _ in self.urls if u.startswith("turn")), None)
         return stun, turn
 
@@ -145,9 +145,13 @@ class IceConfig:
         )
 
     def _aiortc_warnings(self) -> list[str]:
-        stun = [u for s in self.iceServers for u in s.urls if u.startswith("stun")]
+        # aiortc skips stuns: URLs without a word (it only takes "stun" for STUN)
+        stun = [u for s in self.iceServers for u in s.urls if u.startswith("stun:")]
         turn = [u for s in self.iceServers for u in s.urls if u.startswith("turn")]
         warnings = []
+        stuns = [u for s in self.iceServers for u in s.urls if u.startswith("stuns:")]
+        if stuns:
+            warnings.append(f"aiortc ignores stuns: URLs ({', '.join(stuns)}); use stun: or turns:")
         if len(stun) > 1:
             warnings.append(f"aiortc uses only the first STUN server ({stun[0]}); {len(stun) - 1} more ignored")
         if len(turn) > 1:

@@ -126,3 +126,9 @@ def test_import_keeps_a_user_preset_readable_only_by_its_owner(tmp_path):
     bad.write_text('{"iceServers": [{"urls": "turn:x"}]}')
     with pytest.raises(ConfigError, match="needs username and credential"):
         import_preset(bad)
+
+
+def test_stuns_urls_are_flagged_because_aiortc_skips_them():
+    config = IceConfig.from_json({"iceServers": [{"urls": ["stuns:s.example.com:5349", "stun:a"]}]})
+    assert config.warnings == ("aiortc ignores stuns: URLs (stuns:s.example.com:5349); use stun: or turns:",)
+    assert config.aiortc_urls == ("stun:a", None)
