@@ -8,10 +8,10 @@ import json
 import sys
 from typing import Any
 
+from voicedesk.cli._audio import CallAudio, add_audio_arguments
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.media.sinks import AudioSink, WavRecorderSink
-from voicedesk.media.sources import parse_source
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
 from voicedesk.rtc.impair import ImpairmentSpec
@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="how to reach an http(s) target: the same as prefixing it with KIND+ (default json)",
     )
     p.add_argument(
-        "--source", default="tone:440", help="tone:FREQ, wav:PATH, wav+loop:PATH or silence (default tone:440)"
+        "--source",
+        default="tone:440",
+        help="tone:FREQ, wav:PATH, wav+loop:PATH, mic[:DEVICE] or silence (default tone:440)",
     )
     p.add_argument("--duration", type=float, default=5.0, help="seconds to stay connected (default 5)")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for set-up (default 15)")
@@ -80,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="open the 'voicedesk' data channel for turn events (automatic for embedded: targets)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    add_audio_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -168,9 +171,11 @@ async def run(args: argparse.Namespace) -> int:
     if schedule and impairment is None:
         impairment = ImpairmentSpec()
     sinks: list[AudioSink] = [WavRecorderSink(args.record)] if args.record else []
+    audio = CallAudio(args)
+    sinks += audio.sinks()
     call = Call(
         with_signaling_kind(args.target, args.signaling),
-        source=parse_source(args.source),
+        source=audio.source(args.source),
         sinks=sinks,
         ice=ice,
         timeout=args.timeout,
@@ -182,6 +187,7 @@ async def run(args: argparse.Namespace) -> int:
         agent_events=True if args.agent_events else None,
     )
     call.add_listener(progress)
+    audio.attach(call, args.duration)
     impair_tasks: set[asyncio.Task[None]] = set()
     schedule_impairments(call, schedule, impair_tasks)
     error: VoiceDeskError | None = None
@@ -193,10 +199,14 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         for task in impair_tasks:
             task.cancel()
+        await audio.close()
+    summary.update(audio.summary())
     if args.json:
         print(json.dumps(summary), flush=True)
     elif error is None:
         print_summary(summary)
+        for line in audio.summary_lines():
+            print(line)
     if error is not None:
         print(f"voicedesk: {error}", file=sys.stderr)
         return 1

@@ -55,7 +55,7 @@ class PlayoutBuffer:
         rate: int,
         target_ms: float = 60.0,
         max_ms: float = 300.0,
-        tolerance_ms: float = 20.0,
+        tolerance_ms: float = 10.0,
         window_ms: float = 1000.0,
     ) -> None:
         if target_ms < 0 or max_ms <= target_ms:
@@ -116,7 +116,6 @@ class PlayoutBuffer:
                 self.state = PlayoutState.PLAYING
                 self._window_min = None
                 self._window_pulled = 0
-            self._track_depth()
             if self._size < count:
                 have = self._size
                 out[:have] = self._take(have)
@@ -147,6 +146,7 @@ class PlayoutBuffer:
                 out[:] = self._take(count)
                 self._played += count
             self._window_pulled += count
+            self._track_depth()  # after the pull: the depth's low point, just before the next frame lands
 
     def _track_depth(self) -> None:
         depth = self._size

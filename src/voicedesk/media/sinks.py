@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -198,3 +201,118 @@ class AnalyzerSink(AudioSink):
 
     def peak_hz(self, seconds: float = 1.0) -> float | None:
         return dominant_frequency(self.ring.latest(int(seconds * SAMPLE_RATE)))
+
+
+class StereoRecorderSink(AudioSink):
+    """Both directions in one 16-bit 48 kHz stereo WAV: left = sent, right = received.
+
+    Feed sent audio to ``write_sent`` (an observer of the call's outbound track)
+    and received audio to ``write`` (it is the call's sink). The two arrive on
+    different schedules, so each is placed on one shared wall clock: a block that
+    arrives more than ``tolerance_ms`` later than the channel's audio so far
+    reaches is preceded by silence (a stall, lost packets, audio not yet
+    started), and a channel that has said nothing for ``hold_ms`` is taken as
+    silent. An echo therefore sits in the right channel one round trip after its
+    original in the left. Like ``WavRecorderSink``, the header is rewritten after
+    every block, so the file is playable even if the process dies.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        hold_ms: float = 300.0,
+        tolerance_ms: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: BinaryIO | None = open(self.path, "wb")
+        except OSError as exc:
+            raise MediaError(f"cannot record to {self.path}: {exc.strerror or exc}") from exc
+        self._wav: wave.Wave_write | None = wave.open(self._file, "wb")
+        self._wav.setnchannels(2)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(SAMPLE_RATE)
+        self._clock = clock
+        self._hold = int(SAMPLE_RATE * hold_ms / 1000)
+        self._tolerance = int(SAMPLE_RATE * tolerance_ms / 1000)
+        self._t0: float | None = None
+        self._pending: list[list[np.ndarray]] = [[], []]
+        self._started = [False, False]
+        self._end = [0, 0]  # position (samples since t0) where each channel's audio so far ends
+        self._committed = 0
+        self.padded_samples = [0, 0]  # silence inserted per channel to keep them aligned
+        self.samples_written = 0
+
+    def write_sent(self, samples: np.ndarray) -> None:
+        self._add(0, samples)
+
+    def write(self, samples: np.ndarray) -> None:
+        self._add(1, samples)
+
+    def _wall(self) -> int:
+        assert self._t0 is not None
+        return int((self._clock() - self._t0) * SAMPLE_RATE)
+
+    def _add(self, channel: int, samples: np.ndarray) -> None:
+        if self._wav is None:
+            return
+        samples = np.asarray(samples, dtype=np.float32)
+        if self._t0 is None:  # the first block ends now: the recording starts when it began
+            self._t0 = self._clock() - samples.size / SAMPLE_RATE
+        start_by_clock = self._wall() - samples.size
+        first = not self._started[channel]
+        self._started[channel] = True
+        # a channel's first block is placed exactly; later ones only when they are clearly late
+        if start_by_clock - self._end[channel] > (0 if first else self._tolerance):
+            self._pad(channel, start_by_clock - self._end[channel])
+        self._pending[channel].append(samples.copy())
+        self._end[channel] += samples.size
+        self._commit()
+
+    def _pad(self, channel: int, count: int) -> None:
+        if count > 0:
+            self._pending[channel].append(np.zeros(count, dtype=np.float32))
+            self._end[channel] += count
+            self.padded_samples[channel] += count
+
+    def _commit(self, final: bool = False) -> None:
+        if final:
+            upto = max(self._end)
+        else:
+            floor = self._wall() - self._hold
+            for channel in (0, 1):  # a channel silent for longer than the hold is silent
+                self._pad(channel, floor - self._end[channel])
+            upto = min(self._end)
+        for channel in (0, 1):
+            self._pad(channel, upto - self._end[channel])
+        count = upto - self._committed
+        if count <= 0 or self._wav is None:
+            return
+        left, right = (self._take(channel, count) for channel in (0, 1))
+        pcm = np.clip(np.column_stack((left, right)) * 32768.0, -32768, 32767).astype("<i2")
+        self._wav.writeframes(pcm.tobytes())
+        assert self._file is not None
+        self._file.flush()
+        self._committed = upto
+        self.samples_written += count
+
+    def _take(self, channel: int, count: int) -> np.ndarray:
+        blocks = self._pending[channel]
+        joined = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+        self._pending[channel] = [joined[count:]] if joined.size > count else []
+        return joined[:count]
+
+    def close(self) -> None:
+        if self._wav is None:
+            return
+        if self._t0 is not None:
+            self._commit(final=True)
+        self._wav.close()
+        if self._file is not None:
+            self._file.close()
+        self._wav = None
+        self._file = None

@@ -152,15 +152,38 @@ class OutboundAudioTrack(MediaStreamTrack):
         self.source = source
         self.muted = False
         self.frames_sent = 0
+        self.dtmf_sent = ""
         self._observers: list[FrameObserver] = []
+        self._dtmf = np.zeros(0, dtype=np.float32)
 
     def add_observer(self, observer: FrameObserver) -> None:
         self._observers.append(observer)
 
+    def send_dtmf(self, digits: str, tone_ms: float = 90.0, gap_ms: float = 70.0) -> float:
+        """Queue in-band DTMF tones (Q.23); returns how many seconds they take to send.
+
+        The tones replace the source's audio frame by frame (as a phone keypad
+        does), also while muted: a key press is meant to be heard.
+        """
+        from voicedesk.media.dtmf import dtmf_samples, validate_digits
+
+        tones = dtmf_samples(digits, tone_ms, gap_ms)
+        self._dtmf = np.concatenate((self._dtmf, tones))
+        self.dtmf_sent += validate_digits(digits)
+        return self._dtmf.size / SAMPLE_RATE
+
+    @property
+    def dtmf_pending(self) -> bool:
+        return self._dtmf.size > 0
+
     async def recv(self) -> av.AudioFrame:
         frame = await self.source.recv()
         samples = frame_to_mono(frame)
-        if self.muted:
+        if self._dtmf.size:
+            tones, self._dtmf = self._dtmf[: samples.size], self._dtmf[samples.size :]
+            samples = np.pad(tones, (0, samples.size - tones.size))
+            frame = mono_to_frame(samples, frame.pts, frame.sample_rate)
+        elif self.muted:
             samples = np.zeros_like(samples)
             frame = mono_to_frame(samples, frame.pts, frame.sample_rate)
         self.frames_sent += 1
@@ -173,10 +196,19 @@ class OutboundAudioTrack(MediaStreamTrack):
         self.source.stop()
 
 
-def parse_source(spec: str) -> MediaStreamTrack:
-    """``tone[:FREQ]``, ``silence``, ``wav:PATH`` (``wav+loop:PATH`` loops)."""
+def parse_source(spec: str, input_device: int | str | None = None) -> MediaStreamTrack:
+    """``tone[:FREQ]``, ``silence``, ``wav:PATH`` (``wav+loop:PATH`` loops), ``mic[:DEVICE]``.
+
+    ``mic`` captures ``input_device`` (index or name; the default device if None);
+    ``mic:DEVICE`` names the device in the spec itself.
+    """
     kind, _, arg = spec.partition(":")
     kind = kind.strip().lower()
+    if kind in ("mic", "microphone"):
+        from voicedesk.media.devices import parse_device_spec
+        from voicedesk.media.microphone import MicrophoneTrack
+
+        return MicrophoneTrack(parse_device_spec(arg) if arg else input_device)
     if kind == "tone":
         try:
             freq = float(arg) if arg else 440.0
@@ -191,4 +223,4 @@ def parse_source(spec: str) -> MediaStreamTrack:
         if not arg:
             raise ConfigError(f"bad source {spec!r}: give a path, e.g. wav:prompt.wav")
         return WavTrack(arg, loop=kind.endswith("+loop"))
-    raise ConfigError(f"unknown source {spec!r}: use tone:FREQ, wav:PATH, wav+loop:PATH or silence")
+    raise ConfigError(f"unknown source {spec!r}: use tone:FREQ, wav:PATH, wav+loop:PATH, mic[:DEVICE] or silence")

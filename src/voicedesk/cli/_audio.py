@@ -1,0 +1,195 @@
+"""Audio options of ``voicedesk call``: devices, speaker, recordings, DTMF.
+
+Kept apart from ``call.py`` (which many features touch) so the call command only
+adds the arguments, builds a ``CallAudio`` and asks it for the source and sinks.
+The leading underscore keeps this module out of the subcommand list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from typing import Any
+
+from aiortc.mediastreams import MediaStreamTrack
+
+from voicedesk.errors import ConfigError
+from voicedesk.media.devices import AudioDeviceNotice, parse_device_spec
+from voicedesk.media.dtmf import dtmf_samples, validate_digits
+from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.microphone import MicrophoneTrack
+from voicedesk.media.sinks import AudioSink, StereoRecorderSink, WavRecorderSink
+from voicedesk.media.sources import parse_source
+from voicedesk.media.speaker import SpeakerSink
+from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
+
+
+def add_audio_arguments(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("audio devices, recordings and DTMF")
+    group.add_argument(
+        "--input-device", metavar="DEV", help="microphone for --source mic: index or name (`voicedesk devices`)"
+    )
+    group.add_argument(
+        "--output-device", metavar="DEV", help="speaker: index or name (`voicedesk devices`); implies --speaker"
+    )
+    group.add_argument("--speaker", action="store_true", help="play received audio on the default output device")
+    group.add_argument(
+        "--playout-ms",
+        type=float,
+        default=60.0,
+        metavar="MS",
+        help="playout buffer target depth in front of the speaker (default 60 ms)",
+    )
+    group.add_argument("--record-sent", metavar="OUT.wav", help="record sent audio to a WAV file")
+    group.add_argument(
+        "--record-stereo", metavar="OUT.wav", help="record both directions to one stereo WAV: left sent, right received"
+    )
+    group.add_argument(
+        "--dtmf", metavar="DIGITS", help="send in-band DTMF tones after connecting, e.g. '1234#' (',' pauses 0.5 s)"
+    )
+    group.add_argument(
+        "--dtmf-delay",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="wait this long after connecting before sending --dtmf (default 1)",
+    )
+
+
+class CallAudio:
+    """What the audio options ask for, built before the call and attached to it."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.dtmf = validate_digits(args.dtmf) if args.dtmf else None
+        if args.dtmf_delay < 0:
+            raise ConfigError("--dtmf-delay must be ≥ 0")
+        if not 0 <= args.playout_ms <= 1000:
+            raise ConfigError("--playout-ms must be 0–1000")
+        self.dtmf_seconds = dtmf_samples(self.dtmf).size / SAMPLE_RATE if self.dtmf else 0.0
+        self.source_track: MediaStreamTrack | None = None
+        self.speaker: SpeakerSink | None = None
+        self.sent_recorder: WavRecorderSink | None = None
+        self.stereo: StereoRecorderSink | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._t0_ms = 0.0
+
+    def source(self, spec: str) -> MediaStreamTrack:
+        is_mic = spec.strip().lower().split(":", 1)[0] in ("mic", "microphone")
+        if self.args.input_device is not None and not is_mic:
+            raise ConfigError("--input-device chooses the microphone: use it with --source mic")
+        self.source_track = parse_source(spec, input_device=parse_device_spec(self.args.input_device))
+        if isinstance(self.source_track, MicrophoneTrack):
+            self.source_track.add_listener(self._notice)
+        return self.source_track
+
+    def sinks(self) -> list[AudioSink]:
+        sinks: list[AudioSink] = []
+        try:
+            if self.args.speaker or self.args.output_device is not None:
+                self.speaker = SpeakerSink(parse_device_spec(self.args.output_device), target_ms=self.args.playout_ms)
+                self.speaker.add_listener(self._notice)
+                sinks.append(self.speaker)
+            if self.args.record_sent:
+                self.sent_recorder = WavRecorderSink(self.args.record_sent)
+            if self.args.record_stereo:
+                self.stereo = StereoRecorderSink(self.args.record_stereo)
+                sinks.append(self.stereo)
+        except Exception:
+            for sink in [*sinks, self.sent_recorder]:
+                if sink is not None:
+                    sink.close()
+            raise
+        return sinks
+
+    def attach(self, call: Call, duration: float) -> None:
+        if self.sent_recorder is not None:
+            call.outbound.add_observer(self.sent_recorder.write)
+        if self.stereo is not None:
+            call.outbound.add_observer(self.stereo.write_sent)
+        if self.dtmf:
+            if duration < self.args.dtmf_delay + self.dtmf_seconds:
+                print(
+                    f"voicedesk: warning: the call ends after {duration:g} s, before the DTMF tones "
+                    f"({self.args.dtmf_delay:g} s + {self.dtmf_seconds:.1f} s) are all sent",
+                    file=sys.stderr,
+                )
+            call.add_listener(lambda event: self._on_event(call, event))
+
+    def _on_event(self, call: Call, event: CallEvent) -> None:
+        if isinstance(event, CallStateChanged) and event.state == CallState.CONNECTED and self.dtmf:
+            self._t0_ms = event.t_ms
+            task = asyncio.get_running_loop().create_task(self._send_dtmf(call), name="dtmf")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send_dtmf(self, call: Call) -> None:
+        await asyncio.sleep(self.args.dtmf_delay)
+        assert self.dtmf is not None
+        seconds = call.outbound.send_dtmf(self.dtmf)
+        print(f"[DTMF] sending {self.dtmf!r} in-band ({seconds:.2f} s)", file=sys.stderr, flush=True)
+
+    def _notice(self, notice: AudioDeviceNotice) -> None:
+        print(f"voicedesk: {notice.message}", file=sys.stderr, flush=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, 2.0)
+        # the call closes its own sinks; the sent-audio recorder is only an observer
+        for sink in (self.sent_recorder, self.stereo, self.speaker):
+            if sink is not None:
+                sink.close()
+        if self.source_track is not None:
+            self.source_track.stop()
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.speaker is not None:
+            stats = self.speaker.stats()
+            out["speaker"] = {
+                "device": self.speaker.device.name if self.speaker.device else None,
+                "rate": self.speaker.samplerate,
+                "fallback": self.speaker.using_fallback,
+                "playout_target_ms": round(stats.target_ms, 1) if stats else None,
+                "playout_depth_ms": round(stats.depth_ms, 1) if stats else None,
+                "underruns": stats.underruns if stats else None,
+                "overruns": stats.overruns if stats else None,
+                "drift_dropped_ms": round(stats.dropped_ms, 1) if stats else None,
+                "drift_inserted_ms": round(stats.inserted_ms, 1) if stats else None,
+            }
+        if isinstance(self.source_track, MicrophoneTrack):
+            mic = self.source_track
+            out["microphone"] = {
+                "device": mic.device.name if mic.device else None,
+                "rate": mic.samplerate,
+                "fallback": mic.using_fallback,
+                "blocks": mic.blocks_captured,
+                "overruns": mic.overruns,
+            }
+        if self.dtmf:
+            out["dtmf_sent"] = self.dtmf
+        return out
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        info = self.summary()
+        if "microphone" in info:
+            mic = info["microphone"]
+            where = "silence (fallback)" if mic["fallback"] else f"{mic['device']} at {mic['rate']} Hz"
+            lines.append(f"microphone     {where}")
+        if "speaker" in info:
+            spk = info["speaker"]
+            if spk["fallback"] or spk["playout_target_ms"] is None:
+                lines.append("speaker        not played (fallback: null sink)")
+            else:
+                lines.append(
+                    f"speaker        {spk['device']} at {spk['rate']} Hz; playout depth {spk['playout_depth_ms']} ms "
+                    f"(target {spk['playout_target_ms']}), underruns {spk['underruns']}, overruns {spk['overruns']}"
+                )
+        if "dtmf_sent" in info:
+            lines.append(f"dtmf           sent {info['dtmf_sent']!r} in-band")
+        return lines
