@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class GuiOptions:
     target: str | None = None  # pre-fill the dialer
     smoke_timeout: float = 45.0
     smoke_tone_hz: float = 1000.0
+    smoke_environment: bool = False  # add versions, C extensions, devices (the packaged app's --smoke-test)
 
 
 def choose_platform(smoke_test: bool) -> str | None:
@@ -137,10 +139,11 @@ def run(options: GuiOptions) -> int:
     sys.excepthook = show_unexpected
     window = None
     status = 1
+    scratch = tempfile.TemporaryDirectory(prefix="voicedesk-smoke-")
     try:
         from voicedesk.gui.main_window import MainWindow
 
-        window = MainWindow()
+        window = MainWindow(settings=_smoke_settings(scratch) if options.smoke_test else None)
         if options.target:
             window.dialer.set_target(options.target)
         _close_on_signals(loop, window)
@@ -160,7 +163,17 @@ def run(options: GuiOptions) -> int:
         from PySide6.QtCore import qInstallMessageHandler
 
         qInstallMessageHandler(None)
+        scratch.cleanup()
     return status
+
+
+def _smoke_settings(scratch: tempfile.TemporaryDirectory[str]) -> Any:
+    """The smoke test neither reads nor changes the user's settings."""
+    from PySide6.QtCore import QSettings
+
+    from voicedesk.gui.settings import AppSettings
+
+    return AppSettings(QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat))
 
 
 async def _main(window: Any, options: GuiOptions) -> int:
@@ -243,13 +256,17 @@ async def smoke_test(window: Any, options: GuiOptions) -> int:
             and abs(peak - options.smoke_tone_hz) < 20
             and sent_peak is not None
             and drawn >= 10
-            and window.stats.point_count >= 1
+            and window.stats.point_count >= 2  # two points draw a line (and a useful screenshot)
         ):
             ok = True
             break
     else:
         result["reason"] = f"no audio both ways within {options.smoke_timeout:g} s"
     result["stats_points"] = window.stats.point_count
+    if options.smoke_environment:
+        from voicedesk.smoke import environment_report
+
+        result.update(environment_report())
     if options.screenshot:
         await asyncio.sleep(0.2)  # let the last frame paint
         path = Path(options.screenshot)

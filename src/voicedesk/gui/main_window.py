@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -116,14 +117,17 @@ class MainWindow(QMainWindow):
         graphs = QSplitter(Qt.Orientation.Horizontal)
         graphs.addWidget(_boxed(self.waveforms))
         graphs.addWidget(_boxed(self.stats))
-        graphs.setStretchFactor(0, 3)
-        graphs.setStretchFactor(1, 2)
+        graphs.setStretchFactor(0, 1)
+        graphs.setStretchFactor(1, 1)
+        graphs.setSizes([640, 560])  # initial split; stretch factors apply on resize only
+        self.graphs_splitter = graphs
         self.main_splitter = QSplitter(Qt.Orientation.Vertical)
         self.main_splitter.setObjectName("mainSplitter")
         self.main_splitter.addWidget(graphs)
         self.main_splitter.addWidget(self.tabs)
         self.main_splitter.setStretchFactor(0, 3)
         self.main_splitter.setStretchFactor(1, 2)
+        self.main_splitter.setSizes([480, 300])
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 8, 8, 4)
@@ -177,7 +181,13 @@ class MainWindow(QMainWindow):
                 self.tabs.addTab(broken, spec.title)
                 continue
             self.panels[spec.key] = panel
-            self.tabs.addTab(panel, spec.title)
+            # A scroll area keeps one panel's minimum size from forcing the whole window
+            # larger than a laptop screen.
+            scroll = QScrollArea()
+            scroll.setWidget(panel)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            self.tabs.addTab(scroll, spec.title)
 
     def panel(self, key: str) -> Panel | None:
         return self.panels.get(key)
@@ -295,9 +305,12 @@ class MainWindow(QMainWindow):
             )
         elif state == "ended":
             self.statusBar().showMessage("Call ended.", STATUS_TIMEOUT_MS)
+        elif state == "failed" and reason:
+            self.show_message(reason, True)
 
     def _on_failed(self, message: str) -> None:
-        self.show_message(message, True)
+        if message != self.banner.text():  # the failed state already showed the same reason
+            self.show_message(message, True)
 
     def _on_finished(self, bridge: CallBridge) -> None:
         if bridge is not self.bridge:

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QStackedWidget,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -91,7 +91,7 @@ class StateIndicator(QLabel):
         self.state = "idle"
         self._palette: Palette | None = None
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumWidth(190)
+        self.setMinimumWidth(150)
         self.setObjectName("stateIndicator")
 
     def set_palette(self, palette: Palette) -> None:
@@ -127,7 +127,7 @@ class DialerWidget(QFrame):
         self.target.setEditable(True)
         self.target.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.target.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.target.setMinimumContentsLength(36)
+        self.target.setMinimumContentsLength(14)
         self.target.lineEdit().setPlaceholderText("http://host:port/api/voice/offer  or  embedded:echo")
         self.target.setToolTip("Where to call: an agent's offer URL, or embedded:AGENT for the in-process server")
         self.signaling = QLabel()
@@ -160,14 +160,14 @@ class DialerWidget(QFrame):
         self.source_kind.currentIndexChanged.connect(self._source_kind_changed)
 
         self.ice_path = QLineEdit()
-        self.ice_path.setPlaceholderText("default (no STUN/TURN): host candidates only")
+        self.ice_path.setPlaceholderText("none: host candidates only")
         self.ice_path.setToolTip("RTCConfiguration JSON as a browser takes it: iceServers, iceTransportPolicy")
         ice_browse = QToolButton()
         ice_browse.setText("…")
         ice_browse.setToolTip("Choose an ICE configuration (RTCConfiguration JSON)")
         ice_browse.clicked.connect(self._browse_ice)
         self.headers = QLineEdit()
-        self.headers.setPlaceholderText("Authorization: Bearer …; X-Other: value   (not saved)")
+        self.headers.setPlaceholderText("Authorization: Bearer …; X-Key: v (not saved)")
         self.headers.setToolTip("Extra HTTP headers for signaling, separated by ';'. Never written to disk.")
 
         self.call_button = QPushButton("Call")
@@ -190,33 +190,31 @@ class DialerWidget(QFrame):
         self.mute_button.toggled.connect(self._mute_toggled)
         self.target.lineEdit().returnPressed.connect(self.request_dial)
 
-        grid = QGridLayout(self)
-        grid.setContentsMargins(10, 8, 10, 8)
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(4)
-        grid.addWidget(QLabel("Target"), 0, 0)
-        grid.addWidget(self.target, 0, 1, 1, 3)
-        grid.addWidget(self.call_button, 0, 4)
-        grid.addWidget(self.hangup_button, 0, 5)
-        grid.addWidget(self.mute_button, 0, 6)
-        grid.addWidget(self.timer_label, 0, 7)
-        grid.addWidget(self.state, 0, 8)
-        grid.addWidget(QLabel("Source"), 1, 0)
-        source_row = QHBoxLayout()
-        source_row.addWidget(self.source_kind)
-        source_row.addWidget(self.source_args, 1)
-        grid.addLayout(source_row, 1, 1)
-        grid.addWidget(QLabel("ICE"), 1, 2, Qt.AlignmentFlag.AlignRight)
-        ice_row = QHBoxLayout()
-        ice_row.addWidget(self.ice_path, 1)
-        ice_row.addWidget(ice_browse)
-        grid.addLayout(ice_row, 1, 3)
-        grid.addWidget(QLabel("Headers"), 1, 4, Qt.AlignmentFlag.AlignRight)
-        grid.addWidget(self.headers, 1, 5, 1, 4)
-        grid.addWidget(self.signaling, 2, 1, 1, 3)
-        grid.addWidget(self.reason, 2, 4, 1, 5)
-        grid.setColumnStretch(1, 3)
-        grid.setColumnStretch(3, 2)
+        # Rows of their own (not one grid) so that the window fits a small screen.
+        row0 = QHBoxLayout()
+        row0.addWidget(QLabel("Target"))
+        row0.addWidget(self.target, 1)
+        for w in (self.call_button, self.hangup_button, self.mute_button, self.timer_label, self.state):
+            row0.addWidget(w)
+        row1 = QHBoxLayout()
+        row1.addWidget(QLabel("Source"))
+        row1.addWidget(self.source_kind)
+        row1.addWidget(self.source_args, 2)
+        row1.addSpacing(8)
+        row1.addWidget(QLabel("ICE"))
+        row1.addWidget(self.ice_path, 2)
+        row1.addWidget(ice_browse)
+        row1.addSpacing(8)
+        row1.addWidget(QLabel("Headers"))
+        row1.addWidget(self.headers, 3)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.signaling, 1)
+        row2.addWidget(self.reason, 2)
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(10, 8, 10, 8)
+        rows.setSpacing(4)
+        for row in (row0, row1, row2):
+            rows.addLayout(row)
 
         self._clock = QTimer(self)
         self._clock.setInterval(250)

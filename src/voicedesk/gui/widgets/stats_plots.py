@@ -36,18 +36,18 @@ class Graph:
 
 
 GRAPHS: tuple[Graph, ...] = (
-    Graph("rtt", "Round-trip time", "ms", (Series("rtt_ms", "RTT", 0),)),
+    Graph("rtt", "RTT", "ms", (Series("rtt_ms", "RTT", 0),)),
     Graph(
         "jitter",
         "Jitter",
         "ms",
-        (Series("jitter_ms", "received", 4), Series("remote_jitter_ms", "sent (peer's view)", 0)),
+        (Series("jitter_ms", "in", 4), Series("remote_jitter_ms", "out (peer)", 0)),
     ),
     Graph(
         "loss",
-        "Packet loss",
+        "Loss",
         "%",
-        (Series("loss_pct", "received", 1), Series("remote_loss_pct", "sent (peer's view)", 2)),
+        (Series("loss_pct", "in", 1), Series("remote_loss_pct", "out (peer)", 2)),
         digits=2,
     ),
     Graph(
@@ -81,8 +81,8 @@ class StatsPlots(QWidget):
         values = QGridLayout()
         values.setContentsMargins(0, 0, 0, 0)
         values.setHorizontalSpacing(14)
-        column = 0
         first: pg.PlotItem | None = None
+        self.graph_labels: dict[str, QLabel] = {}
         for row, graph in enumerate(GRAPHS):
             plot = self.layout_widget.addPlot(row=row, col=0)
             plot.setMenuEnabled(False)
@@ -90,10 +90,10 @@ class StatsPlots(QWidget):
             plot.hideButtons()
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.getAxis("left").setWidth(44)
-            plot.setLabel("left", graph.unit)
+            plot.setLabel("left", f"{graph.title} ({graph.unit})")
+            plot.getAxis("left").enableAutoSIPrefix(False)
             plot.enableAutoRange(axis="y", enable=True)
             plot.setLimits(yMin=0)
-            plot.setTitle(graph.title, size="9pt")
             if row < len(GRAPHS) - 1:
                 plot.getAxis("bottom").setStyle(showValues=False)
             else:
@@ -105,20 +105,20 @@ class StatsPlots(QWidget):
             if len(graph.series) > 1:
                 plot.addLegend(offset=(-4, 2), labelTextSize="8pt", verSpacing=-6)
             self.plots[graph.key] = plot
+            sources = "\n".join(f"{s.label}: {FIELD_SOURCES.get(s.field, s.field)}" for s in graph.series)
+            tip = f"{graph.title}\n{sources}\nA gap means aiortc did not report the field (e.g. no RTCP report yet)."
+            plot.setToolTip(tip)
+            label = QLabel()
+            label.setObjectName("statValue")
+            label.setToolTip(tip)
+            label.setTextFormat(Qt.TextFormat.RichText)
+            self.graph_labels[graph.key] = label
+            values.addWidget(label, 0, row)
+            values.setColumnStretch(row, 1)
             for series in graph.series:
-                curve = plot.plot([], [], name=series.label, connect="finite", antialias=True)
+                curve = plot.plot([], [], name=series.label, connect="finite", antialias=True, symbol="o", symbolSize=4)
                 self.curves[series.field] = curve
-                label = QLabel()
-                label.setObjectName("statValue")
-                label.setToolTip(f"{graph.title} ({series.label}): {FIELD_SOURCES.get(series.field, series.field)}")
                 self.value_labels[series.field] = label
-                values.addWidget(label, 0, column)
-                column += 1
-            plot.setToolTip(
-                "\n".join(f"{s.label}: {FIELD_SOURCES.get(s.field, s.field)}" for s in graph.series)
-                + "\nA gap means aiortc did not report the field (e.g. no RTCP report yet)."
-            )
-        values.setColumnStretch(column, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -140,16 +140,19 @@ class StatsPlots(QWidget):
         self.layout_widget.setBackground(palette.plot_background)
         for graph in GRAPHS:
             plot = self.plots[graph.key]
-            plot.setTitle(graph.title, size="9pt", color=palette.muted)
             for name in ("left", "bottom"):
                 plot.getAxis(name).setPen(pg.mkPen(palette.grid))
                 plot.getAxis(name).setTextPen(pg.mkPen(palette.muted))
             for series in graph.series:
                 color = palette.series[series.color_index % len(palette.series)]
                 self.curves[series.field].setPen(pg.mkPen(color, width=1.6))
-                self.value_labels[series.field].setProperty("color", color)
+                self.curves[series.field].setSymbolBrush(pg.mkBrush(color))
+                self.curves[series.field].setSymbolPen(None)
             if plot.legend is not None:
                 plot.legend.setLabelTextColor(palette.foreground)
+                background = pg.mkColor(palette.plot_background)
+                background.setAlpha(200)
+                plot.legend.setBrush(pg.mkBrush(background))
         self._update_labels()
 
     def clear(self) -> None:
@@ -175,18 +178,19 @@ class StatsPlots(QWidget):
 
     def _update_labels(self) -> None:
         latest = self.samples[-1] if self.samples else None
+        p = self._palette
         for graph in GRAPHS:
+            parts = []
             for series in graph.series:
-                label = self.value_labels[series.field]
                 value = None if latest is None else getattr(latest, series.field, None)
                 if value is None or (isinstance(value, float) and math.isnan(value)):
                     text = "n/a"
                 else:
-                    text = f"{value:.{graph.digits}f} {graph.unit}"
-                color = self._palette.series[series.color_index % len(self._palette.series)]
-                name = graph.title if len(graph.series) == 1 else f"{graph.title} {series.label}"
-                label.setText(
-                    f"<span style='color:{self._palette.muted}'>{name}</span><br>"
-                    f"<b style='color:{color}; font-size:13pt'>{text}</b>"
-                )
-                label.setTextFormat(Qt.TextFormat.RichText)
+                    text = f"{value:.{graph.digits}f}"
+                color = p.series[series.color_index % len(p.series)]
+                name = "" if len(graph.series) == 1 else f"<span style='color:{p.muted}'>{series.label} </span>"
+                parts.append(f"{name}<b style='color:{color}'>{text}</b>")
+            self.graph_labels[graph.key].setText(
+                f"<span style='color:{p.muted}'>{graph.title} ({graph.unit})</span><br>"
+                f"<span style='font-size:12pt'>{' &nbsp; '.join(parts)}</span>"
+            )
