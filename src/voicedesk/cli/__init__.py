@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -35,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="more log output on stderr (-vv also raises aiortc/aioice)",
     )
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="check this install: versions, C extensions, audio devices, and a call to embedded:echo "
+        "in the window (offscreen without a display); one JSON line; exit 0 only if audio came back",
+    )
+    parser.add_argument("--headless", action="store_true", help="with --smoke-test: no window")
+    parser.add_argument("--screenshot", metavar="PATH.png", help="with --smoke-test: save the window as a PNG")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in command_modules():
         importlib.import_module(f"voicedesk.cli.{name}").register(sub)
@@ -53,9 +62,29 @@ def fail(message: str) -> int:
     return 1
 
 
+def smoke_test(headless: bool, screenshot: str | None) -> int:
+    from voicedesk import smoke
+
+    if not headless:
+        try:
+            from voicedesk.gui.app import GuiOptions
+            from voicedesk.gui.app import run as run_app
+        except ImportError:
+            headless = True  # no Qt in this install: the call still proves the engine
+    if not headless:
+        return run_app(GuiOptions(smoke_test=True, screenshot=screenshot, smoke_environment=True))
+    result = asyncio.run(smoke.headless_call())
+    result.update(smoke.environment_report())
+    print(json.dumps(result), flush=True)
+    return 0 if result["ok"] else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.smoke_test and args.command is None:
+        configure_logging(args.verbose)
+        return smoke_test(headless=args.headless, screenshot=args.screenshot)
     if args.command is None:  # no command: open the window (global options still apply)
         args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "gui"])
     configure_logging(args.verbose)

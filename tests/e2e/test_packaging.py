@@ -1,0 +1,95 @@
+"""The PyInstaller bundle, built from this tree, runs without the build's virtualenv.
+
+Slow (about a minute to build on 2 cores) but CI runs it: QA machines get exactly
+this folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    if shutil.which("unshare") is None:
+        pytest.skip("util-linux unshare is needed to hide the virtualenv from the bundle")
+    out = tmp_path_factory.mktemp("dist")
+    work = tmp_path_factory.mktemp("build")
+    env = {**os.environ, "DIST": str(out), "WORK": str(work), "PYTHON": str(ROOT / ".venv" / "bin" / "python")}
+    result = subprocess.run(
+        [str(ROOT / "packaging" / "build.sh")], capture_output=True, text=True, env=env, timeout=900
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    exe = out / "VoiceDesk" / "VoiceDesk"
+    assert exe.is_file() and os.access(exe, os.X_OK)
+    assert list(out.glob("VoiceDesk-*-linux-*.tar.gz")), "the archive was not made"
+    return exe
+
+
+def run_hidden(exe: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the bundle with the build's virtualenv and source tree made invisible
+    (an empty directory mounted over each, in a private mount namespace)."""
+    empty = exe.parent.parent / "empty"
+    empty.mkdir(exist_ok=True)
+    hide = " && ".join(f"mount --bind {empty} {path}" for path in (ROOT / ".venv", ROOT / "src"))
+    command = f'{hide} && exec "$0" "$@"'
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(exe.parent.parent),
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(exe.parent.parent),
+    }
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", command, str(exe), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=exe.parent.parent,
+    )
+
+
+def test_smoke_test_reports_a_working_bundle(bundle):
+    result = run_hidden(bundle, "--smoke-test", "--screenshot", str(bundle.parent.parent / "shot.png"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Fatal Python error" not in result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["state"] == "connected"
+    assert abs(report["rx_peak_hz"] - 1000) < 20
+    assert report["frozen"] is True
+    assert report["versions"]["aiortc"] and report["versions"]["PySide6-Essentials"]
+    assert report["c_extensions"]["google_crc32c_fast_path"] is True
+    assert all(report["c_extensions"].values()), report["c_extensions"]
+    assert "inputs" in report["audio_devices"]
+    assert (bundle.parent.parent / "shot.png").stat().st_size > 10_000
+
+
+def test_command_line_call_from_the_bundle(bundle):
+    result = run_hidden(bundle, "call", "embedded:echo", "--source", "tone:700", "--duration", "2", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["state"] == "connected"
+    assert abs(summary["rx_peak_hz"] - 700) < 5
+
+
+def test_bundle_really_cannot_see_the_virtualenv(bundle):
+    """The hiding works: a Python from the venv is gone inside the namespace."""
+    empty = bundle.parent.parent / "empty"
+    empty.mkdir(exist_ok=True)
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind {empty} {ROOT / '.venv'} && test -e {venv_python}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert probe.returncode == 1
