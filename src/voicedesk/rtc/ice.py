@@ -25,6 +25,7 @@ from aioice import Candidate, Connection, TransportPolicy
 
 from voicedesk.config import IceConfig, IceServer
 from voicedesk.rtc import stun
+from voicedesk.rtc.ice_monitor import CandidateInfo
 from voicedesk.rtc.stun import Outcome, ServerAddress, ServerVerdict
 
 logger = logging.getLogger(__name__)
@@ -34,45 +35,23 @@ CANDIDATE_TYPES = ("host", "srflx", "prflx", "relay")
 
 
 @dataclass(frozen=True)
-class ProbeCandidate:
-    type: str  # host, srflx, prflx, relay
-    protocol: str  # udp (aioice gathers UDP only; TURN over TCP still yields a UDP relay)
-    address: str
-    port: int
-    priority: int
-    related_address: str | None
-    related_port: int | None
-    ms: float  # since the probe started
-    server: str | None = None  # the URL that produced it (None for host candidates)
+class ProbeCandidate(CandidateInfo):
+    """A gathered candidate (type host/srflx/prflx/relay, protocol, address, port, priority, related
+    address), plus when it arrived and which server URL produced it. aioice gathers UDP only; TURN
+    over TCP or TLS still yields a UDP relay candidate."""
+
+    ms: float = 0.0  # since the probe started
+    server: str | None = None  # None for host candidates
     foundation: str = ""
 
     @classmethod
-    def from_aioice(cls, candidate: Candidate, ms: float, server: str | None) -> ProbeCandidate:
+    def from_gathered(cls, candidate: Candidate, ms: float, server: str | None) -> ProbeCandidate:
         return cls(
-            type=candidate.type,
-            protocol=candidate.transport.lower(),
-            address=candidate.host,
-            port=candidate.port,
-            priority=candidate.priority,
-            related_address=candidate.related_address,
-            related_port=candidate.related_port,
-            ms=ms,
-            server=server,
-            foundation=candidate.foundation,
+            **CandidateInfo.from_aioice(candidate).__dict__, ms=ms, server=server, foundation=candidate.foundation
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "protocol": self.protocol,
-            "address": self.address,
-            "port": self.port,
-            "priority": self.priority,
-            "related_address": self.related_address,
-            "related_port": self.related_port,
-            "ms": round(self.ms, 1),
-            "server": self.server,
-        }
+        return {**super().to_json(), "ms": round(self.ms, 1), "server": self.server}
 
 
 @dataclass(frozen=True)
@@ -130,7 +109,7 @@ async def _gather(
         # aioice gives up on servers after 5 s by itself; our timeout may be shorter
         await asyncio.wait_for(connection.gather_candidates(), budget_s)
         ms = (time.monotonic() - t0) * 1000
-        found = [ProbeCandidate.from_aioice(c, ms, url) for c in connection.local_candidates if c.type == keep]
+        found = [ProbeCandidate.from_gathered(c, ms, url) for c in connection.local_candidates if c.type == keep]
     except TimeoutError:
         pass
     except Exception as exc:  # aioice raises from odd places (bad host names, sockets)
