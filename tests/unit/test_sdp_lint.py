@@ -189,7 +189,8 @@ def test_real_sdps_have_no_error(name):
 
 def test_real_pairs_have_no_error():
     texts = fixture_texts()
-    for offer, answer in (("aiortc_offer.sdp", "aiortc_answer.sdp"), ("janus_offer.sdp", "janus_answer.sdp")):
+    pairs = [("aiortc", "aiortc"), ("janus", "janus"), ("voicedesk_call", "voicedesk_call")]
+    for offer, answer in ((f"{o}_offer.sdp", f"{a}_answer.sdp") for o, a in pairs):
         findings = lint_pair(parse(texts[offer]), parse(texts[answer]))
         assert not has_errors(findings), [f.format() for f in findings]
 
