@@ -7,11 +7,12 @@ import json
 import pytest
 
 from tests.helpers.processes import voicedesk
-from tests.helpers.turn import Coturn, coturn  # noqa: F401 - fixture
+from tests.helpers.turn import SECRET, Coturn, coturn, coturn_secret  # noqa: F401 - fixtures
 from voicedesk.config import IceConfig
 from voicedesk.errors import IceError
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc.call import Call, candidates_in
+from voicedesk.rtc.turn_credentials import mint
 
 pytestmark = pytest.mark.e2e
 
@@ -79,3 +80,19 @@ def test_cli_call_json_says_whether_turn_was_used(coturn: Coturn, tmp_path):  # 
     assert summary["path"] == "relay" and summary["turn_used"] is True
     assert abs(summary["rx_peak_hz"] - 800) <= 5
     assert "vdpass" not in result.stdout + result.stderr
+
+
+async def test_ephemeral_credentials_expired_refused_fresh_carry_a_relay_only_call(coturn_secret: Coturn):  # noqa: F811
+    def relay_only(creds) -> IceConfig:
+        server = coturn_secret.ice_server("udp", creds.username, creds.credential)
+        return IceConfig.from_json({"iceServers": [server], "iceTransportPolicy": "relay"})
+
+    expired = Call("embedded:echo", source=ToneTrack(600), ice=relay_only(mint(SECRET, "alice", ttl=-30)), timeout=20)
+    with pytest.raises(IceError) as info:
+        await expired.start()
+    assert "TURN refused the credentials" in str(info.value) and "expired" in str(info.value)
+
+    fresh = Call("embedded:echo", source=ToneTrack(600), ice=relay_only(mint(SECRET, "alice", ttl=600)), timeout=20)
+    summary = await fresh.run(duration=2.0)
+    assert summary["state"] == "connected", summary["reason"]
+    assert summary["turn_used"] and abs(summary["rx_peak_hz"] - 600) <= 5
