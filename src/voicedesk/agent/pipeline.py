@@ -215,8 +215,8 @@ class Pipeline:
     def observe(
         self, source: FrameProcessor, destination: FrameProcessor | None, frame: Frame, direction: FrameDirection
     ) -> None:
-        if isinstance(frame, ErrorFrame) and direction is FrameDirection.DOWNSTREAM:
-            self.errors.append(frame)
+        if isinstance(frame, ErrorFrame) and all(e.id != frame.id for e in self.errors):
+            self.errors.append(frame)  # once, though it passes every later processor
         for observer in self.observers:
             try:
                 observer.on_push(source, destination, frame, direction)

@@ -1,0 +1,161 @@
+"""Frame pipeline semantics, with the processor harness (tests/helpers/pipeline.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from tests.helpers.pipeline import ProcessorHarness
+from voicedesk.agent.engines.responder import RuleResponder
+from voicedesk.agent.engines.vad import EnergyVad
+from voicedesk.agent.frames import (
+    AudioInFrame,
+    ControlFrame,
+    ErrorFrame,
+    FinalTranscriptFrame,
+    Frame,
+    FrameDirection,
+    FrameKind,
+    InterruptionFrame,
+    ResponseEndedFrame,
+    ResponseStartedFrame,
+    ResponseTextFrame,
+    SpeechStartedFrame,
+    SpeechStoppedFrame,
+    StartFrame,
+)
+from voicedesk.agent.pipeline import FrameProcessor
+from voicedesk.agent.processors.responder import ResponderProcessor
+from voicedesk.agent.processors.vad import VADProcessor
+from voicedesk.agent.voice_agents import VoiceAgent, parse_agent_options
+from voicedesk.errors import ConfigError
+
+
+class Slow(FrameProcessor):
+    """Takes a while over each text frame, like a service streaming a reply."""
+
+    def __init__(self) -> None:
+        super().__init__("slow")
+        self.started: list[str] = []
+        self.finished: list[str] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, ResponseTextFrame):
+            self.started.append(frame.text)
+            await asyncio.sleep(0.3)
+            self.finished.append(frame.text)
+        await super().process_frame(frame, direction)
+
+
+class Broken(FrameProcessor):
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, ResponseTextFrame) and frame.text == "boom":
+            raise ValueError("bad text")
+        await super().process_frame(frame, direction)
+
+
+def test_frame_kinds_follow_pipecat() -> None:
+    assert AudioInFrame(samples=np.zeros(960, np.float32)).kind is FrameKind.SYSTEM
+    assert InterruptionFrame().kind is FrameKind.SYSTEM
+    assert ResponseTextFrame(text="x").kind is FrameKind.DATA
+    assert isinstance(ResponseEndedFrame(), ControlFrame)
+    assert ResponseTextFrame(text="a").id != ResponseTextFrame(text="a").id
+
+
+async def test_frames_pass_through_in_order_and_observers_see_each_push() -> None:
+    async with ProcessorHarness(FrameProcessor("a"), FrameProcessor("b")) as h:
+        for text in ("one", "two", "three"):
+            await h.send(ResponseTextFrame(text=text))
+        await h.wait_for(ResponseTextFrame, count=3)
+    assert [f.text for f in h.of_type(ResponseTextFrame)] == ["one", "two", "three"]
+    assert isinstance(h.frames[0], StartFrame)
+    hops = [(src, dst) for src, dst, f in h.recorder.pushes if isinstance(f, ResponseTextFrame) and f.text == "one"]
+    assert hops == [("a", "b"), ("b", "collector"), ("collector", None)]
+
+
+async def test_interruption_drops_queued_data_cancels_the_frame_in_hand_and_keeps_control() -> None:
+    slow = Slow()
+    async with ProcessorHarness(slow) as h:
+        for text in ("first", "second", "third"):
+            await h.send(ResponseTextFrame(text=text))
+        await h.send(ResponseEndedFrame())
+        await h.settle(0.1)
+        await h.send(InterruptionFrame())  # system: handled at once, ahead of the queue
+        await h.wait_for(ResponseEndedFrame)
+        await h.send(ResponseTextFrame(text="after"))
+        await h.wait_for(ResponseTextFrame)
+    assert slow.started == ["first", "after"]
+    assert slow.finished == ["after"]
+    assert [f.text for f in h.of_type(ResponseTextFrame)] == ["after"]
+    # the interruption overtook the queued frames
+    names = [type(f).__name__ for f in h.frames if not isinstance(f, StartFrame)]
+    assert names.index("InterruptionFrame") < names.index("ResponseEndedFrame")
+
+
+async def test_an_exception_becomes_an_error_frame_and_the_pipeline_goes_on() -> None:
+    async with ProcessorHarness(Broken()) as h:
+        await h.send(ResponseTextFrame(text="boom"))
+        error = await h.wait_for(ErrorFrame)
+        await h.send(ResponseTextFrame(text="fine"))
+        await h.wait_for(ResponseTextFrame)
+    assert "bad text" in error.message and error.source == "Broken" and not error.fatal
+    assert h.pipeline.errors == [error]
+
+
+async def test_stop_cancels_every_task() -> None:
+    h = ProcessorHarness(Slow())
+    await h.__aenter__()
+    await h.send(ResponseTextFrame(text="long"))
+    tasks = set(h.pipeline.tasks.tasks)
+    assert tasks and all(t.get_name().startswith("harness/") for t in tasks)
+    await h.__aexit__(None, None, None)
+    assert all(t.done() for t in tasks)
+    assert not h.pipeline.tasks.tasks
+
+
+def _block(level: float) -> AudioInFrame:
+    return AudioInFrame(samples=np.full(960, level, dtype=np.float32))
+
+
+async def test_vad_reports_speech_with_onset_and_offset_and_interrupts() -> None:
+    vad = VADProcessor(EnergyVad(-40.0), stop_ms=200)
+    async with ProcessorHarness(vad) as h:
+        for level in [0.0] * 5 + [0.3] * 20 + [0.0] * 15:
+            await h.send(_block(level))
+        stopped = await h.wait_for(SpeechStoppedFrame)
+    started = h.of_type(SpeechStartedFrame)
+    assert len(started) == 1 and h.of_type(InterruptionFrame)
+    assert started[0].onset < started[0].at  # the onset predates the detection
+    assert stopped.offset < stopped.at
+
+
+async def test_rule_responder_streams_sentences_and_ignores_empty_transcripts() -> None:
+    async with ProcessorHarness(ResponderProcessor(RuleResponder())) as h:
+        await h.send(FinalTranscriptFrame(text=""))
+        await h.send(FinalTranscriptFrame(text="hello what is your name"))
+        await h.wait_for(ResponseEndedFrame)
+    assert len(h.of_type(ResponseStartedFrame)) == 1
+    text = "".join(f.text for f in h.of_type(ResponseTextFrame))
+    assert text.strip() == "My name is Voice Desk. I am a test agent."
+    assert len(h.of_type(ResponseTextFrame)) == 2  # sentence by sentence
+
+
+def test_rule_responder_repeats_what_it_heard_when_unsure() -> None:
+    responder = RuleResponder()
+    assert responder.reply_for("purple elephants") == "I am not sure. I heard you say: purple elephants."
+    assert responder.reply_for("thank you") == "You are welcome."
+    assert "weather" in " ".join(responder.phrases())
+
+
+def test_agent_options_are_checked() -> None:
+    assert parse_agent_options(["delay=500", "stt = open"]) == {"delay": "500", "stt": "open"}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_agent_options(["delay"])
+    with pytest.raises(ConfigError, match="no option colour"):
+        VoiceAgent({"colour": "red"})
+    with pytest.raises(ConfigError, match="unknown stt mode"):
+        VoiceAgent.preflight({"stt": "psychic"})
+    with pytest.raises(ConfigError, match="unknown responder"):
+        VoiceAgent.preflight({"responder": "oracle"})
