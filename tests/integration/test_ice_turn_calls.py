@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.helpers.net import free_port
 from tests.helpers.processes import voicedesk
 from tests.helpers.turn import SECRET, Coturn, coturn, coturn_secret  # noqa: F401 - fixtures
 from voicedesk.config import IceConfig
@@ -96,3 +97,14 @@ async def test_ephemeral_credentials_expired_refused_fresh_carry_a_relay_only_ca
     summary = await fresh.run(duration=2.0)
     assert summary["state"] == "connected", summary["reason"]
     assert summary["turn_used"] and abs(summary["rx_peak_hz"] - 600) <= 5
+
+
+async def test_relay_only_call_to_a_dead_turn_port_says_no_answer():
+    port = free_port()
+    server = {"urls": f"turn:127.0.0.1:{port}", "username": "u", "credential": "p"}
+    ice = IceConfig.from_json({"iceServers": [server], "iceTransportPolicy": "relay"})
+    with pytest.raises(IceError) as info:
+        await Call("embedded:echo", source=ToneTrack(600), ice=ice, timeout=20).start()
+    assert str(info.value).startswith(
+        f"relay-only call but no relay candidate was gathered: no answer from TURN server at 127.0.0.1:{port} after "
+    )
