@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from voicedesk.errors import VoiceDeskError
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, DescriptionSet, StatsSampled
+from voicedesk.rtc.signaling.log import SignalingExchanged
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class CallBridge(QObject):
     state_changed = Signal(str, str)  # CallState value, reason ("" when none)
     description_set = Signal(str, str, str)  # side ("local"/"remote"), type, sdp
     stats_sampled = Signal(object)  # voicedesk.rtc.stats.StatsSample
+    signaling_exchanged = Signal(object)  # voicedesk.rtc.signaling.log.SignalingExchanged
     failed = Signal(str)  # one line for the user
     finished = Signal()  # the call is over and torn down
 
@@ -108,3 +110,5 @@ class CallBridge(QObject):
             self.description_set.emit(event.side, event.type, event.sdp)
         elif isinstance(event, StatsSampled):
             self.stats_sampled.emit(event.sample)
+        elif isinstance(event, SignalingExchanged):
+            self.signaling_exchanged.emit(event)

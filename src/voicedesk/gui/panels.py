@@ -23,7 +23,7 @@ PANELS: list[PanelSpec] = [
     PanelSpec("candidates", "Candidates", "voicedesk.gui.widgets.candidates:CandidatesPanel"),
     PanelSpec("log", "Log", "voicedesk.gui.widgets.log_panel:LogPanel"),
     PanelSpec("agent", "Embedded agent", "voicedesk.gui.widgets.agent_panel:AgentPanel"),
-#SIGTMP    PanelSpec("signaling", "Signaling", "voicedesk.gui.widgets.signaling_panel:SignalingPanel"),
+    PanelSpec("signaling", "Signaling", "voicedesk.gui.widgets.signaling_panel:SignalingPanel"),
     PanelSpec("ice_lab", "ICE lab", "voicedesk.gui.widgets.ice_lab:IceLabPanel"),
     # more panels: PanelSpec("key", "Title", "voicedesk.gui.widgets.your_module:YourPanel"),
 ]
