@@ -224,3 +224,22 @@ async def test_relative_location_resolves_against_the_url_that_answered():
             assert signaling.resource_url.startswith(f"{server.base_url}/whip/sessions/")
             await call.hangup()
         assert server.sessions == {}
+
+
+async def test_an_endpoint_that_hangs_on_options_is_still_called():
+    async with running_server("echo") as server:
+
+        async def options(request: web.Request) -> web.Response:
+            await asyncio.sleep(30)
+            return web.Response(status=204)
+
+        async def post(request: web.Request) -> web.Response:
+            return web.Response(status=307, headers={"Location": f"{server.base_url}/whip"})
+
+        with StubServer({("OPTIONS", "/whip"): options, ("POST", "/whip"): post}) as stub:
+            call = Call(f"whip+{stub.url}/whip", source=ToneTrack(500), timeout=12)
+            await call.start()
+            await call.hangup()
+        first = call.signaling.exchanges[0]
+        assert first.method == "OPTIONS" and first.status is None and "within 3 s" in (first.error or "")
+        assert [e.status for e in call.signaling.exchanges[1:]] == [307, 201, 200]

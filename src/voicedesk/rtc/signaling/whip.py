@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiortc import RTCIceServer, RTCSessionDescription
 
-from voicedesk.errors import ConfigError, SignalingError
+from voicedesk.errors import CallTimeout, ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.http_json import error_text
 from voicedesk.rtc.signaling.log import HttpReply, http_request
@@ -30,6 +30,7 @@ from voicedesk.rtc.signaling.log import HttpReply, http_request
 logger = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
+OPTIONS_TIMEOUT = 3.0
 REDIRECTS = (307, 308)  # method-preserving; a 303 would turn the POST into a GET
 _LINK_SPLIT = re.compile(r",\s*(?=<)")
 _LINK_PARAM = re.compile(r';\s*([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]+)')
@@ -113,7 +114,7 @@ class WhipSignaling(Signaling):
             self._session = aiohttp.ClientSession()
         return self._session
 
-    async def _request(self, method: str, url: str, **kwargs: object) -> HttpReply:
+    async def _request(self, method: str, url: str, wait: float | None = None, **kwargs: object) -> HttpReply:
         return await http_request(
             self._http(),
             method,
@@ -121,16 +122,16 @@ class WhipSignaling(Signaling):
             protocol=self.protocol,
             record=self.record,
             headers=self.headers,
-            request_timeout=self.timeout,
+            request_timeout=wait or self.timeout,
             **kwargs,  # type: ignore[arg-type]
         )
 
-    async def _follow(self, method: str, **kwargs: object) -> HttpReply:
+    async def _follow(self, method: str, wait: float | None = None, **kwargs: object) -> HttpReply:
         """Send to the endpoint, following redirects (RFC 9725 §4.6: 307) up to a limit."""
         url = self.url
         seen = [url]
         for _ in range(self.max_redirects + 1):
-            reply = await self._request(method, url, **kwargs)
+            reply = await self._request(method, url, wait, **kwargs)
             if reply.status not in REDIRECTS:
                 return reply
             location = reply.headers.get("Location")
@@ -149,8 +150,9 @@ class WhipSignaling(Signaling):
         if not self.learn_ice_servers:
             return []
         try:
-            reply = await self._follow("OPTIONS")
-        except SignalingError as exc:
+            # short: an endpoint that ignores OPTIONS must not eat the time the POST needs
+            reply = await self._follow("OPTIONS", min(self.timeout / 3, OPTIONS_TIMEOUT))
+        except (SignalingError, CallTimeout) as exc:
             # many endpoints do not implement OPTIONS; the POST will say what is wrong
             logger.info("WHIP OPTIONS failed (%s); continuing without ICE servers from the endpoint", exc)
             return []
