@@ -76,6 +76,15 @@ SINGLE = {
     "duplicate-mid": (OFFER + SECOND_SECTION.replace("a=mid:1", "a=mid:0"), "a=mid:0"),
     "bundle-unknown-mid": (mutate(OFFER, "BUNDLE 0", "BUNDLE 0 7"), "a=group:BUNDLE"),
     "not-bundled": (OFFER + SECOND_SECTION, M_LINE),
+    "bundle-transport-mismatch": (
+        mutate(OFFER, "BUNDLE 0", "BUNDLE 0 1") + SECOND_SECTION.replace("a=mid:1", "a=mid:1\r\na=ice-ufrag:efgh"),
+        M_LINE,
+    ),
+    "missing-sctp-port": (
+        mutate(OFFER, "BUNDLE 0", "BUNDLE 0 1")
+        + "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n",
+        "m=application",
+    ),
     "conflicting-direction": (add(OFFER, "a=recvonly"), "a=recvonly"),
     "duplicate-extmap-id": (
         add(OFFER, "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=extmap:1 urn:ietf:params:rtp-hdrext:toffset"),

@@ -119,6 +119,8 @@ _RULES = [
     Rule("duplicate-mid", ERR, "two sections with the same a=mid"),
     Rule("bundle-unknown-mid", ERR, "a BUNDLE group lists a mid no section has"),
     Rule("not-bundled", INFO, "a section outside the BUNDLE group: it needs its own transport"),
+    Rule("bundle-transport-mismatch", ERR, "bundled sections with different ICE credentials or fingerprints"),
+    Rule("missing-sctp-port", WARN, "a data channel section (webrtc-datachannel) without a=sctp-port"),
     Rule("conflicting-direction", ERR, "two direction attributes in one section"),
     Rule("duplicate-extmap-id", ERR, "one header extension id used for two URIs in a section"),
     Rule("extmap-id-range", WARN, "extmap id outside 1-14 needs two-byte headers (a=extmap-allow-mixed), max 255"),
@@ -316,6 +318,8 @@ def _lint_media(desc: SessionDescription, media: MediaSection, role: str | None,
         out.add("setup-holdconn", setup_line, "holdconn: no DTLS connection will be made")
 
     _lint_candidates(desc, media, out)
+    if media.kind == "application" and "webrtc-datachannel" in media.formats and not media.has("sctp-port"):
+        out.add("missing-sctp-port", media.line, f"{label} has no a=sctp-port (browsers assume 5000)")
     if is_av and not media.rtcp_mux:
         out.add("missing-rtcp-mux", media.line, f"{label} has no a=rtcp-mux")
     if media.is_rtp:
@@ -463,6 +467,11 @@ def _lint_extmaps(desc: SessionDescription, media: MediaSection, out: _Collector
             out.add("extmap-id-range", ext.line, f"extmap id {ext.id} needs two-byte headers (a=extmap-allow-mixed)")
 
 
+def _transport_of(desc: SessionDescription, media: MediaSection) -> tuple[str | None, str | None, str]:
+    fingerprints = " ".join(sorted(f"{f.algorithm} {f.value.upper()}" for f in desc.fingerprints_of(media)))
+    return desc.ice_ufrag_of(media)[0], desc.ice_pwd_of(media)[0], fingerprints
+
+
 def _lint_bundle(desc: SessionDescription, out: _Collector) -> None:
     mids: dict[str, int] = {}
     for media in desc.media:
@@ -484,6 +493,26 @@ def _lint_bundle(desc: SessionDescription, out: _Collector) -> None:
                 out.add("missing-mid", media.line, f"{media.label()} has no a=mid but the SDP uses BUNDLE")
             elif media.mid not in bundled and not media.rejected:
                 out.add("not-bundled", media.line, f"{media.label()} is not in the BUNDLE group")
+    by_mid = {m.mid: m for m in desc.media if m.mid is not None}
+    for group in groups:
+        # one transport for the group: every bundled section must describe the same one
+        members = [by_mid[mid] for mid in group.mids if mid in by_mid and not by_mid[mid].rejected]
+        if len(members) < 2:
+            continue
+        first = members[0]
+        expected = _transport_of(desc, first)
+        for media in members[1:]:
+            for what, (a, b) in zip(
+                ("ice-ufrag", "ice-pwd", "fingerprint"),
+                zip(expected, _transport_of(desc, media), strict=True),
+                strict=True,
+            ):
+                if a != b:
+                    out.add(
+                        "bundle-transport-mismatch",
+                        media.line,
+                        f"{media.label()} has another {what} than {first.label()}, bundled with it",
+                    )
 
 
 # offer/answer pair ---------------------------------------------------------------------------
