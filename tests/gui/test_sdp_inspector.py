@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.helpers.sdp import OFFER, mutate
+from tests.gui.conftest import close_window
+from tests.helpers.sdp import ANSWER, OFFER, mutate
 from voicedesk.gui.main_window import MainWindow
 from voicedesk.gui.widgets.sdp_inspector import SdpInspectorPanel
 from voicedesk.media.frames import dominant_frequency
@@ -46,6 +47,18 @@ def test_pasted_sdp_is_linted_live_and_highlighted(window, qtbot):
     assert [rule for _, _, rule in findings(panel)] == ["missing-rtcp-mux"]  # CRLF assumed for a paste
     panel._jump(panel.findings.topLevelItem(0))
     assert panel.editor.textCursor().selectedText().startswith("m=audio")
+
+
+def test_pasted_offer_and_answer_give_a_summary(window, qtbot):
+    panel = inspector(window)
+    panel.editor.setPlainText(OFFER.replace("\r\n", "\n"))
+    qtbot.waitUntil(lambda: panel.texts.get("offer") == OFFER, timeout=5_000)  # CRLF, as SDP says
+    panel.which.setCurrentIndex(1)
+    assert panel.editor.toPlainText() == ""
+    panel.editor.setPlainText(keep_codecs(ANSWER, ["PCMU"]))
+    qtbot.waitUntil(lambda: "codec          PCMU/8000 (PT 0)" in panel.summary.toPlainText(), timeout=5_000)
+    panel.which.setCurrentIndex(0)  # the pasted offer is still there
+    assert panel.editor.toPlainText() == OFFER.replace("\r\n", "\n")
 
 
 def test_paused_offer_edited_to_pcmu_is_applied_and_negotiated(window, qtbot):
@@ -90,3 +103,14 @@ def test_cancel_while_paused_fails_the_call_and_the_window_stays_usable(window, 
     assert "cancelled while the answer was being edited" in window.dialer.reason.text()
     qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)
     assert window.bridge.call.pc.connectionState == "closed"
+
+
+def test_closing_the_window_while_paused_ends_the_call(window, qtbot):
+    panel = inspector(window)
+    panel.pause_offer.setChecked(True)
+    window.dialer.set_target("embedded:echo")
+    qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.is_paused, timeout=CONNECT_MS)
+    call = window.bridge.call
+    close_window(window, qtbot)
+    assert call.state.value == "failed" and not panel.is_paused

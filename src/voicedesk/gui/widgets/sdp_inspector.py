@@ -349,10 +349,18 @@ class SdpInspectorPanel(Panel):
         for column in range(3):
             self.findings.resizeColumnToContents(column)
         self._fill_structure(desc)
+        if not self.is_paused and not self._call_active() and text.strip():
+            # scratch pad: keep what was pasted per kind, so offer + answer give a summary
+            self.texts[kind] = text
+            self._update_views()
         errors = sum(1 for f in findings if f.severity == Severity.ERROR)
         if not self.is_paused:
             shown = f"{kind}: {errors} errors, {len(findings) - errors} other findings" if text.strip() else ""
             self.status.setText(shown or "Paste an SDP, or place a call.")
+
+    def _call_active(self) -> bool:
+        bridge = self.context.current_bridge()
+        return bridge is not None and bridge.active
 
     def _lint(self, kind: str, text: str) -> tuple[list[Finding], SessionDescription | None]:
         try:
