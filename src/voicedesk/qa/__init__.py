@@ -1,0 +1,1 @@
+"""QA automation: scenarios, client-side latency, golden calls, call reports, browser dumps."""

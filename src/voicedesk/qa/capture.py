@@ -1,0 +1,182 @@
+"""Everything a call report needs, captured while a Call runs (no Qt, no files until export).
+
+capture = CallCapture()
+call = Call(target, sinks=[capture.rx], ...)
+capture.attach(call)        # events, sent audio, the log
+...
+record = capture.record()   # a CallRecord for qa/report.py
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from voicedesk.qa.latency import TimedRecorder
+from voicedesk.rtc.agent_events import AgentEventReceived
+from voicedesk.rtc.call import Call, CallState, CallStateChanged, StatsSampled
+from voicedesk.rtc.stats import StatsSample
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CallRecord:
+    """One call, ready to export: what was negotiated, measured, heard and logged."""
+
+    target: str
+    started_at: float  # epoch seconds of t_ms = 0
+    ice: dict[str, Any] | None = None  # IceConfig.to_json(redact=False): report.py redacts it
+    local_sdp: str | None = None
+    remote_sdp: str | None = None
+    candidates: dict[str, Any] = field(default_factory=dict)
+    samples: list[StatsSample] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    tx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    rx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    rx_offset_ms: float = 0.0  # call time of the first received sample
+    tx_offset_ms: float = 0.0
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    devices: dict[str, str] = field(default_factory=dict)  # "input"/"output" -> device name
+    result: dict[str, Any] | None = None  # a scenario's result, when the call was a test
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, lines: list[str], t0: float) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines = lines
+        self.t0 = t0
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(f"{(record.created - self.t0) * 1000.0:9.1f} ms {self.format(record)}")
+        except Exception:  # a log line must never break the call
+            pass
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+class CallCapture:
+    """Listens to one Call: events, a full-call recording each way, the voicedesk log."""
+
+    def __init__(self, log_level: int = logging.DEBUG) -> None:
+        self.rx = TimedRecorder()
+        self.tx = TimedRecorder()
+        self.events: list[dict[str, Any]] = []
+        self.log: list[str] = []
+        self.call: Call | None = None
+        self.t0 = time.monotonic()
+        self.epoch0 = time.time()
+        self.connected_at: float | None = None
+        self.agent_turns: list[dict[str, Any]] = []
+        self._handler = _ListHandler(self.log, self.epoch0)
+        self._log_level = log_level
+        self._logger = logging.getLogger("voicedesk")
+        self._saved_level: int | None = None
+        self._pinned: list[logging.Handler] = []
+
+    def attach(self, call: Call) -> None:
+        """Call before ``call.start()``: the clock starts here (≈ the call's own t = 0)."""
+        self.call = call
+        self.t0 = time.monotonic()
+        self.epoch0 = time.time()
+        self._handler.t0 = self.epoch0
+        call.outbound.add_observer(self.tx.write)
+        call.add_listener(self._on_event)
+        self._logger.addHandler(self._handler)
+        if self._logger.getEffectiveLevel() > self._log_level:
+            # the report wants debug lines; the console must not get them: pin every handler
+            # above us that has no level of its own to the level it effectively had
+            effective = self._logger.getEffectiveLevel()
+            node: logging.Logger | None = self._logger
+            while node is not None:
+                for handler in node.handlers:
+                    if handler is not self._handler and handler.level == logging.NOTSET:
+                        handler.setLevel(effective)
+                        self._pinned.append(handler)
+                node = node.parent if node.propagate else None
+            self._saved_level = self._logger.level
+            self._logger.setLevel(self._log_level)
+
+    def detach(self) -> None:
+        self._logger.removeHandler(self._handler)
+        if self._saved_level is not None:
+            self._logger.setLevel(self._saved_level)
+            self._saved_level = None
+        for handler in self._pinned:
+            handler.setLevel(logging.NOTSET)
+        self._pinned.clear()
+        if self.call is not None:
+            self.call.remove_listener(self._on_event)
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, StatsSampled):
+            return  # the sampler keeps every sample; the report takes them from there
+        if isinstance(event, CallStateChanged) and event.state == CallState.CONNECTED:
+            self.connected_at = time.monotonic()
+        data = _jsonable(event)
+        data = {"event": type(event).__name__, **(data if isinstance(data, dict) else {"value": data})}
+        if isinstance(event, AgentEventReceived) and event.type == "turn":
+            # the agent's own account of a turn (rtc/agent_events.py); kept beside ours
+            self.agent_turns.append(dict(event.event))
+        self.events.append(data)
+
+    def ms(self, t: float | None) -> float | None:
+        return None if t is None else (t - self.t0) * 1000.0
+
+    def record(self, turns: list[dict[str, Any]] | None = None, result: dict[str, Any] | None = None) -> CallRecord:
+        call = self.call
+        if call is None:
+            raise RuntimeError("CallCapture.record() before attach()")
+        snap = call.ice_monitor.snapshot() if call.ice_monitor is not None else None
+        candidates: dict[str, Any] = {
+            "local_sdp": _sdp_candidates(call.local_sdp),
+            "remote_sdp": _sdp_candidates(call.remote_sdp),
+        }
+        if snap is not None:
+            candidates["ice"] = snap.to_json()
+        return CallRecord(
+            target=call.target,
+            started_at=self.epoch0,
+            ice=call.ice.to_json(redact=False),
+            local_sdp=call.local_sdp,
+            remote_sdp=call.remote_sdp,
+            candidates=candidates,
+            samples=list(call.sampler.samples) if call.sampler is not None else [],
+            events=list(self.events),
+            summary=call.summary(),
+            tx=self.tx.audio(),
+            rx=self.rx.audio(),
+            tx_offset_ms=self.ms(self.tx.start_time) or 0.0,
+            rx_offset_ms=self.ms(self.rx.start_time) or 0.0,
+            turns=list(turns or []),
+            log=list(self.log),
+            headers=dict(getattr(call.signaling, "headers", None) or {}),
+            result=result,
+        )
+
+
+def _sdp_candidates(sdp: str | None) -> list[str]:
+    return [line[2:] for line in (sdp or "").splitlines() if line.startswith("a=candidate:")]

@@ -1,0 +1,71 @@
+"""JUnit XML for CI: one testcase per scenario, a failure per unmet expectation, an error when the call failed."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from voicedesk.errors import ConfigError
+
+
+def junit_xml(results: list[dict[str, Any]], suite: str = "voicedesk") -> str:
+    failures = sum(1 for r in results if not r["passed"] and not r.get("error"))
+    errors = sum(1 for r in results if r.get("error"))
+    total_time = sum(r.get("duration_s", 0.0) for r in results)
+    root = ET.Element("testsuites", name=suite, tests=str(len(results)), failures=str(failures), errors=str(errors))
+    ts = ET.SubElement(
+        root,
+        "testsuite",
+        name=suite,
+        tests=str(len(results)),
+        failures=str(failures),
+        errors=str(errors),
+        time=f"{total_time:.3f}",
+    )
+    for r in results:
+        case = ET.SubElement(
+            ts,
+            "testcase",
+            classname=f"{suite}.{Path(r['scenario'].rsplit(':', 1)[0]).stem}",
+            name=r["name"],
+            time=f"{r.get('duration_s', 0.0):.3f}",
+            file=r["scenario"].rsplit(":", 1)[0],
+        )
+        lines = [
+            f"{'PASS' if c['passed'] else 'FAIL'} step {c['step']} (line {c['line']}): expected {c['expected']}; "
+            f"measured {c['measured']}" + (f" — {c['message']}" if c.get("message") else "")
+            for c in r.get("checks", [])
+        ]
+        golden = r.get("golden") or {}
+        lines += [
+            f"golden: {d['what']}: golden {d['golden']}, measured {d['measured']}"
+            for d in golden.get("differences", [])
+        ]
+        if r.get("error"):
+            element = ET.SubElement(case, "error", message=r["error"], type="CallError")
+            element.text = "\n".join([r["error"], *lines])
+        elif not r["passed"]:
+            failed = [c for c in r.get("checks", []) if not c["passed"]]
+            golden_failed = [d for d in golden.get("differences", []) if d["failed"]]
+            first = (
+                f"step {failed[0]['step']} (line {failed[0]['line']}): expected {failed[0]['expected']}, "
+                f"measured {failed[0]['measured']}"
+                if failed
+                else f"golden call: {golden_failed[0]['what']} differs"
+                if golden_failed
+                else "failed"
+            )
+            element = ET.SubElement(case, "failure", message=first, type="ExpectationFailed")
+            element.text = "\n".join(lines)
+        out = ET.SubElement(case, "system-out")
+        out.text = "\n".join(lines)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_junit(path: str | Path, results: list[dict[str, Any]]) -> None:
+    try:
+        Path(path).write_text(junit_xml(results), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the JUnit file {path}: {exc.strerror or exc}") from None

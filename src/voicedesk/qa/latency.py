@@ -1,0 +1,230 @@
+"""Latency where the user hears it: speech found in the audio the client sent and received.
+
+Both directions are recorded for the whole call with the loop time each 20 ms block was
+handed to the encoder (sent) or came out of the decoder (received). Speech is found
+by energy on 10 ms frames against the recording's own noise floor, so it works for any
+agent (TTS, a recorded voice, a tone, an echo) without the agent's cooperation:
+
+- an utterance ends where the sent audio falls silent for ``hang_ms``;
+- a reply starts at the first received frame of a run of speech at least ``min_speech_ms`` long.
+
+voice-to-voice = reply onset − utterance end. Received time is when the decoder gave the
+frame to us; a browser would add its playout buffer (tens of ms) on top.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.sinks import AudioSink
+
+FRAME_MS = 10
+FRAME = SAMPLE_RATE * FRAME_MS // 1000
+SPEECH_FLOOR_DBFS = -50.0  # never call anything quieter than this speech
+SPEECH_MARGIN_DB = 15.0  # speech is this far above the noise floor
+
+
+class TimedRecorder(AudioSink):
+    """Every block of a call with the loop time it passed here (a full-call recording).
+
+    ``write`` runs on the event loop (received: the sink reader; sent: the outbound
+    observer). The 10 ms frame levels are kept as the audio arrives, so finding speech
+    while the call runs costs a scan of levels, not of samples.
+    """
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self._clock = clock or time.monotonic
+        self._blocks: list[np.ndarray] = []
+        self._times: list[float] = []  # time the block's first sample passed
+        self._starts: list[int] = []  # sample index of each block's first sample
+        self._levels: list[float] = []  # dBFS per 10 ms frame
+        self._pending = np.zeros(0, dtype=np.float32)
+        self.total = 0
+
+    def write(self, samples: np.ndarray) -> None:
+        block = np.asarray(samples, dtype=np.float32).copy()
+        self._times.append(self._clock())
+        self._starts.append(self.total)
+        self._blocks.append(block)
+        self.total += len(block)
+        pending = np.concatenate((self._pending, block)) if self._pending.size else block
+        n = pending.size // FRAME
+        if n:
+            self._levels.extend(frame_levels(pending[: n * FRAME]).tolist())
+        self._pending = pending[n * FRAME :]
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.float32)
+
+    @property
+    def levels(self) -> np.ndarray:
+        return np.asarray(self._levels)
+
+    @property
+    def start_time(self) -> float | None:
+        return self._times[0] if self._times else None
+
+    def time_of(self, index: int) -> float | None:
+        """Monotonic time sample ``index`` passed here."""
+        if not self._starts:
+            return None
+        b = max(0, bisect.bisect_right(self._starts, index) - 1)
+        return self._times[b] + (index - self._starts[b]) / SAMPLE_RATE
+
+    def index_at(self, when: float) -> int:
+        """The first sample that passed at or after ``when``."""
+        if not self._times:
+            return 0
+        b = bisect.bisect_left(self._times, when)
+        if b >= len(self._times):
+            return self.total
+        return self._starts[b]
+
+    def segment(self, start_t: float, end_t: float | None = None) -> np.ndarray:
+        audio = self.audio()
+        a = self.index_at(start_t)
+        b = self.index_at(end_t) if end_t is not None else audio.size
+        return audio[a:b]
+
+
+@dataclass(frozen=True)
+class SpeechRun:
+    start: float  # monotonic seconds
+    end: float | None  # None: still going at the end of the recording
+
+
+def frame_levels(audio: np.ndarray) -> np.ndarray:
+    """dBFS of each 10 ms frame."""
+    n = audio.size // FRAME
+    if n == 0:
+        return np.zeros(0)
+    frames = audio[: n * FRAME].reshape(n, FRAME).astype(np.float64)
+    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    return 20.0 * np.log10(np.maximum(rms, 1e-6))
+
+
+def speech_threshold(levels: np.ndarray) -> float:
+    """Noise floor (10th percentile) plus a margin, never below SPEECH_FLOOR_DBFS."""
+    if levels.size == 0:
+        return SPEECH_FLOOR_DBFS
+    return max(SPEECH_FLOOR_DBFS, float(np.percentile(levels, 10)) + SPEECH_MARGIN_DB)
+
+
+def speech_runs(
+    recorder: TimedRecorder,
+    start_t: float | None = None,
+    end_t: float | None = None,
+    *,
+    min_speech_ms: float = 60.0,
+    hang_ms: float = 500.0,
+    threshold_dbfs: float | None = None,
+) -> list[SpeechRun]:
+    """Runs of speech in ``recorder`` between two times (pauses shorter than ``hang_ms`` join runs)."""
+    all_levels = recorder.levels
+    first = recorder.index_at(start_t) // FRAME if start_t is not None else 0
+    last = recorder.index_at(end_t) // FRAME if end_t is not None else all_levels.size
+    levels = all_levels[first:last]
+    if levels.size == 0:
+        return []
+    threshold = threshold_dbfs if threshold_dbfs is not None else speech_threshold(all_levels)
+    loud = levels > threshold
+    min_frames = max(1, int(min_speech_ms / FRAME_MS))
+    hang_frames = max(1, int(hang_ms / FRAME_MS))
+    out: list[SpeechRun] = []
+    i, n = 0, loud.size
+    while i < n:
+        if not loud[i]:
+            i += 1
+            continue
+        start, quiet, j = i, 0, i
+        while j < n and quiet < hang_frames:
+            quiet = 0 if loud[j] else quiet + 1
+            j += 1
+        end = j - quiet  # the frame after the last loud one
+        if int(np.count_nonzero(loud[start:end])) >= min_frames:
+            st = recorder.time_of((first + start) * FRAME)
+            closed = quiet >= hang_frames or (end_t is not None and j >= n)
+            et = recorder.time_of((first + end) * FRAME) if closed else None
+            if st is not None:
+                out.append(SpeechRun(st, et))
+        i = j
+    return out
+
+
+def peak_hz(audio: np.ndarray) -> float | None:
+    if audio.size < 1024:
+        return None
+    window = audio[-min(audio.size, SAMPLE_RATE) :] * np.hanning(min(audio.size, SAMPLE_RATE))
+    spectrum = np.abs(np.fft.rfft(window))
+    spectrum[0] = 0
+    return float(np.argmax(spectrum) * SAMPLE_RATE / window.size)
+
+
+@dataclass
+class Turn:
+    """One exchange as the client measured it (seconds are monotonic; *_ms are relative)."""
+
+    index: int
+    said: str
+    utterance_start: float
+    utterance_end: float
+    reply_start: float | None = None
+    reply_end: float | None = None
+    transcript: str | None = None
+    agent: dict | None = None  # the agent's own timings, when it reports them
+    barge_in_at: float | None = None
+
+    @property
+    def voice_to_voice_ms(self) -> float | None:
+        if self.reply_start is None:
+            return None
+        return (self.reply_start - self.utterance_end) * 1000.0
+
+    @property
+    def response_ms(self) -> float | None:
+        if self.reply_start is None:
+            return None
+        return (self.reply_start - self.utterance_start) * 1000.0
+
+    @property
+    def reply_ms(self) -> float | None:
+        if self.reply_start is None or self.reply_end is None:
+            return None
+        return (self.reply_end - self.reply_start) * 1000.0
+
+    @property
+    def barge_in_stop_ms(self) -> float | None:
+        """How long the agent kept talking after the barge-in started."""
+        if self.barge_in_at is None or self.reply_end is None:
+            return None
+        return max(0.0, (self.reply_end - self.barge_in_at) * 1000.0)
+
+    def to_json(self, t0: float) -> dict:
+        def rel(t: float | None) -> float | None:
+            return None if t is None else round((t - t0) * 1000.0, 1)
+
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 1)
+
+        return {
+            "index": self.index,
+            "said": self.said,
+            "utterance_start_ms": rel(self.utterance_start),
+            "utterance_end_ms": rel(self.utterance_end),
+            "reply_start_ms": rel(self.reply_start),
+            "reply_end_ms": rel(self.reply_end),
+            "voice_to_voice_ms": r(self.voice_to_voice_ms),
+            "response_ms": r(self.response_ms),
+            "reply_ms": r(self.reply_ms),
+            "barge_in_at_ms": rel(self.barge_in_at),
+            "barge_in_stop_ms": r(self.barge_in_stop_ms),
+            "transcript": self.transcript,
+            "agent": self.agent,
+        }

@@ -1,0 +1,145 @@
+"""pytest plugin: write agent tests in Python on the engine ``voicedesk test`` uses.
+
+Installed with VoiceDesk (entry point ``pytest11``), so any project that has voicedesk
+installed gets the ``voicedesk_call`` fixture — an async factory::
+
+    async def test_weather(voicedesk_call):
+        call = await voicedesk_call("embedded:voice")        # or --voicedesk-target URL
+        await call.say("what is the weather today")
+        turn = await call.wait_reply(timeout=15)
+        assert turn.voice_to_voice_ms is not None and turn.voice_to_voice_ms < 3000
+        result = await call.hangup()                         # transcripts are made here
+        assert "sunny" in result.turns[-1]["transcript"]
+
+Needs an asyncio test runner (pytest-asyncio, ``asyncio_mode = "auto"`` or
+``@pytest.mark.asyncio``). Calls still open at the end of a test are hung up.
+``--voicedesk-report-dir DIR`` writes a report bundle for every call of a failing test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from voicedesk.config import IceConfig, resolve_ice
+from voicedesk.qa.latency import Turn
+from voicedesk.qa.report import write_bundle
+from voicedesk.qa.runner import ScenarioResult, ScenarioRun
+from voicedesk.qa.scenario import Scenario, Utterance
+from voicedesk.rtc.call import Call
+
+
+class VoiceDeskCall:
+    """One call driven from a test: say, wait for replies, read the measures."""
+
+    def __init__(self, run: ScenarioRun) -> None:
+        self._run = run
+        self.result: ScenarioResult | None = None
+
+    @property
+    def call(self) -> Call:
+        assert self._run.call is not None
+        return self._run.call
+
+    @property
+    def turns(self) -> list[Turn]:
+        return self._run.turns
+
+    @property
+    def setup_ms(self) -> float | None:
+        return self._run.result.setup_ms
+
+    async def say(self, what: str | Utterance | np.ndarray) -> Turn:
+        return await self._run.say(what)
+
+    async def wait_reply(self, timeout: float = 15.0) -> Turn:  # noqa: ASYNC109 (no reply is a result, not an error)
+        return await self._run.wait_reply(timeout)
+
+    async def silence(self, seconds: float) -> None:
+        import asyncio
+
+        await asyncio.sleep(seconds)
+
+    def summary(self) -> dict[str, Any]:
+        return self.call.summary()
+
+    async def hangup(self) -> ScenarioResult:
+        """End the call; the result has every turn with its reply transcript."""
+        if self.result is None:
+            await self._run.close()
+            self.result = self._run.finish()
+            self._run.finish_record()
+        return self.result
+
+
+CallFactory = Callable[..., Awaitable[VoiceDeskCall]]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("voicedesk")
+    group.addoption("--voicedesk-target", help="target for voicedesk_call() calls that name none")
+    group.addoption("--voicedesk-ice", help="ICE configuration (JSON file or preset) for voicedesk_call()")
+    group.addoption("--voicedesk-report-dir", help="write a call report bundle for each call of a failing test")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+async def voicedesk_call(request: pytest.FixtureRequest) -> AsyncIterator[CallFactory]:
+    """``await voicedesk_call(target=None, *, ice=None, timeout=15, vocabulary=(), stt="constrained")``."""
+    calls: list[VoiceDeskCall] = []
+    config = request.config
+
+    async def factory(
+        target: str | None = None,
+        *,
+        ice: IceConfig | str | None = None,
+        timeout: float = 15.0,  # noqa: ASYNC109 (the call set-up timeout, as Call takes it)
+        vocabulary: tuple[str, ...] = (),
+        stt: str = "constrained",
+        headers: dict[str, str] | None = None,
+    ) -> VoiceDeskCall:
+        target = target or config.getoption("voicedesk_target")
+        if not target:
+            pytest.fail("voicedesk_call(): give a target or --voicedesk-target", pytrace=False)
+        ice_spec = ice if ice is not None else config.getoption("voicedesk_ice")
+        ice_config = resolve_ice(ice_spec) if isinstance(ice_spec, str) else ice_spec
+        scenario = Scenario(
+            name=request.node.name,
+            path=str(request.node.path) if getattr(request.node, "path", None) else "<pytest>",
+            line=0,
+            target=target,
+            steps=(),
+            timeout=timeout,
+            stt_mode=stt,
+            vocabulary=tuple(vocabulary),
+        )
+        run = ScenarioRun(scenario, target, ice_config, headers)
+        live = VoiceDeskCall(run)
+        calls.append(live)
+        await run.open()
+        return live
+
+    yield factory
+    report_dir = config.getoption("voicedesk_report_dir")
+    for i, live in enumerate(calls):
+        if live._run.call is None:
+            continue
+        result = await live.hangup()
+        if report_dir and request.node.stash.get(_FAILED, False) and result.record is not None:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", request.node.name)
+            write_bundle(result.record, Path(report_dir) / (f"{name}-{i + 1}" if len(calls) > 1 else name))

@@ -1,0 +1,397 @@
+"""Scenario files: YAML read and checked before any call, errors with file:line and what was expected.
+
+A scenario is one YAML mapping (a file may hold several, separated by ``---``)::
+
+    name: greeting
+    target: embedded:voice
+    steps:
+      - say: hello can you hear me
+      - wait_reply: {timeout: 15}
+      - expect_transcript: {contains: hear you}
+      - expect: {voice_to_voice_ms: {max: 4000}, loss_pct: {max: 1}}
+      - hangup
+
+docs/scenarios.md documents every key. Validation walks the YAML node tree (not the
+loaded values) so every message can point at the line that is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from voicedesk.errors import ConfigError
+from voicedesk.rtc.impair import ImpairmentSpec
+
+
+class ScenarioError(ConfigError):
+    """A scenario file that cannot run; the message starts with ``file:line:``."""
+
+
+# what an ``expect`` step can check, and where the number comes from
+METRICS: dict[str, str] = {
+    "setup_ms": "call set-up time (offer to connected)",
+    "first_audio_ms": "time from connected to the first agent speech received",
+    "voice_to_voice_ms": "the last turn: end of what was said to the onset of the agent's reply (client side)",
+    "max_voice_to_voice_ms": "the largest voice-to-voice latency of the turns so far",
+    "response_ms": "the last turn: start of what was said to the onset of the reply (echo agents)",
+    "reply_ms": "the last reply's duration",
+    "barge_in_stop_ms": "the last barge-in: how long the agent kept talking after it was talked over",
+    "loss_pct": "received packet loss so far (inbound-rtp)",
+    "jitter_ms": "received jitter (inbound-rtp)",
+    "rtt_ms": "round-trip time (remote-inbound-rtp)",
+    "mos": "E-model MOS estimate",
+    "rx_gap_ms": "received audio missing (frame timestamp gaps)",
+}
+STEP_KINDS = ("say", "wait_reply", "expect_transcript", "expect", "silence", "barge_in", "impair", "hangup")
+
+
+@dataclass(frozen=True)
+class Bound:
+    min: float | None = None
+    max: float | None = None
+
+    def check(self, value: float | None) -> bool:
+        if value is None:
+            return False
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """What to say: text through TTS, a file, or a tone (for tone/echo agents)."""
+
+    text: str | None = None
+    wav: str | None = None
+    tone_hz: float | None = None
+    seconds: float = 1.0
+
+    def describe(self) -> str:
+        if self.text is not None:
+            return repr(self.text)
+        if self.wav is not None:
+            return f"wav {self.wav}"
+        return f"tone {self.tone_hz:g} Hz for {self.seconds:g} s"
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    line: int
+    say: Utterance | None = None
+    timeout: float = 15.0
+    contains: tuple[str, ...] = ()
+    matches: str | None = None
+    bounds: tuple[tuple[str, Bound], ...] = ()
+    seconds: float = 0.0
+    after_ms: float = 500.0
+    impair: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "say" and self.say is not None:
+            return f"say {self.say.describe()}"
+        if self.kind == "barge_in" and self.say is not None:
+            return f"barge in after {self.after_ms:g} ms with {self.say.describe()}"
+        if self.kind == "expect_transcript":
+            what = [f"contains {c!r}" for c in self.contains] + ([f"matches /{self.matches}/"] if self.matches else [])
+            return "reply transcript " + " and ".join(what)
+        if self.kind == "expect":
+            return ", ".join(f"{name} {bound.describe()}" for name, bound in self.bounds)
+        if self.kind == "silence":
+            return f"silence {self.seconds:g} s"
+        if self.kind == "wait_reply":
+            return f"wait for the reply (up to {self.timeout:g} s)"
+        if self.kind == "impair":
+            return f"impair {self.impair}"
+        return self.kind
+
+
+@dataclass(frozen=True)
+class GoldenPolicy:
+    tolerance_ms: float = 500.0
+    transcripts: bool = True  # a changed transcript fails the comparison
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: str
+    line: int
+    target: str | None
+    steps: tuple[Step, ...]
+    ice: Any = None  # RTCConfiguration JSON object, a file path or a preset name
+    timeout: float = 15.0
+    impair: str | None = None
+    stt_mode: str = "constrained"
+    vocabulary: tuple[str, ...] = ()
+    golden: GoldenPolicy = field(default_factory=GoldenPolicy)
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def phrases(self) -> tuple[str, ...]:
+        """Words the transcript checks care about (the recognizer's vocabulary in constrained mode)."""
+        found = list(self.vocabulary)
+        for step in self.steps:
+            if step.say is not None and step.say.text:
+                found.append(step.say.text)
+            found.extend(step.contains)
+        return tuple(found)
+
+
+# --- the node walker ---------------------------------------------------------
+class _Checker:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, node: yaml.Node, message: str) -> ScenarioError:
+        return ScenarioError(f"{self.path}:{node.start_mark.line + 1}: {message}")
+
+    @staticmethod
+    def kind_of(node: yaml.Node) -> str:
+        if isinstance(node, yaml.MappingNode):
+            return "a mapping"
+        if isinstance(node, yaml.SequenceNode):
+            return "a list"
+        value = node.value
+        if node.tag.endswith(":null") or value in ("", "~", "null"):
+            return "nothing"
+        if node.tag.endswith(":bool"):
+            return f"true/false ({value})"
+        if node.tag.endswith((":int", ":float")):
+            return f"a number ({value})"
+        return f"text ({value!r})"
+
+    def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, f"{what}: expected a mapping with {', '.join(allowed)}, got {self.kind_of(node)}")
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name not in allowed:
+                raise self.fail(key, f"{what}: unknown key {name!r}; expected one of {', '.join(allowed)}")
+            if name in out:
+                raise self.fail(key, f"{what}: {name!r} is given twice")
+            out[name] = (key, value)
+        return out
+
+    def text(self, node: yaml.Node, what: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag.endswith((":null", ":bool")) or node.value == "":
+            raise self.fail(node, f"{what}: expected text, got {self.kind_of(node)}")
+        return str(node.value)
+
+    def number(self, node: yaml.Node, what: str, minimum: float | None = 0.0) -> float:
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith((":int", ":float")):
+            value = float(yaml.safe_load(node.value))
+            if minimum is not None and value < minimum:
+                raise self.fail(node, f"{what}: expected a number >= {minimum:g}, got {value:g}")
+            return value
+        raise self.fail(node, f"{what}: expected a number, got {self.kind_of(node)}")
+
+    def texts(self, node: yaml.Node, what: str) -> tuple[str, ...]:
+        if isinstance(node, yaml.SequenceNode):
+            return tuple(self.text(item, what) for item in node.value)
+        return (self.text(node, what),)
+
+    # --- scenario parts ---
+    def utterance(self, node: yaml.Node, what: str) -> Utterance:
+        if isinstance(node, yaml.ScalarNode):
+            return Utterance(text=self.text(node, what))
+        keys = self.mapping(node, what, ("text", "wav", "tone", "seconds"))
+        given = [k for k in ("text", "wav", "tone") if k in keys]
+        if len(given) != 1:
+            raise self.fail(
+                node, f"{what}: expected exactly one of text, wav or tone, got {', '.join(given) or 'none'}"
+            )
+        seconds = self.number(keys["seconds"][1], f"{what}.seconds") if "seconds" in keys else 1.0
+        if "text" in keys:
+            return Utterance(text=self.text(keys["text"][1], f"{what}.text"))
+        if "wav" in keys:
+            wav_node = keys["wav"][1]
+            wav = self.text(wav_node, f"{what}.wav")
+            resolved = Path(wav) if Path(wav).is_absolute() else Path(self.path).parent / wav
+            if not resolved.is_file():
+                raise self.fail(wav_node, f"{what}.wav: no such file {resolved}")
+            return Utterance(wav=str(resolved))
+        hz = self.number(keys["tone"][1], f"{what}.tone")
+        if not 20 <= hz <= 20_000:
+            raise self.fail(keys["tone"][1], f"{what}.tone: expected a frequency 20–20000 Hz, got {hz:g}")
+        return Utterance(tone_hz=hz, seconds=seconds)
+
+    def bound(self, node: yaml.Node, what: str) -> Bound:
+        if isinstance(node, yaml.ScalarNode):
+            return Bound(max=self.number(node, what, None))  # a bare number is an upper bound
+        keys = self.mapping(node, what, ("min", "max"))
+        if not keys:
+            raise self.fail(node, f"{what}: expected min and/or max")
+        return Bound(
+            min=self.number(keys["min"][1], f"{what}.min", None) if "min" in keys else None,
+            max=self.number(keys["max"][1], f"{what}.max", None) if "max" in keys else None,
+        )
+
+    def step(self, node: yaml.Node, index: int) -> Step:
+        what = f"step {index}"
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode) and node.value in ("hangup", "wait_reply"):
+            return Step(kind=node.value, line=line)
+        if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
+            raise self.fail(
+                node,
+                f"{what}: expected one step — a mapping with one of {', '.join(STEP_KINDS)} "
+                f"(or the word hangup) — got {self.kind_of(node)}"
+                + (f" with {len(node.value)} keys" if isinstance(node, yaml.MappingNode) else ""),
+            )
+        key, value = node.value[0]
+        kind = key.value if isinstance(key, yaml.ScalarNode) else None
+        if kind not in STEP_KINDS:
+            raise self.fail(key, f"{what}: unknown step {kind!r}; expected one of {', '.join(STEP_KINDS)}")
+        what = f"step {index} ({kind})"
+        if kind == "say":
+            return Step(kind=kind, line=line, say=self.utterance(value, what))
+        if kind in ("wait_reply", "hangup"):
+            if kind == "hangup" or (isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null")):
+                return Step(kind=kind, line=line)
+            keys = self.mapping(value, what, ("timeout",))
+            timeout = self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 15.0
+            return Step(kind=kind, line=line, timeout=timeout)
+        if kind == "expect_transcript":
+            keys = self.mapping(value, what, ("contains", "matches"))
+            if not keys:
+                raise self.fail(value, f"{what}: expected contains and/or matches")
+            contains = self.texts(keys["contains"][1], f"{what}.contains") if "contains" in keys else ()
+            matches = None
+            if "matches" in keys:
+                matches = self.text(keys["matches"][1], f"{what}.matches")
+                try:
+                    re.compile(matches)
+                except re.error as exc:
+                    raise self.fail(keys["matches"][1], f"{what}.matches: not a regular expression: {exc}") from None
+            return Step(kind=kind, line=line, contains=contains, matches=matches)
+        if kind == "expect":
+            keys = self.mapping(value, what, tuple(METRICS))
+            if not keys:
+                raise self.fail(value, f"{what}: expected at least one of {', '.join(METRICS)}")
+            bounds = tuple((name, self.bound(v, f"{what}.{name}")) for name, (_, v) in keys.items())
+            return Step(kind=kind, line=line, bounds=bounds)
+        if kind == "silence":
+            return Step(kind=kind, line=line, seconds=self.number(value, f"{what} (seconds)"))
+        if kind == "barge_in":
+            keys = self.mapping(value, what, ("after_ms", "say", "timeout"))
+            if "say" not in keys:
+                raise self.fail(value, f"{what}: missing 'say' (what to talk over the agent with)")
+            return Step(
+                kind=kind,
+                line=line,
+                say=self.utterance(keys["say"][1], f"{what}.say"),
+                after_ms=self.number(keys["after_ms"][1], f"{what}.after_ms") if "after_ms" in keys else 500.0,
+                timeout=self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 15.0,
+            )
+        # impair
+        spec = self.text(value, what) if not (isinstance(value, yaml.ScalarNode) and value.value == "") else ""
+        self.impairment(value, spec, what)
+        return Step(kind=kind, line=line, impair=spec)
+
+    def impairment(self, node: yaml.Node, spec: str, what: str) -> None:
+        try:
+            ImpairmentSpec.parse(spec)
+        except ConfigError as exc:
+            raise self.fail(node, f"{what}: {exc}") from None
+
+    def scenario(self, node: yaml.Node, default_name: str) -> Scenario:
+        top = ("name", "target", "ice", "timeout", "impair", "stt", "vocabulary", "golden", "steps")
+        keys = self.mapping(node, "scenario", top)
+        if "steps" not in keys:
+            raise self.fail(node, "scenario: missing 'steps' (a list of steps)")
+        steps_node = keys["steps"][1]
+        if not isinstance(steps_node, yaml.SequenceNode) or not steps_node.value:
+            raise self.fail(steps_node, f"steps: expected a list of at least one step, got {self.kind_of(steps_node)}")
+        steps = tuple(self.step(item, i + 1) for i, item in enumerate(steps_node.value))
+        impair = None
+        if "impair" in keys:
+            impair = self.text(keys["impair"][1], "impair")
+            self.impairment(keys["impair"][1], impair, "impair")
+        stt = "constrained"
+        if "stt" in keys:
+            stt = self.text(keys["stt"][1], "stt")
+            if stt not in ("constrained", "open"):
+                raise self.fail(keys["stt"][1], f"stt: expected constrained or open, got {stt!r}")
+        golden = GoldenPolicy()
+        if "golden" in keys:
+            g = self.mapping(keys["golden"][1], "golden", ("tolerance_ms", "transcripts"))
+            transcripts = True
+            if "transcripts" in g:
+                t = g["transcripts"][1]
+                if not (isinstance(t, yaml.ScalarNode) and t.tag.endswith(":bool")):
+                    raise self.fail(t, f"golden.transcripts: expected true or false, got {self.kind_of(t)}")
+                transcripts = yaml.safe_load(t.value)
+            golden = GoldenPolicy(
+                tolerance_ms=self.number(g["tolerance_ms"][1], "golden.tolerance_ms") if "tolerance_ms" in g else 500.0,
+                transcripts=transcripts,
+            )
+        ice = None
+        if "ice" in keys:
+            ice_node = keys["ice"][1]
+            if isinstance(ice_node, yaml.MappingNode):
+                ice = yaml.safe_load(yaml.serialize(ice_node))
+            else:
+                ice = self.text(ice_node, "ice (an RTCConfiguration mapping, a file or a preset name)")
+        for i, step in enumerate(steps):
+            if step.kind == "barge_in" and not any(s.kind == "say" for s in steps[:i]):
+                raise ScenarioError(f"{self.path}:{step.line}: step {i + 1} (barge_in): expected a say step before it")
+        return Scenario(
+            name=self.text(keys["name"][1], "name") if "name" in keys else default_name,
+            path=self.path,
+            line=node.start_mark.line + 1,
+            target=self.text(keys["target"][1], "target") if "target" in keys else None,
+            steps=steps,
+            ice=ice,
+            timeout=self.number(keys["timeout"][1], "timeout") if "timeout" in keys else 15.0,
+            impair=impair,
+            stt_mode=stt,
+            vocabulary=self.texts(keys["vocabulary"][1], "vocabulary") if "vocabulary" in keys else (),
+            golden=golden,
+        )
+
+
+def parse_scenarios(text: str, path: str = "<scenario>") -> list[Scenario]:
+    """All scenarios of a YAML text, or ScenarioError with ``path:line: what was expected``."""
+    checker = _Checker(path)
+    try:
+        documents = [node for node in yaml.compose_all(text, Loader=yaml.SafeLoader) if node is not None]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise ScenarioError(f"{path}:{line}: not valid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not documents:
+        raise ScenarioError(f"{path}:1: the file is empty; expected a scenario mapping with steps")
+    stem = Path(path).stem
+    scenarios = [
+        checker.scenario(node, stem if len(documents) == 1 else f"{stem}-{i + 1}") for i, node in enumerate(documents)
+    ]
+    return scenarios
+
+
+def load_scenarios(path: str | Path) -> list[Scenario]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file; expected a YAML scenario") from None
+    return parse_scenarios(text, str(path))
