@@ -33,7 +33,7 @@ AGENT_TONE = 440.0
 class ListeningToneAgent(agents.ToneAgent):
     """The tone agent, plus an ear: what the browser sends is kept for the test to check."""
 
-    name = "tone-ear"
+    name = "tone"
     ears: ClassVar[list[AnalyzerSink]] = []
 
     def attach(self, pc: RTCPeerConnection) -> None:
@@ -54,7 +54,8 @@ class ListeningToneAgent(agents.ToneAgent):
 
 @pytest.fixture
 async def ear_server(monkeypatch) -> AsyncIterator[tuple[AgentServer, asyncio.Queue, list]]:
-    monkeypatch.setitem(agents.AGENTS, "tone-ear", ListeningToneAgent)
+    # stands in for "tone" (the registry treats unknown names as pipeline agents when preparing)
+    monkeypatch.setitem(agents.AGENTS, "tone", ListeningToneAgent)
     ListeningToneAgent.ears = []
     reports: asyncio.Queue = asyncio.Queue()
     requests: list[tuple[str, str, int]] = []
@@ -69,7 +70,7 @@ async def ear_server(monkeypatch) -> AsyncIterator[tuple[AgentServer, asyncio.Qu
         requests.append((request.method, request.path, response.status))
         return response
 
-    server = AgentServer(agent="tone-ear", host="127.0.0.1", port=0)
+    server = AgentServer(agent="tone", host="127.0.0.1", port=0)
     server.app.router.add_post("/test/report", report)
     server.app.middlewares.append(remember)
     await server.start()
