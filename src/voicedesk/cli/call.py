@@ -12,6 +12,7 @@ from voicedesk.cli._audio import CallAudio, add_audio_arguments
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.media.sinks import AudioSink, WavRecorderSink
+from voicedesk.qa.report import CallReporter, add_report_arguments
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
 from voicedesk.rtc.impair import ImpairmentSpec
@@ -83,6 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     add_audio_arguments(p)
+    add_report_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -173,6 +175,8 @@ async def run(args: argparse.Namespace) -> int:
     sinks: list[AudioSink] = [WavRecorderSink(args.record)] if args.record else []
     audio = CallAudio(args)
     sinks += audio.sinks()
+    reporter = CallReporter(args.report, args.mask)
+    sinks += reporter.sinks()
     call = Call(
         with_signaling_kind(args.target, args.signaling),
         source=audio.source(args.source),
@@ -188,6 +192,7 @@ async def run(args: argparse.Namespace) -> int:
     )
     call.add_listener(progress)
     audio.attach(call, args.duration)
+    reporter.attach(call)
     impair_tasks: set[asyncio.Task[None]] = set()
     schedule_impairments(call, schedule, impair_tasks)
     error: VoiceDeskError | None = None
@@ -201,6 +206,7 @@ async def run(args: argparse.Namespace) -> int:
             task.cancel()
         await audio.close()
     summary.update(audio.summary())
+    reporter.write(summary)
     if args.json:
         print(json.dumps(summary), flush=True)
     elif error is None:

@@ -43,7 +43,8 @@ class CallRecord:
     rx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     rx_offset_ms: float = 0.0  # call time of the first received sample
     tx_offset_ms: float = 0.0
-    turns: list[dict[str, Any]] = field(default_factory=list)
+    turns: list[dict[str, Any]] = field(default_factory=list)  # client-measured (qa/latency.py Turn.to_json)
+    agent_turns: list[dict[str, Any]] = field(default_factory=list)  # the agent's own turn reports
     log: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     devices: dict[str, str] = field(default_factory=dict)  # "input"/"output" -> device name
@@ -172,6 +173,7 @@ class CallCapture:
             tx_offset_ms=self.ms(self.tx.start_time) or 0.0,
             rx_offset_ms=self.ms(self.rx.start_time) or 0.0,
             turns=list(turns or []),
+            agent_turns=list(self.agent_turns),
             log=list(self.log),
             headers=dict(getattr(call.signaling, "headers", None) or {}),
             result=result,

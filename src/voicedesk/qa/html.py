@@ -142,6 +142,7 @@ def render_report(
     tx_offset_ms: float = 0.0,
     rx_offset_ms: float = 0.0,
     turns: Sequence[dict[str, Any]] = (),
+    agent_turns: Sequence[dict[str, Any]] = (),
     result: dict[str, Any] | None = None,
     local_sdp: str | None = None,
     remote_sdp: str | None = None,
@@ -280,6 +281,20 @@ def render_report(
             '<p class="note">voice-to-voice: end of what was sent to the onset of the reply received, '
             "both found in the audio at this end of the call.</p>"
         )
+
+    if agent_turns and not turns:
+        out.append("<h2>Agent turns (as the agent reported them)</h2>")
+        rows = [
+            (
+                esc(t.get("turn")),
+                esc(t.get("transcript")),
+                esc(t.get("response")),
+                esc((t.get("latency_ms") or {}).get("voice_to_voice")),
+                esc("yes" if t.get("interrupted") else ""),
+            )
+            for t in agent_turns
+        ]
+        out.append(table(rows, ("#", "agent heard", "agent said", "agent's v2v ms", "interrupted")))
 
     if candidates:
         out.append("<h2>Candidates</h2>")

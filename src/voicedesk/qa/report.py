@@ -7,7 +7,7 @@
     webrtc_internals_dump.json     the same series in chrome://webrtc-internals "Create dump" shape
     sent.wav, received.wav         both recordings (48 kHz mono)
     call.log                       the voicedesk log of the call
-    turns.json                     client-measured turns and the agent's own turn reports
+    turns.json                     {"client": turns measured here, "agent": the agent's own turn reports}
     events.json, summary.json      call events and the summary (result.json for a test)
     report.html                    self-contained report with the graphs
     manifest.json                  what is here and what was redacted or masked
@@ -25,6 +25,7 @@ import ipaddress
 import json
 import logging
 import re
+import sys
 import wave
 import zipfile
 from dataclasses import fields
@@ -35,7 +36,7 @@ import numpy as np
 
 from voicedesk.errors import ConfigError
 from voicedesk.media.frames import SAMPLE_RATE
-from voicedesk.qa.capture import CallRecord
+from voicedesk.qa.capture import CallCapture, CallRecord
 from voicedesk.qa.html import render_report
 from voicedesk.qa.webrtc_dump import build_dump
 from voicedesk.rtc.stats import StatsSample
@@ -149,7 +150,7 @@ def bundle_files(record: CallRecord, mask: bool = False) -> dict[str, bytes]:
     )
     texts["webrtc_internals_dump.json"] = json.dumps(dump, indent=1)
     texts["call.log"] = "\n".join(record.log) + "\n"
-    texts["turns.json"] = json.dumps(record.turns, indent=1)
+    texts["turns.json"] = json.dumps({"client": record.turns, "agent": record.agent_turns}, indent=1)
     texts["events.json"] = json.dumps(record.events, indent=1, default=str)
     texts["summary.json"] = json.dumps(record.summary, indent=1, default=str)
     if record.result is not None:
@@ -169,6 +170,7 @@ def bundle_files(record: CallRecord, mask: bool = False) -> dict[str, bytes]:
         tx_offset_ms=record.tx_offset_ms,
         rx_offset_ms=record.rx_offset_ms,
         turns=record.turns,
+        agent_turns=record.agent_turns,
         result=record.result,
         local_sdp=record.local_sdp,
         remote_sdp=record.remote_sdp,
@@ -246,3 +248,34 @@ def add_report_arguments(parser: Any) -> None:
     parser.add_argument(
         "--mask", action="store_true", help="in the report, also mask IP addresses and device names (to share it)"
     )
+
+
+class CallReporter:
+    """``--report`` for a command that places one Call: capture while it runs, write after it ends."""
+
+    def __init__(self, destination: str | None, mask: bool = False) -> None:
+        self.destination = destination
+        self.mask = mask
+        self.capture = CallCapture() if destination else None
+
+    def sinks(self) -> list[Any]:
+        return [self.capture.rx] if self.capture is not None else []
+
+    def attach(self, call: Any) -> None:
+        if self.capture is not None:
+            self.capture.attach(call)
+
+    def write(self, summary: dict[str, Any] | None = None) -> Path | None:
+        if self.capture is None or self.capture.call is None or self.destination is None:
+            return None
+        self.capture.detach()
+        record = self.capture.record()
+        if summary:
+            record.summary = dict(summary)
+            for role in ("microphone", "speaker"):
+                device = (summary.get(role) or {}).get("device") if isinstance(summary.get(role), dict) else None
+                if device:
+                    record.devices[role] = str(device)
+        where = write_bundle(record, self.destination, self.mask)
+        print(f"voicedesk: call report written to {where}", file=sys.stderr)
+        return where
