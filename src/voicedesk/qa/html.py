@@ -282,7 +282,7 @@ def render_report(
             "both found in the audio at this end of the call.</p>"
         )
 
-    if agent_turns and not turns:
+    if agent_turns:
         out.append("<h2>Agent turns (as the agent reported them)</h2>")
         rows = [
             (

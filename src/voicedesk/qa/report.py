@@ -92,9 +92,8 @@ def secrets_of(record: CallRecord) -> list[str]:
             found.append(str(server["credential"]))
     for name, value in record.headers.items():
         if name.lower() in SECRET_HEADERS or "token" in name.lower() or "key" in name.lower():
-            found.append(value)
-            if " " in value:  # "Bearer abc": the token alone may appear elsewhere
-                found.append(value.split(" ", 1)[1])
+            # "Bearer abc" keeps its scheme word, as the signaling log does (mask_headers)
+            found.append(value.split(" ", 1)[1] if " " in value.strip() else value)
     return found
 
 
