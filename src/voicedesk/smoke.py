@@ -13,6 +13,9 @@ import platform
 import sys
 from typing import Any
 
+# distribution -> module whose __version__ stands in where the metadata was not
+# bundled (PyInstaller copies module code, not dist-info)
+MODULES = {"PySide6-Essentials": "PySide6", "google-crc32c": "google_crc32c"}
 DISTRIBUTIONS = (
     "aiortc",
     "aioice",
@@ -36,7 +39,11 @@ def versions() -> dict[str, str | None]:
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            found[name] = None
+            try:
+                module = importlib.import_module(MODULES.get(name, name))
+                found[name] = str(getattr(module, "__version__", "")) or "present"
+            except ImportError:
+                found[name] = None
     return found
 
 
