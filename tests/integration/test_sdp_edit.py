@@ -103,6 +103,10 @@ async def test_answer_aiortc_refuses_fails_the_call_cleanly():
         (lambda sdp: "", "the edited offer is empty"),
         (lambda sdp: 1 / 0, "editing the offer failed: ZeroDivisionError"),
         (
+            lambda sdp: sdp + "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:9\r\na=rtcp-mux\r\n",
+            "do not add, remove or reorder them",
+        ),
+        (
             lambda sdp: sdp.replace("m=audio ", "m=audio x ", 1),
             "the edited offer is not SDP: line 7: the port of an m= line must be a number",
         ),

@@ -331,6 +331,15 @@ class Call:
         edited = await self._edited("offer", self.local_sdp or "", editor)
         if "offer" not in self.unedited_sdp:
             return
+        created = [m.kind for m in sdp_model.parse(self.unedited_sdp["offer"]).media]
+        sections = [m.kind for m in sdp_model.parse(edited).media]
+        if sections != created:
+            # aiortc keeps a transport per section it created: one dropped from the text never
+            # connects, and connectionState waits for it forever
+            raise SdpError(
+                f"the edited offer has sections {' '.join(sections) or 'none'} where aiortc created "
+                f"{' '.join(created)}: edit inside the sections, do not add, remove or reorder them"
+            )
         try:
             await pc.setLocalDescription(RTCSessionDescription(sdp=edited, type="offer"))
         except Exception as exc:  # aiortc raises ValueError, KeyError, AttributeError… on SDP it cannot use
