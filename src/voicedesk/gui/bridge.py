@@ -15,6 +15,7 @@ import logging
 from PySide6.QtCore import QObject, Signal
 
 from voicedesk.errors import VoiceDeskError
+from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, DescriptionSet, StatsSampled
 from voicedesk.rtc.signaling.log import SignalingExchanged
 
@@ -28,6 +29,7 @@ class CallBridge(QObject):
     description_set = Signal(str, str, str)  # side ("local"/"remote"), type, sdp
     stats_sampled = Signal(object)  # voicedesk.rtc.stats.StatsSample
     signaling_exchanged = Signal(object)  # voicedesk.rtc.signaling.log.SignalingExchanged
+    agent_event = Signal(object)  # voicedesk.rtc.agent_events.AgentEventReceived (turn events)
     failed = Signal(str)  # one line for the user
     finished = Signal()  # the call is over and torn down
 
@@ -112,3 +114,5 @@ class CallBridge(QObject):
             self.stats_sampled.emit(event.sample)
         elif isinstance(event, SignalingExchanged):
             self.signaling_exchanged.emit(event)
+        elif isinstance(event, AgentEventReceived):
+            self.agent_event.emit(event)

@@ -42,6 +42,7 @@ from voicedesk.gui.widgets.dialer import DialerWidget, DialRequest
 from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.gui.widgets.preferences import PreferencesDialog
 from voicedesk.gui.widgets.stats_plots import StatsPlots
+from voicedesk.gui.widgets.turn_markers import TurnMarkers
 from voicedesk.gui.widgets.waveform import WaveformPanel
 from voicedesk.media.sources import parse_source
 from voicedesk.rtc.call import Call
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self.banner = ErrorBanner()
         self.waveforms = WaveformPanel(self.preferences.waveform_seconds, self.preferences.waveform_fps)
         self.stats = StatsPlots()
+        self.turn_markers = TurnMarkers(self.stats)  # agent turn events on the stats time axis
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.panels: dict[str, Panel] = {}
@@ -276,8 +278,10 @@ class MainWindow(QMainWindow):
         bridge.state_changed.connect(self._on_state)
         bridge.failed.connect(self._on_failed)
         bridge.stats_sampled.connect(self.stats.add_sample)
+        bridge.agent_event.connect(self.turn_markers.add_event)
         bridge.finished.connect(lambda: self._on_finished(bridge))
         self.stats.clear()
+        self.turn_markers.clear()
         self.waveforms.set_sinks(call.tx, call.rx)
         self.dialer.set_in_call(True)
         self.dialer.show_state("idle")

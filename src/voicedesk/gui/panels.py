@@ -25,5 +25,6 @@ PANELS: list[PanelSpec] = [
     PanelSpec("agent", "Embedded agent", "voicedesk.gui.widgets.agent_panel:AgentPanel"),
     PanelSpec("signaling", "Signaling", "voicedesk.gui.widgets.signaling_panel:SignalingPanel"),
     PanelSpec("ice_lab", "ICE lab", "voicedesk.gui.widgets.ice_lab:IceLabPanel"),
+    PanelSpec("turns", "Agent turns", "voicedesk.gui.widgets.turns_panel:TurnsPanel"),
     # more panels: PanelSpec("key", "Title", "voicedesk.gui.widgets.your_module:YourPanel"),
 ]
