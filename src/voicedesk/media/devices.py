@@ -30,6 +30,10 @@ _lock = threading.Lock()
 _open_streams = 0
 
 
+class NoAudioDeviceError(DeviceError):
+    """PortAudio sees no device at all for a direction (no sound server, no card)."""
+
+
 @dataclass(frozen=True)
 class AudioDevice:
     index: int
@@ -150,7 +154,7 @@ def resolve_device(
         devices = list_devices()
     usable = [d for d in devices if d.has(direction)]
     if not usable:
-        raise DeviceError(f"no audio {direction} device: {NO_DEVICES_HINT}")
+        raise NoAudioDeviceError(f"no audio {direction} device: {NO_DEVICES_HINT}")
     if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "default")):
         for device in usable:
             if device.default_input if direction == "input" else device.default_output:

@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.errors import DeviceError
 from voicedesk.media import devices
-from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, NoticeListener
+from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, NoAudioDeviceError, NoticeListener
 from voicedesk.media.frames import FRAME_SAMPLES, SAMPLE_RATE, mono_to_frame
 from voicedesk.media.resample import StreamResampler
 
@@ -37,8 +37,11 @@ STALL_SECONDS = 1.0  # no block from the device for this long while capturing: i
 START_GRACE_SECONDS = 3.0  # a device may take a while to deliver its first block (PulseAudio: up to 2 s)
 
 
-def close_stream_in_background(stream: Any, name: str) -> None:
-    """abort()+close() off the loop: with a dead sound server PortAudio can hang in them."""
+def close_stream_in_background(stream: Any, name: str, wait: float = 2.0) -> None:
+    """abort()+close() in a thread, waiting at most ``wait`` s: with a dead sound server
+    PortAudio can hang in them, and the call must go on. (Normally they take ~1 ms;
+    waiting for them matters, as PortAudio's exit-time clean-up deadlocks with a
+    close still running.)"""
 
     def close() -> None:
         with contextlib.suppress(Exception):
@@ -47,7 +50,9 @@ def close_stream_in_background(stream: Any, name: str) -> None:
             stream.close()
         devices.stream_closed()
 
-    threading.Thread(target=close, name=f"close {name}", daemon=True).start()
+    thread = threading.Thread(target=close, name=f"close {name}", daemon=True)
+    thread.start()
+    thread.join(wait)
 
 
 class MicrophoneTrack(MediaStreamTrack):
@@ -80,6 +85,7 @@ class MicrophoneTrack(MediaStreamTrack):
         self._queue = np.zeros(0, dtype=np.float32)
         self._data_ready = asyncio.Event()
         self._opened = False
+        self._fell_back = False
         self._first_recv = True
         self._last_block_at = 0.0
         self._pts = 0
@@ -100,7 +106,8 @@ class MicrophoneTrack(MediaStreamTrack):
     def _notice(self, message: str) -> None:
         notice = AudioDeviceNotice("input", message)
         self.notices.append(notice)
-        logger.warning("%s", message)
+        # whoever listens shows it to the user; without a listener the log is the only place
+        logger.log(logging.INFO if self._listeners else logging.WARNING, "%s", message)
         for listener in list(self._listeners):
             try:
                 listener(notice)
@@ -109,7 +116,8 @@ class MicrophoneTrack(MediaStreamTrack):
 
     @property
     def using_fallback(self) -> bool:
-        return self._opened and self._stream is None
+        """True once the device could not be used (silence is being sent instead)."""
+        return self._fell_back
 
     # device ------------------------------------------------------------------
     def open(self) -> None:
@@ -124,11 +132,12 @@ class MicrophoneTrack(MediaStreamTrack):
             self._stream = self._open_stream(sd, self.device)
         except DeviceError as exc:
             text = str(exc)
-            if text.startswith("no audio input device"):
+            if isinstance(exc, NoAudioDeviceError):
                 self._notice("no audio input device: using silence")
             else:
                 self._notice(f"{text}: using silence")
             self._stream = None
+            self._fell_back = True
 
     def _open_stream(self, sd: Any, device: AudioDevice) -> Any:
         rates = [int(device.default_samplerate), SAMPLE_RATE, 44_100]
@@ -195,7 +204,8 @@ class MicrophoneTrack(MediaStreamTrack):
         if self._stream is None:
             return
         stream, self._stream = self._stream, None
-        close_stream_in_background(stream, "microphone")
+        self._fell_back = True
+        close_stream_in_background(stream, "microphone", wait=0.0)
         name = self.device.describe() if self.device else "audio input"
         self._notice(f"audio input {name} {why}: using silence")
 

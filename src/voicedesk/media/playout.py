@@ -13,11 +13,12 @@ How it behaves:
   the end of a call is not one); the gap is played as silence.
 * Growing past ``max_ms`` (a burst after a stall) is an *overrun*: the oldest
   audio is dropped down to the target, so delay does not stay high.
-* Drift: every second of playing it looks at the *smallest* depth it saw (the
-  floor the jitter did not eat into). If the floor sits more than
-  ``tolerance_ms`` above the target it drops single samples, spread out (at most
-  1 in 200, a 0.5 % speed-up nobody hears); if below, it repeats single
-  samples. The depth therefore stays near the target for hours, not minutes.
+* Drift: every second of playing it notes the *smallest* depth it saw (the
+  floor the jitter did not eat into) and smooths that over several seconds, so
+  a device that pulls in bursts does not steer it. If the smoothed floor stays
+  more than ``tolerance_ms`` above the target it drops single samples, spread
+  out (at most 1 in 1000, a 0.1 % speed-up nobody hears); if below, it repeats
+  single samples. The depth therefore stays near the target for hours.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_CORRECTION = 200  # at most one sample added or removed per this many played
+MAX_CORRECTION = 1000  # at most one sample added or removed per this many played (0.1 %: clocks differ far less)
+FLOOR_SMOOTHING = 0.25  # weight of the newest one-second floor: a device that pulls in bursts must not steer
 
 
 class PlayoutState(enum.Enum):
@@ -80,6 +82,8 @@ class PlayoutBuffer:
         self._window_pulled = 0
         self._window_min: int | None = None
         self._correction = 0  # > 0: samples still to drop; < 0: samples still to repeat
+        self._floor: float | None = None  # smoothed low point of the depth, in samples
+        self._correction_budget = 0  # samples played since the last correction (rate limit)
 
     # network side (event loop) ------------------------------------------
     def push(self, samples: np.ndarray) -> None:
@@ -98,6 +102,7 @@ class PlayoutBuffer:
                 self._dropped += excess
                 self.overruns += 1
                 self._correction = 0
+                self._floor = None
 
     # device side (audio thread): no allocation-heavy work, no logging ---------------
     def pull(self, count: int) -> np.ndarray:
@@ -125,9 +130,12 @@ class PlayoutBuffer:
                 self.state = PlayoutState.BUFFERING
                 self._starved = True
                 self._correction = 0
+                self._floor = None
                 return
-            step = min(abs(self._correction), count // MAX_CORRECTION + 1)
-            if self._correction > 0 and self._size >= count + step:
+            self._correction_budget = min(self._correction_budget + count, 10 * MAX_CORRECTION)
+            step = min(abs(self._correction), self._correction_budget // MAX_CORRECTION) if self._correction else 0
+            self._correction_budget -= step * MAX_CORRECTION
+            if step and self._correction > 0 and self._size >= count + step:
                 block = self._take(count + step)
                 keep = np.ones(block.size, dtype=bool)
                 keep[np.linspace(0, block.size - 1, step + 2, dtype=int)[1:-1]] = False
@@ -135,7 +143,7 @@ class PlayoutBuffer:
                 self._correction -= step
                 self._dropped += step
                 self._played += count
-            elif self._correction < 0 and count > step:
+            elif step and self._correction < 0 and count > step:
                 block = self._take(count - step)
                 positions = np.linspace(0, block.size - 1, step + 2, dtype=int)[1:-1]
                 out[:] = np.insert(block, positions, block[positions])
@@ -153,13 +161,14 @@ class PlayoutBuffer:
         self._window_min = depth if self._window_min is None else min(self._window_min, depth)
         if self._window_pulled < self.window:
             return
-        floor = self._window_min
-        if floor > self.target + self.tolerance:
-            self._correction = floor - self.target
-        elif floor < self.target - self.tolerance:
-            self._correction = -(self.target - floor)
-        else:
-            self._correction = 0
+        self._floor = (
+            float(self._window_min)
+            if self._floor is None
+            else self._floor + FLOOR_SMOOTHING * (self._window_min - self._floor)
+        )
+        excess = self._floor - self.target
+        # correct only a lasting offset, and only half of it per second: drift is slow, jitter is not
+        self._correction = int(excess / 2) if abs(excess) > self.tolerance else 0
         self._window_pulled = 0
         self._window_min = None
 

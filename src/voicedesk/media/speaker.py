@@ -22,7 +22,7 @@ import numpy as np
 
 from voicedesk.errors import DeviceError
 from voicedesk.media import devices
-from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, NoticeListener
+from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, NoAudioDeviceError, NoticeListener
 from voicedesk.media.frames import SAMPLE_RATE
 from voicedesk.media.microphone import STALL_SECONDS, START_GRACE_SECONDS, close_stream_in_background
 from voicedesk.media.playout import PlayoutBuffer, PlayoutStats
@@ -58,6 +58,7 @@ class SpeakerSink(AudioSink):
         self._stream: Any = None
         self._resampler: StreamResampler | None = None
         self._opened = False
+        self._fell_back = False
         self._opened_at = 0.0
         self._last_callback_at = 0.0
         self.device_xruns = 0
@@ -75,7 +76,8 @@ class SpeakerSink(AudioSink):
     def _notice(self, message: str) -> None:
         notice = AudioDeviceNotice("output", message)
         self.notices.append(notice)
-        logger.warning("%s", message)
+        # whoever listens shows it to the user; without a listener the log is the only place
+        logger.log(logging.INFO if self._listeners else logging.WARNING, "%s", message)
         for listener in list(self._listeners):
             try:
                 listener(notice)
@@ -84,7 +86,8 @@ class SpeakerSink(AudioSink):
 
     @property
     def using_fallback(self) -> bool:
-        return self._opened and self._stream is None
+        """True once the device could not be used (received audio is discarded)."""
+        return self._fell_back
 
     # device --------------------------------------------------------------------
     def open(self) -> None:
@@ -97,11 +100,12 @@ class SpeakerSink(AudioSink):
             self._stream = self._open_stream(sd, self.device)
         except DeviceError as exc:
             text = str(exc)
-            if text.startswith("no audio output device"):
+            if isinstance(exc, NoAudioDeviceError):
                 self._notice("no audio output device: received audio is not played (null sink)")
             else:
                 self._notice(f"{text}: received audio is not played (null sink)")
             self._stream = None
+            self._fell_back = True
 
     def _open_stream(self, sd: Any, device: AudioDevice) -> Any:
         rates = [int(device.default_samplerate), SAMPLE_RATE, 44_100]
@@ -159,7 +163,8 @@ class SpeakerSink(AudioSink):
         if self._stream is None:
             return
         stream, self._stream = self._stream, None
-        close_stream_in_background(stream, "speaker")
+        self._fell_back = True
+        close_stream_in_background(stream, "speaker", wait=0.0)
         name = self.device.describe() if self.device else "audio output"
         self._notice(f"audio output {name} {why}: received audio is not played (null sink)")
 
