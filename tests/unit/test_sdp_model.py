@@ -84,6 +84,7 @@ def test_session_level_values_are_inherited():
         ('{"type": "offer", "sdp": "v=0"}', "line 1: not SDP"),
         ("<html>login</html>", "line 1: not SDP"),
         ("v=1\r\n", "line 1"),
+        ("\ufeffv=0\r\n", "line 1: the text starts with a byte-order mark"),
         ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nhello\r\n", "line 3: not an SDP line"),
         ("v=0\r\n  a=rtcp-mux\r\n", "line 2"),
         ("v=0\r\nm=audio\r\n", "line 2: an m= line needs"),
@@ -94,6 +95,11 @@ def test_session_level_values_are_inherited():
 def test_not_sdp_is_an_sdp_error_with_the_line(text, shown):
     with pytest.raises(SdpError, match=shown):
         parse(text)
+
+
+def test_trailing_blanks_after_v_are_a_finding_not_an_error():
+    text = OFFER.replace("v=0\r\n", "v=0 \r\n")
+    assert parse(text).to_text() == text
 
 
 def test_bytes_that_are_not_utf8():

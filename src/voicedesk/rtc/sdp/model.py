@@ -324,7 +324,9 @@ def parse(text: str) -> SessionDescription:
     lines = split_lines(text)
     desc = SessionDescription(lines=lines)
     first = next((line for line in lines if line.text.strip()), None)
-    if first is None or first.text != "v=0":
+    if first is not None and first.text.startswith("\ufeff"):
+        raise SdpError(f"line {first.number}: the text starts with a byte-order mark (BOM): save it without one")
+    if first is None or first.text.rstrip(" \t") != "v=0":  # trailing blanks: a lint finding, not "not SDP"
         shown = _shorten(first.text if first else "")
         raise SdpError(f"line {first.number if first else 1}: not SDP: an SDP starts with 'v=0', found '{shown}'")
     for line in lines:
