@@ -178,11 +178,9 @@ def format_summary(summary: NegotiationSummary) -> str:
             lines.append(f"  also common    {', '.join(s.also_common)}")
         if "RTP" in s.proto.upper():
             lines.append(f"  ptime          offer {ptime(s.offer_ptime)}, answer {ptime(s.answer_ptime)}")
-        sends = [side for side, yes in (("offerer", s.offerer_sends), ("answerer", s.answerer_sends)) if yes]
-        lines.append(
-            f"  direction      offer {s.offer_direction}, answer {s.answer_direction} "
-            f"-> {' and '.join(sends) + ' send' + ('s' if len(sends) == 1 else '') if sends else 'no media flows'}"
-        )
+            sends = [side for side, yes in (("offerer", s.offerer_sends), ("answerer", s.answerer_sends)) if yes]
+            flow = " and ".join(sends) + (" sends" if len(sends) == 1 else " send") if sends else "no media flows"
+            lines.append(f"  direction      offer {s.offer_direction}, answer {s.answer_direction} -> {flow}")
         client = {"offerer": "offerer is DTLS client", "answerer": "answerer is DTLS client"}.get(
             s.dtls_client or "", "DTLS roles undecided"
         )
