@@ -29,7 +29,7 @@ from aiortc.sdp import SessionDescription
 from voicedesk.config import IceConfig
 from voicedesk.errors import CallTimeout, IceError, SdpError, VoiceDeskError
 from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS
-from voicedesk.media.sinks import AnalyzerSink, AudioSink, TeeSink
+from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel
@@ -441,6 +441,11 @@ class Call:
 
     # results ------------------------------------------------------------
     @property
+    def receive_gaps(self) -> GapCounter:
+        """Audio that never arrived, counted on the received frames' timestamps."""
+        return self._sink.gaps
+
+    @property
     def audio_received(self) -> bool:
         return self.rx.frames > 0
 
@@ -470,8 +475,8 @@ class Call:
             "turns": self.agent_events.turns if self.agent_events is not None else [],
             "mos": latest.mos if latest else None,
             # measured on the received audio itself (what a listener got)
-            "rx_gaps": self._sink.gaps.count,
-            "rx_gap_ms": _round(self._sink.gaps.missing_ms),
+            "rx_gaps": self.receive_gaps.count,
+            "rx_gap_ms": _round(self.receive_gaps.missing_ms),
             "rx_clipped_samples": self.rx.clipped_samples,
             "rx_silent_ms": _round(self.rx.silent_samples * 1000.0 / SAMPLE_RATE),
             **self._ice_summary(),
