@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from voicedesk.errors import VoiceDeskError
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, DescriptionSet, StatsSampled
+from voicedesk.rtc.impair import ImpairmentChanged
 from voicedesk.rtc.signaling.log import SignalingExchanged
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class CallBridge(QObject):
     stats_sampled = Signal(object)  # voicedesk.rtc.stats.StatsSample
     signaling_exchanged = Signal(object)  # voicedesk.rtc.signaling.log.SignalingExchanged
     agent_event = Signal(object)  # voicedesk.rtc.agent_events.AgentEventReceived (turn events)
+    impairment_changed = Signal(object)  # voicedesk.rtc.impair.ImpairmentChanged (t_ms on the call's axis)
     failed = Signal(str)  # one line for the user
     finished = Signal()  # the call is over and torn down
 
@@ -116,3 +118,5 @@ class CallBridge(QObject):
             self.signaling_exchanged.emit(event)
         elif isinstance(event, AgentEventReceived):
             self.agent_event.emit(event)
+        elif isinstance(event, ImpairmentChanged):
+            self.impairment_changed.emit(event)

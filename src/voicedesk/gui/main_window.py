@@ -39,6 +39,7 @@ from voicedesk.gui.panels import PANELS, PanelSpec
 from voicedesk.gui.settings import AppSettings, Preferences
 from voicedesk.gui.theme import Palette, apply_scheme
 from voicedesk.gui.widgets.dialer import DialerWidget, DialRequest
+from voicedesk.gui.widgets.impairment_markers import ImpairmentMarkers
 from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.gui.widgets.preferences import PreferencesDialog
 from voicedesk.gui.widgets.stats_plots import StatsPlots
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
         self.waveforms = WaveformPanel(self.preferences.waveform_seconds, self.preferences.waveform_fps)
         self.stats = StatsPlots()
         self.turn_markers = TurnMarkers(self.stats)  # agent turn events on the stats time axis
+        self.impairment_markers = ImpairmentMarkers(self.stats)  # impairment changes on the same axis
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.panels: dict[str, Panel] = {}
@@ -262,7 +264,16 @@ class MainWindow(QMainWindow):
         try:
             source = parse_source(request.source)
             ice = resolve_ice(request.ice_path)  # a JSON file or a preset name (ICE lab tab)
-            call = Call(request.target, source=source, ice=ice, timeout=request.timeout_s, headers=request.headers)
+            network = self.panels.get("network")  # the impairment relay, if the Network tab turned it on
+            impairment = network.impairment_for_new_call() if hasattr(network, "impairment_for_new_call") else None
+            call = Call(
+                request.target,
+                source=source,
+                ice=ice,
+                timeout=request.timeout_s,
+                headers=request.headers,
+                impairment=impairment,
+            )
         except VoiceDeskError as exc:
             self.dialer.show_state("failed", str(exc))
             self.show_message(str(exc), True)
@@ -279,9 +290,11 @@ class MainWindow(QMainWindow):
         bridge.failed.connect(self._on_failed)
         bridge.stats_sampled.connect(self.stats.add_sample)
         bridge.agent_event.connect(self.turn_markers.add_event)
+        bridge.impairment_changed.connect(self.impairment_markers.add)
         bridge.finished.connect(lambda: self._on_finished(bridge))
         self.stats.clear()
         self.turn_markers.clear()
+        self.impairment_markers.clear()
         self.waveforms.set_sinks(call.tx, call.rx)
         self.dialer.set_in_call(True)
         self.dialer.show_state("idle")

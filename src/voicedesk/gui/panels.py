@@ -26,5 +26,6 @@ PANELS: list[PanelSpec] = [
     PanelSpec("signaling", "Signaling", "voicedesk.gui.widgets.signaling_panel:SignalingPanel"),
     PanelSpec("ice_lab", "ICE lab", "voicedesk.gui.widgets.ice_lab:IceLabPanel"),
     PanelSpec("turns", "Agent turns", "voicedesk.gui.widgets.turns_panel:TurnsPanel"),
+    PanelSpec("network", "Network", "voicedesk.gui.widgets.network_panel:NetworkPanel"),
     # more panels: PanelSpec("key", "Title", "voicedesk.gui.widgets.your_module:YourPanel"),
 ]

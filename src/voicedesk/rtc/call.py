@@ -190,6 +190,9 @@ class Call:
         # the signaling does not know when the call started; stamp its events here
         self._emit(dataclasses.replace(event, t_ms=(event.at - self._t0) * 1000.0))
 
+    def _on_impairment_change(self, event: ImpairmentChanged) -> None:
+        self._emit(dataclasses.replace(event, t_ms=(event.at - self._t0) * 1000.0))
+
     def _now_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000.0
 
@@ -354,7 +357,7 @@ class Call:
             if c.startswith("host udp") and "." in c.split()[2]  # IPv4: IPv6 host candidates may be link-local
         ]
         self.relay = ImpairmentRelay(self.impairment, host=hosts[0] if hosts else "127.0.0.1", seed=self.impair_seed)
-        self.relay.listeners.append(self._emit)
+        self.relay.listeners.append(self._on_impairment_change)
         return RTCSessionDescription(sdp=await self.relay.rewrite_offer(offer.sdp), type=offer.type)
 
     async def _add_remote_candidate(self, candidate: Any) -> None:

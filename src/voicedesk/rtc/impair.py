@@ -192,6 +192,7 @@ class ImpairmentChanged:
 
     spec: ImpairmentSpec
     at: float  # time.monotonic()
+    t_ms: float | None = None  # ms since the call started (the call stamps it; graphs' time axis)
 
 
 class ImpairmentRelay:

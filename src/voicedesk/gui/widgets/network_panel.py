@@ -1,0 +1,197 @@
+"""Bad networks on demand, and how the call is doing: the impairment relay's
+controls (set before a call, changed during it), its ground-truth counters, the
+MOS estimate and what the received audio itself shows.
+
+Everything here reads core objects (``call.relay``, ``call.summary()``) once a
+second; nothing in the media path waits for the window.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from voicedesk.errors import ConfigError
+from voicedesk.gui.bridge import CallBridge
+from voicedesk.gui.widgets.panel import Panel, PanelContext
+from voicedesk.rtc.impair import ImpairmentRelay, ImpairmentSpec
+from voicedesk.rtc.quality import estimate_mos
+
+PRESETS: dict[str, str] = {
+    "Clean": "loss=0%,delay=0ms,jitter=0ms,rate=0",
+    "Good Wi-Fi": "loss=0.5%,delay=10ms,jitter=4ms",
+    "Busy Wi-Fi": "loss=2%,burst=3,delay=30ms,jitter=15ms",
+    "Mobile 4G": "loss=1%,delay=45ms,jitter=10ms",
+    "Poor 3G": "loss=5%,burst=2,delay=120ms,jitter=40ms,rate=96kbit",
+    "Satellite": "loss=1%,delay=300ms,jitter=20ms",
+    "Congested uplink": "up.loss=8%,up.burst=4,up.rate=48kbit",
+}
+
+MOS_TOOLTIP = (
+    "E-model estimate (ITU-T G.107, simplified as VoIP monitors do):\n"
+    "d = RTT/2 + 2×jitter + 26.5 ms codec;  R = 93.2 − Id(d) − Ie,eff(loss)\n"
+    "Ie = 0, Bpl = 25.1 (G.711 with PLC: G.113 lists none for Opus).\n"
+    "RTT comes from the peer's RTCP; without it d counts jitter and codec only."
+)
+
+
+class NetworkPanel(Panel):
+    title = "Network"
+
+    def __init__(self, context: PanelContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self._bridge: CallBridge | None = None
+
+        self.enabled = QCheckBox("Route calls through the impairment relay (set before dialling)")
+        self.enabled.setChecked(bool(context.settings.value("panels/network/enabled", False)))
+        self.spec = QLineEdit(str(context.settings.value("panels/network/spec", "loss=0%")))
+        self.spec.setPlaceholderText("loss=5%,burst=2,delay=80ms,jitter=20ms,rate=64kbit  (up./down. for one way)")
+        self.spec.setToolTip("Each figure applies to each direction unless prefixed up. (sent) or down. (received).")
+        self.presets = QComboBox()
+        self.presets.addItem("Presets…")
+        self.presets.addItems(list(PRESETS))
+        self.apply = QPushButton("Apply now")
+        self.apply.setToolTip("Change the impairment of the call in progress (marked on the graphs)")
+        self.current = QLabel("No impairment")
+        self.current.setWordWrap(True)
+
+        controls = QGroupBox("Impairment")
+        form = QVBoxLayout(controls)
+        form.addWidget(self.enabled)
+        row = QHBoxLayout()
+        row.addWidget(self.spec, 1)
+        row.addWidget(self.presets)
+        row.addWidget(self.apply)
+        form.addLayout(row)
+        form.addWidget(self.current)
+
+        self.labels: dict[str, QLabel] = {}
+        figures = QGroupBox("How the call is doing")
+        grid = QFormLayout(figures)
+        for key, title, tip in (
+            ("mos", "MOS estimate", MOS_TOOLTIP),
+            ("gaps", "Missing audio", "Audio that never arrived, from the decoded frames' timestamps"),
+            ("clipped", "Clipped samples", "Received samples at full scale"),
+            ("silent", "Silent audio", "Received audio below −70 dBFS (the peer may have spoken)"),
+            ("up", "Relay, sent ↑", "Ground truth: what the relay saw and dropped of what we sent"),
+            ("down", "Relay, received ↓", "Ground truth: what the relay saw and dropped of what we received"),
+        ):
+            label = QLabel("–")
+            label.setToolTip(tip)
+            self.labels[key] = label
+            caption = QLabel(title)
+            caption.setToolTip(tip)
+            grid.addRow(caption, label)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(controls)
+        layout.addWidget(figures)
+        layout.addStretch(1)
+
+        self.presets.activated.connect(self._on_preset)
+        self.apply.clicked.connect(self._on_apply)
+        self.enabled.toggled.connect(lambda on: context.settings.set_value("panels/network/enabled", on))
+        self.spec.editingFinished.connect(lambda: context.settings.set_value("panels/network/spec", self.spec.text()))
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self.refresh)
+        self._update_apply()
+
+    # what the window asks before it dials ------------------------------
+    def impairment_for_new_call(self) -> ImpairmentSpec | None:
+        """The impairment to put in the next call's path, or None (no relay).
+
+        Raises ``ConfigError`` with the user's message for a bad figure."""
+        if not self.enabled.isChecked():
+            return None
+        return ImpairmentSpec.parse(self.spec.text())
+
+    # hooks ---------------------------------------------------------------
+    def call_started(self, bridge: CallBridge) -> None:
+        self._bridge = bridge
+        for label in self.labels.values():
+            label.setText("–")
+        self._timer.start()
+        self._update_apply()
+
+    def call_finished(self, bridge: CallBridge) -> None:
+        self.refresh()
+        self._timer.stop()
+        self._update_apply()
+
+    async def aclose(self) -> None:
+        self._timer.stop()
+
+    # slots ---------------------------------------------------------------
+    @Slot(int)
+    def _on_preset(self, index: int) -> None:
+        if index <= 0:
+            return
+        self.spec.setText(PRESETS[self.presets.itemText(index)])
+        self.context.settings.set_value("panels/network/spec", self.spec.text())
+        self.presets.setCurrentIndex(0)
+        if self._relay() is not None:
+            self._on_apply()
+
+    @Slot()
+    def _on_apply(self) -> None:
+        relay = self._relay()
+        if relay is None:
+            self.context.show_message("Impairment applies to a call placed with the relay on", True)
+            return
+        try:
+            spec = relay.update(self.spec.text())
+        except ConfigError as exc:
+            self.context.show_message(str(exc), True)
+            return
+        self.context.show_message(f"Impairment now {spec.describe()}", False)
+        self.refresh()
+
+    def _relay(self) -> ImpairmentRelay | None:
+        bridge = self._bridge or self.context.current_bridge()
+        return getattr(bridge.call, "relay", None) if bridge is not None else None
+
+    def _update_apply(self) -> None:
+        self.apply.setEnabled(self._relay() is not None)
+
+    @Slot()
+    def refresh(self) -> None:
+        """Read the call's figures (about once a second while a call runs)."""
+        bridge = self._bridge
+        if bridge is None:
+            return
+        call = bridge.call
+        self._update_apply()
+        relay = call.relay
+        self.current.setText(f"Now: {relay.spec.describe()}" if relay is not None else "No impairment in this call")
+        latest = call.sampler.latest if call.sampler is not None else None
+        estimate = estimate_mos(latest.rtt_ms, latest.jitter_ms, latest.loss_pct) if latest else None
+        if estimate is not None:
+            rtt_note = "" if estimate.rtt_known else ", no RTT yet"
+            self.labels["mos"].setText(
+                f"{estimate.mos:.2f}  (R {estimate.r_factor:.0f}, one-way {estimate.one_way_delay_ms:.0f} ms{rtt_note})"
+            )
+        gaps = call.receive_gaps
+        self.labels["gaps"].setText(f"{gaps.missing_ms:.0f} ms in {gaps.count} gaps")
+        self.labels["clipped"].setText(str(call.rx.clipped_samples))
+        self.labels["silent"].setText(f"{call.rx.silent_samples / 48:.0f} ms")
+        for direction in ("up", "down"):
+            if relay is None:
+                self.labels[direction].setText("no relay in this call")
+                continue
+            c = relay.counters[direction]
+            loss = "–" if c.rtp_loss_pct is None else f"{c.rtp_loss_pct:.1f} %"
+            self.labels[direction].setText(
+                f"{c.rtp_received} RTP seen, {c.rtp_dropped} dropped ({loss}), {c.dropped_queue} over the rate cap"
+            )
