@@ -28,6 +28,7 @@ FRAME_MS = 10
 FRAME = SAMPLE_RATE * FRAME_MS // 1000
 SPEECH_FLOOR_DBFS = -50.0  # never call anything quieter than this speech
 SPEECH_MARGIN_DB = 15.0  # speech is this far above the noise floor
+SPEECH_CAP_DBFS = -35.0  # …but anything this loud is sound: an agent that never stops has no "floor"
 
 
 class TimedRecorder(AudioSink):
@@ -111,10 +112,10 @@ def frame_levels(audio: np.ndarray) -> np.ndarray:
 
 
 def speech_threshold(levels: np.ndarray) -> float:
-    """Noise floor (10th percentile) plus a margin, never below SPEECH_FLOOR_DBFS."""
+    """Noise floor (10th percentile) plus a margin, within [SPEECH_FLOOR_DBFS, SPEECH_CAP_DBFS]."""
     if levels.size == 0:
         return SPEECH_FLOOR_DBFS
-    return max(SPEECH_FLOOR_DBFS, float(np.percentile(levels, 10)) + SPEECH_MARGIN_DB)
+    return min(SPEECH_CAP_DBFS, max(SPEECH_FLOOR_DBFS, float(np.percentile(levels, 10)) + SPEECH_MARGIN_DB))
 
 
 def speech_runs(

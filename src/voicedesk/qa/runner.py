@@ -408,7 +408,7 @@ class ScenarioRun:
             if earlier is not turn and earlier.reply_start is not None:
                 since = max(since, earlier.reply_end or earlier.reply_start)
         runs = speech_runs(self.capture.rx, since, hang_ms=REPLY_HANG_MS)
-        runs = [r for r in runs if r.start >= since]
+        runs = [r for r in runs if r.start >= since - 0.03]  # a block's worth of slack: runs start on frames
         if runs:
             turn.reply_start = runs[0].start
             turn.reply_end = runs[0].end
