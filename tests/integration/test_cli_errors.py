@@ -167,3 +167,14 @@ def test_unreadable_wav_source_names_the_file(capsys, tmp_path):
     code, _, err = run_cli(capsys, "call", "embedded:echo", "--source", f"wav:{bad}")
     assert code == 1
     assert f"cannot read audio file {bad}" in last_line(err)
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        f"{sys.executable} -m voicedesk sdp rules --json | head -c 10", shell=True, capture_output=True, text=True
+    )
+    assert len(result.stdout) == 10
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr

@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -97,3 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`voicedesk … | head`): not an error worth a traceback;
+        # point stdout at devnull so the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
