@@ -1,0 +1,51 @@
+"""The pytest plugin as a user meets it: registered by entry point, ``voicedesk_call`` in their own test file."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.timeout(240)
+
+USER_TESTS = '''
+from voicedesk.qa.scenario import Utterance
+
+async def test_the_parrot_repeats(voicedesk_call):
+    call = await voicedesk_call("embedded:parrot?delay=300")
+    await call.silence(0.3)
+    await call.say("testing one two three")
+    turn = await call.wait_reply(timeout=15)
+    assert turn.reply_start is not None and 0 < turn.voice_to_voice_ms < 5000
+    result = await call.hangup()
+    assert "one two three" in result.turns[0]["transcript"]
+    assert result.setup_ms is not None
+
+async def test_an_agent_that_fails_the_test(voicedesk_call):
+    call = await voicedesk_call()  # the target comes from --voicedesk-target
+    await call.say(Utterance(tone_hz=1000, seconds=0.5))
+    turn = await call.wait_reply(timeout=2)
+    assert turn.reply_start is not None, "the tone agent never stops, so this one passes"
+    assert call.summary()["packets_received"] > 0
+    assert False, "a failing test gets a report bundle"
+'''
+
+
+def test_users_write_agent_tests_with_the_fixture(pytester, tmp_path):
+    pytester.makepyfile(test_agent=USER_TESTS)
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    reports = tmp_path / "reports"
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--voicedesk-target",
+        "embedded:tone",
+        "--voicedesk-report-dir",
+        str(reports),
+        timeout=200,
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*a failing test gets a report bundle*"])
+    # only the failing test left a bundle, named after it
+    assert [p.name for p in reports.iterdir()] == ["test_an_agent_that_fails_the_test"]
+    bundle = reports / "test_an_agent_that_fails_the_test"
+    assert (bundle / "report.html").exists() and (bundle / "received.wav").exists()
