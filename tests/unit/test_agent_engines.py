@@ -111,3 +111,19 @@ def test_turn_observer_times_a_turn_and_a_barge_in() -> None:
     assert [e["type"] for e in events if e["type"] == "barge_in"] == ["barge_in"]
     # a frame seen at several processors counts once
     assert len([e for e in events if e["type"] == "speech_started"]) == 2
+
+
+async def test_recognizer_also_runs_under_multiprocessing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the form a frozen (PyInstaller) app uses, where there is no "python -c"
+    monkeypatch.setenv("VOICEDESK_STT_WORKER", "multiprocessing")
+    recognizer = PocketsphinxRecognizer(agent_recognizer_settings())
+    await recognizer.start()
+    try:
+        await recognizer.begin(SAMPLE_RATE)
+        await recognizer.feed(np.concatenate([speak("testing one two three"), np.zeros(9600, np.float32)]))
+        text = await recognizer.finish()
+        process = recognizer._mp[0] if recognizer._mp else None
+    finally:
+        await recognizer.close()
+    assert "testing" in text or "three" in text
+    assert process is not None and not process.is_alive()

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -223,6 +224,19 @@ def worker_main() -> None:
             _write_message(stdout, ("error", f"{type(exc).__name__}: {exc}"))
 
 
+def _mp_worker_main(connection) -> None:  # the multiprocessing form of worker_main (frozen apps)
+    worker = _Worker()
+    while True:
+        try:
+            name, args = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            connection.send(("ok", getattr(worker, name)(*args)))
+        except Exception as exc:
+            connection.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
 class PocketsphinxRecognizer:
     """One utterance at a time, decoded in a worker process of its own.
 
@@ -235,36 +249,61 @@ class PocketsphinxRecognizer:
     def __init__(self, settings: SttSettings) -> None:
         self.settings = settings
         self._process: asyncio.subprocess.Process | None = None
+        self._mp: tuple[Any, Any] | None = None  # (multiprocessing.Process, Connection) in a frozen app
         self._lock = asyncio.Lock()
         self.load_s: float | None = None
 
     async def _call(self, name: str, *args: object) -> object:
         async with self._lock:
-            process = self._process
-            if process is None or process.stdin is None or process.stdout is None:
-                raise PipelineError("the recognizer is not started")
-            data = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
-            try:
-                process.stdin.write(struct.pack("<I", len(data)) + data)
-                await process.stdin.drain()
-                size = struct.unpack("<I", await process.stdout.readexactly(4))[0]
-                status, value = pickle.loads(await process.stdout.readexactly(size))
-            except (ConnectionError, asyncio.IncompleteReadError):
-                raise PipelineError("the speech recognizer's worker process died") from None
+            if self._mp is not None:
+                status, value = await asyncio.get_running_loop().run_in_executor(None, self._mp_call, name, args)
+            else:
+                status, value = await self._pipe_call(name, args)
         if status != "ok":
             raise PipelineError(f"speech recognizer: {value}")
         return value
 
+    async def _pipe_call(self, name: str, args: tuple[object, ...]) -> tuple[str, object]:
+        process = self._process
+        if process is None or process.stdin is None or process.stdout is None:
+            raise PipelineError("the recognizer is not started")
+        data = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            process.stdin.write(struct.pack("<I", len(data)) + data)
+            await process.stdin.drain()
+            size = struct.unpack("<I", await process.stdout.readexactly(4))[0]
+            return pickle.loads(await process.stdout.readexactly(size))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            raise PipelineError("the speech recognizer's worker process died") from None
+
+    def _mp_call(self, name: str, args: tuple[object, ...]) -> tuple[str, object]:  # on a thread
+        assert self._mp is not None
+        connection = self._mp[1]
+        try:
+            connection.send((name, args))
+            return connection.recv()
+        except (EOFError, OSError):
+            raise PipelineError("the speech recognizer's worker process died") from None
+
     async def start(self) -> None:
-        if getattr(sys, "frozen", False):
-            raise PipelineError("the voice agent's recognizer worker cannot start from a frozen app yet")
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from voicedesk.agent.engines.stt import worker_main; worker_main()",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
+        if getattr(sys, "frozen", False) or os.environ.get("VOICEDESK_STT_WORKER") == "multiprocessing":
+            # a frozen app has no "python -c": its entry point runs multiprocessing.freeze_support()
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")
+            parent, child = context.Pipe()
+            process = context.Process(target=_mp_worker_main, args=(child,), name="voicedesk-stt", daemon=True)
+            await asyncio.get_running_loop().run_in_executor(None, process.start)
+            child.close()
+            self._mp = (process, parent)
+        else:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                "from voicedesk.agent.engines.stt import worker_main; worker_main()",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
         self.load_s = await self._call("load", self.settings)  # type: ignore[assignment]
         logger.debug("recognizer (%s) ready in %.2f s", self.settings.mode, self.load_s)
 
@@ -282,6 +321,15 @@ class PocketsphinxRecognizer:
         return await self._call("finish")  # type: ignore[return-value]
 
     async def close(self) -> None:
+        if self._mp is not None:
+            mp_process, connection = self._mp
+            self._mp = None
+            connection.close()  # the worker ends at end of input
+            await asyncio.get_running_loop().run_in_executor(None, mp_process.join, 3.0)
+            if mp_process.is_alive():
+                logger.warning("the recognizer's worker process (pid %s) did not end; killing it", mp_process.pid)
+                mp_process.kill()
+            return
         process, self._process = self._process, None
         if process is None or process.returncode is not None:
             return
