@@ -88,3 +88,13 @@ def test_jitter_is_absorbed_without_underruns() -> None:
     buf = PlayoutBuffer(RATE, target_ms=80)
     run_clocks(buf, 60, 0, jitter_frames=2)  # frames arrive up to 40 ms late, in bursts of up to 3
     assert buf.stats().underruns == 0
+
+
+def test_a_burst_after_a_stall_is_cut_back_within_seconds() -> None:
+    buf = PlayoutBuffer(RATE, target_ms=60, max_ms=1000)
+    run_clocks(buf, 5, 0)
+    buf.push(np.full(int(RATE * 0.2), 0.1, dtype=np.float32))  # 200 ms arrive at once after a stall
+    depths = run_clocks(buf, 10, 0)
+    assert depths[0] > 200
+    assert max(depths[-3:]) < 60 + 10 + 20 + 10 + 1
+    assert buf.stats().overruns == 0

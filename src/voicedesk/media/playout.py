@@ -18,7 +18,9 @@ How it behaves:
   a device that pulls in bursts does not steer it. If the smoothed floor stays
   more than ``tolerance_ms`` above the target it drops single samples, spread
   out (at most 1 in 1000, a 0.1 % speed-up nobody hears); if below, it repeats
-  single samples. The depth therefore stays near the target for hours.
+  single samples. The depth therefore stays near the target for hours. A
+  floor far above the target for two seconds running (a burst after the
+  network or the loop stalled) is cut back at once, with a 5 ms crossfade.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_CORRECTION = 1000  # at most one sample added or removed per this many played (0.1 %: clocks differ far less)
+CATCH_UP = 4  # smoothed floor this many tolerances above the target: cut the excess at once
+CROSSFADE_MS = 5.0
 FLOOR_SMOOTHING = 0.25  # weight of the newest one-second floor: a device that pulls in bursts must not steer
 
 
@@ -84,6 +88,8 @@ class PlayoutBuffer:
         self._correction = 0  # > 0: samples still to drop; < 0: samples still to repeat
         self._floor: float | None = None  # smoothed low point of the depth, in samples
         self._correction_budget = 0  # samples played since the last correction (rate limit)
+        self._catch_up = 0  # samples to cut at the next pull
+        self._high_windows = 0
 
     # network side (event loop) ------------------------------------------
     def push(self, samples: np.ndarray) -> None:
@@ -135,7 +141,16 @@ class PlayoutBuffer:
             self._correction_budget = min(self._correction_budget + count, 10 * MAX_CORRECTION)
             step = min(abs(self._correction), self._correction_budget // MAX_CORRECTION) if self._correction else 0
             self._correction_budget -= step * MAX_CORRECTION
-            if step and self._correction > 0 and self._size >= count + step:
+            if self._catch_up and self._size >= count + self._catch_up:
+                skip, self._catch_up = self._catch_up, 0
+                block = self._take(count + skip)
+                fade = min(count, int(self.rate * CROSSFADE_MS / 1000))
+                out[:] = block[skip:]
+                ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+                out[:fade] = block[:fade] * (1.0 - ramp) + block[skip : skip + fade] * ramp  # no click at the cut
+                self._dropped += skip
+                self._played += count
+            elif step and self._correction > 0 and self._size >= count + step:
                 block = self._take(count + step)
                 keep = np.ones(block.size, dtype=bool)
                 keep[np.linspace(0, block.size - 1, step + 2, dtype=int)[1:-1]] = False
@@ -161,14 +176,20 @@ class PlayoutBuffer:
         self._window_min = depth if self._window_min is None else min(self._window_min, depth)
         if self._window_pulled < self.window:
             return
-        self._floor = (
-            float(self._window_min)
-            if self._floor is None
-            else self._floor + FLOOR_SMOOTHING * (self._window_min - self._floor)
-        )
-        excess = self._floor - self.target
-        # correct only a lasting offset, and only half of it per second: drift is slow, jitter is not
-        self._correction = int(excess / 2) if abs(excess) > self.tolerance else 0
+        floor = self._window_min
+        self._high_windows = self._high_windows + 1 if floor - self.target > CATCH_UP * self.tolerance else 0
+        if self._high_windows >= 2:
+            # the low point stayed far above the target for two whole seconds (a burst after a stall):
+            # slipping 0.1 % would take minutes, so cut the excess at once
+            self._catch_up = floor - self.target
+            self._floor = float(self.target)
+            self._high_windows = 0
+            self._correction = 0
+        else:
+            self._floor = float(floor) if self._floor is None else self._floor + FLOOR_SMOOTHING * (floor - self._floor)
+            excess = self._floor - self.target
+            # correct only a lasting offset, and only half of it per second: drift is slow, jitter is not
+            self._correction = int(excess / 2) if abs(excess) > self.tolerance else 0
         self._window_pulled = 0
         self._window_min = None
 
