@@ -27,5 +27,6 @@ PANELS: list[PanelSpec] = [
     PanelSpec("ice_lab", "ICE lab", "voicedesk.gui.widgets.ice_lab:IceLabPanel"),
     PanelSpec("turns", "Agent turns", "voicedesk.gui.widgets.turns_panel:TurnsPanel"),
     PanelSpec("network", "Network", "voicedesk.gui.widgets.network_panel:NetworkPanel"),
+    PanelSpec("qa", "QA", "voicedesk.gui.widgets.qa_panel:QaPanel"),
     # more panels: PanelSpec("key", "Title", "voicedesk.gui.widgets.your_module:YourPanel"),
 ]

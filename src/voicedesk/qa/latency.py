@@ -39,30 +39,39 @@ class TimedRecorder(AudioSink):
     while the call runs costs a scan of levels, not of samples.
     """
 
-    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None, max_seconds: float | None = 1800.0) -> None:
         super().__init__()
         self._clock = clock or time.monotonic
+        # int16 blocks: half the memory of float32, and what the WAV files hold anyway
         self._blocks: list[np.ndarray] = []
         self._times: list[float] = []  # time the block's first sample passed
         self._starts: list[int] = []  # sample index of each block's first sample
         self._levels: list[float] = []  # dBFS per 10 ms frame
         self._pending = np.zeros(0, dtype=np.float32)
         self.total = 0
+        self.max_samples = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
+        self.truncated = False  # the recording stopped at max_seconds (the call went on)
 
     def write(self, samples: np.ndarray) -> None:
-        block = np.asarray(samples, dtype=np.float32).copy()
+        if self.max_samples is not None and self.total >= self.max_samples:
+            self.truncated = True
+            return
+        block = np.asarray(samples, dtype=np.float32)
         self._times.append(self._clock())
         self._starts.append(self.total)
-        self._blocks.append(block)
+        self._blocks.append(np.clip(block * 32768.0, -32768, 32767).astype(np.int16))
         self.total += len(block)
         pending = np.concatenate((self._pending, block)) if self._pending.size else block
         n = pending.size // FRAME
         if n:
             self._levels.extend(frame_levels(pending[: n * FRAME]).tolist())
-        self._pending = pending[n * FRAME :]
+        self._pending = pending[n * FRAME :].copy()
 
     def audio(self) -> np.ndarray:
-        return np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.float32)
+        """The whole recording, mono float32 at 48 kHz."""
+        if not self._blocks:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._blocks).astype(np.float32) / 32768.0
 
     @property
     def levels(self) -> np.ndarray:

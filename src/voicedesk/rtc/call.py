@@ -171,6 +171,11 @@ class Call:
             agent_events = type(self.signaling).__name__ == "EmbeddedSignaling"
         self.agent_events = AgentEventsChannel(self._emit, self._now_ms) if agent_events else None
 
+    def add_sink(self, sink: AudioSink) -> None:
+        """One more sink of the received audio, for those who get the Call already built
+        (a window panel's full-call recording for reports); add it before ``start()``."""
+        self._sink.sinks.append(sink)
+
     # events -------------------------------------------------------------
     def add_listener(self, listener: CallListener) -> None:
         self._listeners.append(listener)

@@ -1,0 +1,187 @@
+"""QA tab: export the call's report bundle, and read a customer's chrome://webrtc-internals dump.
+
+The report needs the whole call (both recordings, the log), so the panel puts a
+``CallCapture`` on every call the window places (``call_started`` runs before the
+call starts). The dump is read by the core (``voicedesk.qa.webrtc_dump``) and drawn in
+the same graphs the window uses for live calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from voicedesk.errors import VoiceDeskError
+from voicedesk.gui.bridge import CallBridge
+from voicedesk.gui.widgets.panel import Panel, PanelContext
+from voicedesk.gui.widgets.stats_plots import StatsPlots
+from voicedesk.qa.capture import CallCapture
+from voicedesk.qa.report import write_bundle
+from voicedesk.qa.webrtc_dump import WebrtcDump, read_dump
+
+logger = logging.getLogger(__name__)
+
+# the window may stay on a call for hours: keep the first 20 minutes of audio for the report
+GUI_RECORDING_LIMIT_S = 1200.0
+
+
+class QaPanel(Panel):
+    title = "QA"
+
+    def __init__(self, context: PanelContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.capture: CallCapture | None = None
+        self.dump: WebrtcDump | None = None
+
+        self.export = QPushButton("Export call report…")
+        self.export.setToolTip(
+            "A folder or .zip with the offer/answer, candidates, ICE configuration (secrets redacted), "
+            "stats as CSV and as a webrtc-internals dump, both recordings, the log, the agent's turns "
+            "and an HTML report"
+        )
+        self.export.setEnabled(False)
+        self.mask = QCheckBox("Mask IP addresses and device names (to share outside the team)")
+        self.mask.setChecked(bool(context.settings.value("panels/qa/mask", False)))
+        self.export_status = QLabel("Place a call to export its report.")
+        self.export_status.setWordWrap(True)
+        reports = QGroupBox("Call report")
+        box = QVBoxLayout(reports)
+        row = QHBoxLayout()
+        row.addWidget(self.export)
+        row.addWidget(self.mask, 1)
+        box.addLayout(row)
+        box.addWidget(self.export_status)
+
+        self.open_dump = QPushButton("Open webrtc-internals dump…")
+        self.open_dump.setToolTip('The file chrome://webrtc-internals writes with "Create a WebRTC-Internals dump"')
+        self.connections = QComboBox()
+        self.connections.setEnabled(False)
+        self.dump_status = QLabel("No dump open.")
+        self.dump_status.setWordWrap(True)
+        self.plots = StatsPlots()
+        self.plots.set_palette(context.palette())
+        dumps = QGroupBox("Browser dump")
+        dbox = QVBoxLayout(dumps)
+        drow = QHBoxLayout()
+        drow.addWidget(self.open_dump)
+        drow.addWidget(self.connections, 1)
+        dbox.addLayout(drow)
+        dbox.addWidget(self.dump_status)
+        dbox.addWidget(self.plots, 1)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(reports)
+        layout.addWidget(dumps, 1)
+
+        self.export.clicked.connect(self._ask_export)
+        self.mask.toggled.connect(lambda on: context.settings.set_value("panels/qa/mask", bool(on)))
+        self.open_dump.clicked.connect(self._ask_dump)
+        self.connections.currentIndexChanged.connect(self._show_connection)
+
+    # calls ------------------------------------------------------------------
+    def call_started(self, bridge: CallBridge) -> None:
+        call = bridge.call
+        self.capture = CallCapture()
+        self.capture.rx.max_samples = self.capture.tx.max_samples = int(GUI_RECORDING_LIMIT_S * 48_000)
+        call.add_sink(self.capture.rx)
+        self.capture.attach(call)
+        self.export.setEnabled(True)
+        self.export_status.setText("Recording this call for its report…")
+
+    def call_finished(self, bridge: CallBridge) -> None:
+        if self.capture is not None and self.capture.call is bridge.call:
+            self.capture.detach()
+            self.export_status.setText("The last call can be exported.")
+
+    def theme_changed(self, palette) -> None:
+        self.plots.set_palette(palette)
+        if self.dump is not None:
+            self._show_connection(self.connections.currentIndex())
+
+    async def aclose(self) -> None:
+        if self.capture is not None:
+            self.capture.detach()
+
+    # export -----------------------------------------------------------------
+    @Slot()
+    def _ask_export(self) -> None:
+        dialog = QFileDialog(self, "Export call report (a folder name, or a name ending in .zip)")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilters(["Zip archive (*.zip)", "Folder (*)"])
+        dialog.selectFile("voicedesk-report.zip")
+        dialog.fileSelected.connect(self.export_report)
+        dialog.open()  # not exec(): the call and the loop keep running
+
+    @Slot(str)
+    def export_report(self, path: str) -> Path | None:
+        """Write the bundle of the current or last call; errors go to the status bar."""
+        if not path or self.capture is None or self.capture.call is None:
+            return None
+        try:
+            record = self.capture.record()
+            where = write_bundle(record, path, self.mask.isChecked())
+        except VoiceDeskError as exc:
+            self.context.show_message(str(exc), True)
+            return None
+        note = " (recordings stopped at 20 minutes)" if self.capture.rx.truncated or self.capture.tx.truncated else ""
+        self.export_status.setText(f"Report written to {where}{note}")
+        self.context.show_message(f"Call report written to {where}", False)
+        return where
+
+    # dumps ------------------------------------------------------------------
+    @Slot()
+    def _ask_dump(self) -> None:
+        dialog = QFileDialog(self, "Open a chrome://webrtc-internals dump")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilters(["webrtc-internals dumps (*.json *.txt *.gz)", "All files (*)"])
+        dialog.fileSelected.connect(self.load_dump)
+        dialog.open()
+
+    @Slot(str)
+    def load_dump(self, path: str) -> bool:
+        try:
+            dump = read_dump(path)
+            chosen = dump.connection()
+        except VoiceDeskError as exc:
+            self.context.show_message(str(exc), True)
+            self.dump_status.setText(str(exc))
+            return False
+        self.dump = dump
+        self.connections.blockSignals(True)
+        self.connections.clear()
+        for conn in dump.connections:
+            self.connections.addItem(f"{conn.key} — {len(conn.samples)} samples — {conn.url}", conn.key)
+        self.connections.setCurrentIndex(dump.connections.index(chosen))
+        self.connections.setEnabled(len(dump.connections) > 1)
+        self.connections.blockSignals(False)
+        self._show_connection(self.connections.currentIndex())
+        return True
+
+    @Slot(int)
+    def _show_connection(self, index: int) -> None:
+        if self.dump is None or not 0 <= index < len(self.dump.connections):
+            return
+        conn = self.dump.connections[index]
+        self.plots.clear()
+        if conn.samples:
+            # one redraw for the whole series (add_sample redraws everything it holds each time)
+            self.plots.samples = list(conn.samples[:-1])
+            self.plots.add_sample(conn.samples[-1])
+        seconds = conn.samples[-1].t_ms / 1000.0 if conn.samples else 0.0
+        self.dump_status.setText(
+            f"{Path(self.dump.path).name}: connection {conn.key}, {len(conn.samples)} samples over {seconds:.0f} s"
+            f" ({self.dump.user_agent or 'unknown browser'})"
+        )

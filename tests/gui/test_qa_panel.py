@@ -1,0 +1,67 @@
+"""The QA tab: a call's report exported from the window, a Chrome dump drawn in the graphs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+pytestmark = pytest.mark.gui
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "webrtc_internals_dump.json"
+
+
+def test_a_call_placed_in_the_window_exports_its_report(window, qtbot, tmp_path):
+    panel = window.panel("qa")
+    assert not panel.export.isEnabled()
+    window.dialer.set_target("embedded:tone")
+    qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.state.state == "connected", timeout=30_000)
+    qtbot.waitUntil(lambda: window.stats.point_count >= 2, timeout=15_000)
+    qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)
+    assert panel.export.isEnabled()
+
+    panel.mask.setChecked(True)
+    where = panel.export_report(str(tmp_path / "call.zip"))
+    assert where is not None and where.exists()
+    assert "Report written to" in panel.export_status.text()
+    import zipfile
+
+    with zipfile.ZipFile(where) as archive:
+        names = set(archive.namelist())
+        summary = json.loads(archive.read("summary.json"))
+        offer = archive.read("offer.sdp").decode()
+    assert {"report.html", "received.wav", "sent.wav", "stats.csv", "webrtc_internals_dump.json"} <= names
+    assert summary["packets_received"] > 0 and summary["rx_peak_hz"] == pytest.approx(440, abs=10)
+    assert "ip-1" in offer and "127.0.0.1" not in offer
+
+
+def test_a_chrome_dump_is_drawn_in_the_graphs(window, tmp_path):
+    panel = window.panel("qa")
+    copy = tmp_path / "customer_dump.txt"
+    shutil.copy(FIXTURE, copy)
+    assert panel.load_dump(str(copy))
+    data = json.loads(FIXTURE.read_text())
+    [pc] = data["PeerConnections"].values()
+    received = next(
+        json.loads(v["values"])
+        for k, v in pc["stats"].items()
+        if v["statsType"] == "inbound-rtp" and k.endswith("-packetsReceived")
+    )
+    assert panel.plots.point_count == len(received)
+    assert [s.packets_received for s in panel.plots.samples] == received
+    assert panel.plots.finite_points("rtt_ms") >= len(received) - 1
+    assert "customer_dump.txt: connection" in panel.dump_status.text()
+
+
+def test_a_file_that_is_not_a_dump_says_so(window, tmp_path):
+    panel = window.panel("qa")
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"hello": "world"}')
+    assert not panel.load_dump(str(bad))
+    assert "not a chrome://webrtc-internals dump" in panel.dump_status.text()
+    assert panel.plots.point_count == 0
