@@ -171,7 +171,8 @@ class TurnObserver(Observer):
                 turn.speech_end_detected_ms = self._ms(frame.at)
                 self._event("speech_stopped", frame.at, turn, speech_ended_ms=_r(turn.speech_ended_ms))
         elif isinstance(frame, PartialTranscriptFrame):
-            turn = self._awaiting_transcript()
+            # partials come while the caller still speaks: the latest turn without a final one
+            turn = next((t for t in reversed(self.turns) if t.transcript is None), None)
             if turn is not None:
                 turn.partials.append(frame.text)
                 self._event("transcript", frame.at, turn, final=False, text=frame.text)
