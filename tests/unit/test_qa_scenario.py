@@ -124,3 +124,10 @@ def test_an_unreadable_file_is_one_clear_line(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ScenarioError, match="not a text file"):
         load_scenarios(binary)
+
+
+def test_steps_that_need_the_call_cannot_follow_hangup():
+    with pytest.raises(ScenarioError, match=r"h\.yaml:4: step 3 \(say\): the call is hung up before it"):
+        parse_scenarios("steps:\n  - say: hi\n  - hangup\n  - say: again\n", "h.yaml")
+    [s] = parse_scenarios("steps:\n  - say: hi\n  - hangup\n  - expect: {setup_ms: 9000}\n", "h.yaml")
+    assert [step.kind for step in s.steps] == ["say", "hangup", "expect"]

@@ -295,12 +295,13 @@ class ScenarioRun:
     async def _run_call(self) -> None:
         scenario = self.scenario
         call = await self.open()
+        hung_up = False
         try:
             for index, step in enumerate(scenario.steps):
                 await self._step(index, step)
-                if call.state.is_final and step.kind != "hangup":
-                    if any(s.kind != "hangup" for s in scenario.steps[index + 1 :]):
-                        raise VoiceDeskError(f"the call ended during step {index + 1}: {call.reason or 'hung up'}")
+                hung_up = hung_up or step.kind == "hangup"
+                if call.state.is_final and not hung_up and index + 1 < len(scenario.steps):
+                    raise VoiceDeskError(f"the call ended during step {index + 1}: {call.reason or 'the peer hung up'}")
         finally:
             await self.close()
 

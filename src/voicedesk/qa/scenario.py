@@ -47,6 +47,7 @@ METRICS: dict[str, str] = {
     "mos": "E-model MOS estimate",
     "rx_gap_ms": "received audio missing (frame timestamp gaps)",
 }
+NEEDS_CALL = ("say", "wait_reply", "barge_in", "impair")
 STEP_KINDS = ("say", "wait_reply", "expect_transcript", "expect", "silence", "barge_in", "impair", "hangup")
 
 
@@ -349,6 +350,11 @@ class _Checker:
             else:
                 ice = self.text(ice_node, "ice (an RTCConfiguration mapping, a file or a preset name)")
         for i, step in enumerate(steps):
+            if step.kind in NEEDS_CALL and any(s.kind == "hangup" for s in steps[:i]):
+                raise ScenarioError(
+                    f"{self.path}:{step.line}: step {i + 1} ({step.kind}): the call is hung up before it; "
+                    "expected only expect, expect_transcript or silence after hangup"
+                )
             if step.kind == "barge_in" and not any(s.kind == "say" for s in steps[:i]):
                 raise ScenarioError(f"{self.path}:{step.line}: step {i + 1} (barge_in): expected a say step before it")
         return Scenario(

@@ -90,9 +90,14 @@ def sample_from_report(
     remote_in = by_type.get("remote-inbound-rtp", [])
     if remote_in:
         r = remote_in[0]
-        fields["rtt_ms"] = r.roundTripTime * 1000.0
-        fields["remote_loss_pct"] = 100.0 * r.fractionLost
-        fields["remote_jitter_ms"] = r.jitter * 1000.0 / clock_rate
+        # aiortc reports roundTripTime None until a receiver report echoes one of our sender
+        # reports (LSR); that must not cost the whole sample
+        if r.roundTripTime is not None:
+            fields["rtt_ms"] = r.roundTripTime * 1000.0
+        if r.fractionLost is not None:
+            fields["remote_loss_pct"] = 100.0 * r.fractionLost
+        if r.jitter is not None:
+            fields["remote_jitter_ms"] = r.jitter * 1000.0 / clock_rate
 
     transports = by_type.get("transport", [])
     if transports:
