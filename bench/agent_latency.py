@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import sys
@@ -181,11 +182,62 @@ async def isolation() -> None:
         tick.cancel()
 
 
+async def barge_in(trials: int) -> None:
+    """Talk over the agent's answer; when does its audio stop?"""
+    from tests.helpers.speech import speak
+
+    from voicedesk.agent.processors.transport import SpeakerTrack
+
+    question, interjection = speak("what can you do"), speak("stop stop stop")
+    print("| trial | caller's onset → agent audio stopped, caller's audio (ms) | agent: detected → flushed (ms) |")
+    print("| --- | --- | --- |")
+    for trial in range(1, trials + 1):
+        mouth, rx = SpeakerTrack(), CaptureSink()
+        tx: list[tuple[float, float]] = []
+        events: list[dict] = []
+        changed = asyncio.Event()
+
+        def on_event(event: object, events: list[dict] = events, changed: asyncio.Event = changed) -> None:
+            if isinstance(event, AgentEventReceived):
+                events.append(event.event)
+                changed.set()
+
+        async def until(kind: str, events: list[dict] = events, changed: asyncio.Event = changed) -> None:
+            while not any(e.get("type") == kind for e in events):
+                changed.clear()
+                await changed.wait()
+
+        call = Call("embedded:voice", source=mouth, sinks=[rx], timeout=30)
+        call.outbound.add_observer(lambda s, tx=tx: tx.append((time.monotonic(), level_dbfs(s))))
+        call.add_listener(on_event)
+        await call.start()
+        try:
+            mouth.enqueue(question)
+            await asyncio.wait_for(until("audio_out_started"), 60)
+            await asyncio.sleep(1.2)
+            mouth.enqueue(interjection)
+            await asyncio.wait_for(until("barge_in"), 30)
+            await asyncio.sleep(1.5)
+        finally:
+            await call.hangup()
+        reply_start = next(t for t, b in rx.blocks if level_dbfs(b) > -40.0)
+        onset = next(t for t, level in tx if level > -40.0 and t > reply_start)
+        after = [t for t, b in rx.blocks if level_dbfs(b) > -40.0 and t >= onset]
+        pauses = (a for a, b in itertools.pairwise(after) if b - a > 0.3)
+        stopped = next(pauses, after[-1] if after else onset)
+        flushed = next((e.get("stop_ms") for e in events if e.get("type") == "barge_in"), None)
+        print(f"| {trial} | {(stopped - onset) * 1000:.0f} | {fmt(flushed, 1)} |", flush=True)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", default="1,2,4", help="numbers of concurrent calls (default 1,2,4)")
     parser.add_argument("--isolation", action="store_true", help="only the thread-vs-process loop stall figure")
+    parser.add_argument("--barge-in", type=int, metavar="N", help="only: talk over the agent N times")
     args = parser.parse_args()
+    if args.barge_in:
+        await barge_in(args.barge_in)
+        return
     if args.isolation:
         print("| recognizer in | max loop stall (ms) | p99 (ms) | load + decode 10 s (s) |")
         print("| --- | --- | --- | --- |")

@@ -42,6 +42,7 @@ from voicedesk.agent.frames import (
 logger = logging.getLogger(__name__)
 
 CANCEL_TIMEOUT = 2.0
+INTERRUPT_GRACE = 0.05
 
 
 class TaskManager:
@@ -183,7 +184,9 @@ class FrameProcessor:
         for item in kept:
             self._queue.put_nowait(item)
         if self._consumer is not None and self._consumer is not asyncio.current_task() and not self._consumer.done():
-            await self.tasks.cancel(self._consumer)
+            # a short grace: the interruption must reach the output within the barge-in budget
+            # (200 ms) even if a processor is slow to stop; a straggler finishes on its own
+            await self.tasks.cancel(self._consumer, grace_s=INTERRUPT_GRACE)
             await self.on_interrupted()
             self._start_consumer()
         else:
