@@ -103,3 +103,11 @@ def test_turn_latencies():
     data = turn.to_json(t0=10.0)
     assert data["utterance_end_ms"] == 1000.0 and data["reply_start_ms"] == 1800.0
     assert Turn(2, "x", 1.0, 2.0).voice_to_voice_ms is None
+
+
+def test_a_recording_stops_at_its_limit_and_says_so():
+    clock = FakeClock()
+    rec = TimedRecorder(clock, max_seconds=1.0)
+    feed(rec, clock, signal([(2.0, 0.2)]))
+    assert rec.total == SAMPLE_RATE and rec.truncated
+    assert rec.audio().size == SAMPLE_RATE

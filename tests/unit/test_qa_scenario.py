@@ -131,3 +131,19 @@ def test_steps_that_need_the_call_cannot_follow_hangup():
         parse_scenarios("steps:\n  - say: hi\n  - hangup\n  - say: again\n", "h.yaml")
     [s] = parse_scenarios("steps:\n  - say: hi\n  - hangup\n  - expect: {setup_ms: 9000}\n", "h.yaml")
     assert [step.kind for step in s.steps] == ["say", "hangup", "expect"]
+
+
+def test_an_ice_mapping_in_a_scenario_becomes_the_calls_configuration():
+    from voicedesk.errors import ConfigError
+    from voicedesk.qa.runner import ScenarioRun
+
+    text = (
+        "target: embedded:echo\nice:\n  iceServers:\n    - urls: turn:turn.example.com:3478\n"
+        "      username: u\n      credential: p\n  iceTransportPolicy: relay\nsteps: [hangup]\n"
+    )
+    [s] = parse_scenarios(text, "ice.yaml")
+    run = ScenarioRun(s)
+    assert run.ice.iceTransportPolicy == "relay" and run.ice.uses_turn
+    [bad] = parse_scenarios(text.replace("turn:turn", "tern:turn"), "ice.yaml")
+    with pytest.raises(ConfigError):
+        ScenarioRun(bad)

@@ -194,7 +194,7 @@ def bundle_files(record: CallRecord, mask: bool = False) -> dict[str, bytes]:
 
 
 def _update_log(record: CallRecord) -> list[dict[str, Any]]:
-    """Call events as webrtc-internals updateLog entries (time, type, value)."""
+    """Call events as webrtc-internals updateLog entries (type, value, timestamp in epoch ms)."""
     entries = []
     for event in record.events:
         t_ms = event.get("t_ms")
@@ -207,14 +207,8 @@ def _update_log(record: CallRecord) -> list[dict[str, Any]]:
             kind, value = "callstatechange", str(event.get("state"))
         else:
             value = json.dumps({k: v for k, v in event.items() if k != "event"}, default=str)
-        entries.append({"time": _iso(when), "type": kind, "value": value})
+        entries.append({"type": kind, "value": value, "timestamp": round(when, 3)})  # as Chrome writes them
     return entries
-
-
-def _iso(epoch_ms: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(epoch_ms / 1000.0, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def write_bundle(record: CallRecord, destination: str | Path, mask: bool = False) -> Path:
