@@ -4,7 +4,8 @@ It speaks the server's own endpoints (JSON offer/answer or WHIP), plays the
 agent, and shows the level and dominant frequency of what arrives (WebAudio).
 
 Query parameters (also what the browser tests use):
-``call=json|whip`` dials on load; ``token=…`` is sent as a bearer token;
+``call=json|whip`` dials on load; ``token=…`` is sent as a bearer token; ``raw=1``
+turns off the browser's echo cancellation and noise suppression (they eat test tones);
 ``seconds=N`` measures for N seconds, then, with ``report=/same/origin/path``,
 POSTs ``{mode, ok, error, peak_hz, level_dbfs, connection_state, stats}`` there
 (``stats`` is the browser's own ``getStats()``) and hangs up.
@@ -39,7 +40,9 @@ PAGE = r"""<!doctype html>
   <label><input type="radio" name="mode" value="json" checked>
     JSON offer/answer (<code>POST /api/voice/offer</code>)</label><br>
   <label><input type="radio" name="mode" value="whip"> WHIP (<code>POST /whip</code>)</label><br>
-  <label>Bearer token (if the server has one): <input id="token" type="password" autocomplete="off"></label>
+  <label>Bearer token (if the server has one): <input id="token" type="password" autocomplete="off"></label><br>
+  <label><input id="raw" type="checkbox"> Raw microphone (no echo cancellation or noise suppression:
+    for test tones; use headphones)</label>
 </fieldset>
 <p><button id="call">Call</button> <button id="hangup" disabled>Hang up</button>
    <span id="state">idle</span></p>
@@ -127,7 +130,10 @@ async function call(mode) {
       throw new Error("this browser allows the microphone only on https:// or http://localhost: " +
                       "reach this server through an SSH tunnel (ssh -L) or an HTTPS proxy");
     }
-    stream = await navigator.mediaDevices.getUserMedia({audio: true});
+    // raw: no echo cancellation / noise suppression / gain control, which treat a test tone as noise
+    const raw = $("raw").checked;
+    const audio = raw ? {echoCancellation: false, noiseSuppression: false, autoGainControl: false} : true;
+    stream = await navigator.mediaDevices.getUserMedia({audio});
     pc = new RTCPeerConnection();
     stream.getTracks().forEach((t) => pc.addTrack(t, stream));
     pc.ontrack = (e) => { $("remote").srcObject = e.streams[0] || new MediaStream([e.track]);
@@ -181,6 +187,7 @@ async function autoCall(mode) {
 }
 $("call").onclick = () => call(document.querySelector("input[name=mode]:checked").value).catch(() => {});
 $("hangup").onclick = hangup;
+if (params.get("raw") === "1") $("raw").checked = true;
 const auto = params.get("call");
 if (auto === "json" || auto === "whip") {
   document.querySelector("input[value=" + auto + "]").checked = true;
