@@ -38,6 +38,7 @@ from voicedesk.agent.pipeline import FrameProcessor, Observer
 logger = logging.getLogger(__name__)
 
 EVENT_VERSION = 1
+MAX_EVENTS = 2000
 EventCallback = Callable[[dict[str, Any]], None]
 
 
@@ -108,7 +109,9 @@ class TurnObserver(Observer):
     def __init__(self, emit: EventCallback | None = None) -> None:
         self.emit = emit
         self.turns: list[Turn] = []
-        self.events: list[dict[str, Any]] = []
+        # the last events (a long call sends thousands of partials); turn reports are all kept
+        self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_EVENTS)
+        self.reports: list[dict[str, Any]] = []
         self._t0: float | None = None
         self._seen: collections.deque[int] = collections.deque(maxlen=256)
         self._seen_set: set[int] = set()
@@ -131,6 +134,8 @@ class TurnObserver(Observer):
 
     def _send(self, event: dict[str, Any]) -> None:
         self.events.append(event)
+        if event.get("type") == "turn":
+            self.reports.append(event)
         if self.emit is not None:
             try:
                 self.emit(event)

@@ -149,7 +149,7 @@ class PipelineAgent(Agent):
 
     @property
     def turns(self) -> list[dict[str, Any]]:
-        return [e for e in self.observer.events if e.get("type") == "turn"]
+        return list(self.observer.reports)
 
     async def close(self) -> None:
         if self.pipeline is not None:
