@@ -177,6 +177,10 @@ class Call:
         self._sink.sinks.append(sink)
 
     # events -------------------------------------------------------------
+    def add_sink(self, sink: AudioSink) -> None:
+        """One more sink for received audio (e.g. the window's speaker), before or during the call."""
+        self._sink.sinks.append(sink)
+
     def add_listener(self, listener: CallListener) -> None:
         self._listeners.append(listener)
 
