@@ -34,6 +34,15 @@ class AgentEventReceived:
         return str(self.event.get("type", ""))
 
 
+# VoiceDesk's agents that write turn events (agent/voice_agents.py)
+AGENTS_WITH_EVENTS = frozenset({"parrot", "voice", "script"})
+
+
+def embedded_agent_sends_events(signaling: object) -> bool:
+    """True for an ``embedded:`` target whose agent writes turn events."""
+    return type(signaling).__name__ == "EmbeddedSignaling" and getattr(signaling, "agent", None) in AGENTS_WITH_EVENTS
+
+
 class AgentEventsChannel:
     """Opens the channel on a peer connection (before the offer) and collects what arrives."""
 

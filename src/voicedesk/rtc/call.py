@@ -32,7 +32,7 @@ from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
 from voicedesk.rtc import aiortc_patches
-from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel
+from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel, embedded_agent_sends_events
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
 from voicedesk.rtc.sdp import model as sdp_model
@@ -166,9 +166,10 @@ class Call:
         self._closed = False
         self.signaling.add_listener(self._on_signaling_exchange)
         # the "voicedesk" data channel for turn events (rtc/agent_events.py): by default only
-        # for embedded targets, since it adds an m=application section other agents may refuse
+        # for embedded agents that send them, since it adds an m=application section (and an
+        # SCTP association) other agents may refuse
         if agent_events is None:
-            agent_events = type(self.signaling).__name__ == "EmbeddedSignaling"
+            agent_events = embedded_agent_sends_events(self.signaling)
         self.agent_events = AgentEventsChannel(self._emit, self._now_ms) if agent_events else None
 
     def add_sink(self, sink: AudioSink) -> None:
