@@ -24,6 +24,7 @@ from voicedesk.rtc.call import Call, CallState, CallStateChanged, StatsSampled
 from voicedesk.rtc.stats import StatsSample
 
 logger = logging.getLogger(__name__)
+LIBRARY_LOGGERS = ("aiortc", "aioice")
 
 
 @dataclass
@@ -107,6 +108,9 @@ class CallCapture:
         call.outbound.add_observer(self.tx.write)
         call.add_listener(self._on_event)
         self._logger.addHandler(self._handler)
+        # the libraries' own lines at whatever level the user asked for (voicedesk -vvv: ICE checks, TURN)
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).addHandler(self._handler)
         if self._logger.getEffectiveLevel() > self._log_level:
             # the report wants debug lines; the console must not get them: pin every handler
             # above us that has no level of its own to the level it effectively had
@@ -123,6 +127,8 @@ class CallCapture:
 
     def detach(self) -> None:
         self._logger.removeHandler(self._handler)
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).removeHandler(self._handler)
         if self._saved_level is not None:
             self._logger.setLevel(self._saved_level)
             self._saved_level = None

@@ -47,6 +47,10 @@ REDACTED = "***"
 SECRET_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "x-auth-token")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])")
+# secrets people put in URLs: wss://agent/ws?token=…, ?api_key=…
+_URL_SECRET = re.compile(
+    r"([?&](?:token|access_token|api_key|apikey|key|secret|password|auth|signature)=)[^&\s\"'\\]+", re.IGNORECASE
+)
 _ICE_PWD = re.compile(r"(a=ice-pwd:)[A-Za-z0-9+/]+")  # ice-char only: SDP inside JSON has literal \\r\\n
 
 
@@ -75,6 +79,7 @@ class Scrubber:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
         text = _ICE_PWD.sub(rf"\g<1>{REDACTED}", text)
+        text = _URL_SECRET.sub(rf"\g<1>{REDACTED}", text)
         if self.mask:
             for name in self.devices:
                 if name not in self.device_names:
