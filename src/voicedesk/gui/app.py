@@ -142,6 +142,7 @@ def run(options: GuiOptions) -> int:
     scratch = tempfile.TemporaryDirectory(prefix="voicedesk-smoke-")
     try:
         from voicedesk.gui.main_window import MainWindow
+        from voicedesk.gui.widgets import audio_panel  # noqa: F401 - lists "Microphone" before the dialer is built
 
         window = MainWindow(settings=_smoke_settings(scratch) if options.smoke_test else None)
         if options.target:

@@ -28,5 +28,6 @@ PANELS: list[PanelSpec] = [
     PanelSpec("turns", "Agent turns", "voicedesk.gui.widgets.turns_panel:TurnsPanel"),
     PanelSpec("network", "Network", "voicedesk.gui.widgets.network_panel:NetworkPanel"),
     PanelSpec("qa", "QA", "voicedesk.gui.widgets.qa_panel:QaPanel"),
+    PanelSpec("audio", "Audio", "voicedesk.gui.widgets.audio_panel:AudioPanel"),
     # more panels: PanelSpec("key", "Title", "voicedesk.gui.widgets.your_module:YourPanel"),
 ]

@@ -1,0 +1,61 @@
+"""The Audio tab: speaker on a real (null-sink) PulseAudio, playout figures, DTMF keypad, fallbacks."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.helpers.pulse import PulseServer, no_sound_server, pulse  # noqa: F401 - fixtures
+from voicedesk.gui.widgets.audio_panel import microphone_spec
+from voicedesk.media.dtmf import detect_dtmf
+from voicedesk.media.frames import dominant_frequency
+
+pytestmark = pytest.mark.gui
+
+CONNECT_MS = 30_000
+
+
+def test_speaker_plays_the_call_and_the_figures_show_the_playout_buffer(pulse: PulseServer, window, qtbot) -> None:  # noqa: F811
+    panel = window.panel("audio")
+    panel.refresh_devices()
+    assert panel.output_device.count() > 1  # "Default device" plus what PulseAudio offers
+    panel.play_on_speaker.setChecked(True)
+    monitor = pulse.record()
+    try:
+        window.dialer.set_target("embedded:tone")
+        qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.dialer.state.state == "connected", timeout=CONNECT_MS)
+        qtbot.waitUntil(lambda: "target 60 ms" in panel.labels["depth"].text(), timeout=10_000)
+        qtbot.wait(2000)
+        heard = monitor.samples()
+    finally:
+        monitor.stop()
+    assert panel.labels["xruns"].text().count("/") == 1
+    assert "Hz" in panel.labels["speaker"].text()
+    assert dominant_frequency(heard[-48_000:]) == pytest.approx(440, abs=3)  # the tone agent, out of the speaker
+    qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)
+    assert not panel.keypad["5"].isEnabled()
+
+
+def test_keypad_sends_dtmf_and_no_sound_server_is_a_message_not_a_failure(no_sound_server, window, qtbot) -> None:  # noqa: F811
+    panel = window.panel("audio")
+    panel.refresh_devices()
+    assert "No audio devices" in panel.labels["devices"].text()
+    assert microphone_spec() == "mic"
+    panel.play_on_speaker.setChecked(True)
+    window.dialer.set_target("embedded:echo")
+    qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.state.state == "connected", timeout=CONNECT_MS)
+    assert panel.notices == ["no audio output device: received audio is not played (null sink)"]
+    for key in "5#":
+        qtbot.mouseClick(panel.keypad[key], Qt.MouseButton.LeftButton)
+    call = window.bridge.call
+    assert call.outbound.dtmf_sent == "5#"
+    assert panel.dtmf_sent.text() == "sent: 5#"
+    qtbot.waitUntil(lambda: not call.outbound.dtmf_pending, timeout=5_000)
+    qtbot.wait(600)  # the echo of the last tone comes back
+    assert detect_dtmf(call.rx.ring.latest(3 * 48_000)) == "5#"
+    qtbot.waitUntil(lambda: "no usable device" in panel.labels["speaker"].text(), timeout=3_000)
+    qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)
