@@ -136,7 +136,8 @@ def test_http_error_and_slow_answer_never_freeze_the_window(window, qtbot):
         qtbot.waitUntil(lambda: window.dialer.state.state == "failed", timeout=CONNECT_MS)
         # Qt timers kept firing while signaling waited: the UI thread was never blocked
         assert len(ticks) - before >= 20
-        assert "timed out after 2 s" in window.banner.text()
+        text = window.banner.text()
+        assert "2 s" in text and ("no answer" in text or "timed out" in text), text
     timer.stop()
 
 

@@ -60,6 +60,23 @@ GRAPHS: tuple[Graph, ...] = (
 )
 
 
+def nice_ceiling(value: float) -> float:
+    """The next 1/2/5 × 10^n at or above ``value`` (at least 1), so ranges change rarely."""
+    if not math.isfinite(value) or value <= 1.0:
+        return 1.0
+    exponent = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if value <= step * exponent:
+            return float(step * exponent)
+    return float(10 * exponent)
+
+
+def time_ceiling(seconds: float) -> float:
+    """The x range end: the next whole 30 s (then 5 min steps past 10 min)."""
+    step = 30.0 if seconds < 600 else 300.0
+    return max(step, math.ceil((seconds + 0.5) / step) * step)
+
+
 def field_value(sample: StatsSample, field: str) -> float:
     value = getattr(sample, field, None)
     return float("nan") if value is None else float(value)
@@ -88,12 +105,12 @@ class StatsPlots(QWidget):
             plot.setMenuEnabled(False)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
-            plot.showGrid(x=True, y=True, alpha=0.2)
+            # no grid: a grid makes the axes cover the plot, and every curve update then
+            # repaints them (their text is the costliest thing on screen)
             plot.getAxis("left").setWidth(44)
             plot.setLabel("left", f"{graph.title} ({graph.unit})")
             plot.getAxis("left").enableAutoSIPrefix(False)
-            plot.enableAutoRange(axis="y", enable=True)
-            plot.setLimits(yMin=0)
+            plot.disableAutoRange()  # ranges grow in steps: see _set_range
             if row < len(GRAPHS) - 1:
                 plot.getAxis("bottom").setStyle(showValues=False)
             else:
@@ -116,7 +133,7 @@ class StatsPlots(QWidget):
             values.addWidget(label, 0, row)
             values.setColumnStretch(row, 1)
             for series in graph.series:
-                curve = plot.plot([], [], name=series.label, connect="finite", antialias=True, symbol="o", symbolSize=4)
+                curve = plot.plot([], [], name=series.label, connect="finite", antialias=False)
                 self.curves[series.field] = curve
                 self.value_labels[series.field] = label
 
@@ -146,8 +163,6 @@ class StatsPlots(QWidget):
             for series in graph.series:
                 color = palette.series[series.color_index % len(palette.series)]
                 self.curves[series.field].setPen(pg.mkPen(color, width=1.6))
-                self.curves[series.field].setSymbolBrush(pg.mkBrush(color))
-                self.curves[series.field].setSymbolPen(None)
             if plot.legend is not None:
                 plot.legend.setLabelTextColor(palette.foreground)
                 background = pg.mkColor(palette.plot_background)
@@ -157,6 +172,10 @@ class StatsPlots(QWidget):
 
     def clear(self) -> None:
         self.samples = []
+        self._ranges: dict[tuple[str, str], float] = {}
+        for graph in GRAPHS:
+            self._set_range(graph.key, "y", 1.0)
+        self._set_range(GRAPHS[0].key, "x", time_ceiling(0.0))
         for curve in self.curves.values():
             curve.setData([], [])
         self._update_labels()
@@ -165,16 +184,36 @@ class StatsPlots(QWidget):
         self.samples.append(sample)
         t = np.fromiter((s.t_ms / 1000.0 for s in self.samples), dtype=np.float64, count=len(self.samples))
         for graph in GRAPHS:
+            top = 0.0
             for series in graph.series:
                 y = np.fromiter(
                     (field_value(s, series.field) for s in self.samples), dtype=np.float64, count=len(self.samples)
                 )
                 curve = self.curves[series.field]
-                if np.isfinite(y).any():
+                finite = np.isfinite(y)
+                if finite.any():
                     curve.setData(t, y, connect="finite")
+                    top = max(top, float(y[finite].max()))
                 else:
                     curve.setData([], [])
+            self._set_range(graph.key, "y", nice_ceiling(top))
+        self._set_range(GRAPHS[0].key, "x", time_ceiling(t[-1] if t.size else 0.0))
         self._update_labels()
+
+    def _set_range(self, key: str, axis: str, top: float) -> None:
+        """Change an axis range only when it must grow (or the call restarts).
+
+        Autoranging every second regenerates every axis' ticks and text, which cost
+        tens of milliseconds per update on the loop that also paces the audio.
+        """
+        if self._ranges.get((key, axis)) == top:
+            return
+        self._ranges[(key, axis)] = top
+        plot = self.plots[key]
+        if axis == "y":
+            plot.setYRange(0.0, top, padding=0.02)
+        else:
+            plot.setXRange(0.0, top, padding=0.0)
 
     def _update_labels(self) -> None:
         latest = self.samples[-1] if self.samples else None

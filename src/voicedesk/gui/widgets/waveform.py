@@ -109,7 +109,7 @@ class WaveformView(QWidget):
         self.plot.setXRange(-seconds, 0.0, padding=0.0)
         self.plot.getPlotItem().getAxis("left").setWidth(34)
         self.plot.getPlotItem().getAxis("left").setTicks([[(-1.0, "-1"), (0.0, "0"), (1.0, "1")]])
-        self.plot.showGrid(x=True, y=False, alpha=0.25)
+        # no grid: it makes the axis repaint (text) with every frame of the curve
         self.plot.setMinimumHeight(90)
         self.curve = self.plot.plot([], [], antialias=False, skipFiniteCheck=True)
         self.plot.setToolTip(

@@ -1,0 +1,446 @@
+"""Does painting the window disturb the outgoing audio timing?
+
+Measures, for one call to an echo agent running in its own ``voicedesk serve``
+process, the deviation of the intervals between outgoing RTP packets from 20 ms
+(taken where aiortc hands each packet to the DTLS transport) and the asyncio loop
+lag (how late a 10 ms sleep wakes up), in several set-ups:
+
+- ``headless``        plain asyncio, no Qt (the baseline)
+- ``qasync``          the qasync loop with a QApplication but no window
+- ``window``          the app's MainWindow, waveforms at 30 fps (decimated), stats graphs
+- ``window-60fps``    the same at 60 fps
+- ``window-raw``      30 fps with every 48 kHz sample handed to pyqtgraph (no decimation)
+- ``process``         the window drawing in this process, the call in a child process that
+                      writes sent/received audio into shared-memory rings the window reads
+
+Each mode runs in a fresh interpreter. Usage::
+
+    .venv/bin/python bench/gui_media_timing.py --seconds 20 [--modes headless,window,…] [--repeat 2]
+
+Add ``--platform xcb`` under ``xvfb-run -a`` to paint through a real X server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import time
+from multiprocessing import shared_memory
+from typing import Any
+
+import numpy as np
+
+MODES = ("headless", "qasync", "window", "window-60fps", "window-raw", "process")
+WARMUP_S = 1.5
+RING_SECONDS = 5
+
+
+# --------------------------------------------------------------------- measuring
+class PacketClock:
+    """Timestamps of outgoing RTP packets (RTCP excluded), taken at the DTLS transport."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.recording = False
+
+    def attach(self, pc: Any) -> None:
+        from aiortc.rtp import is_rtcp
+
+        transport = pc.getSenders()[0].transport
+        original = transport._send_rtp
+
+        async def timed(data: bytes) -> None:
+            if self.recording and not is_rtcp(data):
+                self.times.append(time.perf_counter())
+            await original(data)
+
+        transport._send_rtp = timed
+
+
+class LoopLag:
+    """How late a 10 ms sleep wakes up: what every callback on the loop waits at worst."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="LoopLag")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.010)
+            self.lags.append((time.perf_counter() - t0 - 0.010) * 1000.0)
+
+
+def summarize(times: list[float], lags: list[float]) -> dict[str, Any]:
+    intervals = np.diff(np.asarray(times)) * 1000.0
+    deviation = np.abs(intervals - 20.0)
+    lag = np.asarray(lags) if lags else np.zeros(1)
+    return {
+        "packets": len(times),
+        "dev_p50_ms": round(float(np.percentile(deviation, 50)), 2) if deviation.size else None,
+        "dev_p99_ms": round(float(np.percentile(deviation, 99)), 2) if deviation.size else None,
+        "dev_max_ms": round(float(deviation.max()), 2) if deviation.size else None,
+        "lag_p50_ms": round(float(np.percentile(lag, 50)), 2),
+        "lag_p99_ms": round(float(np.percentile(lag, 99)), 2),
+    }
+
+
+async def measure_call(target: str, seconds: float, on_connected: Any = None) -> dict[str, Any]:
+    """A headless call with the packet clock; ``on_connected(call)`` may hook more in."""
+    from voicedesk.media.sources import ToneTrack
+    from voicedesk.rtc.call import Call
+
+    call = Call(target, source=ToneTrack(440))
+    clock, lag = PacketClock(), LoopLag()
+    try:
+        await call.start()
+        clock.attach(call.pc)
+        if on_connected is not None:
+            on_connected(call)
+        await asyncio.sleep(WARMUP_S)
+        clock.recording = True
+        lag.start()
+        await asyncio.sleep(seconds)
+        clock.recording = False
+        await lag.stop()
+    finally:
+        await call.hangup()
+    return summarize(clock.times, lag.lags)
+
+
+# ------------------------------------------------------------------------ modes
+def run_headless(target: str, seconds: float) -> dict[str, Any]:
+    return asyncio.run(measure_call(target, seconds))
+
+
+def _qt_app() -> Any:
+    os.environ.setdefault("QT_API", "pyside6")
+    import PySide6  # noqa: F401 - before pyqtgraph/qasync
+    from PySide6.QtWidgets import QApplication
+
+    from voicedesk.gui.app import configure_application
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    configure_application(app)
+    return app
+
+
+def _run_on_qasync(app: Any, coro: Any) -> Any:
+    import qasync
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.run_until_complete(asyncio.sleep(0.1))
+        loop.close()
+
+
+def run_qasync(target: str, seconds: float) -> dict[str, Any]:
+    app = _qt_app()
+    return _run_on_qasync(app, measure_call(target, seconds))
+
+
+def _window(fps: int) -> Any:
+    import tempfile
+
+    from PySide6.QtCore import QSettings
+
+    from voicedesk.gui.main_window import MainWindow
+    from voicedesk.gui.settings import AppSettings
+
+    scratch = tempfile.mkdtemp(prefix="voicedesk-bench-")
+    window = MainWindow(AppSettings(QSettings(os.path.join(scratch, "s.ini"), QSettings.Format.IniFormat)))
+    window.waveforms.set_fps(fps)
+    window.resize(1360, 860)
+    window.show()
+    return window
+
+
+async def _close(window: Any) -> None:
+    done = asyncio.Event()
+    window.shut_down.connect(done.set)
+    window.close()
+    await asyncio.wait_for(done.wait(), 30)
+
+
+def run_window(target: str, seconds: float, fps: int = 30, raw: bool = False) -> dict[str, Any]:
+    app = _qt_app()
+    if raw:
+        from voicedesk.gui.widgets import waveform
+
+        def no_decimation(samples: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
+            return np.arange(samples.size, dtype=np.float32) / max(1, samples.size), samples
+
+        waveform.envelope = no_decimation
+
+    async def main() -> dict[str, Any]:
+        from voicedesk.gui.widgets.dialer import DialRequest
+
+        window = _window(fps)
+        window.dial(DialRequest(target=target, source="tone:440"))
+        while window.bridge is None or window.bridge.state.value != "connected":
+            if window.bridge is not None and window.bridge.state.is_final:
+                raise RuntimeError(f"call failed: {window.bridge.call.reason}")
+            await asyncio.sleep(0.05)
+        clock, lag = PacketClock(), LoopLag()
+        clock.attach(window.bridge.call.pc)
+        await asyncio.sleep(WARMUP_S)
+        frames0 = window.waveforms.frames_drawn
+        clock.recording = True
+        lag.start()
+        await asyncio.sleep(seconds)
+        clock.recording = False
+        await lag.stop()
+        result = summarize(clock.times, lag.lags)
+        result["fps_drawn"] = round((window.waveforms.frames_drawn - frames0) / seconds, 1)
+        await _close(window)
+        return result
+
+    return _run_on_qasync(app, main())
+
+
+class ShmRing:
+    """A ring of float32 samples in shared memory; ``written`` lives in slot 0 as a float64 count."""
+
+    def __init__(self, name: str | None, capacity: int) -> None:
+        size = 8 + capacity * 4
+        self.shm = shared_memory.SharedMemory(name=name, create=name is None, size=size)
+        self.capacity = capacity
+        self._count = np.ndarray((1,), dtype=np.float64, buffer=self.shm.buf, offset=0)
+        self._data = np.ndarray((capacity,), dtype=np.float32, buffer=self.shm.buf, offset=8)
+        if name is None:
+            self._count[0] = 0
+
+    @property
+    def written(self) -> int:
+        return int(self._count[0])
+
+    def write(self, samples: np.ndarray) -> None:
+        n = samples.size
+        start = self.written % self.capacity
+        end = start + n
+        if end <= self.capacity:
+            self._data[start:end] = samples
+        else:
+            split = self.capacity - start
+            self._data[start:] = samples[:split]
+            self._data[: end - self.capacity] = samples[split:]
+        self._count[0] = self.written + n  # published after the data (one writer)
+
+    def latest(self, count: int) -> np.ndarray:
+        written = self.written
+        count = min(count, self.capacity, written)
+        end = written % self.capacity
+        start = end - count
+        if start >= 0:
+            return self._data[start:end].copy()
+        return np.concatenate((self._data[start:], self._data[:end]))
+
+    def close(self, unlink: bool = False) -> None:
+        del self._count, self._data
+        self.shm.close()
+        if unlink:
+            self.shm.unlink()
+
+
+class ShmSinkView:
+    """What ``WaveformView`` reads (``.ring``), backed by a child's shared memory."""
+
+    def __init__(self, ring: ShmRing) -> None:
+        self.ring = ring
+
+
+def _media_child(target: str, seconds: float, tx_name: str, rx_name: str, out: Any) -> None:
+    from voicedesk.media.frames import SAMPLE_RATE
+
+    tx = ShmRing(tx_name, RING_SECONDS * SAMPLE_RATE)
+    rx = ShmRing(rx_name, RING_SECONDS * SAMPLE_RATE)
+
+    from voicedesk.media.sinks import AudioSink
+
+    class ShmSink(AudioSink):
+        def write(self, samples: np.ndarray) -> None:
+            rx.write(samples)
+
+    def hook(call: Any) -> None:
+        call.outbound.add_observer(tx.write)
+        call._sink.sinks.append(ShmSink())  # the call's TeeSink feeds every received block
+
+    try:
+        out.put(asyncio.run(measure_call(target, seconds, hook)))
+    finally:
+        tx.close()
+        rx.close()
+
+
+def run_process(target: str, seconds: float) -> dict[str, Any]:
+    import multiprocessing
+
+    from voicedesk.media.frames import SAMPLE_RATE
+
+    app = _qt_app()
+    tx = ShmRing(None, RING_SECONDS * SAMPLE_RATE)
+    rx = ShmRing(None, RING_SECONDS * SAMPLE_RATE)
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    child = ctx.Process(target=_media_child, args=(target, seconds, tx.shm.name, rx.shm.name, out), daemon=True)
+
+    async def main() -> dict[str, Any]:
+        window = _window(30)
+        window.waveforms.set_sinks(ShmSinkView(tx), ShmSinkView(rx))  # type: ignore[arg-type]
+        lag = LoopLag()
+        lag.start()
+        child.start()
+        result = await asyncio.get_running_loop().run_in_executor(None, out.get)
+        await lag.stop()
+        result["gui_lag_p99_ms"] = summarize([0.0, 0.02], lag.lags)["lag_p99_ms"]
+        result["fps_drawn"] = round(window.waveforms.frames_drawn / max(0.1, seconds + WARMUP_S + 2), 1)
+        await _close(window)
+        return result
+
+    try:
+        return _run_on_qasync(app, main())
+    finally:
+        child.join(10)
+        tx.close(unlink=True)
+        rx.close(unlink=True)
+
+
+def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
+    if mode == "headless":
+        return run_headless(target, seconds)
+    if mode == "qasync":
+        return run_qasync(target, seconds)
+    if mode == "window":
+        return run_window(target, seconds)
+    if mode == "window-60fps":
+        return run_window(target, seconds, fps=60)
+    if mode == "window-raw":
+        return run_window(target, seconds, raw=True)
+    if mode == "process":
+        return run_process(target, seconds)
+    raise SystemExit(f"unknown mode {mode!r}")
+
+
+# ------------------------------------------------------------------------ driver
+def start_server() -> tuple[str, subprocess.Popen[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "serve", "--port", "0", "--agent", "echo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"(http://[\d.]+:\d+)", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"voicedesk serve did not start: {line!r}")
+    return f"{match.group(1)}/api/voice/offer", proc
+
+
+def gui_lag(row: dict[str, Any]) -> Any:
+    """In the single-process modes the GUI and the media share one loop."""
+    return row["lag_p99_ms"] if row["mode"] in ("qasync", "window", "window-60fps", "window-raw") else "–"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--platform", default="offscreen", help="QT_QPA_PLATFORM for the window modes")
+    parser.add_argument("--run-mode", help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.run_mode:  # child: one mode, one JSON line
+        print(json.dumps(run_mode(args.run_mode, args.target, args.seconds)), flush=True)
+        return 0
+
+    url, server = start_server()
+    rows = []
+    try:
+        for r in range(args.repeat):
+            for mode in args.modes.split(","):
+                env = {**os.environ, "QT_QPA_PLATFORM": args.platform}
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--run-mode", mode, "--target", url, "--seconds", str(args.seconds)],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=args.seconds * 3 + 90,
+                )
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+                if proc.returncode != 0 or not lines:
+                    print(f"{mode}: failed\n{proc.stderr[-1500:]}", file=sys.stderr)
+                    continue
+                row = {"mode": mode, "run": r + 1, **json.loads(lines[-1])}
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    load = os.getloadavg()
+    print(
+        f"\n{platform.node()} · {os.cpu_count()} CPU · Python {platform.python_version()} · "
+        f"platform {args.platform} · load {load[0]:.1f} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
+    )
+    print(
+        "| mode | run | packets | interval deviation p50 (ms) | p99 (ms) | max (ms) "
+        "| media loop lag p99 (ms) | GUI loop lag p99 (ms) | waveform fps |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(
+            f"| {row['mode']} | {row['run']} | {row['packets']} | {row['dev_p50_ms']} | {row['dev_p99_ms']} | "
+            f"{row['dev_max_ms']} | {row['lag_p99_ms']} | {row.get('gui_lag_p99_ms', gui_lag(row))} | "
+            f"{row.get('fps_drawn', '')} |"
+        )
+    if args.repeat > 1 or len(rows) > 1:
+        print_summary(rows)
+    return 0
+
+
+def print_summary(rows: list[dict[str, Any]]) -> None:
+    """Median over the runs of each mode, and the ratio to headless measured in the same run."""
+    modes = [m for m in MODES if any(r["mode"] == m for r in rows)]
+    base = [r["dev_p99_ms"] for r in rows if r["mode"] == "headless"]
+    base_median = float(np.median(base)) if base else None
+    print("\n| mode | runs | median p99 deviation (ms) | × headless | median media loop lag p99 (ms) |")
+    print("| --- | --- | --- | --- | --- |")
+    for mode in modes:
+        mine = [r for r in rows if r["mode"] == mode]
+        p99 = float(np.median([r["dev_p99_ms"] for r in mine]))
+        lag = float(np.median([r["lag_p99_ms"] for r in mine]))
+        ratio = f"{p99 / base_median:.1f}" if base_median else "–"
+        print(f"| {mode} | {len(mine)} | {p99:.1f} | {ratio} | {lag:.1f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
