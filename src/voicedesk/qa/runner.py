@@ -50,11 +50,14 @@ class ScriptedSource(PacedAudioTrack):
         self._pos = 0
         self._started_at = 0.0
 
-    async def play(self, samples: np.ndarray) -> tuple[float, float]:
-        """Queue ``samples`` (float32 48 kHz); returns (first, last) sample monotonic times."""
+    def enqueue(self, samples: np.ndarray) -> asyncio.Future[tuple[float, float]]:
+        """Queue ``samples`` (float32 48 kHz); the future gets the (first, last) sample monotonic times."""
         future: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
         self._queue.append((samples.astype(np.float32), future))
-        return await future
+        return future
+
+    async def play(self, samples: np.ndarray) -> tuple[float, float]:
+        return await self.enqueue(samples)
 
     def _next_block(self, count: int) -> np.ndarray:
         out = np.zeros(count, dtype=np.float32)
@@ -257,6 +260,9 @@ class ScenarioRun:
             await self._run_call()
         except VoiceDeskError as exc:
             self.result.error = str(exc)
+        except Exception as exc:  # a bug must cost one scenario, with its reason, not the whole run
+            logger.exception("scenario %s failed unexpectedly", self.scenario.name)
+            self.result.error = f"unexpected error: {type(exc).__name__}: {exc}"
         finally:
             self.result.duration_s = time.monotonic() - started
         self._settle()
@@ -313,7 +319,7 @@ class ScenarioRun:
         else:
             utterance = Utterance(text=what) if isinstance(what, str) else what
             clip = render(utterance, self._voice)
-        start, end = await self.source.play(clip)
+        start, end = await self._play(clip, utterance.describe())
         turn = self._turn(Step(kind="say", line=0, say=utterance), start, end)
         self.turns.append(turn)
         return turn
@@ -338,7 +344,7 @@ class ScenarioRun:
         call = self.call
         assert call is not None
         if step.kind == "say":
-            start, end = await self.source.play(self._clips[index])
+            start, end = await self._play(self._clips[index], step.describe())
             self.turns.append(self._turn(step, start, end))
         elif step.kind == "wait_reply":
             turn = self._last_turn(step, index)
@@ -390,6 +396,18 @@ class ScenarioRun:
         elif step.kind == "hangup":
             await call.hangup()
 
+    async def _play(self, clip: np.ndarray, what: str) -> tuple[float, float]:
+        """Send a clip; a call that ends meanwhile (the peer hung up) stops the wait, not hangs it."""
+        sent = self.source.enqueue(clip)
+        deadline = time.monotonic() + clip.size / SAMPLE_RATE + 30.0
+        while not sent.done():
+            await asyncio.wait({sent}, timeout=0.1)
+            if not sent.done() and (self.call is None or self.call.state.is_final or time.monotonic() > deadline):
+                sent.cancel()
+                reason = (self.call.reason if self.call is not None else None) or "the audio was not sent"
+                raise VoiceDeskError(f"the call ended while sending {what}: {reason}")
+        return sent.result()
+
     def _turn(self, step: Step, start: float, end: float) -> Turn:
         # the end of the utterance as the sent audio shows it (a wav may end in silence)
         runs = speech_runs(self.capture.tx, start - 0.02, end + 0.1, hang_ms=UTTERANCE_HANG_MS)
@@ -432,12 +450,7 @@ class ScenarioRun:
             check.passed, check.measured = False, f"the agent did not start talking within {step.timeout:g} s"
             return
         await asyncio.sleep(max(0.0, turn.reply_start + step.after_ms / 1000.0 - time.monotonic()))
-        play = asyncio.ensure_future(self.source.play(self._clips[index]))
-        try:
-            start, end = await asyncio.shield(play)
-        finally:
-            if not play.done():
-                play.cancel()
+        start, end = await self._play(self._clips[index], step.describe())
         turn.barge_in_at = start
         # the interrupted reply ends where the received audio falls silent after the barge-in
         deadline = time.monotonic() + step.timeout
