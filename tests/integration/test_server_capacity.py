@@ -177,3 +177,43 @@ def test_serve_with_two_workers_answers_calls_from_both():
         assert health["sessions_total"] == 5
         # the WHIP session was closed by its DELETE, not left to time out
         assert wait_until(lambda: asyncio.run(get_json(f"{base_url}/health"))["sessions"] == 0, timeout=5), health
+
+
+async def test_a_finished_call_leaves_nothing_alive_on_the_server():
+    """The connect watchdog used to hold every ended call's peer connection for 30 s
+    (3-4 MB each under sequential load); now an ended session is garbage at once."""
+    import gc
+    import weakref
+
+    async with running_server("echo") as server:
+        call = Call(server.offer_url, source=ToneTrack(1000))
+        await call.start()
+        session = next(iter(server.sessions.values()))
+        pc_ref = weakref.ref(session.pc)
+        del session
+        await asyncio.sleep(1.0)
+        await call.hangup()
+        deadline = time.monotonic() + 10
+        while server.sessions and time.monotonic() < deadline:  # noqa: ASYNC110 - the server closes it on its own
+            await asyncio.sleep(0.1)
+        assert not server.sessions
+        await asyncio.sleep(0.5)
+        assert [t.get_name() for t in server._tasks] == []
+        gc.collect()
+        assert pc_ref() is None, gc.get_referrers(pc_ref())
+
+
+async def test_audio_is_decoded_and_encoded_on_the_loop_without_codec_threads():
+    """Patch 5: a call (the tone agent encodes, the caller decodes) runs no decoder thread."""
+    import threading
+
+    from aiortc.rtcrtpsender import RTCRtpSender
+
+    before = {t.ident for t in threading.enumerate()}
+    async with running_server("tone") as server:
+        call = Call(server.offer_url, source=ToneTrack(1000))
+        summary = await call.run(2.0)
+        new = [t.name for t in threading.enumerate() if t.ident not in before]
+    assert summary["rx_peak_hz"] is not None and abs(summary["rx_peak_hz"] - 440) < 15
+    assert not [name for name in new if "decoder" in name], new  # aiortc starts "audio-decoder" threads
+    assert getattr(RTCRtpSender, "_voicedesk_inline", False)  # and encodes audio in the executor otherwise

@@ -42,6 +42,9 @@ class Session:
     agent: Agent
     created: float = field(default_factory=time.monotonic)
     closing: bool = False
+    # set once the session connected or closed: ends the connect watchdog at once, so the
+    # watchdog does not keep a finished call's peer connection alive for connect_timeout
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class OfferError(Exception):
@@ -216,18 +219,22 @@ class AgentServer:
     def _on_state(self, session: Session) -> None:
         state = session.pc.connectionState
         logger.debug("session %s connectionState %s", session.id, state)
+        if state == "connected":
+            session.settled.set()
         if state in ("failed", "closed"):
             self._own(self.close_session(session, state), f"close session {session.id}")
 
     async def _expire_unconnected(self, session: Session) -> None:
-        await asyncio.sleep(self.connect_timeout)
-        if session.pc.connectionState != "connected":
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(session.settled.wait(), self.connect_timeout)
+        if session.pc.connectionState != "connected" and not session.closing:
             await self.close_session(session, "did not connect in time")
 
     async def close_session(self, session: Session, why: str) -> None:
         if session.closing:
             return
         session.closing = True
+        session.settled.set()
         self.sessions.pop(session.id, None)
         with contextlib.suppress(Exception):
             await session.agent.close()

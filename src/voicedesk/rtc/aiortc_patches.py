@@ -33,6 +33,13 @@ connections (``Call``, ``AgentServer``).
    no resampling. A frame whose codec is not the one the answer sends with is
    decoded as before (inline). Upstream: a hook in aiortc/rtcrtpreceiver.py
    (there is no public way to read encoded frames from a receiver).
+5. Audio codecs on the event loop: aiortc decodes every receiver's audio on a
+   thread of its own and encodes every sender's audio in the default executor, so
+   each call adds threads that take the GIL from the loop 50 times a second each
+   way. An Opus frame costs tens of microseconds to decode or encode, less than
+   the hop to a thread and back, so audio is decoded (``InlineDecodeQueue``) and
+   encoded inline; video keeps aiortc's threads. Upstream: aiortc/rtcrtpreceiver.py
+   and rtcrtpsender.py (an option to run audio codecs inline).
 """
 
 from __future__ import annotations
@@ -123,8 +130,9 @@ def apply() -> None:
     rtp.compute_audio_level_dbov = compute_audio_level_dbov
     _patch_remote_track_queue()
     _patch_decoder_worker()
+    _patch_inline_audio_codecs()
     _applied = True
-    logger.debug("aiortc patches applied: audio jitter buffer, audio level, bounded audio queue, encoded forwarding")
+    logger.debug("aiortc patches applied: jitter buffer, audio level, bounded queue, forwarding, inline audio codecs")
 
 
 # 2. audio level ------------------------------------------------------------------
@@ -196,12 +204,16 @@ class EncodedFrameQueue:
     """
 
     def __init__(self, track: Any, send_codec: Any = None) -> None:
-        self._out: asyncio.Queue[Any] = track._queue
+        self._track = track
         self._send_codec = send_codec
         self._decoder: Any = None
         self._decoder_codec: str | None = None
         self.forwarded = 0
         self.decoded = 0
+
+    @property
+    def _out(self) -> asyncio.Queue[Any]:
+        return self._track._queue
 
     def _forwardable(self, codec: Any) -> bool:
         wanted = self._send_codec() if self._send_codec is not None else None
@@ -259,3 +271,66 @@ def _decoder_worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -
 
 def _patch_decoder_worker() -> None:
     rtcrtpreceiver.decoder_worker = _decoder_worker
+
+
+
+# 5. audio codecs on the event loop ----------------------------------------------
+class InlineDecodeQueue(EncodedFrameQueue):
+    """A receiver's decoder input that decodes audio right where aiortc queues it
+    (on the loop, in ``_handle_rtp_packet``), instead of on a decoder thread."""
+
+    def __init__(self, receiver: Any) -> None:
+        super().__init__(track=None)
+        self._receiver = receiver
+
+    @property
+    def _out(self) -> asyncio.Queue[Any]:
+        return self._receiver._track._queue  # the track exists by the time packets arrive
+
+    def _forwardable(self, codec: Any) -> bool:
+        return False
+
+
+def _patch_inline_audio_codecs() -> None:
+    from aiortc import rtcrtpsender
+    from aiortc.codecs import get_encoder
+
+    receiver_cls = rtcrtpreceiver.RTCRtpReceiver
+    if not getattr(receiver_cls, "_voicedesk_inline", False):
+        original_init = receiver_cls.__init__
+
+        def __init__(self: Any, kind: str, transport: Any) -> None:
+            original_init(self, kind, transport)
+            if kind == "audio":
+                self._RTCRtpReceiver__decoder_queue = InlineDecodeQueue(self)
+
+        receiver_cls.__init__ = __init__  # type: ignore[method-assign]
+        receiver_cls._voicedesk_inline = True  # type: ignore[attr-defined]
+
+    sender_cls = rtcrtpsender.RTCRtpSender
+    if getattr(sender_cls, "_voicedesk_inline", False):
+        return
+    original_next = sender_cls._next_encoded_frame
+
+    async def _next_encoded_frame(self: Any, codec: Any) -> Any:
+        """aiortc 1.16's method, except that audio frames are encoded inline."""
+        if self.kind != "audio":
+            return await original_next(self, codec)
+        data = await self._RTCRtpSender__track.recv()
+        if not self._enabled:  # read and dropped, as aiortc does, so frames do not pile up
+            return None
+        if self._RTCRtpSender__encoder is None:
+            self._RTCRtpSender__encoder = get_encoder(codec)
+        encoder = self._RTCRtpSender__encoder
+        audio_level = None
+        if isinstance(data, av.AudioFrame):
+            audio_level = rtp.compute_audio_level_dbov(data)
+            payloads, timestamp = encoder.encode(data, False)
+        else:
+            payloads, timestamp = encoder.pack(data)
+        if not payloads:
+            return None
+        return rtcrtpsender.RTCEncodedFrame(payloads, timestamp, audio_level)
+
+    sender_cls._next_encoded_frame = _next_encoded_frame  # type: ignore[method-assign]
+    sender_cls._voicedesk_inline = True  # type: ignore[attr-defined]

@@ -30,10 +30,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
+
+import av
+from aiortc.codecs.opus import OpusEncoder
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.errors import ConfigError, VoiceDeskError
-from voicedesk.media.sinks import AudioSink
+from voicedesk.media.frames import FRAME_SAMPLES, TIME_BASE, mono_to_frame
 
 logger = logging.getLogger(__name__)
 
@@ -186,66 +190,182 @@ class LoadReport:
 
 
 # one call -----------------------------------------------------------------------
-class _ArrivalSink(AudioSink):
-    """Counts received frames and keeps the time of the first one (cheap: no copies)."""
+# A load generator must cost less per call than what it loads, or it measures itself.
+# So each process encodes the source once (Opus, with aiortc's own encoder) and every
+# call sends those packets as they are; received packets are counted, not decoded
+# (aiortc_patches.forward_encoded). No encoder or decoder thread runs per call.
+MAX_SOURCE_FRAMES = 500  # 10 s of source, looped
+
+
+class EncodedSource:
+    """A source (``tone:440``, ``wav:PATH``, …) as 20 ms PCM blocks and as Opus payloads."""
+
+    _cache: ClassVar[dict[str, EncodedSource]] = {}
+
+    def __init__(self, spec: str) -> None:
+        from voicedesk.media.sources import parse_source
+
+        track = parse_source(spec)
+        self.pcm: list[Any] = []
+        for _ in range(MAX_SOURCE_FRAMES):
+            block = track._next_block(FRAME_SAMPLES)  # type: ignore[attr-defined]  # every parse_source track
+            if block is None:
+                break
+            self.pcm.append(block)
+        track.stop()
+        if not self.pcm:
+            raise VoiceDeskError(f"source {spec!r} holds no audio")
+        encoder = OpusEncoder()
+        self.opus: list[bytes] = []
+        for i, block in enumerate(self.pcm):
+            self.opus += encoder.encode(mono_to_frame(block, i * FRAME_SAMPLES))[0]
+
+    @classmethod
+    def get(cls, spec: str) -> EncodedSource:
+        if spec not in cls._cache:
+            cls._cache[spec] = cls(spec)
+        return cls._cache[spec]
+
+
+class PreEncodedTrack(MediaStreamTrack):
+    """Sends an ``EncodedSource`` on a loop, paced at 20 ms: Opus packets as they are,
+    or PCM frames when the answer chose another codec (aiortc encodes those)."""
+
+    kind = "audio"
+
+    def __init__(self, source: EncodedSource, send_mime: Callable[[], str | None]) -> None:
+        super().__init__()
+        self.source = source
+        self.send_mime = send_mime
+        self.frames_sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> Any:
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        delay = self._start + self.frames_sent * 0.02 - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        index, pts = self.frames_sent, self.frames_sent * FRAME_SAMPLES
+        self.frames_sent += 1
+        mime = self.send_mime()
+        if mime in (None, "audio/opus"):
+            packet = av.Packet(self.source.opus[index % len(self.source.opus)])
+            packet.pts = pts
+            packet.time_base = TIME_BASE
+            return packet
+        return mono_to_frame(self.source.pcm[index % len(self.source.pcm)], pts)
+
+
+class ArrivalCounter:
+    """Reads a received track, counting what arrives (encoded or decoded) and when the first came."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.first_at: float | None = None
         self.frames = 0
-        self.after_warmup = 0
+        self.times: list[float] = []  # arrival of every frame (50 a second: small next to the call itself)
+        self._task: asyncio.Task[None] | None = None
 
-    def write(self, samples: Any) -> None:
-        now = time.monotonic()
-        if self.first_at is None:
-            self.first_at = now
-        self.frames += 1
-        if now - self.first_at >= WARMUP_S:
-            self.after_warmup += 1
+    def start(self, track: Any) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._read(track), name="load arrivals")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=2.0)
+            self._task = None
+
+    async def _read(self, track: Any) -> None:
+        while True:
+            try:
+                await track.recv()
+            except MediaStreamError:
+                return
+            now = time.monotonic()
+            if self.first_at is None:
+                self.first_at = now
+            self.frames += 1
+            self.times.append(now)
+
+
+def _load_call(plan: LoadPlan, ice: Any) -> Any:
+    """A ``Call`` (same signaling, ICE and error texts) whose media is the cheap kind above."""
+    from voicedesk.rtc import aiortc_patches
+    from voicedesk.rtc.call import Call
+
+    class LoadCall(Call):
+        def __init__(self) -> None:
+            super().__init__(plan.target, ice=ice, timeout=plan.timeout, headers=plan.headers or None)
+            # Call sends whatever track ``outbound`` holds (its own wraps PCM sources only)
+            self.outbound = PreEncodedTrack(EncodedSource.get(plan.source), self._send_mime)  # type: ignore
+            self.arrivals = ArrivalCounter()
+
+        def _send_mime(self) -> str | None:
+            for transceiver in self.pc.getTransceivers() if self.pc is not None else []:
+                if transceiver.kind == "audio" and transceiver._codecs:
+                    return transceiver._codecs[0].mimeType.lower()
+            return None
+
+        def _on_track(self, track: Any) -> None:
+            if track.kind != "audio" or self.pc is None:
+                return
+            receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
+            aiortc_patches.forward_encoded(receiver)  # count packets, do not decode them
+            self.arrivals.start(track)
+
+        async def _teardown(self) -> None:
+            await super()._teardown()
+            await self.arrivals.stop()
+
+    return LoadCall()
 
 
 async def place_call(
     plan: LoadPlan, index: int, ice: Any = None, worker: int = 0, on_connected: Callable[[int], None] | None = None
 ) -> CallResult:
     """Place one call of the plan and measure it; never raises (failures are results)."""
-    from voicedesk.media.sources import parse_source
-    from voicedesk.rtc.call import Call, CallState, CallStateChanged
+    from voicedesk.rtc.call import CallState, CallStateChanged
 
-    arrivals = _ArrivalSink()
+    try:
+        call = _load_call(plan, ice)
+    except VoiceDeskError as exc:
+        return CallResult(index, ok=False, reason=str(exc), worker=worker)
     dialed = time.monotonic()
-    try:
-        call = Call(
-            plan.target,
-            source=parse_source(plan.source),
-            sinks=[arrivals],
-            ice=ice,
-            timeout=plan.timeout,
-            headers=plan.headers or None,
-        )
-    except VoiceDeskError as exc:
-        return CallResult(index, ok=False, reason=str(exc), worker=worker)
-    if on_connected is not None:
+    arrivals: ArrivalCounter = call.arrivals
+    ended = asyncio.Event()
 
-        def connected(event: Any) -> None:
-            if isinstance(event, CallStateChanged) and event.state == CallState.CONNECTED:
+    def on_state(event: Any) -> None:
+        if isinstance(event, CallStateChanged):
+            if event.state == CallState.CONNECTED and on_connected is not None:
                 on_connected(index)
+            elif event.state.is_final:
+                ended.set()
 
-        call.add_listener(connected)
+    call.add_listener(on_state)
     try:
-        summary = await call.run(plan.duration)
+        try:
+            await call.start()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), plan.duration)
+            held_until = time.monotonic()  # frames are counted up to here, not through the hang-up
+            await call.hangup()
+        finally:
+            await asyncio.shield(call.hangup())
+        summary = call.summary()
     except VoiceDeskError as exc:
         return CallResult(index, ok=False, reason=str(exc), worker=worker)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(call.hangup())
-        raise
     except Exception as exc:  # a bug must not take the whole run down
         logger.exception("call %d failed unexpectedly", index)
         return CallResult(index, ok=False, reason=f"unexpected error: {exc}", worker=worker)
-    ended = time.monotonic()
     rx_fps = None
-    if arrivals.first_at is not None and ended - arrivals.first_at > WARMUP_S + 0.5:
-        rx_fps = arrivals.after_warmup / (ended - arrivals.first_at - WARMUP_S)
+    if arrivals.first_at is not None and held_until - arrivals.first_at > WARMUP_S + 0.5:
+        counted = sum(1 for t in arrivals.times if t >= arrivals.first_at + WARMUP_S and t <= held_until)
+        rx_fps = counted / (held_until - arrivals.first_at - WARMUP_S)
     reason = None
     if summary["final_state"] == "failed":
         reason = summary["reason"] or "the call failed while connected"
@@ -278,6 +398,7 @@ async def run_worker(
     from voicedesk.config import resolve_ice
 
     ice = resolve_ice(plan.ice, relay_only=plan.relay_only)
+    EncodedSource.get(plan.source)  # encode once, before the first call is due
     start = time.monotonic()
     tasks: set[asyncio.Task[None]] = set()
 

@@ -1,0 +1,218 @@
+"""Server capacity: concurrent echo calls one server process carries at the quality bar.
+
+    .venv/bin/python bench/server_capacity.py [--hold 8] [--max-calls 160] [--voice]
+
+Quality bar (issue 11): every call receives >= 48 frames a second, loss < 1 %,
+jitter < 20 ms. Servers measured in the same run with the same load generator
+(``voicedesk load``, one process):
+
+(a) baseline: a plain aiortc echo server written here (aiortc's own server example:
+    MediaRelay, decode + re-encode), stock aiortc (VOICEDESK_AIORTC_PATCHES=0);
+(b) VoiceDesk: ``voicedesk serve --agent echo`` (forwards encoded packets);
+(c) optionally (--voice) ``voicedesk serve --agent voice``.
+
+Each server runs pinned to CPU 0 and the load generator to the other CPUs, so
+"calls per core" is the server's own. For each server the number of calls is
+doubled until the bar fails, then bisected once. Alongside, the server's CPU
+time per call-second at a fixed 10 calls (from /proc) gives a second,
+noise-robust ratio. If the load generator is the limit (its own calls miss the
+bar against a server that is mostly idle), the figure is printed as a lower bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BASELINE_SERVER = r'''
+import asyncio, sys
+from aiohttp import web
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+
+pcs = set()
+relay = MediaRelay()
+
+async def offer(request):
+    params = await request.json()
+    pc = RTCPeerConnection()
+    pcs.add(pc)
+
+    @pc.on("track")
+    def on_track(track):
+        pc.addTrack(relay.subscribe(track))
+
+    @pc.on("connectionstatechange")
+    async def on_state():
+        if pc.connectionState in ("failed", "closed"):
+            await pc.close()
+            pcs.discard(pc)
+
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=params["sdp"], type=params["type"]))
+    await pc.setLocalDescription(await pc.createAnswer())
+    return web.json_response({"sdp": pc.localDescription.sdp, "type": "answer"})
+
+app = web.Application()
+app.router.add_post("/offer", offer)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=lambda *a: print("ready http://127.0.0.1:%s" % sys.argv[1], flush=True))
+'''
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+class Server:
+    def __init__(self, kind: str, cpu: int) -> None:
+        self.kind = kind
+        port = free_port()
+        env = {**os.environ}
+        if kind == "baseline":
+            script = Path(tempfile.gettempdir()) / "voicedesk_bench_baseline_echo.py"
+            script.write_text(BASELINE_SERVER)
+            env["VOICEDESK_AIORTC_PATCHES"] = "0"
+            args = [sys.executable, str(script), str(port)]
+            self.url = f"http://127.0.0.1:{port}/offer"
+        else:
+            agent = "voice" if kind == "voice" else "echo"
+            args = [sys.executable, "-m", "voicedesk", "serve", "--port", str(port), "--agent", agent,
+                    "--max-sessions", "10000", "--max-loop-lag-ms", "0"]
+            self.url = f"http://127.0.0.1:{port}/api/voice/offer"
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        os.sched_setaffinity(self.proc.pid, {cpu})
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if "http://" not in line:
+            raise SystemExit(f"{kind} server did not start: {line!r}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def load(url: str, calls: int, hold: float, cpus: set[int]) -> dict:
+    ramp = max(10.0, calls / 3.0)  # every call up within ~3 s
+    out = subprocess.run(
+        [sys.executable, "-m", "voicedesk", "load", url, "--calls", str(calls), "--duration", str(hold),
+         "--ramp", str(ramp), "--processes", "1", "--timeout", "20", "--json"],
+        capture_output=True, text=True, check=False,
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+    )
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    if not lines:
+        raise SystemExit(f"load failed: {out.stderr[-500:]}")
+    return json.loads(lines[-1])
+
+
+def passes(report: dict) -> bool:
+    return report["meeting_quality_bar"] == report["calls"]
+
+
+def measure(kind: str, hold: float, max_calls: int, server_cpu: int, load_cpus: set[int]) -> dict:
+    server = Server(kind, server_cpu)
+    try:
+        # CPU per call-second at a fixed 10 calls
+        before = cpu_seconds(server.proc.pid)
+        started = time.monotonic()
+        report = load(server.url, 10, hold, load_cpus)
+        cpu = cpu_seconds(server.proc.pid) - before
+        wall = time.monotonic() - started
+        cpu_per_call_s = cpu / (10 * hold)
+        steps = []
+        best, worst = 0, None
+        calls = 10 if passes(report) else 5
+        if passes(report):
+            best = 10
+            steps.append((10, report))
+            calls = 20
+        while calls <= max_calls:
+            time.sleep(2.0)
+            report = load(server.url, calls, hold, load_cpus)
+            steps.append((calls, report))
+            print(f"  {kind:8s} {calls:4d} calls: {report['meeting_quality_bar']:4d} at the bar, fps min "
+                  f"{(report['rx_fps'] or {}).get('min')}, jitter p99 {(report['jitter_ms'] or {}).get('p99')} ms, "
+                  f"failed {report['failed']}  (load {loadavg()})", flush=True)
+            if passes(report):
+                best = calls
+                calls *= 2
+            else:
+                worst = calls
+                break
+        if worst is not None and worst - best > 4:
+            middle = (best + worst) // 2
+            time.sleep(2.0)
+            report = load(server.url, middle, hold, load_cpus)
+            steps.append((middle, report))
+            print(f"  {kind:8s} {middle:4d} calls: {report['meeting_quality_bar']:4d} at the bar", flush=True)
+            if passes(report):
+                best = middle
+            else:
+                worst = middle
+        server_cpu_at_limit = None
+        return {
+            "kind": kind,
+            "capacity": best,
+            "first_failing": worst,
+            "bounded_by_max_calls": worst is None,
+            "cpu_per_call_second": round(cpu_per_call_s, 4),
+            "cpu_wall_s": round(wall, 1),
+            "server_cpu_at_limit": server_cpu_at_limit,
+            "steps": [(n, r["meeting_quality_bar"], (r["rx_fps"] or {}).get("min")) for n, r in steps],
+        }
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hold", type=float, default=8.0, help="seconds each call stays up (default 8)")
+    parser.add_argument("--max-calls", type=int, default=160)
+    parser.add_argument("--voice", action="store_true", help="also measure the voice agent")
+    args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("needs two CPUs: one for the server, the rest for the load generator")
+    server_cpu, load_cpus = cpus[0], set(cpus[1:])
+    print(f"server on CPU {server_cpu}, load generator on {sorted(load_cpus)}; load average {loadavg()}", flush=True)
+    kinds = ["baseline", "voicedesk", *(["voice"] if args.voice else [])]
+    results = {kind: measure(kind, args.hold, args.max_calls, server_cpu, load_cpus) for kind in kinds}
+    for r in results.values():
+        bound = "≥ " if r["bounded_by_max_calls"] else ""
+        print(f"{r['kind']:10s} capacity {bound}{r['capacity']} calls/core (first failing: {r['first_failing']}); "
+              f"server CPU {r['cpu_per_call_second'] * 1000:.1f} ms per call-second at 10 calls")
+    base, vd = results["baseline"], results["voicedesk"]
+    cpu_ratio = base["cpu_per_call_second"] / vd["cpu_per_call_second"] if vd["cpu_per_call_second"] else float("inf")
+    cap_ratio = vd["capacity"] / base["capacity"] if base["capacity"] else float("inf")
+    print(json.dumps({"results": results, "load_average_end": loadavg()}))
+    print(
+        f"server capacity: VoiceDesk echo {('≥ ' if vd['bounded_by_max_calls'] else '')}{vd['capacity']} vs plain "
+        f"aiortc {base['capacity']} calls/core = {cap_ratio:.1f}x; CPU per call-second {cpu_ratio:.1f}x less "
+        f"(load average {loadavg()})"
+    )
+
+
+if __name__ == "__main__":
+    main()
