@@ -181,3 +181,24 @@ def test_call_exports_a_masked_report_bundle(tmp_path):
     assert "127.0.0.1" not in offer and "typ host" in offer and "ip-1" in offer
     assert "127.0.0.1" not in log and "call connected" in log
     assert summary["packets_received"] > 0
+
+
+def test_an_agent_over_http_is_measured_at_this_end(tmp_path):
+    """No agent events over plain HTTP signaling: the latency comes from the audio alone."""
+    from tests.helpers.processes import serve
+
+    with serve("--agent", "voice") as (base_url, _):
+        done = voicedesk(
+            "test",
+            str(EXAMPLES / "voice_weather.yaml"),
+            "--target",
+            f"{base_url}/api/voice/offer",
+            "--json",
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    [result] = last_json(done.stdout)["scenarios"]
+    turn = result["turns"][0]
+    assert turn["agent"] is None  # the agent reported nothing
+    assert 100 < turn["voice_to_voice_ms"] < 4000 and "sunny" in turn["transcript"]
+    assert result["target"].startswith("http://127.0.0.1:")
