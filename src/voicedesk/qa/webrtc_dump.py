@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from voicedesk.errors import VoiceDeskError
-from voicedesk.rtc.quality import estimate_mos
-from voicedesk.rtc.stats import StatsSample
+from voicedesk.rtc.stats import StatsSample, finish_sample
 
 logger = logging.getLogger(__name__)
 
@@ -228,17 +227,7 @@ def _samples_from_stats(stats: dict[str, Any]) -> tuple[list[StatsSample], float
         bytes_received = _sum(transports, "bytesReceived", t)
         if bytes_received is not None:
             fields["bytes_received"] = int(bytes_received)
-        t_ms = t - t0
-        if previous is not None and t_ms > previous.t_ms:
-            seconds = (t_ms - previous.t_ms) / 1000.0
-            for total, rate in (("bytes_sent", "bitrate_out_kbps"), ("bytes_received", "bitrate_in_kbps")):
-                now, before = fields.get(total), getattr(previous, total)
-                if now is not None and before is not None:
-                    fields[rate] = max(0.0, (now - before) * 8 / 1000.0 / seconds)
-        estimate = estimate_mos(fields.get("rtt_ms"), fields.get("jitter_ms"), fields.get("loss_pct"))
-        if estimate is not None:
-            fields["mos"] = estimate.mos
-        previous = StatsSample(t_ms=t_ms, **fields)
+        previous = finish_sample(fields, t - t0, previous)
         samples.append(previous)
     return samples, t0
 

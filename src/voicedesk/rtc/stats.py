@@ -103,6 +103,14 @@ def sample_from_report(
     if transports:
         fields["bytes_received"] = sum(s.bytesReceived for s in transports)
 
+    return finish_sample(fields, t_ms, previous)
+
+
+def finish_sample(fields: dict[str, Any], t_ms: float, previous: StatsSample | None) -> StatsSample:
+    """Bitrates from the byte counters' deltas and the MOS estimate, then the sample.
+
+    Shared with readers of other stats sources (qa/webrtc_dump.py: Chrome's dumps), so
+    every series is derived the same way."""
     if previous is not None and t_ms > previous.t_ms:
         seconds = (t_ms - previous.t_ms) / 1000.0
         for total, rate in (("bytes_sent", "bitrate_out_kbps"), ("bytes_received", "bitrate_in_kbps")):
