@@ -15,6 +15,7 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -550,7 +551,9 @@ def _scenario_ice(scenario: Scenario) -> IceConfig:
         return IceConfig()
     if isinstance(scenario.ice, dict):
         return IceConfig.from_json(scenario.ice, origin=f"{scenario.where}: ice")
-    return resolve_ice(str(scenario.ice))
+    beside = Path(scenario.path).parent / str(scenario.ice)
+    # a file named in a scenario is found next to the scenario, as its wav files are
+    return resolve_ice(str(beside) if not Path(str(scenario.ice)).is_absolute() and beside.is_file() else scenario.ice)
 
 
 async def run_scenario(
