@@ -172,11 +172,6 @@ class Call:
             agent_events = embedded_agent_sends_events(self.signaling)
         self.agent_events = AgentEventsChannel(self._emit, self._now_ms) if agent_events else None
 
-    def add_sink(self, sink: AudioSink) -> None:
-        """One more sink of the received audio, for those who get the Call already built
-        (a window panel's full-call recording for reports); add it before ``start()``."""
-        self._sink.sinks.append(sink)
-
     # events -------------------------------------------------------------
     def add_sink(self, sink: AudioSink) -> None:
         """One more sink for received audio (e.g. the window's speaker), before or during the call."""
