@@ -29,14 +29,23 @@ async def hold(spec: str | None, seconds: float, agent: str = "tone", seed: int 
     return call
 
 
+def median_rtt(call: Call) -> float:
+    values = sorted(s.rtt_ms for s in call.sampler.samples if s.rtt_ms is not None)
+    assert values, "no RTT was ever reported"
+    return values[len(values) // 2]
+
+
 async def test_rtt_shown_matches_the_added_delay():
     baseline = await hold(None, 4)
     delayed = await hold("delay=50ms", 6)
-    base_rtt = baseline.sampler.latest.rtt_ms
-    shown = delayed.sampler.latest.rtt_ms
-    assert base_rtt is not None and shown is not None
-    expected = 100.0 + base_rtt
-    assert abs(shown - expected) <= 0.10 * expected + 5.0, (shown, expected)
+    counters = delayed.relay.counters
+    # the ground truth is the delay the relay really added (its timers run late on a
+    # loaded machine), measured per datagram, plus the path's own round trip
+    added = counters["up"].mean_held_ms + counters["down"].mean_held_ms
+    assert added >= 100.0
+    expected = median_rtt(baseline) + added
+    shown = median_rtt(delayed)
+    assert abs(shown - expected) <= 0.10 * expected + 5.0, (shown, expected, added)
     assert delayed.summary()["state"] == "connected"
 
 

@@ -113,13 +113,22 @@ class DirectionCounters:
     forwarded: int = 0
     rtp_received: int = 0
     rtp_dropped: int = 0
+    held_ms_total: float = 0.0  # how long forwarded datagrams really stayed in the relay
 
     @property
     def rtp_loss_pct(self) -> float | None:
         return 100.0 * self.rtp_dropped / self.rtp_received if self.rtp_received else None
 
-    def to_json(self) -> dict[str, int]:
-        return dict(vars(self))
+    @property
+    def mean_held_ms(self) -> float | None:
+        """The delay the relay really added (timers fire late on a busy loop)."""
+        return self.held_ms_total / self.forwarded if self.forwarded else None
+
+    def to_json(self) -> dict[str, float | int | None]:
+        out: dict[str, float | int | None] = dict(vars(self))
+        out.pop("held_ms_total")
+        out["mean_held_ms"] = None if self.mean_held_ms is None else round(self.mean_held_ms, 2)
+        return out
 
 
 class _Shaper:
@@ -303,6 +312,7 @@ class ImpairmentRelay:
 
         def deliver() -> None:
             shaper.counters.forwarded += 1
+            shaper.counters.held_ms_total += (loop.time() - now) * 1000.0
             try:
                 send(data)
             except OSError as exc:
