@@ -105,3 +105,15 @@ def test_a_recording_is_playable_after_the_process_is_killed_mid_call(tmp_path: 
             assert frames > 48_000
             # the header's length matches the data: nothing truncated, nothing missing
             assert path.stat().st_size - 44 == frames * channels * 2
+
+
+def test_a_failed_call_still_leaves_valid_recordings(tmp_path: Path) -> None:
+    stereo, sent = tmp_path / "both.wav", tmp_path / "sent.wav"
+    result = voicedesk(
+        "call", "http://127.0.0.1:9/api/voice/offer", "--timeout", "3",
+        "--record-stereo", str(stereo), "--record-sent", str(sent),
+    )  # fmt: skip
+    assert result.returncode == 1
+    for path in (stereo, sent):
+        with wave.open(str(path)) as wav:  # a header that says "no audio", not a truncated file
+            assert wav.getnframes() == 0
