@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_capacity import Server, load, loadavg, passes  # noqa: E402
+from server_capacity import Server, load, loadavg, passes
 
 
 async def baseline_client(url: str, calls: int, hold: float, ramp: float) -> dict:
@@ -113,7 +113,9 @@ async def baseline_client(url: str, calls: int, hold: float, ramp: float) -> dic
 def run_baseline(url: str, calls: int, hold: float, cpus: set[int]) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--baseline-client", url, str(calls), str(hold)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "VOICEDESK_AIORTC_PATCHES": "0"},
         preexec_fn=lambda: os.sched_setaffinity(0, cpus),
     )
@@ -128,8 +130,11 @@ def ladder(name: str, run, max_calls: int) -> dict:
     while calls <= max_calls:
         report = run(calls)
         steps.append((calls, report["meeting_quality_bar"], (report.get("rx_fps") or {}).get("min")))
-        print(f"  {name:10s} {calls:4d} calls: {report['meeting_quality_bar']:4d} at the bar, fps min "
-              f"{(report.get('rx_fps') or {}).get('min')}  (load {loadavg()})", flush=True)
+        print(
+            f"  {name:10s} {calls:4d} calls: {report['meeting_quality_bar']:4d} at the bar, fps min "
+            f"{(report.get('rx_fps') or {}).get('min')}  (load {loadavg()})",
+            flush=True,
+        )
         if passes(report):
             best, calls = calls, calls * 2
         else:
