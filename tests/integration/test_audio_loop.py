@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers.processes import voicedesk
 from tests.helpers.pulse import PulseServer, pulse  # noqa: F401 - fixture
+from voicedesk.media.devices import AudioDeviceNotice
 from voicedesk.media.frames import SAMPLE_RATE, dominant_frequency, level_dbfs
 from voicedesk.media.microphone import MicrophoneTrack
 from voicedesk.media.sinks import StereoRecorderSink
@@ -144,3 +145,22 @@ async def test_mic_blocks_reach_the_loop_as_copies(pulse: PulseServer) -> None: 
         player.kill()
     assert all(f.sample_rate == SAMPLE_RATE and f.samples == 960 for f in frames)
     assert [f.pts for f in frames] == [i * 960 for i in range(50)]
+
+
+async def test_an_unsupported_rate_is_a_message_and_the_device_runs_at_one_it_takes(pulse: PulseServer) -> None:  # noqa: F811
+    notices: list[AudioDeviceNotice] = []
+    mic = MicrophoneTrack(samplerate=1_000_000, listener=notices.append)
+    speaker = SpeakerSink(samplerate=1_000_000, listener=notices.append)
+    try:
+        frame = await asyncio.wait_for(mic.recv(), 10)
+    finally:
+        mic.stop()
+        speaker.close()
+    assert len(notices) == 2
+    assert notices[0].message.startswith("audio input #") and notices[1].message.startswith("audio output #")
+    assert notices[0].message.endswith(f"refused 1000000 Hz; capturing at {mic.samplerate} Hz")
+    assert notices[1].message.endswith(f"refused 1000000 Hz; playing at {speaker.samplerate} Hz")
+    assert mic.device is not None and speaker.device is not None
+    assert mic.samplerate == int(mic.device.default_samplerate)  # fell back to the device's own rate
+    assert speaker.samplerate == int(speaker.device.default_samplerate)
+    assert not mic.using_fallback and frame.sample_rate == SAMPLE_RATE

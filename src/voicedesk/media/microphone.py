@@ -65,6 +65,7 @@ class MicrophoneTrack(MediaStreamTrack):
         device: int | str | None = None,
         *,
         blocksize_ms: float = 10.0,
+        samplerate: int | None = None,
         latency: float | str = "high",
         max_queue_ms: float = 200.0,
         listener: NoticeListener | None = None,
@@ -74,6 +75,7 @@ class MicrophoneTrack(MediaStreamTrack):
         self.device: AudioDevice | None = None
         self.samplerate: int | None = None
         self.blocksize_ms = blocksize_ms
+        self.requested_rate = samplerate  # None: the device's own default rate
         # PortAudio's "low" on ALSA's pulse plugin falls into underrun storms on a busy machine
         self.latency = latency
         self.max_queue = int(SAMPLE_RATE * max_queue_ms / 1000)
@@ -140,7 +142,8 @@ class MicrophoneTrack(MediaStreamTrack):
             self._fell_back = True
 
     def _open_stream(self, sd: Any, device: AudioDevice) -> Any:
-        rates = [int(device.default_samplerate), SAMPLE_RATE, 44_100]
+        wanted = self.requested_rate or int(device.default_samplerate)
+        rates = [wanted, int(device.default_samplerate), SAMPLE_RATE, 44_100]
         errors = []
         for rate in dict.fromkeys(r for r in rates if r > 0):
             for channels in (1, 2):
@@ -167,8 +170,8 @@ class MicrophoneTrack(MediaStreamTrack):
                 self.samplerate = rate
                 self._resampler = StreamResampler(rate, SAMPLE_RATE)
                 self._last_block_at = time.monotonic()
-                if rate != int(device.default_samplerate):
-                    self._notice(f"audio input {device.describe()} refused its own rate; capturing at {rate} Hz")
+                if rate != wanted:
+                    self._notice(f"audio input {device.describe()} refused {wanted} Hz; capturing at {rate} Hz")
                 logger.info("microphone %s open at %d Hz, %d ch", device.describe(), rate, channels)
                 return stream
         raise DeviceError(f"cannot open audio input {device.describe()} ({'; '.join(errors)})")

@@ -40,6 +40,7 @@ class SpeakerSink(AudioSink):
         target_ms: float = 60.0,
         max_ms: float = 300.0,
         blocksize_ms: float = 10.0,
+        samplerate: int | None = None,
         latency: float | str = "high",
         listener: NoticeListener | None = None,
     ) -> None:
@@ -50,6 +51,7 @@ class SpeakerSink(AudioSink):
         self.target_ms = target_ms
         self.max_ms = max_ms
         self.blocksize_ms = blocksize_ms
+        self.requested_rate = samplerate  # None: the device's own default rate
         # PortAudio's "low" on ALSA's pulse plugin falls into underrun storms on a busy machine
         self.latency = latency
         self.playout: PlayoutBuffer | None = None
@@ -108,7 +110,8 @@ class SpeakerSink(AudioSink):
             self._fell_back = True
 
     def _open_stream(self, sd: Any, device: AudioDevice) -> Any:
-        rates = [int(device.default_samplerate), SAMPLE_RATE, 44_100]
+        wanted = self.requested_rate or int(device.default_samplerate)
+        rates = [wanted, int(device.default_samplerate), SAMPLE_RATE, 44_100]
         errors = []
         for rate in dict.fromkeys(r for r in rates if r > 0):
             for channels in (1, 2):
@@ -140,8 +143,8 @@ class SpeakerSink(AudioSink):
                 self._opened_at = self._last_callback_at = time.monotonic()
                 with contextlib.suppress(Exception):
                     self.output_latency_s = float(stream.latency)
-                if rate != int(device.default_samplerate):
-                    self._notice(f"audio output {device.describe()} refused its own rate; playing at {rate} Hz")
+                if rate != wanted:
+                    self._notice(f"audio output {device.describe()} refused {wanted} Hz; playing at {rate} Hz")
                 logger.info("speaker %s open at %d Hz, %d ch", device.describe(), rate, channels)
                 return stream
         raise DeviceError(f"cannot open audio output {device.describe()} ({'; '.join(errors)})")
