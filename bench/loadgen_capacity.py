@@ -77,7 +77,7 @@ async def baseline_client(url: str, calls: int, hold: float, ramp: float) -> dic
             await pc.setLocalDescription(await pc.createOffer())
             async with http.post(url, json={"sdp": pc.localDescription.sdp, "type": "offer"}) as r:
                 answer = await r.json()
-            await pc.setRemoteDescription(RTCSessionDescription(**answer))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
             await asyncio.sleep(hold)
             held = time.monotonic()
             stats = await pc.getStats()
@@ -107,6 +107,7 @@ async def baseline_client(url: str, calls: int, hold: float, ramp: float) -> dic
         "rx_fps": {"min": round(min(fps), 2)} if fps else None,
         "jitter_ms": None,
         "failed": sum("reason" in r for r in results),
+        "failures": sorted({r["reason"] for r in results if "reason" in r})[:3],
     }
 
 
@@ -141,7 +142,7 @@ def ladder(name: str, run, max_calls: int) -> dict:
             worst = calls
             break
         time.sleep(2.0)
-    if worst is not None and worst - best > 4 and best:
+    if worst is not None and worst - best > 4:
         middle = (best + worst) // 2
         report = run(middle)
         steps.append((middle, report["meeting_quality_bar"], (report.get("rx_fps") or {}).get("min")))
