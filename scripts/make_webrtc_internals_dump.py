@@ -6,7 +6,7 @@ microphone plays 1000 Hz). After a few seconds of call, the script presses the
 internals page's own "Download the webrtc-internals dump" button through the DevTools
 protocol and keeps the file the browser writes (the same bytes "Create dump" gives a user).
 
-    .venv/bin/python scripts/make_webrtc_internals_dump.py [OUT.json] [--seconds 8] [--loss 0]
+    .venv/bin/python scripts/make_webrtc_internals_dump.py [OUT.json] [--seconds 8] [--calls 2]
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class Cdp:
             await asyncio.wait_for(self.reader, 2)
 
 
-async def make_dump(out: Path, seconds: float) -> None:
+async def make_dump(out: Path, seconds: float, calls: int = 2) -> None:
     binary = chromium_binary()
     if binary is None:
         raise SystemExit("Chromium is not installed")
@@ -120,21 +120,23 @@ async def make_dump(out: Path, seconds: float) -> None:
                 downloads = tmp / "downloads"
                 downloads.mkdir()
                 await cdp.send("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-                url = f"{server.base_url}/?call=json&seconds={seconds + 30:g}"
-                page = (await cdp.send("Target.createTarget", {"url": url}))["targetId"]
-                psession = (await cdp.send("Target.attachToTarget", {"targetId": page, "flatten": True}))["sessionId"]
-                await cdp.send("Runtime.enable", session=psession)
-                # the page's own peer connection (a top-level let) says when the call is up
-                for _ in range(150):
-                    if (
-                        await cdp.evaluate(psession, "typeof pc !== 'undefined' && pc && pc.connectionState")
-                        == "connected"
-                    ):
-                        break
-                    await asyncio.sleep(0.2)
-                else:
-                    raise SystemExit("the page's call did not connect")
-                await asyncio.sleep(seconds)
+                # several calls, each started a few seconds after the last: connections of different lengths
+                for n in range(calls):
+                    url = f"{server.base_url}/?call=json&seconds={seconds + 30:g}"
+                    page = (await cdp.send("Target.createTarget", {"url": url}))["targetId"]
+                    psession = (await cdp.send("Target.attachToTarget", {"targetId": page, "flatten": True}))[
+                        "sessionId"
+                    ]
+                    await cdp.send("Runtime.enable", session=psession)
+                    # the page's own peer connection (a top-level let) says when the call is up
+                    for _ in range(150):
+                        state = await cdp.evaluate(psession, "typeof pc !== 'undefined' && pc && pc.connectionState")
+                        if state == "connected":
+                            break
+                        await asyncio.sleep(0.2)
+                    else:
+                        raise SystemExit(f"call {n + 1} of the page did not connect")
+                    await asyncio.sleep(seconds / calls)
                 clicked = await cdp.evaluate(
                     isession,
                     """(() => {
@@ -178,8 +180,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", default=str(ROOT / "tests" / "fixtures" / "webrtc_internals_dump.json"))
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--calls", type=int, default=2, help="peer connections in the dump (pages calling)")
     args = parser.parse_args()
-    asyncio.run(make_dump(Path(args.out), args.seconds))
+    asyncio.run(make_dump(Path(args.out), args.seconds, args.calls))
 
 
 if __name__ == "__main__":

@@ -45,17 +45,23 @@ def test_a_chrome_dump_is_drawn_in_the_graphs(window, tmp_path):
     copy = tmp_path / "customer_dump.txt"
     shutil.copy(FIXTURE, copy)
     assert panel.load_dump(str(copy))
-    data = json.loads(FIXTURE.read_text())
-    [pc] = data["PeerConnections"].values()
-    received = next(
-        json.loads(v["values"])
-        for k, v in pc["stats"].items()
-        if v["statsType"] == "inbound-rtp" and k.endswith("-packetsReceived")
-    )
-    assert panel.plots.point_count == len(received)
-    assert [s.packets_received for s in panel.plots.samples] == received
-    assert panel.plots.finite_points("rtt_ms") >= len(received) - 1
-    assert "customer_dump.txt: connection" in panel.dump_status.text()
+    data = json.loads(FIXTURE.read_text())["PeerConnections"]
+    assert panel.connections.count() == len(data) == 2 and panel.connections.isEnabled()
+
+    def received(key: str) -> list[int]:
+        return next(
+            json.loads(v["values"])
+            for k, v in data[key]["stats"].items()
+            if v["statsType"] == "inbound-rtp" and k.endswith("-packetsReceived")
+        )
+
+    for index in (0, 1):  # pick each connection: the graphs follow
+        panel.connections.setCurrentIndex(index)
+        key = panel.connections.currentData()
+        assert panel.plots.point_count == len(received(key))
+        assert [s.packets_received for s in panel.plots.samples] == received(key)
+        assert panel.plots.finite_points("rtt_ms") >= len(received(key)) - 1
+        assert f"customer_dump.txt: connection {key}" in panel.dump_status.text()
 
 
 def test_a_file_that_is_not_a_dump_says_so(window, tmp_path):

@@ -16,7 +16,8 @@ def test_a_chrome_dump_becomes_series_csv_and_html(tmp_path):
     done = voicedesk("report", str(FIXTURE), "--csv", str(out_csv), "--html", str(out_html), "--json")
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout.strip().splitlines()[-1])
-    pc = next(iter(json.loads(FIXTURE.read_text())["PeerConnections"].values()))
+    pc = json.loads(FIXTURE.read_text())["PeerConnections"][info["connection"]]
+    assert [c["connection"] for c in info["connections"]] == ["8-1", "9-1"]
     received = next(
         json.loads(v["values"])
         for k, v in pc["stats"].items()
@@ -31,10 +32,17 @@ def test_a_chrome_dump_becomes_series_csv_and_html(tmp_path):
     assert page.count("<svg") >= 5 and "<script" not in page
 
 
+def test_a_connection_is_picked_by_key():
+    done = voicedesk("report", str(FIXTURE), "--connection", "9-1", "--json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout.strip().splitlines()[-1])
+    assert info["connection"] == "9-1" and info["samples"] == len(info["series"]) >= 2
+
+
 def test_the_human_summary_names_the_connection():
     done = voicedesk("report", str(FIXTURE))
     assert done.returncode == 0, done.stderr
-    assert "1 peer connection(s)" in done.stderr
+    assert "2 peer connection(s)" in done.stderr
     assert done.stdout.startswith("connection ") and "rtt            median" in done.stdout
 
 

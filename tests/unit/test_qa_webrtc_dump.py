@@ -1,8 +1,9 @@
 """A real chrome://webrtc-internals dump read into StatsSample series.
 
 The fixture was made by scripts/make_webrtc_internals_dump.py: headless Chromium called
-the embedded tone agent from its page while chrome://webrtc-internals was open in a
-second tab, and the script pressed that page's own dump button (Chromium 156).
+the embedded tone agent from its page twice (two tabs, two peer connections of different
+lengths) while chrome://webrtc-internals was open in another tab, and the script pressed
+that page's own dump button (Chromium 156) through the DevTools protocol.
 """
 
 from __future__ import annotations
@@ -30,18 +31,32 @@ def raw_series(pc: dict, stats_type: str, attr: str) -> list:
 
 
 @pytest.fixture(scope="module")
-def raw():
-    data = json.loads(FIXTURE.read_text())
-    [(key, pc)] = data["PeerConnections"].items()
-    return key, pc
+def connections() -> dict:
+    return json.loads(FIXTURE.read_text())["PeerConnections"]
+
+
+@pytest.fixture(scope="module")
+def raw(connections):
+    """The longest connection (the one picked when none is named)."""
+    key = max(connections, key=lambda k: len(raw_series(connections[k], "inbound-rtp", "timestamp")))
+    return key, connections[key]
 
 
 def test_the_fixture_is_a_real_chrome_dump(raw):
     data = json.loads(FIXTURE.read_text())
     assert "Chrome/" in data["UserAgent"]
-    _key, pc = raw
+    _, pc = raw
     assert {"updateLog", "stats", "rtcConfiguration", "url"} <= set(pc)
     assert any(u["type"] == "setRemoteDescription" for u in pc["updateLog"])
+
+
+def test_the_longest_connection_is_picked_unless_one_is_named(connections, raw):
+    dump = read_dump(FIXTURE)
+    assert len(dump.connections) == len(connections) == 2
+    assert dump.connection().key == raw[0]
+    for key, pc in connections.items():
+        conn = dump.connection(key)
+        assert [s.packets_received for s in conn.samples] == raw_series(pc, "inbound-rtp", "packetsReceived")
 
 
 def test_the_series_hold_chromes_numbers(raw):
@@ -93,11 +108,11 @@ def test_a_gzip_dump_reads_the_same(tmp_path):
     assert read_dump(packed).connection().samples == read_dump(FIXTURE).connection().samples
 
 
-def test_connections_are_picked_by_key_or_index(raw):
-    key, _ = raw
+def test_connections_are_picked_by_key_or_index(connections):
+    keys = list(connections)
     dump = read_dump(FIXTURE)
-    assert dump.connection("0").key == key
-    with pytest.raises(DumpError, match=f"no peer connection 'x'; it has {key}"):
+    assert dump.connection("1").key == keys[1]
+    with pytest.raises(DumpError, match=f"no peer connection 'x'; it has {keys[0]}, {keys[1]}"):
         dump.connection("x")
 
 
@@ -129,4 +144,7 @@ def test_our_own_dump_reads_back_to_the_same_series():
     written = build_dump(original.samples, started_at_ms=original.started_at_ms, url="embedded:echo")
     assert list(written["PeerConnections"]) == ["voicedesk-1"]
     again = parse_dump(json.loads(json.dumps(written))).connection()
-    assert again.samples == original.samples
+    assert len(again.samples) == len(original.samples)
+    for a, b in zip(again.samples, original.samples, strict=True):  # ms -> s -> ms may move the last bit
+        for name, value in b.to_json().items():
+            assert getattr(a, name) == (value if value is None else pytest.approx(value)), name
