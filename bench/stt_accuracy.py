@@ -3,7 +3,10 @@
     .venv/bin/python bench/stt_accuracy.py
 
 Each sentence is spoken by the agent's TTS (espeak-ng, en-us, 140 wpm), resampled
-to 16 kHz and recognized as one utterance with (a) the agent's default constrained
+to 48 kHz (the call's rate) with 0.3 s before and 0.15 s after, as the agent's STT
+stage hands an utterance over, and fed in 100 ms chunks to the agent's own
+recognizer (worker process: live pass for partials, whole-utterance pass for the
+final transcript), one recognizer for all sentences, as one call. With (a) the agent's default constrained
 recognizer (language model of the rule responder's phrases + a small vocabulary)
 and (b) pocketsphinx's open en-US model. In-domain sentences are ones the
 constrained model was built for (not necessarily verbatim); out-of-domain ones are not.
@@ -12,14 +15,17 @@ constrained model was built for (not necessarily verbatim); out-of-domain ones a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 
 import numpy as np
 
-from voicedesk.agent.engines.audio import resample
+from voicedesk.agent.engines.audio import resample, to_float
 from voicedesk.agent.engines.responder import RuleResponder
-from voicedesk.agent.engines.stt import SAMPLE_RATE, SMALL_VOCABULARY, SttSettings, build_decoder, normalize
+from voicedesk.agent.engines.stt import SMALL_VOCABULARY, PocketsphinxRecognizer, SttSettings
 from voicedesk.agent.engines.tts import find_tts
+
+CALL_RATE = 48_000
 
 IN_DOMAIN = [
     "hello what is your name",
@@ -61,57 +67,65 @@ def wer(ref: str, hyp: str) -> float:
     return float(d[len(r), len(h)]) / max(1, len(r))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--show", action="store_true", help="print every hypothesis")
-    args = parser.parse_args()
-    tts = find_tts()
-    pad = np.zeros(SAMPLE_RATE // 4, dtype=np.int16)
-    clips = {}
-    for group in (IN_DOMAIN, REPLIES, OUT_OF_DOMAIN):
-        for sentence in group:
-            clips[sentence] = np.concatenate(
-                (pad, resample(tts.synthesize(sentence), tts.sample_rate, SAMPLE_RATE), pad)
-            )
-    modes = {
-        "constrained": SttSettings(phrases=(*RuleResponder().phrases(), *SMALL_VOCABULARY)),
-        "open": SttSettings(mode="open"),
-    }
-    print(
-        f"TTS {tts.name}; {len(clips)} sentences, {sum(c.size for c in clips.values()) / SAMPLE_RATE:.1f} s of speech"
-    )
+async def measure(settings: SttSettings, clips: dict[str, np.ndarray], show: str | None) -> dict[str, float]:
+    """Each clip through the agent's own recognizer (worker process, 100 ms chunks, final pass)."""
+    recognizer = PocketsphinxRecognizer(settings)
+    await recognizer.start()
     responder = RuleResponder()
-    print(
-        "| recognizer | in-domain WER | intent right (in-domain) | agent replies WER | out-of-domain WER "
-        "| decoder load (s) | real-time factor |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for name, settings in modes.items():
-        t0 = time.perf_counter()
-        decoder = build_decoder(settings)
-        load_s = time.perf_counter() - t0
-        scores: dict[str, list[float]] = {"in": [], "replies": [], "out": [], "intent": []}
-        decode_s = 0.0
+    scores: dict[str, list[float]] = {"in": [], "replies": [], "out": [], "intent": []}
+    decode_s = 0.0
+    try:
         for sentence, clip in clips.items():
             t0 = time.perf_counter()
-            decoder.start_utt()
-            decoder.process_raw(clip.tobytes(), False, True)
-            decoder.end_utt()
+            await recognizer.begin(CALL_RATE)
+            for i in range(0, clip.size, CALL_RATE // 10):
+                await recognizer.feed(clip[i : i + CALL_RATE // 10])
+            hyp = await recognizer.finish()
             decode_s += time.perf_counter() - t0
-            hyp = normalize(decoder.hyp().hypstr) if decoder.hyp() else ""
             group = "in" if sentence in IN_DOMAIN else "replies" if sentence in REPLIES else "out"
             scores[group].append(wer(sentence, hyp))
             if group == "in":
                 scores["intent"].append(float(responder.reply_for(hyp) == responder.reply_for(sentence)))
-            if args.show:
-                print(f"  {name:11s} {wer(sentence, hyp):4.2f}  {sentence!r} -> {hyp!r}")
-        audio_s = sum(c.size for c in clips.values()) / SAMPLE_RATE
+            if show:
+                print(f"  {show:11s} {wer(sentence, hyp):4.2f}  {sentence!r} -> {hyp!r}")
+    finally:
+        await recognizer.close()
+    audio_s = sum(c.size for c in clips.values()) / CALL_RATE
+    return {k: float(np.mean(v)) for k, v in scores.items()} | {
+        "load": recognizer.load_s or 0.0,
+        "rtf": decode_s / audio_s,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--show", action="store_true", help="print every hypothesis")
+    args = parser.parse_args()
+    tts = find_tts()
+    lead, tail = np.zeros(int(0.3 * CALL_RATE), np.float32), np.zeros(int(0.15 * CALL_RATE), np.float32)
+    clips = {}
+    for group in (IN_DOMAIN, REPLIES, OUT_OF_DOMAIN):
+        for sentence in group:
+            speech = to_float(resample(tts.synthesize(sentence), tts.sample_rate, CALL_RATE))
+            clips[sentence] = np.concatenate((lead, speech, tail))
+    modes = {
+        "constrained": SttSettings(phrases=(*RuleResponder().phrases(), *SMALL_VOCABULARY)),
+        "open": SttSettings(mode="open"),
+    }
+    seconds = sum(c.size for c in clips.values()) / CALL_RATE
+    print(f"TTS {tts.name}; {len(clips)} sentences, {seconds:.1f} s of audio")
+    print(
+        "| recognizer | in-domain WER | intent right (in-domain) | agent replies WER | out-of-domain WER "
+        "| recognizer start (s) | real-time factor |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, settings in modes.items():
+        r = await measure(settings, clips, name if args.show else None)
         print(
-            f"| {name} | {np.mean(scores['in']):.0%} | {np.mean(scores['intent']):.0%} | "
-            f"{np.mean(scores['replies']):.0%} | {np.mean(scores['out']):.0%} | {load_s:.2f} | "
-            f"{decode_s / audio_s:.2f} |"
+            f"| {name} | {r['in']:.0%} | {r['intent']:.0%} | {r['replies']:.0%} | {r['out']:.0%} | "
+            f"{r['load']:.2f} | {r['rtf']:.2f} |"
         )
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())

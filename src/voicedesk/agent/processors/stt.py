@@ -39,7 +39,9 @@ class _Utterance:
 
 
 class STTProcessor(FrameProcessor):
-    """``preroll_s`` of audio before the detected onset is included (VAD detects late)."""
+    """``preroll_s`` of audio before the detected onset is included (VAD detects late); audio is
+    fed ``holdback_s`` behind real time so that, when the caller stops, only ``tail_s`` after the
+    last speech frame reaches the recognizer."""
 
     def __init__(
         self,
@@ -48,6 +50,8 @@ class STTProcessor(FrameProcessor):
         chunk_s: float = 0.1,
         partial_every_s: float = 0.5,
         preroll_s: float = 0.3,
+        holdback_s: float = 0.4,
+        tail_s: float = 0.15,
         name: str | None = None,
     ) -> None:
         super().__init__(name)
@@ -55,12 +59,13 @@ class STTProcessor(FrameProcessor):
         self.chunk_s = chunk_s
         self.partial_every_s = partial_every_s
         self.preroll_s = preroll_s
+        self.holdback_s = holdback_s  # must stay below the VAD's stop_ms
+        self.tail_s = tail_s
         self.recognizer: PocketsphinxRecognizer | None = None
         self._preroll: collections.deque[AudioInFrame] = collections.deque()
         self._utterance: _Utterance | None = None
         self._commands: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
-        self._pending: list[np.ndarray] = []
-        self._pending_s = 0.0
+        self._pending: list[tuple[float, np.ndarray]] = []  # (arrival time, samples) not yet fed
         self._since_partial_s = 0.0
         self._rate = 48_000
 
@@ -73,7 +78,7 @@ class STTProcessor(FrameProcessor):
         elif isinstance(frame, SpeechStartedFrame):
             self._on_started(frame)
         elif isinstance(frame, SpeechStoppedFrame):
-            self._on_stopped()
+            self._on_stopped(frame)
         await super().process_frame(frame, direction)
 
     def _on_audio(self, frame: AudioInFrame) -> None:
@@ -84,38 +89,41 @@ class STTProcessor(FrameProcessor):
             while len(self._preroll) * seconds > self.preroll_s + 0.2:
                 self._preroll.popleft()
             return
-        self._pending.append(frame.samples)
-        self._pending_s += seconds
-        if self._pending_s >= self.chunk_s:
-            self._flush_pending()
+        self._pending.append((frame.at, frame.samples))
+        # hold back the last holdback_s: if the caller has stopped, that is the VAD's
+        # hang-over silence, which the recognizer would turn into a stray word ("you")
+        ready = [(t, b) for t, b in self._pending if t <= frame.at - self.holdback_s]
+        if sum(b.size for _, b in ready) / self._rate >= self.chunk_s:
+            self._pending = self._pending[len(ready) :]
+            self._feed([b for _, b in ready])
 
     def _on_started(self, frame: SpeechStartedFrame) -> None:
-        pre = [f.samples for f in self._preroll if f.at >= frame.onset - self.preroll_s]
+        self._pending = [(f.at, f.samples) for f in self._preroll if f.at >= frame.onset - self.preroll_s]
         self._preroll.clear()
         self._utterance = _Utterance(blocks=[], started=frame.at)
         self._commands.put_nowait(("begin", self._rate))
-        self._pending = pre
-        self._pending_s = sum(p.size for p in pre) / self._rate
         self._since_partial_s = 0.0
 
-    def _on_stopped(self) -> None:
+    def _on_stopped(self, frame: SpeechStoppedFrame) -> None:
         if self._utterance is None:
             return
-        self._flush_pending()
+        # the speech ended at frame.offset; keep a short tail, drop the hang-over silence
+        self._feed([b for t, b in self._pending if t <= frame.offset + self.tail_s])
+        self._pending = []
         self._commands.put_nowait(("finish", self._utterance.audio_s))
         self._utterance = None
 
-    def _flush_pending(self) -> None:
-        if not self._pending or self._utterance is None:
+    def _feed(self, blocks: list[np.ndarray]) -> None:
+        if not blocks or self._utterance is None:
             return
-        block = np.concatenate(self._pending)
-        self._utterance.audio_s += self._pending_s
-        self._since_partial_s += self._pending_s
+        block = np.concatenate(blocks)
+        seconds = block.size / self._rate
+        self._utterance.audio_s += seconds
+        self._since_partial_s += seconds
         want_partial = self._since_partial_s >= self.partial_every_s
         if want_partial:
             self._since_partial_s = 0.0
         self._commands.put_nowait(("feed", (block, want_partial)))
-        self._pending, self._pending_s = [], 0.0
 
     async def _run(self) -> None:
         """One task talks to the recognizer, in order; results go out as frames."""
