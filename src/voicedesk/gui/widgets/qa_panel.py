@@ -94,7 +94,9 @@ class QaPanel(Panel):
     # calls ------------------------------------------------------------------
     def call_started(self, bridge: CallBridge) -> None:
         call = bridge.call
-        self.capture = CallCapture()
+        # the app logs voicedesk at INFO to its Log tab: the report takes the same lines rather
+        # than lowering the level (DEBUG lines would also flow through the Log tab's handler)
+        self.capture = CallCapture(log_level=logging.INFO)
         self.capture.rx.max_samples = self.capture.tx.max_samples = int(GUI_RECORDING_LIMIT_S * 48_000)
         call.add_sink(self.capture.rx)
         self.capture.attach(call)
