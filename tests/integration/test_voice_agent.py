@@ -178,14 +178,16 @@ async def test_script_agent_plays_one_line_per_turn(tmp_path: Path) -> None:
     assert "name" in heard[0] and "weather" in heard[1], heard
 
 
-def test_cli_call_json_includes_the_turns(tmp_path: Path) -> None:
-    wav = spoken_wav(tmp_path / "ask.wav", 0.8, "what time is it", 5.0)
-    done = voicedesk("call", "embedded:voice", "--source", f"wav:{wav}", "--duration", "7", "--json", timeout=90)
+def test_cli_call_json_includes_the_turns() -> None:
+    # say:TEXT speaks with the agent's TTS, one utterance every 4 s
+    source = "say:what time is it|thank you"
+    done = voicedesk("call", "embedded:voice", "--source", source, "--duration", "11", "--json", timeout=90)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["turns"], summary
+    assert len(summary["turns"]) == 2, summary["turns"]
     assert "time" in summary["turns"][0]["transcript"]
-    assert "agent turn 1" in done.stderr
+    assert summary["turns"][1]["response"] == "You are welcome."
+    assert "agent turn 2" in done.stderr
 
 
 def test_missing_espeak_refuses_the_voice_agent_only(tmp_path: Path) -> None:

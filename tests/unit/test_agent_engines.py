@@ -127,3 +127,15 @@ async def test_recognizer_also_runs_under_multiprocessing(monkeypatch: pytest.Mo
         await recognizer.close()
     assert "testing" in text or "three" in text
     assert process is not None and not process.is_alive()
+
+
+def test_say_source_speaks_then_stays_silent() -> None:
+    from voicedesk.errors import ConfigError
+    from voicedesk.media.sources import parse_source
+
+    with pytest.raises(ConfigError, match="give the words"):
+        parse_source("say:  ")
+    track = parse_source("say:hello|goodbye")
+    seconds = track.queued_samples / SAMPLE_RATE
+    assert 5.0 < seconds < 7.0  # 0.5 s lead, two words, 4 s between them
+    assert not track.speaking

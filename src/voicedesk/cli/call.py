@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--source",
         default="tone:440",
-        help="tone:FREQ, wav:PATH, wav+loop:PATH, mic[:DEVICE] or silence (default tone:440)",
+        help="tone:FREQ, wav:PATH, wav+loop:PATH, mic[:DEVICE], say:TEXT[|TEXT…] (espeak-ng) or silence "
+        "(default tone:440)",
     )
     p.add_argument("--duration", type=float, default=5.0, help="seconds to stay connected (default 5)")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for set-up (default 15)")

@@ -197,7 +197,8 @@ class OutboundAudioTrack(MediaStreamTrack):
 
 
 def parse_source(spec: str, input_device: int | str | None = None) -> MediaStreamTrack:
-    """``tone[:FREQ]``, ``silence``, ``wav:PATH`` (``wav+loop:PATH`` loops), ``mic[:DEVICE]``.
+    """``tone[:FREQ]``, ``silence``, ``wav:PATH`` (``wav+loop:PATH`` loops), ``mic[:DEVICE]``,
+    ``say:TEXT[|TEXT…]`` (spoken by espeak-ng, one utterance every few seconds, then silence).
 
     ``mic`` captures ``input_device`` (index or name; the default device if None);
     ``mic:DEVICE`` names the device in the spec itself.
@@ -223,4 +224,12 @@ def parse_source(spec: str, input_device: int | str | None = None) -> MediaStrea
         if not arg:
             raise ConfigError(f"bad source {spec!r}: give a path, e.g. wav:prompt.wav")
         return WavTrack(arg, loop=kind.endswith("+loop"))
-    raise ConfigError(f"unknown source {spec!r}: use tone:FREQ, wav:PATH, wav+loop:PATH, mic[:DEVICE] or silence")
+    if kind == "say":
+        if not arg.strip():
+            raise ConfigError(f"bad source {spec!r}: give the words, e.g. 'say:what time is it|thank you'")
+        from voicedesk.agent.engines.tts import spoken_track  # espeak-ng, as the voice agent speaks
+
+        return spoken_track(arg.split("|"))
+    raise ConfigError(
+        f"unknown source {spec!r}: use tone:FREQ, wav:PATH, wav+loop:PATH, mic[:DEVICE], say:TEXT or silence"
+    )
