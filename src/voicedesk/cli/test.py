@@ -125,6 +125,8 @@ async def run(args: argparse.Namespace) -> int:
         result = await run_scenario(scenario, target, ice, headers or None)
         _golden(args, scenario, result)
         data = result.to_json()
+        if args.report and result.record is None:
+            print(f"  no report for {scenario.name}: no call was placed", file=sys.stderr)
         if args.report and result.record is not None:
             result.record.result = data
             where = write_bundle(result.record, _report_path(args.report, scenario.name, len(scenarios) > 1), args.mask)
