@@ -159,3 +159,58 @@ def test_agent_options_are_checked() -> None:
         VoiceAgent.preflight({"stt": "psychic"})
     with pytest.raises(ConfigError, match="unknown responder"):
         VoiceAgent.preflight({"responder": "oracle"})
+
+
+class ScriptedRecognizer:
+    """A Recognizer (engines/stt.py protocol) that counts the audio it is given."""
+
+    def __init__(self) -> None:
+        self.fed_samples = 0
+        self.calls: list[str] = []
+
+    async def start(self) -> None:
+        self.calls.append("start")
+
+    async def begin(self, input_rate: int) -> None:
+        self.calls.append("begin")
+
+    async def feed(self, samples: np.ndarray, want_partial: bool = False) -> str | None:
+        self.fed_samples += samples.size
+        return "partial words" if want_partial else None
+
+    async def finish(self) -> str:
+        self.calls.append("finish")
+        return "final words"
+
+    async def close(self) -> None:
+        self.calls.append("close")
+
+
+async def test_stt_feeds_the_utterance_but_not_the_vad_hang_over() -> None:
+    from voicedesk.agent.engines.stt import SttSettings
+    from voicedesk.agent.frames import PartialTranscriptFrame
+    from voicedesk.agent.processors.stt import STTProcessor
+
+    recognizer = ScriptedRecognizer()
+    stt = STTProcessor(SttSettings(), recognizer=recognizer, preroll_s=0.3, holdback_s=0.4, tail_s=0.15)
+    t0 = 1000.0
+
+    def frame(i: int) -> AudioInFrame:  # frame i arrives at t0 + (i + 1) * 20 ms
+        return AudioInFrame(samples=np.full(960, 0.1, np.float32), at=t0 + (i + 1) * 0.02)
+
+    async with ProcessorHarness(stt) as h:
+        for i in range(50):  # 1 s before the speech: only the pre-roll of it is used
+            await h.send(frame(i))
+        await h.send(SpeechStartedFrame(onset=t0 + 1.0, at=t0 + 1.06))
+        for i in range(50, 150):  # 2 s of speech, then 0.5 s of hang-over silence
+            await h.send(frame(i))
+        for i in range(150, 175):
+            await h.send(frame(i))
+        await h.send(SpeechStoppedFrame(offset=t0 + 3.0, at=t0 + 3.5))
+        final = await h.wait_for(FinalTranscriptFrame)
+    assert final.text == "final words"
+    assert h.of_type(PartialTranscriptFrame)
+    fed_s = recognizer.fed_samples / 48_000
+    # pre-roll (0.3 s) + speech (2 s) + tail (0.15 s), give or take a frame; never the 0.5 s hang-over
+    assert 2.4 <= fed_s <= 2.5, fed_s
+    assert recognizer.calls == ["start", "begin", "finish", "close"]

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -244,6 +244,20 @@ def worker_main() -> None:
             _write_message(stdout, ("ok", getattr(worker, name)(*args)))
         except Exception as exc:
             _write_message(stdout, ("error", f"{type(exc).__name__}: {exc}"))
+
+
+class Recognizer(Protocol):
+    """What the STT stage needs of a speech recognizer (all calls in order, one utterance at a time)."""
+
+    async def start(self) -> None: ...  # load models; may take a while
+
+    async def begin(self, input_rate: int) -> None: ...
+
+    async def feed(self, samples: np.ndarray, want_partial: bool = False) -> str | None: ...
+
+    async def finish(self) -> str: ...  # the final transcript of the utterance
+
+    async def close(self) -> None: ...
 
 
 def _mp_worker_main(connection) -> None:  # the multiprocessing form of worker_main (frozen apps)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicedesk.agent.engines.stt import PocketsphinxRecognizer, SttSettings
+from voicedesk.agent.engines.stt import PocketsphinxRecognizer, Recognizer, SttSettings
 from voicedesk.agent.frames import (
     AudioInFrame,
     FinalTranscriptFrame,
@@ -41,7 +41,8 @@ class _Utterance:
 class STTProcessor(FrameProcessor):
     """``preroll_s`` of audio before the detected onset is included (VAD detects late); audio is
     fed ``holdback_s`` behind real time so that, when the caller stops, only ``tail_s`` after the
-    last speech frame reaches the recognizer."""
+    last speech frame reaches the recognizer. ``recognizer`` replaces pocketsphinx (see the
+    ``Recognizer`` protocol in engines/stt.py)."""
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class STTProcessor(FrameProcessor):
         preroll_s: float = 0.3,
         holdback_s: float = 0.4,
         tail_s: float = 0.15,
+        recognizer: Recognizer | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(name)
@@ -61,7 +63,7 @@ class STTProcessor(FrameProcessor):
         self.preroll_s = preroll_s
         self.holdback_s = holdback_s  # must stay below the VAD's stop_ms
         self.tail_s = tail_s
-        self.recognizer: PocketsphinxRecognizer | None = None
+        self.recognizer: Recognizer | None = recognizer
         self._preroll: collections.deque[AudioInFrame] = collections.deque()
         self._utterance: _Utterance | None = None
         self._commands: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
@@ -71,7 +73,8 @@ class STTProcessor(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if isinstance(frame, StartFrame):
-            self.recognizer = PocketsphinxRecognizer(self.settings)
+            if self.recognizer is None:
+                self.recognizer = PocketsphinxRecognizer(self.settings)
             self.create_task(self._run(), "recognize")
         elif isinstance(frame, AudioInFrame):
             self._on_audio(frame)
