@@ -16,6 +16,7 @@ from tests.helpers.stub_server import StubServer
 from voicedesk.errors import SignalingError
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc.call import Call, candidates_in
+from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.signaling.log import SignalingExchanged
 
 
@@ -43,9 +44,11 @@ async def test_websocket_call_echoes_and_closing_the_socket_hangs_up():
         assert await wait_for_no_sessions(server)
 
 
-async def test_trickled_candidates_are_added():
+@pytest.mark.parametrize("impair", [None, "down.loss=10%"])
+async def test_trickled_candidates_are_added(impair):
     """A relay hands the offer to the real server, then sends its answer WITHOUT candidates
-    and trickles them as ice-candidate messages: the call connects only if they are added."""
+    and trickles them as ice-candidate messages: the call connects only if they are added.
+    With an impairment, the trickled candidates are routed through the impairment relay too."""
     async with running_server("echo") as server:
         trickled: list[str] = []
 
@@ -71,13 +74,22 @@ async def test_trickled_candidates_are_added():
             return ws
 
         with StubServer({("GET", "/ws"): relay}) as stub:
-            call = Call(f"ws://127.0.0.1:{stub.port}/ws", source=ToneTrack(650), timeout=20)
+            call = Call(
+                f"ws://127.0.0.1:{stub.port}/ws",
+                source=ToneTrack(650),
+                timeout=20,
+                impairment=ImpairmentSpec.parse(impair) if impair else None,
+                impair_seed=3,
+            )
             await call.start()
             await asyncio.sleep(1.5)
             await call.hangup()
         assert trickled, "the relay had no candidates to trickle"
         assert not candidates_in(call.remote_sdp)  # the answer itself carried none
         assert abs(call.rx.peak_hz() - 650) < 5
+        if impair:
+            down = call.relay.counters["down"]
+            assert down.rtp_received > 30 and down.rtp_dropped > 0, down
 
 
 async def test_a_socket_that_closes_before_the_answer_is_reported():

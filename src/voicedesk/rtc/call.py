@@ -369,6 +369,13 @@ class Call:
         if self.pc is None or self._closed:
             return
         try:
+            if self.relay is not None and candidate is not None:
+                # trickled candidates must go through the impairment relay too
+                if str(candidate.protocol).lower() != "udp":
+                    logger.info("impairment relay drops trickled TCP candidate %s:%s", candidate.ip, candidate.port)
+                    return
+                address, port = await self.relay.remote_candidate(candidate.ip, candidate.port)
+                candidate = dataclasses.replace(candidate, ip=address, port=port)
             await self.pc.addIceCandidate(candidate)
         except Exception as exc:  # a bad candidate from the peer must not end the call
             logger.warning("remote candidate ignored: %s", _describe(exc))

@@ -255,7 +255,6 @@ class ImpairmentRelay:
     async def _rewrite(self, sdp: str, side: str, table: dict[tuple[str, int], _Socket]) -> str:
         sep = "\r\n" if "\r\n" in sdp else "\n"
         out = []
-        loop = asyncio.get_running_loop()
         for line in sdp.split(sep):
             if line.startswith("a=candidate:"):
                 parts = line.split()
@@ -264,16 +263,25 @@ class ImpairmentRelay:
                     logger.info("impairment relay drops TCP candidate %s:%s", parts[4], parts[5])
                     continue
                 if len(parts) >= 8:
-                    real = (parts[4], int(parts[5]))
-                    if real not in table:
-                        _, sock = await loop.create_datagram_endpoint(
-                            lambda real=real: _Socket(self, side, real), local_addr=(self.host, 0)
-                        )
-                        table[real] = sock
-                    parts[4], parts[5] = table[real].address[0], str(table[real].address[1])
+                    address, port = await self._stand_in(side, table, (parts[4], int(parts[5])))
+                    parts[4], parts[5] = address, str(port)
                     line = " ".join(parts)
             out.append(line)
         return sep.join(out)
+
+    async def remote_candidate(self, address: str, port: int) -> tuple[str, int]:
+        """The stand-in for a remote UDP candidate that trickled in after the answer."""
+        return await self._stand_in("remote", self._remote, (address, port))
+
+    async def _stand_in(
+        self, side: str, table: dict[tuple[str, int], _Socket], real: tuple[str, int]
+    ) -> tuple[str, int]:
+        if real not in table:
+            _, sock = await asyncio.get_running_loop().create_datagram_endpoint(
+                lambda: _Socket(self, side, real), local_addr=(self.host, 0)
+            )
+            table[real] = sock
+        return table[real].address
 
     def _received(self, sock: _Socket, data: bytes, addr: tuple[str, int]) -> None:
         if sock.side == "remote":
