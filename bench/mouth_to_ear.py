@@ -123,7 +123,9 @@ def run_rig(env: dict[str, str], clicks: int, period_s: float, lead_s: float) ->
 
 
 # --- VoiceDesk, instrumented ------------------------------------------------------------------
-async def measure(server: Any, clicks: int, period_s: float, playout_ms: float) -> dict[str, Any]:
+async def measure(
+    server: Any, clicks: int, period_s: float, playout_ms: float, prefetch: int | None = None
+) -> dict[str, Any]:
     from voicedesk.media.microphone import MicrophoneTrack
     from voicedesk.media.sinks import AudioSink
     from voicedesk.media.speaker import SpeakerSink
@@ -132,15 +134,18 @@ async def measure(server: Any, clicks: int, period_s: float, playout_ms: float) 
     stamps: dict[str, list[float]] = {"capture": [], "sent": [], "received": [], "played": []}
     last: dict[str, float] = {}
 
-    def stamp(stage: str, block: np.ndarray, block_end: float, rate: int = RATE) -> None:
+    def stamp(stage: str, block: np.ndarray, at: float, rate: int | None = None) -> None:
+        """When the block holding the click's onset reached this stage. Only the speaker (``rate``
+        given) places the onset inside its block: there ``at`` is the DAC time of the block's end.
+        Stages telescope, so their sum is the rig's DAC-to-ADC time whatever each stamp means."""
         hits = np.flatnonzero(np.abs(block) > THRESHOLD)
-        if hits.size and block_end - last.get(stage, -1e9) > HOLDOFF_S:
-            last[stage] = block_end
-            stamps[stage].append(block_end - (block.size - int(hits[0])) / rate)
+        if hits.size and at - last.get(stage, -1e9) > HOLDOFF_S:
+            last[stage] = at
+            stamps[stage].append(at - (block.size - int(hits[0])) / rate if rate else at)
 
     class TimedMic(MicrophoneTrack):
         def _on_block(self, block: np.ndarray, had_status: bool) -> None:
-            stamp("capture", block, time.monotonic(), self.samplerate or RATE)  # when it reaches the loop
+            stamp("capture", block, time.monotonic())  # when it reaches the loop
             super()._on_block(block, had_status)
 
     class TimedSpeaker(SpeakerSink):
@@ -154,6 +159,21 @@ async def measure(server: Any, clicks: int, period_s: float, playout_ms: float) 
         def write(self, samples: np.ndarray) -> None:
             stamp("received", samples, time.monotonic())
 
+    if prefetch is not None:
+        # what-if: audio receivers that hold `prefetch` packets before decoding (aiortc: 4)
+        import aiortc.rtcrtpreceiver as receiver_module
+
+        from voicedesk.rtc import aiortc_patches
+
+        aiortc_patches.apply()
+        make = receiver_module.JitterBuffer
+
+        def fewer(capacity: int, is_video: bool = False, **kwargs: Any) -> Any:
+            return make(
+                capacity=capacity, prefetch=kwargs.get("prefetch", 0) if is_video else prefetch, is_video=is_video
+            )
+
+        receiver_module.JitterBuffer = fewer  # type: ignore[assignment,misc]
     mic = TimedMic()
     speaker = TimedSpeaker(target_ms=playout_ms)
     call = Call("embedded:echo", source=mic, sinks=[Received(), speaker], timeout=30)
@@ -187,6 +207,11 @@ def main() -> int:
     parser.add_argument("--period", type=float, default=1.0, help="seconds between clicks")
     parser.add_argument("--playout-ms", type=float, default=60.0)
     parser.add_argument("--verbose", action="store_true", help="print every click's figures")
+    parser.add_argument(
+        "--receiver-prefetch",
+        type=int,
+        help="what-if: audio receivers (ours and the echo's) decode after this many packets (aiortc: 4)",
+    )
     parser.add_argument("--rig", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rig:
@@ -198,7 +223,7 @@ def main() -> int:
     with running_pulse() as server:
         rig_env = {**server.env, "PULSE_SINK": "vd_mic", "PULSE_SOURCE": "vd_mic.monitor"}
         before = run_rig(rig_env, args.clicks, args.period, 1.0)
-        loop = asyncio.run(measure(server, args.clicks, args.period, args.playout_ms))
+        loop = asyncio.run(measure(server, args.clicks, args.period, args.playout_ms, args.receiver_prefetch))
         after = run_rig(rig_env, args.clicks, args.period, 1.0)
 
     own = [p["samples"] * 1000 / RATE for p in before["pairs"] + after["pairs"]]
