@@ -48,3 +48,5 @@ def test_ring_buffer_keeps_the_latest_samples_across_the_wrap():
     assert ring.latest(100).tolist() == list(range(4, 14))
     ring.write(np.arange(100, 125, dtype=np.float32))
     assert ring.latest(3).tolist() == [122, 123, 124]
+    assert ring.written == 14 + 25  # a block larger than the ring still counts in full
+    assert ring.latest(10).tolist() == list(range(115, 125))

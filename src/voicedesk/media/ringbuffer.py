@@ -16,6 +16,7 @@ class RingBuffer:
         self._data = np.zeros(capacity, dtype=np.float32)
         self._capacity = capacity
         self._written = 0
+        self._pos = 0  # where the next sample goes
         self._lock = threading.Lock()
 
     @property
@@ -29,11 +30,12 @@ class RingBuffer:
 
     def write(self, samples: np.ndarray) -> None:
         samples = np.asarray(samples, dtype=np.float32)
+        total = samples.size
         if samples.size >= self._capacity:
             samples = samples[-self._capacity :]
         n = samples.size
         with self._lock:
-            start = self._written % self._capacity
+            start = self._pos
             end = start + n
             if end <= self._capacity:
                 self._data[start:end] = samples
@@ -41,13 +43,15 @@ class RingBuffer:
                 split = self._capacity - start
                 self._data[start:] = samples[:split]
                 self._data[: end - self._capacity] = samples[split:]
-            self._written += n
+            self._pos = end % self._capacity
+            # count what was written, not what fitted: readers compare ``written`` to find what is new
+            self._written += total
 
     def latest(self, count: int) -> np.ndarray:
         """A copy of the most recent ``count`` samples (fewer if fewer were written)."""
         with self._lock:
             count = min(count, self._capacity, self._written)
-            end = self._written % self._capacity
+            end = self._pos
             start = end - count
             if start >= 0:
                 return self._data[start:end].copy()
