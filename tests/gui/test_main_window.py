@@ -55,6 +55,9 @@ def test_call_embedded_echo_shows_audio_and_stats_then_hangs_up(window, qtbot):
     assert "kbit/s" in window.stats.value_labels["bitrate_out_kbps"].text()
     assert "outbound-rtp" in window.stats.value_labels["bitrate_out_kbps"].toolTip()
 
+    # the log panel got the call's progress through the logging handler
+    assert "call connected" in window.panel("log").text.toPlainText()
+
     # SDP and candidates panels filled from the descriptions
     sdp = window.panel("sdp")
     assert sdp.local.text.toPlainText().startswith("v=0") and sdp.remote.text.toPlainText().startswith("v=0")
@@ -228,3 +231,19 @@ def test_a_broken_panel_shows_its_error_and_the_rest_works(qtbot, aloop, monkeyp
     finally:
         close_window(w, qtbot)
         w.deleteLater()
+
+
+def test_preferences_dialog_switches_the_theme_and_is_remembered(window, qtbot):
+    from voicedesk.gui.widgets.preferences import PreferencesDialog
+
+    window.preferences_action.trigger()
+    dialog = window.findChild(PreferencesDialog)
+    assert dialog is not None and dialog.isVisible()
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    dialog.fps.setValue(20)
+    dialog._accept()
+    assert window.palette_.name == "dark"
+    assert window.waveforms._timer.interval() == 50
+    assert window.settings.load().preferences.theme == "dark"
+    window.apply_preferences(window.preferences.__class__(theme="light"))
+    assert window.palette_.name == "light"

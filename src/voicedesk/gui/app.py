@@ -114,7 +114,9 @@ def show_unexpected(exc_type: type[BaseException], exc: BaseException, tb: Trace
         return
     box = QMessageBox(QMessageBox.Icon.Critical, "VoiceDesk", f"Unexpected error: {exc}")
     box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
-    box.setAttribute(box.attribute(box.WidgetAttribute.WA_DeleteOnClose) or box.WidgetAttribute.WA_DeleteOnClose)
+    from PySide6.QtCore import Qt
+
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
 
 
