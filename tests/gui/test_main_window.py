@@ -247,3 +247,22 @@ def test_preferences_dialog_switches_the_theme_and_is_remembered(window, qtbot):
     assert window.settings.load().preferences.theme == "dark"
     window.apply_preferences(window.preferences.__class__(theme="light"))
     assert window.palette_.name == "light"
+
+
+def test_signaling_pick_adds_the_prefix_and_a_mismatch_is_one_line(window, qtbot):
+    dialer = window.dialer
+    dialer.set_target("embedded:echo")
+    assert "in-process" in dialer.signaling.text()
+    dialer.set_target("http://127.0.0.1:1/whip")
+    dialer.signaling_kind.setCurrentIndex(dialer.signaling_kind.findData("whip"))
+    assert "WHIP" in dialer.signaling.text()
+    dialer.set_target("embedded:echo")  # WHIP needs an http(s) URL
+    qtbot.mouseClick(dialer.call_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=5_000)
+    assert "needs an http(s):// URL" in window.banner.text()
+    assert dialer.call_button.isEnabled() and dialer.signaling_kind.currentData() == "whip"
+
+
+def test_the_window_fits_a_small_screen_whatever_the_panels(window):
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 800 and hint.height() <= 600, hint

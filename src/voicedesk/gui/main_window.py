@@ -47,6 +47,7 @@ from voicedesk.gui.widgets.turn_markers import TurnMarkers
 from voicedesk.gui.widgets.waveform import WaveformPanel
 from voicedesk.media.sources import parse_source
 from voicedesk.rtc.call import Call
+from voicedesk.rtc.signaling import with_signaling_kind
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +268,7 @@ class MainWindow(QMainWindow):
             network = self.panels.get("network")  # the impairment relay, if the Network tab turned it on
             impairment = network.impairment_for_new_call() if hasattr(network, "impairment_for_new_call") else None
             call = Call(
-                request.target,
+                with_signaling_kind(request.target, request.signaling or None),
                 source=source,
                 ice=ice,
                 timeout=request.timeout_s,

@@ -28,6 +28,7 @@ class DialerState:
     wav_path: str = ""
     ice_path: str = ""
     timeout_s: float = 15.0
+    signaling: str = ""  # "" = auto (from the target)
 
 
 @dataclass(frozen=True)

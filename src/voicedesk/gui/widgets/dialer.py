@@ -58,18 +58,43 @@ class DialRequest:
     ice_path: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 15.0
+    signaling: str = ""  # "" = from the target's scheme/prefix; else a SIGNALING_KINDS entry
 
 
-def signaling_kind(target: str) -> str:
-    """What the target's scheme will use, in words (the call picks it by scheme)."""
-    scheme = target.strip().partition(":")[0].lower()
-    if scheme == "embedded":
-        return "in-process agent server, JSON offer/answer over HTTP"
-    if scheme in ("http", "https"):
-        return "JSON offer/answer over HTTP (POST {sdp, type})"
-    if not target.strip():
+SIGNALING_LABELS = {
+    "": "Signaling: auto",
+    "json": "JSON offer/answer",
+    "pipecat": "pipecat SmallWebRTC",
+    "whip": "WHIP (RFC 9725)",
+    "openai": "OpenAI Realtime",
+    "janus": "Janus REST",
+    "ws": "WebSocket JSON",
+}
+
+SCHEME_WORDS = {
+    "embedded": "the in-process agent server, JSON offer/answer over HTTP",
+    "http": "JSON offer/answer over HTTP (POST {sdp, type})",
+    "https": "JSON offer/answer over HTTPS (POST {sdp, type})",
+    "json": "JSON offer/answer over HTTP (POST {sdp, type})",
+    "pipecat": "pipecat SmallWebRTC (JSON with pc_id, PATCH for candidates)",
+    "whip": "WHIP, RFC 9725 (application/sdp, DELETE to hang up)",
+    "openai": "OpenAI Realtime (SDP with a bearer key in Headers)",
+    "janus": "Janus REST API (EchoTest unless ?plugin=)",
+    "ws": "WebSocket JSON messages (offer / answer / ice-candidate)",
+    "wss": "WebSocket JSON messages over TLS",
+}
+
+
+def signaling_kind(target: str, kind: str = "") -> str:
+    """What the call will speak to ``target``, in words (the core picks it by scheme or prefix)."""
+    target = target.strip()
+    if not target:
         return "enter a target"
-    return "unknown scheme: use http(s)://… or embedded:AGENT"
+    scheme = target.partition(":")[0].lower()
+    word = kind or (scheme.split("+", 1)[0] if "+" in scheme else scheme)
+    if scheme not in ("embedded", "http", "https", "ws", "wss") and "+" not in scheme:
+        return "unknown scheme: use http(s)://…, ws(s)://…, KIND+http(s)://… or embedded:AGENT"
+    return SCHEME_WORDS.get(word, f"{word} signaling")
 
 
 STATE_LABELS = {
@@ -132,7 +157,15 @@ class DialerWidget(QFrame):
         self.target.setToolTip("Where to call: an agent's offer URL, or embedded:AGENT for the in-process server")
         self.signaling = QLabel()
         self.signaling.setObjectName("hint")
-        self.target.currentTextChanged.connect(lambda text: self.signaling.setText(signaling_kind(text)))
+        self.signaling_kind = QComboBox()
+        for key, label in SIGNALING_LABELS.items():
+            self.signaling_kind.addItem(label, key)
+        self.signaling_kind.setToolTip(
+            "Which handshake the target speaks. Auto reads it from the URL (http = JSON offer/answer, "
+            "ws = WebSocket, whip+http… = WHIP, …); pick one to add the prefix for you."
+        )
+        self.target.currentTextChanged.connect(self._describe_signaling)
+        self.signaling_kind.currentIndexChanged.connect(self._describe_signaling)
 
         self.source_kind = QComboBox()
         for option in self._source_options():
@@ -208,6 +241,7 @@ class DialerWidget(QFrame):
         row1.addWidget(QLabel("Headers"))
         row1.addWidget(self.headers, 3)
         row2 = QHBoxLayout()
+        row2.addWidget(self.signaling_kind)
         row2.addWidget(self.signaling, 1)
         row2.addWidget(self.reason, 2)
         rows = QVBoxLayout(self)
@@ -220,7 +254,7 @@ class DialerWidget(QFrame):
         self._clock.setInterval(250)
         self._clock.timeout.connect(self._tick)
         self.set_in_call(False)
-        self.signaling.setText(signaling_kind(self.target.currentText()))
+        self._describe_signaling()
 
     # contents -----------------------------------------------------------
     @staticmethod
@@ -255,6 +289,7 @@ class DialerWidget(QFrame):
             tone_hz=self.tone_hz.value(),
             wav_path=self.wav_path.text().strip(),
             ice_path=self.ice_path.text().strip(),
+            signaling=self.signaling_kind.currentData() or "",
         )
 
     def restore(self, state: DialerState) -> None:
@@ -262,6 +297,7 @@ class DialerWidget(QFrame):
         self.tone_hz.setValue(state.tone_hz)
         self.wav_path.setText(state.wav_path)
         self.ice_path.setText(state.ice_path)
+        self.signaling_kind.setCurrentIndex(max(0, self.signaling_kind.findData(state.signaling)))
         # A registered source (the microphone) wins over the stored built-in default.
         for i in range(self.source_kind.count()):
             if self.source_kind.itemData(i).key == state.source_kind:
@@ -310,9 +346,16 @@ class DialerWidget(QFrame):
             return
         self.dial_requested.emit(
             DialRequest(
-                target=target, source=self.source_spec(), ice_path=self.ice_path.text().strip(), headers=headers
+                target=target,
+                source=self.source_spec(),
+                ice_path=self.ice_path.text().strip(),
+                headers=headers,
+                signaling=self.signaling_kind.currentData() or "",
             )
         )
+
+    def _describe_signaling(self, *_: object) -> None:
+        self.signaling.setText(signaling_kind(self.target.currentText(), self.signaling_kind.currentData() or ""))
 
     def _source_kind_changed(self, *_: object) -> None:
         option: SourceOption = self.source_kind.currentData()
@@ -346,7 +389,7 @@ class DialerWidget(QFrame):
         self.call_button.setEnabled(not in_call)
         self.hangup_button.setEnabled(in_call)
         self.mute_button.setEnabled(in_call)
-        for w in (self.target, self.source_kind, self.source_args, self.ice_path, self.headers):
+        for w in (self.target, self.signaling_kind, self.source_kind, self.source_args, self.ice_path, self.headers):
             w.setEnabled(not in_call)
         if not in_call:
             self.mute_button.blockSignals(True)
