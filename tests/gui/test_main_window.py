@@ -266,3 +266,16 @@ def test_signaling_pick_adds_the_prefix_and_a_mismatch_is_one_line(window, qtbot
 def test_the_window_fits_a_small_screen_whatever_the_panels(window):
     hint = window.minimumSizeHint()
     assert hint.width() <= 800 and hint.height() <= 600, hint
+
+
+def test_closing_while_signaling_waits_cancels_the_call_and_closes(window, qtbot):
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.json_response({})
+
+    with StubServer({("POST", "/slow"): slow}) as stub:
+        window.dial(DialRequest(target=f"{stub.url}/slow", source="tone:440", timeout_s=25.0))
+        qtbot.waitUntil(lambda: window.dialer.state.state == "signaling", timeout=10_000)
+        call = window.bridge.call
+        close_window(window, qtbot)  # well before the 25 s set-up timeout
+        assert call.state.value == "failed" and call.reason == "cancelled"

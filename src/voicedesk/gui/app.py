@@ -231,8 +231,17 @@ async def smoke_test(window: Any, options: GuiOptions) -> int:
     from voicedesk.media.frames import dominant_frequency
 
     deadline = time.monotonic() + options.smoke_timeout
-    window.dialer.set_target("embedded:echo")
-    window.dial(DialRequest(target="embedded:echo", source=f"tone:{options.smoke_tone_hz:g}"))
+    # Fill the dialer and press Call as a user would (the screenshot then shows the call).
+    dialer = window.dialer
+    dialer.set_target("embedded:echo")
+    dialer.signaling_kind.setCurrentIndex(0)
+    dialer.source_kind.setCurrentIndex(max(0, dialer.source_kind.findText("Tone")))
+    dialer.tone_hz.setValue(options.smoke_tone_hz)
+    dialer.ice_path.clear()
+    dialer.headers.clear()
+    dialer.request_dial()
+    if window.bridge is None:  # the dialer refused: say why rather than wait
+        window.dial(DialRequest(target="embedded:echo", source=f"tone:{options.smoke_tone_hz:g}"))
     result: dict[str, Any] = {"state": "idle", "rx_peak_hz": None, "frames_drawn": 0}
     ok = False
     while time.monotonic() < deadline:
