@@ -24,10 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +84,24 @@ def free_port() -> int:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def poll_lag(server: Server, lags: list[float], done: threading.Event) -> None:
+    """The server's own loop-lag figure (GET /health; VoiceDesk servers only), once a second."""
+    health = server.url.rsplit("/api/", 1)[0] + "/health"
+    while not done.wait(1.0):
+        if "/api/" not in server.url:
+            return
+        try:
+            with urllib.request.urlopen(health, timeout=2) as response:
+                lags.append(float(json.loads(response.read())["loop_lag_ms"]))
+        except (OSError, ValueError, KeyError):
+            pass
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def loadavg() -> str:
@@ -184,16 +205,30 @@ def measure(kind: str, hold: float, max_calls: int, server_cpu: int, load_cpus: 
             calls = 20
         busy_at: dict[int, float] = {}
 
+        lag_at: dict[int, float | None] = {}
+        loadgen_busy_at: dict[int, float] = {}
+
         def step(n: int) -> dict:
             time.sleep(2.0)
-            cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
+            lags: list[float] = []
+            done = threading.Event()
+            poller = threading.Thread(target=poll_lag, args=(server, lags, done), daemon=True)
+            poller.start()
+            cpu0, t0, children0 = cpu_seconds(server.proc.pid), time.monotonic(), children_cpu()
             report = load(server.url, n, hold, load_cpus)
-            busy_at[n] = (cpu_seconds(server.proc.pid) - cpu0) / (time.monotonic() - t0)
+            wall = time.monotonic() - t0
+            busy_at[n] = (cpu_seconds(server.proc.pid) - cpu0) / wall
+            loadgen_busy_at[n] = (children_cpu() - children0) / wall
+            done.set()
+            poller.join()
+            lag_at[n] = max(lags) if lags else None
             steps.append((n, report))
             print(
                 f"  {kind:9s} {n:4d} calls: {report['meeting_quality_bar']:4d} at the bar, fps min "
                 f"{(report['rx_fps'] or {}).get('min')}, jitter p99 {(report['jitter_ms'] or {}).get('p99')} ms, "
-                f"failed {report['failed']}, server {busy_at[n]:.0%} of a core  (load {loadavg()})",
+                f"failed {report['failed']}, server {busy_at[n]:.0%} of a core, load generator "
+                f"{loadgen_busy_at[n]:.0%}, loop lag (median of 3 s, max) "
+                f"{lag_at[n]} ms  (load {loadavg()})",
                 flush=True,
             )
             return report
@@ -211,8 +246,9 @@ def measure(kind: str, hold: float, max_calls: int, server_cpu: int, load_cpus: 
                 best = middle
             else:
                 worst = middle
-        # a failing step with the server far from busy was lost by the load generator, not the server
-        server_cpu_at_limit = round(busy_at[worst], 2) if worst is not None else None
+        # a failing step where the load generator used its whole core and the server did not
+        # was lost by the load generator: the server's capacity is then a lower bound
+        limited = worst is not None and loadgen_busy_at[worst] > 0.85 and busy_at[worst] < 0.8
         return {
             "kind": kind,
             "capacity": best,
@@ -220,8 +256,11 @@ def measure(kind: str, hold: float, max_calls: int, server_cpu: int, load_cpus: 
             "bounded_by_max_calls": worst is None,
             "cpu_per_call_second": round(cpu_per_call_s, 4),
             "cpu_wall_s": round(wall, 1),
-            "server_cpu_at_limit": server_cpu_at_limit,
+            "limited_by_load_generator": limited,
             "steps": [(n, r["meeting_quality_bar"], (r["rx_fps"] or {}).get("min")) for n, r in steps],
+            "loop_lag_ms": lag_at,
+            "server_busy": {n: round(b, 2) for n, b in busy_at.items()},
+            "load_generator_busy": {n: round(b, 2) for n, b in loadgen_busy_at.items()},
         }
     finally:
         server.stop()
@@ -241,7 +280,6 @@ def main() -> None:
     kinds = ["baseline", "voicedesk", *(["voice"] if args.voice else [])]
     results = {kind: measure(kind, args.hold, args.max_calls, server_cpu, load_cpus) for kind in kinds}
     for r in results.values():
-        r["limited_by_load_generator"] = r["server_cpu_at_limit"] is not None and r["server_cpu_at_limit"] < 0.8
         bound = "≥ " if r["bounded_by_max_calls"] or r["limited_by_load_generator"] else ""
         print(
             f"{r['kind']:10s} capacity {bound}{r['capacity']} calls/core (first failing: {r['first_failing']}); "

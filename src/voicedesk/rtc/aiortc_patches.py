@@ -170,6 +170,8 @@ class DropOldestQueue(asyncio.Queue):  # type: ignore[type-arg]
             if oldest is None:  # keep the end marker; it is the last thing a reader sees
                 super().put_nowait(oldest)
                 return
+            if not self.dropped:
+                logger.warning("received audio is read more than %d frames late: dropping the oldest", self.maxsize)
             self.dropped += 1
         super().put_nowait(item)
 
