@@ -171,7 +171,7 @@ class DropOldestQueue(asyncio.Queue):  # type: ignore[type-arg]
                 super().put_nowait(oldest)
                 return
             if not self.dropped:
-                logger.warning("received audio is read more than %d frames late: dropping the oldest", self.maxsize)
+                logger.debug("received audio is read more than %d frames late: dropping the oldest", self.maxsize)
             self.dropped += 1
         super().put_nowait(item)
 
