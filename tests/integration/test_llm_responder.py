@@ -146,7 +146,8 @@ async def test_voice_agent_speaks_the_endpoint_reply_or_the_apology(
     llm_server: StubServer, tmp_path: Path, route: str, expected: str
 ) -> None:
     wav = spoken_wav(tmp_path / "ask.wav", 0.8, "what is the weather today", 8.0)
-    target = f"embedded:voice?responder=openai&llm_url={llm_server.url}/{route}/v1&llm_timeout=3"
+    REQUESTS.clear()
+    target = f"embedded:voice?responder=openai&llm_url={llm_server.url}/{route}/v1&llm_timeout=3&llm_key=sk-e2e"
     events: list[dict] = []
     got_turn = asyncio.Event()
 
@@ -174,6 +175,8 @@ async def test_voice_agent_speaks_the_endpoint_reply_or_the_apology(
     else:
         assert turn["errors"] == []
     assert call.summary()["final_state"] == "ended"  # the call went on to a normal hang-up
+    assert REQUESTS and REQUESTS[0]["auth"] == "Bearer sk-e2e"
+    assert "sk-e2e" not in json.dumps(call.summary()) and "llm_key=***" in call.summary()["target"]
     assert rx.loud_times(), "the reply was not spoken"
     if route == "ok":
         heard = recognize(rx.audio())

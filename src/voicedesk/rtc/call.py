@@ -37,6 +37,7 @@ from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
 from voicedesk.rtc.sdp import model as sdp_model
 from voicedesk.rtc.signaling import Signaling, signaling_for_target
+from voicedesk.rtc.signaling.embedded import redact_target
 from voicedesk.rtc.signaling.log import SignalingExchanged
 from voicedesk.rtc.stats import StatsSample, StatsSampler
 
@@ -130,7 +131,8 @@ class Call:
         edit_answer: SdpEditor | None = None,
         agent_events: bool | None = None,
     ) -> None:
-        self.target = target if isinstance(target, str) else target.description
+        # redact_target: an embedded agent's API key given in the target stays out of summaries
+        self.target = redact_target(target) if isinstance(target, str) else target.description
         self.signaling = (
             target if isinstance(target, Signaling) else signaling_for_target(target, headers=headers, timeout=timeout)
         )
