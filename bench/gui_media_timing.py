@@ -7,7 +7,9 @@ lag (how late a 10 ms sleep wakes up), in several set-ups:
 
 - ``headless``        plain asyncio, no Qt (the baseline)
 - ``qasync``          the qasync loop with a QApplication but no window
-- ``window``          the app's MainWindow, waveforms at 30 fps (decimated), stats graphs
+- ``window``          the app's MainWindow, waveforms at 30 fps (decimated), stats graphs,
+                      painting gated to the quiet part of the packet interval (gui/paint_gate.py)
+- ``window-ungated``  the same, painting whenever its timer fires
 - ``window-60fps``    the same at 60 fps
 - ``window-raw``      30 fps with every 48 kHz sample handed to pyqtgraph (no decimation)
 - ``process``         the window drawing in this process, the call in a child process that
@@ -38,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("headless", "qasync", "window", "window-60fps", "window-raw", "process")
+MODES = ("headless", "qasync", "window", "window-ungated", "window-60fps", "window-raw", "process")
 WARMUP_S = 1.5
 RING_SECONDS = 5
 
@@ -184,8 +186,12 @@ async def _close(window: Any) -> None:
     await asyncio.wait_for(done.wait(), 30)
 
 
-def run_window(target: str, seconds: float, fps: int = 30, raw: bool = False) -> dict[str, Any]:
+def run_window(target: str, seconds: float, fps: int = 30, raw: bool = False, gated: bool = True) -> dict[str, Any]:
     app = _qt_app()
+    if not gated:
+        from voicedesk.gui.paint_gate import PaintGate
+
+        PaintGate.run = lambda self, work: work()  # type: ignore[method-assign]
     if raw:
         from voicedesk.gui.widgets import waveform
 
@@ -334,6 +340,8 @@ def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
         return run_qasync(target, seconds)
     if mode == "window":
         return run_window(target, seconds)
+    if mode == "window-ungated":
+        return run_window(target, seconds, gated=False)
     if mode == "window-60fps":
         return run_window(target, seconds, fps=60)
     if mode == "window-raw":
@@ -362,7 +370,7 @@ def start_server() -> tuple[str, subprocess.Popen[str]]:
 
 def gui_lag(row: dict[str, Any]) -> Any:
     """In the single-process modes the GUI and the media share one loop."""
-    return row["lag_p99_ms"] if row["mode"] in ("qasync", "window", "window-60fps", "window-raw") else "–"
+    return row["lag_p99_ms"] if row["mode"].startswith(("qasync", "window")) else "–"
 
 
 def main() -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import logging
 from collections.abc import Coroutine
@@ -35,6 +36,7 @@ from voicedesk import __version__
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
+from voicedesk.gui.paint_gate import PaintGate
 from voicedesk.gui.panels import PANELS, PanelSpec
 from voicedesk.gui.settings import AppSettings, Preferences
 from voicedesk.gui.theme import Palette, apply_scheme
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
         self.preferences: Preferences = stored.preferences
         self.palette_: Palette = apply_scheme(self.preferences.theme)
         self.bridge: CallBridge | None = None  # the call on screen (kept after it ends)
+        self.paint_gate: PaintGate | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shutting_down = False
         self._shut_down = False
@@ -289,7 +292,11 @@ class MainWindow(QMainWindow):
         bridge = self.bridge = CallBridge(call, self)
         bridge.state_changed.connect(self._on_state)
         bridge.failed.connect(self._on_failed)
-        bridge.stats_sampled.connect(self.stats.add_sample)
+        # Paint between outgoing packets (see paint_gate.py); a new gate per call.
+        gate = self.paint_gate = PaintGate()
+        gate.attach(call.outbound.add_observer)
+        self.waveforms.gate = gate
+        bridge.stats_sampled.connect(lambda sample: gate.run(functools.partial(self.stats.add_sample, sample)))
         bridge.agent_event.connect(self.turn_markers.add_event)
         bridge.impairment_changed.connect(self.impairment_markers.add)
         bridge.finished.connect(lambda: self._on_finished(bridge))
@@ -335,6 +342,8 @@ class MainWindow(QMainWindow):
             return
         self.dialer.set_in_call(False)
         self.dialer.stop_timers()
+        if self.paint_gate is not None:
+            self.paint_gate.detach()
         self.waveforms.stop()
         for panel in self.panels.values():
             _guard(lambda p=panel: p.call_finished(bridge), f"{type(panel).__name__}.call_finished")

@@ -15,6 +15,7 @@ from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QLinearGradient, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from voicedesk.gui.paint_gate import PaintGate
 from voicedesk.gui.theme import LIGHT, Palette
 from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS, dominant_frequency, level_dbfs, peak_dbfs
 from voicedesk.media.sinks import AnalyzerSink
@@ -198,7 +199,8 @@ class WaveformPanel(QWidget):
         layout.addWidget(self.received, 1)
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.timeout.connect(self._on_frame)
+        self._timer.timeout.connect(self._on_tick)
+        self.gate: PaintGate | None = None  # set per call by the window: paint between packets
         self._readout_timer = QTimer(self)
         self._readout_timer.setInterval(500)
         self._readout_timer.timeout.connect(self._on_readout)
@@ -232,6 +234,12 @@ class WaveformPanel(QWidget):
         self._readout_timer.stop()
         self._on_frame()
         self._on_readout()
+
+    def _on_tick(self) -> None:
+        if self.gate is None:
+            self._on_frame()
+        else:
+            self.gate.run(self._on_frame)
 
     def _on_frame(self) -> None:
         drew = self.sent.redraw()
