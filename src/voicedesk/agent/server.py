@@ -27,6 +27,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from voicedesk.agent.admission import LoopLagMonitor
 from voicedesk.agent.agents import Agent, check_agent_name, create_agent, prepare_agent
 from voicedesk.rtc import aiortc_patches
+from voicedesk.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class AgentServer:
         self.sessions: dict[str, Session] = {}
         self.sessions_total = 0
         self._runner: web.AppRunner | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskOwner()
         self.app = self._make_app()
 
     def _make_app(self) -> web.Application:
@@ -122,10 +123,7 @@ class AgentServer:
     async def stop(self) -> None:
         await self.loop_lag.stop()
         await asyncio.gather(*(self.close_session(s, "server stopping") for s in list(self.sessions.values())))
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=PC_CLOSE_TIMEOUT)
+        await self._tasks.cancel_all(PC_CLOSE_TIMEOUT)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -245,9 +243,7 @@ class AgentServer:
         logger.info("session %s closed (%s); %d live", session.id, why, len(self.sessions))
 
     def _own(self, coro: Any, name: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro, name)
 
 
 def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

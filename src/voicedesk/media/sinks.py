@@ -29,6 +29,7 @@ from voicedesk.media.frames import (
     level_dbfs,
 )
 from voicedesk.media.ringbuffer import RingBuffer
+from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +86,8 @@ class AudioSink:
             )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._task, timeout=2.0)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self.close()
 
     async def _read(self, track: MediaStreamTrack) -> None:

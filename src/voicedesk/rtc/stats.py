@@ -10,7 +10,6 @@ None, never 0, and ``FIELD_SOURCES`` says where each number comes from.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any
 from aiortc import RTCPeerConnection
 
 from voicedesk.rtc.quality import estimate_mos
+from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -162,11 +162,8 @@ class StatsSampler:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="StatsSampler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._task, timeout=2.0)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
