@@ -20,14 +20,16 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None, grace: float = CANCEL_
     if task is None:
         return
     task.cancel()
-    try:
-        await asyncio.wait_for(task, grace)
-    except asyncio.CancelledError:
-        pass
-    except TimeoutError:
+    # asyncio.wait, not wait_for: wait_for would wait for a task that swallows
+    # cancellation for ever (it cancels again and then waits for it to finish)
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
         logger.warning("task %s did not stop within %g s", task.get_name(), grace)
-    except Exception:
-        logger.debug("task %s ended with an error while being cancelled", task.get_name(), exc_info=True)
+        return
+    with contextlib.suppress(asyncio.CancelledError):
+        error = task.exception()  # retrieved, so no "exception was never retrieved"
+        if error is not None:
+            logger.debug("task %s ended with an error while being cancelled", task.get_name(), exc_info=error)
 
 
 class TaskOwner:
