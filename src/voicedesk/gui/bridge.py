@@ -9,7 +9,6 @@ directly (Qt would queue them if that ever changed).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from PySide6.QtCore import QObject, Signal
@@ -19,6 +18,7 @@ from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, DescriptionSet, StatsSampled
 from voicedesk.rtc.impair import ImpairmentChanged
 from voicedesk.rtc.signaling.log import SignalingExchanged
+from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +74,16 @@ class CallBridge(QObject):
     async def hangup(self) -> None:
         """End the call whatever its state (idempotent); returns once it is torn down."""
         if self._start_task is not None and not self._start_task.done():
-            self._start_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
-                await asyncio.wait_for(self._start_task, TASK_CANCEL_TIMEOUT)
-        try:
-            await asyncio.wait_for(self.call.hangup(), TASK_CANCEL_TIMEOUT + 5.0)
-        except TimeoutError:
+            # Call.start() tears down on cancellation (pc.close() may take its 5 s timeout)
+            await cancel_and_wait(self._start_task, TASK_CANCEL_TIMEOUT + 5.0)
+        teardown = asyncio.get_running_loop().create_task(self.call.hangup(), name="CallBridge.call_hangup")
+        # asyncio.wait, not wait_for: a teardown that swallows cancellation must not hang the window
+        done, _ = await asyncio.wait({teardown}, timeout=TASK_CANCEL_TIMEOUT + 5.0)
+        if not done:
             logger.warning("hang-up did not finish in time; the call was abandoned")
-        except Exception:
-            logger.exception("hang-up failed")
+            await cancel_and_wait(teardown)
+        elif not teardown.cancelled() and teardown.exception() is not None:
+            logger.error("hang-up failed", exc_info=teardown.exception())
         self._emit_finished()
 
     def _schedule_hangup(self) -> None:
@@ -93,8 +94,7 @@ class CallBridge(QObject):
         """Hang up (if needed), wait for owned tasks, stop listening."""
         await self.hangup()
         if self._hangup_task is not None and not self._hangup_task.done():
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
-                await asyncio.wait_for(self._hangup_task, TASK_CANCEL_TIMEOUT)
+            await cancel_and_wait(self._hangup_task, TASK_CANCEL_TIMEOUT)
         self.call.remove_listener(self._on_event)
 
     def _emit_finished(self) -> None:

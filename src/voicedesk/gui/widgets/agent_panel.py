@@ -33,6 +33,7 @@ from voicedesk.agent.agents import AGENTS
 from voicedesk.agent.server import AgentServer
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.widgets.panel import Panel, PanelContext
+from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +173,6 @@ class AgentPanel(Panel):
 
     async def aclose(self) -> None:
         if self._task is not None and not self._task.done():
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 10)
+            await asyncio.wait({self._task}, timeout=10)  # a start/stop in progress finishes first
+            await cancel_and_wait(self._task)
         await self.stop_server()
