@@ -64,7 +64,11 @@ def test_call_embedded_echo_shows_audio_and_stats_then_hangs_up(window, qtbot):
     candidates = window.panel("candidates")
     assert candidates.counts["local"] >= 1 and candidates.counts["remote"] >= 1
 
-    # mute sends silence (the sent waveform shows what went to the encoder)
+    # mute sends silence (the sent waveform shows what went to the encoder); the shortcut does the same
+    window.mute_action.trigger()
+    assert window.bridge.call.muted and window.dialer.mute_button.text() == "Unmute"
+    window.mute_action.trigger()
+    assert not window.bridge.call.muted
     qtbot.mouseClick(window.dialer.mute_button, Qt.MouseButton.LeftButton)
     assert window.bridge.call.muted
     qtbot.waitUntil(lambda: dominant_frequency(window.waveforms.sent.samples(0.3)) is None, timeout=5_000)
@@ -202,6 +206,11 @@ def test_settings_persist_recent_targets_and_preferences(qtbot, aloop):
         close_window(second, qtbot)
         second.deleteLater()
         first.deleteLater()
+
+
+def test_mute_shortcut_does_nothing_without_a_call(window):
+    window.mute_action.trigger()
+    assert not window.dialer.mute_button.isChecked() and window.dialer.mute_button.text() == "Mute"
 
 
 def test_shortcuts_exist_with_fallbacks(window):

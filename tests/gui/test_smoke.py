@@ -38,3 +38,9 @@ def test_without_a_display_the_window_says_so_in_one_line():
     result = subprocess.run([sys.executable, "-m", "voicedesk"], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 1
     assert result.stderr.startswith("voicedesk: no display found") and result.stderr.count("\n") == 1
+
+
+def test_screenshot_without_smoke_test_is_one_line():
+    result = voicedesk("gui", "--screenshot", "x.png", timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "voicedesk: --screenshot works with --smoke-test"

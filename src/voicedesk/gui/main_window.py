@@ -219,7 +219,7 @@ class MainWindow(QMainWindow):
         )
         self.hangup_action = action("&Hang up", [QKeySequence("Ctrl+H")], self.hang_up, "End the call")
         self.mute_action = action(
-            "&Mute", [QKeySequence("Ctrl+M")], self.dialer.mute_button.toggle, "Send silence instead of the source"
+            "&Mute", [QKeySequence("Ctrl+M")], self._toggle_mute, "Send silence instead of the source"
         )
         self.preferences_action = action(
             "&Preferences…", shortcut(QKeySequence.StandardKey.Preferences, "Ctrl+,"), self.show_preferences
@@ -315,6 +315,10 @@ class MainWindow(QMainWindow):
         if self.bridge is not None and self.bridge.active:
             self.dialer.hangup_button.setEnabled(False)
             self._own(self.bridge.hangup(), "MainWindow.hang_up")
+
+    def _toggle_mute(self) -> None:
+        if self.dialer.mute_button.isEnabled():  # the shortcut works only during a call, like the button
+            self.dialer.mute_button.toggle()
 
     def _set_muted(self, muted: bool) -> None:
         if self.bridge is not None and self.bridge.active:
