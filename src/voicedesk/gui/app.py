@@ -72,6 +72,14 @@ def configure_application(app: Any) -> None:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)
     app.setStyle("Fusion")  # the same look on every platform; follows the colour scheme
+    app.setDesktopFileName("voicedesk")  # matches resources/voicedesk.desktop (Wayland app id)
+    from voicedesk.config import resources_dir
+
+    icon = resources_dir() / "icons" / "voicedesk.svg"
+    if icon.is_file():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
 
 
 def _qt_message(mode: Any, context: Any, message: str) -> None:

@@ -327,6 +327,8 @@ class MainWindow(QMainWindow):
 
     def _on_state(self, state: str, reason: str) -> None:
         self.dialer.show_state(state, reason)
+        if self.bridge is not None:  # the task bar tells what the call is doing
+            self.setWindowTitle(f"VoiceDesk — {self.bridge.call.target} · {state}")
         if state == "connected" and self.bridge is not None:
             call = self.bridge.call
             self.statusBar().showMessage(
