@@ -167,14 +167,18 @@ def test_serve_with_two_workers_answers_calls_from_both():
             await whip.start()
             during = await get_json(f"{base_url}/health")
             await whip.hangup()
-            return report, during
+            # a WebSocket is relayed to one worker for its whole life
+            ws = Call(base_url.replace("http", "ws", 1) + "/ws", source=ToneTrack(1000))
+            ws_summary = await ws.run(2.0)
+            return report, during, ws_summary
 
-        report, during = asyncio.run(calls())
+        report, during, ws_summary = asyncio.run(calls())
         assert report.succeeded == 4, report.to_json()
         assert during["sessions"] == 1
+        assert ws_summary["rx_peak_hz"] is not None and abs(ws_summary["rx_peak_hz"] - 1000) < 20, ws_summary
         health = asyncio.run(get_json(f"{base_url}/health"))
         assert [w["sessions_total"] >= 2 for w in health["workers"]] == [True, True], health
-        assert health["sessions_total"] == 5
+        assert health["sessions_total"] == 6
         # the WHIP session was closed by its DELETE, not left to time out
         assert wait_until(lambda: asyncio.run(get_json(f"{base_url}/health"))["sessions"] == 0, timeout=5), health
 
