@@ -266,8 +266,13 @@ class ArrivalCounter:
     def __init__(self) -> None:
         self.first_at: float | None = None
         self.frames = 0
-        self.times: list[float] = []  # arrival of every frame (50 a second: small next to the call itself)
+        self.after_warmup = 0  # frames that arrived WARMUP_S after the first one, until freeze()
+        self.frozen = False
         self._task: asyncio.Task[None] | None = None
+
+    def freeze(self) -> None:
+        """Stop counting frames for the rate (the hold is over; hang-up is not a stall)."""
+        self.frozen = True
 
     def start(self, track: Any) -> None:
         if self._task is None:
@@ -290,7 +295,8 @@ class ArrivalCounter:
             if self.first_at is None:
                 self.first_at = now
             self.frames += 1
-            self.times.append(now)
+            if not self.frozen and now - self.first_at >= WARMUP_S:
+                self.after_warmup += 1
 
 
 def _load_call(plan: LoadPlan, ice: Any) -> Any:
@@ -353,6 +359,7 @@ async def place_call(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ended.wait(), plan.duration)
             held_until = time.monotonic()  # frames are counted up to here, not through the hang-up
+            arrivals.freeze()
             await call.hangup()
         finally:
             await asyncio.shield(call.hangup())
@@ -364,8 +371,7 @@ async def place_call(
         return CallResult(index, ok=False, reason=f"unexpected error: {exc}", worker=worker)
     rx_fps = None
     if arrivals.first_at is not None and held_until - arrivals.first_at > WARMUP_S + 0.5:
-        counted = sum(1 for t in arrivals.times if t >= arrivals.first_at + WARMUP_S and t <= held_until)
-        rx_fps = counted / (held_until - arrivals.first_at - WARMUP_S)
+        rx_fps = arrivals.after_warmup / (held_until - arrivals.first_at - WARMUP_S)
     reason = None
     if summary["final_state"] == "failed":
         reason = summary["reason"] or "the call failed while connected"
