@@ -138,8 +138,7 @@ class WorkerFront:
             "--max-sessions",
             str(self.max_sessions),
         ]
-        if self.max_loop_lag_ms is not None:
-            args += ["--max-loop-lag-ms", str(self.max_loop_lag_ms)]
+        args += ["--max-loop-lag-ms", str(self.max_loop_lag_ms or 0)]  # 0: off, as the front was told
         for key, value in self.agent_options.items():
             args += ["-o", f"{key}={value}"]
         env = {**os.environ, "VOICEDESK_TOKEN": self.token or ""}
