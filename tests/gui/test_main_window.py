@@ -288,3 +288,9 @@ def test_closing_while_signaling_waits_cancels_the_call_and_closes(window, qtbot
         call = window.bridge.call
         close_window(window, qtbot)  # well before the 25 s set-up timeout
         assert call.state.value == "failed" and call.reason == "cancelled"
+
+
+def test_panels_paint_through_the_gate_and_run_at_once_without_a_call(window):
+    ran = []
+    window.panel("sdp").context.paint(lambda: ran.append(1))
+    assert ran == [1]

@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
             show_message=self.show_message,
             set_target=self.dialer.set_target,
             current_bridge=lambda: self.bridge,
+            paint=self._paint,
         )
         for spec in specs:
             try:
@@ -315,6 +316,14 @@ class MainWindow(QMainWindow):
         if self.bridge is not None and self.bridge.active:
             self.dialer.hangup_button.setEnabled(False)
             self._own(self.bridge.hangup(), "MainWindow.hang_up")
+
+    def _paint(self, work: Any) -> None:
+        """Run ``work`` between outgoing packets while a call is on, else now."""
+        gate = self.paint_gate
+        if gate is None:
+            work()
+        else:
+            gate.run(work)
 
     def _toggle_mute(self) -> None:
         if self.dialer.mute_button.isEnabled():  # the shortcut works only during a call, like the button

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from voicedesk.gui.theme import Palette
 
 
+def _run_now(work: Callable[[], None]) -> None:
+    work()
+
+
 @dataclass(frozen=True)
 class PanelContext:
     """What the window lends a panel."""
@@ -30,6 +34,8 @@ class PanelContext:
     show_message: Callable[[str, bool], None]  # (text, is_error): status bar, banner for errors
     set_target: Callable[[str], None]  # put a target into the dialer (e.g. a server's offer URL)
     current_bridge: Callable[[], CallBridge | None]  # the call on screen, if any
+    # run repaint-heavy work between outgoing packets during a call (see gui/paint_gate.py)
+    paint: Callable[[Callable[[], None]], None] = _run_now
 
 
 class Panel(QWidget):
