@@ -52,6 +52,10 @@ class OfferError(Exception):
     """An offer the server cannot answer; the message goes back to the caller."""
 
 
+def http_base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def json_error(status: int, message: str, **headers: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers or None)
 
@@ -96,8 +100,7 @@ class AgentServer:
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return http_base_url(self.host, self.port)
 
     @property
     def offer_url(self) -> str:

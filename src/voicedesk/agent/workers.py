@@ -91,12 +91,11 @@ class WorkerFront:
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        from voicedesk.agent.server import http_base_url
 
-    @property
-    def offer_url(self) -> str:
-        return f"{self.base_url}/api/voice/offer"
+        return http_base_url(self.host, self.port)
+
+    offer_url = property(lambda self: f"{self.base_url}/api/voice/offer")
 
     # lifetime -----------------------------------------------------------------
     async def start(self) -> None:

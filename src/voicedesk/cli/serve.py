@@ -82,28 +82,16 @@ async def run(args: argparse.Namespace) -> int:
         )
     from voicedesk.agent.voice_agents import parse_agent_options
 
-    server: AgentServer | WorkerFront
-    if workers > 1:
-        server = WorkerFront(
-            workers,
-            agent=args.agent,
-            host=args.host,
-            port=args.port,
-            max_sessions=args.max_sessions,
-            token=args.token,
-            agent_options=parse_agent_options(args.agent_option),
-            max_loop_lag_ms=max_loop_lag_ms,
-        )
-    else:
-        server = AgentServer(
-            agent=args.agent,
-            host=args.host,
-            port=args.port,
-            max_sessions=args.max_sessions,
-            token=args.token,
-            agent_options=parse_agent_options(args.agent_option),
-            max_loop_lag_ms=max_loop_lag_ms,
-        )
+    settings = {
+        "agent": args.agent,
+        "host": args.host,
+        "port": args.port,
+        "max_sessions": args.max_sessions,
+        "token": args.token,
+        "agent_options": parse_agent_options(args.agent_option),
+        "max_loop_lag_ms": max_loop_lag_ms,
+    }
+    server: AgentServer | WorkerFront = WorkerFront(workers, **settings) if workers > 1 else AgentServer(**settings)
     try:
         await server.start()
     except OSError as exc:
