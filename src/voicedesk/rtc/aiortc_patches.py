@@ -31,8 +31,11 @@ connections (``Call``, ``AgentServer``).
    reads from a track as they are (``Encoder.pack``), so an echo forwards the
    caller's Opus payloads bit for bit with no decoder thread, no encoder hop and
    no resampling. A frame whose codec is not the one the answer sends with is
-   decoded as before (inline). Upstream: a hook in aiortc/rtcrtpreceiver.py
-   (there is no public way to read encoded frames from a receiver).
+   decoded as before (inline). Such a receiver also skips the jitter buffer
+   (``PassThroughJitterBuffer``): a forwarder passes packets on as they come, as an
+   SFU does, and the far end's jitter buffer does the waiting; the echo comes back
+   ~4 frames (80 ms) sooner. Upstream: a hook in aiortc/rtcrtpreceiver.py (there is
+   no public way to read encoded frames from a receiver).
 5. Audio codecs on the event loop: aiortc decodes every receiver's audio on a
    thread of its own and encodes every sender's audio in the default executor, so
    each call adds threads that take the GIL from the loop 50 times a second each
@@ -258,7 +261,21 @@ def forward_encoded(receiver: Any, send_codec: Any = None) -> EncodedFrameQueue 
         raise ValueError("forward_encoded needs a receiver with a track (call it from the 'track' event)")
     queue = EncodedFrameQueue(receiver.track, send_codec)
     receiver._RTCRtpReceiver__decoder_queue = queue  # aiortc's private name for the decoder's input queue
+    if receiver.track.kind == "audio":
+        receiver._RTCRtpReceiver__jitter_buffer = PassThroughJitterBuffer()
     return queue
+
+
+class PassThroughJitterBuffer:
+    """For a receiver that forwards: every audio packet is a frame of its own, handed on
+    as it arrives (late, early or twice, as the network delivered it). Opus puts one
+    frame in one packet, so no reassembly is needed."""
+
+    def add(self, packet: Any) -> tuple[bool, jitterbuffer.JitterFrame | None]:
+        data = getattr(packet, "_data", b"")
+        if not data:
+            return False, None
+        return False, jitterbuffer.JitterFrame(data=data, timestamp=packet.timestamp)
 
 
 _original_decoder_worker = rtcrtpreceiver.decoder_worker
