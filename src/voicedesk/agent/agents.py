@@ -80,10 +80,6 @@ class ToneAgent(Agent):
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio" and self._track is not None:
                 pc.addTrack(self._track)
-                # nobody listens: keep the packets encoded (no decoding for nothing; the bounded queue drops them)
-                receiver = next((t.receiver for t in pc.getTransceivers() if t.receiver.track is track), None)
-                if receiver is not None:
-                    aiortc_patches.forward_encoded(receiver)
 
     async def close(self) -> None:
         if self._track is not None:
