@@ -75,3 +75,13 @@ def test_settings_round_trip_without_secrets(settings: AppSettings):
     assert stored.dialer.target == "http://a/offer" and stored.dialer.tone_hz == 1234.0
     assert stored.recent_targets == ("t1", "t2")
     assert "header" not in repr(stored).lower()  # signaling headers (tokens) are never stored
+
+
+def test_secrets_in_targets_are_stored_masked(settings: AppSettings):
+    secret = "embedded:voice?llm_key=sk-live-123&llm_model=m"
+    settings.save_dialer(DialerState(target=secret))
+    recent = settings.remember_target("janus+http://127.0.0.1:8088/janus?apisecret=hunter2")
+    stored = settings.load()
+    assert stored.dialer.target == "embedded:voice?llm_key=***&llm_model=m"
+    assert recent[0] == "janus+http://127.0.0.1:8088/janus?apisecret=***"
+    assert "sk-live-123" not in repr(stored) and "hunter2" not in repr(stored)

@@ -14,6 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from voicedesk.rtc.signaling.embedded import redact_target
+
 logger = logging.getLogger(__name__)
 
 SETTINGS_VERSION = 1
@@ -104,13 +106,16 @@ class AppSettings:
         )
 
     def save_dialer(self, dialer: DialerState) -> None:
-        self._put("dialer", asdict(dialer))
+        self._put("dialer", asdict(replace(dialer, target=redact_target(dialer.target))))
 
     def save_preferences(self, preferences: Preferences) -> None:
         self._put("preferences", asdict(preferences))
 
     def remember_target(self, target: str) -> tuple[str, ...]:
-        """Put ``target`` first in the recent list; return the new list."""
+        """Put ``target`` first in the recent list; return the new list.
+
+        Secret query values (API keys, tokens) are stored as ``***``, never in clear."""
+        target = redact_target(target)
         recent = [t for t in self.load().recent_targets if t != target]
         recent.insert(0, target)
         recent = recent[:MAX_RECENT]

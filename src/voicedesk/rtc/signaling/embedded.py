@@ -6,19 +6,13 @@ from aiortc import RTCSessionDescription
 
 from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
-
-SECRET_OPTIONS = ("llm_key",)
+from voicedesk.rtc.signaling.log import redact_url
 
 
 def redact_target(target: str) -> str:
-    """``embedded:voice?llm_key=sk-…`` with secret option values masked, for logs and summaries."""
-    if not target.startswith("embedded:") or "?" not in target:
-        return target
-    from urllib.parse import parse_qsl, urlencode
-
-    head, _, query = target.partition("?")
-    pairs = [(k, "***" if k.lower() in SECRET_OPTIONS else v) for k, v in parse_qsl(query, keep_blank_values=True)]
-    return f"{head}?{urlencode(pairs, safe='/:*')}"
+    """A target with secret option values masked (``embedded:voice?llm_key=sk-…``,
+    ``janus+http://…?apisecret=…``), for logs, summaries and stored settings."""
+    return redact_url(target)
 
 
 class EmbeddedSignaling(Signaling):

@@ -29,9 +29,27 @@ logger = logging.getLogger("voicedesk.rtc.signaling")
 
 BODY_PREVIEW = 4096
 SECRET_KEYS = {"apisecret", "token", "api_key", "apikey", "password", "credential", "secret", "client_secret"}
+# query parameters that carry secrets in the URLs people dial (janus+http://…?apisecret=,
+# ws://…?access_token=, embedded:voice?llm_key=)
+SECRET_QUERY_KEYS = SECRET_KEYS | {"access_token", "key", "llm_key", "auth", "signature"}
 _LINK_SECRET = re.compile(r'(credential\s*=\s*)("[^"]*"|[^;,\s]*)', re.IGNORECASE)
 
 Headers = tuple[tuple[str, str], ...]
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the values of secret query parameters replaced by ``***``
+    (for logs, summaries and anything stored)."""
+    if "?" not in url:
+        return url
+    from urllib.parse import parse_qsl, urlencode
+
+    head, _, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
+        return url
+    masked = [(k, "***" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs]
+    return f"{head}?{urlencode(masked, safe='/:*')}"
 
 
 @dataclass(frozen=True)
