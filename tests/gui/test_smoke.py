@@ -35,9 +35,22 @@ def test_smoke_test_calls_echo_prints_json_saves_png_and_exits_cleanly(tmp_path)
 
 def test_without_a_display_the_window_says_so_in_one_line():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    result = subprocess.run([sys.executable, "-m", "voicedesk"], capture_output=True, text=True, timeout=60, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "voicedesk", "gui"], capture_output=True, text=True, timeout=60, env=env
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("voicedesk: no display found") and result.stderr.count("\n") == 1
+
+
+def test_without_a_display_the_default_command_still_calls_the_embedded_agent():
+    """`voicedesk` with no command on a headless box (the README's first command there):
+    one line says why there is no window, and the main job runs in the terminal."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "voicedesk"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("voicedesk: no display found, so no window: calling the embedded echo agent")
+    assert "state          connected" in result.stdout
+    assert "peak 440.0 Hz" in result.stdout  # the default tone came back from the echo agent
 
 
 def test_screenshot_without_smoke_test_is_one_line():

@@ -63,6 +63,12 @@ def fail(message: str) -> int:
     return 1
 
 
+def has_display() -> bool:
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return sys.platform in ("darwin", "win32")
+
+
 def smoke_test(headless: bool, screenshot: str | None) -> int:
     from voicedesk import smoke
 
@@ -87,7 +93,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(args.verbose)
         return smoke_test(headless=args.headless, screenshot=args.screenshot)
     if args.command is None:  # no command: open the window (global options still apply)
-        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "gui"])
+        default = ["gui"]
+        if not has_display():
+            # the main job on the embedded default still runs where no window can open
+            print(
+                "voicedesk: no display found, so no window: calling the embedded echo agent here instead "
+                "(on a desktop `voicedesk` opens the window; `voicedesk --help` lists the commands)",
+                file=sys.stderr,
+            )
+            default = ["call", "embedded:echo"]
+        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), *default])
     configure_logging(args.verbose)
     try:
         result = args.run(args)
