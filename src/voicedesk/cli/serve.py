@@ -12,8 +12,8 @@ import sys
 from voicedesk.agent.agents import AGENTS
 
 # admission control, from bench/server_capacity.py (bench/RESULTS.md): a pinned echo worker's
-# loop-lag median stayed <= 3 ms up to its capacity (120 calls) and reached 26 ms past it (160);
-# the voice agent went from 1 ms (10 calls, at the bar) to 450 ms (15, below it)
+# loop-lag median stayed <= 4.3 ms up to its capacity and reached 26-62 ms past it; the voice
+# agent's went from ~1 ms at 10 calls to 275-450 ms at 15
 DEFAULT_MAX_LOOP_LAG_MS = 15.0
 
 
