@@ -152,3 +152,15 @@ def test_encoded_frame_queue_decodes_a_codec_it_cannot_forward():
     queue.put((pcmu, JitterFrame(data=b"\xff" * 160, timestamp=0)))
     frame = track._queue.get_nowait()
     assert frame.samples == 160 and queue.decoded == 1 and queue.forwarded == 0
+
+
+def test_the_audio_buffer_holds_less_than_aiortcs():
+    """Released frames lag the newest packet by AUDIO_PREFETCH packets (aiortc: 4)."""
+    from aiortc import rtcrtpreceiver
+
+    aiortc_patches.apply()
+    sequence = list(range(100, 200))
+    ours = feed(rtcrtpreceiver.JitterBuffer(16, prefetch=4), sequence)
+    stock = feed(JitterBuffer(16, prefetch=4), sequence)
+    assert sequence[-1] - ours[-1] == aiortc_patches.AUDIO_PREFETCH
+    assert sequence[-1] - stock[-1] == 4
