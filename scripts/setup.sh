@@ -45,7 +45,7 @@ fi
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-extras="gui,audio"
-[ "$want_tests" = 1 ] && extras="gui,audio,test"
+extras="gui,audio,speech"
+[ "$want_tests" = 1 ] && extras="gui,audio,speech,test"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 echo "setup: ready ($(.venv/bin/voicedesk --version))" >&2
