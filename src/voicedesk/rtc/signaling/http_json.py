@@ -82,14 +82,15 @@ class HttpJsonSignaling(Signaling):
         self.pc_id: str | None = None
         self.description = f"JSON offer/answer to {url}"
 
-    async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
+    async def send_json(self, method: str, payload: dict[str, Any], refused: str) -> Any:
+        """One recorded JSON request to the target; an HTTP error is ``SignalingError``
+        with ``refused`` followed by the status and the body's own error text."""
         from voicedesk.rtc.signaling.log import http_request  # log imports this module
 
-        payload = {"sdp": offer.sdp, "type": offer.type, **self.extra_fields()}
         async with aiohttp.ClientSession() as session:
             reply = await http_request(
                 session,
-                "POST",
+                method,
                 self.url,
                 protocol=self.protocol,
                 record=self.record,
@@ -100,9 +101,15 @@ class HttpJsonSignaling(Signaling):
             )
         if reply.status >= 400:
             raise SignalingError(
-                f"{self.url} answered HTTP {reply.status} {reply.reason}: "
+                f"{refused} HTTP {reply.status} {reply.reason}: "
                 f"{error_text(reply.body, reply.content_type) or '(empty body)'}"
             )
+        return reply
+
+    async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
+
+        payload = {"sdp": offer.sdp, "type": offer.type, **self.extra_fields()}
+        reply = await self.send_json("POST", payload, refused=f"{self.url} answered")
         data = reply.json(self.url)
         answer = parse_answer(data, self.url)
         if isinstance(data.get("pc_id"), str):

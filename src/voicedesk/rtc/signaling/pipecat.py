@@ -9,17 +9,14 @@ gathers them all before it, so this is rarely needed).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 from aiortc import RTCIceCandidate
 from aiortc.sdp import candidate_to_sdp
 
 from voicedesk.errors import SignalingError
-from voicedesk.rtc.signaling.http_json import HttpJsonSignaling, error_text
-from voicedesk.rtc.signaling.log import http_request
+from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
 
 DEFAULT_PATH = "/api/offer"
 
@@ -62,20 +59,4 @@ class PipecatSignaling(HttpJsonSignaling):
                 for c in candidates
             ],
         }
-        async with aiohttp.ClientSession() as session:
-            reply = await http_request(
-                session,
-                "PATCH",
-                self.url,
-                protocol=self.protocol,
-                record=self.record,
-                headers=self.headers,
-                body=json.dumps(payload),
-                content_type="application/json",
-                request_timeout=self.timeout,
-            )
-        if reply.status >= 400:
-            raise SignalingError(
-                f"{self.url} refused the candidates: HTTP {reply.status} {reply.reason}: "
-                f"{error_text(reply.body, reply.content_type) or '(empty body)'}"
-            )
+        await self.send_json("PATCH", payload, refused=f"{self.url} refused the candidates:")
