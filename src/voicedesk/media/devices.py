@@ -63,6 +63,34 @@ class AudioDeviceNotice:
 NoticeListener = Callable[[AudioDeviceNotice], None]
 
 
+class DeviceNotices:
+    """Mixin for the microphone and the speaker: what went wrong with a device, told to
+    listeners (the window, the CLI) and kept for late ones. List it first: a track's
+    own ``add_listener`` (pyee's, for events) takes other arguments."""
+
+    notice_direction: Direction
+
+    def _init_notices(self, listener: NoticeListener | None) -> None:
+        self.notices: list[AudioDeviceNotice] = []
+        self._listeners: list[NoticeListener] = [listener] if listener else []
+
+    def add_listener(self, listener: NoticeListener) -> None:
+        self._listeners.append(listener)
+        for notice in self.notices:  # a late listener still learns why it hears silence
+            listener(notice)
+
+    def _notice(self, message: str) -> None:
+        notice = AudioDeviceNotice(self.notice_direction, message)
+        self.notices.append(notice)
+        # whoever listens shows it to the user; without a listener the log is the only place
+        logger.log(logging.INFO if self._listeners else logging.WARNING, "%s", message)
+        for listener in list(self._listeners):
+            try:
+                listener(notice)
+            except Exception:
+                logger.exception("device notice listener failed")
+
+
 def sounddevice() -> ModuleType:
     """The sounddevice module, or DeviceError when the PortAudio library is missing."""
     try:

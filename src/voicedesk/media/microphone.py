@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.errors import DeviceError
 from voicedesk.media import devices
-from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, NoAudioDeviceError, NoticeListener
+from voicedesk.media.devices import AudioDevice, DeviceNotices, NoAudioDeviceError, NoticeListener
 from voicedesk.media.frames import FRAME_SAMPLES, SAMPLE_RATE, mono_to_frame
 from voicedesk.media.resample import StreamResampler
 
@@ -55,10 +55,11 @@ def close_stream_in_background(stream: Any, name: str, wait: float = 2.0) -> Non
     thread.join(wait)
 
 
-class MicrophoneTrack(MediaStreamTrack):
+class MicrophoneTrack(DeviceNotices, MediaStreamTrack):
     """Captures ``device`` (index, name or None for the default) as 48 kHz mono 20 ms frames."""
 
     kind = "audio"
+    notice_direction = "input"
 
     def __init__(
         self,
@@ -79,8 +80,7 @@ class MicrophoneTrack(MediaStreamTrack):
         # PortAudio's "low" on ALSA's pulse plugin falls into underrun storms on a busy machine
         self.latency = latency
         self.max_queue = int(SAMPLE_RATE * max_queue_ms / 1000)
-        self.notices: list[AudioDeviceNotice] = []
-        self._listeners: list[NoticeListener] = [listener] if listener else []
+        self._init_notices(listener)
         self._stream: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resampler: StreamResampler | None = None
@@ -98,23 +98,6 @@ class MicrophoneTrack(MediaStreamTrack):
         with contextlib.suppress(RuntimeError):  # no running loop: open at the first recv
             asyncio.get_running_loop()
             self.open()
-
-    # notices ---------------------------------------------------------------
-    def add_listener(self, listener: NoticeListener) -> None:
-        self._listeners.append(listener)
-        for notice in self.notices:  # a late listener still learns why it hears silence
-            listener(notice)
-
-    def _notice(self, message: str) -> None:
-        notice = AudioDeviceNotice("input", message)
-        self.notices.append(notice)
-        # whoever listens shows it to the user; without a listener the log is the only place
-        logger.log(logging.INFO if self._listeners else logging.WARNING, "%s", message)
-        for listener in list(self._listeners):
-            try:
-                listener(notice)
-            except Exception:
-                logger.exception("device notice listener failed")
 
     @property
     def using_fallback(self) -> bool:

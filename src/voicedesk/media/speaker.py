@@ -22,7 +22,7 @@ import numpy as np
 
 from voicedesk.errors import DeviceError
 from voicedesk.media import devices
-from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, NoAudioDeviceError, NoticeListener
+from voicedesk.media.devices import AudioDevice, DeviceNotices, NoAudioDeviceError, NoticeListener
 from voicedesk.media.frames import SAMPLE_RATE
 from voicedesk.media.microphone import STALL_SECONDS, START_GRACE_SECONDS, close_stream_in_background
 from voicedesk.media.playout import PlayoutBuffer, PlayoutStats
@@ -32,7 +32,9 @@ from voicedesk.media.sinks import AudioSink
 logger = logging.getLogger(__name__)
 
 
-class SpeakerSink(AudioSink):
+class SpeakerSink(DeviceNotices, AudioSink):
+    notice_direction = "output"
+
     def __init__(
         self,
         device: int | str | None = None,
@@ -55,8 +57,7 @@ class SpeakerSink(AudioSink):
         # PortAudio's "low" on ALSA's pulse plugin falls into underrun storms on a busy machine
         self.latency = latency
         self.playout: PlayoutBuffer | None = None
-        self.notices: list[AudioDeviceNotice] = []
-        self._listeners: list[NoticeListener] = [listener] if listener else []
+        self._init_notices(listener)
         self._stream: Any = None
         self._resampler: StreamResampler | None = None
         self._opened = False
@@ -68,23 +69,6 @@ class SpeakerSink(AudioSink):
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop()
             self.open()
-
-    # notices -----------------------------------------------------------------
-    def add_listener(self, listener: NoticeListener) -> None:
-        self._listeners.append(listener)
-        for notice in self.notices:
-            listener(notice)
-
-    def _notice(self, message: str) -> None:
-        notice = AudioDeviceNotice("output", message)
-        self.notices.append(notice)
-        # whoever listens shows it to the user; without a listener the log is the only place
-        logger.log(logging.INFO if self._listeners else logging.WARNING, "%s", message)
-        for listener in list(self._listeners):
-            try:
-                listener(notice)
-            except Exception:
-                logger.exception("device notice listener failed")
 
     @property
     def using_fallback(self) -> bool:
