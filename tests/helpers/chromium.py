@@ -8,9 +8,7 @@ the whole group is killed when the test is done.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import wave
 from collections.abc import Iterator
@@ -19,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.helpers.processes import stop_process_group
 
 FLAGS = [
     "--headless=new",
@@ -91,18 +91,4 @@ def running_chromium(url: str, tmp_path: Path, *, fake_audio: Path | None = None
     try:
         yield Chromium(process, log)
     finally:
-        _kill_group(process)
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
-    # children may outlive the leader by a moment; the group id is still theirs
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+        stop_process_group(process)

@@ -9,9 +9,7 @@ is killed by that group id when the test is done.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.request
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.net import free_port
+from tests.helpers.processes import stop_process_group
 
 JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 KEEP_PLUGINS = {"libjanus_echotest.so"}
@@ -129,7 +128,7 @@ def running_janus(tmp_path: Path) -> Iterator[Janus]:
         _wait_until_answers(janus)
         yield janus
     finally:
-        _stop(process)
+        stop_process_group(process)
 
 
 def _wait_until_answers(janus: Janus, timeout: float = 20.0) -> None:
@@ -146,16 +145,3 @@ def _wait_until_answers(janus: Janus, timeout: float = 20.0) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"janus did not answer on {info} within {timeout:g} s:\n{janus.log_text()[-2000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
