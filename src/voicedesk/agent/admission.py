@@ -12,10 +12,11 @@ one garbage-collection pause or a burst of set-ups does not turn calls away).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import statistics
 import time
 from collections import deque
+
+from voicedesk.tasks import cancel_and_wait
 
 
 class LoopLagMonitor:
@@ -32,11 +33,8 @@ class LoopLagMonitor:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="loop lag monitor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._task, timeout=2.0)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def record(self, at: float, lag_ms: float) -> None:
         self._samples.append((at, lag_ms))

@@ -36,6 +36,7 @@ import aiohttp
 from aiohttp import web
 
 from voicedesk.errors import ConfigError
+from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -159,11 +160,8 @@ class WorkerFront:
         return Worker(index, process, match.group(1), cpu)
 
     async def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._poller, 2.0)
-            self._poller = None
+        await cancel_and_wait(self._poller)
+        self._poller = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -38,6 +38,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.errors import ConfigError, VoiceDeskError
 from voicedesk.media.frames import FRAME_SAMPLES, TIME_BASE, mono_to_frame
+from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -279,11 +280,8 @@ class ArrivalCounter:
             self._task = asyncio.get_running_loop().create_task(self._read(track), name="load arrivals")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._task, timeout=2.0)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _read(self, track: Any) -> None:
         while True:
