@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
@@ -30,10 +31,12 @@ from PySide6.QtWidgets import (
 )
 
 from voicedesk.agent.agents import AGENTS
-from voicedesk.agent.server import AgentServer
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    from voicedesk.agent.server import AgentServer  # aiohttp: imported when a server starts
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +116,8 @@ class AgentPanel(Panel):
     async def start_server(self) -> None:
         self.toggle.setEnabled(False)
         self.status.setText("Starting…")
+        from voicedesk.agent.server import AgentServer
+
         server = AgentServer(agent=self.agent.currentText(), host=self.host.text().strip(), port=self.port.value())
         try:
             await server.start()

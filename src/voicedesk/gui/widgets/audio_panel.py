@@ -9,9 +9,13 @@ the sink's ``PlayoutBuffer.stats()``; nothing audio-side pushes into widgets.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import weakref
+from collections.abc import Callable
 
 from PySide6.QtCore import QTimer, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -39,9 +43,17 @@ logger = logging.getLogger(__name__)
 
 REFRESH_MS = 1000
 _chosen_input: list[str | None] = [None]  # the device name the Microphone source captures (None: default)
+# the panel lists devices when first needed (PortAudio's start-up costs ~70 ms): this lists
+# them before a call uses the chosen microphone
+_list_devices_once: list[weakref.WeakMethod[Callable[[], None]]] = []
 
 
 def microphone_spec() -> str:
+    for ref in _list_devices_once:
+        ensure = ref()
+        if ensure is not None:
+            with contextlib.suppress(RuntimeError):  # the panel's window is gone
+                ensure()
     name = _chosen_input[0]
     return f"mic:{name}" if name else "mic"
 
@@ -114,7 +126,14 @@ class AudioPanel(Panel):
             "input": settings.value("panels/audio/input", None),
             "output": settings.value("panels/audio/output", None),
         }
-        self.refresh_devices()
+        self.devices_listed = False
+        for combo, direction in ((self.input_device, "input"), (self.output_device, "output")):
+            combo.addItem("Default device", None)
+            if self._stored[direction]:  # shown as stored until the devices are listed
+                combo.addItem(str(self._stored[direction]), self._stored[direction])
+                combo.setCurrentIndex(1)
+        _chosen_input[0] = self.input_device.currentData()
+        _list_devices_once[:] = [weakref.WeakMethod(self.list_devices_once)]
         self.input_device.currentIndexChanged.connect(self._save)
         self.output_device.currentIndexChanged.connect(self._save)
         self.play_on_speaker.toggled.connect(self._save)
@@ -127,8 +146,18 @@ class AudioPanel(Panel):
         self.timer.timeout.connect(self.update_figures)
 
     # devices ------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        self.list_devices_once()
+        super().showEvent(event)
+
+    def list_devices_once(self) -> None:
+        """List the devices unless done: when the tab opens or a call needs a device."""
+        if not self.devices_listed:
+            self.refresh_devices()
+
     @Slot()
     def refresh_devices(self) -> None:
+        self.devices_listed = True
         try:
             devices = list_devices()
             problem = "" if devices else "No audio devices: is a sound server running? Calls use silence."
@@ -167,6 +196,7 @@ class AudioPanel(Panel):
         if isinstance(source, MicrophoneTrack):
             source.add_listener(self._notice)
         if self.play_on_speaker.isChecked():
+            self.list_devices_once()  # a stored speaker that is gone falls back to the default
             self.speaker = SpeakerSink(self.output_device.currentData(), target_ms=self.playout_ms.value())
             self.speaker.add_listener(self._notice)
             call.add_sink(self.speaker)

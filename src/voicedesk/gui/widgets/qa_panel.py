@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
+from voicedesk.gui.widgets.deferred import Deferred
 from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.gui.widgets.stats_plots import StatsPlots
 from voicedesk.qa.capture import CallCapture
@@ -71,8 +72,7 @@ class QaPanel(Panel):
         self.connections.setEnabled(False)
         self.dump_status = QLabel("No dump open.")
         self.dump_status.setWordWrap(True)
-        self.plots = StatsPlots()
-        self.plots.set_palette(context.palette())
+        self._plots = Deferred(self._make_plots)  # built when the tab is first opened
         dumps = QGroupBox("Browser dump")
         dbox = QVBoxLayout(dumps)
         drow = QHBoxLayout()
@@ -80,7 +80,7 @@ class QaPanel(Panel):
         drow.addWidget(self.connections, 1)
         dbox.addLayout(drow)
         dbox.addWidget(self.dump_status)
-        dbox.addWidget(self.plots, 1)
+        dbox.addWidget(self._plots, 1)
 
         layout = QVBoxLayout(self)
         layout.addWidget(reports)
@@ -108,8 +108,19 @@ class QaPanel(Panel):
             self.capture.detach()
             self.export_status.setText("The last call can be exported.")
 
+    @property
+    def plots(self) -> StatsPlots:
+        """The dump's graphs (built on first use)."""
+        return self._plots.widget()
+
+    def _make_plots(self) -> StatsPlots:
+        plots = StatsPlots()
+        plots.set_palette(self.context.palette())
+        return plots
+
     def theme_changed(self, palette) -> None:
-        self.plots.set_palette(palette)
+        if self._plots.built:
+            self.plots.set_palette(palette)
         if self.dump is not None:
             self._show_connection(self.connections.currentIndex())
 

@@ -101,8 +101,8 @@ class StatsPlots(QWidget):
         first: pg.PlotItem | None = None
         self.graph_labels: dict[str, QLabel] = {}
         for row, graph in enumerate(GRAPHS):
-            plot = self.layout_widget.addPlot(row=row, col=0)
-            plot.setMenuEnabled(False)
+            # enableMenu=False: no context menus (and no cost building them at start-up)
+            plot = self.layout_widget.addPlot(row=row, col=0, enableMenu=False)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             # no grid: a grid makes the axes cover the plot, and every curve update then

@@ -102,8 +102,7 @@ class WaveformView(QWidget):
         self.readout.setObjectName("readout")
         self.readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.meter = LevelMeter()
-        self.plot = pg.PlotWidget()
-        self.plot.setMenuEnabled(False)
+        self.plot = pg.PlotWidget(enableMenu=False)  # no context menu, none built at start-up
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setYRange(-1.0, 1.0, padding=0.02)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiortc import RTCSessionDescription
 
 from voicedesk.rtc.signaling.base import Signaling
-from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
 from voicedesk.rtc.signaling.log import redact_url
 
 
@@ -32,6 +31,7 @@ class EmbeddedSignaling(Signaling):
 
     async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
         from voicedesk.agent.server import AgentServer
+        from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
 
         self.server = AgentServer(agent=self.agent, host="127.0.0.1", port=0, agent_options=self.agent_options)
         await self.server.start()

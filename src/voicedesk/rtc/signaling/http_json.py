@@ -12,23 +12,9 @@ from aiortc import RTCSessionDescription
 
 from voicedesk.errors import ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling
+from voicedesk.rtc.signaling.http import http_request
 
 logger = logging.getLogger(__name__)
-
-SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization"}
-
-
-def mask_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Headers as safe to log: secrets keep only their scheme word."""
-    masked = {}
-    for key, value in headers.items():
-        if key.lower() in SECRET_HEADERS:
-            scheme = value.split(" ", 1)[0] if " " in value else ""
-            masked[key] = f"{scheme} ***".strip()
-        else:
-            masked[key] = value
-    return masked
-
 
 def error_text(body: bytes, content_type: str) -> str:
     """The human part of an error body: JSON error/detail/message/title, else the text."""
@@ -85,8 +71,6 @@ class HttpJsonSignaling(Signaling):
     async def send_json(self, method: str, payload: dict[str, Any], refused: str) -> Any:
         """One recorded JSON request to the target; an HTTP error is ``SignalingError``
         with ``refused`` followed by the status and the body's own error text."""
-        from voicedesk.rtc.signaling.log import http_request  # log imports this module
-
         async with aiohttp.ClientSession() as session:
             reply = await http_request(
                 session,

@@ -28,7 +28,7 @@ from aiortc import RTCIceCandidate, RTCSessionDescription
 
 from voicedesk.errors import CallTimeout, ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling, candidate_from_json, candidate_to_json
-from voicedesk.rtc.signaling.log import HttpReply, http_request
+from voicedesk.rtc.signaling.http import HttpReply, http_request
 
 logger = logging.getLogger(__name__)
 

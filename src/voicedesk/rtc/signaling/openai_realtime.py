@@ -17,8 +17,8 @@ from aiortc import RTCSessionDescription
 
 from voicedesk.errors import ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling
+from voicedesk.rtc.signaling.http import HttpReply, http_request
 from voicedesk.rtc.signaling.http_json import error_text
-from voicedesk.rtc.signaling.log import HttpReply, http_request
 from voicedesk.rtc.signaling.whip import check_http_url
 
 logger = logging.getLogger(__name__)

@@ -28,8 +28,9 @@ from aiortc import RTCIceCandidate, RTCSessionDescription
 
 from voicedesk.errors import ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling, candidate_from_json, candidate_to_json
+from voicedesk.rtc.signaling.http import transport_error
 from voicedesk.rtc.signaling.http_json import parse_answer
-from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body, transport_error
+from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body
 
 logger = logging.getLogger(__name__)
 

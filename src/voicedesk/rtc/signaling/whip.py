@@ -24,8 +24,8 @@ from aiortc import RTCIceServer, RTCSessionDescription
 
 from voicedesk.errors import CallTimeout, ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling
+from voicedesk.rtc.signaling.http import HttpReply, http_request
 from voicedesk.rtc.signaling.http_json import error_text
-from voicedesk.rtc.signaling.log import HttpReply, http_request
 
 logger = logging.getLogger(__name__)
 
