@@ -22,7 +22,9 @@ def command_modules() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with just those in ``only`` (each command
+    module imports what it runs with: registering all of them costs start-up time)."""
     import importlib
 
     parser = argparse.ArgumentParser(
@@ -47,8 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="PATH.png", help="with --smoke-test: save the window as a PNG")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in command_modules():
-        importlib.import_module(f"voicedesk.cli.{name}").register(sub)
+        if only is None or name in only:
+            importlib.import_module(f"voicedesk.cli.{name}").register(sub)
     return parser
+
+
+def commands_needed(argv: Sequence[str]) -> list[str] | None:
+    """The subcommands ``argv`` can reach, or None for all of them (help, or a word that
+    is not a command, where argparse must list the real choices)."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        return None
+    words = [arg for i, arg in enumerate(argv) if not arg.startswith("-") and (i == 0 or argv[i - 1] != "--screenshot")]
+    if not words:
+        return ["gui", "call"]  # no command: the window, or the embedded call without a display
+    return [words[0]] if words[0] in command_modules() else None
 
 
 def configure_logging(verbosity: int) -> None:
@@ -87,7 +101,7 @@ def smoke_test(headless: bool, screenshot: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(commands_needed(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if args.smoke_test and args.command is None:
         configure_logging(args.verbose)

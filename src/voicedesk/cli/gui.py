@@ -14,6 +14,7 @@ from voicedesk.errors import VoiceDeskError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the desktop window (the default without a command)")
     p.add_argument("target", nargs="?", help="pre-fill the dialer with this target")
+    p.add_argument("--call", action="store_true", help="call the target as soon as the window is up")
     p.add_argument(
         "--smoke-test",
         action="store_true",
@@ -27,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "screenshot", None) and not getattr(args, "smoke_test", False):
         raise VoiceDeskError("--screenshot works with --smoke-test")
+    if getattr(args, "call", False) and not getattr(args, "target", None):
+        raise VoiceDeskError("--call needs a target: voicedesk gui embedded:echo --call")
     try:
         from voicedesk.gui.app import GuiOptions
         from voicedesk.gui.app import run as run_app
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
             smoke_test=getattr(args, "smoke_test", False),
             screenshot=getattr(args, "screenshot", None),
             target=getattr(args, "target", None),
+            call=getattr(args, "call", False),
             smoke_timeout=getattr(args, "timeout", 45.0),
         )
     )

@@ -39,6 +39,7 @@ class GuiOptions:
     smoke_test: bool = False
     screenshot: str | None = None
     target: str | None = None  # pre-fill the dialer
+    call: bool = False  # and press Call once the window is up
     smoke_timeout: float = 45.0
     smoke_tone_hz: float = 1000.0
     smoke_environment: bool = False  # add versions, C extensions, devices (the packaged app's --smoke-test)
@@ -187,16 +188,60 @@ def _smoke_settings(scratch: tempfile.TemporaryDirectory[str]) -> Any:
     return AppSettings(QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat))
 
 
+# Set (to anything) by bench/startup.py: print "shown" once the window has painted and
+# "connected" when the call placed by --call connects, so launch-to-window and
+# launch-to-call are measured on the real app.
+STARTUP_PROBE = "VOICEDESK_STARTUP_PROBE"
+
+
 async def _main(window: Any, options: GuiOptions) -> int:
     closed = asyncio.Event()
     window.shut_down.connect(closed.set)
     window.show()
+    probe = bool(os.environ.get(STARTUP_PROBE))
+    if probe:
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.processEvents()  # the first paint
+        print("shown", flush=True)
+    if options.call and not options.smoke_test:
+        window.dialer.request_dial()  # as if Call were pressed: a bad target shows its error
+        if probe and window.bridge is not None:
+            window.bridge.state_changed.connect(_print_final_state)
+    elif not options.smoke_test:
+        warm_call_path()
     status = 0
     if options.smoke_test:
         status = await smoke_test(window, options)
         window.close()
     await closed.wait()
     return status
+
+
+def _print_final_state(state: str, reason: str) -> None:
+    if state in ("connected", "failed"):
+        print(state, reason, flush=True)
+
+
+def warm_call_path() -> None:
+    """Import what placing a call needs (aiohttp: ~0.1 s) while the user looks at the window.
+
+    A thread, so the window stays responsive; started only when no call is being placed
+    (two threads importing at once only share the GIL). A dial during the import waits
+    for the modules it needs, which is what it would have done anyway.
+    """
+    import threading
+
+    def work() -> None:
+        import importlib
+
+        # the embedded agent's HTTP server and the HTTP client; a failure here shows up,
+        # worded, when a call needs the module
+        for name in ("voicedesk.agent.server", "voicedesk.rtc.signaling.http_json"):
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    threading.Thread(target=work, name="warm-call-path", daemon=True).start()
 
 
 def _close_on_signals(loop: asyncio.AbstractEventLoop, window: Any) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 if TYPE_CHECKING:
     from voicedesk.gui.bridge import CallBridge
@@ -36,6 +36,16 @@ class PanelContext:
     current_bridge: Callable[[], CallBridge | None]  # the call on screen, if any
     # run repaint-heavy work between outgoing packets during a call (see gui/paint_gate.py)
     paint: Callable[[Callable[[], None]], None] = _run_now
+
+
+def heading(text: str) -> QLabel:
+    """A bold label that heads a part of a panel."""
+    label = QLabel(text)
+    label.setObjectName("panelHeading")
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
 
 
 class Panel(QWidget):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
@@ -30,8 +31,9 @@ from voicedesk.gui.widgets.deferred import Deferred
 from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.gui.widgets.stats_plots import StatsPlots
 from voicedesk.qa.capture import CallCapture
-from voicedesk.qa.report import write_bundle
-from voicedesk.qa.webrtc_dump import WebrtcDump, read_dump
+
+if TYPE_CHECKING:
+    from voicedesk.qa.webrtc_dump import WebrtcDump
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +145,8 @@ class QaPanel(Panel):
         """Write the bundle of the current or last call; errors go to the status bar."""
         if not path or self.capture is None or self.capture.call is None:
             return None
+        from voicedesk.qa.report import write_bundle  # imported when first used (start-up time)
+
         try:
             record = self.capture.record()
             where = write_bundle(record, path, self.mask.isChecked())
@@ -165,6 +169,8 @@ class QaPanel(Panel):
 
     @Slot(str)
     def load_dump(self, path: str) -> bool:
+        from voicedesk.qa.webrtc_dump import read_dump
+
         try:
             dump = read_dump(path)
             chosen = dump.connection()

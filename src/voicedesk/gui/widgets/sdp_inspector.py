@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat, QTextCursor, QTextDocument
@@ -35,10 +36,11 @@ from voicedesk.errors import SdpError, VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.theme import Palette
 from voicedesk.gui.widgets.panel import Panel, PanelContext
-from voicedesk.rtc.sdp.diff import diff, format_diff
-from voicedesk.rtc.sdp.lint import Finding, Severity, lint, lint_pair, lint_text
 from voicedesk.rtc.sdp.model import SessionDescription, parse
-from voicedesk.rtc.sdp.summary import format_summary, summarize
+
+if TYPE_CHECKING:
+    # lint, summary and diff are imported when first used (they cost start-up time)
+    from voicedesk.rtc.sdp.lint import Finding, Severity
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +63,9 @@ class SdpHighlighter(QSyntaxHighlighter):
         self.m_format = _fmt("#e0af68" if dark else "#953800", bold=True)
         self.unknown_format = _fmt("#888888", italic=True)
         self.severity_colors = {
-            Severity.ERROR: QColor("#f7768e" if dark else "#cf222e"),
-            Severity.WARNING: QColor("#e0af68" if dark else "#bf8700"),
-            Severity.INFO: QColor("#7dcfff" if dark else "#0969da"),
+            "error": QColor("#f7768e" if dark else "#cf222e"),
+            "warning": QColor("#e0af68" if dark else "#bf8700"),
+            "info": QColor("#7dcfff" if dark else "#0969da"),
         }
         self.rehighlight()
 
@@ -93,7 +95,7 @@ class SdpHighlighter(QSyntaxHighlighter):
             for start in range(len(text) or 1):
                 fmt = self.format(start) if text else QTextCharFormat()
                 fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-                fmt.setUnderlineColor(self.severity_colors[severity])
+                fmt.setUnderlineColor(self.severity_colors[severity.value])
                 self.setFormat(start, 1, fmt)
 
 
@@ -344,7 +346,7 @@ class SdpInspectorPanel(Panel):
         for f in findings:
             item = QTreeWidgetItem([str(f.line or ""), f.severity.value, f.rule, f.message])
             item.setData(0, Qt.ItemDataRole.UserRole, f.line)
-            item.setForeground(1, self.highlighter.severity_colors[f.severity])
+            item.setForeground(1, self.highlighter.severity_colors[f.severity.value])
             self.findings.addTopLevelItem(item)
         for column in range(3):
             self.findings.resizeColumnToContents(column)
@@ -353,7 +355,7 @@ class SdpInspectorPanel(Panel):
             # scratch pad: keep what was pasted per kind, so offer + answer give a summary
             self.texts[kind] = text
             self._update_views()
-        errors = sum(1 for f in findings if f.severity == Severity.ERROR)
+        errors = sum(1 for f in findings if f.severity.value == "error")
         if not self.is_paused:
             shown = f"{kind}: {errors} errors, {len(findings) - errors} other findings" if text.strip() else ""
             self.status.setText(shown or "Paste an SDP, or place a call.")
@@ -363,6 +365,8 @@ class SdpInspectorPanel(Panel):
         return bridge is not None and bridge.active
 
     def _lint(self, kind: str, text: str) -> tuple[list[Finding], SessionDescription | None]:
+        from voicedesk.rtc.sdp.lint import lint, lint_pair, lint_text
+
         try:
             desc = parse(text)
         except SdpError:
@@ -450,6 +454,9 @@ class SdpInspectorPanel(Panel):
         self.structure.resizeColumnToContents(0)
 
     def _update_views(self) -> None:
+        from voicedesk.rtc.sdp.diff import diff, format_diff
+        from voicedesk.rtc.sdp.summary import format_summary, summarize
+
         offer, answer = self.texts.get("offer"), self.texts.get("answer")
         if offer and answer:
             try:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from voicedesk.gui.bridge import CallBridge
-from voicedesk.gui.widgets.panel import Panel, PanelContext
+from voicedesk.gui.widgets.panel import Panel, PanelContext, heading
 
 
 class SdpText(QWidget):
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = title
-        self.heading = QLabel(title)
-        self.heading.setObjectName("panelHeading")
+        self.heading = heading(title)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)

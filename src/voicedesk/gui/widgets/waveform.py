@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWi
 
 from voicedesk.gui.paint_gate import PaintGate
 from voicedesk.gui.theme import LIGHT, Palette
+from voicedesk.gui.widgets.panel import heading
 from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS, dominant_frequency, level_dbfs, peak_dbfs
 from voicedesk.media.sinks import AnalyzerSink
 
@@ -96,8 +97,7 @@ class WaveformView(QWidget):
         self.sink: AnalyzerSink | None = None
         self._last_written = -1
 
-        self.heading = QLabel(title)
-        self.heading.setObjectName("panelHeading")
+        self.heading = heading(title)
         self.readout = QLabel("—")
         self.readout.setObjectName("readout")
         self.readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
