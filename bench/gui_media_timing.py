@@ -8,7 +8,10 @@ lag (how late a 10 ms sleep wakes up), in several set-ups:
 - ``headless``        plain asyncio, no Qt (the baseline)
 - ``qasync``          the qasync loop with a QApplication but no window
 - ``window``          the app's MainWindow, waveforms at 30 fps (decimated), stats graphs,
-                      painting gated to the quiet part of the packet interval (gui/paint_gate.py)
+                      painting gated to the quiet between packets sent and received
+                      (gui/paint_gate.py), start-up objects frozen for the GC, as shipped
+- ``window-nofreeze`` the same without ``gc.freeze()`` of the start-up objects (full
+                      garbage collections then walk the whole window: 15-35 ms stalls)
 - ``window-ungated``  the same, painting whenever its timer fires
 - ``window-60fps``    the same at 60 fps
 - ``window-raw``      30 fps with every 48 kHz sample handed to pyqtgraph (no decimation)
@@ -40,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("headless", "qasync", "window", "window-ungated", "window-60fps", "window-raw", "process")
+MODES = ("headless", "qasync", "window", "window-nofreeze", "window-ungated", "window-60fps", "window-raw", "process")
 WARMUP_S = 1.5
 RING_SECONDS = 5
 
@@ -90,6 +93,20 @@ class LoopLag:
             self.lags.append((time.perf_counter() - t0 - 0.010) * 1000.0)
 
 
+def sample_mark(call: Any) -> int:
+    return len(call.sampler.samples) if call.sampler is not None else 0
+
+
+def received_jitter(call: Any, since: int) -> dict[str, Any]:
+    """The receiver's interarrival jitter (getStats, in ms) over the measured seconds: the
+    arrival times are taken when Python reads each datagram, so a busy loop shows up here."""
+    samples = call.sampler.samples[since:] if call.sampler is not None else []
+    values = [s.jitter_ms for s in samples if s.jitter_ms is not None]
+    if not values:
+        return {"rx_jitter_ms": None, "rx_jitter_max_ms": None}
+    return {"rx_jitter_ms": round(float(np.median(values)), 2), "rx_jitter_max_ms": round(max(values), 2)}
+
+
 def summarize(times: list[float], lags: list[float]) -> dict[str, Any]:
     intervals = np.diff(np.asarray(times)) * 1000.0
     deviation = np.abs(intervals - 20.0)
@@ -118,13 +135,15 @@ async def measure_call(target: str, seconds: float, on_connected: Any = None) ->
             on_connected(call)
         await asyncio.sleep(WARMUP_S)
         clock.recording = True
+        mark = sample_mark(call)
         lag.start()
         await asyncio.sleep(seconds)
         clock.recording = False
         await lag.stop()
+        jitter = received_jitter(call, mark)
     finally:
         await call.hangup()
-    return summarize(clock.times, lag.lags)
+    return {**summarize(clock.times, lag.lags), **jitter}
 
 
 # ------------------------------------------------------------------------ modes
@@ -186,7 +205,9 @@ async def _close(window: Any) -> None:
     await asyncio.wait_for(done.wait(), 30)
 
 
-def run_window(target: str, seconds: float, fps: int = 30, raw: bool = False, gated: bool = True) -> dict[str, Any]:
+def run_window(
+    target: str, seconds: float, fps: int = 30, raw: bool = False, gated: bool = True, freeze: bool = True
+) -> dict[str, Any]:
     app = _qt_app()
     if not gated:
         from voicedesk.gui.paint_gate import PaintGate
@@ -204,6 +225,10 @@ def run_window(target: str, seconds: float, fps: int = 30, raw: bool = False, ga
         from voicedesk.gui.widgets.dialer import DialRequest
 
         window = _window(fps)
+        if freeze:  # as the app does once its window is up
+            from voicedesk.gui.app import freeze_startup_objects
+
+            freeze_startup_objects()
         window.dial(DialRequest(target=target, source="tone:440"))
         while window.bridge is None or window.bridge.state.value != "connected":
             if window.bridge is not None and window.bridge.state.is_final:
@@ -214,11 +239,12 @@ def run_window(target: str, seconds: float, fps: int = 30, raw: bool = False, ga
         await asyncio.sleep(WARMUP_S)
         frames0 = window.waveforms.frames_drawn
         clock.recording = True
+        mark = sample_mark(window.bridge.call)
         lag.start()
         await asyncio.sleep(seconds)
         clock.recording = False
         await lag.stop()
-        result = summarize(clock.times, lag.lags)
+        result = {**summarize(clock.times, lag.lags), **received_jitter(window.bridge.call, mark)}
         result["fps_drawn"] = round((window.waveforms.frames_drawn - frames0) / seconds, 1)
         await _close(window)
         return result
@@ -342,6 +368,8 @@ def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
         return run_window(target, seconds)
     if mode == "window-ungated":
         return run_window(target, seconds, gated=False)
+    if mode == "window-nofreeze":
+        return run_window(target, seconds, freeze=False)
     if mode == "window-60fps":
         return run_window(target, seconds, fps=60)
     if mode == "window-raw":
@@ -421,14 +449,14 @@ def main() -> int:
     )
     print(
         "| mode | run | packets | interval deviation p50 (ms) | p99 (ms) | max (ms) "
-        "| media loop lag p99 (ms) | GUI loop lag p99 (ms) | waveform fps |"
+        "| media loop lag p99 (ms) | GUI loop lag p99 (ms) | waveform fps | received jitter median / max (ms) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print(
             f"| {row['mode']} | {row['run']} | {row['packets']} | {row['dev_p50_ms']} | {row['dev_p99_ms']} | "
             f"{row['dev_max_ms']} | {row['lag_p99_ms']} | {row.get('gui_lag_p99_ms', gui_lag(row))} | "
-            f"{row.get('fps_drawn', '')} |"
+            f"{row.get('fps_drawn', '')} | {row.get('rx_jitter_ms', '–')} / {row.get('rx_jitter_max_ms', '–')} |"
         )
     if args.repeat > 1 or len(rows) > 1:
         print_summary(rows)
@@ -440,14 +468,19 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
     modes = [m for m in MODES if any(r["mode"] == m for r in rows)]
     base = [r["dev_p99_ms"] for r in rows if r["mode"] == "headless"]
     base_median = float(np.median(base)) if base else None
-    print("\n| mode | runs | median p99 deviation (ms) | × headless | median media loop lag p99 (ms) |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "\n| mode | runs | median p99 deviation (ms) | × headless | median media loop lag p99 (ms) "
+        "| median received jitter (ms) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
     for mode in modes:
         mine = [r for r in rows if r["mode"] == mode]
         p99 = float(np.median([r["dev_p99_ms"] for r in mine]))
         lag = float(np.median([r["lag_p99_ms"] for r in mine]))
-        ratio = f"{p99 / base_median:.1f}" if base_median else "–"
-        print(f"| {mode} | {len(mine)} | {p99:.1f} | {ratio} | {lag:.1f} |")
+        ratio = f"{p99 / base_median:.2f}" if base_median else "–"
+        jitters = [r["rx_jitter_ms"] for r in mine if r.get("rx_jitter_ms") is not None]
+        jitter = f"{float(np.median(jitters)):.2f}" if jitters else "–"
+        print(f"| {mode} | {len(mine)} | {p99:.2f} | {ratio} | {lag:.1f} | {jitter} |")
 
 
 if __name__ == "__main__":

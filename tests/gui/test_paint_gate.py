@@ -73,3 +73,94 @@ async def test_detach_runs_what_waits_and_stops_gating(monkeypatch):
     clock.now += 0.001
     gate.run(lambda: ran.append(2))
     assert ran == [1, 2]
+
+
+async def test_work_also_keeps_clear_of_arriving_packets(monkeypatch):
+    """aiortc timestamps a packet when Python reads it: painting over an arrival would
+    show up as network jitter in the window's own "jitter in"."""
+    clock = Clock()
+    monkeypatch.setattr(paint_gate.time, "perf_counter", clock)
+    observers: list = []
+    sinks: list = []
+    gate = PaintGate()
+    gate.attach(observers.append)
+    gate.attach_received(sinks.append)
+    sent, arrival = observers[0], sinks[0]
+    frame = np.zeros(960, dtype=np.float32)
+    ran = []
+
+    def draw() -> None:
+        ran.append(round((clock.now - 100.0) * 1000))
+
+    sent(frame)  # t = 0: a packet out
+    clock.now += 0.003
+    arrival.write(frame)  # t = 3 ms: one in; the next are due at 20 (out) and 23 (in)
+    clock.now += 0.013
+    gate.run(draw)  # t = 16 ms: 4 ms before the next packet out
+    assert ran == [] and gate.quiet_for() == pytest.approx(0.004)
+    clock.now += 0.004
+    sent(frame)  # t = 20 ms
+    await asyncio.sleep(0)
+    assert ran == []  # the packet in is 3 ms away: still not the time
+    clock.now += 0.003
+    arrival.write(frame)  # t = 23 ms: 17 ms of quiet ahead
+    await asyncio.sleep(0)
+    assert ran == [23]
+
+
+async def test_work_never_waits_more_than_two_intervals(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(paint_gate.time, "perf_counter", clock)
+    observers: list = []
+    sinks: list = []
+    gate = PaintGate()
+    gate.attach(observers.append)
+    gate.attach_received(sinks.append)
+    frame = np.zeros(960, dtype=np.float32)
+    ran = []
+    observers[0](frame)
+    sinks[0].write(frame)
+    clock.now += 0.015
+    gate.run(lambda: ran.append(clock.now))
+    # packets in and out 2 ms apart, never 8 ms of quiet: the work still runs within 40 ms
+    for _ in range(3):
+        clock.now += 0.003
+        observers[0](frame)
+        await asyncio.sleep(0)
+        clock.now += 0.002
+        sinks[0].write(frame)
+        await asyncio.sleep(0)
+        clock.now += 0.015
+    assert len(ran) == 1 and ran[0] - 100.0 <= 0.015 + paint_gate.MAX_WAIT_S + 0.005
+
+
+async def test_a_work_that_took_long_waits_for_a_longer_quiet(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(paint_gate.time, "perf_counter", clock)
+    observers: list = []
+    gate = PaintGate()
+    gate.attach(observers.append)
+    frame = np.zeros(960, dtype=np.float32)
+    ran = []
+
+    def slow_update() -> None:  # e.g. a stats update that re-lays out an axis
+        ran.append("slow")
+        clock.now += 0.012
+
+    def frame_paint() -> None:
+        ran.append("fast")
+
+    observers[0](frame)  # t = 0
+    gate.run(slow_update)  # 20 ms of quiet ahead: runs, and takes 12 ms
+    await asyncio.sleep(0)  # its cost is recorded after the repaint
+    assert gate.needs(slow_update) == pytest.approx(0.013)
+    clock.now = 100.0 + 0.020
+    observers[0](frame)  # t = 20 ms
+    clock.now += 0.010  # 10 ms of quiet left: enough for a frame, not for the slow update
+    gate.run(frame_paint)
+    gate.run(slow_update)
+    assert ran == ["slow", "fast"]
+    clock.now = 100.0 + 0.040
+    observers[0](frame)  # t = 40 ms: 20 ms ahead
+    await asyncio.sleep(0)
+    assert ran == ["slow", "fast", "slow"]

@@ -294,9 +294,10 @@ class MainWindow(QMainWindow):
         bridge = self.bridge = CallBridge(call, self)
         bridge.state_changed.connect(self._on_state)
         bridge.failed.connect(self._on_failed)
-        # Paint between outgoing packets (see paint_gate.py); a new gate per call.
+        # Paint between packets, sent and received (see paint_gate.py); a new gate per call.
         gate = self.paint_gate = PaintGate()
         gate.attach(call.outbound.add_observer)
+        gate.attach_received(call.add_sink)
         self.waveforms.gate = gate
         bridge.stats_sampled.connect(lambda sample: gate.run(functools.partial(self.stats.add_sample, sample)))
         bridge.agent_event.connect(self.turn_markers.add_event)
