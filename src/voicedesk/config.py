@@ -27,6 +27,8 @@ from voicedesk.errors import ConfigError
 
 SCHEMES = ("stun", "stuns", "turn", "turns")
 REDACTED = "***"
+# how long the ICE probe waits for each STUN/TURN server (rtc/stun.py, rtc/ice.py, the ICE lab)
+PROBE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import textwrap
 import time
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from tests.gui.conftest import close_window
 from tests.helpers.pulse import PulseServer, pulse  # noqa: F401 - fixture
@@ -119,9 +118,9 @@ WATCH_SCRIPT = textwrap.dedent(
     WATCH = {NOT_AT_START!r}
     real_warm = gui_app.warm_call_path
 
-    def warm():
+    def warm(then=None):
         print("at-show", *[m for m in WATCH if m in sys.modules], flush=True)
-        real_warm()
+        real_warm(then)
         asyncio.get_running_loop().create_task(wait_then_close())
 
     async def wait_then_close():
@@ -172,7 +171,7 @@ def test_audio_devices_are_listed_when_first_needed_and_a_stored_one_is_kept(pul
         assert panel.output_device.count() > 1  # "Default device" and what PulseAudio offers
         assert panel.output_device.currentData() is None
         # listing does not overwrite the stored choice: if the device comes back, it is picked again
-        assert QSettings().value("panels/audio/output") == "Speaker that was unplugged"
+        assert AppSettings().value("panels/audio/output") == "Speaker that was unplugged"
     finally:
         close_window(window, qtbot)
         window.deleteLater()

@@ -209,9 +209,7 @@ class AgentServer:
         except Exception as exc:  # aiortc raises many exception types on bad SDP
             await self.close_session(session, "bad offer")
             text = str(exc).strip()
-            raise OfferError(
-                f"offer could not be applied: {type(exc).__name__}{': ' + text if text else ''}"
-            ) from None
+            raise OfferError(f"offer could not be applied: {type(exc).__name__}{': ' + text if text else ''}") from None
         self._own(self._expire_unconnected(session), f"session {session.id} connect watchdog")
         logger.info("session %s answered (%d live)", session.id, len(self.sessions))
         return session, pc.localDescription.sdp

@@ -301,7 +301,6 @@ def _patch_decoder_worker() -> None:
     rtcrtpreceiver.decoder_worker = _decoder_worker
 
 
-
 # 5. audio codecs on the event loop ----------------------------------------------
 class InlineDecodeQueue(EncodedFrameQueue):
     """A receiver's decoder input that decodes audio right where aiortc queues it

@@ -346,9 +346,7 @@ class ImpairmentRelay:
     def to_json(self) -> dict[str, Any]:
         return {
             "spec": {"up": vars(self.spec.up), "down": vars(self.spec.down)},
-            "counters": {
-                d: {**c.to_json(), "rtp_loss_pct": _round(c.rtp_loss_pct)} for d, c in self.counters.items()
-            },
+            "counters": {d: {**c.to_json(), "rtp_loss_pct": _round(c.rtp_loss_pct)} for d, c in self.counters.items()},
             "changes": len(self.changes),
         }
 

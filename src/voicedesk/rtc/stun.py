@@ -34,9 +34,11 @@ from typing import Any
 
 from aioice import stun
 
+from voicedesk.config import PROBE_TIMEOUT_S
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = PROBE_TIMEOUT_S
 RTO = 0.5  # initial retransmission timeout over UDP (RFC 8489 section 6.2.1)
 UDP_TRANSPORT = 17 << 24  # REQUESTED-TRANSPORT value for UDP (RFC 8656 section 18.7)
 RTT_PINGS = 5

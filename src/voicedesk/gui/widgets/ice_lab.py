@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -31,12 +32,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from voicedesk.config import IceConfig, list_presets, resolve_ice
+from voicedesk.config import PROBE_TIMEOUT_S, IceConfig, list_presets, resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.widgets.panel import Panel, PanelContext
-from voicedesk.rtc.ice import DEFAULT_TIMEOUT, ProbeReport, probe
 from voicedesk.rtc.ice_monitor import STATS_NOTE, IceSnapshot
+
+if TYPE_CHECKING:
+    from voicedesk.rtc.ice import ProbeReport
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ class IceLabPanel(Panel):
         self.relay_only.setToolTip('iceTransportPolicy "relay": only TURN candidates')
         self.timeout = QDoubleSpinBox()
         self.timeout.setRange(0.5, 60.0)
-        self.timeout.setValue(DEFAULT_TIMEOUT)
+        self.timeout.setValue(PROBE_TIMEOUT_S)
         self.timeout.setSuffix(" s")
         self.timeout.setToolTip("How long each server gets to answer")
         self.probe_button = QPushButton("Probe")
@@ -212,6 +215,8 @@ class IceLabPanel(Panel):
         )
 
     async def _run_probe(self, config: IceConfig, timeout_s: float) -> None:
+        from voicedesk.rtc.ice import probe  # the STUN/TURN client: imported when first used
+
         try:
             report = await probe(config, timeout_s=timeout_s)
         except asyncio.CancelledError:

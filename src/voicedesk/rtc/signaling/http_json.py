@@ -16,6 +16,7 @@ from voicedesk.rtc.signaling.http import http_request
 
 logger = logging.getLogger(__name__)
 
+
 def error_text(body: bytes, content_type: str) -> str:
     """The human part of an error body: JSON error/detail/message/title, else the text."""
     text = body.decode("utf-8", "replace").strip()
