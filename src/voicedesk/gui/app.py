@@ -240,6 +240,18 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+# imported by the first call, not by the window (measured with sys.modules around a click)
+CALL_PATH_MODULES = (
+    "voicedesk.agent.server",  # the embedded agent's HTTP server (aiohttp)
+    "voicedesk.agent.endpoints",  # and the endpoints its app mounts
+    "voicedesk.rtc.signaling.http_json",  # the HTTP client
+    "voicedesk.rtc.sdp.lint",  # the SDP inspector, once the descriptions arrive
+    "voicedesk.rtc.sdp.summary",
+    "voicedesk.rtc.sdp.diff",
+    "cryptography.hazmat.primitives.serialization",  # DTLS: the key goes into the TLS context
+)
+
+
 def warm_call_path(then: Callable[[], object] | None = None) -> None:
     """Import what placing a call needs (aiohttp: ~0.1 s) while the user looks at the window;
     then run ``then`` on the loop.
@@ -255,11 +267,16 @@ def warm_call_path(then: Callable[[], object] | None = None) -> None:
     def work() -> None:
         import importlib
 
-        # the embedded agent's HTTP server and the HTTP client; a failure here shows up,
-        # worded, when a call needs the module
-        for name in ("voicedesk.agent.server", "voicedesk.rtc.signaling.http_json"):
+        # a failure here shows up, worded, when a call needs the module
+        for name in CALL_PATH_MODULES:
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
+        with contextlib.suppress(Exception):
+            from aiortc import RTCCertificate
+
+            # the DTLS certificate's first generation imports cryptography's cipher and
+            # serialization modules (~10 ms); the certificate itself is thrown away
+            RTCCertificate.generateCertificate()
         if then is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(then)
