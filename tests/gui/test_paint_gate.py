@@ -75,9 +75,9 @@ async def test_detach_runs_what_waits_and_stops_gating(monkeypatch):
     assert ran == [1, 2]
 
 
-async def test_work_also_keeps_clear_of_arriving_packets(monkeypatch):
-    """aiortc timestamps a packet when Python reads it: painting over an arrival would
-    show up as network jitter in the window's own "jitter in"."""
+def gate_on_both_streams(monkeypatch) -> tuple[Clock, PaintGate, list, list]:
+    """A gate on a fake clock watching a sender (``observers[0](frame)``) and the
+    received audio (``sinks[0].write(frame)``)."""
     clock = Clock()
     monkeypatch.setattr(paint_gate.time, "perf_counter", clock)
     observers: list = []
@@ -85,6 +85,13 @@ async def test_work_also_keeps_clear_of_arriving_packets(monkeypatch):
     gate = PaintGate()
     gate.attach(observers.append)
     gate.attach_received(sinks.append)
+    return clock, gate, observers, sinks
+
+
+async def test_work_also_keeps_clear_of_arriving_packets(monkeypatch):
+    """aiortc timestamps a packet when Python reads it: painting over an arrival would
+    show up as network jitter in the window's own "jitter in"."""
+    clock, gate, observers, sinks = gate_on_both_streams(monkeypatch)
     sent, arrival = observers[0], sinks[0]
     frame = np.zeros(960, dtype=np.float32)
     ran = []
@@ -109,13 +116,7 @@ async def test_work_also_keeps_clear_of_arriving_packets(monkeypatch):
 
 
 async def test_work_never_waits_more_than_two_intervals(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(paint_gate.time, "perf_counter", clock)
-    observers: list = []
-    sinks: list = []
-    gate = PaintGate()
-    gate.attach(observers.append)
-    gate.attach_received(sinks.append)
+    clock, gate, observers, sinks = gate_on_both_streams(monkeypatch)
     frame = np.zeros(960, dtype=np.float32)
     ran = []
     observers[0](frame)

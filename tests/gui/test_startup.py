@@ -61,14 +61,19 @@ def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return proc.returncode, err
 
 
-def test_gui_call_connects_at_launch_and_the_app_exits_cleanly(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", "gui", "embedded:echo", "--call"],
+def launch(tmp_path, *args: str) -> subprocess.Popen[str]:
+    """``voicedesk gui ARGS`` with the start-up probe, offscreen, its own settings."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "gui", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=app_env(tmp_path),
     )
+
+
+def test_gui_call_connects_at_launch_and_the_app_exits_cleanly(tmp_path):
+    proc = launch(tmp_path, "embedded:echo", "--call")
     try:
         lines = read_until(proc, ("connected", "failed"), timeout=60)
     finally:
@@ -81,13 +86,7 @@ def test_gui_call_connects_at_launch_and_the_app_exits_cleanly(tmp_path):
 
 
 def test_gui_call_to_a_refused_url_says_why_and_the_window_stays(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", "gui", "http://127.0.0.1:9/api/voice/offer", "--call"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=app_env(tmp_path),
-    )
+    proc = launch(tmp_path, "http://127.0.0.1:9/api/voice/offer", "--call")
     try:
         lines = read_until(proc, ("connected", "failed"), timeout=60)
         time.sleep(0.3)
