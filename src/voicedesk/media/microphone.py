@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from typing import Any
 
@@ -25,41 +24,23 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from voicedesk.errors import DeviceError
 from voicedesk.media import devices
-from voicedesk.media.devices import AudioDevice, DeviceNotices, NoAudioDeviceError, NoticeListener
+from voicedesk.media.device_stream import STALL_SECONDS, START_GRACE_SECONDS, DeviceStream, close_stream_in_background
+from voicedesk.media.devices import AudioDevice, NoticeListener
 from voicedesk.media.frames import FRAME_SAMPLES, SAMPLE_RATE, mono_to_frame
 from voicedesk.media.resample import StreamResampler
 
 logger = logging.getLogger(__name__)
 
-STALL_SECONDS = 1.0  # no block from the device for this long while capturing: it is gone
-START_GRACE_SECONDS = 3.0  # a device may take a while to deliver its first block (PulseAudio: up to 2 s)
 
-
-def close_stream_in_background(stream: Any, name: str, wait: float = 2.0) -> None:
-    """abort()+close() in a thread, waiting at most ``wait`` s: with a dead sound server
-    PortAudio can hang in them, and the call must go on. (Normally they take ~1 ms;
-    waiting for them matters, as PortAudio's exit-time clean-up deadlocks with a
-    close still running.)"""
-
-    def close() -> None:
-        with contextlib.suppress(Exception):
-            stream.abort()
-        with contextlib.suppress(Exception):
-            stream.close()
-        devices.stream_closed()
-
-    thread = threading.Thread(target=close, name=f"close {name}", daemon=True)
-    thread.start()
-    thread.join(wait)
-
-
-class MicrophoneTrack(DeviceNotices, MediaStreamTrack):
+class MicrophoneTrack(DeviceStream, MediaStreamTrack):
     """Captures ``device`` (index, name or None for the default) as 48 kHz mono 20 ms frames."""
 
     kind = "audio"
     notice_direction = "input"
+    role = "microphone"
+    fallback = "using silence"
+    streaming = "capturing"
 
     def __init__(
         self,
@@ -72,22 +53,12 @@ class MicrophoneTrack(DeviceNotices, MediaStreamTrack):
         listener: NoticeListener | None = None,
     ) -> None:
         super().__init__()
-        self.device_spec = device
-        self.device: AudioDevice | None = None
-        self.samplerate: int | None = None
-        self.blocksize_ms = blocksize_ms
-        self.requested_rate = samplerate  # None: the device's own default rate
-        # PortAudio's "low" on ALSA's pulse plugin falls into underrun storms on a busy machine
-        self.latency = latency
+        self._init_device(device, blocksize_ms, samplerate, latency, listener)
         self.max_queue = int(SAMPLE_RATE * max_queue_ms / 1000)
-        self._init_notices(listener)
-        self._stream: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resampler: StreamResampler | None = None
         self._queue = np.zeros(0, dtype=np.float32)
         self._data_ready = asyncio.Event()
-        self._opened = False
-        self._fell_back = False
         self._first_recv = True
         self._last_block_at = 0.0
         self._pts = 0
@@ -99,65 +70,27 @@ class MicrophoneTrack(DeviceNotices, MediaStreamTrack):
             asyncio.get_running_loop()
             self.open()
 
-    @property
-    def using_fallback(self) -> bool:
-        """True once the device could not be used (silence is being sent instead)."""
-        return self._fell_back
-
     # device ------------------------------------------------------------------
     def open(self) -> None:
         """Open the device now (needs the running loop); on failure fall back to silence."""
-        if self._opened:
-            return
-        self._opened = True
-        self._loop = asyncio.get_running_loop()
-        try:
-            sd = devices.sounddevice()
-            self.device = devices.resolve_device(self.device_spec, "input")
-            self._stream = self._open_stream(sd, self.device)
-        except DeviceError as exc:
-            text = str(exc)
-            if isinstance(exc, NoAudioDeviceError):
-                self._notice("no audio input device: using silence")
-            else:
-                self._notice(f"{text}: using silence")
-            self._stream = None
-            self._fell_back = True
+        if not self._opened:
+            self._loop = asyncio.get_running_loop()
+        super().open()
 
-    def _open_stream(self, sd: Any, device: AudioDevice) -> Any:
-        wanted = self.requested_rate or int(device.default_samplerate)
-        rates = [wanted, int(device.default_samplerate), SAMPLE_RATE, 44_100]
-        errors = []
-        for rate in dict.fromkeys(r for r in rates if r > 0):
-            for channels in (1, 2):
-                if channels > device.max_input_channels:
-                    continue
-                stream = None
-                try:
-                    stream = sd.InputStream(
-                        device=device.index,
-                        samplerate=rate,
-                        channels=channels,
-                        dtype="float32",
-                        blocksize=int(rate * self.blocksize_ms / 1000),
-                        latency=self.latency,
-                        callback=self._callback,
-                    )
-                    devices.stream_opened()
-                    stream.start()
-                except Exception as exc:  # PortAudioError, ValueError for a bad rate/channel count
-                    errors.append(f"{rate} Hz/{channels} ch: {exc}")
-                    if stream is not None:
-                        close_stream_in_background(stream, "microphone")
-                    continue
-                self.samplerate = rate
-                self._resampler = StreamResampler(rate, SAMPLE_RATE)
-                self._last_block_at = time.monotonic()
-                if rate != wanted:
-                    self._notice(f"audio input {device.describe()} refused {wanted} Hz; capturing at {rate} Hz")
-                logger.info("microphone %s open at %d Hz, %d ch", device.describe(), rate, channels)
-                return stream
-        raise DeviceError(f"cannot open audio input {device.describe()} ({'; '.join(errors)})")
+    def _create_stream(self, sd: Any, device: AudioDevice, rate: int, channels: int) -> Any:
+        return sd.InputStream(
+            device=device.index,
+            samplerate=rate,
+            channels=channels,
+            dtype="float32",
+            blocksize=int(rate * self.blocksize_ms / 1000),
+            latency=self.latency,
+            callback=self._callback,
+        )
+
+    def _stream_started(self, stream: Any, rate: int) -> None:
+        self._resampler = StreamResampler(rate, SAMPLE_RATE)
+        self._last_block_at = time.monotonic()
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # PortAudio's thread: copy, hand over, return. Nothing that can block or log.
@@ -185,15 +118,6 @@ class MicrophoneTrack(DeviceNotices, MediaStreamTrack):
             self.overruns += 1
         if self._queue.size >= FRAME_SAMPLES:
             self._data_ready.set()
-
-    def _lose_device(self, why: str) -> None:
-        if self._stream is None:
-            return
-        stream, self._stream = self._stream, None
-        self._fell_back = True
-        close_stream_in_background(stream, "microphone", wait=0.0)
-        name = self.device.describe() if self.device else "audio input"
-        self._notice(f"audio input {name} {why}: using silence")
 
     # track -------------------------------------------------------------------
     async def recv(self) -> av.AudioFrame:

@@ -20,11 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from voicedesk.errors import DeviceError
-from voicedesk.media import devices
-from voicedesk.media.devices import AudioDevice, DeviceNotices, NoAudioDeviceError, NoticeListener
+from voicedesk.media.device_stream import STALL_SECONDS, START_GRACE_SECONDS, DeviceStream, close_stream_in_background
+from voicedesk.media.devices import AudioDevice, NoticeListener
 from voicedesk.media.frames import SAMPLE_RATE
-from voicedesk.media.microphone import STALL_SECONDS, START_GRACE_SECONDS, close_stream_in_background
 from voicedesk.media.playout import PlayoutBuffer, PlayoutStats
 from voicedesk.media.resample import StreamResampler
 from voicedesk.media.sinks import AudioSink
@@ -32,8 +30,11 @@ from voicedesk.media.sinks import AudioSink
 logger = logging.getLogger(__name__)
 
 
-class SpeakerSink(DeviceNotices, AudioSink):
+class SpeakerSink(DeviceStream, AudioSink):
     notice_direction = "output"
+    role = "speaker"
+    fallback = "received audio is not played (null sink)"
+    streaming = "playing"
 
     def __init__(
         self,
@@ -47,21 +48,11 @@ class SpeakerSink(DeviceNotices, AudioSink):
         listener: NoticeListener | None = None,
     ) -> None:
         super().__init__()
-        self.device_spec = device
-        self.device: AudioDevice | None = None
-        self.samplerate: int | None = None
+        self._init_device(device, blocksize_ms, samplerate, latency, listener)
         self.target_ms = target_ms
         self.max_ms = max_ms
-        self.blocksize_ms = blocksize_ms
-        self.requested_rate = samplerate  # None: the device's own default rate
-        # PortAudio's "low" on ALSA's pulse plugin falls into underrun storms on a busy machine
-        self.latency = latency
         self.playout: PlayoutBuffer | None = None
-        self._init_notices(listener)
-        self._stream: Any = None
         self._resampler: StreamResampler | None = None
-        self._opened = False
-        self._fell_back = False
         self._opened_at = 0.0
         self._last_callback_at = 0.0
         self.device_xruns = 0
@@ -70,68 +61,28 @@ class SpeakerSink(DeviceNotices, AudioSink):
             asyncio.get_running_loop()
             self.open()
 
-    @property
-    def using_fallback(self) -> bool:
-        """True once the device could not be used (received audio is discarded)."""
-        return self._fell_back
-
     # device --------------------------------------------------------------------
-    def open(self) -> None:
-        if self._opened:
-            return
-        self._opened = True
-        try:
-            sd = devices.sounddevice()
-            self.device = devices.resolve_device(self.device_spec, "output")
-            self._stream = self._open_stream(sd, self.device)
-        except DeviceError as exc:
-            text = str(exc)
-            if isinstance(exc, NoAudioDeviceError):
-                self._notice("no audio output device: received audio is not played (null sink)")
-            else:
-                self._notice(f"{text}: received audio is not played (null sink)")
-            self._stream = None
-            self._fell_back = True
+    def _create_stream(self, sd: Any, device: AudioDevice, rate: int, channels: int) -> Any:
+        stream = sd.OutputStream(
+            device=device.index,
+            samplerate=rate,
+            channels=channels,
+            dtype="float32",
+            blocksize=int(rate * self.blocksize_ms / 1000),
+            latency=self.latency,
+            callback=self._callback,
+        )
+        self.playout = PlayoutBuffer(rate, self.target_ms, self.max_ms)  # before start(): the callback reads it
+        return stream
 
-    def _open_stream(self, sd: Any, device: AudioDevice) -> Any:
-        wanted = self.requested_rate or int(device.default_samplerate)
-        rates = [wanted, int(device.default_samplerate), SAMPLE_RATE, 44_100]
-        errors = []
-        for rate in dict.fromkeys(r for r in rates if r > 0):
-            for channels in (1, 2):
-                if channels > device.max_output_channels:
-                    continue
-                playout = PlayoutBuffer(rate, self.target_ms, self.max_ms)
-                stream = None
-                try:
-                    stream = sd.OutputStream(
-                        device=device.index,
-                        samplerate=rate,
-                        channels=channels,
-                        dtype="float32",
-                        blocksize=int(rate * self.blocksize_ms / 1000),
-                        latency=self.latency,
-                        callback=self._callback,
-                    )
-                    devices.stream_opened()
-                    self.playout = playout  # before start(): the callback reads it at once
-                    stream.start()
-                except Exception as exc:
-                    errors.append(f"{rate} Hz/{channels} ch: {exc}")
-                    self.playout = None
-                    if stream is not None:
-                        close_stream_in_background(stream, "speaker")
-                    continue
-                self.samplerate = rate
-                self._resampler = StreamResampler(SAMPLE_RATE, rate)
-                self._opened_at = self._last_callback_at = time.monotonic()
-                with contextlib.suppress(Exception):
-                    self.output_latency_s = float(stream.latency)
-                if rate != wanted:
-                    self._notice(f"audio output {device.describe()} refused {wanted} Hz; playing at {rate} Hz")
-                logger.info("speaker %s open at %d Hz, %d ch", device.describe(), rate, channels)
-                return stream
-        raise DeviceError(f"cannot open audio output {device.describe()} ({'; '.join(errors)})")
+    def _stream_failed(self) -> None:
+        self.playout = None
+
+    def _stream_started(self, stream: Any, rate: int) -> None:
+        self._resampler = StreamResampler(SAMPLE_RATE, rate)
+        self._opened_at = self._last_callback_at = time.monotonic()
+        with contextlib.suppress(Exception):
+            self.output_latency_s = float(stream.latency)
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # PortAudio's thread: fill from the playout buffer and return
@@ -145,15 +96,6 @@ class SpeakerSink(DeviceNotices, AudioSink):
         playout.pull_into(outdata[:, 0])
         if outdata.shape[1] > 1:
             outdata[:, 1:] = outdata[:, :1]
-
-    def _lose_device(self, why: str) -> None:
-        if self._stream is None:
-            return
-        stream, self._stream = self._stream, None
-        self._fell_back = True
-        close_stream_in_background(stream, "speaker", wait=0.0)
-        name = self.device.describe() if self.device else "audio output"
-        self._notice(f"audio output {name} {why}: received audio is not played (null sink)")
 
     # sink -----------------------------------------------------------------------
     def write(self, samples: np.ndarray) -> None:
