@@ -39,6 +39,10 @@ def test_call_embedded_echo_shows_audio_and_stats_then_hangs_up(window, qtbot):
     qtbot.waitUntil(lambda: window.dialer.state.state == "connected", timeout=CONNECT_MS)
     assert window.dialer.state.text() == "Connected"
     assert not window.dialer.call_button.isEnabled() and window.dialer.hangup_button.isEnabled()
+    # the status bar says how long the set-up took and where it went
+    status = window.statusBar().currentMessage()
+    assert status.startswith("Connected to embedded echo agent at http://127.0.0.1:") and " ms (gathering " in status
+    assert "ICE+DTLS" in status
 
     # the waveform views draw from buffers that hold the tone, both ways
     qtbot.waitUntil(lambda: near(dominant_frequency(window.waveforms.received.samples(1.0)), 1000), timeout=15_000)

@@ -23,6 +23,11 @@ def test_call_embedded_echo_returns_the_tone(tmp_path):
     assert summary["loss_pct"] == 0
     assert summary["packets_sent"] > 100 and summary["packets_received"] > 100
     assert 0 < summary["setup_ms"] < 5000
+    # where the set-up went; the embedded server started before the offer, so it is not in there
+    phases = summary["setup_phases"]
+    assert all(phases[name] > 0 for name in ("gathering_ms", "signaling_ms", "connecting_ms")), phases
+    assert sum(phases.values()) <= summary["setup_ms"] + 1
+    assert "(gathering" not in result.stdout  # --json prints JSON only
     assert summary["jitter_ms"] is not None and 0 <= summary["jitter_ms"] < 30
     assert summary["rx_level_dbfs"] > -30
     # progress goes to stderr, in order

@@ -152,3 +152,21 @@ def test_cli_edit_failures_are_one_line(option, command, shown):
     errors = [line for line in result.stderr.splitlines() if line.startswith("voicedesk:")]
     assert len(errors) == 1 and errors[0].startswith(shown), result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_time_spent_editing_is_not_set_up_time():
+    """A person reading the offer for 1.5 s must not make the agent look 1.5 s slow."""
+
+    async def slow(sdp: str) -> str:
+        import asyncio
+
+        await asyncio.sleep(1.5)
+        return sdp
+
+    call = Call("embedded:echo", source=ToneTrack(500), edit_offer=slow)
+    summary = await call.run(duration=0.3)
+    assert summary["state"] == "connected", summary["reason"]
+    assert summary["setup_ms"] < 1000, summary
+    phases = summary["setup_phases"]
+    assert set(phases) == {"gathering_ms", "signaling_ms", "connecting_ms"}
+    assert sum(phases.values()) <= summary["setup_ms"] + 1

@@ -14,7 +14,7 @@ from voicedesk.errors import VoiceDeskError
 from voicedesk.media.sinks import AudioSink, WavRecorderSink
 from voicedesk.qa.report import CallReporter, add_report_arguments
 from voicedesk.rtc.agent_events import AgentEventReceived
-from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
+from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.sdp.edit import command_editor
 from voicedesk.rtc.signaling import SIGNALING_KINDS, with_signaling_kind
@@ -152,7 +152,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 
     lines = [
         f"state          {summary['state']}",
-        f"set-up         {fmt(summary['setup_ms'], 'ms')}",
+        f"set-up         {describe_setup(summary['setup_ms'], summary.get('setup_phases') or {})}",
         f"packets        sent {summary['packets_sent']}, received {summary['packets_received']}",
         f"loss           {fmt(summary['loss_pct'], '%')}",
         f"jitter         {fmt(summary['jitter_ms'], 'ms')}",

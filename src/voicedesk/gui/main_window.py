@@ -48,7 +48,7 @@ from voicedesk.gui.widgets.stats_plots import StatsPlots
 from voicedesk.gui.widgets.turn_markers import TurnMarkers
 from voicedesk.gui.widgets.waveform import WaveformPanel
 from voicedesk.media.sources import parse_source
-from voicedesk.rtc.call import Call
+from voicedesk.rtc.call import Call, describe_setup
 from voicedesk.rtc.signaling import with_signaling_kind
 
 logger = logging.getLogger(__name__)
@@ -343,7 +343,8 @@ class MainWindow(QMainWindow):
         if state == "connected" and self.bridge is not None:
             call = self.bridge.call
             self.statusBar().showMessage(
-                f"Connected to {call.signaling.description} in {call.setup_ms or 0:.0f} ms", STATUS_TIMEOUT_MS
+                f"Connected to {call.signaling.description} in {describe_setup(call.setup_ms, call.setup_phases)}",
+                STATUS_TIMEOUT_MS,
             )
         elif state == "ended":
             self.statusBar().showMessage("Call ended.", STATUS_TIMEOUT_MS)

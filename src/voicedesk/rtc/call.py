@@ -162,6 +162,10 @@ class Call:
         self.remote_sdp: str | None = None
         self._t0 = time.monotonic()
         self._offer_at: float | None = None
+        self._paused_s = 0.0  # time spent in SDP edit hooks (a person editing): not set-up time
+        # where the set-up went: gathering (offer -> local description), signaling (offer
+        # sent -> answer), connecting (answer applied -> connected: ICE and DTLS)
+        self.setup_phases: dict[str, float] = {}
         self._listeners: list[CallListener] = []
         self._connected = asyncio.Event()
         self._finished = asyncio.Event()
@@ -264,7 +268,8 @@ class Call:
         self.ice_monitor = IceMonitor(pc, self._now_ms, self.ice, remote_sdp=lambda: self.remote_sdp)
         offer = await pc.createOffer()
         self._offer_at = time.monotonic()
-        await pc.setLocalDescription(offer)
+        await pc.setLocalDescription(offer)  # aiortc gathers candidates here
+        self.setup_phases["gathering_ms"] = (time.monotonic() - self._offer_at) * 1000.0
         self.local_sdp = pc.localDescription.sdp
         if self.edit_offer is not None:
             await self._apply_edited_offer(pc, self.edit_offer)
@@ -277,7 +282,9 @@ class Call:
         offer_out = RTCSessionDescription(sdp=self.local_sdp, type="offer")  # as edited, byte for byte
         if self.impairment is not None:
             offer_out = await self._route_offer_through_relay(offer_out)
+        sent_at = time.monotonic()
         answer = await self.signaling.exchange(offer_out)
+        self.setup_phases["signaling_ms"] = (time.monotonic() - sent_at) * 1000.0
         self.remote_sdp = answer.sdp
         if self.edit_answer is not None:
             self.remote_sdp = await self._edited("answer", answer.sdp, self.edit_answer)
@@ -289,6 +296,7 @@ class Call:
         except Exception as exc:  # aiortc raises many types on bad SDP
             edited = "edited " if "answer" in self.unedited_sdp else ""
             raise SdpError(f"the {edited}answer could not be applied: {_describe(exc)}") from None
+        applied_at = time.monotonic()
         self._emit(DescriptionSet("remote", "answer", answer.sdp, self._now_ms()))
         await self.signaling.set_remote_candidate_handler(self._add_remote_candidate)
 
@@ -296,20 +304,23 @@ class Call:
         await self._connected.wait()
         if self.state.is_final:
             raise IceError(self.reason or "connection failed")
-        self.setup_ms = (time.monotonic() - self._offer_at) * 1000.0
+        now = time.monotonic()
+        self.setup_phases["connecting_ms"] = (now - applied_at) * 1000.0
+        self.setup_ms = (now - self._offer_at - self._paused_s) * 1000.0
         self.sampler = StatsSampler(pc, lambda: negotiated_clock_rate(self.remote_sdp), self._t0, self.stats_interval)
         self.sampler.add_listener(lambda s: self._emit(StatsSampled(s)))
         self.sampler.start()
         self._set_state(CallState.CONNECTED)
 
     async def _edited(self, kind: str, sdp: str, editor: SdpEditor) -> str:
-        """Run an SDP edit hook. The set-up clock stops while it runs: a person may be editing
-        (the GUI pauses here); a command-line editor bounds its own time."""
+        """Run an SDP edit hook. The set-up clock and timeout stop while it runs: a person may
+        be editing (the GUI pauses here); a command-line editor bounds its own time."""
         loop = asyncio.get_running_loop()
         deadline, remaining = self._deadline, None
         if deadline is not None and deadline.when() is not None:
             remaining = deadline.when() - loop.time()
             deadline.reschedule(None)
+        paused_at = time.monotonic()
         try:
             edited = await editor(sdp)
         except VoiceDeskError:
@@ -317,6 +328,7 @@ class Call:
         except Exception as exc:
             raise SdpError(f"editing the {kind} failed: {_describe(exc)}") from None
         finally:
+            self._paused_s += time.monotonic() - paused_at
             if deadline is not None and remaining is not None:
                 deadline.reschedule(loop.time() + remaining)
         if not isinstance(edited, str) or not edited.strip():
@@ -476,6 +488,7 @@ class Call:
             "final_state": self.state.value,
             "reason": self.reason,
             "setup_ms": _round(self.setup_ms),
+            "setup_phases": {name: _round(ms) for name, ms in self.setup_phases.items()},
             "packets_sent": latest.packets_sent if latest else 0,
             "packets_received": latest.packets_received if latest else 0,
             "loss_pct": _round(latest.loss_pct if latest else None, 2),
@@ -507,6 +520,17 @@ class Call:
             "turn_used": snap.turn_used if snap else False,
             "selected_pair": snap.selected.label if snap and snap.selected else None,
         }
+
+
+SETUP_PHASE_NAMES = {"gathering_ms": "gathering", "signaling_ms": "signaling", "connecting_ms": "ICE+DTLS"}
+
+
+def describe_setup(setup_ms: float | None, phases: dict[str, float | None]) -> str:
+    """``41 ms (gathering 5, signaling 11, ICE+DTLS 25)``: the set-up and where it went."""
+    if setup_ms is None:
+        return "n/a"
+    parts = [f"{SETUP_PHASE_NAMES.get(name, name)} {ms:.0f}" for name, ms in phases.items() if ms is not None]
+    return f"{setup_ms:.0f} ms" + (f" ({', '.join(parts)})" if parts else "")
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from aiortc import RTCSessionDescription
+from typing import TYPE_CHECKING
+
+from aiortc import RTCIceServer, RTCSessionDescription
 
 from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.log import redact_url
+
+if TYPE_CHECKING:
+    from voicedesk.agent.server import AgentServer  # aiohttp: imported when the call starts
+    from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
 
 
 def redact_target(target: str) -> str:
@@ -26,21 +32,31 @@ class EmbeddedSignaling(Signaling):
         self.agent_options = dict(parse_qsl(query, keep_blank_values=True))
         self.agent = check_agent_name(agent)
         self.timeout = timeout
-        self.server = None
+        self.server: AgentServer | None = None
+        self.http: HttpJsonSignaling | None = None
         self.description = f"embedded {self.agent} agent"
 
-    async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
+    async def prepare(self) -> list[RTCIceServer]:
+        """Start the agent's server before the offer exists, so that the call's set-up time
+        (and its signaling phase) is the call's, not this process importing and binding."""
         from voicedesk.agent.server import AgentServer
         from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
 
         self.server = AgentServer(agent=self.agent, host="127.0.0.1", port=0, agent_options=self.agent_options)
         await self.server.start()
         self.description = f"embedded {self.agent} agent at {self.server.offer_url}"
-        http = HttpJsonSignaling(self.server.offer_url, timeout=self.timeout)
-        http.record = self.record  # type: ignore[method-assign] - its exchanges are this call's
-        return await http.exchange(offer)
+        self.http = HttpJsonSignaling(self.server.offer_url, timeout=self.timeout)
+        self.http.record = self.record  # type: ignore[method-assign] - its exchanges are this call's
+        return []
+
+    async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
+        if self.http is None:
+            await self.prepare()
+        assert self.http is not None
+        return await self.http.exchange(offer)
 
     async def close(self) -> None:
+        self.http = None
         if self.server is not None:
             await self.server.stop()
             self.server = None
