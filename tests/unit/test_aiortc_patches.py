@@ -44,12 +44,59 @@ def test_aiortc_original_stalls_and_drops_on_loss():
     assert len(original) < len(sequence) - 30  # 10 packets lost, 40+ frames missing
 
 
+def feed_catching_up(buffer: AudioJitterBuffer, arrivals: list[list[int]]) -> list[tuple[int, int]]:
+    """Push packets in arrival groups; return (newest packet in, newest frame out) after each
+    group, and check every frame comes out once, in order."""
+    out: list[int] = []
+    lag = []
+    newest = 0
+    for group in arrivals:
+        for seq in group:
+            packet = RtpPacket(payload_type=111, sequence_number=seq, timestamp=seq * 960)
+            packet._data = bytes([seq % 256])
+            _, frame = buffer.add(packet)
+            if frame is not None:
+                out.extend(f.timestamp // 960 for f in [frame, *getattr(frame, "following", [])])
+        newest = max(newest, *group)
+        lag.append((newest, out[-1] if out else None))
+    assert out == sorted(set(out)), "a frame came out twice or out of order"
+    return lag
+
+
+def late_packets() -> list[list[int]]:
+    """200 packets, one in every ten 40 ms late (it arrives after the two that follow it):
+    ordinary Wi-Fi jitter, no loss."""
+    order = list(range(100, 300))
+    for late in range(105, 300, 10):
+        i = order.index(late)
+        order[i : i + 3] = [late + 1, late + 2, late]
+    return [[s] for s in order]
+
+
+def test_after_late_packets_the_buffer_catches_up_instead_of_keeping_the_delay():
+    buffer = AudioJitterBuffer(16, prefetch=2, catch_up=True)
+    lag = feed_catching_up(buffer, late_packets())
+    assert max(newest - out for newest, out in lag[20:] if out is not None) <= 5  # while a packet is late
+    newest, released = lag[-1]
+    assert newest - released == 2  # back to the prefetch once the late packet is in
+    assert buffer.caught_up >= 19  # the frames held behind each late packet left together, none dropped
+
+
+def test_aiortc_keeps_the_delay_of_a_late_packet_for_the_rest_of_the_call():
+    """Why catch_up exists: one frame out per packet in means a backlog is never worked off:
+    after the first late packet the buffer holds 40 ms more for good (up to SKIP_AFTER - 1
+    frames: a later hole is skipped, not waited for)."""
+    lag = feed_catching_up(AudioJitterBuffer(16, prefetch=2), late_packets())
+    assert all(newest - out >= 4 for newest, out in lag[10:])  # 80 ms behind, never back to 40
+
+
 def test_apply_is_idempotent_and_installs_the_audio_buffer():
     from aiortc import rtcrtpreceiver
 
     aiortc_patches.apply()
     aiortc_patches.apply()
     assert isinstance(rtcrtpreceiver.JitterBuffer(16, prefetch=4), AudioJitterBuffer)
+    assert rtcrtpreceiver.JitterBuffer(16, prefetch=4).catch_up  # patch 5's decoder input handles it
     assert type(rtcrtpreceiver.JitterBuffer(512, is_video=True)) is JitterBuffer
 
 
