@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
@@ -41,6 +42,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def redact_options(query: str) -> str:
+    """Agent options as safe to store and show: secret values (``llm_key=…``) masked."""
+    from voicedesk.rtc.signaling.log import redact_url
+
+    return redact_url(f"?{query}")[1:] if query else ""
+
+
 class AgentPanel(Panel):
     title = "Embedded agent"
 
@@ -60,6 +68,13 @@ class AgentPanel(Panel):
         self.port.setRange(0, 65535)
         self.port.setSpecialValueText("any free port")
         self.port.setValue(int(stored.get("port", 8080)) if str(stored.get("port", "")).isdigit() else 8080)
+        self.options = QLineEdit(redact_options(str(stored.get("options", ""))))
+        self.options.setPlaceholderText("agent options, as in embedded:parrot?delay=500&vad=energy")
+        self.options.setToolTip(
+            "KEY=VALUE pairs joined by &, the same as `voicedesk serve -o KEY=VALUE` and embedded:AGENT?…: "
+            "parrot delay=500; voice stt=open&responder=openai&llm_url=…; script say=Hi|Bye. "
+            "Secret values (llm_key=…) are not kept after a restart."
+        )
         self.toggle = QPushButton("Start server")
         self.toggle.clicked.connect(self._toggle_clicked)
         self.status = QLabel("Stopped.")
@@ -81,6 +96,7 @@ class AgentPanel(Panel):
         form.addRow("Agent", self.agent)
         form.addRow("Host", self.host)
         form.addRow("Port", self.port)
+        form.addRow("Options", self.options)
         url_row = QHBoxLayout()
         url_row.addWidget(self.url, 1)
         url_row.addWidget(copy)
@@ -118,12 +134,25 @@ class AgentPanel(Panel):
         self.status.setText("Starting…")
         from voicedesk.agent.server import AgentServer
 
-        server = AgentServer(agent=self.agent.currentText(), host=self.host.text().strip(), port=self.port.value())
+        options = dict(parse_qsl(self.options.text().strip(), keep_blank_values=True))
+        masked = [key for key, value in options.items() if value == "***"]
+        if masked:  # restored from the settings, where secrets are not kept
+            text = f"embedded agent server: type {', '.join(masked)} again (secret values are not stored)"
+            self.status.setText(text)
+            self.context.show_message(text, True)
+            self.toggle.setEnabled(True)
+            return
+        server = AgentServer(
+            agent=self.agent.currentText(), host=self.host.text().strip(), port=self.port.value(), agent_options=options
+        )
         try:
             await server.start()
         except (OSError, VoiceDeskError) as exc:
-            text = f"embedded agent server: cannot listen on {self.host.text()}:{self.port.value()}: "
-            text += getattr(exc, "strerror", None) or str(exc)
+            if isinstance(exc, OSError):
+                where = f"{self.host.text()}:{self.port.value()}"
+                text = f"embedded agent server: cannot listen on {where}: {exc.strerror or exc}"
+            else:  # the agent refused its options, or an engine it needs is missing
+                text = f"embedded agent server: {exc}"
             self.status.setText(text)
             self.context.show_message(text, True)
             with contextlib.suppress(Exception):
@@ -133,11 +162,17 @@ class AgentPanel(Panel):
             self.toggle.setEnabled(True)
         self.server = server
         self.context.settings.set_value(
-            "panels/agent", {"agent": server.agent, "host": server.host, "port": self.port.value()}
+            "panels/agent",
+            {
+                "agent": server.agent,
+                "host": server.host,
+                "port": self.port.value(),
+                "options": redact_options(self.options.text().strip()),  # no keys in the settings file
+            },
         )
         self.url.setText(server.offer_url)
         self.toggle.setText("Stop server")
-        for w in (self.agent, self.host, self.port):
+        for w in (self.agent, self.host, self.port, self.options):
             w.setEnabled(False)
         self.context.show_message(f"embedded {server.agent} agent listening on {server.base_url}", False)
         self._refresh.start()
@@ -155,7 +190,7 @@ class AgentPanel(Panel):
         finally:
             self.toggle.setEnabled(True)
             self.toggle.setText("Start server")
-            for w in (self.agent, self.host, self.port):
+            for w in (self.agent, self.host, self.port, self.options):
                 w.setEnabled(True)
             self.url.clear()
             self.sessions.clear()
