@@ -17,9 +17,7 @@ import contextlib
 import gzip
 import itertools
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers.chromium import FLAGS, chromium_binary, write_tone_wav  # noqa: E402
 from tests.helpers.net import free_port  # noqa: E402
+from tests.helpers.processes import stop_process_group  # noqa: E402
 
 from voicedesk.agent.server import AgentServer  # noqa: E402
 
@@ -164,13 +163,7 @@ async def make_dump(out: Path, seconds: float, calls: int = 2) -> None:
                 print(f"{out}: {len(data.get('PeerConnections', {}))} peer connection(s), from {done[0].name}")
                 await cdp.close()
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_process_group(process)
         log.close()
         await server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

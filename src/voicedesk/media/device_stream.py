@@ -134,7 +134,20 @@ class DeviceStream(DeviceNotices):
         raise DeviceError(f"cannot open {self.device_word} {device.describe()} ({'; '.join(errors)})")
 
     def _create_stream(self, sd: Any, device: AudioDevice, rate: int, channels: int) -> Any:
-        """A PortAudio stream on ``device``, not started yet."""
+        """A PortAudio stream on ``device``, not started yet, calling ``self._callback``."""
+        stream_class = sd.InputStream if self.notice_direction == "input" else sd.OutputStream
+        return stream_class(
+            device=device.index,
+            samplerate=rate,
+            channels=channels,
+            dtype="float32",
+            blocksize=int(rate * self.blocksize_ms / 1000),
+            latency=self.latency,
+            callback=self._callback,
+        )
+
+    def _callback(self, data: Any, frames: int, time_info: Any, status: Any) -> None:
+        """PortAudio's thread: hand over or fill one block, and return."""
         raise NotImplementedError
 
     def _stream_failed(self) -> None:

@@ -26,7 +26,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.media import devices
 from voicedesk.media.device_stream import STALL_SECONDS, START_GRACE_SECONDS, DeviceStream, close_stream_in_background
-from voicedesk.media.devices import AudioDevice, NoticeListener
+from voicedesk.media.devices import NoticeListener
 from voicedesk.media.frames import FRAME_SAMPLES, SAMPLE_RATE, mono_to_frame
 from voicedesk.media.resample import StreamResampler
 
@@ -76,17 +76,6 @@ class MicrophoneTrack(DeviceStream, MediaStreamTrack):
         if not self._opened:
             self._loop = asyncio.get_running_loop()
         super().open()
-
-    def _create_stream(self, sd: Any, device: AudioDevice, rate: int, channels: int) -> Any:
-        return sd.InputStream(
-            device=device.index,
-            samplerate=rate,
-            channels=channels,
-            dtype="float32",
-            blocksize=int(rate * self.blocksize_ms / 1000),
-            latency=self.latency,
-            callback=self._callback,
-        )
 
     def _stream_started(self, stream: Any, rate: int) -> None:
         self._resampler = StreamResampler(rate, SAMPLE_RATE)

@@ -63,15 +63,7 @@ class SpeakerSink(DeviceStream, AudioSink):
 
     # device --------------------------------------------------------------------
     def _create_stream(self, sd: Any, device: AudioDevice, rate: int, channels: int) -> Any:
-        stream = sd.OutputStream(
-            device=device.index,
-            samplerate=rate,
-            channels=channels,
-            dtype="float32",
-            blocksize=int(rate * self.blocksize_ms / 1000),
-            latency=self.latency,
-            callback=self._callback,
-        )
+        stream = super()._create_stream(sd, device, rate, channels)
         self.playout = PlayoutBuffer(rate, self.target_ms, self.max_ms)  # before start(): the callback reads it
         return stream
 
