@@ -19,9 +19,26 @@ import sys
 def run(loss: float, seconds: float, patched: bool) -> dict:
     env = {**os.environ, "VOICEDESK_AIORTC_PATCHES": "1" if patched else "0"}
     out = subprocess.run(
-        [sys.executable, "-m", "voicedesk", "call", "embedded:tone", "--source", "tone:1000",
-         "--duration", str(seconds), "--impair", f"down.loss={loss}%", "--impair-seed", "42", "--json"],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "voicedesk",
+            "call",
+            "embedded:tone",
+            "--source",
+            "tone:1000",
+            "--duration",
+            str(seconds),
+            "--impair",
+            f"down.loss={loss}%",
+            "--impair-seed",
+            "42",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     summary = json.loads(out.stdout)
     down = summary["impairment"]["counters"]["down"]

@@ -124,10 +124,10 @@ WATCH_SCRIPT = textwrap.dedent(
 
     async def wait_then_close():
         for _ in range(300):
-            if "voicedesk.agent.server" in sys.modules and "voicedesk.rtc.signaling.http_json" in sys.modules:
+            if "voicedesk.agent.sessions" in sys.modules and "voicedesk.rtc.signaling.http_json" in sys.modules:
                 break
             await asyncio.sleep(0.05)
-        print("warmed", "aiohttp.web" in sys.modules, flush=True)
+        print("warmed", "aiohttp" in sys.modules, flush=True)
         print("frozen", gc.get_freeze_count() > 10_000, flush=True)
         for window in gui_app.QApplication.topLevelWidgets():
             window.close()
@@ -142,7 +142,7 @@ WATCH_SCRIPT = textwrap.dedent(
 
 def test_the_window_shows_before_loading_the_call_path_then_warms_it(tmp_path):
     """The first screen imports neither aiohttp nor PortAudio nor the linter; once it is up,
-    the call path (aiohttp, the embedded server) is imported while nobody waits for it,
+    the call path (the embedded agent, aiohttp for HTTP targets) is imported while nobody waits for it,
     and the start-up objects are frozen out of the garbage collector's full passes."""
     env = {k: v for k, v in app_env(tmp_path).items() if k != "VOICEDESK_STARTUP_PROBE"}
     result = subprocess.run([sys.executable, "-c", WATCH_SCRIPT], capture_output=True, text=True, timeout=90, env=env)

@@ -7,7 +7,7 @@ import pytest
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.timeout(240)
 
-USER_TESTS = '''
+USER_TESTS = """
 from voicedesk.qa.scenario import Utterance
 
 async def test_the_parrot_repeats(voicedesk_call):
@@ -27,7 +27,7 @@ async def test_an_agent_that_fails_the_test(voicedesk_call):
     assert turn.reply_start is not None, "the tone agent never stops, so this one passes"
     assert call.summary()["packets_received"] > 0
     assert False, "a failing test gets a report bundle"
-'''
+"""
 
 
 def test_users_write_agent_tests_with_the_fixture(pytester, tmp_path):

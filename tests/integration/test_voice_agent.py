@@ -118,9 +118,7 @@ async def test_caller_barging_in_stops_the_agent(tmp_path: Path) -> None:
     barge_onset = next(t for t in tx_loud if t > first_reply_start)
     # the agent's audio stops at the first pause of 0.3 s or more after the caller's onset
     after = [t for t in rx_loud if t >= barge_onset]
-    stopped_at = next(
-        (a for a, b in itertools.pairwise(after) if b - a > 0.3), after[-1] if after else barge_onset
-    )
+    stopped_at = next((a for a, b in itertools.pairwise(after) if b - a > 0.3), after[-1] if after else barge_onset)
     # it stopped right after the caller spoke, well before the answer's end
     # (generous: VAD detection + jitter buffer + a loaded machine)
     assert stopped_at - barge_onset < 1.0, f"agent audio went on {stopped_at - barge_onset:.2f} s after barge-in"

@@ -137,6 +137,10 @@ def run(options: GuiOptions) -> int:
         print(f"voicedesk: {problem}", file=sys.stderr)
         return 1
     import PySide6  # noqa: F401 - before pyqtgraph and qasync pick a binding
+
+    from voicedesk.gui import pyside_patches
+
+    pyside_patches.apply()  # before the rest is imported: PySide6 reads every module's source
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -242,9 +246,8 @@ def freeze_startup_objects() -> None:
 
 # imported by the first call, not by the window (measured with sys.modules around a click)
 CALL_PATH_MODULES = (
-    "voicedesk.agent.server",  # the embedded agent's HTTP server (aiohttp)
-    "voicedesk.agent.endpoints",  # and the endpoints its app mounts
-    "voicedesk.rtc.signaling.http_json",  # the HTTP client
+    "voicedesk.agent.sessions",  # embedded: the agent, handed the offer in-process
+    "voicedesk.rtc.signaling.http_json",  # an http(s):// target: the HTTP client (aiohttp, ~0.1 s)
     "voicedesk.rtc.sdp.lint",  # the SDP inspector, once the descriptions arrive
     "voicedesk.rtc.sdp.summary",
     "voicedesk.rtc.sdp.diff",
@@ -253,8 +256,8 @@ CALL_PATH_MODULES = (
 
 
 def warm_call_path(then: Callable[[], object] | None = None) -> None:
-    """Import what placing a call needs (aiohttp: ~0.1 s) while the user looks at the window;
-    then run ``then`` on the loop.
+    """Import what placing a call needs (aiohttp for HTTP targets: ~0.1 s) while the user
+    looks at the window; then run ``then`` on the loop.
 
     A thread, so the window stays responsive; started only when no call is being placed
     (two threads importing at once only share the GIL). A dial during the import waits

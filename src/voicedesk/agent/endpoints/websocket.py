@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from voicedesk.agent.server import MAX_BODY, OfferError, Session
+from voicedesk.agent.server import MAX_BODY
+from voicedesk.agent.sessions import OfferError, Session
 from voicedesk.rtc.signaling.base import candidate_from_json
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from voicedesk.agent.server import MAX_BODY, OfferError, Session
+from voicedesk.agent.server import MAX_BODY
+from voicedesk.agent.sessions import OfferError, Session
 
 if TYPE_CHECKING:
     from voicedesk.agent.server import AgentServer

@@ -72,7 +72,7 @@ SIGNALING_LABELS = {
 }
 
 SCHEME_WORDS = {
-    "embedded": "the in-process agent server, JSON offer/answer over HTTP",
+    "embedded": "the in-process agent: the offer is handed to it directly (no HTTP)",
     "http": "JSON offer/answer over HTTP (POST {sdp, type})",
     "https": "JSON offer/answer over HTTPS (POST {sdp, type})",
     "json": "JSON offer/answer over HTTP (POST {sdp, type})",

@@ -10,7 +10,7 @@ and a ``KIND+`` prefix on an http(s) URL names another protocol spoken over HTTP
 ``openai+https://api.openai.com/v1/realtime/calls?model=…``  OpenAI Realtime (SDP + bearer key)
 ``janus+http(s)://host:8088/janus[?plugin=…]``  Janus REST API (EchoTest unless named)
 ``ws(s)://host/path``                           WebSocket JSON messages
-``embedded:AGENT``                              the in-process agent server
+``embedded:AGENT``                              an agent in this process, handed the offer directly
 =============================================  =========================================
 
 ``voicedesk call --signaling KIND URL`` is the same as writing ``KIND+URL``.

@@ -1,17 +1,26 @@
-"""``embedded:AGENT``: start the agent server in-process and call it over real HTTP."""
+"""``embedded:AGENT``: run the agent in this process and hand it the offer directly.
+
+No HTTP: the call's agent is private to the call (the Agent tab and ``voicedesk serve``
+run the agent server that other clients reach over HTTP), so the offer goes straight
+to the same ``create_session`` the server's endpoints use. A call to the embedded
+agent therefore imports no aiohttp and opens no socket for signaling (launch to a
+connected call, issue 11). The exchange is still recorded, as method ``in-process``.
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from typing import TYPE_CHECKING
 
 from aiortc import RTCIceServer, RTCSessionDescription
 
+from voicedesk.errors import SignalingError
 from voicedesk.rtc.signaling.base import Signaling
-from voicedesk.rtc.signaling.log import redact_url
+from voicedesk.rtc.signaling.log import SignalingExchanged, mask_body, redact_url
 
 if TYPE_CHECKING:
-    from voicedesk.agent.server import AgentServer  # aiohttp: imported when the call starts
-    from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
+    from voicedesk.agent.sessions import AgentSessions
 
 
 def redact_target(target: str) -> str:
@@ -21,6 +30,8 @@ def redact_target(target: str) -> str:
 
 
 class EmbeddedSignaling(Signaling):
+    protocol = "embedded"
+
     def __init__(self, agent: str, *, timeout: float = 15.0) -> None:
         super().__init__()
         from urllib.parse import parse_qsl
@@ -32,31 +43,53 @@ class EmbeddedSignaling(Signaling):
         self.agent_options = dict(parse_qsl(query, keep_blank_values=True))
         self.agent = check_agent_name(agent)
         self.timeout = timeout
-        self.server: AgentServer | None = None
-        self.http: HttpJsonSignaling | None = None
-        self.description = f"embedded {self.agent} agent"
+        self.sessions: AgentSessions | None = None
+        self.description = f"embedded {self.agent} agent (in-process)"
 
     async def prepare(self) -> list[RTCIceServer]:
-        """Start the agent's server before the offer exists, so that the call's set-up time
-        (and its signaling phase) is the call's, not this process importing and binding."""
-        from voicedesk.agent.server import AgentServer
-        from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
+        """Start the agent before the offer exists, so that the call's set-up time (and its
+        signaling phase) is the call's, not this process loading the agent."""
+        from voicedesk.agent.sessions import AgentSessions
 
-        self.server = AgentServer(agent=self.agent, host="127.0.0.1", port=0, agent_options=self.agent_options)
-        await self.server.start()
-        self.description = f"embedded {self.agent} agent at {self.server.offer_url}"
-        self.http = HttpJsonSignaling(self.server.offer_url, timeout=self.timeout)
-        self.http.record = self.record  # type: ignore[method-assign] - its exchanges are this call's
+        sessions = AgentSessions(agent=self.agent, agent_options=self.agent_options, max_sessions=1)
+        await sessions.start()
+        self.sessions = sessions
         return []
 
     async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
-        if self.http is None:
+        from voicedesk.agent.sessions import OfferError
+
+        if self.sessions is None:
             await self.prepare()
-        assert self.http is not None
-        return await self.http.exchange(offer)
+        assert self.sessions is not None
+        sent = json.dumps({"sdp": offer.sdp, "type": offer.type})
+        started = time.monotonic()
+        try:
+            _, answer_sdp = await self.sessions.create_session(offer.sdp)
+        except OfferError as exc:
+            self._record(sent, "", started, error=str(exc))
+            raise SignalingError(f"the embedded {self.agent} agent refused the offer: {exc}") from None
+        self._record(sent, json.dumps({"sdp": answer_sdp, "type": "answer"}), started)
+        return RTCSessionDescription(sdp=answer_sdp, type="answer")
+
+    def _record(self, sent: str, received: str, started: float, error: str | None = None) -> None:
+        self.record(
+            SignalingExchanged(
+                protocol=self.protocol,
+                method="in-process",
+                url=redact_url(f"embedded:{self.agent}"),
+                reason="" if error else "answered",
+                request_bytes=len(sent),
+                response_bytes=len(received),
+                elapsed_ms=(time.monotonic() - started) * 1000.0,
+                request_body=mask_body(sent, "application/json"),
+                response_body=mask_body(received, "application/json") if received else "",
+                error=error,
+                at=started,
+            )
+        )
 
     async def close(self) -> None:
-        self.http = None
-        if self.server is not None:
-            await self.server.stop()
-            self.server = None
+        if self.sessions is not None:
+            sessions, self.sessions = self.sessions, None
+            await sessions.stop()

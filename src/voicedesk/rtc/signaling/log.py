@@ -75,7 +75,10 @@ class SignalingExchanged:
             arrow = "->" if self.method == "SEND" else "<-"
             text = f"{self.protocol} {arrow} {self.url}: {self.request_body or self.response_body}"
             return text[:300]
-        outcome = f"{self.status} {self.reason}".strip() if self.status is not None else (self.error or "no response")
+        if self.status is not None:
+            outcome = f"{self.status} {self.reason}".strip()
+        else:  # no HTTP status: a transport error, or an in-process exchange ("answered")
+            outcome = self.error or self.reason or "no response"
         return (
             f"{self.method} {self.url} -> {outcome} ({self.elapsed_ms:.0f} ms, "
             f"sent {_size(self.request_bytes)}, received {_size(self.response_bytes)})"
@@ -139,7 +142,7 @@ def _mask_json(data: Any) -> Any:
 def log_exchange(event: SignalingExchanged) -> None:
     """What ``--verbose`` prints for every exchange (INFO), headers and bodies at DEBUG."""
     logger.info("signaling %s", event.one_line())
-    if event.method not in ("SEND", "RECV"):
+    if event.request_headers or event.response_headers:
         logger.info("%s", event.header_lines())
     if logger.isEnabledFor(logging.DEBUG):
         if event.request_body:

@@ -1,0 +1,157 @@
+"""The agent's sessions, without a transport: answer an offer with a peer connection
+running the agent, enforce the limits, and forget every session that ends.
+
+``AgentServer`` (server.py) puts these behind HTTP for other clients; ``embedded:AGENT``
+hands its offer to them in-process, so a call to the embedded agent needs no aiohttp,
+no socket and no HTTP round trip (issue 11: launch to a connected call). Every way in
+goes through ``create_session``, so limits and clean-up hold for all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from voicedesk.agent.admission import LoopLagMonitor
+from voicedesk.agent.agents import Agent, check_agent_name, create_agent, prepare_agent
+from voicedesk.rtc import aiortc_patches
+from voicedesk.tasks import TaskOwner
+
+logger = logging.getLogger("voicedesk.agent.server")
+
+CONNECT_TIMEOUT = 30.0
+PC_CLOSE_TIMEOUT = 5.0
+
+
+@dataclass
+class Session:
+    id: str
+    pc: RTCPeerConnection
+    agent: Agent
+    created: float = field(default_factory=time.monotonic)
+    closing: bool = False
+    # set once the session connected or closed: ends the connect watchdog at once, so the
+    # watchdog does not keep a finished call's peer connection alive for connect_timeout
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class OfferError(Exception):
+    """An offer the agent cannot answer; the message goes back to the caller."""
+
+
+class AgentSessions:
+    def __init__(
+        self,
+        agent: str = "echo",
+        max_sessions: int = 50,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        agent_options: dict[str, str] | None = None,
+        max_loop_lag_ms: float | None = None,
+    ) -> None:
+        self.agent = check_agent_name(agent)
+        # admission control (agent/admission.py): refuse while the loop is this late, None = off
+        self.max_loop_lag_ms = max_loop_lag_ms
+        self.loop_lag = LoopLagMonitor()
+        self.agent_options = dict(agent_options or {})  # e.g. {"delay": "500"} (voice_agents.py)
+        self.max_sessions = max_sessions
+        self.connect_timeout = connect_timeout
+        self.sessions: dict[str, Session] = {}
+        self.sessions_total = 0
+        self._tasks = TaskOwner()
+
+    async def start(self) -> None:
+        # refuse to start (a message naming what to install) rather than fail each call
+        prepare_agent(self.agent, self.agent_options)
+        aiortc_patches.apply()
+        self.loop_lag.start()
+        loop = asyncio.get_running_loop()
+        if loop.get_exception_handler() is None:
+            loop.set_exception_handler(_loop_exception_handler)
+
+    async def stop(self) -> None:
+        await self.loop_lag.stop()
+        await asyncio.gather(*(self.close_session(s, "server stopping") for s in list(self.sessions.values())))
+        await self._tasks.cancel_all(PC_CLOSE_TIMEOUT)
+
+    def at_capacity(self) -> bool:
+        return self.busy_reason() is not None
+
+    def busy_reason(self) -> str | None:
+        """Why a new session would be refused now (a 503's text), or None."""
+        if len(self.sessions) >= self.max_sessions:
+            return f"server busy: {len(self.sessions)} live sessions (limit {self.max_sessions})"
+        lag = self.loop_lag.median_ms()
+        if self.max_loop_lag_ms is not None and lag > self.max_loop_lag_ms:
+            return (
+                f"server busy: its event loop runs {lag:.0f} ms late (limit {self.max_loop_lag_ms:g} ms) with "
+                f"{len(self.sessions)} live sessions; another call would degrade every call"
+            )
+        return None
+
+    async def create_session(self, offer_sdp: str) -> tuple[Session, str]:
+        """Answer one offer with a new session running the agent.
+
+        Raises ``OfferError`` with a message for the caller when the offer cannot be
+        applied; nothing is left behind then.
+        """
+        pc = RTCPeerConnection()
+        session = Session(id=secrets.token_hex(12), pc=pc, agent=create_agent(self.agent, self.agent_options))
+        self.sessions[session.id] = session
+        self.sessions_total += 1
+        try:
+            session.agent.attach(pc)
+            pc.on("connectionstatechange", lambda: self._on_state(session))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:  # aiortc raises many exception types on bad SDP
+            await self.close_session(session, "bad offer")
+            text = str(exc).strip()
+            raise OfferError(f"offer could not be applied: {type(exc).__name__}{': ' + text if text else ''}") from None
+        self._own(self._expire_unconnected(session), f"session {session.id} connect watchdog")
+        logger.info("session %s answered (%d live)", session.id, len(self.sessions))
+        return session, pc.localDescription.sdp
+
+    # session lifetime ---------------------------------------------------
+    def _on_state(self, session: Session) -> None:
+        state = session.pc.connectionState
+        logger.debug("session %s connectionState %s", session.id, state)
+        if state == "connected":
+            session.settled.set()
+        if state in ("failed", "closed"):
+            self._own(self.close_session(session, state), f"close session {session.id}")
+
+    async def _expire_unconnected(self, session: Session) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(session.settled.wait(), self.connect_timeout)
+        if session.pc.connectionState != "connected" and not session.closing:
+            await self.close_session(session, "did not connect in time")
+
+    async def close_session(self, session: Session, why: str) -> None:
+        if session.closing:
+            return
+        session.closing = True
+        session.settled.set()
+        self.sessions.pop(session.id, None)
+        with contextlib.suppress(Exception):
+            await session.agent.close()
+        try:
+            await asyncio.wait_for(session.pc.close(), PC_CLOSE_TIMEOUT)
+        except Exception as exc:  # close() can raise after a failed negotiation
+            logger.debug("closing session %s: %s", session.id, exc)
+        logger.info("session %s closed (%s); %d live", session.id, why, len(self.sessions))
+
+    def _own(self, coro: Any, name: str) -> None:
+        self._tasks.spawn(coro, name)
+
+
+def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """aiortc leaves stray task exceptions behind on bad input; log them, do not crash."""
+    exc = context.get("exception")
+    logger.warning("background error: %s%s", context.get("message"), f" ({exc!r})" if exc else "")

@@ -1,0 +1,61 @@
+"""``embedded:AGENT`` hands the offer to an agent in this process: no HTTP, still recorded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from aiortc import RTCSessionDescription
+
+from voicedesk.errors import SignalingError
+from voicedesk.rtc.signaling.embedded import EmbeddedSignaling
+
+CALL_WITHOUT_AIOHTTP = """
+import asyncio, json, sys
+from voicedesk.media.sources import ToneTrack
+from voicedesk.rtc.call import Call
+
+async def main():
+    call = Call("embedded:echo", source=ToneTrack(1000))
+    summary = await call.run(1.5)
+    exchange = call.signaling.exchanges[0]
+    print(json.dumps({
+        "summary": summary,
+        "aiohttp": sorted(m for m in sys.modules if m.split(".")[0] == "aiohttp"),
+        "line": exchange.one_line(),
+        "sent": json.loads(exchange.request_body)["type"],
+        "received": json.loads(exchange.response_body)["type"],
+    }))
+
+asyncio.run(main())
+"""
+
+
+def test_an_embedded_call_needs_no_http():
+    result = subprocess.run([sys.executable, "-c", CALL_WITHOUT_AIOHTTP], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.splitlines()[-1])
+    assert seen["summary"]["state"] == "connected"
+    assert abs(seen["summary"]["rx_peak_hz"] - 1000) <= 5
+    # the window's start-up saves aiohttp's import (~0.1 s) for embedded calls
+    assert seen["aiohttp"] == []
+    # the Signaling tab still shows what went to the agent and what came back
+    assert seen["line"].startswith("in-process embedded:echo -> answered (")
+    assert (seen["sent"], seen["received"]) == ("offer", "answer")
+
+
+async def test_an_offer_the_agent_cannot_apply_is_one_line_and_recorded():
+    signaling = EmbeddedSignaling("echo")
+    try:
+        with pytest.raises(SignalingError) as caught:
+            await signaling.exchange(RTCSessionDescription(sdp="v=0\r\nm=audio 9 RTP/AVP 0\r\n", type="offer"))
+        text = str(caught.value)
+        assert text.startswith("the embedded echo agent refused the offer: offer could not be applied: ")
+        assert "\n" not in text
+        [exchange] = signaling.exchanges
+        assert exchange.error is not None and "could not be applied" in exchange.error
+        assert signaling.sessions is not None and signaling.sessions.sessions == {}  # nothing left behind
+    finally:
+        await signaling.close()
