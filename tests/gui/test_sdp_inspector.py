@@ -114,3 +114,27 @@ def test_closing_the_window_while_paused_ends_the_call(window, qtbot):
     call = window.bridge.call
     close_window(window, qtbot)
     assert call.state.value == "failed" and not panel.is_paused
+
+
+def test_a_call_fills_the_inspector_when_its_tab_is_opened(window, qtbot):
+    """Lint, structure and summary are not drawn while the call connects on a tab nobody
+    has open (they took ~10 ms of the set-up's loop); opening the tab shows them all."""
+    panel = inspector(window)
+    index = next(i for i in range(window.tabs.count()) if window.tabs.widget(i).isAncestorOf(panel))
+    assert window.tabs.currentIndex() != index
+    window.dialer.set_target("embedded:echo")
+    qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.state.state == "connected", timeout=CONNECT_MS)
+    assert set(panel.texts) == {"offer", "answer"}  # kept at once: the data is not deferred
+    assert panel.summary.toPlainText() == ""  # not drawn for nobody
+
+    window.tabs.setCurrentIndex(index)
+    assert "codec          opus/48000/2" in panel.summary.toPlainText()
+    assert panel.which.currentText() == "Answer" and "a=setup:active" in panel.editor.toPlainText()
+    assert panel.structure.topLevelItemCount() >= 2
+    # on screen, the next description is drawn as it arrives
+    panel.editor.setPlainText("")
+    panel._description_set("remote", "answer", window.bridge.call.remote_sdp or "")
+    assert "a=setup:active" in panel.editor.toPlainText()
+    qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
 if TYPE_CHECKING:
@@ -54,6 +55,31 @@ class Panel(QWidget):
     def __init__(self, context: PanelContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
+        self._waiting_for_show: dict[str, Callable[[], None]] = {}
+
+    def when_shown(self, key: str, work: Callable[[], None]) -> None:
+        """Run ``work`` now if the panel is on screen, else when it is next shown.
+
+        For views only someone looking at them needs (the SDP inspector's lint and
+        summary): the call's set-up runs on the same loop, so work for a tab nobody has
+        open would delay the call. A later ``work`` with the same ``key`` replaces one
+        still waiting (only the latest state is worth drawing).
+        """
+        if self.isVisible():
+            self._waiting_for_show.pop(key, None)
+            work()
+        else:
+            self._waiting_for_show[key] = work
+
+    def bring_up_to_date(self) -> None:
+        """Run the work waiting for the panel to be shown (for code that reads its widgets)."""
+        waiting, self._waiting_for_show = self._waiting_for_show, {}
+        for work in waiting.values():
+            work()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.bring_up_to_date()
+        super().showEvent(event)
 
     def call_started(self, bridge: CallBridge) -> None:
         """A new call is being placed; connect to ``bridge``'s signals here."""

@@ -279,6 +279,11 @@ class SdpInspectorPanel(Panel):
 
     def _description_set(self, side: str, kind: str, sdp: str) -> None:
         self.texts[kind] = sdp
+        # lint, structure and summary are drawn when someone opens the tab: during the
+        # set-up they cost ~10 ms of the loop that is connecting the call
+        self.when_shown("description", lambda: self._show_latest(kind))
+
+    def _show_latest(self, kind: str) -> None:
         if not self.is_paused:
             self._show(kind)
         self._update_views()
