@@ -99,3 +99,16 @@ def test_bad_options_are_one_line_errors():
     assert out.returncode == 1 and out.stderr.startswith("voicedesk: bad source") and "Traceback" not in out.stderr
     out = voicedesk("load", "gopher://x", "--calls", "2")
     assert out.returncode == 1 and "unknown target" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_embedded_agent_options_reach_the_agent():
+    """``embedded:AGENT?KEY=VALUE`` means the same to ``load`` as to ``call``."""
+    bad = voicedesk("load", "embedded:parrot?bogus=1", "--calls", "1", "--duration", "1", timeout=60)
+    assert bad.returncode != 0
+    assert bad.stderr.strip().splitlines()[-1].startswith("voicedesk: the parrot agent has no option bogus (options: ")
+    good = voicedesk(
+        "load", "embedded:parrot?delay=300&vad=energy", "--calls", "2", "--duration", "1.5", "--json", timeout=60
+    )
+    assert good.returncode == 0, good.stderr
+    report = last_json_line(good.stdout)
+    assert report["succeeded"] == 2 and report["failed"] == 0

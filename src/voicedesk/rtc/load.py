@@ -511,10 +511,10 @@ async def run_load(
     server = None
     if plan.target.strip().lower().startswith("embedded:"):
         from voicedesk.agent.server import AgentServer
+        from voicedesk.rtc.signaling.embedded import parse_agent_spec
 
-        server = AgentServer(
-            agent=plan.target.split(":", 1)[1] or "echo", host="127.0.0.1", port=0, max_sessions=plan.calls + 1
-        )
+        agent, options = parse_agent_spec(plan.target.split(":", 1)[1])
+        server = AgentServer(agent=agent, host="127.0.0.1", port=0, max_sessions=plan.calls + 1, agent_options=options)
         await server.start()
         plan = replace(plan, target=server.offer_url)
     try:

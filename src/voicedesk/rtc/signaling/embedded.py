@@ -29,19 +29,23 @@ def redact_target(target: str) -> str:
     return redact_url(target)
 
 
+def parse_agent_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """``parrot?delay=300&vad=energy`` (what follows ``embedded:``) -> the agent's checked
+    name and its options; an unknown agent is a ``ConfigError`` naming the known ones."""
+    from urllib.parse import parse_qsl
+
+    from voicedesk.agent.agents import check_agent_name
+
+    agent, _, query = spec.partition("?")
+    return check_agent_name(agent or "echo"), dict(parse_qsl(query, keep_blank_values=True))
+
+
 class EmbeddedSignaling(Signaling):
     protocol = "embedded"
 
     def __init__(self, agent: str, *, timeout: float = 15.0) -> None:
         super().__init__()
-        from urllib.parse import parse_qsl
-
-        from voicedesk.agent.agents import check_agent_name
-
-        # embedded:parrot?delay=300&vad=energy -> agent options
-        agent, _, query = agent.partition("?")
-        self.agent_options = dict(parse_qsl(query, keep_blank_values=True))
-        self.agent = check_agent_name(agent)
+        self.agent, self.agent_options = parse_agent_spec(agent)
         self.timeout = timeout
         self.sessions: AgentSessions | None = None
         self.description = f"embedded {self.agent} agent (in-process)"
