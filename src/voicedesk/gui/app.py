@@ -248,7 +248,7 @@ def freeze_startup_objects() -> None:
 CALL_PATH_MODULES = (
     "voicedesk.agent.sessions",  # embedded: the agent, handed the offer in-process
     "voicedesk.rtc.signaling.http_json",  # an http(s):// target: the HTTP client (aiohttp, ~0.1 s)
-    "voicedesk.rtc.sdp.lint",  # the SDP inspector, once the descriptions arrive
+    "voicedesk.rtc.sdp.lint",  # the SDP inspector, when its tab shows a call
     "voicedesk.rtc.sdp.summary",
     "voicedesk.rtc.sdp.diff",
     "cryptography.hazmat.primitives.serialization",  # DTLS: the key goes into the TLS context
