@@ -21,6 +21,10 @@ class IceError(VoiceDeskError):
     """ICE did not establish a path to the peer."""
 
 
+class DtlsError(VoiceDeskError):
+    """ICE found a path to the peer, but the DTLS handshake on it did not complete."""
+
+
 class CallTimeout(VoiceDeskError):
     """The call did not reach the expected state in time."""
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 from aiortc import RTCSessionDescription
 
+from tests.helpers.calls import real_offer
 from voicedesk.errors import SignalingError
 from voicedesk.rtc.signaling.embedded import EmbeddedSignaling
 
@@ -50,12 +51,28 @@ async def test_an_offer_the_agent_cannot_apply_is_one_line_and_recorded():
     signaling = EmbeddedSignaling("echo")
     try:
         with pytest.raises(SignalingError) as caught:
-            await signaling.exchange(RTCSessionDescription(sdp="v=0\r\nm=audio 9 RTP/AVP 0\r\n", type="offer"))
+            offer = (await real_offer()).replace("a=rtcp-mux\r\n", "")
+            await signaling.exchange(RTCSessionDescription(sdp=offer, type="offer"))
         text = str(caught.value)
-        assert text.startswith("the embedded echo agent refused the offer: offer could not be applied: ")
+        assert text == (
+            "the embedded echo agent refused the offer: offer could not be applied: ValueError: RTCP mux is not enabled"
+        )
         assert "\n" not in text
         [exchange] = signaling.exchanges
         assert exchange.error is not None and "could not be applied" in exchange.error
         assert signaling.sessions is not None and signaling.sessions.sessions == {}  # nothing left behind
+    finally:
+        await signaling.close()
+
+
+async def test_an_offer_without_a_fingerprint_is_refused_with_the_reason():
+    """aiortc would accept it and then wait for ever in a handshake it cannot verify."""
+    offer = "".join(line for line in (await real_offer()).splitlines(True) if not line.startswith("a=fingerprint:"))
+    signaling = EmbeddedSignaling("echo")
+    try:
+        with pytest.raises(
+            SignalingError, match="the offer has no a=fingerprint: its DTLS certificate cannot be verified"
+        ):
+            await signaling.exchange(RTCSessionDescription(sdp=offer, type="offer"))
     finally:
         await signaling.close()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
+import time
 
 import pytest
 
 from tests.helpers.processes import voicedesk
-from voicedesk.errors import SdpError
+from voicedesk.errors import DtlsError, SdpError
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc.call import Call, CallState
 from voicedesk.rtc.sdp import parse
@@ -84,6 +86,36 @@ async def test_offer_aiortc_refuses_fails_the_call_cleanly():
 
     call = Call("embedded:echo", edit_offer=no_rtcp_mux)
     await expect_clean_failure(call, "the edited offer was refused: ValueError: RTCP mux is not enabled")
+
+
+async def test_an_answer_without_a_fingerprint_fails_at_once_not_after_the_timeout():
+    async def no_fingerprint(sdp: str) -> str:
+        return re.sub(r"a=fingerprint:[^\r\n]*\r\n", "", sdp)
+
+    started = time.monotonic()
+    await expect_clean_failure(
+        Call("embedded:echo", edit_answer=no_fingerprint, timeout=20),
+        "the edited answer has no a=fingerprint: the peer's DTLS certificate cannot be verified",
+    )
+    assert time.monotonic() - started < 10  # aiortc alone would wait out the 20 s
+
+
+async def test_a_certificate_that_does_not_match_its_fingerprint_is_called_a_dtls_failure():
+    """ICE connects; the handshake fails: the reason names DTLS and the fingerprint, not ICE."""
+
+    async def other_fingerprint(sdp: str) -> str:
+        return re.sub(
+            r"(a=fingerprint:sha-256 )([0-9A-F])", lambda m: m[1] + ("1" if m[2] == "0" else "0"), sdp, count=1
+        )
+
+    call = Call("embedded:echo", edit_answer=other_fingerprint, timeout=20)
+    with pytest.raises(DtlsError) as caught:
+        await call.start()
+    text = str(caught.value)
+    assert text.startswith("ICE connected but the DTLS handshake did not complete (connection failed): ")
+    assert "a=fingerprint" in text and call.reason == text
+    assert call.pc is not None and call.pc.iceConnectionState == "closed"
+    await call.hangup()
 
 
 async def test_answer_aiortc_refuses_fails_the_call_cleanly():

@@ -101,6 +101,9 @@ class AgentSessions:
         Raises ``OfferError`` with a message for the caller when the offer cannot be
         applied; nothing is left behind then.
         """
+        if "a=fingerprint:" not in offer_sdp:
+            # aiortc accepts it and then waits for ever in a DTLS handshake it cannot verify
+            raise OfferError("the offer has no a=fingerprint: its DTLS certificate cannot be verified")
         pc = RTCPeerConnection()
         session = Session(id=secrets.token_hex(12), pc=pc, agent=create_agent(self.agent, self.agent_options))
         self.sessions[session.id] = session

@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from voicedesk.config import IceConfig
-from voicedesk.errors import CallTimeout, IceError, SdpError, VoiceDeskError
+from voicedesk.errors import CallTimeout, DtlsError, IceError, SdpError, VoiceDeskError
 from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
@@ -168,6 +168,7 @@ class Call:
         self.setup_phases: dict[str, float] = {}
         self._listeners: list[CallListener] = []
         self._connected = asyncio.Event()
+        self._connect_error: IceError | DtlsError | None = None  # why connecting failed, once it has
         self._finished = asyncio.Event()
         self._closed = False
         self.signaling.add_listener(self._on_signaling_exchange)
@@ -291,10 +292,13 @@ class Call:
             answer = RTCSessionDescription(sdp=self.remote_sdp, type="answer")
         if self.relay is not None:
             answer = RTCSessionDescription(sdp=await self.relay.rewrite_answer(answer.sdp), type=answer.type)
+        edited = "edited " if "answer" in self.unedited_sdp else ""
+        if "a=fingerprint:" not in answer.sdp:
+            # aiortc applies it, then waits out the timeout in a handshake it cannot verify
+            raise SdpError(f"the {edited}answer has no a=fingerprint: the peer's DTLS certificate cannot be verified")
         try:
             await pc.setRemoteDescription(answer)
         except Exception as exc:  # aiortc raises many types on bad SDP
-            edited = "edited " if "answer" in self.unedited_sdp else ""
             raise SdpError(f"the {edited}answer could not be applied: {_describe(exc)}") from None
         applied_at = time.monotonic()
         self._emit(DescriptionSet("remote", "answer", answer.sdp, self._now_ms()))
@@ -303,7 +307,7 @@ class Call:
         self._set_state(CallState.CONNECTING)
         await self._connected.wait()
         if self.state.is_final:
-            raise IceError(self.reason or "connection failed")
+            raise self._connect_error or IceError(self.reason or "connection failed")
         now = time.monotonic()
         self.setup_phases["connecting_ms"] = (now - applied_at) * 1000.0
         self.setup_ms = (now - self._offer_at - self._paused_s) * 1000.0
@@ -408,11 +412,25 @@ class Call:
         if state == "connected":
             self._connected.set()
         elif state in ("failed", "closed") and not self._closed:
-            reason = self._ice_failure_text(f"connection {state}")
+            failure = self._connect_failure(f"connection {state}")
+            reason = str(failure)
             if self.state == CallState.CONNECTED:
                 reason = f"connection to the peer lost ({state})"
+            else:
+                self._connect_error = failure
             self._set_state(CallState.FAILED, reason)
             self._connected.set()
+
+    def _connect_failure(self, what: str) -> IceError | DtlsError:
+        """Why the connection did not come up: ICE found no path, or it found one and the
+        DTLS handshake on it did not finish (the cases need different fixes)."""
+        if self.pc is not None and self.pc.iceConnectionState in ("connected", "completed"):
+            return DtlsError(
+                f"ICE connected but the DTLS handshake did not complete ({what}): a certificate did not "
+                "match the a=fingerprint its side announced (check edited or relayed SDP), or the peer "
+                "never answered the handshake"
+            )
+        return IceError(self._ice_failure_text(what))
 
     def _ice_failure_text(self, what: str) -> str:
         local = candidates_in(self.local_sdp)
@@ -425,7 +443,7 @@ class Call:
 
     def _timeout_error(self) -> VoiceDeskError:
         if self.state == CallState.CONNECTING:
-            return IceError(self._ice_failure_text(f"no connection within {self.timeout:g} s"))
+            return self._connect_failure(f"no connection within {self.timeout:g} s")
         return CallTimeout(f"call set-up timed out after {self.timeout:g} s while {self.state.value}")
 
     async def _fail(self, reason: str) -> None:
