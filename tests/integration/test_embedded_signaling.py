@@ -76,3 +76,15 @@ async def test_an_offer_without_a_fingerprint_is_refused_with_the_reason():
             await signaling.exchange(RTCSessionDescription(sdp=offer, type="offer"))
     finally:
         await signaling.close()
+
+
+async def test_the_recorded_exchange_names_the_agent_and_its_options_with_secrets_masked():
+    signaling = EmbeddedSignaling("parrot?delay=300")
+    try:
+        await signaling.exchange(RTCSessionDescription(sdp=await real_offer(), type="offer"))
+        [exchange] = signaling.exchanges
+        assert exchange.one_line().startswith("in-process embedded:parrot?delay=300 -> answered (")
+    finally:
+        await signaling.close()
+    secret = EmbeddedSignaling("voice?llm_url=http://127.0.0.1:9/v1&llm_key=sk-very-secret")
+    assert secret.redacted_target() == "embedded:voice?llm_url=http://127.0.0.1:9/v1&llm_key=***"

@@ -81,7 +81,7 @@ class EmbeddedSignaling(Signaling):
             SignalingExchanged(
                 protocol=self.protocol,
                 method="in-process",
-                url=redact_url(f"embedded:{self.agent}"),
+                url=self.redacted_target(),
                 reason="" if error else "answered",
                 request_bytes=len(sent),
                 response_bytes=len(received),
@@ -92,6 +92,13 @@ class EmbeddedSignaling(Signaling):
                 at=started,
             )
         )
+
+    def redacted_target(self) -> str:
+        """``embedded:parrot?delay=300&llm_key=***``: the agent and its options, secrets masked."""
+        from urllib.parse import urlencode
+
+        query = f"?{urlencode(self.agent_options)}" if self.agent_options else ""
+        return redact_url(f"embedded:{self.agent}{query}")
 
     async def close(self) -> None:
         if self.sessions is not None:
