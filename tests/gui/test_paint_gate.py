@@ -165,3 +165,17 @@ async def test_a_work_that_took_long_waits_for_a_longer_quiet(monkeypatch):
     observers[0](frame)  # t = 40 ms: 20 ms ahead
     await asyncio.sleep(0)
     assert ran == ["slow", "fast", "slow"]
+
+
+async def test_a_peer_sending_40_ms_packets_is_gated_on_its_own_interval(monkeypatch):
+    """a=ptime:40: a packet arrives every 40 ms, so 25 ms after one there are 15 ms of
+    quiet ahead (a 20 ms assumption would call that packet overdue and hold the work)."""
+    clock, gate, _observers, sinks = gate_on_both_streams(monkeypatch)
+    ran = []
+    sinks[0].write(np.zeros(1920, dtype=np.float32))  # 40 ms at 48 kHz
+    clock.now += 0.025
+    assert gate.quiet_for() == pytest.approx(0.015)
+    gate.run(lambda: ran.append(1))
+    assert ran == [1] and gate.deferred == 0
+    clock.now += 0.060  # 85 ms: over two intervals without a packet, the stream stopped
+    assert gate.quiet_for() == float("inf")

@@ -1,7 +1,8 @@
 """Paint in the quiet between packets, sent and received.
 
 The window paints on the same loop that sends a packet every 20 ms and reads the
-packets that arrive every 20 ms. A repaint that runs when a packet is due delays it:
+packets that arrive every 20 ms (or whatever ptime the peer sends with: each stream's
+interval is the audio its last frame carried). A repaint that runs when a packet is due delays it:
 an outgoing packet leaves late, and an incoming one is read late, which aiortc then
 counts as network jitter (it timestamps a packet when Python reads it), so the
 window's own painting would show up in the "jitter in" it displays.
@@ -25,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from voicedesk.media.frames import SAMPLE_RATE
 from voicedesk.media.sinks import AudioSink
 
-PACKET_INTERVAL_S = 0.020
+PACKET_INTERVAL_S = 0.020  # until a stream's first frame says otherwise (a=ptime:40 -> 40 ms frames)
 QUIET_S = 0.008  # start work only when the next packet is at least 8 ms away
 MARGIN_S = 0.001  # on top of what the work took last time
 MAX_WAIT_S = 0.040  # two packet intervals: past that, paint anyway
@@ -38,6 +40,7 @@ class PaintGate:
     def __init__(self, quiet_s: float = QUIET_S) -> None:
         self.quiet_s = quiet_s
         self._last: dict[str, float] = {}  # "sent" / "received" -> perf_counter of the last packet
+        self._interval: dict[str, float] = {}  # "sent" / "received" -> seconds of audio a packet carries
         self._waiting: dict[Callable[[], None], float] = {}  # work -> when it started waiting
         self._check_scheduled = False
         self._cost: dict[Any, float] = {}  # kind of work -> seconds it took, repaint included
@@ -46,7 +49,7 @@ class PaintGate:
 
     def attach(self, add_observer: Callable[[Callable[[np.ndarray], None]], None]) -> None:
         """Watch a sender: ``add_observer`` is e.g. ``call.outbound.add_observer``."""
-        add_observer(lambda samples: self._on_packet("sent"))
+        add_observer(lambda samples: self._on_packet("sent", samples.size / SAMPLE_RATE))
         self._active = True
 
     def attach_received(self, add_sink: Callable[[AudioSink], None]) -> None:
@@ -58,17 +61,19 @@ class PaintGate:
         """The call is over: run what waits and stop gating (the observers stay, harmless)."""
         self._active = False
         self._last.clear()
+        self._interval.clear()
         self._flush()
 
     def quiet_for(self, now: float | None = None) -> float:
         """Seconds until the next packet either way is due (inf when no stream is running)."""
         now = time.perf_counter() if now is None else now
         quiet = float("inf")
-        for last in self._last.values():
+        for direction, last in self._last.items():
             since = now - last
-            if since > 2 * PACKET_INTERVAL_S:
+            interval = self._interval.get(direction, PACKET_INTERVAL_S)
+            if since > 2 * interval:
                 continue  # this stream stopped: nothing to protect
-            quiet = min(quiet, max(0.0, PACKET_INTERVAL_S - since))  # an overdue packet is due now
+            quiet = min(quiet, max(0.0, interval - since))  # an overdue packet is due now
         return quiet
 
     def run(self, work: Callable[[], None]) -> None:
@@ -88,10 +93,13 @@ class PaintGate:
         self.deferred += 1
         self._waiting.setdefault(work, time.perf_counter())  # bound methods compare equal
 
-    def _on_packet(self, direction: str) -> None:
+    def _on_packet(self, direction: str, duration_s: float = PACKET_INTERVAL_S) -> None:
+        """A frame went out or came in; ``duration_s`` is the audio it carries (its ptime)."""
         if not self._active:
             return
         self._last[direction] = time.perf_counter()
+        if 0.005 <= duration_s <= 0.120:  # a resampler's odd first chunk says nothing of the ptime
+            self._interval[direction] = duration_s
         if self._waiting and not self._check_scheduled:
             # call_soon: after the packet's own step (encoded and sent, or read and decoded)
             self._check_scheduled = True
@@ -143,4 +151,4 @@ class _ArrivalSink(AudioSink):
         self._gate = gate
 
     def write(self, samples: np.ndarray) -> None:
-        self._gate._on_packet("received")
+        self._gate._on_packet("received", samples.size / SAMPLE_RATE)
