@@ -56,3 +56,7 @@ def test_human_summary_names_units():
     assert result.returncode == 0, result.stderr
     assert "state          connected" in result.stdout
     assert " ms" in result.stdout and "Hz" in result.stdout
+    # a tone all the way: everything that arrived was audible (to the 100 ms)
+    [heard] = [line for line in result.stdout.splitlines() if line.startswith("received audio ")]
+    audible, _, received = heard.split("; ")[1].removesuffix(" s audible").partition(" s of ")
+    assert abs(float(audible) - float(received)) <= 0.1 and 1.0 <= float(received) <= 1.6, heard

@@ -186,6 +186,9 @@ def test_cli_call_json_includes_the_turns() -> None:
     assert "time" in summary["turns"][0]["transcript"]
     assert summary["turns"][1]["response"].startswith("I can tell you my name")
     assert "agent turn 2" in done.stderr
+    # the agent spoke twice, a second or more each time, and was silent in between
+    assert 11_000 < summary["rx_audio_ms"] < 12_500
+    assert 1_500 < summary["rx_audible_ms"] < summary["rx_audio_ms"] - 3_000
 
 
 def test_missing_espeak_refuses_the_voice_agent_only(tmp_path: Path) -> None:

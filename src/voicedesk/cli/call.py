@@ -157,10 +157,17 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"loss           {fmt(summary['loss_pct'], '%')}",
         f"jitter         {fmt(summary['jitter_ms'], 'ms')}",
         f"rtt            {fmt(summary['rtt_ms'], 'ms')}  (from the peer's RTCP reports)",
-        f"received audio {fmt(summary['rx_level_dbfs'], 'dBFS')}, peak {fmt(summary['rx_peak_hz'], 'Hz')}",
+        f"received audio {fmt(summary['rx_level_dbfs'], 'dBFS')}, peak {fmt(summary['rx_peak_hz'], 'Hz')} "
+        f"in the last second; {audible_share(summary)}",
         f"ice path       {summary.get('path') or 'n/a'}{' (through TURN)' if summary.get('turn_used') else ''}",
     ]
     print("\n".join(lines))
+
+
+def audible_share(summary: dict[str, Any]) -> str:
+    """``2.3 s of 8.0 s audible``: how much of what arrived was not silence."""
+    received, audible = summary.get("rx_audio_ms") or 0.0, summary.get("rx_audible_ms") or 0.0
+    return f"{audible / 1000:.1f} s of {received / 1000:.1f} s audible" if received else "no audio arrived"
 
 
 async def run(args: argparse.Namespace) -> int:

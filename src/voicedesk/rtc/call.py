@@ -527,6 +527,10 @@ class Call:
             "rx_gap_ms": _round(self.receive_gaps.missing_ms),
             "rx_clipped_samples": self.rx.clipped_samples,
             "rx_silent_ms": _round(self.rx.silent_samples * 1000.0 / SAMPLE_RATE),
+            # over the whole call: an agent that spoke and then fell silent has no level in
+            # the last second, which alone would read as "nothing received"
+            "rx_audio_ms": _round(self.rx.samples * 1000.0 / SAMPLE_RATE),
+            "rx_audible_ms": _round((self.rx.samples - self.rx.silent_samples) * 1000.0 / SAMPLE_RATE),
             **self._ice_summary(),
         }
 
