@@ -160,6 +160,9 @@ def test_a_test_run_exports_its_report(tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads((bundle / "result.json").read_text())
     assert result["passed"] is True and result["name"] == "echo-network"
+    # an echo starts while the tone still plays: a negative voice-to-voice, said as such
+    assert "measured reply began " in done.stderr and " ms before the utterance ended (voice to voice -" in done.stderr
+    assert "ms (the reply began before the utterance ended); heard" in done.stderr
     assert (bundle / "report.html").read_text().count("<svg") >= 6
     rows = (bundle / "stats.csv").read_text().splitlines()
     assert rows[0].startswith("t_ms,") and len(rows) >= 2

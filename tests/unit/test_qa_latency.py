@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from voicedesk.media.frames import SAMPLE_RATE
-from voicedesk.qa.latency import TimedRecorder, Turn, speech_runs
+from voicedesk.qa.latency import TimedRecorder, Turn, speech_runs, voice_to_voice_text
 
 BLOCK = 960  # 20 ms, as aiortc delivers
 
@@ -111,3 +111,16 @@ def test_a_recording_stops_at_its_limit_and_says_so():
     feed(rec, clock, signal([(2.0, 0.2)]))
     assert rec.total == SAMPLE_RATE and rec.truncated
     assert rec.audio().size == SAMPLE_RATE
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (None, "n/a"),
+        (992.8, "993 ms"),
+        (0.0, "0 ms"),
+        (-877.5, "-878 ms (the reply began before the utterance ended)"),
+    ],
+)
+def test_voice_to_voice_reads_as_what_happened(ms, text):
+    assert voice_to_voice_text(ms) == text

@@ -12,6 +12,7 @@ from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.qa.golden import compare, golden_path, load_baseline, save_baseline
 from voicedesk.qa.junit import write_junit
+from voicedesk.qa.latency import voice_to_voice_text
 from voicedesk.qa.report import add_report_arguments, write_bundle
 from voicedesk.qa.runner import ScenarioResult, run_scenario
 from voicedesk.qa.scenario import Scenario, load_scenarios
@@ -60,7 +61,7 @@ def _print_result(result: dict[str, Any]) -> None:
         v2v = turn.get("voice_to_voice_ms")
         print(
             f"  turn {turn['index']}: said {turn['said']}; voice-to-voice "
-            f"{'n/a' if v2v is None else f'{v2v:.0f} ms'}{own}; heard {turn.get('transcript')!r}",
+            f"{voice_to_voice_text(v2v)}{own}; heard {turn.get('transcript')!r}",
             file=sys.stderr,
         )
     golden = result.get("golden")

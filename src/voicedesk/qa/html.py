@@ -279,7 +279,8 @@ def render_report(
         )
         out.append(
             '<p class="note">voice-to-voice: end of what was sent to the onset of the reply received, '
-            "both found in the audio at this end of the call.</p>"
+            "both found in the audio at this end of the call; negative when the reply began before "
+            "the utterance ended (an echo, or an agent talking over the caller).</p>"
         )
 
     if agent_turns:

@@ -31,6 +31,16 @@ SPEECH_MARGIN_DB = 15.0  # speech is this far above the noise floor
 SPEECH_CAP_DBFS = -35.0  # …but anything this loud is sound: an agent that never stops has no "floor"
 
 
+def voice_to_voice_text(ms: float | None) -> str:
+    """How a voice-to-voice figure reads: ``993 ms``. A negative one is true too: the reply
+    began before the utterance ended (an echo, an agent talking over the caller); say so."""
+    if ms is None:
+        return "n/a"
+    if ms < 0:
+        return f"{ms:.0f} ms (the reply began before the utterance ended)"
+    return f"{ms:.0f} ms"
+
+
 class TimedRecorder(AudioSink):
     """Every block of a call with the loop time it passed here (a full-call recording).
 

@@ -352,12 +352,18 @@ class ScenarioRun:
             check = Check(index + 1, step.line, "reply", step.describe())
             if turn is not None:
                 await self._await_reply(turn, step.timeout)
-                check.measured = (
-                    f"reply after {_fmt(turn.voice_to_voice_ms, ' ms')} (voice to voice), "
-                    f"lasting {_fmt(turn.reply_ms, ' ms')}"
-                    if turn.reply_start is not None
-                    else f"no reply within {step.timeout:g} s"
-                )
+                v2v = turn.voice_to_voice_ms
+                if turn.reply_start is None:
+                    check.measured = f"no reply within {step.timeout:g} s"
+                elif v2v is not None and v2v < 0:  # an echo, or an agent talking over the caller
+                    check.measured = (
+                        f"reply began {-v2v:.1f} ms before the utterance ended (voice to voice {v2v:.1f} ms), "
+                        f"lasting {_fmt(turn.reply_ms, ' ms')}"
+                    )
+                else:
+                    check.measured = (
+                        f"reply after {_fmt(v2v, ' ms')} (voice to voice), lasting {_fmt(turn.reply_ms, ' ms')}"
+                    )
                 check.passed = turn.reply_start is not None and turn.reply_end is not None
                 if turn.reply_start is not None and turn.reply_end is None:
                     check.message = f"the agent was still talking after {step.timeout:g} s"
