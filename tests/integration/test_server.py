@@ -81,18 +81,20 @@ async def test_bad_requests_are_refused_with_a_reason(body, content_type, status
 
 async def test_mutated_sdp_is_a_400_and_leaves_no_session():
     offer = await real_offer()
+    not_applied = "offer could not be applied: "
     broken = [
-        offer.replace("a=fingerprint:sha-256", "a=fingerprint:sha-256 zz"),
-        offer.replace("m=audio", "m=audio x"),
-        "\r\n".join(line for line in offer.splitlines() if not line.startswith("a=ice-ufrag")) + "\r\n",
-        offer.replace("a=setup:actpass", "a=setup:bogus"),
-        "v=0\r\nm=audio\r\n",
+        (offer.replace("a=fingerprint:sha-256", "a=fingerprint:sha-256 zz"), not_applied),
+        (offer.replace("m=audio", "m=audio x"), not_applied),
+        ("\r\n".join(line for line in offer.splitlines() if not line.startswith("a=ice-ufrag")) + "\r\n", not_applied),
+        (offer.replace("a=setup:actpass", "a=setup:bogus"), not_applied),
+        # aiortc would take this one and then wait for ever in a handshake it cannot verify
+        ("v=0\r\nm=audio\r\n", "the offer has no a=fingerprint: its DTLS certificate cannot be verified"),
     ]
     async with running_server("echo") as server:
-        for sdp in broken:
+        for sdp, reason in broken:
             status, answer = await post(server.offer_url, json.dumps({"sdp": sdp, "type": "offer"}).encode())
             assert status == 400, (sdp[:60], answer)
-            assert answer["error"].startswith("offer could not be applied")
+            assert answer["error"].startswith(reason), answer
         await asyncio.sleep(0.2)
         assert (await get_json(f"{server.base_url}/health"))["sessions"] == 0
         # and the server still works
