@@ -1,8 +1,9 @@
 """The embedded agent server: start/stop it, see its port and its live sessions.
 
 The panel owns at most one ``AgentServer`` (started with AppRunner on the app's
-loop). Calls to ``embedded:AGENT`` start their own private server; this one is
-for calling from elsewhere (a browser, another VoiceDesk, ``voicedesk call``).
+loop). Calls to ``embedded:AGENT`` hand their offer to a private agent in-process;
+this server is for calling from elsewhere (a browser, another VoiceDesk, ``voicedesk
+call``, an HTTP target in this window's dialer).
 """
 
 from __future__ import annotations
