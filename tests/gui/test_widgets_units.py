@@ -55,7 +55,8 @@ def test_parse_candidates_reads_types_and_related_addresses():
 
 
 def test_signaling_kind_in_words():
-    assert "in-process" in signaling_kind("embedded:echo")
+    assert "in-process" in signaling_kind("embedded:echo") and "no HTTP" in signaling_kind("embedded:echo")
+    assert "its own HTTP server" in signaling_kind("embedded+http:echo")
     assert "WHIP" in signaling_kind("whip+https://x/whip") and "WebSocket" in signaling_kind("wss://x")
     assert "JSON offer/answer" in signaling_kind("https://x/api/voice/offer")
     assert "unknown scheme" in signaling_kind("ftp://x")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
 import sys
 
@@ -11,6 +13,10 @@ from aiortc import RTCSessionDescription
 
 from tests.helpers.calls import real_offer
 from voicedesk.errors import SignalingError
+from voicedesk.media.sources import ToneTrack
+from voicedesk.rtc.agent_events import embedded_agent_sends_events
+from voicedesk.rtc.call import Call
+from voicedesk.rtc.signaling import signaling_for_target
 from voicedesk.rtc.signaling.embedded import EmbeddedSignaling
 
 CALL_WITHOUT_AIOHTTP = """
@@ -88,3 +94,20 @@ async def test_the_recorded_exchange_names_the_agent_and_its_options_with_secret
         await signaling.close()
     secret = EmbeddedSignaling("voice?llm_url=http://127.0.0.1:9/v1&llm_key=sk-very-secret")
     assert secret.redacted_target() == "embedded:voice?llm_url=http://127.0.0.1:9/v1&llm_key=***"
+
+
+async def test_embedded_http_goes_through_the_agent_server_and_stops_it():
+    """``embedded+http:`` is the path other clients take: a real POST to the agent's own
+    server on a free port; the server is gone when the call is."""
+    call = Call("embedded+http:echo", source=ToneTrack(1000))
+    summary = await call.run(1.5)
+    assert summary["state"] == "connected" and abs(summary["rx_peak_hz"] - 1000) <= 5
+    [exchange] = call.signaling.exchanges
+    assert (exchange.method, exchange.status) == ("POST", 200)
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/voice/offer", exchange.url)
+    port = int(exchange.url.split(":")[2].split("/")[0])
+    with pytest.raises(OSError):  # refused: the server stopped with the call
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    # turn events still open for agents that send them
+    assert embedded_agent_sends_events(signaling_for_target("embedded+http:parrot"))
+    assert not embedded_agent_sends_events(signaling_for_target("embedded+http:echo"))

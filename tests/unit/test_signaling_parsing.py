@@ -23,6 +23,7 @@ from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body
         ("wss://h/ws", "ws", "WebSocketSignaling"),
         ("janus+http://h:8088/janus", None, "JanusSignaling"),
         ("embedded:tone", None, "EmbeddedSignaling"),
+        ("embedded+http:tone", None, "EmbeddedHttpSignaling"),
     ],
 )
 def test_targets_pick_their_signaling(target, kind, cls):

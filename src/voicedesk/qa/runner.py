@@ -205,7 +205,7 @@ def transcriber(scenario: Scenario, target: str = ""):  # -> Callable[[np.ndarra
         raise PipelineError(f"transcripts need the speech engines (voicedesk.agent.engines): {exc}") from None
     check_pocketsphinx()
     phrases = tuple(SMALL_VOCABULARY) + scenario.phrases()
-    if target.startswith("embedded:"):
+    if target.startswith(("embedded:", "embedded+http:")):
         # the embedded agents' own replies: what their transcripts should be recognized as
         with contextlib.suppress(ImportError):
             from voicedesk.agent.engines.responder import INTENTS, NOTHING_HEARD_REPLY

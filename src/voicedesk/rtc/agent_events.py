@@ -40,7 +40,9 @@ AGENTS_WITH_EVENTS = frozenset({"parrot", "voice", "script"})
 
 def embedded_agent_sends_events(signaling: object) -> bool:
     """True for an ``embedded:`` target whose agent writes turn events."""
-    return type(signaling).__name__ == "EmbeddedSignaling" and getattr(signaling, "agent", None) in AGENTS_WITH_EVENTS
+    from voicedesk.rtc.signaling.embedded import EmbeddedSignaling  # light: no aiohttp
+
+    return isinstance(signaling, EmbeddedSignaling) and signaling.agent in AGENTS_WITH_EVENTS
 
 
 class AgentEventsChannel:

@@ -509,7 +509,7 @@ async def run_load(
     resolve_ice(plan.ice, relay_only=plan.relay_only)  # a bad --ice fails here, once, not in every call
     signaling_for_target(plan.target, headers=plan.headers, timeout=plan.timeout)  # likewise a bad target
     server = None
-    if plan.target.strip().lower().startswith("embedded:"):
+    if plan.target.strip().lower().startswith(("embedded:", "embedded+http:")):
         from voicedesk.agent.server import AgentServer
         from voicedesk.rtc.signaling.embedded import parse_agent_spec
 

@@ -73,6 +73,7 @@ SIGNALING_LABELS = {
 
 SCHEME_WORDS = {
     "embedded": "the in-process agent: the offer is handed to it directly (no HTTP)",
+    "embedded+http": "the in-process agent behind its own HTTP server (JSON offer/answer, as clients reach it)",
     "http": "JSON offer/answer over HTTP (POST {sdp, type})",
     "https": "JSON offer/answer over HTTPS (POST {sdp, type})",
     "json": "JSON offer/answer over HTTP (POST {sdp, type})",
@@ -91,7 +92,7 @@ def signaling_kind(target: str, kind: str = "") -> str:
     if not target:
         return "enter a target"
     scheme = target.partition(":")[0].lower()
-    word = kind or (scheme.split("+", 1)[0] if "+" in scheme else scheme)
+    word = kind or (scheme.split("+", 1)[0] if "+" in scheme and scheme not in SCHEME_WORDS else scheme)
     if scheme not in ("embedded", "http", "https", "ws", "wss") and "+" not in scheme:
         return "unknown scheme: use http(s)://…, ws(s)://…, KIND+http(s)://… or embedded:AGENT"
     return SCHEME_WORDS.get(word, f"{word} signaling")
@@ -154,7 +155,7 @@ class DialerWidget(QFrame):
         self.target.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.target.setMinimumContentsLength(14)
         self.target.lineEdit().setPlaceholderText("http://host:port/api/voice/offer  or  embedded:echo")
-        self.target.setToolTip("Where to call: an agent's offer URL, or embedded:AGENT for the in-process server")
+        self.target.setToolTip("Where to call: an agent's offer URL, or embedded:AGENT for an agent in this process")
         self.signaling = QLabel()
         self.signaling.setObjectName("hint")
         self.signaling_kind = QComboBox()

@@ -11,6 +11,7 @@ and a ``KIND+`` prefix on an http(s) URL names another protocol spoken over HTTP
 ``janus+http(s)://host:8088/janus[?plugin=…]``  Janus REST API (EchoTest unless named)
 ``ws(s)://host/path``                           WebSocket JSON messages
 ``embedded:AGENT``                              an agent in this process, handed the offer directly
+``embedded+http:AGENT``                         the same agent behind its HTTP server, on a free port
 =============================================  =========================================
 
 ``voicedesk call --signaling KIND URL`` is the same as writing ``KIND+URL``.
@@ -30,7 +31,7 @@ SIGNALING_KINDS = (*HTTP_KINDS, "ws")
 
 _TARGETS_HELP = (
     "use http(s)://host:port/path (JSON), pipecat+/whip+/openai+/janus+http(s)://…, ws(s)://…, "
-    "or embedded:echo / embedded:tone"
+    "or embedded:echo / embedded:tone (embedded+http:echo through its HTTP server)"
 )
 
 
@@ -66,6 +67,10 @@ def signaling_for_target(
         from voicedesk.rtc.signaling.embedded import EmbeddedSignaling
 
         return EmbeddedSignaling(rest or "echo", timeout=timeout)
+    if scheme == "embedded+http" and sep:
+        from voicedesk.rtc.signaling.embedded import EmbeddedHttpSignaling
+
+        return EmbeddedHttpSignaling(rest or "echo", timeout=timeout)
     if not sep or not rest.startswith("//"):
         raise ConfigError(f"unknown target {target!r}: {_TARGETS_HELP}")
     prefix, plus, transport = scheme.rpartition("+") if "+" in scheme else ("json", "", scheme)

@@ -20,7 +20,9 @@ from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.log import SignalingExchanged, mask_body, redact_url
 
 if TYPE_CHECKING:
+    from voicedesk.agent.server import AgentServer  # aiohttp: imported when such a call starts
     from voicedesk.agent.sessions import AgentSessions
+    from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
 
 
 def redact_target(target: str) -> str:
@@ -104,3 +106,41 @@ class EmbeddedSignaling(Signaling):
         if self.sessions is not None:
             sessions, self.sessions = self.sessions, None
             await sessions.stop()
+
+
+class EmbeddedHttpSignaling(EmbeddedSignaling):
+    """``embedded+http:AGENT``: the same agent behind its HTTP server, started in this
+    process on a free port, and the offer POSTed to it: the path other clients take
+    (``voicedesk serve``), for when that is what is to be tried. Costs aiohttp's import
+    and an HTTP round trip in the set-up."""
+
+    protocol = "json"
+
+    def __init__(self, agent: str, *, timeout: float = 15.0) -> None:
+        super().__init__(agent, timeout=timeout)
+        self.server: AgentServer | None = None
+        self.http: HttpJsonSignaling | None = None
+        self.description = f"embedded {self.agent} agent over HTTP"
+
+    async def prepare(self) -> list[RTCIceServer]:
+        from voicedesk.agent.server import AgentServer
+        from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
+
+        server = AgentServer(agent=self.agent, host="127.0.0.1", port=0, agent_options=self.agent_options)
+        await server.start()
+        self.server = self.sessions = server
+        self.description = f"embedded {self.agent} agent at {server.offer_url}"
+        self.http = HttpJsonSignaling(server.offer_url, timeout=self.timeout)
+        self.http.record = self.record  # type: ignore[method-assign] - its exchanges are this call's
+        return []
+
+    async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
+        if self.http is None:
+            await self.prepare()
+        assert self.http is not None
+        return await self.http.exchange(offer)
+
+    async def close(self) -> None:
+        self.http = None
+        self.server = None
+        await super().close()  # stops the server (it is the sessions)
