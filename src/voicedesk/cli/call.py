@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "target",
         help="http(s)://…/api/voice/offer (JSON), whip+http(s)://…, pipecat+http(s)://…, openai+https://…, "
-        "janus+http(s)://…/janus, ws(s)://…, or embedded:echo / embedded:tone",
+        "janus+http(s)://…/janus, ws(s)://…, or embedded:AGENT (in-process; embedded+http:AGENT through "
+        "its own HTTP server)",
     )
     p.add_argument(
         "--signaling",
