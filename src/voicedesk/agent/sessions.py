@@ -24,6 +24,7 @@ from voicedesk.agent.agents import Agent, check_agent_name, create_agent, prepar
 from voicedesk.rtc import aiortc_patches
 from voicedesk.tasks import TaskOwner
 
+# the logger name the server's session lines had before the split (what -v filters read)
 logger = logging.getLogger("voicedesk.agent.server")
 
 CONNECT_TIMEOUT = 30.0

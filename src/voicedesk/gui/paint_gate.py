@@ -1,10 +1,10 @@
 """Paint in the quiet between packets, sent and received.
 
 The window paints on the same loop that sends a packet every 20 ms and reads the
-packets that arrive every 20 ms (or whatever ptime the peer sends with: each stream's
-interval is the audio its last frame carried). A repaint that runs when a packet is due delays it:
-an outgoing packet leaves late, and an incoming one is read late, which aiortc then
-counts as network jitter (it timestamps a packet when Python reads it), so the
+packets that arrive every 20 ms (or at the peer's ptime: each stream's interval is
+the audio its last frame carried). A repaint that runs when a packet is due delays
+it: an outgoing packet leaves late, and an incoming one is read late, which aiortc
+then counts as network jitter (it timestamps a packet when Python reads it), so the
 window's own painting would show up in the "jitter in" it displays.
 
 The gate knows both schedules: the call's ``OutboundAudioTrack`` observers run as
