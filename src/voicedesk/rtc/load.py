@@ -507,14 +507,20 @@ async def run_load(
     from voicedesk.rtc.signaling import signaling_for_target
 
     resolve_ice(plan.ice, relay_only=plan.relay_only)  # a bad --ice fails here, once, not in every call
-    signaling_for_target(plan.target, headers=plan.headers, timeout=plan.timeout)  # likewise a bad target
+    signaling = signaling_for_target(plan.target, headers=plan.headers, timeout=plan.timeout)  # likewise a bad target
     server = None
-    if plan.target.strip().lower().startswith(("embedded:", "embedded+http:")):
-        from voicedesk.agent.server import AgentServer
-        from voicedesk.rtc.signaling.embedded import parse_agent_spec
+    from voicedesk.rtc.signaling.embedded import EmbeddedSignaling
 
-        agent, options = parse_agent_spec(plan.target.split(":", 1)[1])
-        server = AgentServer(agent=agent, host="127.0.0.1", port=0, max_sessions=plan.calls + 1, agent_options=options)
+    if isinstance(signaling, EmbeddedSignaling):  # embedded: and embedded+http: alike
+        from voicedesk.agent.server import AgentServer
+
+        server = AgentServer(
+            agent=signaling.agent,
+            host="127.0.0.1",
+            port=0,
+            max_sessions=plan.calls + 1,
+            agent_options=signaling.agent_options,
+        )
         await server.start()
         plan = replace(plan, target=server.offer_url)
     try:

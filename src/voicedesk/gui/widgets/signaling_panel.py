@@ -103,7 +103,7 @@ class SignalingPanel(Panel):
         self.exchanges.append(event)
         row = self.table.rowCount()
         self.table.insertRow(row)
-        status = f"{event.status} {event.reason}".strip() if event.status is not None else event.error or event.reason
+        status = event.outcome
         cells = (
             "" if event.t_ms is None else f"{event.t_ms:.0f}",
             event.method,

@@ -20,7 +20,6 @@ from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.log import SignalingExchanged, mask_body, redact_url
 
 if TYPE_CHECKING:
-    from voicedesk.agent.server import AgentServer  # aiohttp: imported when such a call starts
     from voicedesk.agent.sessions import AgentSessions
     from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
 
@@ -118,7 +117,6 @@ class EmbeddedHttpSignaling(EmbeddedSignaling):
 
     def __init__(self, agent: str, *, timeout: float = 15.0) -> None:
         super().__init__(agent, timeout=timeout)
-        self.server: AgentServer | None = None
         self.http: HttpJsonSignaling | None = None
         self.description = f"embedded {self.agent} agent over HTTP"
 
@@ -128,7 +126,7 @@ class EmbeddedHttpSignaling(EmbeddedSignaling):
 
         server = AgentServer(agent=self.agent, host="127.0.0.1", port=0, agent_options=self.agent_options)
         await server.start()
-        self.server = self.sessions = server
+        self.sessions = server  # stopped with the call by EmbeddedSignaling.close
         self.description = f"embedded {self.agent} agent at {server.offer_url}"
         self.http = HttpJsonSignaling(server.offer_url, timeout=self.timeout)
         self.http.record = self.record  # type: ignore[method-assign] - its exchanges are this call's
@@ -142,5 +140,4 @@ class EmbeddedHttpSignaling(EmbeddedSignaling):
 
     async def close(self) -> None:
         self.http = None
-        self.server = None
-        await super().close()  # stops the server (it is the sessions)
+        await super().close()

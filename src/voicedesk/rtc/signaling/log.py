@@ -69,18 +69,22 @@ class SignalingExchanged:
     at: float = field(default_factory=time.monotonic)
     t_ms: float | None = None
 
+    @property
+    def outcome(self) -> str:
+        """``201 Created``; without an HTTP status, the error or the reason (an in-process
+        exchange is "answered"); "" for a message that has neither."""
+        if self.status is not None:
+            return f"{self.status} {self.reason}".strip()
+        return self.error or self.reason
+
     def one_line(self) -> str:
         """``POST url -> 201 Created (12 ms, sent 1.2 kB, received 0.9 kB)``, as --verbose prints it."""
         if self.method in ("SEND", "RECV"):
             arrow = "->" if self.method == "SEND" else "<-"
             text = f"{self.protocol} {arrow} {self.url}: {self.request_body or self.response_body}"
             return text[:300]
-        if self.status is not None:
-            outcome = f"{self.status} {self.reason}".strip()
-        else:  # no HTTP status: a transport error, or an in-process exchange ("answered")
-            outcome = self.error or self.reason or "no response"
         return (
-            f"{self.method} {self.url} -> {outcome} ({self.elapsed_ms:.0f} ms, "
+            f"{self.method} {self.url} -> {self.outcome or 'no response'} ({self.elapsed_ms:.0f} ms, "
             f"sent {_size(self.request_bytes)}, received {_size(self.response_bytes)})"
         )
 
