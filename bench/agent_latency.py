@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.helpers.processes import serve
 from tests.helpers.speech import CaptureSink, spoken_wav
 
-from voicedesk.media.frames import level_dbfs
+from voicedesk.media.pcm import level_dbfs
 from voicedesk.media.sources import WavTrack
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call
@@ -140,7 +140,7 @@ async def isolation() -> None:
     """Max event-loop stall while the recognizer loads and decodes 10 s of speech: thread vs worker process."""
     from tests.helpers.speech import agent_recognizer_settings, speak
 
-    from voicedesk.agent.engines.stt import PocketsphinxRecognizer, build_decoder
+    from voicedesk.speech.stt import PocketsphinxRecognizer, build_decoder
 
     settings = agent_recognizer_settings()
     speech = np.concatenate([speak("what is the weather today")] * 5)
@@ -154,7 +154,7 @@ async def isolation() -> None:
             lags.append(loop.time() - t - 0.005)
 
     def in_thread() -> None:
-        from voicedesk.agent.engines.stt import transcribe
+        from voicedesk.speech.stt import transcribe
 
         transcribe(speech, 48_000, decoder=build_decoder(settings))
 
@@ -186,13 +186,13 @@ async def barge_in(trials: int) -> None:
     """Talk over the agent's answer; when does its audio stop?"""
     from tests.helpers.speech import speak
 
-    from voicedesk.agent.processors.transport import SpeakerTrack
+    from voicedesk.media.tracks import QueuedAudioTrack
 
     question, interjection = speak("what can you do"), speak("stop stop stop")
     print("| trial | caller's onset → agent audio stopped, caller's audio (ms) | agent: detected → flushed (ms) |")
     print("| --- | --- | --- |")
     for trial in range(1, trials + 1):
-        mouth, rx = SpeakerTrack(), CaptureSink()
+        mouth, rx = QueuedAudioTrack(), CaptureSink()
         tx: list[tuple[float, float]] = []
         events: list[dict] = []
         changed = asyncio.Event()

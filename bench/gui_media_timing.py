@@ -304,7 +304,7 @@ class ShmSinkView:
 
 
 def _media_child(target: str, seconds: float, tx_name: str, rx_name: str, out: Any) -> None:
-    from voicedesk.media.frames import SAMPLE_RATE
+    from voicedesk.media.pcm import SAMPLE_RATE
 
     tx = ShmRing(tx_name, RING_SECONDS * SAMPLE_RATE)
     rx = ShmRing(rx_name, RING_SECONDS * SAMPLE_RATE)
@@ -329,7 +329,7 @@ def _media_child(target: str, seconds: float, tx_name: str, rx_name: str, out: A
 def run_process(target: str, seconds: float) -> dict[str, Any]:
     import multiprocessing
 
-    from voicedesk.media.frames import SAMPLE_RATE
+    from voicedesk.media.pcm import SAMPLE_RATE
 
     app = _qt_app()
     tx = ShmRing(None, RING_SECONDS * SAMPLE_RATE)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sources import parse_source
 from voicedesk.qa.latency import TimedRecorder, speech_runs
 from voicedesk.rtc import aiortc_patches

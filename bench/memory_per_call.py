@@ -35,7 +35,7 @@ def threads(pid: int) -> int:
 
 
 async def drive(server: Server, calls: int, hold: float) -> dict:
-    from voicedesk.rtc.load import LoadPlan, place_call
+    from voicedesk.qa.load import LoadPlan, place_call
 
     plan = LoadPlan(server.url, calls=1, duration=hold, timeout=20)
     marks: dict[int, float] = {}

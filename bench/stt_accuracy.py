@@ -20,10 +20,10 @@ import time
 
 import numpy as np
 
-from voicedesk.agent.engines.audio import resample, to_float
 from voicedesk.agent.engines.responder import RuleResponder
-from voicedesk.agent.engines.stt import SMALL_VOCABULARY, PocketsphinxRecognizer, SttSettings
-from voicedesk.agent.engines.tts import find_tts
+from voicedesk.media.resample import resample, to_float
+from voicedesk.speech.stt import SMALL_VOCABULARY, PocketsphinxRecognizer, SttSettings
+from voicedesk.speech.tts import find_tts
 
 CALL_RATE = 48_000
 

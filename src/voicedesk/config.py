@@ -27,7 +27,7 @@ from voicedesk.errors import ConfigError
 
 SCHEMES = ("stun", "stuns", "turn", "turns")
 REDACTED = "***"
-# how long the ICE probe waits for each STUN/TURN server (rtc/stun.py, rtc/ice.py, the ICE lab)
+# how long the ICE probe waits for each STUN/TURN server (rtc/stun.py, rtc/ice_probe.py, the ICE lab)
 PROBE_TIMEOUT_S = 5.0
 
 

@@ -19,7 +19,7 @@ from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from tests.helpers.chromium import running_chromium, write_tone_wav
-from voicedesk.agent import agents
+from voicedesk.agent import agents, registry
 from voicedesk.agent.server import AgentServer
 from voicedesk.media.sinks import AnalyzerSink
 
@@ -33,7 +33,7 @@ AGENT_TONE = 440.0
 class ListeningToneAgent(agents.ToneAgent):
     """The tone agent, plus an ear: what the browser sends is kept for the test to check."""
 
-    name = "tone"
+    name = "listening-tone"
     ears: ClassVar[list[AnalyzerSink]] = []
 
     def attach(self, pc: RTCPeerConnection) -> None:
@@ -54,8 +54,8 @@ class ListeningToneAgent(agents.ToneAgent):
 
 @pytest.fixture
 async def ear_server(monkeypatch) -> AsyncIterator[tuple[AgentServer, asyncio.Queue, list]]:
-    # stands in for "tone" (the registry treats unknown names as pipeline agents when preparing)
-    monkeypatch.setitem(agents.AGENTS, "tone", ListeningToneAgent)
+    # an agent of the test's own, registered as a user's would be
+    monkeypatch.setitem(registry._AGENTS, ListeningToneAgent.name, ListeningToneAgent)
     ListeningToneAgent.ears = []
     reports: asyncio.Queue = asyncio.Queue()
     requests: list[tuple[str, str, int]] = []
@@ -76,7 +76,7 @@ async def ear_server(monkeypatch) -> AsyncIterator[tuple[AgentServer, asyncio.Qu
         requests.append((request.method, request.path, response.status))
         return response
 
-    server = AgentServer(agent="tone", host="127.0.0.1", port=0)
+    server = AgentServer(agent=ListeningToneAgent.name, host="127.0.0.1", port=0)
     server.app.router.add_post("/test/report", report)
     server.app.middlewares.append(remember)
     await server.start()

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from tests.helpers.pulse import PulseServer, no_sound_server, pulse  # noqa: F401 - fixtures
 from voicedesk.gui.widgets.audio_panel import microphone_spec
 from voicedesk.media.dtmf import detect_dtmf
-from voicedesk.media.frames import dominant_frequency
+from voicedesk.media.pcm import dominant_frequency
 
 pytestmark = pytest.mark.gui
 

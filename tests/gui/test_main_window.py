@@ -14,7 +14,7 @@ from tests.helpers.net import free_port
 from tests.helpers.stub_server import StubServer
 from voicedesk.gui.main_window import MainWindow
 from voicedesk.gui.widgets.dialer import DialRequest
-from voicedesk.media.frames import dominant_frequency
+from voicedesk.media.pcm import dominant_frequency
 
 pytestmark = pytest.mark.gui
 
@@ -231,7 +231,7 @@ def test_shortcuts_exist_with_fallbacks(window):
 
 def test_a_broken_panel_shows_its_error_and_the_rest_works(qtbot, aloop, monkeypatch):
     from voicedesk.gui import main_window
-    from voicedesk.gui.panels import PANELS, PanelSpec
+    from voicedesk.gui.tabs import PANELS, PanelSpec
 
     monkeypatch.setattr(main_window, "PANELS", [*PANELS, PanelSpec("broken", "Broken", "voicedesk.gui.nope:Nope")])
     w = MainWindow()

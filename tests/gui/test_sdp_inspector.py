@@ -10,7 +10,7 @@ from tests.gui.conftest import close_window
 from tests.helpers.sdp import ANSWER, OFFER, mutate
 from voicedesk.gui.main_window import MainWindow
 from voicedesk.gui.widgets.sdp_inspector import SdpInspectorPanel
-from voicedesk.media.frames import dominant_frequency
+from voicedesk.media.pcm import dominant_frequency
 from voicedesk.rtc.sdp import parse
 from voicedesk.rtc.sdp.edit import keep_codecs
 from voicedesk.rtc.sdp.summary import summarize

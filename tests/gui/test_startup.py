@@ -23,7 +23,7 @@ pytestmark = pytest.mark.gui
 
 BAD_EXIT_SIGNS = ("Fatal Python error", "QThread: Destroyed", "Traceback", "Task was destroyed but it is pending")
 # what the first screen does not need: the HTTP stack, PortAudio, the SDP linter, reports
-NOT_AT_START = ("aiohttp", "sounddevice", "voicedesk.rtc.sdp.lint", "voicedesk.qa.report", "voicedesk.rtc.ice")
+NOT_AT_START = ("aiohttp", "sounddevice", "voicedesk.rtc.sdp.lint", "voicedesk.qa.report", "voicedesk.rtc.ice_probe")
 
 
 def app_env(tmp_path) -> dict[str, str]:

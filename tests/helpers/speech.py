@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from voicedesk.agent.engines.audio import resample, to_float
-from voicedesk.agent.engines.stt import SMALL_VOCABULARY, SttSettings, transcribe
-from voicedesk.agent.engines.tts import find_tts
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
+from voicedesk.media.resample import resample, to_float
 from voicedesk.media.sinks import AudioSink
+from voicedesk.speech.stt import SMALL_VOCABULARY, SttSettings, transcribe
+from voicedesk.speech.tts import find_tts
 
 
 def speak(text: str) -> np.ndarray:
@@ -94,14 +94,14 @@ class CaptureSink(AudioSink):
 
     def loud_times(self, threshold_dbfs: float = -40.0) -> list[float]:
         """Arrival times of blocks louder than the threshold."""
-        from voicedesk.media.frames import level_dbfs
+        from voicedesk.media.pcm import level_dbfs
 
         return [t for t, b in self.blocks if level_dbfs(b) > threshold_dbfs]
 
 
 def recognize_spans(samples: np.ndarray, settings: SttSettings | None = None) -> list[str]:
     """Recognize each stretch of sound on its own (as the agent does, one utterance at a time)."""
-    from voicedesk.agent.engines.stt import build_decoder
+    from voicedesk.speech.stt import build_decoder
 
     decoder = build_decoder(settings or agent_recognizer_settings())
     texts = []

@@ -17,8 +17,8 @@ import pytest
 from tests.helpers.processes import voicedesk
 from tests.helpers.pulse import PulseServer, pulse  # noqa: F401 - fixture
 from voicedesk.media.devices import AudioDeviceNotice
-from voicedesk.media.frames import SAMPLE_RATE, dominant_frequency, level_dbfs
 from voicedesk.media.microphone import MicrophoneTrack
+from voicedesk.media.pcm import SAMPLE_RATE, dominant_frequency, level_dbfs
 from voicedesk.media.sinks import StereoRecorderSink
 from voicedesk.media.sources import WavTrack
 from voicedesk.media.speaker import SpeakerSink

@@ -10,7 +10,7 @@ import numpy as np
 
 from tests.helpers.processes import voicedesk
 from voicedesk.media.dtmf import detect_dtmf
-from voicedesk.media.frames import SILENCE_DBFS
+from voicedesk.media.pcm import SILENCE_DBFS
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc.call import Call, CallState
 

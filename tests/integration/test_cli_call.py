@@ -8,7 +8,7 @@ import wave
 import numpy as np
 
 from tests.helpers.processes import serve, voicedesk
-from voicedesk.media.frames import dominant_frequency
+from voicedesk.media.pcm import dominant_frequency
 
 
 def test_call_embedded_echo_returns_the_tone(tmp_path):

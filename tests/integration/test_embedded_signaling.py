@@ -12,12 +12,11 @@ import pytest
 from aiortc import RTCSessionDescription
 
 from tests.helpers.calls import real_offer
+from voicedesk.agent.embedded import EmbeddedSignaling
 from voicedesk.errors import SignalingError
 from voicedesk.media.sources import ToneTrack
-from voicedesk.rtc.agent_events import embedded_agent_sends_events
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.signaling import signaling_for_target
-from voicedesk.rtc.signaling.embedded import EmbeddedSignaling
 
 CALL_WITHOUT_AIOHTTP = """
 import asyncio, json, sys
@@ -109,5 +108,5 @@ async def test_embedded_http_goes_through_the_agent_server_and_stops_it():
     with pytest.raises(OSError):  # refused: the server stopped with the call
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     # turn events still open for agents that send them
-    assert embedded_agent_sends_events(signaling_for_target("embedded+http:parrot"))
-    assert not embedded_agent_sends_events(signaling_for_target("embedded+http:echo"))
+    assert signaling_for_target("embedded+http:parrot").sends_agent_events
+    assert not signaling_for_target("embedded+http:echo").sends_agent_events

@@ -8,11 +8,11 @@ import socket
 import pytest
 from aiortc import RTCSessionDescription
 
+from voicedesk.agent.embedded import EmbeddedSignaling
 from voicedesk.errors import IceError
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.ice_monitor import STATS_NOTE
-from voicedesk.rtc.signaling.embedded import EmbeddedSignaling
 
 CANDIDATE = re.compile(r"^(a=candidate:\S+ \d+ \S+ \d+ )(\S+) (\d+)( typ .*)$", re.MULTILINE)
 

@@ -12,7 +12,7 @@ from tests.helpers.net import free_port
 from tests.helpers.processes import voicedesk
 from tests.helpers.turn import SECRET, Coturn, coturn, coturn_secret  # noqa: F401 - fixtures
 from voicedesk.config import IceConfig
-from voicedesk.rtc.ice import probe
+from voicedesk.rtc.ice_probe import probe
 from voicedesk.rtc.stun import Outcome
 from voicedesk.rtc.turn_credentials import mint
 

@@ -17,9 +17,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from tests.helpers.calls import get_json, real_offer, running_server
 from tests.helpers.processes import serve, wait_until
 from voicedesk.media.sources import ToneTrack
+from voicedesk.qa.load import LoadPlan, run_load
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.call import Call
-from voicedesk.rtc.load import LoadPlan, run_load
 
 
 def opus_packets(seconds: float) -> list[bytes]:

@@ -17,9 +17,9 @@ import pytest
 
 from tests.helpers.processes import serve, voicedesk
 from tests.helpers.speech import CaptureSink, recognize, recognize_spans, speak, spoken_wav
-from voicedesk.agent.processors.transport import SpeakerTrack
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sources import WavTrack
+from voicedesk.media.tracks import QueuedAudioTrack
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call
 
@@ -34,8 +34,8 @@ class Caller:
         self.rx = CaptureSink()
         self.tx: list[tuple[float, object]] = []
         self.events: list[dict] = []
-        # a SpeakerTrack (the agents' own output track) is silence until told what to say
-        self.mouth = SpeakerTrack()
+        # a QueuedAudioTrack (the agents' own output track) is silence until told what to say
+        self.mouth = QueuedAudioTrack()
         source = WavTrack(wav) if wav is not None else self.mouth
         self.call = Call(target, source=source, sinks=[self.rx], timeout=30.0)
         self.call.outbound.add_observer(lambda samples: self.tx.append((time.monotonic(), samples.copy())))
@@ -59,7 +59,7 @@ class Caller:
         await asyncio.wait_for(loop(), within_s)
 
     def tx_loud_times(self, threshold_dbfs: float = -40.0) -> list[float]:
-        from voicedesk.media.frames import level_dbfs
+        from voicedesk.media.pcm import level_dbfs
 
         return [t for t, b in self.tx if level_dbfs(b) > threshold_dbfs]  # type: ignore[arg-type]
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.speech import agent_recognizer_settings, speak
-from voicedesk.agent.engines.stt import PocketsphinxRecognizer, SttSettings, normalize, transcribe
-from voicedesk.agent.engines.tts import find_tts
+from voicedesk.agent.conversation import TurnObserver
 from voicedesk.agent.frames import (
     AgentStartedSpeakingFrame,
     AgentStoppedSpeakingFrame,
@@ -23,9 +22,10 @@ from voicedesk.agent.frames import (
     StartFrame,
 )
 from voicedesk.agent.pipeline import FrameProcessor
-from voicedesk.agent.turns import TurnObserver
 from voicedesk.errors import PipelineError
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
+from voicedesk.speech.stt import PocketsphinxRecognizer, SttSettings, normalize, transcribe
+from voicedesk.speech.tts import find_tts
 
 
 def test_espeak_speaks_for_a_plausible_time() -> None:

@@ -9,7 +9,6 @@ import pytest
 
 from tests.helpers.pipeline import ProcessorHarness
 from voicedesk.agent.engines.responder import RuleResponder
-from voicedesk.agent.engines.vad import EnergyVad
 from voicedesk.agent.frames import (
     AudioInFrame,
     ControlFrame,
@@ -29,8 +28,10 @@ from voicedesk.agent.frames import (
 from voicedesk.agent.pipeline import FrameProcessor
 from voicedesk.agent.processors.responder import ResponderProcessor
 from voicedesk.agent.processors.vad import VADProcessor
-from voicedesk.agent.voice_agents import VoiceAgent, parse_agent_options
+from voicedesk.agent.registry import parse_agent_options
+from voicedesk.agent.voice_agents import VoiceAgent
 from voicedesk.errors import ConfigError
+from voicedesk.speech.vad import EnergyVad
 
 
 class Slow(FrameProcessor):
@@ -187,9 +188,9 @@ class ScriptedRecognizer:
 
 
 async def test_stt_feeds_the_utterance_but_not_the_vad_hang_over() -> None:
-    from voicedesk.agent.engines.stt import SttSettings
     from voicedesk.agent.frames import PartialTranscriptFrame
     from voicedesk.agent.processors.stt import STTProcessor
+    from voicedesk.speech.stt import SttSettings
 
     recognizer = ScriptedRecognizer()
     stt = STTProcessor(SttSettings(), recognizer=recognizer, preroll_s=0.3, holdback_s=0.4, tail_s=0.15)

@@ -3,7 +3,7 @@ import pytest
 
 from voicedesk.errors import ConfigError
 from voicedesk.media.dtmf import DTMF_FREQUENCIES, detect_dtmf, dtmf_samples, tone_pair, validate_digits
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 
 
 def test_q23_pairs() -> None:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from voicedesk.media.frames import (
+from voicedesk.media.pcm import (
     SAMPLE_RATE,
     SILENCE_DBFS,
     dominant_frequency,

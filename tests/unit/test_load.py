@@ -1,9 +1,9 @@
-"""rtc/load.py: the arithmetic and bookkeeping of a load run (no calls placed here)."""
+"""qa/load.py: the arithmetic and bookkeeping of a load run (no calls placed here)."""
 
 import pytest
 
 from voicedesk.errors import ConfigError
-from voicedesk.rtc.load import CallResult, LoadPlan, LoadReport, _Tally, percentiles
+from voicedesk.qa.load import CallResult, LoadPlan, LoadReport, _Tally, percentiles
 
 
 def test_percentiles_use_the_nearest_rank():

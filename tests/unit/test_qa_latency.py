@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.qa.latency import TimedRecorder, Turn, speech_runs, voice_to_voice_text
 
 BLOCK = 960  # 20 ms, as aiortc delivers

@@ -74,7 +74,7 @@ def record() -> CallRecord:
         agent_turns=[{"type": "turn", "turn": 1, "latency_ms": {"voice_to_voice": 640.0}}],
         log=[
             f"   10.0 ms INFO voicedesk.rtc.signaling: sent headers: Authorization: Bearer {TOKEN}",
-            f"   11.0 ms DEBUG voicedesk.rtc.ice: TURN turn:203.0.113.77 user alice credential {TURN_SECRET}",
+            f"   11.0 ms DEBUG voicedesk.rtc.ice_probe: TURN turn:203.0.113.77 user alice credential {TURN_SECRET}",
             f"   12.0 ms DEBUG x: body {json.dumps(OFFER)}",
             f"   13.0 ms INFO voicedesk.media: microphone {DEVICE} at 48000 Hz",
         ],

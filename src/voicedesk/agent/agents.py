@@ -1,34 +1,18 @@
-"""Agents the embedded server can run for each call.
-
-An agent is attached to a fresh peer connection before the offer is applied;
-it adds what it sends and consumes what it receives. ``close`` runs when the
-session ends.
-"""
+"""The two agents without a pipeline: ``echo`` and ``tone`` (registry.py says what an agent is)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
-from voicedesk.errors import ConfigError
+from voicedesk.agent.registry import Agent, register_agent
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc import aiortc_patches
 
 logger = logging.getLogger(__name__)
-
-
-class Agent:
-    name = "agent"
-
-    def attach(self, pc: RTCPeerConnection) -> None:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        pass
 
 
 class EchoAgent(Agent):
@@ -40,8 +24,10 @@ class EchoAgent(Agent):
     the aiortc patches off, aiortc decodes and re-encodes as stock aiortc does."""
 
     name = "echo"
+    summary = "sends back what it hears"
 
-    def __init__(self, forward: bool = True) -> None:
+    def __init__(self, options: dict[str, str] | None = None, *, forward: bool = True) -> None:
+        super().__init__(options)
         self.forward = forward
         self._relay = MediaRelay()
 
@@ -68,8 +54,10 @@ class ToneAgent(Agent):
     """Sends a steady tone (440 Hz by default) and ignores what it hears."""
 
     name = "tone"
+    summary = "sends a 440 Hz tone, ignores what it hears"
 
-    def __init__(self, frequency: float = 440.0) -> None:
+    def __init__(self, options: dict[str, str] | None = None, *, frequency: float = 440.0) -> None:
+        super().__init__(options)
         self.frequency = frequency
         self._track: ToneTrack | None = None
 
@@ -86,49 +74,5 @@ class ToneAgent(Agent):
             self._track.stop()
 
 
-def _pipeline_agent(kind: str) -> Callable[..., Agent]:
-    """A registry entry for an agent of voice_agents.py, imported only when used."""
-
-    def factory(options: dict[str, str] | None = None) -> Agent:
-        from voicedesk.agent.voice_agents import PIPELINE_AGENTS
-
-        return PIPELINE_AGENTS[kind](options)
-
-    factory.__doc__ = f"the {kind} agent (frame pipeline)"
-    return factory
-
-
-AGENTS: dict[str, Callable[..., Agent]] = {
-    "echo": EchoAgent,
-    "tone": ToneAgent,
-    "parrot": _pipeline_agent("parrot"),
-    "voice": _pipeline_agent("voice"),
-    "script": _pipeline_agent("script"),
-}
-
-
-def check_agent_name(name: str) -> str:
-    name = name.strip().lower()
-    if name not in AGENTS:
-        raise ConfigError(f"unknown agent {name!r}: choose one of {', '.join(sorted(AGENTS))}")
-    return name
-
-
-def prepare_agent(name: str, options: dict[str, str] | None = None) -> None:
-    """Check that an agent can run with these options (engines installed, options valid).
-
-    Raises a VoiceDeskError naming what to install or fix; other agents are unaffected.
-    """
-    name = check_agent_name(name)
-    if name in ("echo", "tone"):
-        if options:
-            raise ConfigError(f"the {name} agent takes no options")
-        return
-    from voicedesk.agent.voice_agents import PIPELINE_AGENTS
-
-    PIPELINE_AGENTS[name].preflight(options or {})
-
-
-def create_agent(name: str, options: dict[str, str] | None = None) -> Agent:
-    factory = AGENTS[check_agent_name(name)]
-    return factory(options) if options else factory()
+register_agent(EchoAgent)
+register_agent(ToneAgent)

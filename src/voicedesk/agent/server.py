@@ -17,13 +17,11 @@ import os
 
 from aiohttp import web
 
-from voicedesk.agent.sessions import CONNECT_TIMEOUT, AgentSessions, OfferError, Session
+from voicedesk.agent.sessions import CONNECT_TIMEOUT, MAX_BODY, AgentSessions, OfferError, Session
 
 __all__ = ["MAX_BODY", "AgentServer", "OfferError", "Session", "http_base_url", "json_error"]
 
 logger = logging.getLogger(__name__)
-
-MAX_BODY = 64 * 1024
 
 
 def http_base_url(host: str, port: int) -> str:

@@ -20,13 +20,14 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from voicedesk.agent.admission import LoopLagMonitor
-from voicedesk.agent.agents import Agent, check_agent_name, create_agent, prepare_agent
+from voicedesk.agent.registry import Agent, check_agent_name, create_agent, prepare_agent
 from voicedesk.rtc import aiortc_patches
 from voicedesk.tasks import TaskOwner
 
 # the logger name the server's session lines had before the split (what -v filters read)
 logger = logging.getLogger("voicedesk.agent.server")
 
+MAX_BODY = 64 * 1024  # a signaling request body (offer, WHIP, WebSocket message)
 CONNECT_TIMEOUT = 30.0
 PC_CLOSE_TIMEOUT = 5.0
 

@@ -84,7 +84,7 @@ def has_display() -> bool:
 
 
 def smoke_test(headless: bool, screenshot: str | None) -> int:
-    from voicedesk import smoke
+    from voicedesk.qa import smoke
 
     if not headless:
         try:

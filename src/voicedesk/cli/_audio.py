@@ -18,8 +18,8 @@ from aiortc.mediastreams import MediaStreamTrack
 from voicedesk.errors import ConfigError
 from voicedesk.media.devices import AudioDeviceNotice, parse_device_spec
 from voicedesk.media.dtmf import dtmf_samples, validate_digits
-from voicedesk.media.frames import SAMPLE_RATE
 from voicedesk.media.microphone import MicrophoneTrack
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sinks import AudioSink, StereoRecorderSink, WavRecorderSink
 from voicedesk.media.sources import parse_source
 from voicedesk.media.speaker import SpeakerSink

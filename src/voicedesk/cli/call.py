@@ -8,6 +8,8 @@ import json
 import sys
 from typing import Any
 
+import voicedesk.agent
+import voicedesk.speech  # noqa: F401  (registers the say: source)
 from voicedesk.cli._audio import CallAudio, add_audio_arguments
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
@@ -17,20 +19,18 @@ from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.sdp.edit import command_editor
-from voicedesk.rtc.signaling import SIGNALING_KINDS, with_signaling_kind
+from voicedesk.rtc.signaling import selectable_kinds, targets_usage, with_signaling_kind
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("call", help="place a call to an agent endpoint and print a summary")
     p.add_argument(
         "target",
-        help="http(s)://…/api/voice/offer (JSON), whip+http(s)://…, pipecat+http(s)://…, openai+https://…, "
-        "janus+http(s)://…/janus, ws(s)://…, or embedded:AGENT (in-process; embedded+http:AGENT through "
-        "its own HTTP server)",
+        help=targets_usage(),
     )
     p.add_argument(
         "--signaling",
-        choices=SIGNALING_KINDS,
+        choices=selectable_kinds(),
         help="how to reach an http(s) target: the same as prefixing it with KIND+ (default json)",
     )
     p.add_argument(

@@ -9,7 +9,7 @@ import sys
 
 from voicedesk.config import import_preset, list_presets, resolve_ice
 from voicedesk.errors import ConfigError
-from voicedesk.rtc.ice import DEFAULT_TIMEOUT, format_report, probe
+from voicedesk.rtc.ice_probe import DEFAULT_TIMEOUT, format_report, probe
 from voicedesk.rtc.turn_credentials import DEFAULT_TTL, mint
 
 SECRET_ENV = "VOICEDESK_TURN_SECRET"

@@ -7,7 +7,9 @@ import json
 import sys
 from typing import Any
 
-from voicedesk.rtc.signaling import SIGNALING_KINDS, with_signaling_kind
+import voicedesk.agent
+import voicedesk.speech  # noqa: F401  (registers the say: source)
+from voicedesk.rtc.signaling import selectable_kinds, with_signaling_kind
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for each call's set-up (default 15)")
     p.add_argument("--processes", type=int, default=0, help="worker processes (default: one per core)")
-    p.add_argument("--signaling", choices=SIGNALING_KINDS, help="as for 'voicedesk call'")
+    p.add_argument("--signaling", choices=selectable_kinds(), help="as for 'voicedesk call'")
     p.add_argument("--ice", metavar="CONFIG.json|PRESET", help="RTCConfiguration JSON or a preset")
     p.add_argument("--relay-only", action="store_true", help='force iceTransportPolicy "relay" (TURN only)')
     p.add_argument(
@@ -65,7 +67,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from voicedesk.cli.call import parse_headers
-    from voicedesk.rtc.load import LoadPlan, LoadProgress, run_load
+    from voicedesk.qa.load import LoadPlan, LoadProgress, run_load
 
     plan = LoadPlan(
         target=with_signaling_kind(args.target, args.signaling),

@@ -9,7 +9,8 @@ import os
 import signal
 import sys
 
-from voicedesk.agent.agents import AGENTS
+import voicedesk.agent  # noqa: F401  (registers the agents)
+from voicedesk.agent.registry import agent_names
 
 # admission control, from bench/server_capacity.py (bench/RESULTS.md): a pinned echo worker's
 # loop-lag median stayed <= 4.3 ms up to its capacity and reached 26-62 ms past it; the voice
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the embedded agent server")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
-    p.add_argument("--agent", default="echo", choices=sorted(AGENTS), help="agent to run (default echo)")
+    p.add_argument("--agent", default="echo", choices=agent_names(), help="agent to run (default echo)")
     p.add_argument(
         "--max-sessions", type=int, default=50, help="live sessions before 503 (default 50; per worker with --workers)"
     )
@@ -80,7 +81,7 @@ async def run(args: argparse.Namespace) -> int:
             f"voicedesk: warning: binding {args.host} exposes the agent server beyond this machine",
             file=sys.stderr,
         )
-    from voicedesk.agent.voice_agents import parse_agent_options
+    from voicedesk.agent.registry import parse_agent_options
 
     settings = {
         "agent": args.agent,

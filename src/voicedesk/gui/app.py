@@ -324,7 +324,7 @@ def _drain(loop: asyncio.AbstractEventLoop) -> None:
 async def smoke_test(window: Any, options: GuiOptions) -> int:
     """Call embedded:echo, wait for audio both ways, screenshot, print one JSON line."""
     from voicedesk.gui.widgets.dialer import DialRequest
-    from voicedesk.media.frames import dominant_frequency
+    from voicedesk.media.pcm import dominant_frequency
 
     deadline = time.monotonic() + options.smoke_timeout
     # Fill the dialer and press Call as a user would (the screenshot then shows the call).
@@ -372,7 +372,7 @@ async def smoke_test(window: Any, options: GuiOptions) -> int:
         result["reason"] = f"no audio both ways within {options.smoke_timeout:g} s"
     result["stats_points"] = window.stats.point_count
     if options.smoke_environment:
-        from voicedesk.smoke import environment_report
+        from voicedesk.qa.smoke import environment_report
 
         result.update(environment_report())
     if options.screenshot:

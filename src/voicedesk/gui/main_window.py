@@ -2,7 +2,7 @@
 
 It is a view. A dial request becomes one core ``Call`` wrapped in one
 ``CallBridge``; the window, the plots and every panel listen to the bridge's
-signals. Panels are listed in ``voicedesk.gui.panels`` (one line each).
+signals. Panels are listed in ``voicedesk.gui.tabs`` (one line each).
 Closing the window hangs up, lets every panel stop what it owns, saves the
 settings, and only then really closes.
 """
@@ -37,8 +37,8 @@ from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.paint_gate import PaintGate
-from voicedesk.gui.panels import PANELS, PanelSpec
 from voicedesk.gui.settings import AppSettings, Preferences
+from voicedesk.gui.tabs import PANELS, PanelSpec
 from voicedesk.gui.theme import Palette, apply_scheme
 from voicedesk.gui.widgets.dialer import DialerWidget, DialRequest
 from voicedesk.gui.widgets.impairment_markers import ImpairmentMarkers

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sinks import AudioSink
 
 PACKET_INTERVAL_S = 0.020  # until a stream's first frame says otherwise (a=ptime:40 -> 40 ms frames)

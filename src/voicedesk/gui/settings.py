@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from voicedesk.rtc.signaling.embedded import redact_target
+from voicedesk.rtc.signaling.log import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class AppSettings:
         )
 
     def save_dialer(self, dialer: DialerState) -> None:
-        self._put("dialer", asdict(replace(dialer, target=redact_target(dialer.target))))
+        self._put("dialer", asdict(replace(dialer, target=redact_url(dialer.target))))
 
     def save_preferences(self, preferences: Preferences) -> None:
         self._put("preferences", asdict(preferences))
@@ -115,7 +115,7 @@ class AppSettings:
         """Put ``target`` first in the recent list; return the new list.
 
         Secret query values (API keys, tokens) are stored as ``***``, never in clear."""
-        target = redact_target(target)
+        target = redact_url(target)
         recent = [t for t in self.load().recent_targets if t != target]
         recent.insert(0, target)
         recent = recent[:MAX_RECENT]

@@ -18,7 +18,7 @@ from typing import Any
 from voicedesk.errors import DeviceError
 from voicedesk.media import devices
 from voicedesk.media.devices import AudioDevice, DeviceNotices, NoAudioDeviceError, NoticeListener
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from voicedesk.errors import ConfigError
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 
 LOW = (697.0, 770.0, 852.0, 941.0)
 HIGH = (1209.0, 1336.0, 1477.0, 1633.0)

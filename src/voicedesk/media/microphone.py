@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from voicedesk.media import devices
 from voicedesk.media.device_stream import STALL_SECONDS, START_GRACE_SECONDS, DeviceStream, close_stream_in_background
 from voicedesk.media.devices import NoticeListener
-from voicedesk.media.frames import FRAME_SAMPLES, SAMPLE_RATE, mono_to_frame
+from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE, mono_to_frame
 from voicedesk.media.resample import StreamResampler
 
 logger = logging.getLogger(__name__)

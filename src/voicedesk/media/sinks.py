@@ -22,7 +22,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.errors import MediaError
-from voicedesk.media.frames import (
+from voicedesk.media.pcm import (
     SAMPLE_RATE,
     dominant_frequency,
     frame_to_mono,

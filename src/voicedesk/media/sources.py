@@ -7,58 +7,23 @@ into a track.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
 
 from voicedesk.errors import ConfigError, MediaError
-from voicedesk.media.frames import FRAME_SAMPLES, SAMPLE_RATE, frame_to_mono, mono_to_frame
+from voicedesk.media.pcm import SAMPLE_RATE, frame_to_mono, mono_to_frame
+from voicedesk.media.tracks import PacedAudioTrack
+from voicedesk.plugins import load_plugins
 
 logger = logging.getLogger(__name__)
 
 FrameObserver = Callable[[np.ndarray], None]
-
-
-class PacedAudioTrack(MediaStreamTrack):
-    """Base for generated audio: subclasses fill ``_next_block``; this paces it.
-
-    Frame n is due at start + n * 20 ms on the loop's clock, so a late frame does
-    not shift every later one (no drift), and a stall is followed by a catch-up
-    rather than a permanent delay.
-    """
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._pts = 0
-        self._start: float | None = None
-
-    def _next_block(self, count: int) -> np.ndarray:
-        raise NotImplementedError
-
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-        due = self._start + self._pts / SAMPLE_RATE
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        block = self._next_block(FRAME_SAMPLES)
-        if block is None:
-            self.stop()
-            raise MediaStreamError
-        frame = mono_to_frame(block, self._pts)
-        self._pts += FRAME_SAMPLES
-        return frame
 
 
 class ToneTrack(PacedAudioTrack):
@@ -196,40 +161,107 @@ class OutboundAudioTrack(MediaStreamTrack):
         self.source.stop()
 
 
+@dataclass(frozen=True)
+class SourceKind:
+    """One kind of source as users write it: ``NAME[:ARG]``.
+
+    ``build(arg, input_device)`` returns the track; it raises ``ConfigError`` for a bad
+    ``arg``. Layers above media add their own with ``register_source`` (the speech
+    layer adds ``say:``), so the CLI, the window, scenarios and load read one list.
+    """
+
+    name: str
+    usage: str  # "tone:FREQ"
+    help: str
+    build: Callable[[str, int | str | None], MediaStreamTrack]
+    aliases: tuple[str, ...] = ()
+    needs_arg: bool = False
+
+
+PLUGIN_GROUP = "voicedesk.sources"  # entry points whose import registers sources (say:)
+_SOURCES: dict[str, SourceKind] = {}
+
+
+def register_source(kind: SourceKind) -> None:
+    for name in (kind.name, *kind.aliases):
+        _SOURCES[name] = kind
+
+
+def source_kinds() -> list[SourceKind]:
+    """Every registered kind once, in registration order."""
+    load_plugins(PLUGIN_GROUP)
+    return list(dict.fromkeys(_SOURCES.values()))
+
+
+def _microphone(arg: str, input_device: int | str | None) -> MediaStreamTrack:
+    from voicedesk.media.devices import parse_device_spec
+    from voicedesk.media.microphone import MicrophoneTrack
+
+    return MicrophoneTrack(parse_device_spec(arg) if arg else input_device)
+
+
+def _tone(arg: str, _device: int | str | None) -> MediaStreamTrack:
+    spec = f"tone:{arg}" if arg else "tone"
+    try:
+        freq = float(arg) if arg else 440.0
+    except ValueError:
+        raise ConfigError(f"bad source {spec!r}: tone frequency must be a number, e.g. tone:440") from None
+    if not 20.0 <= freq <= 20_000.0:
+        raise ConfigError(f"bad source {spec!r}: tone frequency must be 20–20000 Hz")
+    return ToneTrack(freq)
+
+
+register_source(SourceKind("tone", "tone:FREQ", "a steady sine (440 Hz unless given)", _tone))
+register_source(
+    SourceKind(
+        "wav",
+        "wav:PATH",
+        "an audio file (any format FFmpeg reads)",
+        lambda arg, _d: WavTrack(arg),
+        aliases=("file",),
+        needs_arg=True,
+    )
+)
+register_source(
+    SourceKind(
+        "wav+loop",
+        "wav+loop:PATH",
+        "an audio file, looped",
+        lambda arg, _d: WavTrack(arg, loop=True),
+        aliases=("file+loop",),
+        needs_arg=True,
+    )
+)
+register_source(
+    SourceKind(
+        "mic", "mic[:DEVICE]", "a microphone (the default input unless named)", _microphone, aliases=("microphone",)
+    )
+)
+register_source(SourceKind("silence", "silence", "digital silence", lambda _arg, _d: SilenceTrack()))
+
+_ARG_EXAMPLES = {"wav": "wav:prompt.wav", "wav+loop": "wav+loop:prompt.wav"}
+
+
 def parse_source(spec: str, input_device: int | str | None = None) -> MediaStreamTrack:
     """``tone[:FREQ]``, ``silence``, ``wav:PATH`` (``wav+loop:PATH`` loops), ``mic[:DEVICE]``,
-    ``say:TEXT[|TEXT…]`` (spoken by espeak-ng, one utterance every few seconds, then silence).
+    and what layers above register (``say:TEXT[|TEXT…]`` from ``voicedesk.speech``).
 
     ``mic`` captures ``input_device`` (index or name; the default device if None);
     ``mic:DEVICE`` names the device in the spec itself.
     """
-    kind, _, arg = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind in ("mic", "microphone"):
-        from voicedesk.media.devices import parse_device_spec
-        from voicedesk.media.microphone import MicrophoneTrack
+    name, _, arg = spec.partition(":")
+    kind = _SOURCES.get(name.strip().lower())
+    if kind is None:
+        load_plugins(PLUGIN_GROUP)
+        kind = _SOURCES.get(name.strip().lower())
+    if kind is None:
+        raise ConfigError(f"unknown source {spec!r}: use {_usages()}")
+    if kind.needs_arg and not arg.strip():
+        example = _ARG_EXAMPLES.get(kind.name, kind.usage)
+        raise ConfigError(f"bad source {spec!r}: give a path, e.g. {example}")
+    return kind.build(arg, input_device)
 
-        return MicrophoneTrack(parse_device_spec(arg) if arg else input_device)
-    if kind == "tone":
-        try:
-            freq = float(arg) if arg else 440.0
-        except ValueError:
-            raise ConfigError(f"bad source {spec!r}: tone frequency must be a number, e.g. tone:440") from None
-        if not 20.0 <= freq <= 20_000.0:
-            raise ConfigError(f"bad source {spec!r}: tone frequency must be 20–20000 Hz")
-        return ToneTrack(freq)
-    if kind == "silence":
-        return SilenceTrack()
-    if kind in ("wav", "file", "wav+loop", "file+loop"):
-        if not arg:
-            raise ConfigError(f"bad source {spec!r}: give a path, e.g. wav:prompt.wav")
-        return WavTrack(arg, loop=kind.endswith("+loop"))
-    if kind == "say":
-        if not arg.strip():
-            raise ConfigError(f"bad source {spec!r}: give the words, e.g. 'say:what time is it|thank you'")
-        from voicedesk.agent.engines.tts import spoken_track  # espeak-ng, as the voice agent speaks
 
-        return spoken_track(arg.split("|"))
-    raise ConfigError(
-        f"unknown source {spec!r}: use tone:FREQ, wav:PATH, wav+loop:PATH, mic[:DEVICE], say:TEXT or silence"
-    )
+def _usages() -> str:
+    usages = [k.usage for k in source_kinds()]
+    return ", ".join(usages[:-1]) + " or " + usages[-1] if len(usages) > 1 else usages[0]

@@ -22,7 +22,7 @@ import numpy as np
 
 from voicedesk.media.device_stream import STALL_SECONDS, START_GRACE_SECONDS, DeviceStream, close_stream_in_background
 from voicedesk.media.devices import AudioDevice, NoticeListener
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.playout import PlayoutBuffer, PlayoutStats
 from voicedesk.media.resample import StreamResampler
 from voicedesk.media.sinks import AudioSink

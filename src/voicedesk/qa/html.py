@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.rtc.stats import FIELD_SOURCES, StatsSample
 
 W, H = 720, 200

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sinks import AudioSink
 
 FRAME_MS = 10

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from voicedesk.errors import ConfigError
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.qa.capture import CallCapture, CallRecord
 from voicedesk.qa.html import render_report
 from voicedesk.qa.webrtc_dump import build_dump

@@ -22,7 +22,7 @@ import numpy as np
 
 from voicedesk.config import IceConfig, resolve_ice
 from voicedesk.errors import ConfigError, PipelineError, VoiceDeskError
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sources import PacedAudioTrack, load_audio_file
 from voicedesk.qa.capture import CallCapture, CallRecord
 from voicedesk.qa.latency import Turn, speech_runs
@@ -172,8 +172,8 @@ class Voice:
 
     def render(self, text: str) -> np.ndarray:
         try:
-            from voicedesk.agent.engines.audio import resample, to_float
-            from voicedesk.agent.engines.tts import find_tts
+            from voicedesk.media.resample import resample, to_float
+            from voicedesk.speech.tts import find_tts
         except ImportError as exc:  # the agent pipeline is a separate part of VoiceDesk
             raise PipelineError(f"saying text needs the speech engines (voicedesk.agent.engines): {exc}") from None
         if self._engine is None:
@@ -194,7 +194,7 @@ def render(utterance: Utterance, voice: Voice) -> np.ndarray:
 
 def transcriber(scenario: Scenario, target: str = ""):  # -> Callable[[np.ndarray], str]
     try:
-        from voicedesk.agent.engines.stt import (
+        from voicedesk.speech.stt import (
             SMALL_VOCABULARY,
             SttSettings,
             build_decoder,

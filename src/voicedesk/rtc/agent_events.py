@@ -34,17 +34,6 @@ class AgentEventReceived:
         return str(self.event.get("type", ""))
 
 
-# VoiceDesk's agents that write turn events (agent/voice_agents.py)
-AGENTS_WITH_EVENTS = frozenset({"parrot", "voice", "script"})
-
-
-def embedded_agent_sends_events(signaling: object) -> bool:
-    """True for an ``embedded:`` target whose agent writes turn events."""
-    from voicedesk.rtc.signaling.embedded import EmbeddedSignaling  # light: no aiohttp
-
-    return isinstance(signaling, EmbeddedSignaling) and signaling.agent in AGENTS_WITH_EVENTS
-
-
 class AgentEventsChannel:
     """Opens the channel on a peer connection (before the offer) and collects what arrives."""
 

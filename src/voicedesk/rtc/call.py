@@ -28,17 +28,16 @@ from aiortc.sdp import SessionDescription
 
 from voicedesk.config import IceConfig
 from voicedesk.errors import CallTimeout, DtlsError, IceError, SdpError, VoiceDeskError
-from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS
+from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
 from voicedesk.rtc import aiortc_patches
-from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel, embedded_agent_sends_events
+from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
 from voicedesk.rtc.sdp import model as sdp_model
 from voicedesk.rtc.signaling import Signaling, signaling_for_target
-from voicedesk.rtc.signaling.embedded import redact_target
-from voicedesk.rtc.signaling.log import SignalingExchanged
+from voicedesk.rtc.signaling.log import SignalingExchanged, redact_url
 from voicedesk.rtc.stats import StatsSample, StatsSampler
 
 logger = logging.getLogger(__name__)
@@ -131,8 +130,8 @@ class Call:
         edit_answer: SdpEditor | None = None,
         agent_events: bool | None = None,
     ) -> None:
-        # redact_target: an embedded agent's API key given in the target stays out of summaries
-        self.target = redact_target(target) if isinstance(target, str) else target.description
+        # redact_url: an embedded agent's API key given in the target stays out of summaries
+        self.target = redact_url(target) if isinstance(target, str) else target.description
         self.signaling = (
             target if isinstance(target, Signaling) else signaling_for_target(target, headers=headers, timeout=timeout)
         )
@@ -176,7 +175,7 @@ class Call:
         # for embedded agents that send them, since it adds an m=application section (and an
         # SCTP association) other agents may refuse
         if agent_events is None:
-            agent_events = embedded_agent_sends_events(self.signaling)
+            agent_events = self.signaling.sends_agent_events
         self.agent_events = AgentEventsChannel(self._emit, self._now_ms) if agent_events else None
 
     # events -------------------------------------------------------------

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from voicedesk.agent.server import MAX_BODY
-from voicedesk.agent.sessions import OfferError, Session
+from voicedesk.agent.sessions import MAX_BODY, OfferError, Session
 from voicedesk.rtc.signaling.base import candidate_from_json
 
 if TYPE_CHECKING:

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from voicedesk.agent.server import MAX_BODY
-from voicedesk.agent.sessions import OfferError, Session
+from voicedesk.agent.sessions import MAX_BODY, OfferError, Session
 
 if TYPE_CHECKING:
     from voicedesk.agent.server import AgentServer

@@ -129,16 +129,3 @@ class RuleResponder(Responder):
         for sentence in re.findall(r"[^.!?]+[.!?]?", self.reply_for(transcript)):
             if sentence.strip():
                 yield sentence.strip() + " "
-
-
-def create_responder(kind: str, options: dict[str, str] | None = None) -> Responder:
-    from voicedesk.errors import ConfigError
-
-    kind = kind.strip().lower()
-    if kind in ("rules", "rule"):
-        return RuleResponder()
-    if kind in ("openai", "llm", "http"):
-        from voicedesk.agent.engines.llm_http import OpenAIChatResponder, settings_from
-
-        return OpenAIChatResponder(settings_from(options or {}))
-    raise ConfigError(f"unknown responder {kind!r}: use rules or openai")

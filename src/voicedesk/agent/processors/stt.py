@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicedesk.agent.engines.stt import PocketsphinxRecognizer, Recognizer, SttSettings
 from voicedesk.agent.frames import (
     AudioInFrame,
     FinalTranscriptFrame,
@@ -27,6 +26,7 @@ from voicedesk.agent.frames import (
 )
 from voicedesk.agent.pipeline import FrameProcessor
 from voicedesk.errors import PipelineError
+from voicedesk.speech.stt import PocketsphinxRecognizer, Recognizer, SttSettings
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 
-from voicedesk.agent.engines.audio import resample, to_float
-from voicedesk.agent.engines.tts import TTS_EXECUTOR, TtsEngine
 from voicedesk.agent.frames import (
     Frame,
     FrameDirection,
@@ -21,7 +19,9 @@ from voicedesk.agent.frames import (
     SpeechAudioOutFrame,
 )
 from voicedesk.agent.pipeline import FrameProcessor
-from voicedesk.media.frames import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE
+from voicedesk.media.resample import resample, to_float
+from voicedesk.speech.tts import TTS_EXECUTOR, TtsEngine
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 
-from voicedesk.agent.engines.vad import VadEngine
 from voicedesk.agent.frames import (
     AudioInFrame,
     Frame,
@@ -14,6 +13,7 @@ from voicedesk.agent.frames import (
     SpeechStoppedFrame,
 )
 from voicedesk.agent.pipeline import FrameProcessor
+from voicedesk.speech.vad import VadEngine
 
 FRAME_S = 0.020
 

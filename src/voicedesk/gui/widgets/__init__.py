@@ -1,1 +1,1 @@
-"""Widgets of the main window; each tab is a ``Panel`` registered in ``voicedesk.gui.panels``."""
+"""Widgets of the main window; each tab is a ``Panel`` registered in ``voicedesk.gui.tabs``."""

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from voicedesk.agent.agents import AGENTS
+import voicedesk.agent  # noqa: F401  (registers the agents)
+from voicedesk.agent.registry import agent_names
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.tasks import cancel_and_wait
@@ -61,7 +62,7 @@ class AgentPanel(Panel):
         stored = stored if isinstance(stored, dict) else {}
 
         self.agent = QComboBox()
-        self.agent.addItems(sorted(AGENTS))
+        self.agent.addItems(agent_names())
         self.agent.setCurrentText(str(stored.get("agent", "echo")))
         self.host = QLineEdit(str(stored.get("host", "127.0.0.1")))
         self.host.setToolTip("127.0.0.1 keeps it on this machine; 0.0.0.0 exposes it to the network")

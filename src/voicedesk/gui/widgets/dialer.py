@@ -28,9 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from voicedesk.agent.agents import AGENTS
+import voicedesk.agent  # noqa: F401  (registers the agents and the embedded: dialects)
+from voicedesk.agent.registry import agent_names
+from voicedesk.errors import ConfigError
 from voicedesk.gui.settings import DialerState
 from voicedesk.gui.theme import Palette
+from voicedesk.rtc.signaling import dialect_for_target, dialects, with_signaling_kind
 
 
 @dataclass(frozen=True)
@@ -58,32 +61,12 @@ class DialRequest:
     ice_path: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 15.0
-    signaling: str = ""  # "" = from the target's scheme/prefix; else a SIGNALING_KINDS entry
+    signaling: str = ""  # "" = from the target's scheme/prefix; else a selectable dialect's kind
 
 
-SIGNALING_LABELS = {
-    "": "Signaling: auto",
-    "json": "JSON offer/answer",
-    "pipecat": "pipecat SmallWebRTC",
-    "whip": "WHIP (RFC 9725)",
-    "openai": "OpenAI Realtime",
-    "janus": "Janus REST",
-    "ws": "WebSocket JSON",
-}
-
-SCHEME_WORDS = {
-    "embedded": "the in-process agent: the offer is handed to it directly (no HTTP)",
-    "embedded+http": "the in-process agent behind its own HTTP server (JSON offer/answer, as clients reach it)",
-    "http": "JSON offer/answer over HTTP (POST {sdp, type})",
-    "https": "JSON offer/answer over HTTPS (POST {sdp, type})",
-    "json": "JSON offer/answer over HTTP (POST {sdp, type})",
-    "pipecat": "pipecat SmallWebRTC (JSON with pc_id, PATCH for candidates)",
-    "whip": "WHIP, RFC 9725 (application/sdp, DELETE to hang up)",
-    "openai": "OpenAI Realtime (SDP with a bearer key in Headers)",
-    "janus": "Janus REST API (EchoTest unless ?plugin=)",
-    "ws": "WebSocket JSON messages (offer / answer / ice-candidate)",
-    "wss": "WebSocket JSON messages over TLS",
-}
+def signaling_labels() -> dict[str, str]:
+    """The signaling list: auto first, then every dialect ``--signaling`` accepts."""
+    return {"": "Signaling: auto", **{d.kind: d.label for d in dialects() if d.selectable}}
 
 
 def signaling_kind(target: str, kind: str = "") -> str:
@@ -91,11 +74,15 @@ def signaling_kind(target: str, kind: str = "") -> str:
     target = target.strip()
     if not target:
         return "enter a target"
-    scheme = target.partition(":")[0].lower()
-    word = kind or (scheme.split("+", 1)[0] if "+" in scheme and scheme not in SCHEME_WORDS else scheme)
-    if scheme not in ("embedded", "http", "https", "ws", "wss") and "+" not in scheme:
+    try:
+        target = with_signaling_kind(target, kind or None)
+    except ConfigError as exc:
+        return str(exc)
+    try:
+        dialect, _ = dialect_for_target(target)
+    except ConfigError:
         return "unknown scheme: use http(s)://…, ws(s)://…, KIND+http(s)://… or embedded:AGENT"
-    return SCHEME_WORDS.get(word, f"{word} signaling")
+    return dialect.help
 
 
 STATE_LABELS = {
@@ -159,7 +146,7 @@ class DialerWidget(QFrame):
         self.signaling = QLabel()
         self.signaling.setObjectName("hint")
         self.signaling_kind = QComboBox()
-        for key, label in SIGNALING_LABELS.items():
+        for key, label in signaling_labels().items():
             self.signaling_kind.addItem(label, key)
         self.signaling_kind.setToolTip(
             "Which handshake the target speaks. Auto reads it from the URL (http = JSON offer/answer, "
@@ -272,7 +259,7 @@ class DialerWidget(QFrame):
         self.target.blockSignals(True)
         self.target.clear()
         seen: list[str] = []
-        for item in [*recent, *(f"embedded:{name}" for name in sorted(AGENTS))]:
+        for item in [*recent, *(f"embedded:{name}" for name in agent_names())]:
             if item not in seen:
                 seen.append(item)
         self.target.addItems(seen)

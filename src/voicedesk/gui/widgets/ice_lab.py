@@ -1,7 +1,7 @@
 """ICE lab tab: pick a configuration, probe it, and watch candidate pairs during a call.
 
 A view over core objects only: ``voicedesk.config`` (presets, validation),
-``voicedesk.rtc.ice.probe`` (run as an owned task, cancellable) and, during a
+``voicedesk.rtc.ice_probe.probe`` (run as an owned task, cancellable) and, during a
 call, ``call.ice_monitor.snapshot()`` pulled on a 1 s timer (plain data; the
 panel never touches the peer connection).
 """
@@ -39,7 +39,7 @@ from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.rtc.ice_monitor import STATS_NOTE, IceSnapshot
 
 if TYPE_CHECKING:
-    from voicedesk.rtc.ice import ProbeReport
+    from voicedesk.rtc.ice_probe import ProbeReport
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class IceLabPanel(Panel):
         )
 
     async def _run_probe(self, config: IceConfig, timeout_s: float) -> None:
-        from voicedesk.rtc.ice import probe  # the STUN/TURN client: imported when first used
+        from voicedesk.rtc.ice_probe import probe  # the STUN/TURN client: imported when first used
 
         try:
             report = await probe(config, timeout_s=timeout_s)

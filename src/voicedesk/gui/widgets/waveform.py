@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWi
 from voicedesk.gui.paint_gate import PaintGate
 from voicedesk.gui.theme import LIGHT, Palette
 from voicedesk.gui.widgets.panel import heading
-from voicedesk.media.frames import SAMPLE_RATE, SILENCE_DBFS, dominant_frequency, level_dbfs, peak_dbfs
+from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS, dominant_frequency, level_dbfs, peak_dbfs
 from voicedesk.media.sinks import AnalyzerSink
 
 METER_FLOOR_DBFS = -60.0

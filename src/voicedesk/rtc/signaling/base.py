@@ -31,6 +31,9 @@ class Signaling(ABC):
 
     description: str = "signaling"
     protocol: str = "signaling"
+    # the target writes turn events on the "voicedesk" data channel (rtc/agent_events.py),
+    # so a call opens it by default; only targets that are known to (VoiceDesk's agents)
+    sends_agent_events: bool = False
 
     def __init__(self) -> None:
         self.on_remote_candidate: CandidateHandler | None = None

@@ -151,7 +151,7 @@ def _hyp(decoder) -> str:
 
 def transcribe(samples: np.ndarray, sample_rate: int, settings: SttSettings | None = None, decoder=None) -> str:
     """Recognize a whole clip (blocking, in this process). ``samples`` int16 or float."""
-    from voicedesk.agent.engines.audio import resample
+    from voicedesk.media.resample import resample
 
     decoder = decoder or build_decoder(settings or SttSettings())
     pcm = resample(samples, sample_rate, SAMPLE_RATE)
@@ -188,20 +188,24 @@ class _Worker:
         return time.monotonic() - started
 
     def begin(self, input_rate: int) -> None:
-        from voicedesk.agent.engines.audio import StreamResampler
+        from voicedesk.media.resample import StreamResampler
 
         self.resampler = StreamResampler(input_rate, SAMPLE_RATE)
         self.audio = []
         self.decoder.start_utt()
 
     def feed(self, pcm: bytes, want_partial: bool) -> str | None:
-        samples = self.resampler.push(np.frombuffer(pcm, dtype="<i2"))
+        from voicedesk.media.resample import to_int16
+
+        samples = to_int16(self.resampler.process(np.frombuffer(pcm, dtype="<i2")))
         self.audio.append(samples)
         self.decoder.process_raw(samples.tobytes(), False, False)
         return _hyp(self.decoder) if want_partial else None
 
     def finish(self) -> str:
-        self.audio.append(self.resampler.flush())
+        from voicedesk.media.resample import to_int16
+
+        self.audio.append(to_int16(self.resampler.flush()))
         self.decoder.end_utt()
         pcm = np.concatenate(self.audio) if self.audio else np.zeros(0, dtype=np.int16)
         self.audio = []
@@ -333,7 +337,7 @@ class PocketsphinxRecognizer:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-c",
-                "from voicedesk.agent.engines.stt import worker_main; worker_main()",
+                "from voicedesk.speech.stt import worker_main; worker_main()",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )

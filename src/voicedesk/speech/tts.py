@@ -208,22 +208,3 @@ TTS_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_
 def check_tts() -> str:
     """Raise PipelineError naming what to install if no espeak-ng is found; else the engine's name."""
     return find_tts().name
-
-
-def spoken_track(utterances: list[str], lead_s: float = 0.5, gap_s: float = 4.0):  # -> SpeakerTrack
-    """A source that says each utterance (espeak-ng), ``gap_s`` apart, then stays silent.
-
-    It never ends by itself, so an agent hears the silence that ends the caller's last turn.
-    """
-    from voicedesk.agent.engines.audio import resample, to_float
-    from voicedesk.agent.processors.transport import SpeakerTrack
-    from voicedesk.media.frames import SAMPLE_RATE
-
-    engine = find_tts()
-    track = SpeakerTrack()
-    track.enqueue(np.zeros(int(lead_s * SAMPLE_RATE), dtype=np.float32))
-    for i, text in enumerate(t.strip() for t in utterances if t.strip()):
-        if i:
-            track.enqueue(np.zeros(int(gap_s * SAMPLE_RATE), dtype=np.float32))
-        track.enqueue(to_float(resample(engine.synthesize(text), engine.sample_rate, SAMPLE_RATE)))
-    return track

@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from voicedesk.errors import ConfigError
-from voicedesk.media.frames import SAMPLE_RATE, level_dbfs
+from voicedesk.media.pcm import SAMPLE_RATE, level_dbfs
 
 logger = logging.getLogger(__name__)
 

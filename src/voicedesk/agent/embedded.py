@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 from aiortc import RTCIceServer, RTCSessionDescription
 
+from voicedesk.agent.registry import agent_sends_events, check_agent_name
 from voicedesk.errors import SignalingError
+from voicedesk.rtc.signaling import Dialect, register_dialect
 from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.log import SignalingExchanged, mask_body, redact_url
 
@@ -24,18 +26,10 @@ if TYPE_CHECKING:
     from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
 
 
-def redact_target(target: str) -> str:
-    """A target with secret option values masked (``embedded:voice?llm_key=sk-…``,
-    ``janus+http://…?apisecret=…``), for logs, summaries and stored settings."""
-    return redact_url(target)
-
-
 def parse_agent_spec(spec: str) -> tuple[str, dict[str, str]]:
     """``parrot?delay=300&vad=energy`` (what follows ``embedded:``) -> the agent's checked
     name and its options; an unknown agent is a ``ConfigError`` naming the known ones."""
     from urllib.parse import parse_qsl
-
-    from voicedesk.agent.agents import check_agent_name
 
     agent, _, query = spec.partition("?")
     return check_agent_name(agent or "echo"), dict(parse_qsl(query, keep_blank_values=True))
@@ -47,6 +41,7 @@ class EmbeddedSignaling(Signaling):
     def __init__(self, agent: str, *, timeout: float = 15.0) -> None:
         super().__init__()
         self.agent, self.agent_options = parse_agent_spec(agent)
+        self.sends_agent_events = agent_sends_events(self.agent)
         self.timeout = timeout
         self.sessions: AgentSessions | None = None
         self.description = f"embedded {self.agent} agent (in-process)"
@@ -141,3 +136,26 @@ class EmbeddedHttpSignaling(EmbeddedSignaling):
     async def close(self) -> None:
         self.http = None
         await super().close()
+
+
+register_dialect(
+    Dialect(
+        "embedded",
+        "embedded agent (in-process)",
+        "the in-process agent: the offer is handed to it directly (no HTTP)",
+        "embedded:echo / embedded:tone",
+        EmbeddedSignaling,
+        "embedded:AGENT (in-process; embedded+http:AGENT through its own HTTP server)",
+        selectable=False,
+    )
+)
+register_dialect(
+    Dialect(
+        "embedded+http",
+        "embedded agent over HTTP",
+        "the in-process agent behind its own HTTP server (JSON offer/answer, as clients reach it)",
+        "embedded+http:echo through its HTTP server",
+        EmbeddedHttpSignaling,
+        selectable=False,
+    )
+)

@@ -37,7 +37,7 @@ from aiortc.codecs.opus import OpusEncoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.errors import ConfigError, VoiceDeskError
-from voicedesk.media.frames import FRAME_SAMPLES, TIME_BASE, mono_to_frame
+from voicedesk.media.pcm import FRAME_SAMPLES, TIME_BASE, mono_to_frame
 from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -509,7 +509,7 @@ async def run_load(
     resolve_ice(plan.ice, relay_only=plan.relay_only)  # a bad --ice fails here, once, not in every call
     signaling = signaling_for_target(plan.target, headers=plan.headers, timeout=plan.timeout)  # likewise a bad target
     server = None
-    from voicedesk.rtc.signaling.embedded import EmbeddedSignaling
+    from voicedesk.agent.embedded import EmbeddedSignaling
 
     if isinstance(signaling, EmbeddedSignaling):  # embedded: and embedded+http: alike
         from voicedesk.agent.server import AgentServer
