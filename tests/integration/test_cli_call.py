@@ -8,6 +8,7 @@ import wave
 import numpy as np
 
 from tests.helpers.processes import serve, voicedesk
+from tests.unit.test_call_summary import KEYS_BEFORE
 from voicedesk.media.pcm import dominant_frequency
 
 
@@ -18,6 +19,7 @@ def test_call_embedded_echo_returns_the_tone(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
+    assert list(summary) == KEYS_BEFORE  # the typed summary prints the keys scripts have always read
     assert summary["state"] == "connected"
     assert abs(summary["rx_peak_hz"] - 1000) <= 5
     assert summary["loss_pct"] == 0

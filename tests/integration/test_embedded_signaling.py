@@ -28,7 +28,7 @@ async def main():
     summary = await call.run(1.5)
     exchange = call.signaling.exchanges[0]
     print(json.dumps({
-        "summary": summary,
+        "summary": summary.to_json(),
         "aiohttp": sorted(m for m in sys.modules if m.split(".")[0] == "aiohttp"),
         "line": exchange.one_line(),
         "sent": json.loads(exchange.request_body)["type"],

@@ -176,7 +176,7 @@ async def test_voice_agent_speaks_the_endpoint_reply_or_the_apology(
         assert turn["errors"] == []
     assert call.summary()["final_state"] == "ended"  # the call went on to a normal hang-up
     assert REQUESTS and REQUESTS[0]["auth"] == "Bearer sk-e2e"
-    assert "sk-e2e" not in json.dumps(call.summary()) and "llm_key=***" in call.summary()["target"]
+    assert "sk-e2e" not in json.dumps(call.summary().to_json()) and "llm_key=***" in call.summary()["target"]
     assert rx.loud_times(), "the reply was not spoken"
     if route == "ok":
         heard = recognize(rx.audio())

@@ -1,7 +1,9 @@
 """Audio options of ``voicedesk call``: devices, speaker, recordings, DTMF.
 
 Kept apart from ``call.py`` (which many features touch) so the call command only
-adds the arguments, builds a ``CallAudio`` and asks it for the source and sinks.
+adds the arguments, builds a ``CallAudio``, asks it for the source and hands it to
+the call as an extension (rtc/extension.py): it attaches the speaker, the recorders
+and the DTMF sender, and adds the devices it used to the summary.
 The leading underscore keeps this module out of the subcommand list.
 """
 
@@ -24,6 +26,7 @@ from voicedesk.media.sinks import AudioSink, StereoRecorderSink, WavRecorderSink
 from voicedesk.media.sources import parse_source
 from voicedesk.media.speaker import SpeakerSink
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
+from voicedesk.rtc.extension import CallExtension
 
 
 def add_audio_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,11 +61,12 @@ def add_audio_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-class CallAudio:
+class CallAudio(CallExtension):
     """What the audio options ask for, built before the call and attached to it."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, duration: float) -> None:
         self.args = args
+        self.duration = duration
         self.dtmf = validate_digits(args.dtmf) if args.dtmf else None
         if args.dtmf_delay < 0:
             raise ConfigError("--dtmf-delay must be ≥ 0")
@@ -70,6 +74,7 @@ class CallAudio:
             raise ConfigError("--playout-ms must be 0–1000")
         self.dtmf_seconds = dtmf_samples(self.dtmf).size / SAMPLE_RATE if self.dtmf else 0.0
         self.source_track: MediaStreamTrack | None = None
+        self.recorder: WavRecorderSink | None = None
         self.speaker: SpeakerSink | None = None
         self.sent_recorder: WavRecorderSink | None = None
         self.stereo: StereoRecorderSink | None = None
@@ -85,9 +90,13 @@ class CallAudio:
             self.source_track.add_listener(self._notice)
         return self.source_track
 
-    def sinks(self) -> list[AudioSink]:
+    def open_sinks(self) -> None:
+        """Open the recordings and the speaker (before the call: a bad path or device fails early)."""
         sinks: list[AudioSink] = []
         try:
+            if getattr(self.args, "record", None):
+                self.recorder = WavRecorderSink(self.args.record)
+                sinks.append(self.recorder)
             if self.args.speaker or self.args.output_device is not None:
                 self.speaker = SpeakerSink(parse_device_spec(self.args.output_device), target_ms=self.args.playout_ms)
                 self.speaker.add_listener(self._notice)
@@ -102,14 +111,17 @@ class CallAudio:
                 if sink is not None:
                     sink.close()
             raise
-        return sinks
+        self._sinks = sinks
 
-    def attach(self, call: Call, duration: float) -> None:
+    def attach(self, call: Call) -> None:
+        for sink in getattr(self, "_sinks", []):
+            call.add_sink(sink)
         if self.sent_recorder is not None:
-            call.outbound.add_observer(self.sent_recorder.write)
+            call.add_sent_observer(self.sent_recorder.write)
         if self.stereo is not None:
-            call.outbound.add_observer(self.stereo.write_sent)
+            call.add_sent_observer(self.stereo.write_sent)
         if self.dtmf:
+            duration = self.duration
             if duration < self.args.dtmf_delay + self.dtmf_seconds:
                 print(
                     f"voicedesk: warning: the call ends after {duration:g} s, before the DTMF tones "
@@ -128,11 +140,14 @@ class CallAudio:
     async def _send_dtmf(self, call: Call) -> None:
         await asyncio.sleep(self.args.dtmf_delay)
         assert self.dtmf is not None
-        seconds = call.outbound.send_dtmf(self.dtmf)
+        seconds = call.send_dtmf(self.dtmf)
         print(f"[DTMF] sending {self.dtmf!r} in-band ({seconds:.2f} s)", file=sys.stderr, flush=True)
 
     def _notice(self, notice: AudioDeviceNotice) -> None:
         print(f"voicedesk: {notice.message}", file=sys.stderr, flush=True)
+
+    async def detach(self) -> None:
+        await self.close()
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -140,7 +155,7 @@ class CallAudio:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, 2.0)
         # the call closes its own sinks; the sent-audio recorder is only an observer
-        for sink in (self.sent_recorder, self.stereo, self.speaker):
+        for sink in (self.recorder, self.sent_recorder, self.stereo, self.speaker):
             if sink is not None:
                 sink.close()
         if self.source_track is not None:

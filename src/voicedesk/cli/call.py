@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import math
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import voicedesk.agent
@@ -13,13 +14,14 @@ import voicedesk.speech  # noqa: F401  (registers the say: source)
 from voicedesk.cli._audio import CallAudio, add_audio_arguments
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
-from voicedesk.media.sinks import AudioSink, WavRecorderSink
 from voicedesk.qa.report import CallReporter, add_report_arguments
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
-from voicedesk.rtc.impair import ImpairmentSpec
+from voicedesk.rtc.impair import PRESETS, ImpairmentChanged, ImpairmentSpec
+from voicedesk.rtc.impair_schedule import parse_schedule
 from voicedesk.rtc.sdp.edit import command_editor
-from voicedesk.rtc.signaling import selectable_kinds, targets_usage, with_signaling_kind
+from voicedesk.rtc.signaling import selectable_kinds, targets_usage
+from voicedesk.rtc.spec import CallSpec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--impair",
         metavar="SPEC",
         help="impair the network through a local relay: 'loss=5%%,burst=3,delay=80ms,jitter=20ms,rate=64kbit' "
-        "(each way unless prefixed up. or down.)",
+        "(each way unless prefixed up. or down.), or a preset: " + ", ".join(f"'{name}'" for name in PRESETS),
     )
     p.add_argument(
         "--impair-at",
@@ -90,38 +92,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def parse_impair_schedule(values: list[str]) -> list[tuple[float, str]]:
-    schedule = []
-    for value in values:
-        at, sep, spec = value.partition(":")
-        try:
-            seconds = float(at)
-        except ValueError:
-            seconds = -1.0
-        if not sep or seconds < 0:
-            raise VoiceDeskError(f"bad --impair-at {value!r}: use SECONDS:SPEC, e.g. 5:loss=20%")
-        ImpairmentSpec.parse(spec)  # reject a bad figure before the call, not in the middle of it
-        schedule.append((seconds, spec))
-    return sorted(schedule)
-
-
-def schedule_impairments(call: Call, schedule: list[tuple[float, str]], tasks: set[asyncio.Task[None]]) -> None:
-    async def apply(at: float, spec: str) -> None:
-        await asyncio.sleep(at)
-        if call.relay is not None:
-            described = call.relay.update(spec).describe()
-            print(f"[{call.summary()['duration_ms']:7.0f} ms] impairment now {described}", file=sys.stderr)
-
-    def on_event(event: CallEvent) -> None:
-        if isinstance(event, CallStateChanged) and event.state == CallState.CONNECTED:
-            for at, spec in schedule:
-                task = asyncio.get_running_loop().create_task(apply(at, spec), name=f"impair-at {at:g}s")
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-
-    call.add_listener(on_event)
-
-
 def parse_headers(values: list[str]) -> dict[str, str]:
     headers = {}
     for value in values:
@@ -135,6 +105,8 @@ def parse_headers(values: list[str]) -> dict[str, str]:
 def progress(event: CallEvent) -> None:
     if isinstance(event, CallStateChanged) and event.state not in (CallState.FAILED, CallState.ENDED):
         print(f"[{event.t_ms:7.0f} ms] {event.state.value}", file=sys.stderr, flush=True)
+    elif isinstance(event, ImpairmentChanged) and event.t_ms is not None:
+        print(f"[{event.t_ms:7.0f} ms] impairment now {event.spec.describe()}", file=sys.stderr)
     elif isinstance(event, AgentEventReceived) and event.type == "turn":
         turn = event.event
         v2v = (turn.get("latency_ms") or {}).get("voice_to_voice")
@@ -147,7 +119,7 @@ def progress(event: CallEvent) -> None:
         )
 
 
-def print_summary(summary: dict[str, Any]) -> None:
+def print_summary(summary: Mapping[str, Any]) -> None:
     def fmt(value: Any, unit: str) -> str:
         return "n/a" if value is None else f"{value} {unit}"
 
@@ -165,7 +137,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     print("\n".join(lines))
 
 
-def audible_share(summary: dict[str, Any]) -> str:
+def audible_share(summary: Mapping[str, Any]) -> str:
     """``2.3 s of 8.0 s audible``: how much of what arrived was not silence."""
     received, audible = summary.get("rx_audio_ms") or 0.0, summary.get("rx_audible_ms") or 0.0
     return f"{audible / 1000:.1f} s of {received / 1000:.1f} s audible" if received else "no audio arrived"
@@ -175,49 +147,42 @@ async def run(args: argparse.Namespace) -> int:
     ice = resolve_ice(args.ice, relay_only=args.relay_only)
     for warning in ice.warnings:
         print(f"voicedesk: warning: {warning}", file=sys.stderr)
-    if args.duration < 0 or args.timeout <= 0:
+    # NaN compares false with everything: without isfinite "--duration nan" would hold the call for ever
+    if not (math.isfinite(args.duration) and args.duration >= 0 and math.isfinite(args.timeout) and args.timeout > 0):
         raise VoiceDeskError("--duration must be ≥ 0 and --timeout > 0")
-    impairment = ImpairmentSpec.parse(args.impair) if args.impair else None
-    schedule = parse_impair_schedule(args.impair_at)
-    if schedule and impairment is None:
-        impairment = ImpairmentSpec()
-    sinks: list[AudioSink] = [WavRecorderSink(args.record)] if args.record else []
-    audio = CallAudio(args)
-    sinks += audio.sinks()
-    reporter = CallReporter(args.report, args.mask)
-    sinks += reporter.sinks()
-    call = Call(
-        with_signaling_kind(args.target, args.signaling),
-        source=audio.source(args.source),
-        sinks=sinks,
+    spec = CallSpec(
+        args.target,
+        signaling=args.signaling,
+        source=args.source,
         ice=ice,
         timeout=args.timeout,
         headers=parse_headers(args.header),
-        impairment=impairment,
+        impairment=ImpairmentSpec.parse(args.impair) if args.impair else None,
+        impair_schedule=parse_schedule(args.impair_at),
         impair_seed=args.impair_seed,
         edit_offer=command_editor(args.edit_offer, "offer", args.timeout) if args.edit_offer else None,
         edit_answer=command_editor(args.edit_answer, "answer", args.timeout) if args.edit_answer else None,
         agent_events=True if args.agent_events else None,
     )
+    audio = CallAudio(args, args.duration)
+    source = audio.source(args.source)
+    try:
+        audio.open_sinks()
+        reporter = CallReporter(args.report, args.mask)
+        call = Call.from_spec(spec, source=source, extensions=[audio, *reporter.extensions()])
+    except BaseException:
+        await audio.close()  # a microphone already opened, a recording already created
+        raise
     call.add_listener(progress)
-    audio.attach(call, args.duration)
-    reporter.attach(call)
-    impair_tasks: set[asyncio.Task[None]] = set()
-    schedule_impairments(call, schedule, impair_tasks)
     error: VoiceDeskError | None = None
     try:
         summary = await call.run(args.duration)
     except VoiceDeskError as exc:
         error = exc
         summary = call.summary()
-    finally:
-        for task in impair_tasks:
-            task.cancel()
-        await audio.close()
-    summary.update(audio.summary())
-    reporter.write(summary)
+    reporter.write(summary.to_json())
     if args.json:
-        print(json.dumps(summary), flush=True)
+        print(json.dumps(summary.to_json()), flush=True)
     elif error is None:
         print_summary(summary)
         for line in audio.summary_lines():

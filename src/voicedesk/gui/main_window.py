@@ -47,9 +47,9 @@ from voicedesk.gui.widgets.preferences import PreferencesDialog
 from voicedesk.gui.widgets.stats_plots import StatsPlots
 from voicedesk.gui.widgets.turn_markers import TurnMarkers
 from voicedesk.gui.widgets.waveform import WaveformPanel
-from voicedesk.media.sources import parse_source
 from voicedesk.rtc.call import Call, describe_setup
-from voicedesk.rtc.signaling import with_signaling_kind
+from voicedesk.rtc.extension import CallExtension
+from voicedesk.rtc.spec import CallSpec
 
 logger = logging.getLogger(__name__)
 
@@ -267,20 +267,26 @@ class MainWindow(QMainWindow):
         if self._shutting_down or (self.bridge is not None and self.bridge.active):
             return
         self.banner.hide()
+        extensions: list[CallExtension] = []
         try:
-            source = parse_source(request.source)
             ice = resolve_ice(request.ice_path)  # a JSON file or a preset name (ICE lab tab)
-            network = self.panels.get("network")  # the impairment relay, if the Network tab turned it on
-            impairment = network.impairment_for_new_call() if hasattr(network, "impairment_for_new_call") else None
-            call = Call(
-                with_signaling_kind(request.target, request.signaling or None),
-                source=source,
+            spec = CallSpec(
+                request.target,
+                signaling=request.signaling or None,
+                source=request.source,
                 ice=ice,
                 timeout=request.timeout_s,
                 headers=request.headers,
-                impairment=impairment,
             )
+            # what the tabs add: the Network tab's impairment, the SDP tab's edit hooks, the
+            # Audio tab's speaker, the QA tab's report capture
+            for key, panel in self.panels.items():
+                spec, added = _prepared_by(panel, key, spec)
+                extensions += added
+            call = Call.from_spec(spec, extensions=extensions)
         except VoiceDeskError as exc:
+            for extension in extensions:  # a speaker opened for a call that was never built
+                self._own(extension.detach(), f"{type(extension).__name__}.detach")
             self.dialer.show_state("failed", str(exc))
             self.show_message(str(exc), True)
             return
@@ -296,7 +302,7 @@ class MainWindow(QMainWindow):
         bridge.failed.connect(self._on_failed)
         # Paint between packets, sent and received (see paint_gate.py); a new gate per call.
         gate = self.paint_gate = PaintGate()
-        gate.attach(call.outbound.add_observer)
+        gate.attach(call.add_sent_observer)
         gate.attach_received(call.add_sink)
         self.waveforms.gate = gate
         bridge.stats_sampled.connect(lambda sample: gate.run(functools.partial(self.stats.add_sample, sample)))
@@ -455,6 +461,18 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         QTimer.singleShot(0, self.close)
         self.shut_down.emit()
+
+
+def _prepared_by(panel: Panel, key: str, spec: CallSpec) -> tuple[CallSpec, list[CallExtension]]:
+    """What ``panel`` adds to the next call. A refusal (``VoiceDeskError``) stops the dial with its
+    message; a panel's bug is logged and leaves the call without that panel's part."""
+    try:
+        return panel.prepare_call(spec), list(panel.call_extensions())
+    except VoiceDeskError:
+        raise
+    except Exception:
+        logger.exception("the %s tab could not prepare the call", key)
+        return spec, []
 
 
 def _guard(fn: Any, what: str) -> None:

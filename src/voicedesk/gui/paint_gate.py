@@ -48,7 +48,7 @@ class PaintGate:
         self._active = False
 
     def attach(self, add_observer: Callable[[Callable[[np.ndarray], None]], None]) -> None:
-        """Watch a sender: ``add_observer`` is e.g. ``call.outbound.add_observer``."""
+        """Watch a sender: ``add_observer`` is e.g. ``call.add_sent_observer``."""
         add_observer(lambda samples: self._on_packet("sent", samples.size / SAMPLE_RATE))
         self._active = True
 

@@ -1,8 +1,7 @@
 """Everything a call report needs, captured while a Call runs (no Qt, no files until export).
 
 capture = CallCapture()
-call = Call(target, sinks=[capture.rx], ...)
-capture.attach(call)        # events, sent audio, the log
+call = Call.from_spec(spec, extensions=[capture])   # events, both ways' audio, the log
 ...
 record = capture.record()   # a CallRecord for qa/report.py
 """
@@ -21,6 +20,7 @@ import numpy as np
 from voicedesk.qa.latency import TimedRecorder
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallState, CallStateChanged, StatsSampled
+from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.stats import StatsSample
 
 logger = logging.getLogger(__name__)
@@ -80,8 +80,11 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-class CallCapture:
-    """Listens to one Call: events, a full-call recording each way, the voicedesk log."""
+class CallCapture(CallExtension):
+    """Listens to one Call: events, a full-call recording each way, the voicedesk log.
+
+    An extension of the call (handed to it when it is built); the log stops being
+    captured when the call ends, or earlier with ``release()``."""
 
     def __init__(self, log_level: int = logging.DEBUG) -> None:
         self.rx = TimedRecorder()
@@ -100,12 +103,14 @@ class CallCapture:
         self._pinned: list[logging.Handler] = []
 
     def attach(self, call: Call) -> None:
-        """Call before ``call.start()``: the clock starts here (≈ the call's own t = 0)."""
+        """Before ``call.start()`` (the call attaches its extensions as it is built): the
+        clock starts here (≈ the call's own t = 0)."""
         self.call = call
         self.t0 = time.monotonic()
         self.epoch0 = time.time()
         self._handler.t0 = self.epoch0
-        call.outbound.add_observer(self.tx.write)
+        call.add_sink(self.rx)
+        call.add_sent_observer(self.tx.write)
         call.add_listener(self._on_event)
         self._logger.addHandler(self._handler)
         # the libraries' own lines at whatever level the user asked for (voicedesk -vvv: ICE checks, TURN)
@@ -125,7 +130,11 @@ class CallCapture:
             self._saved_level = self._logger.level
             self._logger.setLevel(self._log_level)
 
-    def detach(self) -> None:
+    async def detach(self) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Stop capturing the log and the call's events (idempotent); recordings stay."""
         self._logger.removeHandler(self._handler)
         for name in LIBRARY_LOGGERS:
             logging.getLogger(name).removeHandler(self._handler)
@@ -171,9 +180,9 @@ class CallCapture:
             local_sdp=call.local_sdp,
             remote_sdp=call.remote_sdp,
             candidates=candidates,
-            samples=list(call.sampler.samples) if call.sampler is not None else [],
+            samples=call.stats_samples,
             events=list(self.events),
-            summary=call.summary(),
+            summary=call.summary().to_json(),
             tx=self.tx.audio(),
             rx=self.rx.audio(),
             tx_offset_ms=self.ms(self.tx.start_time) or 0.0,

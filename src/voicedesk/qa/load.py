@@ -38,6 +38,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.errors import ConfigError, VoiceDeskError
 from voicedesk.media.pcm import FRAME_SAMPLES, TIME_BASE, mono_to_frame
+from voicedesk.rtc.extension import CallExtension
 from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -234,7 +235,7 @@ class PreEncodedTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, source: EncodedSource, send_mime: Callable[[], str | None]) -> None:
+    def __init__(self, source: EncodedSource, send_mime: Callable[[], str | None] = lambda: None) -> None:
         super().__init__()
         self.source = source
         self.send_mime = send_mime
@@ -261,7 +262,7 @@ class PreEncodedTrack(MediaStreamTrack):
         return mono_to_frame(self.source.pcm[index % len(self.source.pcm)], pts)
 
 
-class ArrivalCounter:
+class ArrivalCounter(CallExtension):
     """Reads a received track, counting what arrives (encoded or decoded) and when the first came."""
 
     def __init__(self) -> None:
@@ -270,6 +271,12 @@ class ArrivalCounter:
         self.after_warmup = 0  # frames that arrived WARMUP_S after the first one, until freeze()
         self.frozen = False
         self._task: asyncio.Task[None] | None = None
+
+    def attach(self, call: Any) -> None:
+        call.on_received_track(self.start)
+
+    async def detach(self) -> None:
+        await self.stop()
 
     def freeze(self) -> None:
         """Stop counting frames for the rate (the hold is over; hang-up is not a stall)."""
@@ -297,36 +304,18 @@ class ArrivalCounter:
                 self.after_warmup += 1
 
 
-def _load_call(plan: LoadPlan, ice: Any) -> Any:
-    """A ``Call`` (same signaling, ICE and error texts) whose media is the cheap kind above."""
-    from voicedesk.rtc import aiortc_patches
+def _load_call(plan: LoadPlan, ice: Any) -> tuple[Any, ArrivalCounter]:
+    """A ``Call`` (same signaling, ICE and error texts) whose media is the cheap kind above:
+    Opus sent pre-encoded, received packets counted, not decoded."""
     from voicedesk.rtc.call import Call
+    from voicedesk.rtc.spec import CallSpec
 
-    class LoadCall(Call):
-        def __init__(self) -> None:
-            super().__init__(plan.target, ice=ice, timeout=plan.timeout, headers=plan.headers or None)
-            # Call sends whatever track ``outbound`` holds (its own wraps PCM sources only)
-            self.outbound = PreEncodedTrack(EncodedSource.get(plan.source), self._send_mime)  # type: ignore
-            self.arrivals = ArrivalCounter()
-
-        def _send_mime(self) -> str | None:
-            for transceiver in self.pc.getTransceivers() if self.pc is not None else []:
-                if transceiver.kind == "audio" and transceiver._codecs:
-                    return transceiver._codecs[0].mimeType.lower()
-            return None
-
-        def _on_track(self, track: Any) -> None:
-            if track.kind != "audio" or self.pc is None:
-                return
-            receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
-            aiortc_patches.forward_encoded(receiver)  # count packets, do not decode them
-            self.arrivals.start(track)
-
-        async def _teardown(self) -> None:
-            await super()._teardown()
-            await self.arrivals.stop()
-
-    return LoadCall()
+    spec = CallSpec(plan.target, ice=ice, timeout=plan.timeout, headers=plan.headers or {})
+    arrivals = ArrivalCounter()
+    track = PreEncodedTrack(EncodedSource.get(plan.source))
+    call = Call.from_spec(spec, send_track=track, decode_received=False, extensions=[arrivals])
+    track.send_mime = call.send_codec  # Opus as it is, unless the answer chose another codec
+    return call, arrivals
 
 
 async def place_call(
@@ -336,11 +325,10 @@ async def place_call(
     from voicedesk.rtc.call import CallState, CallStateChanged
 
     try:
-        call = _load_call(plan, ice)
+        call, arrivals = _load_call(plan, ice)
     except VoiceDeskError as exc:
         return CallResult(index, ok=False, reason=str(exc), worker=worker)
     dialed = time.monotonic()
-    arrivals: ArrivalCounter = call.arrivals
     ended = asyncio.Event()
 
     def on_state(event: Any) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +31,7 @@ from voicedesk.qa.report import write_bundle
 from voicedesk.qa.runner import ScenarioResult, ScenarioRun
 from voicedesk.qa.scenario import Scenario, Utterance
 from voicedesk.rtc.call import Call
+from voicedesk.rtc.summary import CallSummary
 
 
 class VoiceDeskCall:
@@ -65,7 +65,8 @@ class VoiceDeskCall:
 
         await asyncio.sleep(seconds)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> CallSummary:
+        """The call's figures so far (typed; readable by the JSON keys too)."""
         return self.call.summary()
 
     async def hangup(self) -> ScenarioResult:

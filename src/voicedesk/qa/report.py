@@ -256,17 +256,14 @@ class CallReporter:
         self.mask = mask
         self.capture = CallCapture() if destination else None
 
-    def sinks(self) -> list[Any]:
-        return [self.capture.rx] if self.capture is not None else []
-
-    def attach(self, call: Any) -> None:
-        if self.capture is not None:
-            self.capture.attach(call)
+    def extensions(self) -> list[CallCapture]:
+        """What to hand the call when it is built (nothing without ``--report``)."""
+        return [self.capture] if self.capture is not None else []
 
     def write(self, summary: dict[str, Any] | None = None) -> Path | None:
         if self.capture is None or self.capture.call is None or self.destination is None:
             return None
-        self.capture.detach()
+        self.capture.release()
         record = self.capture.record()
         if summary:
             record.summary = dict(summary)

@@ -29,6 +29,7 @@ from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import Bound, Scenario, Step, Utterance
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import ImpairmentSpec
+from voicedesk.rtc.spec import CallSpec
 
 logger = logging.getLogger(__name__)
 
@@ -274,21 +275,15 @@ class ScenarioRun:
         """Place the call (the steps' engine without steps: the pytest plugin drives it)."""
         scenario = self.scenario
         needs_relay = scenario.impair is not None or any(s.kind == "impair" for s in scenario.steps)
-        self.call = call = Call(
+        spec = CallSpec(
             self.target,
-            source=self.source,
-            sinks=[self.capture.rx],
             ice=self.ice,
             timeout=scenario.timeout,
-            headers=self.headers,
+            headers=self.headers or {},
             impairment=ImpairmentSpec.parse(scenario.impair or "") if needs_relay else None,
         )
-        self.capture.attach(call)
-        try:
-            await call.start()
-        except BaseException:
-            self.capture.detach()
-            raise
+        self.call = call = Call.from_spec(spec, source=self.source, extensions=[self.capture])
+        await call.start()  # a failed start has torn the call down, the capture with it
         self.result.setup_ms = call.setup_ms
         return call
 
@@ -296,7 +291,6 @@ class ScenarioRun:
         if self.call is None:
             return
         await self.call.hangup()
-        self.capture.detach()
         self._finish_measures()
 
     async def _run_call(self) -> None:
@@ -376,9 +370,7 @@ class ScenarioRun:
             self._deferred.append((check, step, turn))
             self.result.checks.append(check)
         elif step.kind == "expect":
-            if call.sampler is not None and not call.state.is_final:
-                with contextlib.suppress(Exception):
-                    await call.sampler.sample()
+            await call.sample_stats()
             self._finish_measures()
             for name, bound in step.bounds:
                 value = self._metric(name)
@@ -398,8 +390,8 @@ class ScenarioRun:
         elif step.kind == "barge_in":
             await self._barge_in(index, step)
         elif step.kind == "impair":
-            if call.relay is not None:
-                call.relay.update(step.impair or "")
+            if call.impairment_now() is not None:  # a scenario with an impair step is placed through the relay
+                call.update_impairment(step.impair or "")
         elif step.kind == "hangup":
             await call.hangup()
 
@@ -543,7 +535,7 @@ class ScenarioRun:
                 check.passed = False
         self.result.turns = [t.to_json(t0) for t in self.turns]
         if self.call is not None:
-            self.result.summary = self.call.summary()
+            self.result.summary = self.call.summary().to_json()
             self.result.record = self.capture.record(self.result.turns, None)
 
     def finish_record(self) -> CallRecord | None:

@@ -98,10 +98,10 @@ def environment_report() -> dict[str, Any]:
 async def headless_call(tone_hz: float = 1000.0, seconds: float = 2.0) -> dict[str, Any]:
     """A call to the embedded echo agent; ``ok`` only when its tone came back."""
     from voicedesk.errors import VoiceDeskError
-    from voicedesk.media.sources import ToneTrack
     from voicedesk.rtc.call import Call
+    from voicedesk.rtc.spec import CallSpec
 
-    call = Call("embedded:echo", source=ToneTrack(tone_hz))
+    call = Call.from_spec(CallSpec("embedded:echo", source=f"tone:{tone_hz:g}"))
     try:
         summary = await call.run(seconds)
     except VoiceDeskError as exc:

@@ -3,7 +3,12 @@
 The window, the command line and tests all drive this same object::
 
     call = Call("embedded:echo", source=ToneTrack(1000))
-    summary = await call.run(duration=3.0)
+    summary = await call.run(duration=3.0)           # a CallSummary (rtc/summary.py)
+
+or, as the CLI, the window, scenarios and load build it, from a ``CallSpec``
+(rtc/spec.py) with the extensions that hang off it (rtc/extension.py)::
+
+    call = Call.from_spec(CallSpec("embedded:echo", source="tone:1000"), extensions=[recorder])
 
 States move idle -> gathering -> signaling -> connecting -> connected -> ended,
 or to failed with a reason written for the user. Listeners get frozen event
@@ -20,7 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -33,12 +38,17 @@ from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel
+from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
-from voicedesk.rtc.impair import ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
+from voicedesk.rtc.impair import DirectionCounters, ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
 from voicedesk.rtc.sdp import model as sdp_model
 from voicedesk.rtc.signaling import Signaling, signaling_for_target
 from voicedesk.rtc.signaling.log import SignalingExchanged, redact_url
 from voicedesk.rtc.stats import StatsSample, StatsSampler
+from voicedesk.rtc.summary import CallSummary
+
+if TYPE_CHECKING:
+    from voicedesk.rtc.spec import CallSpec
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +97,7 @@ CallEvent = (
 CallListener = Callable[[CallEvent], None]
 # an SDP edit hook: gets the offer (or answer) text, returns the text to apply (see _edited)
 SdpEditor = Callable[[str], Awaitable[str]]
+TrackReader = Callable[[MediaStreamTrack], None]
 
 
 def candidates_in(sdp: str | None) -> list[str]:
@@ -129,13 +140,24 @@ class Call:
         edit_offer: SdpEditor | None = None,
         edit_answer: SdpEditor | None = None,
         agent_events: bool | None = None,
+        send_track: MediaStreamTrack | None = None,
+        decode_received: bool = True,
+        extensions: list[CallExtension] | tuple[CallExtension, ...] = (),
     ) -> None:
+        """``send_track``: a track sent as it is instead of ``source`` (its frames may be
+        pre-encoded ``av.Packet``s, as load sends; the call then cannot mute it or watch what
+        it sends). ``decode_received=False``: received audio is not decoded (nor analysed,
+        recorded or played); the encoded track goes to ``on_received_track`` readers only,
+        as load counts packets. ``extensions`` are attached now and detached at hang-up."""
         # redact_url: an embedded agent's API key given in the target stays out of summaries
         self.target = redact_url(target) if isinstance(target, str) else target.description
         self.signaling = (
             target if isinstance(target, Signaling) else signaling_for_target(target, headers=headers, timeout=timeout)
         )
         self.outbound = OutboundAudioTrack(source or SilenceTrack())
+        self._send_track: MediaStreamTrack = send_track or self.outbound
+        self.decode_received = decode_received
+        self._track_readers: list[TrackReader] = []
         self.rx = AnalyzerSink()
         self.tx = AnalyzerSink()
         self.outbound.add_observer(self.tx.write)
@@ -177,11 +199,96 @@ class Call:
         if agent_events is None:
             agent_events = self.signaling.sends_agent_events
         self.agent_events = AgentEventsChannel(self._emit, self._now_ms) if agent_events else None
+        self.extensions: tuple[CallExtension, ...] = tuple(extensions)
+        for extension in self.extensions:
+            extension.attach(self)
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: CallSpec,
+        *,
+        source: MediaStreamTrack | None = None,
+        extensions: list[CallExtension] | tuple[CallExtension, ...] = (),
+        send_track: MediaStreamTrack | None = None,
+        decode_received: bool = True,
+    ) -> Call:
+        """The call ``spec`` describes. ``source`` stands in for ``spec.source`` when the
+        builder made the track itself (a microphone with its device options)."""
+        from voicedesk.media.sources import parse_source
+        from voicedesk.rtc.signaling import with_signaling_kind
+
+        target = with_signaling_kind(spec.target, spec.signaling)
+        track = source if source is not None or send_track is not None else parse_source(spec.source)
+        scheduled = [spec.schedule_extension()] if spec.impair_schedule else []
+        return cls(
+            target,
+            source=track,
+            ice=spec.ice,
+            timeout=spec.timeout,
+            stats_interval=spec.stats_interval,
+            headers=dict(spec.headers) or None,
+            impairment=spec.relay_impairment(),
+            impair_seed=spec.impair_seed,
+            edit_offer=spec.edit_offer,
+            edit_answer=spec.edit_answer,
+            agent_events=spec.agent_events,
+            send_track=send_track,
+            decode_received=decode_received,
+            extensions=[*scheduled, *extensions],
+        )
 
     # events -------------------------------------------------------------
     def add_sink(self, sink: AudioSink) -> None:
         """One more sink for received audio (e.g. the window's speaker), before or during the call."""
         self._sink.sinks.append(sink)
+
+    def add_sent_observer(self, observer: Callable[[Any], None]) -> None:
+        """Called with every block of audio sent (mono float32 at 48 kHz; see OutboundAudioTrack)."""
+        self.outbound.add_observer(observer)
+
+    def on_received_track(self, reader: TrackReader) -> None:
+        """Called with each received audio track as it arrives (encoded with ``decode_received=False``)."""
+        self._track_readers.append(reader)
+
+    def set_sdp_editors(self, offer: SdpEditor | None = None, answer: SdpEditor | None = None) -> None:
+        """Hooks that may change the offer before it is applied and sent, and the answer
+        before it is applied (an extension sets them in ``attach``, before the call starts)."""
+        if self.state != CallState.IDLE:
+            raise VoiceDeskError("SDP editors are set before the call starts")
+        if offer is not None:
+            self.edit_offer = offer
+        if answer is not None:
+            self.edit_answer = answer
+
+    def update_impairment(self, text: str) -> ImpairmentSpec:
+        """Change the impairment of this call (``ConfigError`` for a bad figure; ``VoiceDeskError``
+        when the call was not placed through the relay)."""
+        if self.relay is None:
+            raise VoiceDeskError("impairment applies to a call placed with the relay on")
+        return self.relay.update(text)
+
+    def impairment_now(self) -> ImpairmentSpec | None:
+        """The figures the relay applies now; None when the call does not go through it."""
+        return self.relay.spec if self.relay is not None else None
+
+    def impairment_counters(self) -> dict[str, DirectionCounters]:
+        """The relay's ground truth per direction (``up``: sent, ``down``: received); empty without it."""
+        return self.relay.counters if self.relay is not None else {}
+
+    def send_codec(self) -> str | None:
+        """The audio codec the answer chose for what this call sends (``audio/opus``), once negotiated."""
+        for transceiver in self.pc.getTransceivers() if self.pc is not None else []:
+            codecs = getattr(transceiver, "_codecs", None)  # aiortc keeps the negotiated list private
+            if transceiver.kind == "audio" and codecs:
+                return str(codecs[0].mimeType).lower()
+        return None
+
+    async def sample_stats(self) -> None:
+        """Read getStats now rather than at the next interval (a check wants this moment's figures)."""
+        if self.sampler is not None and not self._closed and self.state == CallState.CONNECTED:
+            with contextlib.suppress(Exception):  # a pc closing under the read: the last sample stands
+                await self.sampler.sample()
 
     def add_listener(self, listener: CallListener) -> None:
         self._listeners.append(listener)
@@ -226,6 +333,20 @@ class Call:
     def muted(self, value: bool) -> None:
         self.outbound.muted = value
 
+    @property
+    def source(self) -> MediaStreamTrack:
+        """The track the caller's audio comes from (a tone, a file, the microphone…)."""
+        return self.outbound.source
+
+    @property
+    def dtmf_sent(self) -> str:
+        """Every DTMF digit sent so far."""
+        return self.outbound.dtmf_sent
+
+    def send_dtmf(self, digits: str) -> float:
+        """Send ``digits`` as in-band DTMF tones mixed into what the call sends; their length in seconds."""
+        return self.outbound.send_dtmf(digits)
+
     async def start(self) -> None:
         """Set the call up; returns when connected, raises VoiceDeskError otherwise.
 
@@ -262,7 +383,7 @@ class Call:
         self.pc = pc = RTCPeerConnection(configuration)
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_connection_state)
-        pc.addTrack(self.outbound)
+        pc.addTrack(self._send_track)
         if self.agent_events is not None:
             self.agent_events.open(pc)
         self.ice_monitor = IceMonitor(pc, self._now_ms, self.ice, remote_sdp=lambda: self.remote_sdp)
@@ -400,8 +521,17 @@ class Call:
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind != "audio":
             return
-        self._sink.addTrack(track)
-        self._sink.start_reading()
+        if self.decode_received:
+            self._sink.addTrack(track)
+            self._sink.start_reading()
+        elif self.pc is not None:
+            receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
+            aiortc_patches.forward_encoded(receiver)
+        for reader in self._track_readers:
+            try:
+                reader(track)
+            except Exception:
+                logger.exception("received-track reader failed")
 
     def _on_connection_state(self) -> None:
         if self.pc is None:
@@ -451,9 +581,7 @@ class Call:
 
     async def hangup(self) -> None:
         """End the call (idempotent). Sinks are flushed and closed."""
-        if self.sampler is not None and not self._closed and self.state == CallState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await self.sampler.sample()
+        await self.sample_stats()
         self._set_state(CallState.ENDED)
         await self._teardown()
 
@@ -471,11 +599,18 @@ class Call:
             except Exception as exc:  # close() itself can raise after a failed negotiation
                 logger.debug("pc.close failed: %s", exc)
         self.outbound.stop()
+        if self._send_track is not self.outbound:
+            self._send_track.stop()
         await self._sink.stop()
         if self.relay is not None:
             self.relay.close()
+        for extension in self.extensions:
+            try:
+                await extension.detach()
+            except Exception:
+                logger.exception("%s did not detach cleanly", type(extension).__name__)
 
-    async def run(self, duration: float) -> dict[str, Any]:
+    async def run(self, duration: float) -> CallSummary:
         """Start, hold for ``duration`` seconds (or until the peer goes), hang up, summarize."""
         try:
             await self.start()
@@ -492,55 +627,59 @@ class Call:
         return self._sink.gaps
 
     @property
+    def stats_samples(self) -> list[StatsSample]:
+        """Every getStats sample of the call so far, oldest first (a copy)."""
+        return list(self.sampler.samples) if self.sampler is not None else []
+
+    @property
     def audio_received(self) -> bool:
         return self.rx.frames > 0
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> CallSummary:
+        """What the call measured so far (final after hang-up); ``.to_json()`` for output."""
         latest = self.sampler.latest if self.sampler else None
         rx_level = self.rx.level_dbfs()
         peak = self.rx.peak_hz()
-        return {
-            "target": self.target,
-            "state": "connected" if self.setup_ms is not None else self.state.value,
-            "final_state": self.state.value,
-            "reason": self.reason,
-            "setup_ms": _round(self.setup_ms),
-            "setup_phases": {name: _round(ms) for name, ms in self.setup_phases.items()},
-            "packets_sent": latest.packets_sent if latest else 0,
-            "packets_received": latest.packets_received if latest else 0,
-            "loss_pct": _round(latest.loss_pct if latest else None, 2),
-            "jitter_ms": _round(latest.jitter_ms if latest else None, 2),
-            "rtt_ms": _round(latest.rtt_ms if latest else None, 2),
-            "bitrate_out_kbps": _round(latest.bitrate_out_kbps if latest else None),
-            "bitrate_in_kbps": _round(latest.bitrate_in_kbps if latest else None),
-            "rx_frames": self.rx.frames,
-            "rx_peak_hz": _round(peak, 1),
-            "rx_level_dbfs": _round(rx_level if rx_level > SILENCE_DBFS else None, 1),
-            "tx_frames": self.outbound.frames_sent,
-            "duration_ms": _round(self._now_ms()),
-            "impairment": self.relay.to_json() if self.relay is not None else None,
-            "turns": self.agent_events.turns if self.agent_events is not None else [],
-            "mos": latest.mos if latest else None,
-            # measured on the received audio itself (what a listener got)
-            "rx_gaps": self.receive_gaps.count,
-            "rx_gap_ms": _round(self.receive_gaps.missing_ms),
-            "rx_clipped_samples": self.rx.clipped_samples,
-            "rx_silent_ms": _round(self.rx.silent_samples * 1000.0 / SAMPLE_RATE),
-            # over the whole call: an agent that spoke and then fell silent has no level in
-            # the last second, which alone would read as "nothing received"
-            "rx_audio_ms": _round(self.rx.samples * 1000.0 / SAMPLE_RATE),
-            "rx_audible_ms": _round((self.rx.samples - self.rx.silent_samples) * 1000.0 / SAMPLE_RATE),
-            **self._ice_summary(),
-        }
-
-    def _ice_summary(self) -> dict[str, Any]:
-        """The selected candidate pair: did this call use TURN?"""
-        snap = self.ice_monitor.snapshot() if self.ice_monitor is not None else None
-        return {
-            "path": snap.path if snap else None,
-            "turn_used": snap.turn_used if snap else False,
-            "selected_pair": snap.selected.label if snap and snap.selected else None,
-        }
+        snap = self.ice_monitor.snapshot() if self.ice_monitor is not None else None  # did this call use TURN?
+        extra: dict[str, Any] = {}
+        for extension in self.extensions:
+            try:
+                extra.update(extension.summary())
+            except Exception:
+                logger.exception("%s could not add to the summary", type(extension).__name__)
+        return CallSummary(
+            target=self.target,
+            state="connected" if self.setup_ms is not None else self.state.value,
+            final_state=self.state.value,
+            reason=self.reason,
+            setup_ms=_round(self.setup_ms),
+            setup_phases={name: _round(ms) for name, ms in self.setup_phases.items()},
+            packets_sent=latest.packets_sent if latest else 0,
+            packets_received=latest.packets_received if latest else 0,
+            loss_pct=_round(latest.loss_pct if latest else None, 2),
+            jitter_ms=_round(latest.jitter_ms if latest else None, 2),
+            rtt_ms=_round(latest.rtt_ms if latest else None, 2),
+            bitrate_out_kbps=_round(latest.bitrate_out_kbps if latest else None),
+            bitrate_in_kbps=_round(latest.bitrate_in_kbps if latest else None),
+            rx_frames=self.rx.frames,
+            rx_peak_hz=_round(peak, 1),
+            rx_level_dbfs=_round(rx_level if rx_level > SILENCE_DBFS else None, 1),
+            tx_frames=getattr(self._send_track, "frames_sent", 0),
+            duration_ms=_round(self._now_ms()),
+            impairment=self.relay.to_json() if self.relay is not None else None,
+            turns=self.agent_events.turns if self.agent_events is not None else [],
+            mos=latest.mos if latest else None,
+            rx_gaps=self.receive_gaps.count,
+            rx_gap_ms=_round(self.receive_gaps.missing_ms),
+            rx_clipped_samples=self.rx.clipped_samples,
+            rx_silent_ms=_round(self.rx.silent_samples * 1000.0 / SAMPLE_RATE),
+            rx_audio_ms=_round(self.rx.samples * 1000.0 / SAMPLE_RATE),
+            rx_audible_ms=_round((self.rx.samples - self.rx.silent_samples) * 1000.0 / SAMPLE_RATE),
+            path=snap.path if snap else None,
+            turn_used=snap.turn_used if snap else False,
+            selected_pair=snap.selected.label if snap and snap.selected else None,
+            extra=extra,
+        )
 
 
 SETUP_PHASE_NAMES = {"gathering_ms": "gathering", "signaling_ms": "signaling", "connecting_ms": "ICE+DTLS"}

@@ -63,6 +63,32 @@ class Impairment:
         return ", ".join(parts) or "none"
 
 
+# Named networks, the same in the window's Network tab and ``--impair NAME``.
+PRESETS: dict[str, str] = {
+    "Clean": "loss=0%,delay=0ms,jitter=0ms,rate=0",
+    "Good Wi-Fi": "loss=0.5%,delay=10ms,jitter=4ms",
+    "Busy Wi-Fi": "loss=2%,burst=3,delay=30ms,jitter=15ms",
+    "Mobile 4G": "loss=1%,delay=45ms,jitter=10ms",
+    "Poor 3G": "loss=5%,burst=2,delay=120ms,jitter=40ms,rate=96kbit",
+    "Satellite": "loss=1%,delay=300ms,jitter=20ms",
+    "Congested uplink": "up.loss=8%,up.burst=4,up.rate=48kbit",
+}
+
+
+def _preset_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_PRESET_KEYS = {_preset_key(name): figures for name, figures in PRESETS.items()}
+
+
+def expand_preset(text: str) -> str:
+    """The figures of a preset named in ``text`` (``Poor 3G``, ``poor-3g``), else ``text``."""
+    if "=" in text:
+        return text
+    return _PRESET_KEYS.get(_preset_key(text), text)
+
+
 @dataclass(frozen=True)
 class ImpairmentSpec:
     up: Impairment = field(default_factory=Impairment)
@@ -75,6 +101,7 @@ class ImpairmentSpec:
         A figure without a direction applies to each direction (so ``delay=50ms``
         adds 100 ms to the round trip)."""
         values: dict[str, dict[str, float]] = {"up": {}, "down": {}}
+        text = expand_preset(text)
         for item in filter(None, (part.strip() for part in text.split(","))):
             match = _FIGURE.match(item)
             if not match:
@@ -233,6 +260,7 @@ class ImpairmentRelay:
 
     def update(self, text: str) -> ImpairmentSpec:
         """Apply ``text`` on top of the current figures (``up.loss=0`` clears one)."""
+        text = expand_preset(text)
         delta = ImpairmentSpec.parse(text)
         merged = {}
         for d in DIRECTIONS:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import weakref
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtGui import QShowEvent
@@ -38,6 +39,10 @@ from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, list_devices
 from voicedesk.media.dtmf import KEYS
 from voicedesk.media.microphone import MicrophoneTrack
 from voicedesk.media.speaker import SpeakerSink
+from voicedesk.rtc.extension import CallExtension
+
+if TYPE_CHECKING:
+    from voicedesk.rtc.call import Call
 
 logger = logging.getLogger(__name__)
 
@@ -187,19 +192,17 @@ class AudioPanel(Panel):
         settings.set_value("panels/audio/playout_ms", self.playout_ms.value())
 
     # the call -----------------------------------------------------------------
-    def call_started(self, bridge: CallBridge) -> None:
-        self._bridge = bridge
+    def call_extensions(self) -> list[CallExtension]:
         self.speaker = None
         self.notices = []
-        call = bridge.call
-        source = call.outbound.source
-        if isinstance(source, MicrophoneTrack):
-            source.add_listener(self._notice)
         if self.play_on_speaker.isChecked():
             self.list_devices_once()  # a stored speaker that is gone falls back to the default
             self.speaker = SpeakerSink(self.output_device.currentData(), target_ms=self.playout_ms.value())
             self.speaker.add_listener(self._notice)
-            call.add_sink(self.speaker)
+        return [PanelAudio(self.speaker, self._notice)]
+
+    def call_started(self, bridge: CallBridge) -> None:
+        self._bridge = bridge
         self.dtmf_sent.setText("")
         self._set_keypad_enabled(True)
         self.timer.start()
@@ -217,7 +220,7 @@ class AudioPanel(Panel):
     @Slot()
     def update_figures(self) -> None:
         bridge = self._bridge
-        source = bridge.call.outbound.source if bridge is not None else None
+        source = bridge.call.source if bridge is not None else None
         if isinstance(source, MicrophoneTrack):
             if source.using_fallback:
                 self.labels["microphone"].setText("silence (no usable device)")
@@ -249,8 +252,8 @@ class AudioPanel(Panel):
         if bridge is None or not bridge.active:
             self.context.show_message("DTMF: place a call first", False)
             return
-        bridge.call.outbound.send_dtmf(key)
-        self.dtmf_sent.setText(f"sent: {bridge.call.outbound.dtmf_sent}")
+        bridge.call.send_dtmf(key)
+        self.dtmf_sent.setText(f"sent: {bridge.call.dtmf_sent}")
 
     def _set_keypad_enabled(self, enabled: bool) -> None:
         for button in self.keypad.values():
@@ -262,3 +265,21 @@ class AudioPanel(Panel):
 
 def _label(device: AudioDevice) -> str:
     return f"{device.name} ({device.hostapi}, {device.default_samplerate:g} Hz)"
+
+
+class PanelAudio(CallExtension):
+    """The Audio tab's part of a call: its speaker (when ticked) and the microphone's notices."""
+
+    def __init__(self, speaker: SpeakerSink | None, on_notice: Callable[[AudioDeviceNotice], None]) -> None:
+        self.speaker = speaker
+        self.on_notice = on_notice
+
+    def attach(self, call: Call) -> None:
+        if isinstance(call.source, MicrophoneTrack):
+            call.source.add_listener(self.on_notice)
+        if self.speaker is not None:
+            call.add_sink(self.speaker)
+
+    async def detach(self) -> None:
+        if self.speaker is not None:
+            self.speaker.close()  # the call closes its sinks too; closing twice is harmless

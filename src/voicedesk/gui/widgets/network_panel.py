@@ -2,11 +2,15 @@
 controls (set before a call, changed during it), its ground-truth counters, the
 MOS estimate and what the received audio itself shows.
 
-Everything here reads core objects (``call.relay``, ``call.summary()``) once a
-second; nothing in the media path waits for the window.
+Everything here reads the call's public figures (``summary()``, ``impairment_now()``,
+``impairment_counters()``) once a second; nothing in the media path waits for the window.
+The impairment goes into the next call's spec (``prepare_call``) and is changed during a
+call only through ``Call.update_impairment``.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (
@@ -22,21 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from voicedesk.errors import ConfigError
+from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.widgets.panel import Panel, PanelContext
-from voicedesk.rtc.impair import ImpairmentRelay, ImpairmentSpec
+from voicedesk.rtc.call import Call
+from voicedesk.rtc.impair import PRESETS, ImpairmentSpec
 from voicedesk.rtc.quality import estimate_mos
-
-PRESETS: dict[str, str] = {
-    "Clean": "loss=0%,delay=0ms,jitter=0ms,rate=0",
-    "Good Wi-Fi": "loss=0.5%,delay=10ms,jitter=4ms",
-    "Busy Wi-Fi": "loss=2%,burst=3,delay=30ms,jitter=15ms",
-    "Mobile 4G": "loss=1%,delay=45ms,jitter=10ms",
-    "Poor 3G": "loss=5%,burst=2,delay=120ms,jitter=40ms,rate=96kbit",
-    "Satellite": "loss=1%,delay=300ms,jitter=20ms",
-    "Congested uplink": "up.loss=8%,up.burst=4,up.rate=48kbit",
-}
+from voicedesk.rtc.spec import CallSpec
 
 MOS_TOOLTIP = (
     "E-model estimate (ITU-T G.107, simplified as VoIP monitors do):\n"
@@ -109,6 +105,9 @@ class NetworkPanel(Panel):
         self._update_apply()
 
     # what the window asks before it dials ------------------------------
+    def prepare_call(self, spec: CallSpec) -> CallSpec:
+        return dataclasses.replace(spec, impairment=self.impairment_for_new_call())
+
     def impairment_for_new_call(self) -> ImpairmentSpec | None:
         """The impairment to put in the next call's path, or None (no relay).
 
@@ -141,29 +140,32 @@ class NetworkPanel(Panel):
         self.spec.setText(PRESETS[self.presets.itemText(index)])
         self.context.settings.set_value("panels/network/spec", self.spec.text())
         self.presets.setCurrentIndex(0)
-        if self._relay() is not None:
+        if self._impaired_call() is not None:
             self._on_apply()
 
     @Slot()
     def _on_apply(self) -> None:
-        relay = self._relay()
-        if relay is None:
+        call = self._impaired_call()
+        if call is None:
             self.context.show_message("Impairment applies to a call placed with the relay on", True)
             return
         try:
-            spec = relay.update(self.spec.text())
-        except ConfigError as exc:
+            spec = call.update_impairment(self.spec.text())
+        except VoiceDeskError as exc:
             self.context.show_message(str(exc), True)
             return
         self.context.show_message(f"Impairment now {spec.describe()}", False)
         self.refresh()
 
-    def _relay(self) -> ImpairmentRelay | None:
+    def _impaired_call(self) -> Call | None:
+        """The current call, if it goes through the impairment relay."""
         bridge = self._bridge or self.context.current_bridge()
-        return getattr(bridge.call, "relay", None) if bridge is not None else None
+        if bridge is None or bridge.call.impairment_now() is None:
+            return None
+        return bridge.call
 
     def _update_apply(self) -> None:
-        self.apply.setEnabled(self._relay() is not None)
+        self.apply.setEnabled(self._impaired_call() is not None)
 
     @Slot()
     def refresh(self) -> None:
@@ -173,24 +175,24 @@ class NetworkPanel(Panel):
             return
         call = bridge.call
         self._update_apply()
-        relay = call.relay
-        self.current.setText(f"Now: {relay.spec.describe()}" if relay is not None else "No impairment in this call")
-        latest = call.sampler.latest if call.sampler is not None else None
-        estimate = estimate_mos(latest.rtt_ms, latest.jitter_ms, latest.loss_pct) if latest else None
+        now = call.impairment_now()
+        self.current.setText(f"Now: {now.describe()}" if now is not None else "No impairment in this call")
+        summary = call.summary()
+        estimate = estimate_mos(summary.rtt_ms, summary.jitter_ms, summary.loss_pct)  # None before a sample
         if estimate is not None:
             rtt_note = "" if estimate.rtt_known else ", no RTT yet"
             self.labels["mos"].setText(
                 f"{estimate.mos:.2f}  (R {estimate.r_factor:.0f}, one-way {estimate.one_way_delay_ms:.0f} ms{rtt_note})"
             )
-        gaps = call.receive_gaps
-        self.labels["gaps"].setText(f"{gaps.missing_ms:.0f} ms in {gaps.count} gaps")
-        self.labels["clipped"].setText(str(call.rx.clipped_samples))
-        self.labels["silent"].setText(f"{call.rx.silent_samples / 48:.0f} ms")
+        self.labels["gaps"].setText(f"{summary.rx_gap_ms or 0:.0f} ms in {summary.rx_gaps} gaps")
+        self.labels["clipped"].setText(str(summary.rx_clipped_samples))
+        self.labels["silent"].setText(f"{summary.rx_silent_ms or 0:.0f} ms")
+        counters = call.impairment_counters()
         for direction in ("up", "down"):
-            if relay is None:
+            if direction not in counters:
                 self.labels[direction].setText("no relay in this call")
                 continue
-            c = relay.counters[direction]
+            c = counters[direction]
             loss = "–" if c.rtp_loss_pct is None else f"{c.rtp_loss_pct:.1f} %"
             self.labels[direction].setText(
                 f"{c.rtp_received} RTP seen, {c.rtp_dropped} dropped ({loss}), {c.dropped_queue} over the rate cap"

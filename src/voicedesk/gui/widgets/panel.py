@@ -1,10 +1,13 @@
 """The base of every tab in the main window's panel area.
 
-A panel is a QWidget with three optional hooks. The window calls
-``call_started(bridge)`` when a call is placed (connect to the bridge's signals
-there), ``call_finished(bridge)`` when it is over, and awaits ``aclose()`` when the
-window closes (stop timers, servers and tasks the panel owns). See
-``voicedesk/gui/README.md``.
+A panel is a QWidget with optional hooks. Before the window builds a call it asks
+every panel ``prepare_call(spec)`` (what the panel adds to the call's ``CallSpec``:
+an impairment, SDP edit hooks) and ``call_extensions()`` (what it hangs off the call:
+a speaker, a report capture); a panel never changes a call it did not build. The
+window then calls ``call_started(bridge)`` when the call is placed (connect to the
+bridge's signals there), ``call_finished(bridge)`` when it is over, and awaits
+``aclose()`` when the window closes (stop timers, servers and tasks the panel owns).
+See ``voicedesk/gui/README.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
     from voicedesk.gui.bridge import CallBridge
     from voicedesk.gui.settings import AppSettings
     from voicedesk.gui.theme import Palette
+    from voicedesk.rtc.extension import CallExtension
+    from voicedesk.rtc.spec import CallSpec
 
 
 def _run_now(work: Callable[[], None]) -> None:
@@ -80,6 +85,14 @@ class Panel(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         self.bring_up_to_date()
         super().showEvent(event)
+
+    def prepare_call(self, spec: CallSpec) -> CallSpec:
+        """The next call's spec with what this panel adds (raise ``VoiceDeskError`` to refuse it)."""
+        return spec
+
+    def call_extensions(self) -> list[CallExtension]:
+        """What this panel hangs off the next call (rtc/extension.py), built fresh for it."""
+        return []
 
     def call_started(self, bridge: CallBridge) -> None:
         """A new call is being placed; connect to ``bridge``'s signals here."""

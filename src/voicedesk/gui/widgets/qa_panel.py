@@ -34,6 +34,7 @@ from voicedesk.qa.capture import CallCapture
 
 if TYPE_CHECKING:
     from voicedesk.qa.webrtc_dump import WebrtcDump
+    from voicedesk.rtc.extension import CallExtension
 
 logger = logging.getLogger(__name__)
 
@@ -94,20 +95,22 @@ class QaPanel(Panel):
         self.connections.currentIndexChanged.connect(self._show_connection)
 
     # calls ------------------------------------------------------------------
-    def call_started(self, bridge: CallBridge) -> None:
-        call = bridge.call
+    def call_extensions(self) -> list[CallExtension]:
+        if self.capture is not None:
+            self.capture.release()  # the last call's, if it still held the log
         # the app logs voicedesk at INFO to its Log tab: the report takes the same lines rather
         # than lowering the level (DEBUG lines would also flow through the Log tab's handler)
         self.capture = CallCapture(log_level=logging.INFO)
         self.capture.rx.max_samples = self.capture.tx.max_samples = int(GUI_RECORDING_LIMIT_S * 48_000)
-        call.add_sink(self.capture.rx)
-        self.capture.attach(call)
+        return [self.capture]
+
+    def call_started(self, bridge: CallBridge) -> None:
         self.export.setEnabled(True)
         self.export_status.setText("Recording this call for its report…")
 
     def call_finished(self, bridge: CallBridge) -> None:
         if self.capture is not None and self.capture.call is bridge.call:
-            self.capture.detach()
+            self.capture.release()
             self.export_status.setText("The last call can be exported.")
 
     @property
@@ -128,7 +131,7 @@ class QaPanel(Panel):
 
     async def aclose(self) -> None:
         if self.capture is not None:
-            self.capture.detach()
+            self.capture.release()
 
     # export -----------------------------------------------------------------
     @Slot()

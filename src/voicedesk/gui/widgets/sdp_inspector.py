@@ -12,6 +12,7 @@ Without a call the editor is a scratch pad: paste any SDP and read the findings.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,7 @@ from voicedesk.rtc.sdp.model import SessionDescription, parse
 if TYPE_CHECKING:
     # lint, summary and diff are imported when first used (they cost start-up time)
     from voicedesk.rtc.sdp.lint import Finding, Severity
+    from voicedesk.rtc.spec import CallSpec
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +201,13 @@ class SdpInspectorPanel(Panel):
         self.highlighter.set_palette(context.palette())
 
     # the call -----------------------------------------------------------------
+    def prepare_call(self, spec: CallSpec) -> CallSpec:
+        """Every call passes its offer and answer through here: kept for the views, and held
+        for editing when a pause box is ticked (the hooks run inside the call's set-up)."""
+        return dataclasses.replace(
+            spec, edit_offer=lambda sdp: self._pause("offer", sdp), edit_answer=lambda sdp: self._pause("answer", sdp)
+        )
+
     def call_started(self, bridge: CallBridge) -> None:
         self.texts.clear()
         self.originals.clear()
@@ -206,9 +215,6 @@ class SdpInspectorPanel(Panel):
         self.changes.clear()
         self._set_editor("")
         self.status.setText("Call placed.")
-        # the hooks run inside Call.start(); set before the bridge starts the call
-        bridge.call.edit_offer = lambda sdp: self._pause("offer", sdp)
-        bridge.call.edit_answer = lambda sdp: self._pause("answer", sdp)
         bridge.description_set.connect(self._description_set)
 
     def call_finished(self, bridge: CallBridge) -> None:

@@ -1,0 +1,57 @@
+"""CallSpec: everything that defines a call, as plain data.
+
+The command line, the window, scenarios, load and the pytest plugin each turn what a
+user gave them into one ``CallSpec`` and build the call from it with
+``Call.from_spec(spec, extensions=[…])``; what hangs off the call (recorders, a
+speaker, a report capture, an SDP pause, analyzers) comes as extensions
+(rtc/extension.py), so no builder reaches into a call it did not make.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from voicedesk.config import IceConfig
+from voicedesk.errors import ConfigError
+from voicedesk.rtc.impair import ImpairmentSpec
+from voicedesk.rtc.impair_schedule import ImpairmentSchedule, ScheduledImpairment
+
+if TYPE_CHECKING:
+    from voicedesk.rtc.call import SdpEditor
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    target: str  # one word: see rtc/signaling/__init__.py
+    signaling: str | None = None  # ``--signaling KIND``: the same as a ``KIND+`` prefix on the target
+    source: str = "tone:440"  # media/sources.py: tone:FREQ, wav:PATH, say:TEXT, mic, silence…
+    ice: IceConfig = field(default_factory=IceConfig)
+    timeout: float = 15.0  # seconds allowed for set-up
+    stats_interval: float = 1.0
+    headers: Mapping[str, str] = field(default_factory=dict)  # extra HTTP headers for signaling
+    impairment: ImpairmentSpec | None = None  # through the impairment relay from the start
+    impair_schedule: tuple[ScheduledImpairment, ...] = ()  # changes after connecting (implies the relay)
+    impair_seed: int | None = None
+    edit_offer: SdpEditor | None = None
+    edit_answer: SdpEditor | None = None
+    agent_events: bool | None = None  # the "voicedesk" data channel; None: if the target sends events
+
+    def __post_init__(self) -> None:
+        if not self.target.strip():
+            raise ConfigError("no target: give a URL or embedded:AGENT")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise ConfigError(f"the set-up timeout must be a number of seconds > 0, not {self.timeout:g}")
+        if not (math.isfinite(self.stats_interval) and self.stats_interval > 0):
+            raise ConfigError(f"the stats interval must be a number of seconds > 0, not {self.stats_interval:g}")
+
+    def relay_impairment(self) -> ImpairmentSpec | None:
+        """What the relay starts with; a schedule needs the relay even from a clean start."""
+        if self.impairment is None and self.impair_schedule:
+            return ImpairmentSpec()
+        return self.impairment
+
+    def schedule_extension(self) -> ImpairmentSchedule:
+        return ImpairmentSchedule(self.impair_schedule)
