@@ -160,7 +160,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"rtt            {fmt(summary['rtt_ms'], 'ms')}  (from the peer's RTCP reports)",
         f"received audio {fmt(summary['rx_level_dbfs'], 'dBFS')}, peak {fmt(summary['rx_peak_hz'], 'Hz')} "
         f"in the last second; {audible_share(summary)}",
-        f"ice path       {summary.get('path') or 'n/a'}{' (through TURN)' if summary.get('turn_used') else ''}",
+        f"ice path       {summary.get('path') or summary.get('ice_unavailable') or 'n/a'}"
+        f"{' (through TURN)' if summary.get('turn_used') else ''}",
     ]
     print("\n".join(lines))
 
@@ -215,6 +216,8 @@ async def run(args: argparse.Namespace) -> int:
             task.cancel()
         await audio.close()
     summary.update(audio.summary())
+    if call.ice_monitor is not None and not call.ice_monitor.available:  # say so rather than "n/a"
+        summary["ice_unavailable"] = call.ice_monitor.snapshot().note
     reporter.write(summary)
     if args.json:
         print(json.dumps(summary), flush=True)
