@@ -287,15 +287,20 @@ def test_a_missing_attachment_point_skips_that_patch_loudly_and_no_other(stock_a
             assert rtcrtpreceiver.JitterBuffer is not stock_buffer  # the others did go in
 
 
-def test_patches_turned_off_leave_aiortc_stock_and_say_so(stock_aiortc, monkeypatch):
+@pytest.mark.parametrize("switch", ["VOICEDESK_AIORTC_PATCHES=0", "voicedesk_aiortc_patches = false"])
+def test_patches_turned_off_leave_aiortc_stock_and_say_so(stock_aiortc, monkeypatch, switch):
     from aiortc import jitterbuffer, rtcrtpreceiver, rtcrtpsender, rtp
 
-    monkeypatch.setenv("VOICEDESK_AIORTC_PATCHES", "0")
+    monkeypatch.setattr(aiortc_patches, "_disabled_by", None)  # and back after the test
+    if switch.startswith("VOICEDESK"):
+        monkeypatch.setenv("VOICEDESK_AIORTC_PATCHES", "0")
+    else:
+        aiortc_patches.disable(switch)  # what the pytest plugin does for its ini option
     aiortc_patches.apply()
     assert rtcrtpreceiver.JitterBuffer is jitterbuffer.JitterBuffer
     assert rtp.compute_audio_level_dbov is aiortc_patches._original_audio_level
     assert not hasattr(rtcrtpsender.RTCRtpSender, "_voicedesk_inline")
-    assert [str(s) for s in aiortc_patches.status()] == ["disabled: VOICEDESK_AIORTC_PATCHES=0"] * 5
+    assert [str(s) for s in aiortc_patches.status()] == [f"disabled: {switch}"] * 5
 
 
 # audio codecs on the event loop (patch 5) -----------------------------------------

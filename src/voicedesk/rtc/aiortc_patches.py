@@ -209,6 +209,7 @@ class Patch:
 
 
 _status: dict[int, PatchStatus] = {}
+_disabled_by: str | None = None  # see disable()
 _ABSENT = object()
 _replaced: list[tuple[Any, str, Any]] = []  # (owner, name, what was there) for _unapply()
 
@@ -283,19 +284,27 @@ def _is_applied(number: int) -> bool:
     return entry is not None and entry.state is PatchState.APPLIED
 
 
+def disable(why: str) -> None:
+    """Leave aiortc as installed in this process, as ``VOICEDESK_AIORTC_PATCHES=0`` does;
+    ``why`` (the setting that asked for it) shows in ``status()``. Call it before the first
+    call: patches already applied stay."""
+    global _disabled_by
+    _disabled_by = why
+
+
 def apply() -> None:
     """Install the patches (once per process), each only if aiortc has everything it needs.
 
-    ``VOICEDESK_AIORTC_PATCHES=0`` leaves aiortc stock: to compare against it
-    (bench/jitter_buffer_loss.py) or to rule the patches out when debugging."""
+    ``VOICEDESK_AIORTC_PATCHES=0`` (or ``disable()``) leaves aiortc stock: to compare
+    against it (bench/jitter_buffer_loss.py), to rule the patches out when debugging,
+    or to keep a process that runs its own aiortc peers as it was."""
     global _applied
     if _applied:
         return
-    if os.environ.get("VOICEDESK_AIORTC_PATCHES", "1") == "0":
+    off = _disabled_by or ("VOICEDESK_AIORTC_PATCHES=0" if os.environ.get("VOICEDESK_AIORTC_PATCHES") == "0" else None)
+    if off is not None:
         for patch in PATCHES:
-            _status[patch.number] = PatchStatus(
-                patch.number, patch.name, PatchState.DISABLED, "VOICEDESK_AIORTC_PATCHES=0"
-            )
+            _status[patch.number] = PatchStatus(patch.number, patch.name, PatchState.DISABLED, off)
         return
     missing = check()
     for patch in PATCHES:
