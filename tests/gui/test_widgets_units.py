@@ -86,3 +86,12 @@ def test_secrets_in_targets_are_stored_masked(settings: AppSettings):
     assert stored.dialer.target == "embedded:voice?llm_key=***&llm_model=m"
     assert recent[0] == "janus+http://127.0.0.1:8088/janus?apisecret=***"
     assert "sk-live-123" not in repr(stored) and "hunter2" not in repr(stored)
+
+
+def test_the_ice_lab_says_pairs_were_not_available_rather_than_none(window):
+    from voicedesk.rtc.ice_monitor import CandidateInfo, IceSnapshot
+
+    host = CandidateInfo("host", "udp", "10.0.0.1", 5000, 100)
+    note = "candidate pairs not available: aioice's Connection has no _check_list"
+    window.panel("ice_lab").show_snapshot(IceSnapshot((host,), (host,), (), None, (), (), False, note))
+    assert window.panel("ice_lab").path_label.text() == f"1 local, 1 remote candidates; {note}"

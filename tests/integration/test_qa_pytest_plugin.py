@@ -49,3 +49,38 @@ def test_users_write_agent_tests_with_the_fixture(pytester, tmp_path):
     assert [p.name for p in reports.iterdir()] == ["test_an_agent_that_fails_the_test"]
     bundle = reports / "test_an_agent_that_fails_the_test"
     assert (bundle / "report.html").exists() and (bundle / "received.wav").exists()
+
+
+USERS_OWN_AIORTC = """
+from aiortc import jitterbuffer, rtcrtpreceiver, rtcrtpsender, rtp
+
+
+def aiortc_is_stock():
+    return (
+        rtcrtpreceiver.JitterBuffer is jitterbuffer.JitterBuffer
+        and rtp.compute_audio_level_dbov.__module__ == "aiortc.rtp"
+        and not hasattr(rtcrtpsender.RTCRtpSender, "_voicedesk_inline")
+    )
+
+
+def test_1_loading_the_plugin_changes_nothing():
+    assert aiortc_is_stock()
+
+
+async def test_2_a_voicedesk_call(voicedesk_call):
+    call = await voicedesk_call("embedded:echo")
+    await call.hangup()
+
+
+def test_3_a_later_aiortc_peer_of_the_project(pytestconfig):
+    assert aiortc_is_stock() is (not pytestconfig.getini("voicedesk_aiortc_patches"))
+"""
+
+
+@pytest.mark.parametrize("opt_out", [False, True])
+def test_the_plugin_patches_aiortc_only_for_a_call_and_not_at_all_when_told(pytester, opt_out):
+    pytester.makepyfile(test_own_peers=USERS_OWN_AIORTC)
+    ini = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    pytester.makeini(ini + ("voicedesk_aiortc_patches = false\n" if opt_out else ""))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(passed=3)

@@ -1,12 +1,19 @@
-"""The aiortc audio jitter buffer patch: a lost packet costs its 20 ms, nothing more."""
+"""The aiortc patches: each one's effect, and that apply() checks what it attaches to."""
 
+import asyncio
+import logging
+import threading
 from fractions import Fraction
+from types import SimpleNamespace
+from typing import Any
 
+import aiortc
+import pytest
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
 
 from voicedesk.rtc import aiortc_patches
-from voicedesk.rtc.aiortc_patches import AudioJitterBuffer
+from voicedesk.rtc.aiortc_patches import AudioJitterBuffer, PatchState
 
 
 def feed(buffer: JitterBuffer, sequence: list[int]) -> list[int]:
@@ -211,3 +218,203 @@ def test_the_audio_buffer_holds_less_than_aiortcs():
     stock = feed(JitterBuffer(16, prefetch=4), sequence)
     assert sequence[-1] - ours[-1] == aiortc_patches.AUDIO_PREFETCH
     assert sequence[-1] - stock[-1] == 4
+
+
+# checked attachment points (apply) -------------------------------------------------
+@pytest.fixture
+def stock_aiortc():
+    """aiortc as installed, for the test to apply the patches to; afterwards the patches
+    as they were, so that other tests are not affected."""
+    was_applied = aiortc_patches._applied
+    aiortc_patches._unapply()
+    yield
+    aiortc_patches._unapply()
+    if was_applied:
+        aiortc_patches.apply()
+
+
+def test_the_installed_aiortc_has_everything_every_patch_needs(stock_aiortc):
+    assert aiortc_patches.check() == {p.number: None for p in aiortc_patches.PATCHES}
+    assert {s.state for s in aiortc_patches.status()} == {PatchState.PENDING}
+    aiortc_patches.apply()
+    assert [str(s) for s in aiortc_patches.status()] == ["applied"] * len(aiortc_patches.PATCHES)
+
+
+def _fake_method(self, *args):
+    return None  # looks up nothing that aiortc's method did
+
+
+def _break(mp: pytest.MonkeyPatch, how: str) -> None:
+    from aiortc import rtcrtpreceiver
+
+    if how == "JitterBuffer renamed":
+        mp.delattr(rtcrtpreceiver, "JitterBuffer")
+    elif how == "receive no longer starts decoder_worker":
+        mp.setattr(rtcrtpreceiver.RTCRtpReceiver, "receive", _fake_method)
+    elif how == "RemoteStreamTrack reads no _queue":
+        mp.delattr(rtcrtpreceiver.RemoteStreamTrack, "recv")  # MediaStreamTrack.recv is left
+    elif how == "a newer aiortc":
+        mp.setattr(aiortc, "__version__", "1.17.0")
+
+
+@pytest.mark.parametrize(
+    ("how", "skipped", "named"),
+    [
+        ("JitterBuffer renamed", {1}, "aiortc.rtcrtpreceiver.JitterBuffer"),
+        ("receive no longer starts decoder_worker", {4, 5}, "decoder_worker"),
+        ("RemoteStreamTrack reads no _queue", {3}, "_queue"),
+        ("a newer aiortc", {5}, "1.16"),
+    ],
+)
+def test_a_missing_attachment_point_skips_that_patch_loudly_and_no_other(stock_aiortc, caplog, how, skipped, named):
+    from aiortc import rtcrtpreceiver
+
+    stock_buffer = rtcrtpreceiver.JitterBuffer if how != "JitterBuffer renamed" else None
+    with pytest.MonkeyPatch.context() as mp, caplog.at_level(logging.WARNING, logger=aiortc_patches.__name__):
+        _break(mp, how)
+        aiortc_patches.apply()
+        states = {s.number: s for s in aiortc_patches.status()}
+        assert {n for n, s in states.items() if s.state is PatchState.SKIPPED} == skipped
+        assert {n for n, s in states.items() if s.state is PatchState.APPLIED} == {1, 2, 3, 4, 5} - skipped
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == len(skipped)  # one line per skipped patch
+        first = min(skipped)
+        assert f"aiortc patch {first} ({states[first].name}) skipped" in warnings[0] and named in warnings[0]
+        assert named in str(states[first])
+        if 1 in skipped:
+            assert not hasattr(rtcrtpreceiver, "JitterBuffer")  # nothing was bound in its place
+        else:
+            assert rtcrtpreceiver.JitterBuffer is not stock_buffer  # the others did go in
+
+
+@pytest.mark.parametrize("switch", ["VOICEDESK_AIORTC_PATCHES=0", "voicedesk_aiortc_patches = false"])
+def test_patches_turned_off_leave_aiortc_stock_and_say_so(stock_aiortc, monkeypatch, switch):
+    from aiortc import jitterbuffer, rtcrtpreceiver, rtcrtpsender, rtp
+
+    monkeypatch.setattr(aiortc_patches, "_disabled_by", None)  # and back after the test
+    if switch.startswith("VOICEDESK"):
+        monkeypatch.setenv("VOICEDESK_AIORTC_PATCHES", "0")
+    else:
+        aiortc_patches.disable(switch)  # what the pytest plugin does for its ini option
+    aiortc_patches.apply()
+    assert rtcrtpreceiver.JitterBuffer is jitterbuffer.JitterBuffer
+    assert rtp.compute_audio_level_dbov is aiortc_patches._original_audio_level
+    assert not hasattr(rtcrtpsender.RTCRtpSender, "_voicedesk_inline")
+    assert [str(s) for s in aiortc_patches.status()] == [f"disabled: {switch}"] * 5
+
+
+# audio codecs on the event loop (patch 5) -----------------------------------------
+def _opus():
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    return RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
+
+
+def _tone(index: int, amplitude: int = 8000):
+    import av
+    import numpy as np
+
+    t = np.arange(index * 960, (index + 1) * 960)
+    samples = (amplitude * np.sin(2 * np.pi * 440 * t / 48000)).astype(np.int16).reshape(1, -1)
+    frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+    frame.sample_rate = 48000
+    frame.pts = index * 960
+    frame.time_base = Fraction(1, 48000)
+    return frame
+
+
+def _opus_payloads(count: int) -> list[bytes]:
+    from aiortc.codecs import get_encoder
+
+    encoder = get_encoder(_opus())
+    payloads: list[bytes] = []
+    for i in range(count):
+        encoded, _ = encoder.encode(_tone(i))
+        payloads.extend(encoded)
+    return payloads
+
+
+def _inline_receiver():
+    """A real audio RTCRtpReceiver (no transport is used before it receives) and its track."""
+    from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
+
+    aiortc_patches.apply()
+    receiver = RTCRtpReceiver("audio", SimpleNamespace(state="new"))
+    receiver._track = RemoteStreamTrack(kind="audio")
+    queue = receiver._RTCRtpReceiver__decoder_queue
+    assert isinstance(queue, aiortc_patches.InlineDecodeQueue)
+    return receiver, queue
+
+
+def test_audio_is_decoded_on_the_thread_that_queues_it():
+    from aiortc.jitterbuffer import JitterFrame
+
+    receiver, queue = _inline_receiver()
+    threads = threading.active_count()
+    for i, payload in enumerate(_opus_payloads(3)):
+        queue.put((_opus(), JitterFrame(data=payload, timestamp=i * 960)))
+        assert receiver._track._queue.qsize() == i + 1  # decoded before put() returned: no thread involved
+    assert threading.active_count() == threads
+    frames = [receiver._track._queue.get_nowait() for _ in range(3)]
+    assert [f.pts for f in frames] == [0, 960, 1920] and all(f.samples == 960 for f in frames)
+
+
+def test_frames_released_together_are_decoded_in_order_with_mapped_timestamps():
+    from aiortc.jitterbuffer import JitterFrame
+
+    receiver, queue = _inline_receiver()
+    base = 123_456  # the sender's random RTP timestamp origin
+    head, *rest = (JitterFrame(data=p, timestamp=base + i * 960) for i, p in enumerate(_opus_payloads(3)))
+    head.following = rest
+    head.timestamp = receiver._RTCRtpReceiver__timestamp_mapper.map(head.timestamp)  # as aiortc does for the head
+    queue.put((_opus(), head))
+    frames = [receiver._track._queue.get_nowait() for _ in range(receiver._track._queue.qsize())]
+    assert [f.pts for f in frames] == [0, 960, 1920]
+
+
+async def test_none_ends_the_track():
+    from aiortc.mediastreams import MediaStreamError
+
+    receiver, queue = _inline_receiver()
+    queue.put(None)
+    with pytest.raises(MediaStreamError):
+        await receiver._track.recv()
+
+
+class _ToneTrack:
+    """The least of a MediaStreamTrack that RTCRtpSender reads from."""
+
+    kind = "audio"
+    id = "tone"
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    async def recv(self) -> Any:
+        frame = _tone(len(self.sent))
+        self.sent.append(frame)
+        return frame
+
+
+async def test_audio_is_encoded_inline_with_its_level(monkeypatch):
+    from aiortc.mediastreams import MediaStreamTrack
+    from aiortc.rtcrtpsender import RTCEncodedFrame, RTCRtpSender
+
+    aiortc_patches.apply()
+    track = _ToneTrack()
+    sender = RTCRtpSender("audio", SimpleNamespace(state="new"))
+    monkeypatch.setattr(sender, "_RTCRtpSender__track", track)  # replaceTrack wants a MediaStreamTrack
+    assert not isinstance(track, MediaStreamTrack)
+
+    def no_executor(*args: Any) -> None:
+        raise AssertionError("audio was sent to the executor")
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "run_in_executor", no_executor)
+    encoded = None
+    for _ in range(5):  # the encoder may hold the first frame back while it resamples
+        encoded = await sender._next_encoded_frame(_opus())
+        if encoded is not None:
+            break
+    assert isinstance(encoded, RTCEncodedFrame) and encoded.payloads and all(encoded.payloads)
+    assert encoded.audio_level == aiortc_patches.compute_audio_level_dbov(track.sent[-1])
+    assert -127 < encoded.audio_level < 0

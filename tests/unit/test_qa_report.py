@@ -210,3 +210,14 @@ def test_a_report_that_cannot_be_written_is_one_clear_error(tmp_path):
 
     with pytest.raises(ConfigError, match="cannot write the report"):
         write_bundle(record(), blocker / "sub")
+
+
+def test_the_html_report_says_candidate_pairs_were_not_available():
+    from voicedesk.qa.html import esc, render_report
+
+    note = "candidate pairs not available: aioice's Connection has no _check_list"
+    ice = {"available": False, "note": note, "pairs": []}
+    page = render_report(title="t", summary={}, samples=[], candidates={"local_sdp": ["x"], "ice": ice})
+    assert f"<p>{esc(note)}</p>" in page
+    ice = {"available": True, "note": "aiortc exposes no candidate-pair stats", "pairs": []}
+    assert "not available" not in render_report(title="t", summary={}, samples=[], candidates={"ice": ice})

@@ -132,7 +132,8 @@ def print_summary(summary: Mapping[str, Any]) -> None:
         f"rtt            {fmt(summary['rtt_ms'], 'ms')}  (from the peer's RTCP reports)",
         f"received audio {fmt(summary['rx_level_dbfs'], 'dBFS')}, peak {fmt(summary['rx_peak_hz'], 'Hz')} "
         f"in the last second; {audible_share(summary)}",
-        f"ice path       {summary.get('path') or 'n/a'}{' (through TURN)' if summary.get('turn_used') else ''}",
+        f"ice path       {summary.get('path') or summary.get('ice_unavailable') or 'n/a'}"
+        f"{' (through TURN)' if summary.get('turn_used') else ''}",
     ]
     print("\n".join(lines))
 

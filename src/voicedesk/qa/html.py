@@ -307,6 +307,8 @@ def render_report(
             out.append(
                 f"<p>selected pair: {esc(selected.get('label') if isinstance(selected, dict) else selected)}</p>"
             )
+        if (candidates.get("ice") or {}).get("available") is False:  # no pairs were read, not none were formed
+            out.append(f"<p>{esc(candidates['ice'].get('note') or 'candidate pairs not available')}</p>")
     if ice is not None:
         import json
 

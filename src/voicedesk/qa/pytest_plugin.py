@@ -14,6 +14,12 @@ installed gets the ``voicedesk_call`` fixture — an async factory::
 Needs an asyncio test runner (pytest-asyncio, ``asyncio_mode = "auto"`` or
 ``@pytest.mark.asyncio``). Calls still open at the end of a test are hung up.
 ``--voicedesk-report-dir DIR`` writes a report bundle for every call of a failing test.
+
+Loading the plugin changes nothing in aiortc. The first ``voicedesk_call()`` applies
+VoiceDesk's aiortc patches (rtc/aiortc_patches.py) to the whole test process, so
+aiortc peers a project's own tests make after it get them too; the ini option
+``voicedesk_aiortc_patches = false`` (or ``VOICEDESK_AIORTC_PATCHES=0``) keeps aiortc
+as installed, and ``-p no:voicedesk`` does not load the plugin at all.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from voicedesk.qa.latency import Turn
 from voicedesk.qa.report import write_bundle
 from voicedesk.qa.runner import ScenarioResult, ScenarioRun
 from voicedesk.qa.scenario import Scenario, Utterance
+from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.summary import CallSummary
 
@@ -86,6 +93,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--voicedesk-target", help="target for voicedesk_call() calls that name none")
     group.addoption("--voicedesk-ice", help="ICE configuration (JSON file or preset) for voicedesk_call()")
     group.addoption("--voicedesk-report-dir", help="write a call report bundle for each call of a failing test")
+    parser.addini(
+        "voicedesk_aiortc_patches",
+        type="bool",
+        default=True,
+        help="false: voicedesk_call() leaves aiortc as installed instead of patching it for the whole test process",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getini("voicedesk_aiortc_patches"):
+        aiortc_patches.disable("voicedesk_aiortc_patches = false")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

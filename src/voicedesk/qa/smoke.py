@@ -1,5 +1,6 @@
 """What a QA machine needs to know before trusting VoiceDesk: versions, the C
-extensions it relies on, audio devices, and whether a call carries audio.
+extensions it relies on, which aiortc patches took, audio devices, and whether a
+call carries audio.
 
 Qt-free: the packaged app's ``--smoke-test`` adds this to the window's own smoke
 test, and ``voicedesk --smoke-test --headless`` runs it without a window.
@@ -85,10 +86,18 @@ def audio_devices() -> dict[str, Any]:
     }
 
 
+def aiortc_patches() -> dict[str, str]:
+    """What became of each change VoiceDesk makes to aiortc ("applied", or skipped and why)."""
+    from voicedesk.rtc import aiortc_patches
+
+    return {f"{s.number} {s.name}": str(s) for s in aiortc_patches.status()}
+
+
 def environment_report() -> dict[str, Any]:
     return {
         "versions": versions(),
         "c_extensions": c_extensions(),
+        "aiortc_patches": aiortc_patches(),
         "audio_devices": audio_devices(),
         "frozen": bool(getattr(sys, "frozen", False)),
         "platform": f"{platform.system()} {platform.machine()}",

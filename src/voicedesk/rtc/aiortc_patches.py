@@ -51,17 +51,29 @@ connections (``Call``, ``AgentServer``).
    the hop to a thread and back, so audio is decoded (``InlineDecodeQueue``) and
    encoded inline; video keeps aiortc's threads. Upstream: aiortc/rtcrtpreceiver.py
    and rtcrtpsender.py (an option to run audio codecs inline).
+
+The patches reach into aiortc 1.16's private names, and patch 5 replaces a method
+with a copy of 1.16's, so pyproject.toml pins aiortc to 1.16.x. Should another aiortc
+get installed anyway, ``apply()`` first checks every name each patch rebinds, reads or
+relies on aiortc looking up (``PATCHES``, ``check()``), skips a patch whose names are
+not all there with one warning naming what is missing, and leaves that part of aiortc
+stock; ``status()`` says what happened to each (``voicedesk --smoke-test`` shows it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import fractions
+import importlib
 import logging
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import aiortc
 import av
 import numpy as np
 from aiortc import jitterbuffer, rtcrtpreceiver, rtp
@@ -160,25 +172,170 @@ def _jitter_buffer_factory(capacity: int, prefetch: int = 0, is_video: bool = Fa
     return AudioJitterBuffer(capacity=capacity, prefetch=AUDIO_PREFETCH, catch_up=inline)
 
 
-def apply() -> None:
-    """Install the patches (once per process).
+class PatchState(enum.Enum):
+    PENDING = "not applied yet"  # no call has been made in this process
+    APPLIED = "applied"
+    SKIPPED = "skipped"
+    DISABLED = "disabled"
 
-    ``VOICEDESK_AIORTC_PATCHES=0`` leaves aiortc stock: to compare against it
-    (bench/jitter_buffer_loss.py) or to rule the patches out when debugging."""
+
+@dataclass(frozen=True)
+class PatchStatus:
+    number: int
+    name: str
+    state: PatchState
+    reason: str | None = None  # what aiortc lacks (skipped), or what turned the patches off (disabled)
+
+    def __str__(self) -> str:
+        return self.state.value if self.reason is None else f"{self.state.value}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One patch and what it needs from aiortc.
+
+    ``needs``: ``(path, names)`` pairs; ``path`` (below the ``aiortc`` package) must
+    exist, and when ``names`` are given it is a function whose code looks all of them
+    up: a name rebound in a module takes effect only where aiortc looks it up at call
+    time, and a private attribute a patch reads or replaces must still be the one
+    aiortc sets and reads (``co_names`` holds both, name-mangled)."""
+
+    number: int
+    name: str
+    needs: tuple[tuple[str, tuple[str, ...]], ...]
+    install: Callable[[], None]
+    after: tuple[int, ...] = ()  # patches this one cannot work without
+    copied_from: str | None = None  # the aiortc release a method it replaces was copied from
+
+
+_status: dict[int, PatchStatus] = {}
+_disabled_by: str | None = None  # see disable()
+_ABSENT = object()
+_replaced: list[tuple[Any, str, Any]] = []  # (owner, name, what was there) for _unapply()
+
+
+def _replace(owner: Any, name: str, value: Any) -> None:
+    _replaced.append((owner, name, vars(owner).get(name, _ABSENT)))
+    setattr(owner, name, value)
+
+
+def _unapply() -> None:
+    """Put back everything ``apply()`` replaced, so that it can check and patch again
+    (tests check stock aiortc, and aiortc with a name taken away, in one process)."""
     global _applied
-    if _applied or os.environ.get("VOICEDESK_AIORTC_PATCHES", "1") == "0":
+    while _replaced:
+        owner, name, old = _replaced.pop()
+        if old is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, old)
+    _status.clear()
+    _applied = False
+
+
+def _resolve(path: str) -> Any:
+    module, _, rest = path.partition(".")
+    found: Any = importlib.import_module(f"aiortc.{module}")
+    for part in rest.split(".") if rest else ():
+        found = getattr(found, part)
+    return found
+
+
+def _missing(patch: Patch) -> str | None:
+    """What ``patch`` needs and this aiortc lacks, in words; None when nothing."""
+    for path, names in patch.needs:
+        try:
+            found = _resolve(path)
+        except (ImportError, AttributeError):
+            return f"no aiortc.{path}"
+        code = getattr(found, "__code__", None)
+        absent = [name for name in names if code is None or name not in code.co_names]
+        if absent:
+            return f"aiortc.{path} no longer uses {', '.join(absent)}"
+    version = getattr(aiortc, "__version__", "?")
+    if patch.copied_from is not None and not version.startswith(patch.copied_from + "."):
+        return f"it replaces a method with a copy of aiortc {patch.copied_from}'s, and this is aiortc {version}"
+    return None
+
+
+def check() -> dict[int, str | None]:
+    """Per patch number, what the installed aiortc lacks for it (None: nothing)."""
+    found: dict[int, str | None] = {}
+    for patch in PATCHES:
+        missing = _missing(patch)
+        for number in patch.after:
+            if missing is None and found.get(number) is not None:
+                missing = f"it needs patch {number} ({_by_number(number).name}), which is skipped"
+        found[patch.number] = missing
+    return found
+
+
+def _by_number(number: int) -> Patch:
+    return next(p for p in PATCHES if p.number == number)
+
+
+def status() -> tuple[PatchStatus, ...]:
+    """What happened to each patch in this process, in patch order."""
+    return tuple(_status.get(p.number, PatchStatus(p.number, p.name, PatchState.PENDING)) for p in PATCHES)
+
+
+def _is_applied(number: int) -> bool:
+    entry = _status.get(number)
+    return entry is not None and entry.state is PatchState.APPLIED
+
+
+def disable(why: str) -> None:
+    """Leave aiortc as installed in this process, as ``VOICEDESK_AIORTC_PATCHES=0`` does;
+    ``why`` (the setting that asked for it) shows in ``status()``. Call it before the first
+    call: patches already applied stay."""
+    global _disabled_by
+    _disabled_by = why
+
+
+def apply() -> None:
+    """Install the patches (once per process), each only if aiortc has everything it needs.
+
+    ``VOICEDESK_AIORTC_PATCHES=0`` (or ``disable()``) leaves aiortc stock: to compare
+    against it (bench/jitter_buffer_loss.py), to rule the patches out when debugging,
+    or to keep a process that runs its own aiortc peers as it was."""
+    global _applied
+    if _applied:
         return
-    rtcrtpreceiver.JitterBuffer = _jitter_buffer_factory  # type: ignore[assignment,misc]
-    rtp.compute_audio_level_dbov = compute_audio_level_dbov
-    _patch_remote_track_queue()
-    _patch_decoder_worker()
-    _patch_inline_audio_codecs()
+    off = _disabled_by or ("VOICEDESK_AIORTC_PATCHES=0" if os.environ.get("VOICEDESK_AIORTC_PATCHES") == "0" else None)
+    if off is not None:
+        for patch in PATCHES:
+            _status[patch.number] = PatchStatus(patch.number, patch.name, PatchState.DISABLED, off)
+        return
+    missing = check()
+    for patch in PATCHES:
+        reason = missing[patch.number]
+        if reason is None:
+            patch.install()
+            _status[patch.number] = PatchStatus(patch.number, patch.name, PatchState.APPLIED)
+        else:
+            # loud on purpose: a skipped patch changes what a call sounds like and measures
+            logger.warning(
+                "aiortc patch %d (%s) skipped, aiortc left as it is there: %s (VoiceDesk is tested with aiortc 1.16)",
+                patch.number,
+                patch.name,
+                reason,
+            )
+            _status[patch.number] = PatchStatus(patch.number, patch.name, PatchState.SKIPPED, reason)
     _applied = True
-    logger.debug("aiortc patches applied: jitter buffer, audio level, bounded queue, forwarding, inline audio codecs")
+    applied = [p.name for p in PATCHES if _is_applied(p.number)]
+    logger.debug("aiortc patches applied: %s", ", ".join(applied) or "none")
+
+
+def _install_jitter_buffer() -> None:
+    _replace(rtcrtpreceiver, "JitterBuffer", _jitter_buffer_factory)
 
 
 # 2. audio level ------------------------------------------------------------------
-_original_audio_level = rtp.compute_audio_level_dbov
+_original_audio_level = getattr(rtp, "compute_audio_level_dbov", None)  # checked by apply() before use
+
+
+def _install_audio_level() -> None:
+    _replace(rtp, "compute_audio_level_dbov", compute_audio_level_dbov)
 
 
 def compute_audio_level_dbov(frame: av.AudioFrame) -> int:
@@ -227,13 +384,13 @@ def _patch_remote_track_queue() -> None:
         return
     original_init = cls.__init__
 
-    def __init__(self: Any, kind: str, id: str | None = None) -> None:
-        original_init(self, kind, id)
+    def __init__(self: Any, kind: str, *args: Any, **kwargs: Any) -> None:
+        original_init(self, kind, *args, **kwargs)
         if kind == "audio":
             self._queue = DropOldestQueue(MAX_QUEUED_AUDIO_FRAMES)
 
-    cls.__init__ = __init__  # type: ignore[method-assign]
-    cls._voicedesk_bounded = True  # type: ignore[attr-defined]
+    _replace(cls, "__init__", __init__)
+    _replace(cls, "_voicedesk_bounded", True)
 
 
 # 4. encoded forwarding ---------------------------------------------------------
@@ -292,9 +449,10 @@ def forward_encoded(receiver: Any, send_codec: Any = None) -> EncodedFrameQueue 
 
     Call it before the receiver starts (in the peer connection's ``track`` event).
     No decoder thread runs for it. ``send_codec``: see ``EncodedFrameQueue``.
-    Returns None, changing nothing, when the patches are off (``VOICEDESK_AIORTC_PATCHES=0``)."""
+    Returns None, changing nothing, when the patches are off (``VOICEDESK_AIORTC_PATCHES=0``)
+    or this patch was skipped (``status()``)."""
     apply()
-    if not _applied:
+    if not _is_applied(4):
         return None
     if receiver.track is None:
         raise ValueError("forward_encoded needs a receiver with a track (call it from the 'track' event)")
@@ -317,18 +475,18 @@ class PassThroughJitterBuffer:
         return False, jitterbuffer.JitterFrame(data=data, timestamp=packet.timestamp)
 
 
-_original_decoder_worker = rtcrtpreceiver.decoder_worker
+_original_decoder_worker = getattr(rtcrtpreceiver, "decoder_worker", None)  # checked by apply() before use
 
 
 def _decoder_worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -> None:
     """aiortc starts this on a thread for every receiver; a forwarding one needs none."""
     if isinstance(input_q, EncodedFrameQueue):
         return
-    _original_decoder_worker(loop, input_q, output_q, decode_error)
+    _original_decoder_worker(loop, input_q, output_q, decode_error)  # type: ignore[misc]
 
 
 def _patch_decoder_worker() -> None:
-    rtcrtpreceiver.decoder_worker = _decoder_worker
+    _replace(rtcrtpreceiver, "decoder_worker", _decoder_worker)
 
 
 # 5. audio codecs on the event loop ----------------------------------------------
@@ -367,13 +525,13 @@ def _patch_inline_audio_codecs() -> None:
     if not getattr(receiver_cls, "_voicedesk_inline", False):
         original_init = receiver_cls.__init__
 
-        def __init__(self: Any, kind: str, transport: Any) -> None:
-            original_init(self, kind, transport)
+        def __init__(self: Any, kind: str, *args: Any, **kwargs: Any) -> None:
+            original_init(self, kind, *args, **kwargs)
             if kind == "audio":
                 self._RTCRtpReceiver__decoder_queue = InlineDecodeQueue(self)
 
-        receiver_cls.__init__ = __init__  # type: ignore[method-assign]
-        receiver_cls._voicedesk_inline = True  # type: ignore[attr-defined]
+        _replace(receiver_cls, "__init__", __init__)
+        _replace(receiver_cls, "_voicedesk_inline", True)
 
     sender_cls = rtcrtpsender.RTCRtpSender
     if getattr(sender_cls, "_voicedesk_inline", False):
@@ -400,5 +558,84 @@ def _patch_inline_audio_codecs() -> None:
             return None
         return rtcrtpsender.RTCEncodedFrame(payloads, timestamp, audio_level)
 
-    sender_cls._next_encoded_frame = _next_encoded_frame  # type: ignore[method-assign]
-    sender_cls._voicedesk_inline = True  # type: ignore[attr-defined]
+    _replace(sender_cls, "_next_encoded_frame", _next_encoded_frame)
+    _replace(sender_cls, "_voicedesk_inline", True)
+
+
+_RECEIVER = "rtcrtpreceiver.RTCRtpReceiver"
+_SENDER = "rtcrtpsender.RTCRtpSender"
+PATCHES: tuple[Patch, ...] = (
+    Patch(
+        1,
+        "audio jitter buffer",
+        (
+            ("rtcrtpreceiver.JitterBuffer", ()),
+            (f"{_RECEIVER}.__init__", ("JitterBuffer",)),  # looked up when a receiver is made
+            (f"{_RECEIVER}._handle_rtp_packet", ("_RTCRtpReceiver__jitter_buffer", "_data")),
+            ("jitterbuffer.JitterBuffer.__init__", ("_packets", "_origin", "_capacity", "_prefetch")),
+            ("jitterbuffer.JitterBuffer.add", ("_remove_frame",)),  # the method AudioJitterBuffer overrides
+            ("jitterbuffer.JitterBuffer.remove", ("_packets", "_origin", "_capacity")),
+            ("jitterbuffer.JitterFrame", ()),
+        ),
+        _install_jitter_buffer,
+    ),
+    Patch(
+        2,
+        "audio level",
+        (
+            ("rtp.compute_audio_level_dbov", ()),
+            ("rtcrtpsender.rtp", ()),
+            # the sender reads it through the module at every frame, so rebinding it there is enough
+            (f"{_SENDER}._next_encoded_frame", ("rtp", "compute_audio_level_dbov")),
+        ),
+        _install_audio_level,
+    ),
+    Patch(
+        3,
+        "bounded received-audio queue",
+        (
+            ("rtcrtpreceiver.RemoteStreamTrack.__init__", ("_queue",)),
+            ("rtcrtpreceiver.RemoteStreamTrack.recv", ("_queue",)),
+        ),
+        _patch_remote_track_queue,
+    ),
+    Patch(
+        4,
+        "encoded forwarding",
+        (
+            ("rtcrtpreceiver.decoder_worker", ()),
+            (f"{_RECEIVER}.receive", ("decoder_worker", "_RTCRtpReceiver__decoder_queue")),  # starts the thread
+            (f"{_RECEIVER}.__init__", ("_RTCRtpReceiver__decoder_queue", "_RTCRtpReceiver__jitter_buffer", "_track")),
+            (f"{_RECEIVER}._handle_rtp_packet", ("_RTCRtpReceiver__jitter_buffer", "_RTCRtpReceiver__decoder_queue")),
+            ("rtcrtpreceiver.RemoteStreamTrack.__init__", ("_queue",)),
+            ("jitterbuffer.JitterFrame", ()),
+            ("codecs.get_decoder", ()),
+        ),
+        _patch_decoder_worker,
+    ),
+    Patch(
+        5,
+        "inline audio codecs",
+        (
+            (
+                f"{_RECEIVER}.__init__",
+                ("_RTCRtpReceiver__decoder_queue", "_RTCRtpReceiver__timestamp_mapper", "_track"),
+            ),
+            (
+                f"{_RECEIVER}._handle_rtp_packet",
+                ("_RTCRtpReceiver__decoder_queue", "_RTCRtpReceiver__timestamp_mapper"),
+            ),
+            ("rtcrtpreceiver.TimestampMapper.map", ()),
+            (f"{_SENDER}._run_rtp", ("_next_encoded_frame",)),
+            (f"{_SENDER}.replaceTrack", ("_RTCRtpSender__track",)),
+            (f"{_SENDER}.__init__", ("_RTCRtpSender__encoder", "_enabled")),
+            (f"{_SENDER}._next_encoded_frame", ("_RTCRtpSender__track", "_RTCRtpSender__encoder", "_enabled")),
+            ("rtcrtpsender.RTCEncodedFrame", ()),
+            ("rtp.compute_audio_level_dbov", ()),
+            ("codecs.get_encoder", ()),
+        ),
+        _patch_inline_audio_codecs,
+        after=(4,),  # aiortc still starts a decoder thread: patch 4's decoder_worker lets it end at once
+        copied_from="1.16",  # _next_encoded_frame
+    ),
+)

@@ -642,6 +642,8 @@ class Call:
         peak = self.rx.peak_hz()
         snap = self.ice_monitor.snapshot() if self.ice_monitor is not None else None  # did this call use TURN?
         extra: dict[str, Any] = {}
+        if self.ice_monitor is not None and not self.ice_monitor.available:  # say so rather than "n/a"
+            extra["ice_unavailable"] = snap.note if snap is not None else None
         for extension in self.extensions:
             try:
                 extra.update(extension.summary())

@@ -5,8 +5,9 @@ aiortc's ``getStats()`` has no ``candidate-pair`` (nor ``local-candidate`` /
 aioice, the ICE agent under aiortc: its ``Connection`` holds the check list and
 the nominated pair, and every state change of a check goes through
 ``Connection.check_state``, which the monitor wraps (on that one object) to
-record the time of each change. These are aioice internals: if a future aioice
-renames them the monitor degrades to "not available", never breaks a call.
+record the time of each change. These are aioice internals, all read through
+rtc/aioice_internals.py: if a future aioice renames them the snapshot says
+"not available" (``available=False``, the reason in ``note``), never breaks a call.
 
 ``diagnose()`` turns what was seen into sentences when a call sticks in
 "checking" or fails: only mDNS ``.local`` remote candidates that did not
@@ -23,10 +24,13 @@ from typing import Any
 from aioice import Candidate
 
 from voicedesk.config import IceConfig
+from voicedesk.rtc import aioice_internals
+from voicedesk.rtc.aioice_internals import IceInternalsUnavailable
 
 logger = logging.getLogger(__name__)
 
 STATS_NOTE = "aiortc exposes no candidate-pair stats; pairs and checks are read from aioice"
+UNAVAILABLE_NOTE = "candidate pairs not available"  # followed by what aioice or aiortc lacks
 
 PAIR_STATES = {0: "frozen", 1: "waiting", 2: "in-progress", 3: "succeeded", 4: "failed"}
 
@@ -118,7 +122,7 @@ class IceSnapshot:
     selected: PairInfo | None
     timeline: tuple[TimelineEntry, ...]
     diagnosis: tuple[str, ...]
-    available: bool  # False when aioice's internals could not be read
+    available: bool  # False when aioice's internals could not be read (``note`` says what is missing)
     note: str = STATS_NOTE
 
     @property
@@ -176,6 +180,7 @@ class IceMonitor:
         self._remote_sdp = remote_sdp or (lambda: None)
         self._connection: Any = None
         self._available = True
+        self._unavailable_reason: str | None = None
         self._timeline: list[TimelineEntry] = []
         self._history: dict[int, list[tuple[float, str]]] = {}
         self._pairs: dict[int, Any] = {}  # id -> aioice CandidatePair (kept after close)
@@ -209,40 +214,34 @@ class IceMonitor:
     def _record(self, what: str, state: str) -> None:
         self._timeline.append(TimelineEntry(self.clock(), what, state))
 
-    def _find_connection(self) -> Any:
-        try:
-            for transceiver in self.pc.getTransceivers():
-                dtls = transceiver.sender.transport
-                if dtls is not None:
-                    return dtls.transport._connection
-            sctp = getattr(self.pc, "sctp", None)
-            if sctp is not None:
-                return sctp.transport.transport._connection
-        except AttributeError:
-            self._available = False
-            logger.info("aioice internals not found: candidate pairs will not be shown")
-        return None
+    def _unavailable(self, problem: IceInternalsUnavailable) -> None:
+        if self._available:
+            logger.info("aioice internals not found (%s): candidate pairs will not be shown", problem)
+        self._available = False
+        self._unavailable_reason = str(problem)
+
+    @property
+    def available(self) -> bool:
+        """False once aioice's or aiortc's ICE internals could not be read."""
+        return self._available
 
     def _hook(self) -> None:
         if self._connection is not None or not self._available:
             return
-        connection = self._find_connection()
-        original = getattr(connection, "check_state", None)
-        if original is None:
+        try:
+            connection = aioice_internals.ice_connection(self.pc)
+            if connection is None:
+                return
+            aioice_internals.watch_checks(connection, self._checked)
+        except IceInternalsUnavailable as problem:
+            self._unavailable(problem)
             return
         self._connection = connection
 
-        def check_state(pair: Any, state: Any) -> None:
-            original(pair, state)
-            try:
-                key = id(pair)
-                self._pairs[key] = pair
-                self._history.setdefault(key, []).append((self.clock(), _state_name(state)))
-            except Exception:  # never let bookkeeping break a check
-                logger.debug("cannot record a check", exc_info=True)
-
-        # an instance attribute shadows the method for this one Connection only
-        connection.check_state = check_state
+    def _checked(self, pair: Any, state: Any) -> None:
+        key = id(pair)
+        self._pairs[key] = pair
+        self._history.setdefault(key, []).append((self.clock(), _state_name(state)))
 
     def refresh(self) -> None:
         """Copy what aioice knows now (it forgets candidates and pairs when the pc closes)."""
@@ -250,32 +249,37 @@ class IceMonitor:
         if connection is None:
             return
         try:
-            local = [CandidateInfo.from_aioice(c) for c in connection.local_candidates]
-            remote = [CandidateInfo.from_aioice(c) for c in connection.remote_candidates]
+            local, remote = aioice_internals.candidates(connection)
             if local:
-                self._local = local
+                self._local = [CandidateInfo.from_aioice(c) for c in local]
             if remote:
-                self._remote = remote
-            for pair in list(connection._check_list):
+                self._remote = [CandidateInfo.from_aioice(c) for c in remote]
+            for pair in aioice_internals.check_list(connection):
                 self._pairs.setdefault(id(pair), pair)
-            nominated = connection._nominated.get(1)
+            nominated = aioice_internals.nominated_pair(connection)
             if nominated is not None and self._ice_connected:
                 self._selected = nominated
                 self._pairs.setdefault(id(nominated), nominated)
+        except IceInternalsUnavailable as problem:
+            self._unavailable(problem)
         except Exception:
             logger.debug("cannot read aioice state", exc_info=True)
 
     # reading --------------------------------------------------------------
     def _pair_info(self, key: int, pair: Any) -> PairInfo | None:
         try:
+            parts = aioice_internals.pair_parts(pair)
             return PairInfo(
-                local=CandidateInfo.from_aioice(pair.local_candidate),
-                remote=CandidateInfo.from_aioice(pair.remote_candidate),
-                state=_state_name(pair.state),
-                nominated=bool(pair.nominated),
+                local=CandidateInfo.from_aioice(parts.local),
+                remote=CandidateInfo.from_aioice(parts.remote),
+                state=_state_name(parts.state),
+                nominated=parts.nominated,
                 selected=pair is self._selected,
                 history=tuple(self._history.get(key, ())),
             )
+        except IceInternalsUnavailable as problem:
+            self._unavailable(problem)
+            return None
         except Exception:
             return None
 
@@ -291,6 +295,7 @@ class IceMonitor:
             timeline=tuple(self._timeline),
             diagnosis=(),
             available=self._available,
+            note=STATS_NOTE if self._available else f"{UNAVAILABLE_NOTE}: {self._unavailable_reason}",
         )
         return replace(partial, diagnosis=tuple(self.diagnose(partial)))
 
@@ -340,7 +345,7 @@ class IceMonitor:
                         "the relay was allocated but no check through it was answered: the TURN server may not be "
                         "allowed to reach the peer (coturn refuses loopback and private peers by default)"
                     )
-        elif not snap.pairs and snap.remote_candidates and snap.local_candidates:
+        elif snap.available and not snap.pairs and snap.remote_candidates and snap.local_candidates:
             notes.append("no candidate pair could be formed (address families or transports do not match)")
         return notes
 

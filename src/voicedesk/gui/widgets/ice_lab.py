@@ -299,9 +299,9 @@ class IceLabPanel(Panel):
         elif snap.diagnosis:
             self.path_label.setText("Not connected: " + "; ".join(snap.diagnosis))
         else:
+            pairs = f"{len(snap.pairs)} pairs" if snap.available else snap.note  # not "0 pairs": they were not read
             self.path_label.setText(
-                f"{len(snap.local_candidates)} local, {len(snap.remote_candidates)} remote candidates; "
-                f"{len(snap.pairs)} pairs"
+                f"{len(snap.local_candidates)} local, {len(snap.remote_candidates)} remote candidates; {pairs}"
             )
         self.pairs.clear()
         for p in snap.pairs:
