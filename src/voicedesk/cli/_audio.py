@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 from typing import Any
 
@@ -24,6 +23,7 @@ from voicedesk.media.sinks import AudioSink, StereoRecorderSink, WavRecorderSink
 from voicedesk.media.sources import parse_source
 from voicedesk.media.speaker import SpeakerSink
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
+from voicedesk.tasks import TaskOwner
 
 
 def add_audio_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,7 +73,7 @@ class CallAudio:
         self.speaker: SpeakerSink | None = None
         self.sent_recorder: WavRecorderSink | None = None
         self.stereo: StereoRecorderSink | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskOwner()
         self._t0_ms = 0.0
 
     def source(self, spec: str) -> MediaStreamTrack:
@@ -121,9 +121,7 @@ class CallAudio:
     def _on_event(self, call: Call, event: CallEvent) -> None:
         if isinstance(event, CallStateChanged) and event.state == CallState.CONNECTED and self.dtmf:
             self._t0_ms = event.t_ms
-            task = asyncio.get_running_loop().create_task(self._send_dtmf(call), name="dtmf")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._send_dtmf(call), "dtmf")
 
     async def _send_dtmf(self, call: Call) -> None:
         await asyncio.sleep(self.args.dtmf_delay)
@@ -135,10 +133,7 @@ class CallAudio:
         print(f"voicedesk: {notice.message}", file=sys.stderr, flush=True)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, 2.0)
+        await self._tasks.cancel_all()
         # the call closes its own sinks; the sent-audio recorder is only an observer
         for sink in (self.sent_recorder, self.stereo, self.speaker):
             if sink is not None:
