@@ -109,11 +109,11 @@ async def test_stop_cancels_every_task() -> None:
     h = ProcessorHarness(Slow())
     await h.__aenter__()
     await h.send(ResponseTextFrame(text="long"))
-    tasks = set(h.pipeline.tasks.tasks)
+    tasks = set(h.pipeline.tasks)
     assert tasks and all(t.get_name().startswith("harness/") for t in tasks)
     await h.__aexit__(None, None, None)
     assert all(t.done() for t in tasks)
-    assert not h.pipeline.tasks.tasks
+    assert not h.pipeline.tasks
 
 
 def _block(level: float) -> AudioInFrame:

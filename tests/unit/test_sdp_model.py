@@ -160,3 +160,20 @@ def test_generated_sdps_round_trip(text):
         return
     assert desc.to_text() == text
     assert sum(1 for _ in desc.media) == sum(1 for line in desc.lines if line.text.startswith("m="))
+
+
+def test_sdp_candidates_pass_over_bad_lines_and_keep_line_numbers():
+    from voicedesk.rtc.call import candidates_in
+    from voicedesk.rtc.sdp.model import parse_candidate_line, sdp_candidates
+
+    sdp = (
+        "v=0\r\n"
+        "a=candidate:1 1 UDP 2130706431 10.0.0.2 50000 typ host\r\n"
+        "a=candidate:broken\r\n"
+        "a=candidate:2 1 udp 1694498815 203.0.113.5 61000 typ srflx raddr 10.0.0.2 rport 50000\r\n"
+        "a=candidate:3 1 tcp 1 10.0.0.2 notaport typ host\r\n"
+    )
+    found = sdp_candidates(sdp)
+    assert [(c.line, c.type, c.related_port) for c in found] == [(2, "host", None), (4, "srflx", 50000)]
+    assert candidates_in(sdp) == ["host udp 10.0.0.2:50000", "srflx udp 203.0.113.5:61000"]
+    assert parse_candidate_line("a=mid:0") is None and sdp_candidates(None) == []

@@ -34,3 +34,31 @@ async def test_owner_keeps_references_and_cancels_everything():
     assert len(owner) == 1  # finished tasks are forgotten
     await owner.cancel_all()
     assert len(owner) == 0
+
+
+async def test_owner_names_its_tasks_logs_failures_and_cancels_one(caplog):
+    owner = TaskOwner("pipe", cancel_timeout=0.05, failed="task %s failed")
+
+    async def broken() -> None:
+        raise ValueError("boom")
+
+    failing = owner.spawn(broken(), "broken")
+    assert failing.get_name() == "pipe/broken"
+    await asyncio.wait({failing})
+    await asyncio.sleep(0)
+    assert "task pipe/broken failed" in caplog.text
+    slow = owner.spawn(asyncio.sleep(60), "slow")
+    assert list(owner) == [slow]
+    await owner.cancel(slow)
+    assert slow.cancelled() and not owner
+
+
+async def test_cancel_all_spares_the_task_that_calls_it():
+    owner = TaskOwner()
+
+    async def closer() -> bool:
+        await owner.cancel_all()
+        return True
+
+    task = owner.spawn(closer(), "closer")
+    assert await task

@@ -124,7 +124,7 @@ class EmbeddedHttpSignaling(EmbeddedSignaling):
         self.sessions = server  # stopped with the call by EmbeddedSignaling.close
         self.description = f"embedded {self.agent} agent at {server.offer_url}"
         self.http = HttpJsonSignaling(server.offer_url, timeout=self.timeout)
-        self.http.record = self.record  # type: ignore[method-assign] - its exchanges are this call's
+        self.http.record = self.record  # type: ignore[method-assign]  # its exchanges are this call's
         return []
 
     async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:

@@ -16,7 +16,7 @@ being generated or synthesized), keeping control frames. An exception in
 ``process_frame`` becomes an ``ErrorFrame`` and the pipeline goes on.
 
 Observers see every push (source, destination, frame) without being stages.
-Every task is owned by the pipeline's ``TaskManager``: named, referenced, and
+Every task is owned by the pipeline's ``TaskOwner``: named, referenced, and
 cancelled with a timeout.
 """
 
@@ -38,50 +38,11 @@ from voicedesk.agent.frames import (
     InterruptionFrame,
     StartFrame,
 )
+from voicedesk.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
 
-CANCEL_TIMEOUT = 2.0
 INTERRUPT_GRACE = 0.05
-
-
-class TaskManager:
-    """Owns tasks: each has a name, is referenced until done, and is cancelled with a timeout."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def create(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}/{name}")
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("task %s failed", task.get_name(), exc_info=task.exception())
-
-    async def cancel(self, task: asyncio.Task[Any] | None, grace_s: float = CANCEL_TIMEOUT) -> None:
-        if task is None or task.done():
-            return
-        if task is asyncio.current_task():
-            return  # a task cannot wait for itself; it ends when it returns
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=grace_s)
-        if not done:
-            logger.warning("task %s did not stop within %.1f s of being cancelled", task.get_name(), grace_s)
-
-    async def cancel_all(self, grace_s: float = CANCEL_TIMEOUT) -> None:
-        current = asyncio.current_task()
-        tasks = [t for t in self.tasks if t is not current and not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace_s)
-            for task in pending:
-                logger.warning("task %s did not stop within %.1f s of being cancelled", task.get_name(), grace_s)
 
 
 class Observer:
@@ -112,13 +73,13 @@ class FrameProcessor:
         return nxt
 
     @property
-    def tasks(self) -> TaskManager:
+    def tasks(self) -> TaskOwner:
         if self.pipeline is None:
             raise RuntimeError(f"{self.name} is not in a running pipeline")
         return self.pipeline.tasks
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        return self.tasks.create(coro, f"{self.name}.{name}")
+        return self.tasks.spawn(coro, f"{self.name}.{name}")
 
     async def setup(self, pipeline: Pipeline) -> None:
         """Called before the StartFrame; engines are opened in ``start`` (on the StartFrame)."""
@@ -164,7 +125,7 @@ class FrameProcessor:
                 await self.push_error(f"{type(exc).__name__}: {exc}")
 
     def _start_consumer(self) -> None:
-        self._consumer = self.tasks.create(self._consume(), f"{self.name}.queue")
+        self._consumer = self.tasks.spawn(self._consume(), f"{self.name}.queue")
 
     async def _consume(self) -> None:
         while True:
@@ -186,7 +147,7 @@ class FrameProcessor:
         if self._consumer is not None and self._consumer is not asyncio.current_task() and not self._consumer.done():
             # a short grace: the interruption must reach the output within the barge-in budget
             # (200 ms) even if a processor is slow to stop; a straggler finishes on its own
-            await self.tasks.cancel(self._consumer, grace_s=INTERRUPT_GRACE)
+            await self.tasks.cancel(self._consumer, grace=INTERRUPT_GRACE)
             await self.on_interrupted()
             self._start_consumer()
         else:
@@ -207,7 +168,12 @@ class Pipeline:
         self.name = name
         self.processors = list(processors)
         self.observers = list(observers)
-        self.tasks = TaskManager(name)
+        self.tasks = TaskOwner(
+            name,
+            logger=logger,
+            failed="task %s failed",
+            stuck="task %s did not stop within %.1f s of being cancelled",
+        )
         self.started_at: float | None = None
         self.ended = asyncio.Event()
         self.errors: list[ErrorFrame] = []

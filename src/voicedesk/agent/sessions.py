@@ -119,7 +119,7 @@ class AgentSessions:
             await self.close_session(session, "bad offer")
             text = str(exc).strip()
             raise OfferError(f"offer could not be applied: {type(exc).__name__}{': ' + text if text else ''}") from None
-        self._own(self._expire_unconnected(session), f"session {session.id} connect watchdog")
+        self._tasks.spawn(self._expire_unconnected(session), f"session {session.id} connect watchdog")
         logger.info("session %s answered (%d live)", session.id, len(self.sessions))
         return session, pc.localDescription.sdp
 
@@ -130,7 +130,7 @@ class AgentSessions:
         if state == "connected":
             session.settled.set()
         if state in ("failed", "closed"):
-            self._own(self.close_session(session, state), f"close session {session.id}")
+            self._tasks.spawn(self.close_session(session, state), f"close session {session.id}")
 
     async def _expire_unconnected(self, session: Session) -> None:
         with contextlib.suppress(TimeoutError):
@@ -151,9 +151,6 @@ class AgentSessions:
         except Exception as exc:  # close() can raise after a failed negotiation
             logger.debug("closing session %s: %s", session.id, exc)
         logger.info("session %s closed (%s); %d live", session.id, why, len(self.sessions))
-
-    def _own(self, coro: Any, name: str) -> None:
-        self._tasks.spawn(coro, name)
 
 
 def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -76,7 +76,7 @@ class PipelineAgent(Agent):
             self.speaker = QueuedAudioTrack()
             pc.addTrack(self.speaker)
             self.pipeline = self._build(track, self.speaker)
-            self.pipeline.tasks.create(self.pipeline.start(), "start")
+            self.pipeline.tasks.spawn(self.pipeline.start(), "start")
 
     def _build(self, track: MediaStreamTrack, speaker: QueuedAudioTrack) -> Pipeline:
         vad = VADProcessor(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 from typing import Any
 
@@ -27,6 +26,7 @@ from voicedesk.media.sources import parse_source
 from voicedesk.media.speaker import SpeakerSink
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
 from voicedesk.rtc.extension import CallExtension
+from voicedesk.tasks import TaskOwner
 
 
 def add_audio_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,7 +78,7 @@ class CallAudio(CallExtension):
         self.speaker: SpeakerSink | None = None
         self.sent_recorder: WavRecorderSink | None = None
         self.stereo: StereoRecorderSink | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskOwner()
         self._t0_ms = 0.0
 
     def source(self, spec: str) -> MediaStreamTrack:
@@ -133,9 +133,7 @@ class CallAudio(CallExtension):
     def _on_event(self, call: Call, event: CallEvent) -> None:
         if isinstance(event, CallStateChanged) and event.state == CallState.CONNECTED and self.dtmf:
             self._t0_ms = event.t_ms
-            task = asyncio.get_running_loop().create_task(self._send_dtmf(call), name="dtmf")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._send_dtmf(call), "dtmf")
 
     async def _send_dtmf(self, call: Call) -> None:
         await asyncio.sleep(self.args.dtmf_delay)
@@ -150,10 +148,7 @@ class CallAudio(CallExtension):
         await self.close()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, 2.0)
+        await self._tasks.cancel_all()
         # the call closes its own sinks; the sent-audio recorder is only an observer
         for sink in (self.recorder, self.sent_recorder, self.stereo, self.speaker):
             if sink is not None:

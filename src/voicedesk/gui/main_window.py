@@ -14,7 +14,6 @@ import contextlib
 import functools
 import importlib
 import logging
-from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
@@ -50,6 +49,7 @@ from voicedesk.gui.widgets.waveform import WaveformPanel
 from voicedesk.rtc.call import Call, describe_setup
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.spec import CallSpec
+from voicedesk.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         self.palette_: Palette = apply_scheme(self.preferences.theme)
         self.bridge: CallBridge | None = None  # the call on screen (kept after it ends)
         self.paint_gate: PaintGate | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskOwner(logger=logger, failed="%s failed")
         self._shutting_down = False
         self._shut_down = False
         self._preferences_dialog: PreferencesDialog | None = None
@@ -286,7 +286,7 @@ class MainWindow(QMainWindow):
             call = Call.from_spec(spec, extensions=extensions)
         except VoiceDeskError as exc:
             for extension in extensions:  # a speaker opened for a call that was never built
-                self._own(extension.detach(), f"{type(extension).__name__}.detach")
+                self._tasks.spawn(extension.detach(), f"{type(extension).__name__}.detach")
             self.dialer.show_state("failed", str(exc))
             self.show_message(str(exc), True)
             return
@@ -323,7 +323,7 @@ class MainWindow(QMainWindow):
     def hang_up(self) -> None:
         if self.bridge is not None and self.bridge.active:
             self.dialer.hangup_button.setEnabled(False)
-            self._own(self.bridge.hangup(), "MainWindow.hang_up")
+            self._tasks.spawn(self.bridge.hangup(), "MainWindow.hang_up")
 
     def _paint(self, work: Any) -> None:
         """Run ``work`` between outgoing packets while a call is on, else now."""
@@ -415,17 +415,6 @@ class MainWindow(QMainWindow):
             _guard(lambda p=panel: p.theme_changed(palette), f"{type(panel).__name__}.theme_changed")
 
     # tasks and shutdown ---------------------------------------------------
-    def _own(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("%s failed", task.get_name(), exc_info=task.exception())
-
     @property
     def is_shut_down(self) -> bool:
         return self._shut_down
@@ -438,7 +427,7 @@ class MainWindow(QMainWindow):
         if not self._shutting_down:
             self._shutting_down = True
             self.statusBar().showMessage("Closing: hanging up and stopping servers…")
-            self._own(self.shutdown(), "MainWindow.shutdown")
+            self._tasks.spawn(self.shutdown(), "MainWindow.shutdown")
 
     async def shutdown(self) -> None:
         """Hang up, let every panel stop what it owns, save settings, then close."""

@@ -53,7 +53,7 @@ def _from_dict(cls: type, data: Any) -> Any:
     default = cls()
     if not isinstance(data, dict):
         return default
-    values = {}
+    values: dict[str, object] = {}
     for f in fields(cls):
         if f.name in data:
             value, current = data[f.name], getattr(default, f.name)

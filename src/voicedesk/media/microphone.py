@@ -29,6 +29,7 @@ from voicedesk.media.device_stream import STALL_SECONDS, START_GRACE_SECONDS, De
 from voicedesk.media.devices import NoticeListener
 from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE, mono_to_frame
 from voicedesk.media.resample import StreamResampler
+from voicedesk.media.tracks import FramePacer
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class MicrophoneTrack(DeviceStream, MediaStreamTrack):
         self._first_recv = True
         self._last_block_at = 0.0
         self._pts = 0
-        self._silence_start: float | None = None
+        self._silence_pacer = FramePacer()  # started by the first silent frame, continuing the pts
         self.blocks_captured = 0
         self.overruns = 0  # device status flags and queue overflows (we fell behind)
         self.last_capture_at: float | None = None  # time.monotonic() of the newest block (bench, meters)
@@ -148,12 +149,7 @@ class MicrophoneTrack(DeviceStream, MediaStreamTrack):
             return False
 
     async def _silent_frame(self) -> av.AudioFrame:
-        loop = asyncio.get_running_loop()
-        if self._silence_start is None:  # pace silence from here on, continuing the pts
-            self._silence_start = loop.time() - self._pts / SAMPLE_RATE
-        delay = self._silence_start + self._pts / SAMPLE_RATE - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await self._silence_pacer.wait(self._pts)
         return self._frame(np.zeros(FRAME_SAMPLES, dtype=np.float32))
 
     def _frame(self, samples: np.ndarray) -> av.AudioFrame:

@@ -35,7 +35,7 @@ def frame_to_mono(frame: av.AudioFrame) -> np.ndarray:
     return samples
 
 
-def mono_to_frame(samples: np.ndarray, pts: int, sample_rate: int = SAMPLE_RATE) -> av.AudioFrame:
+def mono_to_frame(samples: np.ndarray, pts: int | None, sample_rate: int = SAMPLE_RATE) -> av.AudioFrame:
     """Build an s16 mono frame from float samples in [-1, 1]."""
     pcm = np.clip(samples * 32768.0, -32768, 32767).astype(np.int16)
     frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")

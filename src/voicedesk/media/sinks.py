@@ -15,7 +15,7 @@ import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import av
 import numpy as np
@@ -94,7 +94,7 @@ class AudioSink:
         resampler: av.AudioResampler | None = None
         while True:
             try:
-                frame = await track.recv()
+                frame = cast(av.AudioFrame, await track.recv())
             except MediaStreamError:
                 return
             self.gaps.frame(frame.pts, frame.samples, frame.sample_rate)
@@ -152,7 +152,7 @@ class WavRecorderSink(AudioSink):
             self._file = open(self.path, "wb")
         except OSError as exc:
             raise MediaError(f"cannot record to {self.path}: {exc.strerror or exc}") from exc
-        self._wav = wave.open(self._file, "wb")
+        self._wav: wave.Wave_write | None = wave.open(self._file, "wb")
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)
         self._wav.setframerate(SAMPLE_RATE)

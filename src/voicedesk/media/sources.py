@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -142,7 +143,7 @@ class OutboundAudioTrack(MediaStreamTrack):
         return self._dtmf.size > 0
 
     async def recv(self) -> av.AudioFrame:
-        frame = await self.source.recv()
+        frame = cast(av.AudioFrame, await self.source.recv())
         samples = frame_to_mono(frame)
         if self._dtmf.size:
             tones, self._dtmf = self._dtmf[: samples.size], self._dtmf[samples.size :]

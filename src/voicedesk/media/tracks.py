@@ -1,6 +1,6 @@
 """Paced audio tracks: the one place that times 20 ms frames for aiortc.
 
-``PacedAudioTrack`` paces whatever a subclass generates; ``QueuedAudioTrack`` sends
+``FramePacer`` is the clock; ``PacedAudioTrack`` paces whatever a subclass generates; ``QueuedAudioTrack`` sends
 what was queued on it (an agent's speech, a scripted caller's utterances) and
 silence in between.
 """
@@ -18,34 +18,47 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE, mono_to_frame
 
 
-class PacedAudioTrack(MediaStreamTrack):
-    """Base for generated audio: subclasses fill ``_next_block``; this paces it.
+class FramePacer:
+    """When each frame of a stream is due: the one 20 ms clock of every track we pace.
 
-    Frame n is due at start + n * 20 ms on the loop's clock, so a late frame does
-    not shift every later one (no drift), and a stall is followed by a catch-up
-    rather than a permanent delay.
+    Frame at ``pts`` is due at start + pts / 48 kHz on the loop's clock, so a late frame
+    does not shift every later one (no drift), and a stall is followed by a catch-up
+    rather than a permanent delay. The start is set by the first ``wait``, counting back
+    from its ``pts``, so a track can begin pacing mid-stream (a microphone that falls
+    back to silence) without a jump in its timestamps.
     """
+
+    def __init__(self) -> None:
+        self._start: float | None = None
+
+    async def wait(self, pts: int) -> None:
+        """Sleep until the frame at ``pts`` (samples at 48 kHz) is due."""
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time() - pts / SAMPLE_RATE
+        delay = self._start + pts / SAMPLE_RATE - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class PacedAudioTrack(MediaStreamTrack):
+    """Base for generated audio: subclasses fill ``_next_block``; a ``FramePacer`` paces it."""
 
     kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
         self._pts = 0
-        self._start: float | None = None
+        self._pacer = FramePacer()
 
-    def _next_block(self, count: int) -> np.ndarray:
+    def _next_block(self, count: int) -> np.ndarray | None:
+        """The next ``count`` samples, or None when the audio has ended (the track stops)."""
         raise NotImplementedError
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-        due = self._start + self._pts / SAMPLE_RATE
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await self._pacer.wait(self._pts)
         block = self._next_block(FRAME_SAMPLES)
         if block is None:
             self.stop()

@@ -102,13 +102,7 @@ TrackReader = Callable[[MediaStreamTrack], None]
 
 def candidates_in(sdp: str | None) -> list[str]:
     """Candidates of an SDP as "typ proto address:port" strings."""
-    found = []
-    for line in (sdp or "").splitlines():
-        if line.startswith("a=candidate:"):
-            parts = line[len("a=candidate:") :].split()
-            if len(parts) >= 8:
-                found.append(f"{parts[7]} {parts[2].lower()} {parts[4]}:{parts[5]}")
-    return found
+    return [f"{c.type} {c.transport} {c.address}:{c.port}" for c in sdp_model.sdp_candidates(sdp)]
 
 
 def negotiated_clock_rate(sdp: str | None, default: int = 48_000) -> int:

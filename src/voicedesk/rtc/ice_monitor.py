@@ -26,6 +26,7 @@ from aioice import Candidate
 from voicedesk.config import IceConfig
 from voicedesk.rtc import aioice_internals
 from voicedesk.rtc.aioice_internals import IceInternalsUnavailable
+from voicedesk.rtc.sdp.model import sdp_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -150,13 +151,7 @@ class IceSnapshot:
 
 
 def _sdp_candidate_hosts(sdp: str | None) -> list[str]:
-    hosts = []
-    for line in (sdp or "").splitlines():
-        if line.startswith("a=candidate:"):
-            parts = line.split()
-            if len(parts) >= 8:
-                hosts.append(parts[4])
-    return hosts
+    return [c.address for c in sdp_candidates(sdp)]
 
 
 class IceMonitor:

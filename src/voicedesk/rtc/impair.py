@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from voicedesk.errors import ConfigError
+from voicedesk.rtc.sdp.model import parse_candidate_line
 
 logger = logging.getLogger(__name__)
 
@@ -284,16 +285,16 @@ class ImpairmentRelay:
         sep = "\r\n" if "\r\n" in sdp else "\n"
         out = []
         for line in sdp.split(sep):
-            if line.startswith("a=candidate:"):
-                parts = line.split()
-                if len(parts) >= 8 and parts[2].lower() != "udp":
+            candidate = parse_candidate_line(line)
+            if candidate is not None:
+                if candidate.transport != "udp":
                     # TCP would bypass the impairment; drop it from what the other side learns
-                    logger.info("impairment relay drops TCP candidate %s:%s", parts[4], parts[5])
+                    logger.info("impairment relay drops TCP candidate %s:%s", candidate.address, candidate.port)
                     continue
-                if len(parts) >= 8:
-                    address, port = await self._stand_in(side, table, (parts[4], int(parts[5])))
-                    parts[4], parts[5] = address, str(port)
-                    line = " ".join(parts)
+                address, port = await self._stand_in(side, table, (candidate.address, candidate.port))
+                parts = line.split()  # the line as it was, but for the address and port
+                parts[4], parts[5] = address, str(port)
+                line = " ".join(parts)
             out.append(line)
         return sep.join(out)
 

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -120,7 +120,8 @@ def build_decoder(settings: SttSettings):  # -> pocketsphinx.Decoder (not import
     from pocketsphinx.lm import ArpaBoLM
 
     cmudict = _cmudict()
-    sentences, unknown = [], set()
+    sentences: list[str] = []
+    unknown: set[str] = set()
     for phrase in settings.phrases or SMALL_VOCABULARY:
         words = normalize(phrase).split()
         unknown.update(w for w in words if w not in cmudict)
@@ -178,8 +179,8 @@ class _Worker:
     """
 
     def __init__(self) -> None:
-        self.decoder = None
-        self.resampler = None
+        self.decoder: Any = None  # a pocketsphinx Decoder (untyped) once loaded
+        self.resampler: Any = None
         self.audio: list[np.ndarray] = []
 
     def load(self, settings: SttSettings) -> float:
@@ -240,7 +241,7 @@ def worker_main() -> None:
         message = _read_message(stdin)
         if message is None:
             return
-        name, args = message  # type: ignore[misc]
+        name, args = cast(tuple[str, tuple[Any, ...]], message)
         try:
             _write_message(stdout, ("ok", getattr(worker, name)(*args)))
         except Exception as exc:

@@ -100,7 +100,7 @@ class RuleResponder(Responder):
         self.intents = intents
 
     def phrases(self) -> list[str]:
-        found = []
+        found: list[str] = []
         for intent in self.intents:
             found.extend(intent.examples)
             found.append(intent.reply)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import cast
 
+import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.agent.frames import (
@@ -43,7 +45,7 @@ class TransportInputProcessor(FrameProcessor):
     async def _read(self) -> None:
         while True:
             try:
-                frame = await self.track.recv()
+                frame = cast(av.AudioFrame, await self.track.recv())
             except MediaStreamError:
                 logger.debug("caller's track ended")
                 return

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QTreeWidget, QTreeWidgetItem,
 
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.widgets.panel import Panel, PanelContext
+from voicedesk.rtc.sdp.model import sdp_candidates
 
 COLUMNS = ("side", "type", "protocol", "address", "port", "priority", "related", "foundation", "component")
 
@@ -17,25 +18,18 @@ COLUMNS = ("side", "type", "protocol", "address", "port", "priority", "related",
 def parse_candidates(sdp: str) -> list[dict[str, str]]:
     """The ``a=candidate`` lines of an SDP as dicts (W3C names; unknown extensions ignored)."""
     found = []
-    for line in sdp.splitlines():
-        line = line.strip()
-        if not line.startswith("a=candidate:"):
-            continue
-        parts = line[len("a=candidate:") :].split()
-        if len(parts) < 8:
-            continue
+    for c in sdp_candidates(sdp):
         cand = {
-            "foundation": parts[0],
-            "component": parts[1],
-            "protocol": parts[2].lower(),
-            "priority": parts[3],
-            "address": parts[4],
-            "port": parts[5],
-            "type": parts[7],
+            "foundation": c.foundation,
+            "component": str(c.component),
+            "protocol": c.transport,
+            "priority": str(c.priority),
+            "address": c.address,
+            "port": str(c.port),
+            "type": c.type,
         }
-        extras = dict(zip(parts[8::2], parts[9::2], strict=False))
-        if "raddr" in extras:
-            cand["related"] = f"{extras['raddr']}:{extras.get('rport', '')}"
+        if c.related_address is not None:
+            cand["related"] = f"{c.related_address}:{'' if c.related_port is None else c.related_port}"
         found.append(cand)
     return found
 

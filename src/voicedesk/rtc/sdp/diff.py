@@ -87,8 +87,8 @@ def _line_key(line: SdpLine) -> tuple[str, str]:
             bwtype, _, value = line.value.partition(":")
             return f"b={bwtype}", value
         return line.type, line.value
-    name, value = line.attribute
-    value = value if value is not None else ""
+    name, maybe_value = line.attribute
+    value = maybe_value if maybe_value is not None else ""
     if name in DIRECTIONS:
         return "direction", name
     if name in ("rtpmap", "fmtp"):

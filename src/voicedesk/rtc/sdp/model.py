@@ -398,6 +398,33 @@ def parse_candidate(value: str, line: int = 0) -> Candidate:
     )
 
 
+CANDIDATE_PREFIX = "a=candidate:"
+
+
+def parse_candidate_line(line: str, number: int = 0) -> Candidate | None:
+    """The candidate of one ``a=candidate:`` line; None for any other line or a bad candidate.
+
+    For readers that show or use what they can (the call, the ICE notes, the relay, the
+    window): a bad line is the linter's to report, not theirs to fail on.
+    """
+    if not line.startswith(CANDIDATE_PREFIX):
+        return None
+    try:
+        return parse_candidate(line[len(CANDIDATE_PREFIX) :], number)
+    except ValueError:
+        return None
+
+
+def sdp_candidates(sdp: str | None) -> list[Candidate]:
+    """The valid candidates of an SDP text, in order, each with its line number; bad lines are passed over."""
+    found = []
+    for number, line in enumerate((sdp or "").splitlines(), 1):
+        candidate = parse_candidate_line(line, number)
+        if candidate is not None:
+            found.append(candidate)
+    return found
+
+
 class _Reader:
     def __init__(self, desc: SessionDescription) -> None:
         self.desc = desc

@@ -1,0 +1,27 @@
+import asyncio
+
+from voicedesk.media.pcm import FRAME_SAMPLES
+from voicedesk.media.tracks import FramePacer, QueuedAudioTrack
+
+
+async def test_pacer_starts_at_the_first_frame_it_is_given_and_keeps_20_ms_after_it():
+    loop = asyncio.get_running_loop()
+    pacer = FramePacer()
+    started = loop.time()
+    await pacer.wait(50 * FRAME_SAMPLES)  # mid-stream: due at once, not a second from now
+    assert loop.time() - started < 0.5
+    await pacer.wait(52 * FRAME_SAMPLES)
+    assert loop.time() - started >= 0.039
+
+
+async def test_a_paced_track_does_not_drift_after_a_late_frame():
+    loop = asyncio.get_running_loop()
+    track = QueuedAudioTrack()
+    first = await track.recv()
+    started = loop.time()
+    await asyncio.sleep(0.05)  # a stall: the frames it owes come at once, then 20 ms apart
+    frames = [await track.recv() for _ in range(4)]
+    assert [f.pts for f in frames] == [FRAME_SAMPLES * n for n in range(1, 5)]
+    assert loop.time() - started >= 0.079
+    assert first.pts == 0
+    track.stop()
