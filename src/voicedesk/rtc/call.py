@@ -435,8 +435,9 @@ class Call:
         be editing (the GUI pauses here); a command-line editor bounds its own time."""
         loop = asyncio.get_running_loop()
         deadline, remaining = self._deadline, None
-        if deadline is not None and deadline.when() is not None:
-            remaining = deadline.when() - loop.time()
+        when = deadline.when() if deadline is not None else None
+        if deadline is not None and when is not None:
+            remaining = when - loop.time()
             deadline.reschedule(None)
         paused_at = time.monotonic()
         try:

@@ -22,8 +22,8 @@ class CallSummary(Mapping[str, Any]):
     reason: str | None
     setup_ms: float | None
     setup_phases: dict[str, float | None]
-    packets_sent: int
-    packets_received: int
+    packets_sent: int | None  # None: getStats had no outbound-rtp / inbound-rtp yet
+    packets_received: int | None
     loss_pct: float | None
     jitter_ms: float | None
     rtt_ms: float | None
