@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.processes import voicedesk
-from tests.unit.test_call_summary import KEYS_BEFORE
+from tests.unit.rtc.test_summary import KEYS_BEFORE
 from voicedesk.errors import VoiceDeskError
 from voicedesk.media.pcm import dominant_frequency
 from voicedesk.media.sinks import AudioSink

@@ -8,7 +8,7 @@ import wave
 import numpy as np
 
 from tests.helpers.processes import serve, voicedesk
-from tests.unit.test_call_summary import KEYS_BEFORE
+from tests.unit.rtc.test_summary import KEYS_BEFORE
 from voicedesk.media.pcm import dominant_frequency
 
 

@@ -1,6 +1,6 @@
 """Every change VoiceDesk makes to aiortc's behaviour, in one place.
 
-Each patch is small, idempotent, tested in tests/unit/test_aiortc_patches.py, and
+Each patch is small, idempotent, tested in tests/unit/rtc/test_aiortc_patches.py, and
 an upstream candidate. ``apply()`` is called by everything that creates peer
 connections (``Call``, ``AgentServer``).
 
@@ -87,7 +87,7 @@ SKIP_AFTER = 3  # later packets present before a hole is given up (60 ms at 20 m
 # latency and in every voice-to-voice figure VoiceDesk measures). 2 adds ~40 ms and,
 # in a simulation with 40 ms of Gaussian jitter, loses 0.9 % of frames to reordering
 # (aiortc's 4: 0.3 %, 1: 3.2 %); the playout buffer in front of the speaker absorbs
-# the rest of the jitter. See tests/unit/test_aiortc_patches.py.
+# the rest of the jitter. See tests/unit/rtc/test_aiortc_patches.py.
 AUDIO_PREFETCH = 2
 
 _applied = False

@@ -2,7 +2,7 @@
 
 ``to_json()`` is the summary ``voicedesk call --json`` prints and reports store: the
 keys in this order, then the keys the call's extensions add
-(tests/unit/test_call_summary.py holds the list). Reading by key (``summary["jitter_ms"]``)
+(tests/unit/rtc/test_summary.py holds the list). Reading by key (``summary["jitter_ms"]``)
 works too, for scripts written against the JSON; the object itself never changes
 after the call made it.
 """

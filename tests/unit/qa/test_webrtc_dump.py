@@ -16,7 +16,7 @@ import pytest
 
 from voicedesk.qa.webrtc_dump import DumpError, build_dump, parse_dump, read_dump
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "webrtc_internals_dump.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "webrtc_internals_dump.json"
 
 
 def raw_series(pc: dict, stats_type: str, attr: str) -> list:
