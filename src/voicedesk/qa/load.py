@@ -38,6 +38,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.errors import ConfigError, VoiceDeskError
 from voicedesk.media.pcm import FRAME_SAMPLES, TIME_BASE, mono_to_frame
+from voicedesk.media.tracks import FramePacer
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.tasks import cancel_and_wait
 
@@ -240,18 +241,13 @@ class PreEncodedTrack(MediaStreamTrack):
         self.source = source
         self.send_mime = send_mime
         self.frames_sent = 0
-        self._start: float | None = None
+        self._pacer = FramePacer()
 
     async def recv(self) -> Any:
         if self.readyState != "live":
             raise MediaStreamError
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-        delay = self._start + self.frames_sent * 0.02 - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
         index, pts = self.frames_sent, self.frames_sent * FRAME_SAMPLES
+        await self._pacer.wait(pts)
         self.frames_sent += 1
         mime = self.send_mime()
         if mime in (None, "audio/opus"):
