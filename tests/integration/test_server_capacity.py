@@ -120,25 +120,39 @@ async def test_echo_is_still_heard_as_the_tone_that_was_sent():
 
 
 async def test_a_saturated_server_refuses_new_calls_with_503_and_says_why():
+    offer = await real_offer()  # before the hog: gathering on a saturated loop would crawl
     async with running_server("echo", max_loop_lag_ms=10) as server:
         stop = asyncio.Event()
 
-        async def hog() -> None:  # real work on the server's loop: it wakes up late
+        async def hog() -> None:
+            """Real work on the server's loop that never leaves it idle: between two blocks
+            it only yields (sleep(0)), so it is always ready to run. Each loop iteration
+            then starts with a 50 ms block, and a timer cannot be served without waiting
+            for one: every lag sample taken while the hog runs is >= 50 ms (about 100 ms),
+            whatever the machine's speed or load. (It used to sleep 5 ms between blocks:
+            the monitor's wake-ups that fell into that idle gap read ~0 ms late, and the
+            median hovered near the limit depending on phase, so a call could get a 200.)"""
             while not stop.is_set():
-                time.sleep(0.04)  # noqa: ASYNC251 - blocking the loop is the point
-                await asyncio.sleep(0.005)
+                time.sleep(0.05)  # noqa: ASYNC251 - blocking the loop is the point
+                await asyncio.sleep(0)
 
         task = asyncio.get_running_loop().create_task(hog(), name="hog")
         try:
-            await asyncio.sleep(1.5)
+            # wait for the state under test, as the admission controller itself reports it: once
+            # busy it stays busy while the hog runs (every new sample is late; only the older,
+            # on-time samples leave the window), so the call below meets the same state
+            deadline = time.monotonic() + 15
+            while server.busy_reason() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - a computed state
+                await asyncio.sleep(0.05)
+            assert server.busy_reason() is not None, f"not saturated: median lag {server.loop_lag.median_ms():.1f} ms"
             health = await get_json(f"{server.base_url}/health")
             assert health["loop_lag_ms"] > 10
             async with (
                 aiohttp.ClientSession() as http,
-                http.post(server.offer_url, json={"sdp": await real_offer(), "type": "offer"}) as response,
+                http.post(server.offer_url, json={"sdp": offer, "type": "offer"}) as response,
             ):
                 body = await response.json()
-                assert response.status == 503 and response.headers.get("Retry-After")
+                assert response.status == 503 and response.headers.get("Retry-After"), (response.status, body)
             assert "server busy" in body["error"] and "late" in body["error"] and "degrade" in body["error"]
             assert not server.sessions  # nothing was set up for the refused call
         finally:
