@@ -35,14 +35,14 @@ from voicedesk.config import IceConfig
 from voicedesk.errors import CallTimeout, DtlsError, IceError, SdpError, VoiceDeskError
 from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
-from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack
+from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack, parse_source
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import DirectionCounters, ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
 from voicedesk.rtc.sdp import model as sdp_model
-from voicedesk.rtc.signaling import Signaling, signaling_for_target
+from voicedesk.rtc.signaling import Signaling, signaling_for_target, with_signaling_kind
 from voicedesk.rtc.signaling.log import SignalingExchanged, redact_url
 from voicedesk.rtc.stats import StatsSample, StatsSampler
 from voicedesk.rtc.summary import CallSummary
@@ -209,9 +209,6 @@ class Call:
     ) -> Call:
         """The call ``spec`` describes. ``source`` stands in for ``spec.source`` when the
         builder made the track itself (a microphone with its device options)."""
-        from voicedesk.media.sources import parse_source
-        from voicedesk.rtc.signaling import with_signaling_kind
-
         target = with_signaling_kind(spec.target, spec.signaling)
         track = source if source is not None or send_track is not None else parse_source(spec.source)
         scheduled = [spec.schedule_extension()] if spec.impair_schedule else []
@@ -622,6 +619,22 @@ class Call:
         return self._sink.gaps
 
     @property
+    def latest_stats(self) -> StatsSample | None:
+        """The last getStats sample (None before the first): cheap, for views refreshed by a timer."""
+        return self.sampler.latest if self.sampler is not None else None
+
+    def received_audio(self) -> ReceivedAudio:
+        """What the received audio itself shows so far, without the analysis ``summary()`` runs
+        (its dominant frequency costs ~2 ms: too much for a view that refreshes every second)."""
+        gaps = self.receive_gaps
+        return ReceivedAudio(
+            gaps=gaps.count,
+            gap_ms=gaps.missing_ms,
+            clipped_samples=self.rx.clipped_samples,
+            silent_ms=self.rx.silent_samples * 1000.0 / SAMPLE_RATE,
+        )
+
+    @property
     def stats_samples(self) -> list[StatsSample]:
         """Every getStats sample of the call so far, oldest first (a copy)."""
         return list(self.sampler.samples) if self.sampler is not None else []
@@ -677,6 +690,14 @@ class Call:
             selected_pair=snap.selected.label if snap and snap.selected else None,
             extra=extra,
         )
+
+
+@dataclass(frozen=True)
+class ReceivedAudio:
+    gaps: int  # audio that never arrived, counted on the received frames' timestamps
+    gap_ms: float
+    clipped_samples: int  # received samples at full scale
+    silent_ms: float  # received audio below the silence floor
 
 
 SETUP_PHASE_NAMES = {"gathering_ms": "gathering", "signaling_ms": "signaling", "connecting_ms": "ICE+DTLS"}

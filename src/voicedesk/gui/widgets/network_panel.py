@@ -2,10 +2,11 @@
 controls (set before a call, changed during it), its ground-truth counters, the
 MOS estimate and what the received audio itself shows.
 
-Everything here reads the call's public figures (``summary()``, ``impairment_now()``,
-``impairment_counters()``) once a second; nothing in the media path waits for the window.
-The impairment goes into the next call's spec (``prepare_call``) and is changed during a
-call only through ``Call.update_impairment``.
+Everything here reads the call's public figures once a second (``latest_stats``,
+``received_audio()``, ``impairment_now()``, ``impairment_counters()``: cheap, unlike
+``summary()``, whose frequency analysis costs ~2 ms); nothing in the media path waits for
+the window. The impairment goes into the next call's spec (``prepare_call``) and is
+changed during a call only through ``Call.update_impairment``.
 """
 
 from __future__ import annotations
@@ -177,16 +178,17 @@ class NetworkPanel(Panel):
         self._update_apply()
         now = call.impairment_now()
         self.current.setText(f"Now: {now.describe()}" if now is not None else "No impairment in this call")
-        summary = call.summary()
-        estimate = estimate_mos(summary.rtt_ms, summary.jitter_ms, summary.loss_pct)  # None before a sample
+        latest = call.latest_stats
+        estimate = estimate_mos(latest.rtt_ms, latest.jitter_ms, latest.loss_pct) if latest else None
         if estimate is not None:
             rtt_note = "" if estimate.rtt_known else ", no RTT yet"
             self.labels["mos"].setText(
                 f"{estimate.mos:.2f}  (R {estimate.r_factor:.0f}, one-way {estimate.one_way_delay_ms:.0f} ms{rtt_note})"
             )
-        self.labels["gaps"].setText(f"{summary.rx_gap_ms or 0:.0f} ms in {summary.rx_gaps} gaps")
-        self.labels["clipped"].setText(str(summary.rx_clipped_samples))
-        self.labels["silent"].setText(f"{summary.rx_silent_ms or 0:.0f} ms")
+        received = call.received_audio()
+        self.labels["gaps"].setText(f"{received.gap_ms:.0f} ms in {received.gaps} gaps")
+        self.labels["clipped"].setText(str(received.clipped_samples))
+        self.labels["silent"].setText(f"{received.silent_ms:.0f} ms")
         counters = call.impairment_counters()
         for direction in ("up", "down"):
             if direction not in counters:
