@@ -48,3 +48,32 @@ def test_bad_impairment_is_one_message_and_no_call(window, qtbot):
     qtbot.waitUntil(lambda: window.dialer.state.state == "failed", timeout=5_000)
     assert "bad impairment 'loss=lots'" in window.dialer.reason.text()
     assert window.dialer.call_button.isEnabled()
+
+
+def test_a_scheduled_change_applies_after_connecting_and_is_marked(window, qtbot):
+    panel = window.panel("network")
+    panel.enabled.setChecked(True)
+    panel.spec.setText("delay=20ms")
+    panel.schedule.setText("1:down.loss=30%")
+    window.dialer.set_target("embedded:tone")
+    qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.state.state == "connected", timeout=CONNECT_MS)
+    call = window.bridge.call
+    assert call.impairment_now().down.loss_pct == 0  # not yet: a second after connecting
+    qtbot.waitUntil(lambda: call.impairment_now().down.loss_pct == 30, timeout=10_000)
+    assert call.impairment_now().down.delay_ms == 20  # on top of the figures in force
+    qtbot.waitUntil(lambda: len(window.impairment_markers.markers) == 1, timeout=5_000)
+    qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)
+
+
+def test_a_bad_schedule_is_one_message_and_no_call(window, qtbot):
+    panel = window.panel("network")
+    panel.enabled.setChecked(True)
+    panel.spec.setText("loss=1%")
+    panel.schedule.setText("soon:loss=5%")
+    window.dialer.set_target("embedded:echo")
+    qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.state.state == "failed", timeout=5_000)
+    assert "use SECONDS:SPEC" in window.dialer.reason.text()
+    assert window.dialer.call_button.isEnabled()

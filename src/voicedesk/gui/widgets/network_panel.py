@@ -32,6 +32,7 @@ from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import PRESETS, ImpairmentSpec
+from voicedesk.rtc.impair_schedule import parse_schedule
 from voicedesk.rtc.quality import estimate_mos
 from voicedesk.rtc.spec import CallSpec
 
@@ -55,6 +56,9 @@ class NetworkPanel(Panel):
         self.spec = QLineEdit(str(context.settings.value("panels/network/spec", "loss=0%")))
         self.spec.setPlaceholderText("loss=5%,burst=2,delay=80ms,jitter=20ms,rate=64kbit  (up./down. for one way)")
         self.spec.setToolTip("Each figure applies to each direction unless prefixed up. (sent) or down. (received).")
+        self.schedule = QLineEdit(str(context.settings.value("panels/network/schedule", "")))
+        self.schedule.setPlaceholderText("changes after connecting, e.g. 5:loss=20%; 10:loss=0%  (as --impair-at)")
+        self.schedule.setToolTip("SECONDS:FIGURES, separated by ';': each applied that long after the call connects")
         self.presets = QComboBox()
         self.presets.addItem("Presets…")
         self.presets.addItems(list(PRESETS))
@@ -71,6 +75,7 @@ class NetworkPanel(Panel):
         row.addWidget(self.presets)
         row.addWidget(self.apply)
         form.addLayout(row)
+        form.addWidget(self.schedule)
         form.addWidget(self.current)
 
         self.labels: dict[str, QLabel] = {}
@@ -100,6 +105,9 @@ class NetworkPanel(Panel):
         self.apply.clicked.connect(self._on_apply)
         self.enabled.toggled.connect(lambda on: context.settings.set_value("panels/network/enabled", on))
         self.spec.editingFinished.connect(lambda: context.settings.set_value("panels/network/spec", self.spec.text()))
+        self.schedule.editingFinished.connect(
+            lambda: context.settings.set_value("panels/network/schedule", self.schedule.text())
+        )
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self.refresh)
@@ -107,7 +115,13 @@ class NetworkPanel(Panel):
 
     # what the window asks before it dials ------------------------------
     def prepare_call(self, spec: CallSpec) -> CallSpec:
-        return dataclasses.replace(spec, impairment=self.impairment_for_new_call())
+        """The relay's figures and their schedule, when the relay is on (``ConfigError`` for a bad one)."""
+        if not self.enabled.isChecked():
+            return spec
+        steps = [step.strip() for step in self.schedule.text().split(";") if step.strip()]
+        return dataclasses.replace(
+            spec, impairment=self.impairment_for_new_call(), impair_schedule=parse_schedule(steps)
+        )
 
     def impairment_for_new_call(self) -> ImpairmentSpec | None:
         """The impairment to put in the next call's path, or None (no relay).
