@@ -14,6 +14,7 @@ import voicedesk.speech  # noqa: F401  (registers the say: source)
 from voicedesk.cli._audio import CallAudio, add_audio_arguments
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
+from voicedesk.media.sources import source_usages
 from voicedesk.qa.report import CallReporter, add_report_arguments
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
@@ -38,8 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--source",
         default="tone:440",
-        help="tone:FREQ, wav:PATH, wav+loop:PATH, mic[:DEVICE], say:TEXT[|TEXT…] (espeak-ng) or silence "
-        "(default tone:440)",
+        help=f"{source_usages()} (default tone:440)",
     )
     p.add_argument("--duration", type=float, default=5.0, help="seconds to stay connected (default 5)")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for set-up (default 15)")

@@ -256,13 +256,15 @@ def parse_source(spec: str, input_device: int | str | None = None) -> MediaStrea
         load_plugins(PLUGIN_GROUP)
         kind = _SOURCES.get(name.strip().lower())
     if kind is None:
-        raise ConfigError(f"unknown source {spec!r}: use {_usages()}")
+        raise ConfigError(f"unknown source {spec!r}: use {source_usages()}")
     if kind.needs_arg and not arg.strip():
         example = _ARG_EXAMPLES.get(kind.name, kind.usage)
         raise ConfigError(f"bad source {spec!r}: give a path, e.g. {example}")
     return kind.build(arg, input_device)
 
 
-def _usages() -> str:
+def source_usages() -> str:
+    """``tone:FREQ, wav:PATH, … or say:TEXT``: every registered kind, for ``--source``'s help
+    and the error line for an unknown one."""
     usages = [k.usage for k in source_kinds()]
     return ", ".join(usages[:-1]) + " or " + usages[-1] if len(usages) > 1 else usages[0]

@@ -37,4 +37,4 @@ def _say(arg: str, _device: int | str | None) -> QueuedAudioTrack:
     return spoken_track(arg.split("|"))
 
 
-register_source(SourceKind("say", "say:TEXT", "words spoken by espeak-ng, one utterance every 4 s", _say))
+register_source(SourceKind("say", "say:TEXT[|TEXT…]", "words spoken by espeak-ng, one utterance every 4 s", _say))
