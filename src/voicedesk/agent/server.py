@@ -11,13 +11,13 @@ fails, closes, or does not connect in time.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 
 from aiohttp import web
 
 from voicedesk.agent.sessions import CONNECT_TIMEOUT, MAX_BODY, AgentSessions, OfferError, Session
+from voicedesk.rtc.signaling.log import parse_json
 
 __all__ = ["MAX_BODY", "AgentServer", "OfferError", "Session", "http_base_url", "json_error"]
 
@@ -119,7 +119,7 @@ class AgentServer(AgentSessions):
         except web.HTTPRequestEntityTooLarge:
             return json_error(413, f"request body over {MAX_BODY // 1024} KiB")
         try:
-            data = json.loads(body)
+            data = parse_json(body)
         except ValueError as exc:
             return json_error(400, f"body is not valid JSON: {exc}")
         if not isinstance(data, dict) or not isinstance(data.get("sdp"), str):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
@@ -36,6 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from voicedesk.errors import ConfigError
+from voicedesk.rtc.signaling.log import parse_json
 from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ class WorkerFront:
             key = request.path
         elif request.method == "PATCH":
             with contextlib.suppress(ValueError, AttributeError):
-                key = json.loads(body).get("pc_id")
+                key = parse_json(body).get("pc_id")
         index = self.owner.get(key) if isinstance(key, str) else None
         return self.workers[index] if index is not None else None
 
@@ -254,7 +254,7 @@ class WorkerFront:
             if location and location.startswith("/"):
                 self._remember(location, worker.index)
             with contextlib.suppress(ValueError, AttributeError):
-                pc_id = json.loads(payload).get("pc_id")
+                pc_id = parse_json(payload).get("pc_id")
                 if isinstance(pc_id, str):
                     self._remember(pc_id, worker.index)
         if request.method == "DELETE" and request.path in self.owner and status < 300:

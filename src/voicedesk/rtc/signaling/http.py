@@ -8,7 +8,6 @@ aiohttp, whose client builds its TLS contexts at import time.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +19,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from voicedesk.errors import CallTimeout, SignalingError
-from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body
+from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body, parse_json
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class HttpReply:
     def json(self, what: str) -> Any:
         """The body as JSON, or a SignalingError that quotes what came instead."""
         try:
-            return json.loads(self.body)
+            return parse_json(self.body)
         except ValueError:
             snippet = " ".join(self.text.split())[:80]
             raise SignalingError(

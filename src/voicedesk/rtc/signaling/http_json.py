@@ -13,6 +13,7 @@ from aiortc import RTCSessionDescription
 from voicedesk.errors import ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.http import http_request
+from voicedesk.rtc.signaling.log import parse_json
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def error_text(body: bytes, content_type: str) -> str:
     text = body.decode("utf-8", "replace").strip()
     if "json" in content_type:
         try:
-            data = json.loads(text)
+            data = parse_json(text)
         except ValueError:
             data = None
         if isinstance(data, dict):

@@ -29,6 +29,19 @@ _LINK_SECRET = re.compile(r'(credential\s*=\s*)("[^"]*"|[^;,\s]*)', re.IGNORECAS
 Headers = tuple[tuple[str, str], ...]
 
 
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads``, with a document nested too deep for it refused as a ``ValueError``.
+
+    Python's parser recurses once per level and raises ``RecursionError`` at about
+    1,000; a 60 KB body can nest 30,000 deep. Everything that reads JSON from the
+    network goes through here so such a body is a bad request, not a crash.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deep to parse") from None
+
+
 def redact_url(url: str) -> str:
     """``url`` with the values of secret query parameters replaced by ``***``
     (for logs, summaries and anything stored)."""
@@ -129,9 +142,11 @@ def mask_body(body: bytes | str, content_type: str = "") -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     if text[:1] in "{[" and ("json" in content_type or not content_type):
         try:
-            text = json.dumps(_mask_json(json.loads(text)))
+            text = json.dumps(_mask_json(parse_json(text)))
         except ValueError:
             pass
+        except RecursionError:  # parsed, but too deep to walk: show none of it rather than a secret
+            text = "(JSON nested too deep to show)"
     return text[:BODY_PREVIEW] + ("…" if len(text) > BODY_PREVIEW else "")
 
 

@@ -30,7 +30,7 @@ from voicedesk.errors import ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling, candidate_from_json, candidate_to_json
 from voicedesk.rtc.signaling.http import transport_error
 from voicedesk.rtc.signaling.http_json import parse_answer
-from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body
+from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body, parse_json
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class WebSocketSignaling(Signaling):
             SignalingExchanged(self.protocol, "RECV", self.url, response_bytes=len(raw), response_body=mask_body(raw))
         )
         try:
-            data = json.loads(raw)
+            data = parse_json(raw)
         except ValueError:
             raise SignalingError(f"the WebSocket at {self.url} sent a message that is not JSON: {raw[:80]!r}") from None
         if not isinstance(data, dict):
