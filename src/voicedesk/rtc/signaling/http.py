@@ -19,7 +19,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from voicedesk.errors import CallTimeout, SignalingError
-from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body, parse_json
+from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body, parse_json, redact_url
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,12 @@ def transport_error(exc: BaseException, url: str, timeout: float) -> Exception:
         why = os.strerror(errno) if errno else str(exc.os_error or exc)
         return SignalingError(f"cannot connect to {where(url)}: {why.lower()} — is the server running?")
     if isinstance(exc, TimeoutError):
-        return CallTimeout(f"no answer from {url} within {timeout:g} s (raise --timeout if the server is slow)")
+        return CallTimeout(
+            f"no answer from {redact_url(url)} within {timeout:g} s (raise --timeout if the server is slow)"
+        )
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return SignalingError(f"{where(url)} closed the connection without answering")
-    return SignalingError(f"HTTP request to {url} failed: {exc}")
+    return SignalingError(f"HTTP request to {redact_url(url)} failed: {exc}")
 
 
 Recorder = Callable[[SignalingExchanged], None]
