@@ -5,8 +5,9 @@ through :func:`start_http`, so both get:
 
 - **an idle / header timeout**: aiohttp's ``keepalive_timeout`` (3,630 s by
   default, sized to outlive a reverse proxy) also runs from the moment a
-  connection is accepted (aiohttp >= 3.10), so it closes a socket that never
-  sends a request, or never finishes its request line and headers;
+  connection is accepted (``RequestHandler.connection_made`` in aiohttp 3.14;
+  tests/integration/test_server_hardening.py checks it holds), so it closes a
+  socket that never sends a request, or never finishes its request line and headers;
 - **a body timeout**: aiohttp has no setting for a body that stops half-way, so
   handlers read bodies with :func:`read_body`;
 - **a cap on open connections** (:class:`CappedTCPSite`): past it a new
