@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
+import subprocess
+import sys
 import urllib.request
 
 import aiohttp
@@ -159,3 +162,20 @@ def test_serve_warns_when_binding_beyond_loopback_and_reports_a_busy_port():
     assert "exposes the agent server beyond this machine" in result.stderr
     assert result.returncode == 1
     assert f"cannot listen on 0.0.0.0:{port}: Address already in use" in result.stderr
+
+
+def test_serve_says_that_media_listens_on_every_interface():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicedesk", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert re.match(r"VoiceDesk echo agent on http://127\.0\.0\.1:\d+  \(POST ", line), line
+    assert line.rstrip().endswith("; media (UDP) on every interface address, whatever --host says")

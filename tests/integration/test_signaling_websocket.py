@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import aiohttp
 import pytest
@@ -154,3 +155,18 @@ async def test_nothing_listening():
     call = Call(f"ws://127.0.0.1:{port}/ws", source=ToneTrack(500))
     with pytest.raises(SignalingError, match=rf"cannot connect to 127.0.0.1:{port}: connection refused"):
         await call.start()
+
+
+async def test_a_token_in_the_websocket_url_is_never_shown(caplog):
+    caplog.set_level(logging.INFO)
+    async with running_server("echo", token="tok-123") as server:
+        call = Call(f"ws://127.0.0.1:{server.port}/ws?access_token=tok-123", source=ToneTrack(500))
+        await call.start()
+        await call.hangup()
+        summary = json.dumps(call.summary().to_json())
+        wrong = Call(f"ws://127.0.0.1:{server.port}/ws?access_token=tok-456", source=ToneTrack(500))
+        with pytest.raises(SignalingError) as refused:
+            await wrong.start()
+    assert "tok-123" not in caplog.text and "access_token=***" in caplog.text
+    assert "tok-123" not in summary
+    assert "tok-456" not in str(refused.value) and "access_token=***" in str(refused.value)

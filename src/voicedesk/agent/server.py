@@ -11,13 +11,14 @@ fails, closes, or does not connect in time.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 
 from aiohttp import web
 
+from voicedesk.agent.http_limits import DEFAULT_LIMITS, HttpLimits, read_body, start_http
 from voicedesk.agent.sessions import CONNECT_TIMEOUT, MAX_BODY, AgentSessions, OfferError, Session
+from voicedesk.rtc.signaling.log import parse_json
 
 __all__ = ["MAX_BODY", "AgentServer", "OfferError", "Session", "http_base_url", "json_error"]
 
@@ -45,6 +46,7 @@ class AgentServer(AgentSessions):
         token: str | None = None,
         agent_options: dict[str, str] | None = None,
         max_loop_lag_ms: float | None = None,
+        http_limits: HttpLimits = DEFAULT_LIMITS,
     ) -> None:
         super().__init__(
             agent,
@@ -56,6 +58,7 @@ class AgentServer(AgentSessions):
         self.host = host
         self.port = port
         self.token = token  # bearer token for the endpoints that create sessions (endpoints/auth.py)
+        self.http_limits = http_limits
         self._runner: web.AppRunner | None = None
         self.app = self._make_app()
 
@@ -79,13 +82,7 @@ class AgentServer(AgentSessions):
 
     async def start(self) -> None:
         await super().start()
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # the bound port when port=0
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        self._runner, self.port = await start_http(self.app, self.host, self.port, self.http_limits)
         logger.info("agent server (%s) listening on %s", self.agent, self.base_url)
 
     async def stop(self) -> None:
@@ -115,11 +112,11 @@ class AgentServer(AgentSessions):
         if request.content_type != "application/json":
             return json_error(415, f"expected Content-Type application/json, got {request.content_type or 'none'}")
         try:
-            body = await request.read()
+            body = await read_body(request)
         except web.HTTPRequestEntityTooLarge:
             return json_error(413, f"request body over {MAX_BODY // 1024} KiB")
         try:
-            data = json.loads(body)
+            data = parse_json(body)
         except ValueError as exc:
             return json_error(400, f"body is not valid JSON: {exc}")
         if not isinstance(data, dict) or not isinstance(data.get("sdp"), str):

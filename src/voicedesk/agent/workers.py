@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
@@ -35,7 +34,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from voicedesk.agent.http_limits import read_body, start_http
 from voicedesk.errors import ConfigError
+from voicedesk.rtc.signaling.log import parse_json
 from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -110,13 +111,7 @@ class WorkerFront:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
             app = web.Application(client_max_size=1024 * 1024)
             app.router.add_route("*", "/{tail:.*}", self.handle)
-            self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, self.host, self.port)
-            await site.start()
-            sockets = site._server.sockets if site._server else []
-            if sockets:
-                self.port = sockets[0].getsockname()[1]
+            self._runner, self.port = await start_http(app, self.host, self.port)
         except BaseException:
             await self.stop()
             raise
@@ -209,7 +204,7 @@ class WorkerFront:
             return await self.handle_health()
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._relay_websocket(request)
-        body = await request.read()
+        body = await read_body(request)
         owner = self._owner_of(request, body)
         if owner is not None:
             return await self._forward(request, body, owner)
@@ -231,7 +226,7 @@ class WorkerFront:
             key = request.path
         elif request.method == "PATCH":
             with contextlib.suppress(ValueError, AttributeError):
-                key = json.loads(body).get("pc_id")
+                key = parse_json(body).get("pc_id")
         index = self.owner.get(key) if isinstance(key, str) else None
         return self.workers[index] if index is not None else None
 
@@ -254,7 +249,7 @@ class WorkerFront:
             if location and location.startswith("/"):
                 self._remember(location, worker.index)
             with contextlib.suppress(ValueError, AttributeError):
-                pc_id = json.loads(payload).get("pc_id")
+                pc_id = parse_json(payload).get("pc_id")
                 if isinstance(pc_id, str):
                     self._remember(pc_id, worker.index)
         if request.method == "DELETE" and request.path in self.owner and status < 300:

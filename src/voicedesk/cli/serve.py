@@ -16,11 +16,16 @@ from voicedesk.agent.registry import agent_names
 # loop-lag median stayed <= 4.3 ms up to its capacity and reached 26-62 ms past it; the voice
 # agent's went from ~1 ms at 10 calls to 275-450 ms at 15
 DEFAULT_MAX_LOOP_LAG_MS = 15.0
+MEDIA_NOTE = "media (UDP) on every interface address, whatever --host says"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the embedded agent server")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind signaling (HTTP) to (default 127.0.0.1); media (UDP) uses every interface",
+    )
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--agent", default="echo", choices=agent_names(), help="agent to run (default echo)")
     p.add_argument(
@@ -100,8 +105,11 @@ async def run(args: argparse.Namespace) -> int:
         print(f"voicedesk: cannot listen on {args.host}:{args.port}: {why} — pick another --port", file=sys.stderr)
         return 1
     across = f" across {workers} worker processes" if workers > 1 else ""
+    # aioice gathers host candidates on every interface address and has no option to pick
+    # one, so --host binds signaling only: say so where the address is announced
     print(
-        f"VoiceDesk {args.agent} agent on {server.base_url}  (POST {server.offer_url}, GET /health){across}",
+        f"VoiceDesk {args.agent} agent on {server.base_url}  (POST {server.offer_url}, GET /health){across}"
+        f"; {MEDIA_NOTE}",
         flush=True,
     )
     stop = asyncio.Event()

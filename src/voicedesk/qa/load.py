@@ -40,6 +40,7 @@ from voicedesk.errors import ConfigError, VoiceDeskError
 from voicedesk.media.pcm import FRAME_SAMPLES, TIME_BASE, mono_to_frame
 from voicedesk.media.tracks import FramePacer
 from voicedesk.rtc.extension import CallExtension
+from voicedesk.rtc.signaling.log import redact_url
 from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ class LoadReport:
             return [getattr(r, name) for r in self.results if r.ok and getattr(r, name) is not None]
 
         return {
-            "target": self.plan.target,
+            "target": redact_url(self.plan.target),
             "calls": self.plan.calls,
             "succeeded": self.succeeded,
             "failed": self.failed,

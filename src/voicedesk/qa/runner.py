@@ -29,6 +29,7 @@ from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import Bound, Scenario, Step, Utterance
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import ImpairmentSpec
+from voicedesk.rtc.signaling.log import redact_url
 from voicedesk.rtc.spec import CallSpec
 
 logger = logging.getLogger(__name__)
@@ -240,7 +241,8 @@ class ScenarioRun:
             raise ConfigError(f"{scenario.where}: no target: give 'target:' in the scenario or --target")
         self.ice = ice if ice is not None else _scenario_ice(scenario)
         self.headers = headers
-        self.result = ScenarioResult(name=scenario.name, where=scenario.where, target=self.target)
+        # the result is printed and saved: a secret in the target URL stays out of it
+        self.result = ScenarioResult(name=scenario.name, where=scenario.where, target=redact_url(self.target))
         self.turns: list[Turn] = []
         self.source = ScriptedSource()
         self.capture = CallCapture()

@@ -4,14 +4,27 @@ It speaks the server's own endpoints (JSON offer/answer or WHIP), plays the
 agent, and shows the level and dominant frequency of what arrives (WebAudio).
 
 Query parameters (also what the browser tests use):
-``call=json|whip`` dials on load; ``token=…`` is sent as a bearer token; ``raw=1``
+``call=json|whip`` dials on load; ``raw=1``
 turns off the browser's echo cancellation and noise suppression (they eat test tones);
 ``seconds=N`` measures for N seconds, then, with ``report=/same/origin/path``,
 POSTs ``{mode, ok, error, peak_hz, level_dbfs, connection_state, stats}`` there
-(``stats`` is the browser's own ``getStats()``) and hangs up.
+(``stats`` is the browser's own ``getStats()``) and hangs up. A bearer token goes in
+the page's field; ``token=…`` in the address still works but the page warns and
+takes it out of the address bar (addresses end up in history and logs).
+
+``report=`` must stay on this page's origin (a crafted link must not make a
+visitor's browser post its stats elsewhere): the server refuses any other with 400
+and the page checks again with the browser's own URL parser. The page is sent with
+a Content-Security-Policy that allows only its own inline script and style and
+requests to its own origin.
 """
 
 from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from urllib.parse import urljoin, urlsplit
 
 from aiohttp import web
 
@@ -49,6 +62,7 @@ PAGE = r"""<!doctype html>
 <p>Received: <meter id="level" min="-80" max="0" value="-80"></meter>
    <span id="levelText">–</span> dBFS, peak <span id="peak">–</span> Hz</p>
 <p id="error" class="error"></p>
+<p id="warning" class="error"></p>
 <audio id="remote" autoplay></audio>
 <script>
 "use strict";
@@ -61,9 +75,18 @@ function setState(text) { $("state").textContent = text; }
 function showError(text) { $("error").textContent = text; setState("failed"); }
 function headers(extra) {
   const h = Object.assign({}, extra);
-  const token = $("token").value || params.get("token");
+  const token = $("token").value;
   if (token) h["Authorization"] = "Bearer " + token;
   return h;
+}
+// resolve as this browser does ("/\\evil.example" and "/<tab>/evil.example" are other origins
+// although they start with one "/"), then keep only this page's own origin
+function sameOrigin(target) {
+  if (!target || !target.startsWith("/")) return null;
+  try {
+    const url = new URL(target, location.href);
+    return url.origin === location.origin ? url.href : null;
+  } catch (e) { return null; }
 }
 async function errorText(response) {
   const body = await response.text();
@@ -179,8 +202,8 @@ async function autoCall(mode) {
   } catch (e) {
     report.error = String(e.message || e);
   }
-  const target = params.get("report");
-  if (target && target.startsWith("/") && !target.startsWith("//")) {
+  const target = sameOrigin(params.get("report"));
+  if (target) {
     await fetch(target, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(report)});
   }
   await hangup();
@@ -188,6 +211,14 @@ async function autoCall(mode) {
 $("call").onclick = () => call(document.querySelector("input[name=mode]:checked").value).catch(() => {});
 $("hangup").onclick = hangup;
 if (params.get("raw") === "1") $("raw").checked = true;
+if (params.has("token")) {
+  // a token in the address stays in history, bookmarks and proxy logs: move it to the field
+  $("token").value = params.get("token");
+  params.delete("token");
+  history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : "") + location.hash);
+  $("warning").textContent = "The token was in the page address (kept in history and logs): " +
+                             "type it in the field instead, and consider changing it.";
+}
 const auto = params.get("call");
 if (auto === "json" || auto === "whip") {
   document.querySelector("input[value=" + auto + "]").checked = true;
@@ -199,9 +230,45 @@ if (auto === "json" || auto === "whip") {
 """
 
 
+def _sha256(pattern: str) -> str:
+    match = re.search(pattern, PAGE, re.DOTALL)
+    assert match is not None
+    return "'sha256-" + base64.b64encode(hashlib.sha256(match.group(1).encode()).digest()).decode() + "'"
+
+
+# only the page's own inline script and style run; it talks only to its own origin
+# (WebRTC media is not governed by CSP); nothing may frame it, change its base or submit forms
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; script-src {_sha256(r'<script>(.*?)</script>')}; "
+    f"style-src {_sha256(r'<style>(.*?)</style>')}; connect-src 'self'; media-src 'self' blob:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+# a path-absolute reference in plain RFC 3986 characters, with an optional query. Browsers
+# parse URLs by WHATWG rules, which urllib does not follow: they read "\" as "/" and drop
+# tabs and newlines, so "/\evil.example" or "/\t/evil.example" is another origin to them.
+# Refusing those characters outright leaves nothing the two parsers read differently.
+_PLAIN_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*(\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*)?")
+
+
+def is_same_origin_path(target: str, page_url: str) -> bool:
+    """Whether ``report=target`` on the page at ``page_url`` stays on the page's origin."""
+    if not _PLAIN_PATH.fullmatch(target):
+        return False
+    page, resolved = urlsplit(page_url), urlsplit(urljoin(page_url, target))
+    return (resolved.scheme, resolved.netloc) == (page.scheme, page.netloc)
+
+
 async def handle_page(request: web.Request) -> web.Response:
+    report = request.query.get("report")
+    if report and not is_same_origin_path(report, str(request.url)):
+        return web.Response(
+            status=400,
+            text="report= must be a path on this server, such as /results\n",
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        )
     return web.Response(
         text=PAGE,
         content_type="text/html",
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": CONTENT_SECURITY_POLICY},
     )

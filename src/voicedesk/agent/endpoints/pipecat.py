@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from voicedesk.agent.http_limits import read_body
 from voicedesk.rtc.signaling.base import candidate_from_json
+from voicedesk.rtc.signaling.log import parse_json
 
 if TYPE_CHECKING:
     from voicedesk.agent.server import AgentServer
@@ -22,7 +23,7 @@ class PipecatCandidates:
 
     async def handle_patch(self, request: web.Request) -> web.Response:
         try:
-            data = json.loads(await request.read())
+            data = parse_json(await read_body(request))
         except ValueError as exc:
             return web.json_response({"error": f"body is not valid JSON: {exc}"}, status=400)
         if not isinstance(data, dict) or not isinstance(data.get("candidates"), list):

@@ -8,7 +8,6 @@ Closing the socket hangs up.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from aiohttp import WSMsgType, web
 
 from voicedesk.agent.sessions import MAX_BODY, OfferError, Session
 from voicedesk.rtc.signaling.base import candidate_from_json
+from voicedesk.rtc.signaling.log import parse_json
 
 if TYPE_CHECKING:
     from voicedesk.agent.server import AgentServer
@@ -39,7 +39,7 @@ class WebSocketEndpoint:
                     await _error(ws, "messages must be JSON text")
                     continue
                 try:
-                    data = json.loads(message.data)
+                    data = parse_json(message.data)
                 except ValueError as exc:
                     await _error(ws, f"message is not valid JSON: {exc}")
                     continue
@@ -58,6 +58,9 @@ class WebSocketEndpoint:
                     break
                 else:
                     await _error(ws, f"unknown message type {kind!r}: expected offer or ice-candidate")
+        except Exception as exc:  # a bug here must not close the socket without a word to the caller
+            logger.exception("WebSocket signaling failed")
+            await _error(ws, f"server error: {type(exc).__name__}")
         finally:
             if session is not None:
                 await self.server.close_session(session, "WebSocket closed")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from voicedesk.agent.http_limits import read_body
 from voicedesk.agent.sessions import MAX_BODY, OfferError, Session
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class WhipEndpoint:
                 **{"Accept-Post": "application/sdp"},
             )
         try:
-            body = await request.read()
+            body = await read_body(request)
         except web.HTTPRequestEntityTooLarge:
             return problem(413, "Payload Too Large", f"the offer is over {MAX_BODY // 1024} KiB")
         sdp = body.decode("utf-8", "replace")

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from voicedesk.errors import ConfigError
 from voicedesk.plugins import load_plugins
 from voicedesk.rtc.signaling.base import Signaling
+from voicedesk.rtc.signaling.log import redact_url
 
 __all__ = [
     "Dialect",
@@ -189,14 +190,14 @@ def with_signaling_kind(target: str, kind: str | None) -> str:
     scheme = target.partition(":")[0].lower()
     if not dialect.prefixed:
         if scheme not in dialect.transports:
-            raise ConfigError(f"--signaling {kind} needs a {_url_words(dialect)} URL, not {target!r}")
+            raise ConfigError(f"--signaling {kind} needs a {_url_words(dialect)} URL, not {redact_url(target)!r}")
         return target
     if "+" in scheme:
         if scheme.split("+", 1)[0] != kind:
-            raise ConfigError(f"--signaling {kind} contradicts the target {target!r}")
+            raise ConfigError(f"--signaling {kind} contradicts the target {redact_url(target)!r}")
         return target
     if scheme not in dialect.transports:
-        raise ConfigError(f"--signaling {kind} needs an {_url_words(dialect)} URL, not {target!r}")
+        raise ConfigError(f"--signaling {kind} needs an {_url_words(dialect)} URL, not {redact_url(target)!r}")
     return f"{kind}+{target}"
 
 
@@ -218,14 +219,14 @@ def dialect_for_target(target: str) -> tuple[Dialect, str]:
     if own is not None and not own.url and sep:
         return own, rest
     if not sep or not rest.startswith("//"):
-        raise ConfigError(f"unknown target {target!r}: {targets_help()}")
+        raise ConfigError(f"unknown target {redact_url(target)!r}: {targets_help()}")
     prefix, plus, transport = scheme.rpartition("+")
     for dialect in _DIALECTS.values():
         if transport not in dialect.transports:
             continue
         if (plus and dialect.prefixed and prefix == dialect.kind) or (not plus and dialect.bare):
             return dialect, f"{transport}:{rest}"
-    raise ConfigError(f"unknown target {target!r}: {targets_help()}")
+    raise ConfigError(f"unknown target {redact_url(target)!r}: {targets_help()}")
 
 
 def signaling_for_target(

@@ -8,7 +8,6 @@ aiohttp, whose client builds its TLS contexts at import time.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +19,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from voicedesk.errors import CallTimeout, SignalingError
-from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body
+from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body, parse_json, redact_url
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class HttpReply:
     def json(self, what: str) -> Any:
         """The body as JSON, or a SignalingError that quotes what came instead."""
         try:
-            return json.loads(self.body)
+            return parse_json(self.body)
         except ValueError:
             snippet = " ".join(self.text.split())[:80]
             raise SignalingError(
@@ -70,10 +69,12 @@ def transport_error(exc: BaseException, url: str, timeout: float) -> Exception:
         why = os.strerror(errno) if errno else str(exc.os_error or exc)
         return SignalingError(f"cannot connect to {where(url)}: {why.lower()} — is the server running?")
     if isinstance(exc, TimeoutError):
-        return CallTimeout(f"no answer from {url} within {timeout:g} s (raise --timeout if the server is slow)")
+        return CallTimeout(
+            f"no answer from {redact_url(url)} within {timeout:g} s (raise --timeout if the server is slow)"
+        )
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return SignalingError(f"{where(url)} closed the connection without answering")
-    return SignalingError(f"HTTP request to {url} failed: {exc}")
+    return SignalingError(f"HTTP request to {redact_url(url)} failed: {exc}")
 
 
 Recorder = Callable[[SignalingExchanged], None]

@@ -13,6 +13,7 @@ from aiortc import RTCSessionDescription
 from voicedesk.errors import ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.http import http_request
+from voicedesk.rtc.signaling.log import parse_json, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def error_text(body: bytes, content_type: str) -> str:
     text = body.decode("utf-8", "replace").strip()
     if "json" in content_type:
         try:
-            data = json.loads(text)
+            data = parse_json(text)
         except ValueError:
             data = None
         if isinstance(data, dict):
@@ -58,16 +59,16 @@ class HttpJsonSignaling(Signaling):
         super().__init__()
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"bad target URL {url!r}: expected http(s)://host[:port]/path")
+            raise ConfigError(f"bad target URL {redact_url(url)!r}: expected http(s)://host[:port]/path")
         try:
             parts.port  # noqa: B018 - raises on a bad port
         except ValueError:
-            raise ConfigError(f"bad target URL {url!r}: the port is not a number in 1-65535") from None
+            raise ConfigError(f"bad target URL {redact_url(url)!r}: the port is not a number in 1-65535") from None
         self.url = url
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.pc_id: str | None = None
-        self.description = f"JSON offer/answer to {url}"
+        self.description = f"JSON offer/answer to {redact_url(url)}"
 
     async def send_json(self, method: str, payload: dict[str, Any], refused: str) -> Any:
         """One recorded JSON request to the target; an HTTP error is ``SignalingError``
@@ -94,9 +95,9 @@ class HttpJsonSignaling(Signaling):
     async def exchange(self, offer: RTCSessionDescription) -> RTCSessionDescription:
 
         payload = {"sdp": offer.sdp, "type": offer.type, **self.extra_fields()}
-        reply = await self.send_json("POST", payload, refused=f"{self.url} answered")
-        data = reply.json(self.url)
-        answer = parse_answer(data, self.url)
+        reply = await self.send_json("POST", payload, refused=f"{redact_url(self.url)} answered")
+        data = reply.json(redact_url(self.url))
+        answer = parse_answer(data, redact_url(self.url))
         if isinstance(data.get("pc_id"), str):
             self.pc_id = data["pc_id"]
         return answer

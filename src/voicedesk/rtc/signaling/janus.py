@@ -29,6 +29,7 @@ from aiortc import RTCIceCandidate, RTCSessionDescription
 from voicedesk.errors import CallTimeout, ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling, candidate_from_json, candidate_to_json
 from voicedesk.rtc.signaling.http import HttpReply, http_request
+from voicedesk.rtc.signaling.log import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +42,11 @@ def parse_janus_url(url: str) -> tuple[str, str, dict[str, Any], dict[str, str]]
     """``http(s)://host:port/janus?plugin=…`` -> (base URL, plugin, message body, auth fields)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"bad Janus URL {url!r}: expected janus+http(s)://host:port/janus")
+        raise ConfigError(f"bad Janus URL {redact_url(url)!r}: expected janus+http(s)://host:port/janus")
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        raise ConfigError(f"bad Janus URL {url!r}: the port is not a number in 1-65535") from None
+        raise ConfigError(f"bad Janus URL {redact_url(url)!r}: the port is not a number in 1-65535") from None
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     plugin = query.get("plugin", DEFAULT_PLUGIN)
     if not plugin.startswith("janus.plugin."):
@@ -108,10 +109,12 @@ class JanusSignaling(Signaling):
             request_timeout=wait,
         )
         if reply.status >= 400:
-            raise SignalingError(f"Janus at {url} answered HTTP {reply.status} {reply.reason}: {reply.text[:200]}")
-        data = reply.json(f"Janus at {url}")
+            raise SignalingError(
+                f"Janus at {redact_url(url)} answered HTTP {reply.status} {reply.reason}: {reply.text[:200]}"
+            )
+        data = reply.json(f"Janus at {redact_url(url)}")
         if not isinstance(data, (dict, list)):
-            raise SignalingError(f"Janus at {url} answered JSON that is not an object")
+            raise SignalingError(f"Janus at {redact_url(url)} answered JSON that is not an object")
         return data if isinstance(data, dict) else {"janus": "events", "events": data}
 
     async def _send(self, url: str, what: str, payload: dict[str, Any]) -> dict[str, Any]:

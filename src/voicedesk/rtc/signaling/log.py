@@ -24,23 +24,52 @@ SECRET_KEYS = {"apisecret", "token", "api_key", "apikey", "password", "credentia
 # query parameters that carry secrets in the URLs people dial (janus+http://…?apisecret=,
 # ws://…?access_token=, embedded:voice?llm_key=)
 SECRET_QUERY_KEYS = SECRET_KEYS | {"access_token", "key", "llm_key", "auth", "signature"}
+# and any name that ends like one (refresh_token, x-api-key, db_password, sig …), so a
+# parameter nobody listed is masked too when its name says what it holds
+_SECRET_QUERY_NAME = re.compile(
+    r"(token|secret|passw(or)?d|credentials?|signature|auth(orization)?|(^|[_\-.])(api)?key|apikey|^sig|^jwt)$",
+    re.IGNORECASE,
+)
 _LINK_SECRET = re.compile(r'(credential\s*=\s*)("[^"]*"|[^;,\s]*)', re.IGNORECASE)
 
 Headers = tuple[tuple[str, str], ...]
 
 
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads``, with a document nested too deep for it refused as a ``ValueError``.
+
+    Python's parser recurses once per level and raises ``RecursionError`` at about
+    1,000; a 60 KB body can nest 30,000 deep. Everything that reads JSON from the
+    network goes through here so such a body is a bad request, not a crash.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deep to parse") from None
+
+
+def is_secret_query_key(name: str) -> bool:
+    """Whether a query parameter called ``name`` carries a secret (its value is masked)."""
+    return name.lower() in SECRET_QUERY_KEYS or bool(_SECRET_QUERY_NAME.search(name))
+
+
+_USERINFO_PASSWORD = re.compile(r"^([a-z][a-z0-9+.\-]*://[^/?#@:]*):[^/?#@]*@", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """``url`` with the values of secret query parameters replaced by ``***``
-    (for logs, summaries and anything stored)."""
+    """``url`` with the values of secret query parameters (and a password before
+    ``@``) replaced by ``***``: the one function for every URL that is logged, shown
+    or stored (``-v``, error messages, summaries, reports, settings)."""
+    url = _USERINFO_PASSWORD.sub(r"\1:***@", url)
     if "?" not in url:
         return url
     from urllib.parse import parse_qsl, urlencode
 
     head, _, query = url.partition("?")
     pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
+    if not any(is_secret_query_key(k) for k, _ in pairs):
         return url
-    masked = [(k, "***" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs]
+    masked = [(k, "***" if is_secret_query_key(k) else v) for k, v in pairs]
     return f"{head}?{urlencode(masked, safe='/:*')}"
 
 
@@ -68,6 +97,10 @@ class SignalingExchanged:
     error: str | None = None
     at: float = field(default_factory=time.monotonic)
     t_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        # every exchange is logged, shown and saved: no URL leaves here with a secret in it
+        object.__setattr__(self, "url", redact_url(self.url))
 
     @property
     def outcome(self) -> str:
@@ -129,9 +162,11 @@ def mask_body(body: bytes | str, content_type: str = "") -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     if text[:1] in "{[" and ("json" in content_type or not content_type):
         try:
-            text = json.dumps(_mask_json(json.loads(text)))
+            text = json.dumps(_mask_json(parse_json(text)))
         except ValueError:
             pass
+        except RecursionError:  # parsed, but too deep to walk: show none of it rather than a secret
+            text = "(JSON nested too deep to show)"
     return text[:BODY_PREVIEW] + ("…" if len(text) > BODY_PREVIEW else "")
 
 

@@ -19,6 +19,7 @@ from voicedesk.errors import ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.http import HttpReply, http_request
 from voicedesk.rtc.signaling.http_json import error_text
+from voicedesk.rtc.signaling.log import redact_url
 from voicedesk.rtc.signaling.whip import check_http_url
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class OpenAIRealtimeSignaling(Signaling):
                 )
             self.headers["Authorization"] = f"Bearer {key}"
         self.call_url: str | None = None
-        self.description = f"OpenAI Realtime call at {url}"
+        self.description = f"OpenAI Realtime call at {redact_url(url)}"
 
     async def _post(self, session: aiohttp.ClientSession, url: str, body: str | None, kind: str | None) -> HttpReply:
         return await http_request(
@@ -71,12 +72,12 @@ class OpenAIRealtimeSignaling(Signaling):
         if reply.status >= 400:
             hint = " (check the API key)" if reply.status == 401 else ""
             raise SignalingError(
-                f"{self.url} answered HTTP {reply.status} {reply.reason}: "
+                f"{redact_url(self.url)} answered HTTP {reply.status} {reply.reason}: "
                 f"{error_text(reply.body, reply.content_type) or '(empty body)'}{hint}"
             )
         if not reply.text.lstrip().startswith("v=0"):
             raise SignalingError(
-                f"{self.url} answered HTTP {reply.status} with a body that is not SDP "
+                f"{redact_url(self.url)} answered HTTP {reply.status} with a body that is not SDP "
                 f"({reply.content_type or 'no content type'})"
             )
         location = reply.headers.get("Location")

@@ -17,6 +17,7 @@ from aiortc.sdp import candidate_to_sdp
 
 from voicedesk.errors import SignalingError
 from voicedesk.rtc.signaling.http_json import HttpJsonSignaling
+from voicedesk.rtc.signaling.log import redact_url
 
 DEFAULT_PATH = "/api/offer"
 
@@ -37,7 +38,7 @@ class PipecatSignaling(HttpJsonSignaling):
     ) -> None:
         super().__init__(with_default_path(url), headers=headers, timeout=timeout)
         self.pc_id = pc_id
-        self.description = f"pipecat offer/answer to {self.url}"
+        self.description = f"pipecat offer/answer to {redact_url(self.url)}"
 
     def extra_fields(self) -> dict[str, Any]:
         # a known pc_id asks pipecat to renegotiate that connection instead of making a new one
@@ -59,4 +60,4 @@ class PipecatSignaling(HttpJsonSignaling):
                 for c in candidates
             ],
         }
-        await self.send_json("PATCH", payload, refused=f"{self.url} refused the candidates:")
+        await self.send_json("PATCH", payload, refused=f"{redact_url(self.url)} refused the candidates:")

@@ -30,7 +30,7 @@ from voicedesk.errors import ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling, candidate_from_json, candidate_to_json
 from voicedesk.rtc.signaling.http import transport_error
 from voicedesk.rtc.signaling.http_json import parse_answer
-from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body
+from voicedesk.rtc.signaling.log import SignalingExchanged, mask_all, mask_body, parse_json, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +52,15 @@ class WebSocketSignaling(Signaling):
         super().__init__()
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise ConfigError(f"bad WebSocket URL {url!r}: expected ws(s)://host[:port]/path")
+            raise ConfigError(f"bad WebSocket URL {redact_url(url)!r}: expected ws(s)://host[:port]/path")
         try:
             parts.port  # noqa: B018 - raises on a bad port
         except ValueError:
-            raise ConfigError(f"bad WebSocket URL {url!r}: the port is not a number in 1-65535") from None
+            raise ConfigError(f"bad WebSocket URL {redact_url(url)!r}: the port is not a number in 1-65535") from None
         self.url = url
         self.headers = dict(headers or {})
         self.timeout = timeout
-        self.description = f"WebSocket to {url}"
+        self.description = f"WebSocket to {redact_url(url)}"
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -83,21 +83,23 @@ class WebSocketSignaling(Signaling):
             why = CLOSE_CODES.get(code or 1006, "")
             extra = f": {message.extra}" if isinstance(message.extra, str) and message.extra else ""
             raise SignalingError(
-                f"the WebSocket at {self.url} closed before an answer came (code {code or 1006}"
+                f"the WebSocket at {redact_url(self.url)} closed before an answer came (code {code or 1006}"
                 f"{', ' + why if why else ''}{extra})"
             )
         if message.type == aiohttp.WSMsgType.ERROR:
-            raise SignalingError(f"the WebSocket at {self.url} failed: {self._ws.exception()}")
+            raise SignalingError(f"the WebSocket at {redact_url(self.url)} failed: {self._ws.exception()}")
         raw = message.data if message.type == aiohttp.WSMsgType.TEXT else bytes(message.data).decode("utf-8", "replace")
         self.record(
             SignalingExchanged(self.protocol, "RECV", self.url, response_bytes=len(raw), response_body=mask_body(raw))
         )
         try:
-            data = json.loads(raw)
+            data = parse_json(raw)
         except ValueError:
-            raise SignalingError(f"the WebSocket at {self.url} sent a message that is not JSON: {raw[:80]!r}") from None
+            raise SignalingError(
+                f"the WebSocket at {redact_url(self.url)} sent a message that is not JSON: {raw[:80]!r}"
+            ) from None
         if not isinstance(data, dict):
-            raise SignalingError(f"the WebSocket at {self.url} sent JSON that is not an object")
+            raise SignalingError(f"the WebSocket at {redact_url(self.url)} sent JSON that is not an object")
         return data
 
     async def _on_candidate_message(self, data: dict[str, Any]) -> None:
@@ -124,7 +126,7 @@ class WebSocketSignaling(Signaling):
             if exc.status == 200:
                 hint = " (is this a WebSocket endpoint? it answered like a web page)"
             raise SignalingError(
-                f"{self.url} refused the WebSocket: HTTP {exc.status} {reason}".rstrip() + hint
+                f"{redact_url(self.url)} refused the WebSocket: HTTP {exc.status} {reason}".rstrip() + hint
             ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = transport_error(exc, self.url, self.timeout)
@@ -137,13 +139,13 @@ class WebSocketSignaling(Signaling):
             data = await self._receive()
             kind = data.get("type")
             if kind == "answer":
-                answer = parse_answer(data, self.url)
+                answer = parse_answer(data, redact_url(self.url))
                 break
             if kind == "ice-candidate":
                 await self._on_candidate_message(data)
             elif kind == "error":
                 detail = data.get("error") or data.get("message") or "no reason given"
-                raise SignalingError(f"{self.url} refused the offer: {detail}")
+                raise SignalingError(f"{redact_url(self.url)} refused the offer: {detail}")
             else:
                 logger.info("WebSocket message of type %r ignored while waiting for the answer", kind)
         self._reader = asyncio.get_running_loop().create_task(self._read_after_answer(), name="ws signaling reader")

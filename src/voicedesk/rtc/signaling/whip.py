@@ -26,6 +26,7 @@ from voicedesk.errors import CallTimeout, ConfigError, SignalingError
 from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.http import HttpReply, http_request
 from voicedesk.rtc.signaling.http_json import error_text
+from voicedesk.rtc.signaling.log import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +40,11 @@ _LINK_PARAM = re.compile(r';\s*([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;,\s]
 def check_http_url(url: str, what: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"bad {what} URL {url!r}: expected http(s)://host[:port]/path")
+        raise ConfigError(f"bad {what} URL {redact_url(url)!r}: expected http(s)://host[:port]/path")
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        raise ConfigError(f"bad {what} URL {url!r}: the port is not a number in 1-65535") from None
+        raise ConfigError(f"bad {what} URL {redact_url(url)!r}: the port is not a number in 1-65535") from None
 
 
 def parse_link_ice_servers(values: list[str]) -> list[RTCIceServer]:
@@ -106,7 +107,7 @@ class WhipSignaling(Signaling):
         self.resource_url: str | None = None
         self.etag: str | None = None
         self.ice_servers: list[RTCIceServer] = []
-        self.description = f"WHIP to {url}"
+        self.description = f"WHIP to {redact_url(url)}"
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
@@ -136,15 +137,16 @@ class WhipSignaling(Signaling):
                 return reply
             location = reply.headers.get("Location")
             if not location:
-                raise SignalingError(f"{url} answered HTTP {reply.status} {reply.reason} without a Location to go to")
+                raise SignalingError(
+                    f"{redact_url(url)} answered HTTP {reply.status} {reply.reason} without a Location to go to"
+                )
             url = urljoin(url, location)
             if url in seen:
-                chain = " -> ".join([*seen[seen.index(url) :], url])
+                chain = " -> ".join(redact_url(u) for u in [*seen[seen.index(url) :], url])
                 raise SignalingError(f"WHIP endpoint redirects in a loop: {chain}")
             seen.append(url)
-        raise SignalingError(
-            f"WHIP endpoint redirected more than {self.max_redirects} times ({' -> '.join(seen[:3])} -> …)"
-        )
+        first = " -> ".join(redact_url(u) for u in seen[:3])
+        raise SignalingError(f"WHIP endpoint redirected more than {self.max_redirects} times ({first} -> …)")
 
     async def prepare(self) -> list[RTCIceServer]:
         if not self.learn_ice_servers:
@@ -170,17 +172,19 @@ class WhipSignaling(Signaling):
             hint = ""
             if reply.status == 401:
                 hint = " (give a token with -H 'Authorization: Bearer …')"
+            endpoint = redact_url(reply.url)
             raise SignalingError(
-                f"WHIP endpoint {reply.url} answered HTTP {reply.status} {reply.reason}: {problem_text(reply)}{hint}"
+                f"WHIP endpoint {endpoint} answered HTTP {reply.status} {reply.reason}: {problem_text(reply)}{hint}"
             )
         if reply.status != 201:
+            endpoint = redact_url(reply.url)
             raise SignalingError(
-                f"WHIP endpoint {reply.url} answered HTTP {reply.status} {reply.reason}, expected 201 Created"
+                f"WHIP endpoint {endpoint} answered HTTP {reply.status} {reply.reason}, expected 201 Created"
             )
         location = reply.headers.get("Location")
         if not location:
             raise SignalingError(
-                f"WHIP endpoint {reply.url} answered 201 Created without a Location header: "
+                f"WHIP endpoint {redact_url(reply.url)} answered 201 Created without a Location header: "
                 "the session could not be ended later, so the call was not placed"
             )
         # relative to the URL that answered (after redirects), RFC 3986 §5
