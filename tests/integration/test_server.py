@@ -13,6 +13,7 @@ from aiortc import RTCPeerConnection
 
 from tests.helpers.calls import get_json, running_server
 from tests.helpers.processes import open_fds, serve, voicedesk, wait_until
+from voicedesk.config import IceConfig
 from voicedesk.errors import SignalingError
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc.call import Call, CallState
@@ -159,3 +160,21 @@ def test_serve_warns_when_binding_beyond_loopback_and_reports_a_busy_port():
     assert "exposes the agent server beyond this machine" in result.stderr
     assert result.returncode == 1
     assert f"cannot listen on 0.0.0.0:{port}: Address already in use" in result.stderr
+
+
+async def test_health_says_sessions_gather_host_candidates_only_unless_given_servers():
+    async with running_server("echo") as server:
+        ice = (await get_json(f"{server.base_url}/health"))["ice"]
+        assert ice == {"iceServers": [], "iceTransportPolicy": "all", "candidates": "host candidates only"}
+    with_turn = IceConfig.from_json(
+        {"iceServers": [{"urls": "turn:turn.example.com:3478", "username": "u", "credential": "secret"}]}
+    )
+    async with running_server("echo", ice=with_turn) as server:
+        ice = (await get_json(f"{server.base_url}/health"))["ice"]
+        assert ice["iceServers"][0]["credential"] == "***"
+        assert ice["candidates"] == "host and relay (through turn:turn.example.com:3478)"
+
+
+def test_serve_ice_preset_is_what_health_reports():
+    with serve("--agent", "echo", "--ice", "public-stun") as (base, _proc):
+        assert health(base)["ice"]["candidates"] == "host and server-reflexive (from stun:stun.l.google.com:19302)"
