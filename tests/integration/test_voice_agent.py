@@ -209,3 +209,13 @@ def test_serve_takes_agent_options_and_rejects_unknown_ones() -> None:
         assert url.startswith("http://")
     done = voicedesk("serve", "--port", "0", "--agent", "parrot", "-o", "speed=2", timeout=30)
     assert done.returncode == 1 and "no option speed" in done.stderr and "delay" in done.stderr
+
+
+def test_a_wav_question_that_ends_is_answered(tmp_path: Path) -> None:
+    # the file stops right after the words: the silence that ends the turn is the call's, not the file's
+    wav = spoken_wav(tmp_path / "question.wav", 0.5, "what is the weather today")
+    done = voicedesk("call", "embedded:voice", "--source", f"wav:{wav}", "--duration", "10", "--json", timeout=90)
+    assert done.returncode == 0, done.stderr
+    turns = json.loads(done.stdout)["turns"]
+    assert len(turns) == 1 and "weather" in turns[0]["transcript"], turns
+    assert turns[0]["response"] == "The weather is sunny and warm today."

@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(default tone:440)",
     )
     p.add_argument("--duration", type=float, default=5.0, help="seconds to stay connected (default 5)")
+    p.add_argument(
+        "--hangup-after-source",
+        action="store_true",
+        help="end the call when the source has played out (wav:, say:) instead of sending silence "
+        "until --duration (which still caps the call)",
+    )
     p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for set-up (default 15)")
     p.add_argument(
         "--ice",
@@ -164,6 +170,7 @@ async def run(args: argparse.Namespace) -> int:
         edit_offer=command_editor(args.edit_offer, "offer", args.timeout) if args.edit_offer else None,
         edit_answer=command_editor(args.edit_answer, "answer", args.timeout) if args.edit_answer else None,
         agent_events=True if args.agent_events else None,
+        hangup_after_source=args.hangup_after_source,
     )
     audio = CallAudio(args, args.duration)
     source = audio.source(args.source)

@@ -46,6 +46,7 @@ from voicedesk.rtc.signaling import Signaling, signaling_for_target
 from voicedesk.rtc.signaling.log import SignalingExchanged, redact_url
 from voicedesk.rtc.stats import StatsSample, StatsSampler
 from voicedesk.rtc.summary import CallSummary
+from voicedesk.tasks import TaskOwner
 
 if TYPE_CHECKING:
     from voicedesk.rtc.spec import CallSpec
@@ -137,8 +138,11 @@ class Call:
         send_track: MediaStreamTrack | None = None,
         decode_received: bool = True,
         extensions: list[CallExtension] | tuple[CallExtension, ...] = (),
+        hangup_after_source: bool = False,
     ) -> None:
-        """``send_track``: a track sent as it is instead of ``source`` (its frames may be
+        """``hangup_after_source``: ``run`` ends once the source has played out (a
+        file, words to say) rather than hold the rest of its duration with silence.
+        ``send_track``: a track sent as it is instead of ``source`` (its frames may be
         pre-encoded ``av.Packet``s, as load sends; the call then cannot mute it or watch what
         it sends). ``decode_received=False``: received audio is not decoded (nor analysed,
         recorded or played); the encoded track goes to ``on_received_track`` readers only,
@@ -151,6 +155,7 @@ class Call:
         self.outbound = OutboundAudioTrack(source or SilenceTrack())
         self._send_track: MediaStreamTrack = send_track or self.outbound
         self.decode_received = decode_received
+        self.hangup_after_source = hangup_after_source
         self._track_readers: list[TrackReader] = []
         self.rx = AnalyzerSink()
         self.tx = AnalyzerSink()
@@ -230,6 +235,7 @@ class Call:
             send_track=send_track,
             decode_received=decode_received,
             extensions=[*scheduled, *extensions],
+            hangup_after_source=spec.hangup_after_source,
         )
 
     # events -------------------------------------------------------------
@@ -610,10 +616,23 @@ class Call:
         try:
             await self.start()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._finished.wait(), duration)
+                await asyncio.wait_for(self._hold(), duration)
         finally:
             await self.hangup()
         return self.summary()
+
+    async def _hold(self) -> None:
+        """Until the call ends or, with ``hangup_after_source``, the source has played out."""
+        played_out = getattr(self.source, "played_out", None)  # sources with an end have one
+        if not (self.hangup_after_source and isinstance(played_out, asyncio.Event)):
+            await self._finished.wait()
+            return
+        waits = TaskOwner("call hold")
+        try:
+            ends = [waits.spawn(self._finished.wait(), "call end"), waits.spawn(played_out.wait(), "source end")]
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await waits.cancel_all()
 
     # results ------------------------------------------------------------
     @property

@@ -38,6 +38,7 @@ class CallSpec:
     edit_offer: SdpEditor | None = None
     edit_answer: SdpEditor | None = None
     agent_events: bool | None = None  # the "voicedesk" data channel; None: if the target sends events
+    hangup_after_source: bool = False  # a run ends once the source (a file, say:) has played out
 
     def __post_init__(self) -> None:
         if not self.target.strip():
