@@ -8,6 +8,7 @@ import asyncio
 import aiohttp
 import pytest
 from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from tests.helpers.calls import real_offer, running_server
 from tests.helpers.stub_server import StubServer
@@ -243,3 +244,29 @@ async def test_an_endpoint_that_hangs_on_options_is_still_called():
         first = call.signaling.exchanges[0]
         assert first.method == "OPTIONS" and first.status is None and "within 3 s" in (first.error or "")
         assert [e.status for e in call.signaling.exchanges[1:]] == [307, 201, 200]
+
+
+async def test_a_delete_just_after_the_client_closed_is_answered_200():
+    async with running_server("echo") as server, aiohttp.ClientSession() as http:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTransceiver(ToneTrack(500), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        headers = {"Content-Type": "application/sdp"}
+        async with http.post(f"{server.base_url}/whip", data=pc.localDescription.sdp, headers=headers) as r:
+            assert r.status == 201
+            location = r.headers["Location"]
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=await r.text(), type="answer"))
+        for _ in range(100):
+            if pc.connectionState == "connected":
+                break
+            await asyncio.sleep(0.05)
+        await pc.close()  # the client closes first, as Medooze's whip-whep client does
+        for _ in range(100):
+            if not server.sessions:
+                break
+            await asyncio.sleep(0.05)
+        assert server.sessions == {}
+        async with http.delete(f"{server.base_url}{location}") as r:
+            assert r.status == 200
+        async with http.delete(f"{server.base_url}/whip/sessions/guess") as r:
+            assert r.status == 404
