@@ -175,6 +175,9 @@ async def test_health_says_sessions_gather_host_candidates_only_unless_given_ser
         assert ice["candidates"] == "host and relay (through turn:turn.example.com:3478)"
 
 
-def test_serve_ice_preset_is_what_health_reports():
+def test_serve_ice_preset_is_what_health_reports_with_and_without_workers():
+    expected = "host and server-reflexive (from stun:stun.l.google.com:19302)"
     with serve("--agent", "echo", "--ice", "public-stun") as (base, _proc):
-        assert health(base)["ice"]["candidates"] == "host and server-reflexive (from stun:stun.l.google.com:19302)"
+        assert health(base)["ice"]["candidates"] == expected
+    with serve("--agent", "echo", "--ice", "public-stun", "--workers", "2") as (base, _proc):
+        assert health(base)["ice"]["candidates"] == expected  # handed on to every worker
