@@ -219,3 +219,21 @@ def test_a_wav_question_that_ends_is_answered(tmp_path: Path) -> None:
     turns = json.loads(done.stdout)["turns"]
     assert len(turns) == 1 and "weather" in turns[0]["transcript"], turns
     assert turns[0]["response"] == "The weather is sunny and warm today."
+
+
+async def test_a_caller_that_stops_sending_after_its_question_is_answered(tmp_path: Path) -> None:
+    # no silence after the words, no packets at all: the agent's VAD counts the gap as silence
+    wav = spoken_wav(tmp_path / "question.wav", 0.5, "what is the weather today")
+    events: list[dict] = []
+    call = Call("embedded:voice", source=WavTrack(wav, silence_after_end=False), timeout=30.0)
+    call.add_listener(lambda e: events.append(e.event) if isinstance(e, AgentEventReceived) else None)
+    await call.start()
+    try:
+        for _ in range(200):
+            if any(e.get("type") == "turn" for e in events):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await call.hangup()
+    turn = next(e for e in events if e.get("type") == "turn")
+    assert "weather" in turn["transcript"] and turn["response"] == "The weather is sunny and warm today.", turn
