@@ -139,12 +139,26 @@ class IceConfig:
         }
 
     def to_rtc(self) -> RTCConfiguration:
+        # always a list, never None: aiortc replaces a missing iceServers with Google's public
+        # STUN server, so an empty configuration would phone out (and stall without DNS)
         return RTCConfiguration(
             iceServers=[
                 RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential) for s in self.iceServers
             ],
             iceTransportPolicy=RTCIceTransportPolicy(self.iceTransportPolicy),
         )
+
+    def describe_candidates(self) -> str:
+        """What a peer connection with this configuration gathers, in a few words (``/health``)."""
+        stun, turn = self.aiortc_urls
+        if self.iceTransportPolicy == "relay":
+            return f"relay candidates only (through {turn})" if turn else "relay only, but no TURN server: none"
+        kinds = ["host"]
+        if stun:
+            kinds.append(f"server-reflexive (from {stun})")
+        if turn:
+            kinds.append(f"relay (through {turn})")
+        return "host candidates only" if len(kinds) == 1 else " and ".join([", ".join(kinds[:-1]), kinds[-1]])
 
     def _aiortc_warnings(self) -> list[str]:
         # aiortc skips stuns: URLs without a word (it only takes "stun" for STUN)

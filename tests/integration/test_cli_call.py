@@ -62,3 +62,20 @@ def test_human_summary_names_units():
     [heard] = [line for line in result.stdout.splitlines() if line.startswith("received audio ")]
     audible, _, received = heard.split("; ")[1].removesuffix(" s audible").partition(" s of ")
     assert abs(float(audible) - float(received)) <= 0.1 and 1.0 <= float(received) <= 1.6, heard
+
+
+def test_hangup_after_source_ends_the_call_with_the_file(tmp_path):
+    path = tmp_path / "beep.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(48000)
+        wav.writeframes((np.sin(np.arange(48000) * 2 * np.pi * 800 / 48000) * 16000).astype("<i2").tobytes())
+    result = voicedesk(
+        "call", "embedded:echo", "--source", f"wav:{path}", "--hangup-after-source", "--duration", "30", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["final_state"] == "ended" and list(summary) == KEYS_BEFORE
+    # one second of file after the set-up, not the 30 s of --duration
+    assert 1000 < summary["duration_ms"] - summary["setup_ms"] < 4000, summary

@@ -16,6 +16,7 @@ from aiortc import RTCPeerConnection
 
 from tests.helpers.calls import get_json, running_server
 from tests.helpers.processes import open_fds, serve, voicedesk, wait_until
+from voicedesk.config import IceConfig
 from voicedesk.errors import SignalingError
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc.call import Call, CallState
@@ -179,3 +180,24 @@ def test_serve_says_that_media_listens_on_every_interface():
         proc.wait(10)
     assert re.match(r"VoiceDesk echo agent on http://127\.0\.0\.1:\d+  \(POST ", line), line
     assert line.rstrip().endswith("; media (UDP) on every interface address, whatever --host says")
+
+
+async def test_health_says_sessions_gather_host_candidates_only_unless_given_servers():
+    async with running_server("echo") as server:
+        ice = (await get_json(f"{server.base_url}/health"))["ice"]
+        assert ice == {"iceServers": [], "iceTransportPolicy": "all", "candidates": "host candidates only"}
+    with_turn = IceConfig.from_json(
+        {"iceServers": [{"urls": "turn:turn.example.com:3478", "username": "u", "credential": "secret"}]}
+    )
+    async with running_server("echo", ice=with_turn) as server:
+        ice = (await get_json(f"{server.base_url}/health"))["ice"]
+        assert ice["iceServers"][0]["credential"] == "***"
+        assert ice["candidates"] == "host and relay (through turn:turn.example.com:3478)"
+
+
+def test_serve_ice_preset_is_what_health_reports_with_and_without_workers():
+    expected = "host and server-reflexive (from stun:stun.l.google.com:19302)"
+    with serve("--agent", "echo", "--ice", "public-stun") as (base, _proc):
+        assert health(base)["ice"]["candidates"] == expected
+    with serve("--agent", "echo", "--ice", "public-stun", "--workers", "2") as (base, _proc):
+        assert health(base)["ice"]["candidates"] == expected  # handed on to every worker

@@ -4,12 +4,16 @@ endpoints that misbehave on purpose (stub servers on their own thread)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
 from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from tests.helpers.calls import real_offer, running_server
+from tests.helpers.ingest import IngestWhipServer
+from tests.helpers.processes import voicedesk
 from tests.helpers.stub_server import StubServer
 from tests.helpers.turn import coturn  # noqa: F401 - fixture
 from voicedesk.config import IceConfig
@@ -243,3 +247,47 @@ async def test_an_endpoint_that_hangs_on_options_is_still_called():
         first = call.signaling.exchanges[0]
         assert first.method == "OPTIONS" and first.status is None and "within 3 s" in (first.error or "")
         assert [e.status for e in call.signaling.exchanges[1:]] == [307, 201, 200]
+
+
+def test_an_ingest_endpoint_answering_recvonly_makes_a_send_only_call_that_succeeds():
+    with IngestWhipServer() as ingest:
+        result = voicedesk("call", f"whip+{ingest.url}/whip", "--direction", "sendonly", "--duration", "3", "--json")
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert "a=sendonly" in ingest.offers[0] and "a=recvonly" in ingest.answers[0]
+        assert summary["direction"] == {"offered": "sendonly", "negotiated": "sendonly"}
+        assert summary["packets_sent"] > 100 and ingest.frames_received > 100
+        # aiortc's receiver sends RTCP receiver reports every ~1 s: the judgement cites them
+        assert summary["judged"].startswith(f"{summary['packets_sent']} packets sent; the peer's receiver reports")
+        assert list(summary)[-2:] == ["direction", "judged"]  # after every key of before
+
+        # a sendrecv offer (the default) answered recvonly is understood the same way
+        default = voicedesk("call", f"whip+{ingest.url}/whip", "--duration", "2")
+        assert default.returncode == 0, default.stderr
+        assert "direction      sendonly (offered sendrecv); judged: " in default.stdout
+
+
+async def test_a_delete_just_after_the_client_closed_is_answered_200():
+    async with running_server("echo") as server, aiohttp.ClientSession() as http:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTransceiver(ToneTrack(500), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        headers = {"Content-Type": "application/sdp"}
+        async with http.post(f"{server.base_url}/whip", data=pc.localDescription.sdp, headers=headers) as r:
+            assert r.status == 201
+            location = r.headers["Location"]
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=await r.text(), type="answer"))
+        for _ in range(100):
+            if pc.connectionState == "connected":
+                break
+            await asyncio.sleep(0.05)
+        await pc.close()  # the client closes first, as Medooze's whip-whep client does
+        for _ in range(100):
+            if not server.sessions:
+                break
+            await asyncio.sleep(0.05)
+        assert server.sessions == {}
+        async with http.delete(f"{server.base_url}{location}") as r:
+            assert r.status == 200
+        async with http.delete(f"{server.base_url}/whip/sessions/guess") as r:
+            assert r.status == 404

@@ -209,3 +209,31 @@ def test_serve_takes_agent_options_and_rejects_unknown_ones() -> None:
         assert url.startswith("http://")
     done = voicedesk("serve", "--port", "0", "--agent", "parrot", "-o", "speed=2", timeout=30)
     assert done.returncode == 1 and "no option speed" in done.stderr and "delay" in done.stderr
+
+
+def test_a_wav_question_that_ends_is_answered(tmp_path: Path) -> None:
+    # the file stops right after the words: the silence that ends the turn is the call's, not the file's
+    wav = spoken_wav(tmp_path / "question.wav", 0.5, "what is the weather today")
+    done = voicedesk("call", "embedded:voice", "--source", f"wav:{wav}", "--duration", "10", "--json", timeout=90)
+    assert done.returncode == 0, done.stderr
+    turns = json.loads(done.stdout)["turns"]
+    assert len(turns) == 1 and "weather" in turns[0]["transcript"], turns
+    assert turns[0]["response"] == "The weather is sunny and warm today."
+
+
+async def test_a_caller_that_stops_sending_after_its_question_is_answered(tmp_path: Path) -> None:
+    # no silence after the words, no packets at all: the agent's VAD counts the gap as silence
+    wav = spoken_wav(tmp_path / "question.wav", 0.5, "what is the weather today")
+    events: list[dict] = []
+    call = Call("embedded:voice", source=WavTrack(wav, silence_after_end=False), timeout=30.0)
+    call.add_listener(lambda e: events.append(e.event) if isinstance(e, AgentEventReceived) else None)
+    await call.start()
+    try:
+        for _ in range(200):
+            if any(e.get("type") == "turn" for e in events):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await call.hangup()
+    turn = next(e for e in events if e.get("type") == "turn")
+    assert "weather" in turn["transcript"] and turn["response"] == "The weather is sunny and warm today.", turn

@@ -132,3 +132,19 @@ def test_stuns_urls_are_flagged_because_aiortc_skips_them():
     config = IceConfig.from_json({"iceServers": [{"urls": ["stuns:s.example.com:5349", "stun:a"]}]})
     assert config.warnings == ("aiortc ignores stuns: URLs (stuns:s.example.com:5349); use stun: or turns:",)
     assert config.aiortc_urls == ("stun:a", None)
+
+
+def test_an_empty_configuration_gives_aiortc_an_empty_list_not_none():
+    # None would make aiortc add stun:stun.l.google.com:19302 (RTCIceGatherer.getDefaultIceServers)
+    assert IceConfig().to_rtc().iceServers == []
+    assert IceConfig().describe_candidates() == "host candidates only"
+
+
+def test_describe_candidates_names_the_servers_aiortc_uses():
+    stun = IceConfig.from_json({"iceServers": [{"urls": "stun:stun.example.com:3478"}]})
+    assert stun.describe_candidates() == "host and server-reflexive (from stun:stun.example.com:3478)"
+    both = IceConfig.from_json({"iceServers": [{"urls": "stun:s.example.com"}, TURN]})
+    assert both.describe_candidates() == (
+        "host, server-reflexive (from stun:s.example.com) and relay (through turn:turn.example.com:3478)"
+    )
+    assert both.relay_only().describe_candidates() == "relay candidates only (through turn:turn.example.com:3478)"

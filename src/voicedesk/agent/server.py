@@ -2,7 +2,8 @@
 
 Endpoints:
 - ``POST /api/voice/offer`` JSON ``{"sdp","type"[, "pc_id"]}`` -> ``{"sdp","type","pc_id"}``
-- ``GET /health`` -> ``{"status","agent","sessions","max_sessions"}``
+- ``GET /health`` -> ``{"status","agent","sessions","max_sessions",…,"ice"}`` (``ice``: the STUN/TURN
+  servers sessions use, credentials masked, and what they gather)
 
 Started with ``AppRunner`` (never ``web.run_app``) so it can share a loop with
 qasync or a test. Every session is closed and forgotten when its connection
@@ -18,9 +19,10 @@ from aiohttp import web
 
 from voicedesk.agent.http_limits import DEFAULT_LIMITS, HttpLimits, read_body, start_http
 from voicedesk.agent.sessions import CONNECT_TIMEOUT, MAX_BODY, AgentSessions, OfferError, Session
+from voicedesk.config import IceConfig
 from voicedesk.rtc.signaling.log import parse_json
 
-__all__ = ["MAX_BODY", "AgentServer", "OfferError", "Session", "http_base_url", "json_error"]
+__all__ = ["MAX_BODY", "AgentServer", "OfferError", "Session", "http_base_url", "ice_health", "json_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,12 @@ def http_base_url(host: str, port: int) -> str:
 
 def json_error(status: int, message: str, **headers: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers or None)
+
+
+def ice_health(ice: IceConfig) -> dict[str, object]:
+    """What ``/health`` says of the ICE configuration: servers with credentials masked, and
+    what they gather (``host candidates only`` unless ``serve --ice`` named servers)."""
+    return {**ice.to_json(redact=True), "candidates": ice.describe_candidates()}
 
 
 class AgentServer(AgentSessions):
@@ -47,6 +55,7 @@ class AgentServer(AgentSessions):
         agent_options: dict[str, str] | None = None,
         max_loop_lag_ms: float | None = None,
         http_limits: HttpLimits = DEFAULT_LIMITS,
+        ice: IceConfig | None = None,
     ) -> None:
         super().__init__(
             agent,
@@ -54,6 +63,7 @@ class AgentServer(AgentSessions):
             connect_timeout=connect_timeout,
             agent_options=agent_options,
             max_loop_lag_ms=max_loop_lag_ms,
+            ice=ice,
         )
         self.host = host
         self.port = port
@@ -103,6 +113,7 @@ class AgentServer(AgentSessions):
                 "loop_lag_ms": round(self.loop_lag.median_ms(), 1),
                 "max_loop_lag_ms": self.max_loop_lag_ms,
                 "pid": os.getpid(),
+                "ice": ice_health(self.ice),
             }
         )
 

@@ -21,6 +21,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from voicedesk.agent.admission import LoopLagMonitor
 from voicedesk.agent.registry import Agent, check_agent_name, create_agent, prepare_agent
+from voicedesk.config import IceConfig
 from voicedesk.rtc import aiortc_patches
 from voicedesk.tasks import TaskOwner
 
@@ -56,8 +57,12 @@ class AgentSessions:
         connect_timeout: float = CONNECT_TIMEOUT,
         agent_options: dict[str, str] | None = None,
         max_loop_lag_ms: float | None = None,
+        ice: IceConfig | None = None,
     ) -> None:
+        """``ice``: the STUN/TURN servers every session's peer connection uses; None (or an
+        empty configuration) gathers host candidates only, so a session never phones out."""
         self.agent = check_agent_name(agent)
+        self.ice = ice or IceConfig()
         # admission control (agent/admission.py): refuse while the loop is this late, None = off
         self.max_loop_lag_ms = max_loop_lag_ms
         self.loop_lag = LoopLagMonitor()
@@ -106,7 +111,7 @@ class AgentSessions:
         if "a=fingerprint:" not in offer_sdp:
             # aiortc accepts it and then waits for ever in a DTLS handshake it cannot verify
             raise OfferError("the offer has no a=fingerprint: its DTLS certificate cannot be verified")
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(self.ice.to_rtc())  # never None: aiortc would add a public STUN server
         session = Session(id=secrets.token_hex(12), pc=pc, agent=create_agent(self.agent, self.agent_options))
         self.sessions[session.id] = session
         self.sessions_total += 1

@@ -73,7 +73,9 @@ class WorkerFront:
         agent_options: dict[str, str] | None = None,
         max_loop_lag_ms: float | None = None,
         pin: bool = True,
+        ice: str | None = None,
     ) -> None:
+        """``ice``: ``--ice`` as the user gave it (a file or a preset), handed on to every worker."""
         if workers < 1:
             raise ConfigError("--workers must be at least 1")
         self.count = workers
@@ -85,6 +87,7 @@ class WorkerFront:
         self.agent_options = dict(agent_options or {})
         self.max_loop_lag_ms = max_loop_lag_ms
         self.pin = pin
+        self.ice = ice
         self.workers: list[Worker] = []
         self.owner: OrderedDict[str, int] = OrderedDict()  # pc_id or WHIP resource path -> worker index
         self._runner: web.AppRunner | None = None
@@ -136,6 +139,8 @@ class WorkerFront:
         args += ["--max-loop-lag-ms", str(self.max_loop_lag_ms or 0)]  # 0: off, as the front was told
         for key, value in self.agent_options.items():
             args += ["-o", f"{key}={value}"]
+        if self.ice:
+            args += ["--ice", self.ice]
         env = {**os.environ, "VOICEDESK_TOKEN": self.token or ""}
         process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, env=env)
         if cpu is not None:
@@ -322,5 +327,6 @@ class WorkerFront:
                 "max_sessions": self.max_sessions * len(workers),
                 "workers": workers,
                 "checked_at": time.time(),
+                "ice": next((w.health["ice"] for w in self.workers if "ice" in w.health), None),
             }
         )

@@ -18,6 +18,7 @@ from voicedesk.media.sources import source_usages
 from voicedesk.qa.report import CallReporter, add_report_arguments
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
+from voicedesk.rtc.direction import DIRECTIONS
 from voicedesk.rtc.impair import PRESETS, ImpairmentChanged, ImpairmentSpec
 from voicedesk.rtc.impair_schedule import parse_schedule
 from voicedesk.rtc.sdp.edit import command_editor
@@ -42,6 +43,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"{source_usages()} (default tone:440)",
     )
     p.add_argument("--duration", type=float, default=5.0, help="seconds to stay connected (default 5)")
+    p.add_argument(
+        "--hangup-after-source",
+        action="store_true",
+        help="end the call when the source has played out (wav:, say:) instead of sending silence "
+        "until --duration (which still caps the call)",
+    )
+    p.add_argument(
+        "--direction",
+        choices=DIRECTIONS,
+        default="sendrecv",
+        help="what the offer asks for: sendonly for an ingest endpoint (WHIP to a media server), "
+        "recvonly to listen only (default sendrecv); success is judged by the direction negotiated",
+    )
     p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for set-up (default 15)")
     p.add_argument(
         "--ice",
@@ -135,6 +149,12 @@ def print_summary(summary: Mapping[str, Any]) -> None:
         f"ice path       {summary.get('path') or summary.get('ice_unavailable') or 'n/a'}"
         f"{' (through TURN)' if summary.get('turn_used') else ''}",
     ]
+    direction = summary.get("direction")  # only for a call that is not plain two-way
+    if direction:
+        lines.append(
+            f"direction      {direction.get('negotiated') or 'n/a'} (offered {direction.get('offered')})"
+            f"{'; judged: ' + summary['judged'] if summary.get('judged') else ''}"
+        )
     print("\n".join(lines))
 
 
@@ -164,6 +184,8 @@ async def run(args: argparse.Namespace) -> int:
         edit_offer=command_editor(args.edit_offer, "offer", args.timeout) if args.edit_offer else None,
         edit_answer=command_editor(args.edit_answer, "answer", args.timeout) if args.edit_answer else None,
         agent_events=True if args.agent_events else None,
+        direction=args.direction,
+        hangup_after_source=args.hangup_after_source,
     )
     audio = CallAudio(args, args.duration)
     source = audio.source(args.source)
@@ -194,7 +216,8 @@ async def run(args: argparse.Namespace) -> int:
     if summary["final_state"] == "failed":
         print(f"voicedesk: {summary['reason']}", file=sys.stderr)
         return 1
-    if not call.audio_received:
-        print("voicedesk: connected but no audio was received from the peer", file=sys.stderr)
+    verdict = call.media_verdict()  # by the negotiated direction: a send-only call is judged by what it sent
+    if not verdict.ok:
+        print(f"voicedesk: {verdict.problem}", file=sys.stderr)
         return 1
     return 0

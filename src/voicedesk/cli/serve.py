@@ -54,6 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "script say='Hi|Bye' or file=PATH (README: Agents)",
     )
     p.add_argument(
+        "--ice",
+        metavar="CONFIG.json|PRESET",
+        help="STUN/TURN servers for the agent's side of each call (RTCConfiguration JSON or a preset, as "
+        "call --ice); default none: host candidates only, so the server never contacts a STUN server",
+    )
+    p.add_argument(
         "--token",
         default=os.environ.get("VOICEDESK_TOKEN") or None,
         help="require 'Authorization: Bearer TOKEN' to create calls (default: $VOICEDESK_TOKEN, else none)",
@@ -73,6 +79,7 @@ def is_loopback(host: str) -> bool:
 async def run(args: argparse.Namespace) -> int:
     from voicedesk.agent.server import AgentServer
     from voicedesk.agent.workers import WorkerFront
+    from voicedesk.config import resolve_ice
     from voicedesk.errors import ConfigError
 
     if args.workers < 0 or args.max_loop_lag_ms < 0:
@@ -88,6 +95,10 @@ async def run(args: argparse.Namespace) -> int:
         )
     from voicedesk.agent.registry import parse_agent_options
 
+    ice = resolve_ice(args.ice)  # refused here, before any worker starts, when it is wrong
+    for warning in ice.warnings:
+        print(f"voicedesk: warning: {warning}", file=sys.stderr)
+
     settings = {
         "agent": args.agent,
         "host": args.host,
@@ -97,7 +108,9 @@ async def run(args: argparse.Namespace) -> int:
         "agent_options": parse_agent_options(args.agent_option),
         "max_loop_lag_ms": max_loop_lag_ms,
     }
-    server: AgentServer | WorkerFront = WorkerFront(workers, **settings) if workers > 1 else AgentServer(**settings)
+    server: AgentServer | WorkerFront = (
+        WorkerFront(workers, **settings, ice=args.ice) if workers > 1 else AgentServer(**settings, ice=ice)
+    )
     try:
         await server.start()
     except OSError as exc:

@@ -74,10 +74,12 @@ def load_audio_file(path: str | Path) -> np.ndarray:
 
 
 class WavTrack(PacedAudioTrack):
-    """Plays an audio file (any format av decodes); ends, or loops, at its end."""
+    """Plays an audio file (any format av decodes); loops, or at its end sends silence (as a
+    microphone would, so that an agent hears the caller's turn end; ``played_out`` is set),
+    or with ``silence_after_end=False`` ends there (aiortc then stops sending)."""
 
-    def __init__(self, path: str | Path, loop: bool = False) -> None:
-        super().__init__()
+    def __init__(self, path: str | Path, loop: bool = False, silence_after_end: bool = True) -> None:
+        super().__init__(silence_after_end=silence_after_end)
         self.path = Path(path)
         self.loop = loop
         self._samples = load_audio_file(self.path)

@@ -42,14 +42,23 @@ class FramePacer:
 
 
 class PacedAudioTrack(MediaStreamTrack):
-    """Base for generated audio: subclasses fill ``_next_block``; a ``FramePacer`` paces it."""
+    """Base for generated audio: subclasses fill ``_next_block``; a ``FramePacer`` paces it.
+
+    When ``_next_block`` runs out, ``played_out`` is set and the track ends, unless
+    ``silence_after_end``: then it goes on with silence, as a microphone would, because a
+    peer that stops getting packets cannot tell that the caller stopped talking.
+    """
 
     kind = "audio"
 
-    def __init__(self) -> None:
+    def __init__(self, silence_after_end: bool = False) -> None:
         super().__init__()
         self._pts = 0
         self._pacer = FramePacer()
+        self.silence_after_end = silence_after_end
+        # set once a source with an end (a file, words to say) has sent all of it
+        # (``hangup_after_source`` waits for it); never for sources without an end
+        self.played_out = asyncio.Event()
 
     def _next_block(self, count: int) -> np.ndarray | None:
         """The next ``count`` samples, or None when the audio has ended (the track stops)."""
@@ -61,8 +70,11 @@ class PacedAudioTrack(MediaStreamTrack):
         await self._pacer.wait(self._pts)
         block = self._next_block(FRAME_SAMPLES)
         if block is None:
-            self.stop()
-            raise MediaStreamError
+            self.played_out.set()
+            if not self.silence_after_end:
+                self.stop()
+                raise MediaStreamError
+            block = np.zeros(FRAME_SAMPLES, dtype=np.float32)
         frame = mono_to_frame(block, self._pts)
         self._pts += FRAME_SAMPLES
         return frame
@@ -122,6 +134,7 @@ class QueuedAudioTrack(PacedAudioTrack):
                 self.on_started()
         elif not filled and self.speaking:
             self.speaking = False
+            self.played_out.set()  # all that was queued has gone (a say: source has said it all)
             if self.on_stopped is not None:
                 self.on_stopped(False)
         self.samples_out += filled

@@ -38,6 +38,7 @@ from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack, parse_source
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel
+from voicedesk.rtc.direction import MediaVerdict, check_direction, judge_media, negotiated_direction
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import DirectionCounters, ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
@@ -46,6 +47,7 @@ from voicedesk.rtc.signaling import Signaling, signaling_for_target, with_signal
 from voicedesk.rtc.signaling.log import SignalingExchanged, redact_url
 from voicedesk.rtc.stats import StatsSample, StatsSampler
 from voicedesk.rtc.summary import CallSummary
+from voicedesk.tasks import TaskOwner
 
 if TYPE_CHECKING:
     from voicedesk.rtc.spec import CallSpec
@@ -137,8 +139,13 @@ class Call:
         send_track: MediaStreamTrack | None = None,
         decode_received: bool = True,
         extensions: list[CallExtension] | tuple[CallExtension, ...] = (),
+        direction: str = "sendrecv",
+        hangup_after_source: bool = False,
     ) -> None:
-        """``send_track``: a track sent as it is instead of ``source`` (its frames may be
+        """``direction``: what the offer asks for (rtc/direction.py; an ingest endpoint wants
+        ``sendonly``). ``hangup_after_source``: ``run`` ends once the source has played out (a
+        file, words to say) rather than hold the rest of its duration with silence.
+        ``send_track``: a track sent as it is instead of ``source`` (its frames may be
         pre-encoded ``av.Packet``s, as load sends; the call then cannot mute it or watch what
         it sends). ``decode_received=False``: received audio is not decoded (nor analysed,
         recorded or played); the encoded track goes to ``on_received_track`` readers only,
@@ -151,6 +158,8 @@ class Call:
         self.outbound = OutboundAudioTrack(source or SilenceTrack())
         self._send_track: MediaStreamTrack = send_track or self.outbound
         self.decode_received = decode_received
+        self.direction = check_direction(direction)
+        self.hangup_after_source = hangup_after_source
         self._track_readers: list[TrackReader] = []
         self.rx = AnalyzerSink()
         self.tx = AnalyzerSink()
@@ -227,6 +236,8 @@ class Call:
             send_track=send_track,
             decode_received=decode_received,
             extensions=[*scheduled, *extensions],
+            direction=spec.direction,
+            hangup_after_source=spec.hangup_after_source,
         )
 
     # events -------------------------------------------------------------
@@ -374,7 +385,10 @@ class Call:
         self.pc = pc = RTCPeerConnection(configuration)
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_connection_state)
-        pc.addTrack(self._send_track)
+        if self.direction == "sendrecv":
+            pc.addTrack(self._send_track)
+        else:  # recvonly sends nothing: the track is never pulled
+            pc.addTransceiver(self._send_track if self.direction == "sendonly" else "audio", direction=self.direction)
         if self.agent_events is not None:
             self.agent_events.open(pc)
         self.ice_monitor = IceMonitor(pc, self._now_ms, self.ice, remote_sdp=lambda: self.remote_sdp)
@@ -607,10 +621,23 @@ class Call:
         try:
             await self.start()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._finished.wait(), duration)
+                await asyncio.wait_for(self._hold(), duration)
         finally:
             await self.hangup()
         return self.summary()
+
+    async def _hold(self) -> None:
+        """Until the call ends or, with ``hangup_after_source``, the source has played out."""
+        played_out = getattr(self.source, "played_out", None)  # sources with an end have one
+        if not (self.hangup_after_source and isinstance(played_out, asyncio.Event)):
+            await self._finished.wait()
+            return
+        waits = TaskOwner("call hold")
+        try:
+            ends = [waits.spawn(self._finished.wait(), "call end"), waits.spawn(played_out.wait(), "source end")]
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await waits.cancel_all()
 
     # results ------------------------------------------------------------
     @property
@@ -643,6 +670,25 @@ class Call:
     def audio_received(self) -> bool:
         return self.rx.frames > 0
 
+    @property
+    def negotiated_direction(self) -> str | None:
+        """Our side's direction after the answer (``sendonly`` when a ``sendrecv`` offer was
+        answered ``recvonly``); None before the answer."""
+        return negotiated_direction(self.direction, self.remote_sdp)
+
+    def media_verdict(self) -> MediaVerdict:
+        """Whether the media did what the negotiated direction promises (rtc/direction.py)."""
+        samples = self.stats_samples
+        reports = [s for s in samples if s.remote_loss_pct is not None]
+        latest = samples[-1] if samples else None
+        return judge_media(
+            self.negotiated_direction or self.direction,
+            audio_received=self.audio_received,
+            packets_sent=latest.packets_sent if latest else None,
+            peer_reports=len(reports),
+            peer_loss_pct=reports[-1].remote_loss_pct if reports else None,
+        )
+
     def summary(self) -> CallSummary:
         """What the call measured so far (final after hang-up); ``.to_json()`` for output."""
         latest = self.sampler.latest if self.sampler else None
@@ -652,6 +698,12 @@ class Call:
         extra: dict[str, Any] = {}
         if self.ice_monitor is not None and not self.ice_monitor.available:  # say so rather than "n/a"
             extra["ice_unavailable"] = snap.note if snap is not None else None
+        negotiated = self.negotiated_direction
+        if self.direction != "sendrecv" or negotiated not in (None, "sendrecv"):
+            # only for calls that are not plain two-way: those keep the keys they had
+            extra["direction"] = {"offered": self.direction, "negotiated": negotiated}
+            if self.setup_ms is not None:
+                extra["judged"] = self.media_verdict().judged
         for extension in self.extensions:
             try:
                 extra.update(extension.summary())

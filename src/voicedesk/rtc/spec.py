@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from voicedesk.config import IceConfig
 from voicedesk.errors import ConfigError
+from voicedesk.rtc.direction import check_direction
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.impair_schedule import ImpairmentSchedule, ScheduledImpairment
 
@@ -38,6 +39,8 @@ class CallSpec:
     edit_offer: SdpEditor | None = None
     edit_answer: SdpEditor | None = None
     agent_events: bool | None = None  # the "voicedesk" data channel; None: if the target sends events
+    direction: str = "sendrecv"  # what the offer asks for: sendrecv, sendonly (ingest) or recvonly
+    hangup_after_source: bool = False  # a run ends once the source (a file, say:) has played out
 
     def __post_init__(self) -> None:
         if not self.target.strip():
@@ -46,6 +49,7 @@ class CallSpec:
             raise ConfigError(f"the set-up timeout must be a number of seconds > 0, not {self.timeout:g}")
         if not (math.isfinite(self.stats_interval) and self.stats_interval > 0):
             raise ConfigError(f"the stats interval must be a number of seconds > 0, not {self.stats_interval:g}")
+        check_direction(self.direction)
 
     def relay_impairment(self) -> ImpairmentSpec | None:
         """What the relay starts with; a schedule needs the relay even from a clean start."""

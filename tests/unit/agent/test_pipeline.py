@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -215,3 +216,17 @@ async def test_stt_feeds_the_utterance_but_not_the_vad_hang_over() -> None:
     # pre-roll (0.3 s) + speech (2 s) + tail (0.15 s), give or take a frame; never the 0.5 s hang-over
     assert 2.4 <= fed_s <= 2.5, fed_s
     assert recognizer.calls == ["start", "begin", "finish", "close"]
+
+
+async def test_vad_ends_a_turn_whose_audio_stops_coming() -> None:
+    vad = VADProcessor(EnergyVad(-40.0), stop_ms=200)
+    async with ProcessorHarness(vad) as h:
+        for level in [0.0] * 5 + [0.3] * 20:  # speech, then no frames at all (a caller that stopped sending)
+            await h.send(_block(level))
+        await h.wait_for(SpeechStartedFrame)
+        last_frame_at = time.monotonic()
+        stopped = await h.wait_for(SpeechStoppedFrame, within_s=2.0)
+        waited = time.monotonic() - last_frame_at
+    assert len(h.of_type(SpeechStoppedFrame)) == 1
+    assert 0.15 < waited < 0.5  # stop_ms of missing audio (checked every 0.1 s), as of silence
+    assert stopped.offset <= last_frame_at

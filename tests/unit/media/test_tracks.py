@@ -25,3 +25,27 @@ async def test_a_paced_track_does_not_drift_after_a_late_frame():
     assert loop.time() - started >= 0.079
     assert first.pts == 0
     track.stop()
+
+
+async def test_a_file_that_ends_goes_on_with_silence_unless_told_to_end(tmp_path):
+    import numpy as np
+    import pytest
+    from aiortc.mediastreams import MediaStreamError
+
+    from tests.helpers.speech import write_wav
+    from voicedesk.media.pcm import frame_to_mono
+    from voicedesk.media.sources import WavTrack
+
+    path = write_wav(tmp_path / "short.wav", np.full(FRAME_SAMPLES * 2, 0.5, dtype=np.float32))
+    track = WavTrack(path)
+    levels = [float(np.abs(frame_to_mono(await track.recv())).max()) for _ in range(5)]
+    assert levels[:2] == pytest.approx([0.5, 0.5], abs=1e-3) and levels[2:] == [0.0, 0.0, 0.0]
+    assert track.played_out.is_set() and track.readyState == "live"
+
+    ending = WavTrack(path, silence_after_end=False)
+    await ending.recv()
+    await ending.recv()
+    assert not ending.played_out.is_set()
+    with pytest.raises(MediaStreamError):
+        await ending.recv()
+    assert ending.played_out.is_set() and ending.readyState == "ended"

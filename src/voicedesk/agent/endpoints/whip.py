@@ -2,8 +2,10 @@
 
 ``POST /whip`` (``application/sdp``) answers ``201 Created`` with the SDP answer
 and ``Location: /whip/sessions/<token>``; the token is 192 random bits, so a
-session URL cannot be guessed from another. ``DELETE`` on it hangs up (404 for
-an unknown or ended session). ``OPTIONS /whip`` answers ``Accept-Post:
+session URL cannot be guessed from another. ``DELETE`` on it hangs up; on a session
+that ended on its own in the last ``ENDED_KEEP_S`` it answers 200 as well (a client may
+close its connection before it sends the DELETE, and the session ends with it); 404 for
+one never seen, long gone, or already DELETEd. ``OPTIONS /whip`` answers ``Accept-Post:
 application/sdp``. Errors are ``application/problem+json`` (RFC 9457). Trickle
 (PATCH) is answered 405: the server gathers its candidates before answering.
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -26,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 ALLOW_ENDPOINT = "OPTIONS, POST"
 ALLOW_RESOURCE = "DELETE"
+ENDED_KEEP_S = 300.0  # how long an ended session's DELETE is still answered 200
+ENDED_KEEP_MAX = 10_000  # and at most this many ended tokens (44 bytes each) are kept
 
 
 def problem(status: int, title: str, detail: str, **headers: str) -> web.Response:
@@ -41,11 +47,17 @@ class WhipEndpoint:
     def __init__(self, server: AgentServer) -> None:
         self.server = server
         self.resources: dict[str, Session] = {}
+        # sessions that ended without a DELETE: token -> when that was seen, oldest first
+        self.ended: OrderedDict[str, float] = OrderedDict()
 
     def _forget_ended(self) -> None:
+        now = time.monotonic()
         for token, session in list(self.resources.items()):
             if session.closing:
                 del self.resources[token]
+                self.ended[token] = now
+        while self.ended and (len(self.ended) > ENDED_KEEP_MAX or next(iter(self.ended.values())) < now - ENDED_KEEP_S):
+            self.ended.popitem(last=False)
 
     async def handle_options(self, request: web.Request) -> web.Response:
         return web.Response(
@@ -95,9 +107,12 @@ class WhipEndpoint:
         return None if session is None or session.closing else session
 
     async def handle_delete(self, request: web.Request) -> web.Response:
-        session = self._session(request)
-        self.resources.pop(request.match_info["token"], None)
+        self._forget_ended()
+        token = request.match_info["token"]
+        session = self.resources.pop(token, None)
         if session is None:
+            if token in self.ended:  # it ended a moment ago (the client closed first): done, as asked
+                return web.Response(status=200)
             return problem(404, "Not Found", "no such WHIP session (it ended or never existed)")
         await self.server.close_session(session, "WHIP DELETE")
         return web.Response(status=200)
