@@ -187,7 +187,9 @@ def test_cli_call_json_includes_the_turns() -> None:
     assert summary["turns"][1]["response"].startswith("I can tell you my name")
     assert "agent turn 2" in done.stderr
     # the agent spoke twice, a second or more each time, and was silent in between
-    assert 11_000 < summary["rx_audio_ms"] < 12_500
+    # (audio keeps arriving until the hang-up has closed the connection, which takes longer on
+    # a loaded machine: bound it by the call's own length, not by --duration)
+    assert 11_000 < summary["rx_audio_ms"] <= summary["duration_ms"]
     assert 1_500 < summary["rx_audible_ms"] < summary["rx_audio_ms"] - 3_000
 
 
