@@ -17,7 +17,7 @@ import os
 
 from aiohttp import web
 
-from voicedesk.agent.sessions import CONNECT_TIMEOUT, MAX_BODY, AgentSessions, OfferError, Session
+from voicedesk.agent.sessions import CONNECT_TIMEOUT, MAX_BODY, MEDIA_TIMEOUT, AgentSessions, OfferError, Session
 
 __all__ = ["MAX_BODY", "AgentServer", "OfferError", "Session", "http_base_url", "json_error"]
 
@@ -45,6 +45,7 @@ class AgentServer(AgentSessions):
         token: str | None = None,
         agent_options: dict[str, str] | None = None,
         max_loop_lag_ms: float | None = None,
+        media_timeout: float | None = MEDIA_TIMEOUT,
     ) -> None:
         super().__init__(
             agent,
@@ -52,6 +53,7 @@ class AgentServer(AgentSessions):
             connect_timeout=connect_timeout,
             agent_options=agent_options,
             max_loop_lag_ms=max_loop_lag_ms,
+            media_timeout=media_timeout,
         )
         self.host = host
         self.port = port

@@ -35,6 +35,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from voicedesk.agent.sessions import MEDIA_TIMEOUT
 from voicedesk.errors import ConfigError
 from voicedesk.tasks import cancel_and_wait
 
@@ -72,6 +73,7 @@ class WorkerFront:
         agent_options: dict[str, str] | None = None,
         max_loop_lag_ms: float | None = None,
         pin: bool = True,
+        media_timeout: float | None = MEDIA_TIMEOUT,
     ) -> None:
         if workers < 1:
             raise ConfigError("--workers must be at least 1")
@@ -84,6 +86,7 @@ class WorkerFront:
         self.agent_options = dict(agent_options or {})
         self.max_loop_lag_ms = max_loop_lag_ms
         self.pin = pin
+        self.media_timeout = media_timeout
         self.workers: list[Worker] = []
         self.owner: OrderedDict[str, int] = OrderedDict()  # pc_id or WHIP resource path -> worker index
         self._runner: web.AppRunner | None = None
@@ -139,6 +142,7 @@ class WorkerFront:
             str(self.max_sessions),
         ]
         args += ["--max-loop-lag-ms", str(self.max_loop_lag_ms or 0)]  # 0: off, as the front was told
+        args += ["--media-timeout", str(self.media_timeout or 0)]
         for key, value in self.agent_options.items():
             args += ["-o", f"{key}={value}"]
         env = {**os.environ, "VOICEDESK_TOKEN": self.token or ""}
