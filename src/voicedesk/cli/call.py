@@ -161,8 +161,9 @@ def print_summary(summary: Mapping[str, Any]) -> None:
     gaps = summary.get("media_gaps") or []
     if gaps or summary.get("media_lost_at_ms") is not None:  # only then: other calls print as they did
         lost = summary.get("media_lost_at_ms")
+        longest = max((g["ms"] for g in gaps), default=0.0) / 1000
         lines.append(
-            f"media gaps     {len(gaps)}, longest {max((g['ms'] for g in gaps), default=0) / 1000:.1f} s"
+            f"media gaps     {f'{len(gaps)}, longest {longest:.1f} s' if gaps else 'none'}"
             + (f"; lost at t = {lost / 1000:.1f} s" if lost is not None else "")
         )
     print("\n".join(lines))

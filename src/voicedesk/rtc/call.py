@@ -487,7 +487,7 @@ class Call:
                 reason += "; this call had stopped sending (its source ended), so an echo had nothing to return"
             if self.media_lost_at_ms is None:
                 self.media_lost_at_ms, self._packets_at_loss = last, self.rtp.packets
-            logger.warning("%s", reason)
+            logger.info("%s", reason)  # the user reads it as the call's reason or the event, once
             self._emit(MediaLost(self._now_ms(), last, reason, self.ride_out))
             if not self.ride_out:
                 self._set_state(CallState.FAILED, reason)
