@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -13,7 +16,7 @@ from tests.helpers.janus import Janus, running_janus
 from tests.helpers.processes import voicedesk
 from voicedesk.errors import SignalingError
 from voicedesk.media.sources import ToneTrack
-from voicedesk.rtc.call import Call
+from voicedesk.rtc.call import Call, CallStateChanged
 from voicedesk.rtc.signaling.janus import JanusSignaling
 
 pytestmark = pytest.mark.e2e
@@ -75,3 +78,24 @@ def test_cli_call_to_janus(janus):
     summary = json.loads(result.stdout)
     assert summary["state"] == "connected"
     assert abs(summary["rx_peak_hz"] - 880) < 5
+
+
+async def test_a_janus_that_dies_mid_call_is_the_peer_hanging_up(tmp_path):
+    """The long poll carries the call's life: when it fails, the call ends at once as the
+    peer hanging up, not 5 s later on the media timeout nor ~30 s later on ICE consent."""
+    with running_janus(tmp_path) as gateway:
+        call = Call(JanusSignaling(gateway.url), source=ToneTrack(660), timeout=20)
+        ended = asyncio.Event()
+        call.add_listener(lambda e: ended.set() if isinstance(e, CallStateChanged) and e.state.is_final else None)
+        await call.start()
+        await asyncio.sleep(1)
+        os.killpg(gateway.process.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        await asyncio.wait_for(ended.wait(), 10)
+        took = time.monotonic() - killed
+        await call.hangup()
+    assert took < 3.0, took
+    summary = call.summary()
+    assert summary.final_state == "failed" and summary.media_lost_at_ms is None
+    assert summary.reason is not None and summary.reason.startswith("the peer hung up at t = ")
+    assert "the Janus long poll ended" in summary.reason

@@ -8,9 +8,11 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -22,6 +24,81 @@ def voicedesk(*args: str, timeout: float = 60, env: dict[str, str] | None = None
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+@dataclass
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+    ended_at: float  # time.monotonic() when the process closed its stderr (it exited)
+
+
+class LiveVoicedesk:
+    """``voicedesk …`` running in the background, its stderr read as it comes with the
+    moment each line came (to act at a point of a call: "connected", then kill something)."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "voicedesk", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[tuple[float, str]] = []
+        self.ended_at: float | None = None
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, name="voicedesk stderr", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._changed:
+                self.lines.append((time.monotonic(), line.rstrip("\n")))
+                self._changed.notify_all()
+        self.process.stderr.close()
+        with self._changed:
+            self.ended_at = time.monotonic()
+            self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> tuple[float, str]:
+        """The first stderr line containing ``text`` and when it came; AssertionError if none did."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for at, line in self.lines:
+                    if text in line:
+                        return at, line
+                left = deadline - time.monotonic()
+                if left <= 0 or self.ended_at is not None:
+                    raise AssertionError(f"no line with {text!r} on stderr: {self.stderr()!r}")
+                self._changed.wait(left)
+
+    def stderr(self) -> str:
+        with self._changed:
+            return "\n".join(line for _, line in self.lines)
+
+    def __enter__(self) -> LiveVoicedesk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:  # a test that failed half-way leaves nothing running
+            self.process.kill()
+            self.process.wait(5)
+
+    def finish(self, timeout: float = 60.0) -> Finished:
+        try:
+            self.process.wait(timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(5)
+        self._reader.join(5)
+        assert self.process.stdout is not None
+        stdout = self.process.stdout.read()
+        self.process.stdout.close()
+        return Finished(self.process.returncode, stdout, self.stderr(), self.ended_at or time.monotonic())
 
 
 @contextmanager

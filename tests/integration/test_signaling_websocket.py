@@ -111,6 +111,32 @@ async def test_a_socket_that_closes_before_the_answer_is_reported():
     )
 
 
+async def test_a_socket_closed_by_the_peer_mid_call_is_the_peer_hanging_up():
+    """A relay answers through the real server, then closes the socket a second later: the
+    media still flows (the server's session lives on), but the peer hung up."""
+    async with running_server("echo") as server:
+
+        async def hanging_up(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            offer = json.loads((await ws.receive()).data)
+            async with aiohttp.ClientSession() as http, http.post(server.offer_url, json=offer) as r:
+                await ws.send_json({"type": "answer", "sdp": (await r.json())["sdp"]})
+            await asyncio.sleep(1.0)
+            await ws.close(code=1000, message=b"bye")
+            return ws
+
+        with StubServer({("GET", "/ws"): hanging_up}) as stub:
+            call = Call(f"ws://127.0.0.1:{stub.port}/ws", source=ToneTrack(500))
+            summary = await call.run(duration=10)
+    assert summary.final_state == "failed"
+    assert summary.peer_hung_up_at_ms is not None and summary.duration_ms < 5000  # not the 10 s asked
+    assert summary.reason == (
+        f"the peer hung up at t = {summary.peer_hung_up_at_ms / 1000:.1f} s: "
+        f"the WebSocket at ws://127.0.0.1:{stub.port}/ws closed (code 1000, normal closure: bye)"
+    )
+
+
 async def test_an_error_message_from_the_server_is_shown():
     async with running_server("echo", max_sessions=0) as server:
         call = Call(f"ws://127.0.0.1:{server.port}/ws", source=ToneTrack(500))

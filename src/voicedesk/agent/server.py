@@ -18,7 +18,7 @@ import os
 from aiohttp import web
 
 from voicedesk.agent.http_limits import DEFAULT_LIMITS, HttpLimits, read_body, start_http
-from voicedesk.agent.sessions import CONNECT_TIMEOUT, MAX_BODY, AgentSessions, OfferError, Session
+from voicedesk.agent.sessions import CONNECT_TIMEOUT, MAX_BODY, MEDIA_TIMEOUT, AgentSessions, OfferError, Session
 from voicedesk.config import IceConfig
 from voicedesk.rtc.signaling.log import parse_json
 
@@ -56,6 +56,7 @@ class AgentServer(AgentSessions):
         max_loop_lag_ms: float | None = None,
         http_limits: HttpLimits = DEFAULT_LIMITS,
         ice: IceConfig | None = None,
+        media_timeout: float | None = MEDIA_TIMEOUT,
     ) -> None:
         super().__init__(
             agent,
@@ -64,6 +65,7 @@ class AgentServer(AgentSessions):
             agent_options=agent_options,
             max_loop_lag_ms=max_loop_lag_ms,
             ice=ice,
+            media_timeout=media_timeout,
         )
         self.host = host
         self.port = port

@@ -23,6 +23,8 @@ from voicedesk.agent.admission import LoopLagMonitor
 from voicedesk.agent.registry import Agent, check_agent_name, create_agent, prepare_agent
 from voicedesk.config import IceConfig
 from voicedesk.rtc import aiortc_patches
+from voicedesk.rtc.liveness import RtpArrivals
+from voicedesk.rtc.sdp import model as sdp_model
 from voicedesk.tasks import TaskOwner
 
 # the logger name the server's session lines had before the split (what -v filters read)
@@ -31,6 +33,11 @@ logger = logging.getLogger("voicedesk.agent.server")
 MAX_BODY = 64 * 1024  # a signaling request body (offer, WHIP, WebSocket message)
 CONNECT_TIMEOUT = 30.0
 PC_CLOSE_TIMEOUT = 5.0
+# A connected caller that sends audio sends RTP all the time (silence is packets too), so
+# this long without one means it died or its path broke; aiortc alone would hold the session
+# until ICE consent fails (~30 s). Longer than a caller's own media timeout (5 s), so a
+# caller on a broken path hears of it first.
+MEDIA_TIMEOUT = 8.0
 
 
 @dataclass
@@ -43,6 +50,8 @@ class Session:
     # set once the session connected or closed: ends the connect watchdog at once, so the
     # watchdog does not keep a finished call's peer connection alive for connect_timeout
     settled: asyncio.Event = field(default_factory=asyncio.Event)
+    rtp: RtpArrivals = field(default_factory=RtpArrivals)  # the caller's packets as they arrive
+    watchdog: asyncio.Task[None] | None = None
 
 
 class OfferError(Exception):
@@ -58,11 +67,14 @@ class AgentSessions:
         agent_options: dict[str, str] | None = None,
         max_loop_lag_ms: float | None = None,
         ice: IceConfig | None = None,
+        media_timeout: float | None = MEDIA_TIMEOUT,
     ) -> None:
         """``ice``: the STUN/TURN servers every session's peer connection uses; None (or an
         empty configuration) gathers host candidates only, so a session never phones out."""
         self.agent = check_agent_name(agent)
         self.ice = ice or IceConfig()
+        # a connected session whose caller sent no RTP for this long is closed; None = off
+        self.media_timeout = media_timeout or None
         # admission control (agent/admission.py): refuse while the loop is this late, None = off
         self.max_loop_lag_ms = max_loop_lag_ms
         self.loop_lag = LoopLagMonitor()
@@ -120,6 +132,10 @@ class AgentSessions:
             pc.on("connectionstatechange", lambda: self._on_state(session))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
+            if self.media_timeout is not None and _caller_sends_audio(offer_sdp):
+                for transceiver in pc.getTransceivers():
+                    if transceiver.kind == "audio":
+                        session.rtp.watch(transceiver.receiver)
         except Exception as exc:  # aiortc raises many exception types on bad SDP
             await self.close_session(session, "bad offer")
             text = str(exc).strip()
@@ -134,6 +150,9 @@ class AgentSessions:
         logger.debug("session %s connectionState %s", session.id, state)
         if state == "connected":
             session.settled.set()
+            if self.media_timeout is not None and session.rtp.watching and session.watchdog is None:
+                watchdog = self._expire_silent(session)
+                session.watchdog = self._tasks.spawn(watchdog, f"session {session.id} media watchdog")
         if state in ("failed", "closed"):
             self._tasks.spawn(self.close_session(session, state), f"close session {session.id}")
 
@@ -143,11 +162,22 @@ class AgentSessions:
         if session.pc.connectionState != "connected" and not session.closing:
             await self.close_session(session, "did not connect in time")
 
+    async def _expire_silent(self, session: Session) -> None:
+        """Close the session once its caller has sent no RTP for ``media_timeout``."""
+        assert self.media_timeout is not None
+        await session.rtp.silence(self.media_timeout, time.monotonic() * 1000.0)  # from the connect
+        if not session.closing:
+            await self.close_session(session, f"no audio packets from the caller for {self.media_timeout:g} s")
+
     async def close_session(self, session: Session, why: str) -> None:
         if session.closing:
             return
         session.closing = True
         session.settled.set()
+        # a watchdog left sleeping would keep the closed session's peer connection alive
+        watchdog, session.watchdog = session.watchdog, None
+        if watchdog is not None and watchdog is not asyncio.current_task():
+            watchdog.cancel()
         self.sessions.pop(session.id, None)
         with contextlib.suppress(Exception):
             await session.agent.close()
@@ -156,6 +186,18 @@ class AgentSessions:
         except Exception as exc:  # close() can raise after a failed negotiation
             logger.debug("closing session %s: %s", session.id, exc)
         logger.info("session %s closed (%s); %d live", session.id, why, len(self.sessions))
+
+
+def _caller_sends_audio(offer_sdp: str) -> bool:
+    """A recvonly caller sends no RTP: its silence is not a dead caller (aiortc's ICE consent
+    still frees it)."""
+    try:
+        offer = sdp_model.parse(offer_sdp)
+    except Exception:
+        return True
+    return any(
+        m.kind == "audio" and not m.rejected and offer.direction_of(m) in ("sendrecv", "sendonly") for m in offer.media
+    )
 
 
 def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

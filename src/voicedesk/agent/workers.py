@@ -35,6 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from voicedesk.agent.http_limits import read_body, start_http
+from voicedesk.agent.sessions import MEDIA_TIMEOUT
 from voicedesk.errors import ConfigError
 from voicedesk.rtc.signaling.log import parse_json
 from voicedesk.tasks import cancel_and_wait
@@ -74,6 +75,7 @@ class WorkerFront:
         max_loop_lag_ms: float | None = None,
         pin: bool = True,
         ice: str | None = None,
+        media_timeout: float | None = MEDIA_TIMEOUT,
     ) -> None:
         """``ice``: ``--ice`` as the user gave it (a file or a preset), handed on to every worker."""
         if workers < 1:
@@ -88,6 +90,7 @@ class WorkerFront:
         self.max_loop_lag_ms = max_loop_lag_ms
         self.pin = pin
         self.ice = ice
+        self.media_timeout = media_timeout
         self.workers: list[Worker] = []
         self.owner: OrderedDict[str, int] = OrderedDict()  # pc_id or WHIP resource path -> worker index
         self._runner: web.AppRunner | None = None
@@ -137,6 +140,7 @@ class WorkerFront:
             str(self.max_sessions),
         ]
         args += ["--max-loop-lag-ms", str(self.max_loop_lag_ms or 0)]  # 0: off, as the front was told
+        args += ["--media-timeout", str(self.media_timeout or 0)]
         for key, value in self.agent_options.items():
             args += ["-o", f"{key}={value}"]
         if self.ice:

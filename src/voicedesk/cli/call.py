@@ -21,6 +21,7 @@ from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, des
 from voicedesk.rtc.direction import DIRECTIONS
 from voicedesk.rtc.impair import PRESETS, ImpairmentChanged, ImpairmentSpec
 from voicedesk.rtc.impair_schedule import parse_schedule
+from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaLost, MediaResumed
 from voicedesk.rtc.sdp.edit import command_editor
 from voicedesk.rtc.signaling import selectable_kinds, targets_usage
 from voicedesk.rtc.spec import CallSpec
@@ -100,6 +101,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="open the 'voicedesk' data channel for turn events (automatic for embedded: targets)",
     )
+    p.add_argument(
+        "--media-timeout",
+        type=float,
+        default=MEDIA_TIMEOUT,
+        metavar="SECONDS",
+        help="end the call as failed when no audio packets arrive from the peer for this long: it died, froze "
+        f"or the path broke (default {MEDIA_TIMEOUT:g}; 0 = off)",
+    )
+    p.add_argument(
+        "--ride-out",
+        action="store_true",
+        help="when the peer's audio packets stop for --media-timeout, say so and stay on the call "
+        "(a network test that expects outages) instead of ending it as failed",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     add_audio_arguments(p)
     add_report_arguments(p)
@@ -121,6 +136,14 @@ def progress(event: CallEvent) -> None:
         print(f"[{event.t_ms:7.0f} ms] {event.state.value}", file=sys.stderr, flush=True)
     elif isinstance(event, ImpairmentChanged) and event.t_ms is not None:
         print(f"[{event.t_ms:7.0f} ms] impairment now {event.spec.describe()}", file=sys.stderr)
+    elif isinstance(event, MediaLost) and event.ride_out:  # else the call fails now and says why
+        print(f"[{event.t_ms:7.0f} ms] {event.reason}; riding it out", file=sys.stderr, flush=True)
+    elif isinstance(event, MediaResumed):
+        print(
+            f"[{event.t_ms:7.0f} ms] audio packets from the peer again after {event.gap.ms / 1000:.1f} s without",
+            file=sys.stderr,
+            flush=True,
+        )
     elif isinstance(event, AgentEventReceived) and event.type == "turn":
         turn = event.event
         v2v = (turn.get("latency_ms") or {}).get("voice_to_voice")
@@ -155,6 +178,14 @@ def print_summary(summary: Mapping[str, Any]) -> None:
             f"direction      {direction.get('negotiated') or 'n/a'} (offered {direction.get('offered')})"
             f"{'; judged: ' + summary['judged'] if summary.get('judged') else ''}"
         )
+    gaps = summary.get("media_gaps") or []
+    if gaps or summary.get("media_lost_at_ms") is not None:  # only then: other calls print as they did
+        lost = summary.get("media_lost_at_ms")
+        longest = max((g["ms"] for g in gaps), default=0.0) / 1000
+        lines.append(
+            f"media gaps     {f'{len(gaps)}, longest {longest:.1f} s' if gaps else 'none'}"
+            + (f"; lost at t = {lost / 1000:.1f} s" if lost is not None else "")
+        )
     print("\n".join(lines))
 
 
@@ -171,6 +202,8 @@ async def run(args: argparse.Namespace) -> int:
     # NaN compares false with everything: without isfinite "--duration nan" would hold the call for ever
     if not (math.isfinite(args.duration) and args.duration >= 0 and math.isfinite(args.timeout) and args.timeout > 0):
         raise VoiceDeskError("--duration must be ≥ 0 and --timeout > 0")
+    if not (math.isfinite(args.media_timeout) and args.media_timeout >= 0):
+        raise VoiceDeskError("--media-timeout must be a number of seconds ≥ 0 (0 = off)")
     spec = CallSpec(
         args.target,
         signaling=args.signaling,
@@ -186,6 +219,8 @@ async def run(args: argparse.Namespace) -> int:
         agent_events=True if args.agent_events else None,
         direction=args.direction,
         hangup_after_source=args.hangup_after_source,
+        media_timeout=args.media_timeout or None,
+        ride_out=args.ride_out,
     )
     audio = CallAudio(args, args.duration)
     source = audio.source(args.source)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import math
 import os
 import signal
 import sys
 
 import voicedesk.agent  # noqa: F401  (registers the agents)
 from voicedesk.agent.registry import agent_names
+from voicedesk.agent.sessions import MEDIA_TIMEOUT as SESSION_MEDIA_TIMEOUT
 
 # admission control, from bench/server_capacity.py (bench/RESULTS.md): a pinned echo worker's
 # loop-lag median stayed <= 4.3 ms up to its capacity and reached 26-62 ms past it; the voice
@@ -37,6 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_MAX_LOOP_LAG_MS,
         help="refuse new calls (503) while the event loop runs this late, median over 3 s: the server is "
         f"saturated and another call would degrade every call (default {DEFAULT_MAX_LOOP_LAG_MS:g}; 0 = off)",
+    )
+    p.add_argument(
+        "--media-timeout",
+        type=float,
+        default=SESSION_MEDIA_TIMEOUT,
+        metavar="SECONDS",
+        help="close a session whose caller has sent no audio packets for this long: it died or its path "
+        f"broke (default {SESSION_MEDIA_TIMEOUT:g}; 0 = off: only ICE consent, ~30 s, frees it)",
     )
     p.add_argument(
         "--workers",
@@ -84,6 +94,8 @@ async def run(args: argparse.Namespace) -> int:
 
     if args.workers < 0 or args.max_loop_lag_ms < 0:
         raise ConfigError("--workers and --max-loop-lag-ms must be ≥ 0")
+    if not (math.isfinite(args.media_timeout) and args.media_timeout >= 0):
+        raise ConfigError("--media-timeout must be a number of seconds ≥ 0 (0 = off)")
     max_loop_lag_ms = args.max_loop_lag_ms or None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     workers = args.workers or cores
@@ -107,6 +119,7 @@ async def run(args: argparse.Namespace) -> int:
         "token": args.token,
         "agent_options": parse_agent_options(args.agent_option),
         "max_loop_lag_ms": max_loop_lag_ms,
+        "media_timeout": args.media_timeout or None,
     }
     server: AgentServer | WorkerFront = (
         WorkerFront(workers, **settings, ice=args.ice) if workers > 1 else AgentServer(**settings, ice=ice)

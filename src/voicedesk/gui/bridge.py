@@ -17,6 +17,7 @@ from voicedesk.errors import VoiceDeskError
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, DescriptionSet, StatsSampled
 from voicedesk.rtc.impair import ImpairmentChanged
+from voicedesk.rtc.liveness import MediaLost, MediaResumed
 from voicedesk.rtc.signaling.log import SignalingExchanged
 from voicedesk.tasks import cancel_and_wait
 
@@ -32,6 +33,7 @@ class CallBridge(QObject):
     signaling_exchanged = Signal(object)  # voicedesk.rtc.signaling.log.SignalingExchanged
     agent_event = Signal(object)  # voicedesk.rtc.agent_events.AgentEventReceived (turn events)
     impairment_changed = Signal(object)  # voicedesk.rtc.impair.ImpairmentChanged (t_ms on the call's axis)
+    media_changed = Signal(object)  # voicedesk.rtc.liveness.MediaLost / MediaResumed (the peer's packets)
     failed = Signal(str)  # one line for the user
     finished = Signal()  # the call is over and torn down
 
@@ -120,3 +122,5 @@ class CallBridge(QObject):
             self.agent_event.emit(event)
         elif isinstance(event, ImpairmentChanged):
             self.impairment_changed.emit(event)
+        elif isinstance(event, (MediaLost, MediaResumed)):
+            self.media_changed.emit(event)

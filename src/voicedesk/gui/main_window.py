@@ -48,6 +48,7 @@ from voicedesk.gui.widgets.turn_markers import TurnMarkers
 from voicedesk.gui.widgets.waveform import WaveformPanel
 from voicedesk.rtc.call import Call, describe_setup
 from voicedesk.rtc.extension import CallExtension
+from voicedesk.rtc.liveness import MediaLost, MediaResumed
 from voicedesk.rtc.spec import CallSpec
 from voicedesk.tasks import TaskOwner
 
@@ -308,6 +309,7 @@ class MainWindow(QMainWindow):
         bridge.stats_sampled.connect(lambda sample: gate.run(functools.partial(self.stats.add_sample, sample)))
         bridge.agent_event.connect(self.turn_markers.add_event)
         bridge.impairment_changed.connect(self.impairment_markers.add)
+        bridge.media_changed.connect(self._on_media_changed)
         bridge.finished.connect(lambda: self._on_finished(bridge))
         self.stats.clear()
         self.turn_markers.clear()
@@ -356,6 +358,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Call ended.", STATUS_TIMEOUT_MS)
         elif state == "failed" and reason:
             self.show_message(reason, True)
+
+    def _on_media_changed(self, event: MediaLost | MediaResumed) -> None:
+        """The peer's packets stopped or came back (a loss that ends the call shows as its failure)."""
+        if isinstance(event, MediaResumed):
+            self.show_message(f"Audio packets from the peer again after {event.gap.ms / 1000:.1f} s without.")
+        elif event.ride_out:
+            self.show_message(f"{event.reason[0].upper()}{event.reason[1:]}; riding it out.", True)
 
     def _on_failed(self, message: str) -> None:
         if message != self.banner.text():  # the failed state already showed the same reason

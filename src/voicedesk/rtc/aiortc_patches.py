@@ -66,6 +66,7 @@ import asyncio
 import enum
 import fractions
 import importlib
+import inspect
 import logging
 import math
 import os
@@ -487,6 +488,28 @@ def _decoder_worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -
 
 def _patch_decoder_worker() -> None:
     _replace(rtcrtpreceiver, "decoder_worker", _decoder_worker)
+
+
+# received-packet hook (not a patch: it changes nothing aiortc does) ----------------
+def observe_received_rtp(receiver: Any, on_packet: Callable[[], None]) -> bool:
+    """Call ``on_packet()`` for every RTP packet the DTLS transport hands ``receiver``,
+    before the jitter buffer and any decoding (rtc/liveness.py counts them).
+
+    aiortc has no public per-packet event; its transport calls the receiver's
+    ``_handle_rtp_packet`` for each packet, so this wraps that one method on this one
+    object. Returns False, changing nothing, when aiortc has no such method (the caller
+    then does not watch, rather than read an absent hook as a silent peer). Upstream:
+    an ``onpacket``-style hook on RTCRtpReceiver."""
+    handle = getattr(receiver, "_handle_rtp_packet", None)
+    if handle is None or not inspect.iscoroutinefunction(handle):
+        return False
+
+    async def _handle_rtp_packet(packet: Any, arrival_time_ms: int) -> None:
+        on_packet()
+        await handle(packet, arrival_time_ms=arrival_time_ms)
+
+    receiver._handle_rtp_packet = _handle_rtp_packet
+    return True
 
 
 # 5. audio codecs on the event loop ----------------------------------------------

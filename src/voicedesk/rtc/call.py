@@ -32,7 +32,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from voicedesk.config import IceConfig
-from voicedesk.errors import CallTimeout, DtlsError, IceError, SdpError, VoiceDeskError
+from voicedesk.errors import CallTimeout, DtlsError, IceError, SdpError, SignalingError, VoiceDeskError
 from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack, parse_source
@@ -42,6 +42,7 @@ from voicedesk.rtc.direction import MediaVerdict, check_direction, judge_media, 
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import DirectionCounters, ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
+from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaGap, MediaLost, MediaResumed, RtpArrivals, media_lost_reason
 from voicedesk.rtc.sdp import model as sdp_model
 from voicedesk.rtc.signaling import Signaling, signaling_for_target, with_signaling_kind
 from voicedesk.rtc.signaling.log import SignalingExchanged, redact_url
@@ -94,7 +95,14 @@ class StatsSampled:
 
 
 CallEvent = (
-    CallStateChanged | DescriptionSet | StatsSampled | ImpairmentChanged | SignalingExchanged | AgentEventReceived
+    CallStateChanged
+    | DescriptionSet
+    | StatsSampled
+    | ImpairmentChanged
+    | SignalingExchanged
+    | AgentEventReceived
+    | MediaLost
+    | MediaResumed
 )
 CallListener = Callable[[CallEvent], None]
 # an SDP edit hook: gets the offer (or answer) text, returns the text to apply (see _edited)
@@ -141,6 +149,8 @@ class Call:
         extensions: list[CallExtension] | tuple[CallExtension, ...] = (),
         direction: str = "sendrecv",
         hangup_after_source: bool = False,
+        media_timeout: float | None = MEDIA_TIMEOUT,
+        ride_out: bool = False,
     ) -> None:
         """``direction``: what the offer asks for (rtc/direction.py; an ingest endpoint wants
         ``sendonly``). ``hangup_after_source``: ``run`` ends once the source has played out (a
@@ -149,7 +159,10 @@ class Call:
         pre-encoded ``av.Packet``s, as load sends; the call then cannot mute it or watch what
         it sends). ``decode_received=False``: received audio is not decoded (nor analysed,
         recorded or played); the encoded track goes to ``on_received_track`` readers only,
-        as load counts packets. ``extensions`` are attached now and detached at hang-up."""
+        as load counts packets. ``extensions`` are attached now and detached at hang-up.
+        ``media_timeout``: seconds without an RTP packet from a peer that sends before the
+        media is reported lost (``MediaLost``) and the call fails, or only reported with
+        ``ride_out`` (None or 0: not watched; see rtc/liveness.py)."""
         # redact_url: an embedded agent's API key given in the target stays out of summaries
         self.target = redact_url(target) if isinstance(target, str) else target.description
         self.signaling = (
@@ -192,10 +205,19 @@ class Call:
         self.setup_phases: dict[str, float] = {}
         self._listeners: list[CallListener] = []
         self._connected = asyncio.Event()
-        self._connect_error: IceError | DtlsError | None = None  # why connecting failed, once it has
+        self._connect_error: VoiceDeskError | None = None  # why connecting failed, once it has
         self._finished = asyncio.Event()
         self._closed = False
+        self._tasks = TaskOwner("call", logger=logger, failed="%s failed")
         self.signaling.add_listener(self._on_signaling_exchange)
+        self.signaling.add_hangup_listener(self._on_peer_hangup)
+        # liveness (rtc/liveness.py): packets counted as they arrive, decoded or not
+        self.media_timeout = media_timeout or None
+        self.ride_out = ride_out
+        self.rtp = RtpArrivals(self._now_ms, on_gap=self._on_media_gap)
+        self.media_lost_at_ms: float | None = None  # the last packet before the first loss reported
+        self._packets_at_loss: int | None = None
+        self.peer_hung_up_at_ms: float | None = None
         # the "voicedesk" data channel for turn events (rtc/agent_events.py): by default only
         # for embedded agents that send them, since it adds an m=application section (and an
         # SCTP association) other agents may refuse
@@ -238,6 +260,8 @@ class Call:
             extensions=[*scheduled, *extensions],
             direction=spec.direction,
             hangup_after_source=spec.hangup_after_source,
+            media_timeout=spec.media_timeout,
+            ride_out=spec.ride_out,
         )
 
     # events -------------------------------------------------------------
@@ -389,6 +413,9 @@ class Call:
             pc.addTrack(self._send_track)
         else:  # recvonly sends nothing: the track is never pulled
             pc.addTransceiver(self._send_track if self.direction == "sendonly" else "audio", direction=self.direction)
+        for transceiver in pc.getTransceivers():  # the peer's audio, counted as it arrives (liveness)
+            if transceiver.kind == "audio":
+                self.rtp.watch(transceiver.receiver)
         if self.agent_events is not None:
             self.agent_events.open(pc)
         self.ice_monitor = IceMonitor(pc, self._now_ms, self.ice, remote_sdp=lambda: self.remote_sdp)
@@ -440,6 +467,58 @@ class Call:
         self.sampler.add_listener(lambda s: self._emit(StatsSampled(s)))
         self.sampler.start()
         self._set_state(CallState.CONNECTED)
+        if self.media_timeout is not None and self.rtp.watching and self._peer_sends_audio():
+            self._tasks.spawn(self._watch_media(self._now_ms()), "media watchdog")
+
+    def _peer_sends_audio(self) -> bool:
+        """Whether the answer promises audio from the peer (a recvonly answer sends none,
+        and its silence is not a lost peer)."""
+        from voicedesk.rtc.sdp.summary import summarize
+
+        try:
+            negotiated = summarize(sdp_model.parse(self.local_sdp or ""), sdp_model.parse(self.remote_sdp or ""))
+        except Exception:
+            logger.debug("cannot read the directions from the SDP; watching the media anyway", exc_info=True)
+            return True
+        return any(s.kind == "audio" and s.answerer_sends for s in negotiated.sections)
+
+    async def _watch_media(self, connected_ms: float) -> None:
+        """Report the media lost once no packet came for ``media_timeout``; end the call as
+        failed then, or (riding it out) wait for packets and watch again."""
+        assert self.media_timeout is not None
+        since = connected_ms
+        while not self.state.is_final:
+            last = await self.rtp.silence(self.media_timeout, since)
+            if self.state.is_final:
+                return
+            reason = media_lost_reason(last, connected_ms)
+            if self.source.readyState == "ended" or self._send_track.readyState == "ended":
+                # an echo sends back only what it gets: the silence may be ours
+                reason += "; this call had stopped sending (its source ended), so an echo had nothing to return"
+            if self.media_lost_at_ms is None:
+                self.media_lost_at_ms, self._packets_at_loss = last, self.rtp.packets
+            logger.info("%s", reason)  # the user reads it as the call's reason or the event, once
+            self._emit(MediaLost(self._now_ms(), last, reason, self.ride_out))
+            if not self.ride_out:
+                self._set_state(CallState.FAILED, reason)
+                return
+            await self.rtp.next_packet()  # the gap it ends is reported by _on_media_gap
+            since = self._now_ms()
+
+    def _on_media_gap(self, gap: MediaGap) -> None:
+        if not self._closed:
+            self._emit(MediaResumed(self._now_ms(), gap))
+
+    def _on_peer_hangup(self, why: str) -> None:
+        """The signaling channel that carries the call ended from the far side."""
+        if self._closed or self.state.is_final or self.state == CallState.IDLE:
+            return
+        self.peer_hung_up_at_ms = at = self._now_ms()
+        reason = f"the peer hung up at t = {at / 1000:.1f} s: {why}"
+        if self.state != CallState.CONNECTED:
+            self._connect_error = SignalingError(reason)  # start() raises it
+        self._set_state(CallState.FAILED, reason)
+        self._connected.set()
 
     async def _edited(self, kind: str, sdp: str, editor: SdpEditor) -> str:
         """Run an SDP edit hook. The set-up clock and timeout stop while it runs: a person may
@@ -595,6 +674,7 @@ class Call:
         if self._closed:
             return
         self._closed = True
+        await self._tasks.cancel_all()
         if self.sampler is not None:
             await self.sampler.stop()
         with contextlib.suppress(Exception):
@@ -740,6 +820,13 @@ class Call:
             path=snap.path if snap else None,
             turn_used=snap.turn_used if snap else False,
             selected_pair=snap.selected.label if snap and snap.selected else None,
+            media_timeout_s=self.media_timeout,
+            media_lost_at_ms=_round(self.media_lost_at_ms),
+            packets_after_media_lost=(
+                self.rtp.packets - self._packets_at_loss if self._packets_at_loss is not None else None
+            ),
+            media_gaps=[gap.to_json() for gap in self.rtp.gaps],
+            peer_hung_up_at_ms=_round(self.peer_hung_up_at_ms),
             extra=extra,
         )
 

@@ -19,6 +19,7 @@ from voicedesk.errors import ConfigError
 from voicedesk.rtc.direction import check_direction
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.impair_schedule import ImpairmentSchedule, ScheduledImpairment
+from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 
 if TYPE_CHECKING:
     from voicedesk.rtc.call import SdpEditor
@@ -41,6 +42,8 @@ class CallSpec:
     agent_events: bool | None = None  # the "voicedesk" data channel; None: if the target sends events
     direction: str = "sendrecv"  # what the offer asks for: sendrecv, sendonly (ingest) or recvonly
     hangup_after_source: bool = False  # a run ends once the source (a file, say:) has played out
+    media_timeout: float | None = MEDIA_TIMEOUT  # seconds without RTP from the peer; 0 or None: not watched
+    ride_out: bool = False  # media lost: report it and stay on the call instead of failing it
 
     def __post_init__(self) -> None:
         if not self.target.strip():
@@ -50,6 +53,10 @@ class CallSpec:
         if not (math.isfinite(self.stats_interval) and self.stats_interval > 0):
             raise ConfigError(f"the stats interval must be a number of seconds > 0, not {self.stats_interval:g}")
         check_direction(self.direction)
+        if self.media_timeout is not None and not (math.isfinite(self.media_timeout) and self.media_timeout >= 0):
+            raise ConfigError(
+                f"the media timeout must be a number of seconds ≥ 0 (0 = off), not {self.media_timeout:g}"
+            )
 
     def relay_impairment(self) -> ImpairmentSpec | None:
         """What the relay starts with; a schedule needs the relay even from a clean start."""

@@ -49,6 +49,12 @@ class CallSummary(Mapping[str, Any]):
     path: str | None
     turn_used: bool
     selected_pair: str | None
+    # liveness (rtc/liveness.py), after the keys of before: packets counted as they arrive
+    media_timeout_s: float | None = None  # None: not watched
+    media_lost_at_ms: float | None = None  # the last packet before the media was first reported lost
+    packets_after_media_lost: int | None = None  # packets that came after that report (riding it out)
+    media_gaps: list[dict[str, float]] = field(default_factory=list)  # silences >= 1 s: {"at_ms", "ms"}
+    peer_hung_up_at_ms: float | None = None  # the signaling channel ended from the far side
     extra: dict[str, Any] = field(default_factory=dict)  # what the call's extensions added
 
     @property

@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 CandidateHandler = Callable[[RTCIceCandidate | None], Awaitable[None]]
 ExchangeListener = Callable[[SignalingExchanged], None]
+HangupListener = Callable[[str], None]
 
 
 class Signaling(ABC):
@@ -27,6 +28,11 @@ class Signaling(ABC):
     the answer (candidates that arrive earlier are held until then), and
     ``close()`` on hang-up. Every request/response or message is recorded as a
     ``SignalingExchanged`` event for ``add_listener`` subscribers.
+
+    A protocol whose channel carries the call's life (a WebSocket, Janus's long poll)
+    calls ``peer_hung_up(why)`` when that channel ends from the far side; the call
+    (``add_hangup_listener``) ends as "the peer hung up". Not after ``close()``: our
+    own hang-up is not the peer's.
     """
 
     description: str = "signaling"
@@ -39,7 +45,9 @@ class Signaling(ABC):
         self.on_remote_candidate: CandidateHandler | None = None
         self._pending_candidates: list[RTCIceCandidate | None] = []
         self._exchange_listeners: list[ExchangeListener] = []
+        self._hangup_listeners: list[HangupListener] = []
         self.exchanges: list[SignalingExchanged] = []
+        self.hung_up: str | None = None  # why the far side ended the channel, once it has
 
     async def prepare(self) -> list[RTCIceServer]:
         """Learn what must be known before the peer connection is created (extra ICE servers)."""
@@ -67,6 +75,23 @@ class Signaling(ABC):
                 listener(event)
             except Exception:
                 logger.exception("signaling listener failed")
+
+    # the far side hanging up ---------------------------------------------
+    def add_hangup_listener(self, listener: HangupListener) -> None:
+        """``listener(why)`` once, when the channel that carries the call ends from the far side."""
+        self._hangup_listeners.append(listener)
+
+    def peer_hung_up(self, why: str) -> None:
+        """A protocol calls this when its channel ended from the far side (``why``: one line)."""
+        if self.hung_up is not None:
+            return
+        self.hung_up = why
+        logger.info("%s: the peer hung up: %s", self.description, why)
+        for listener in list(self._hangup_listeners):
+            try:
+                listener(why)
+            except Exception:
+                logger.exception("hang-up listener failed")
 
     # trickled remote candidates -------------------------------------------
     async def set_remote_candidate_handler(self, handler: CandidateHandler) -> None:

@@ -176,6 +176,7 @@ class JanusSignaling(Signaling):
                 logger.warning("ignoring a bad candidate from Janus: %s", exc)
         elif kind == "hangup":
             logger.info("Janus hung up: %s", event.get("reason", "no reason given"))
+            self.peer_hung_up(f"Janus hung up ({event.get('reason', 'no reason given')})")
         elif kind in ("webrtcup", "media", "slowlink"):
             logger.info("Janus %s: %s", kind, {k: v for k, v in event.items() if k not in ("session_id", "sender")})
         return event.get("jsep") if kind == "event" else None
@@ -187,7 +188,9 @@ class JanusSignaling(Signaling):
                 for event in await self._poll_once():
                     await self._handle_event(event)
         except (SignalingError, CallTimeout) as exc:
+            # the long poll is the session's keep-alive: once it fails, Janus drops the call
             logger.info("Janus long poll ended: %s", exc)
+            self.peer_hung_up(f"the Janus long poll ended: {exc}")
 
     async def add_local_candidates(self, candidates: list[RTCIceCandidate]) -> None:
         url = f"{self.base}/{self.session_id}/{self.handle_id}"

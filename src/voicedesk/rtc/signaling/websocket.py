@@ -64,6 +64,7 @@ class WebSocketSignaling(Signaling):
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._ended = False  # the socket closed or failed (not: a message we could not read)
 
     # messages -------------------------------------------------------------
     async def _send(self, message: dict[str, Any]) -> None:
@@ -79,6 +80,7 @@ class WebSocketSignaling(Signaling):
         assert self._ws is not None
         message = await self._ws.receive()
         if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+            self._ended = True
             code = self._ws.close_code
             why = CLOSE_CODES.get(code or 1006, "")
             extra = f": {message.extra}" if isinstance(message.extra, str) and message.extra else ""
@@ -87,6 +89,7 @@ class WebSocketSignaling(Signaling):
                 f"{', ' + why if why else ''}{extra})"
             )
         if message.type == aiohttp.WSMsgType.ERROR:
+            self._ended = True
             raise SignalingError(f"the WebSocket at {redact_url(self.url)} failed: {self._ws.exception()}")
         raw = message.data if message.type == aiohttp.WSMsgType.TEXT else bytes(message.data).decode("utf-8", "replace")
         self.record(
@@ -167,7 +170,8 @@ class WebSocketSignaling(Signaling):
         )
 
     async def _read_after_answer(self) -> None:
-        """Trickled candidates after the answer; a closed socket is logged, the media may go on."""
+        """Trickled candidates after the answer. The socket carries the call's life: the
+        peer closing it (or dying, which closes it too) is the peer hanging up."""
         try:
             while True:
                 data = await self._receive()
@@ -176,7 +180,10 @@ class WebSocketSignaling(Signaling):
                 elif data.get("type") == "error":
                     logger.warning("signaling server: %s", data.get("error") or data.get("message"))
         except SignalingError as exc:
-            logger.info("WebSocket signaling ended: %s", str(exc).replace("before an answer came ", ""))
+            text = str(exc).replace("before an answer came ", "")
+            logger.info("WebSocket signaling ended: %s", text)
+            if self._ended:  # a garbled message stops the reading, not the call
+                self.peer_hung_up(text)
 
     async def add_local_candidates(self, candidates: list[RTCIceCandidate]) -> None:
         for candidate in candidates:
