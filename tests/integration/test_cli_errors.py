@@ -185,3 +185,79 @@ def test_a_closed_pipe_is_not_a_traceback():
     proc.wait(30)
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert proc.returncode == 141
+
+
+# --- bad input that used to escape (issue 23) -------------------------------------------
+
+
+def run_cli_exit(capsys, *args: str) -> tuple[int, str]:
+    """``main`` for input the parser refuses: argparse ends with SystemExit."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    return code, capsys.readouterr().err
+
+
+WEEK, DAY = "≤ 604800", "≤ 86400"
+# what each command needs before the option under test
+BEFORE = {"call": ["embedded:echo"], "load": ["embedded:echo", "--calls", "2"]}
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "expected"),
+    [
+        # a bad number is one line naming the option, not argparse's 13-line usage block
+        ("call", "--duration x", "--duration: 'x' is not a number"),
+        ("call", "--duration nan", f"--duration: expected seconds ≥ 0 and {WEEK}, got nan"),
+        ("call", "--duration inf", f"--duration: expected seconds ≥ 0 and {WEEK}, got inf"),
+        ("call", "--timeout nan", f"--timeout: expected seconds > 0 and {DAY}, got nan"),
+        ("call", "--timeout 0", f"--timeout: expected seconds > 0 and {DAY}, got 0"),
+        ("call", "--dtmf-delay nan", f"--dtmf-delay: expected seconds ≥ 0 and {WEEK}, got nan"),
+        ("call", "--playout-ms inf", "--playout-ms: expected a number ≥ 0 and ≤ 1000, got inf"),
+        ("call", "--impair-seed 1.5", "--impair-seed: '1.5' is not a whole number"),
+        ("load", "--duration nan", f"--duration: expected seconds ≥ 0 and {WEEK}, got nan"),
+        ("load", "--timeout nan", f"--timeout: expected seconds > 0 and {DAY}, got nan"),
+        ("load", "--ramp nan", "--ramp: expected a number > 0, got nan"),
+        ("load", "--processes -1", "--processes: expected a whole number ≥ 0, got -1"),
+        ("serve", "--port 99999", "--port: expected a port ≥ 0 and ≤ 65535, got 99999"),
+        ("serve", "--max-sessions -1", "--max-sessions: expected a whole number ≥ 1, got -1"),
+        ("serve", "--max-loop-lag-ms nan", "--max-loop-lag-ms: expected a number ≥ 0, got nan"),
+        ("serve", "--workers -2", "--workers: expected a whole number ≥ 0, got -2"),
+        ("ice probe", "--timeout nan", f"--timeout: expected seconds > 0 and {DAY}, got nan"),
+        ("ice credentials", "--ttl 0", "--ttl: expected a whole number ≥ 1, got 0"),
+        ("gui", "--timeout inf", f"--timeout: expected seconds > 0 and {DAY}, got inf"),
+    ],
+)
+def test_bad_numbers_are_one_line_and_exit_2(capsys, command, option, expected):
+    code, err = run_cli_exit(capsys, *command.split(), *BEFORE.get(command, []), *option.split())
+    assert code == 2
+    assert err == f"voicedesk {command}: {expected}\n"
+
+
+def test_help_still_shows_the_usage(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["call", "--help"])
+    assert caught.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: voicedesk call") and "--duration" in out
+
+
+def test_impair_at_nan_is_refused(capsys):
+    code, _, err = run_cli(capsys, "call", "embedded:echo", "--impair-at", "nan:loss=5%")
+    assert code == 1
+    assert "bad --impair-at 'nan:loss=5%'" in last_line(err)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("embedded:parrot?delay=nan",), "agent option delay: expected a number ≥ 0"),
+        (("embedded:echo", "--impair", "loss=1.2.3%"), "bad impairment 'loss=1.2.3%': '1.2.3' is not a number"),
+        (("embedded:echo", "--impair", "delay=" + "9" * 400 + "ms"), "expected a number ≥ 0, got inf"),
+    ],
+)
+def test_numbers_inside_other_values_are_checked_too(capsys, args, expected):
+    code, _, err = run_cli(capsys, "call", *args, "--duration", "1")
+    assert code == 1 and "Traceback" not in err
+    assert expected in last_line(err)

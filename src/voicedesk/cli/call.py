@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +13,7 @@ import voicedesk.speech  # noqa: F401  (registers the say: source)
 from voicedesk.cli._audio import CallAudio, add_audio_arguments
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
+from voicedesk.limits import DAY_S, count, seconds
 from voicedesk.qa.report import CallReporter, add_report_arguments
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
@@ -41,8 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="tone:FREQ, wav:PATH, wav+loop:PATH, mic[:DEVICE], say:TEXT[|TEXT…] (espeak-ng) or silence "
         "(default tone:440)",
     )
-    p.add_argument("--duration", type=float, default=5.0, help="seconds to stay connected (default 5)")
-    p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for set-up (default 15)")
+    p.add_argument("--duration", type=seconds(), default=5.0, help="seconds to stay connected (default 5)")
+    p.add_argument(
+        "--timeout", type=seconds(above=0, maximum=DAY_S), default=15.0, help="seconds allowed for set-up (default 15)"
+    )
     p.add_argument(
         "--ice",
         metavar="CONFIG.json|PRESET",
@@ -71,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS:SPEC",
         help="change the impairment SECONDS after connecting, e.g. '5:loss=20%%' (repeatable)",
     )
-    p.add_argument("--impair-seed", type=int, help="seed for the impairment's random numbers (repeatable runs)")
+    p.add_argument(
+        "--impair-seed", type=count(minimum=None), help="seed for the impairment's random numbers (repeatable runs)"
+    )
     p.add_argument(
         "--edit-offer",
         metavar="CMD",
@@ -148,9 +152,6 @@ async def run(args: argparse.Namespace) -> int:
     ice = resolve_ice(args.ice, relay_only=args.relay_only)
     for warning in ice.warnings:
         print(f"voicedesk: warning: {warning}", file=sys.stderr)
-    # NaN compares false with everything: without isfinite "--duration nan" would hold the call for ever
-    if not (math.isfinite(args.duration) and args.duration >= 0 and math.isfinite(args.timeout) and args.timeout > 0):
-        raise VoiceDeskError("--duration must be ≥ 0 and --timeout > 0")
     spec = CallSpec(
         args.target,
         signaling=args.signaling,

@@ -11,6 +11,7 @@ import sys
 
 import voicedesk.agent  # noqa: F401  (registers the agents)
 from voicedesk.agent.registry import agent_names
+from voicedesk.limits import count, number, port
 
 # admission control, from bench/server_capacity.py (bench/RESULTS.md): a pinned echo worker's
 # loop-lag median stayed <= 4.3 ms up to its capacity and reached 26-62 ms past it; the voice
@@ -21,21 +22,24 @@ DEFAULT_MAX_LOOP_LAG_MS = 15.0
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the embedded agent server")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    p.add_argument("--port", type=port, default=8080, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--agent", default="echo", choices=agent_names(), help="agent to run (default echo)")
     p.add_argument(
-        "--max-sessions", type=int, default=50, help="live sessions before 503 (default 50; per worker with --workers)"
+        "--max-sessions",
+        type=count(minimum=1),
+        default=50,
+        help="live sessions before 503 (default 50; per worker with --workers)",
     )
     p.add_argument(
         "--max-loop-lag-ms",
-        type=float,
+        type=number(minimum=0),
         default=DEFAULT_MAX_LOOP_LAG_MS,
         help="refuse new calls (503) while the event loop runs this late, median over 3 s: the server is "
         f"saturated and another call would degrade every call (default {DEFAULT_MAX_LOOP_LAG_MS:g}; 0 = off)",
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=count(),
         default=1,
         help="agent-server processes, each pinned to a CPU, behind one front on --port (0 = one per core; default 1)",
     )

@@ -17,6 +17,7 @@ loaded values) so every message can point at the line that is wrong.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 import yaml
 
 from voicedesk.errors import ConfigError
+from voicedesk.limits import problem
 from voicedesk.rtc.impair import ImpairmentSpec
 
 
@@ -196,9 +198,15 @@ class _Checker:
 
     def number(self, node: yaml.Node, what: str, minimum: float | None = 0.0) -> float:
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith((":int", ":float")):
-            value = float(yaml.safe_load(node.value))
-            if minimum is not None and value < minimum:
-                raise self.fail(node, f"{what}: expected a number >= {minimum:g}, got {value:g}")
+            try:
+                value = float(yaml.safe_load(node.value))
+            except OverflowError:  # a YAML int with hundreds of digits
+                value = math.inf
+            # the command line's check (voicedesk/limits.py): .nan and .inf are YAML numbers too,
+            # and a silence or timeout of either would never end
+            why = problem(value, minimum=minimum)
+            if why is not None:
+                raise self.fail(node, f"{what}: {why}")
             return value
         raise self.fail(node, f"{what}: expected a number, got {self.kind_of(node)}")
 
