@@ -249,6 +249,49 @@ def test_impair_at_nan_is_refused(capsys):
     assert "bad --impair-at 'nan:loss=5%'" in last_line(err)
 
 
+def test_a_header_with_a_line_break_is_refused_before_sending(capsys):
+    seen: list[web.Request] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request)
+        return web.json_response({})
+
+    with StubServer({("POST", "/offer"): handler}) as stub:
+        code, _, err = run_cli(capsys, "call", f"{stub.url}/offer", "-H", "X-A: b\r\nX-B: 1")
+    assert code == 1 and "Traceback" not in err and not seen
+    assert "bad header 'X-A: b\\r\\nX-B: 1': the value holds a line break" in last_line(err)
+
+
+def test_the_signaling_refuses_bad_headers_from_any_caller():
+    """The window passes its headers straight to the signaling: the same check applies there."""
+    from voicedesk.errors import ConfigError
+    from voicedesk.rtc.signaling import signaling_for_target
+
+    with pytest.raises(ConfigError, match="bad header 'X-A': the value holds a line break"):
+        signaling_for_target("http://127.0.0.1:9/offer", headers={"X-A": "b\r\nX-B: 1"})
+    with pytest.raises(ConfigError, match="is not an HTTP header name"):
+        signaling_for_target("whip+http://127.0.0.1:9/whip", headers={"Bad Name": "x"})
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1:0/offer", "whip+http://127.0.0.1:0/whip", "ws://127.0.0.1:0/ws"])
+def test_port_0_is_not_dialled_as_80(capsys, target):
+    code, _, err = run_cli(capsys, "call", target, "--timeout", "3")
+    assert code == 1
+    assert f"bad target URL {target!r}: port 0 cannot be called (use 1-65535)" in last_line(err)
+
+
+def test_a_redirect_on_json_signaling_says_so(capsys):
+    async def handler(request: web.Request) -> web.Response:
+        raise web.HTTPFound(location=str(request.url))  # a loop: it sends us back where we were
+
+    with StubServer({("POST", "/offer"): handler}) as stub:
+        code, _, err = run_cli(capsys, "call", f"{stub.url}/offer", "--timeout", "3")
+    message = last_line(err)
+    assert code == 1 and "not JSON" not in message
+    assert f"answered HTTP 302 Found, a redirect to {stub.url}/offer" in message
+    assert "JSON signaling does not follow redirects" in message
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

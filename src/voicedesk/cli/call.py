@@ -20,7 +20,7 @@ from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, des
 from voicedesk.rtc.impair import PRESETS, ImpairmentChanged, ImpairmentSpec
 from voicedesk.rtc.impair_schedule import parse_schedule
 from voicedesk.rtc.sdp.edit import command_editor
-from voicedesk.rtc.signaling import selectable_kinds, targets_usage
+from voicedesk.rtc.signaling import header_problem, selectable_kinds, targets_usage
 from voicedesk.rtc.spec import CallSpec
 
 
@@ -97,11 +97,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_headers(values: list[str]) -> dict[str, str]:
+    """``-H 'Name: value'`` options as a dict; a ``VoiceDeskError`` naming the first bad one."""
     headers = {}
     for value in values:
         name, sep, rest = value.partition(":")
         if not sep or not name.strip():
             raise VoiceDeskError(f"bad header {value!r}: use 'Name: value'")
+        why = header_problem(name.strip(), rest.strip())
+        if why is not None:
+            raise VoiceDeskError(f"bad header {value!r}: {why}")
         headers[name.strip()] = rest.strip()
     return headers
 
