@@ -249,6 +249,22 @@ def test_impair_at_nan_is_refused(capsys):
     assert "bad --impair-at 'nan:loss=5%'" in last_line(err)
 
 
+@pytest.mark.parametrize("urls", [42, {"stun:x": 1}, None])
+def test_ice_config_urls_of_the_wrong_type(capsys, tmp_path, urls):
+    bad = tmp_path / "ice.json"
+    bad.write_text(json.dumps({"iceServers": [{"urls": urls}]}))
+    code, _, err = run_cli(capsys, "call", "embedded:echo", "--ice", str(bad))
+    assert code == 1 and "Traceback" not in err
+    assert 'iceServers[0]: "urls" must be a string or a list of strings' in last_line(err)
+
+
+def test_ice_config_credential_of_the_wrong_type(capsys, tmp_path):
+    bad = tmp_path / "ice.json"
+    bad.write_text(json.dumps({"iceServers": [{"urls": "turn:t.example:3478", "username": "u", "credential": 7}]}))
+    code, _, err = run_cli(capsys, "call", "embedded:echo", "--ice", str(bad))
+    assert code == 1 and '"credential" must be a string' in last_line(err)
+
+
 def test_a_header_with_a_line_break_is_refused_before_sending(capsys):
     seen: list[web.Request] = []
 
@@ -290,6 +306,27 @@ def test_a_redirect_on_json_signaling_says_so(capsys):
     assert code == 1 and "not JSON" not in message
     assert f"answered HTTP 302 Found, a redirect to {stub.url}/offer" in message
     assert "JSON signaling does not follow redirects" in message
+
+
+def test_serve_on_a_host_that_is_no_address(capsys):
+    code, _, err = run_cli(capsys, "serve", "--host", "256.1.1.1", "--port", "0")
+    message = last_line(err)
+    assert code == 1 and "Unknown error" not in message and "--port" not in message
+    assert message.startswith("voicedesk: cannot listen on 256.1.1.1:0: --host is not an address")
+
+
+def test_a_wav_that_is_a_directory(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "call", "embedded:echo", "--source", f"wav:{tmp_path}")
+    assert code == 1
+    assert f"cannot read audio file {tmp_path}: it is a directory" in last_line(err)
+
+
+def test_a_dump_whose_stats_is_not_an_object(capsys, tmp_path):
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps({"PeerConnections": {"1-1": {"stats": [1, 2]}}, "UserAgent": "x"}))
+    code, out, err = run_cli(capsys, "report", str(dump))
+    assert code == 1 and "samples" not in out
+    assert 'connection 1-1 has "stats" that is not an object but a list' in last_line(err)
 
 
 @pytest.mark.parametrize(

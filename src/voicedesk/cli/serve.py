@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import ipaddress
 import os
 import signal
+import socket
 import sys
 
 import voicedesk.agent  # noqa: F401  (registers the agents)
@@ -69,6 +71,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def listen_error(exc: OSError) -> str:
+    """Why binding failed, with the option to change: a getaddrinfo error's negative errno
+    means nothing to os.strerror ("Unknown error -3"), and only a busy or privileged port
+    is fixed by another --port."""
+    if isinstance(exc, socket.gaierror):
+        return f"--host is not an address or a name that resolves ({exc.strerror}) — check --host"
+    why = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        return f"{why} — pick another --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{why} — --host is not an address of this machine"
+    return why
+
+
 async def run(args: argparse.Namespace) -> int:
     from voicedesk.agent.server import AgentServer
     from voicedesk.agent.workers import WorkerFront
@@ -100,8 +116,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         await server.start()
     except OSError as exc:
-        why = os.strerror(exc.errno) if exc.errno else str(exc)
-        print(f"voicedesk: cannot listen on {args.host}:{args.port}: {why} — pick another --port", file=sys.stderr)
+        print(f"voicedesk: cannot listen on {args.host}:{args.port}: {listen_error(exc)}", file=sys.stderr)
         return 1
     across = f" across {workers} worker processes" if workers > 1 else ""
     print(
