@@ -329,6 +329,30 @@ def test_a_dump_whose_stats_is_not_an_object(capsys, tmp_path):
     assert 'connection 1-1 has "stats" that is not an object but a list' in last_line(err)
 
 
+async def _answer_to(offer: dict, mutate) -> web.Response:
+    """A real aiortc answer to ``offer``, then ``mutate``d as a broken peer would send it."""
+    pc = RTCPeerConnection()
+    await pc.setRemoteDescription(RTCSessionDescription(**offer))
+    await pc.setLocalDescription(await pc.createAnswer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return web.json_response({"sdp": mutate(sdp), "type": "answer"})
+
+
+def test_an_answer_that_rejects_the_audio_fails(capsys):
+    import re
+
+    async def handler(request: web.Request) -> web.Response:
+        return await _answer_to(await request.json(), lambda sdp: re.sub(r"(?m)^m=audio \d+", "m=audio 0", sdp))
+
+    with StubServer({("POST", "/offer"): handler}) as stub:
+        code, _, err = run_cli(capsys, "call", f"{stub.url}/offer", "--timeout", "5")
+    message = last_line(err)
+    assert code == 1
+    assert "the answer rejects the audio (line " in message
+    assert "m-section 0 (audio, mid 0) has port 0 [answer-rejects-media]" in message
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
