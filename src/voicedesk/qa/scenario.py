@@ -232,6 +232,8 @@ class _Checker:
             wav_node = keys["wav"][1]
             wav = self.text(wav_node, f"{what}.wav")
             resolved = Path(wav) if Path(wav).is_absolute() else Path(self.path).parent / wav
+            if resolved.is_dir():
+                raise self.fail(wav_node, f"{what}.wav: {resolved} is a directory, not an audio file")
             if not resolved.is_file():
                 raise self.fail(wav_node, f"{what}.wav: no such file {resolved}")
             return Utterance(wav=str(resolved))

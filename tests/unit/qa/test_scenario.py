@@ -124,6 +124,10 @@ def test_a_wav_is_found_next_to_the_scenario(tmp_path):
     path.write_text("steps:\n  - say: {wav: missing.wav}\n")
     with pytest.raises(ScenarioError, match=r"s\.yaml:2: step 1 \(say\)\.wav: no such file .*missing\.wav"):
         load_scenarios(path)
+    (tmp_path / "prompts").mkdir()
+    path.write_text("steps:\n  - say: {wav: prompts}\n")
+    with pytest.raises(ScenarioError, match=r"s\.yaml:2: step 1 \(say\)\.wav: .*prompts is a directory, not an audio"):
+        load_scenarios(path)
 
 
 def test_an_unreadable_file_is_one_clear_line(tmp_path):
