@@ -69,10 +69,14 @@ class IceConfig:
             if not isinstance(raw, dict) or "urls" not in raw:
                 raise ConfigError(f'{where} needs "urls"')
             urls = raw["urls"]
-            urls = (urls,) if isinstance(urls, str) else tuple(urls)
+            # only a string or a list: tuple() of a number raises TypeError, of an object takes its keys
+            urls = (urls,) if isinstance(urls, str) else tuple(urls) if isinstance(urls, list) else ()
             if not urls or not all(isinstance(u, str) for u in urls):
                 raise ConfigError(f'{where}: "urls" must be a string or a list of strings')
             username, credential = raw.get("username"), raw.get("credential")
+            for key, given in (("username", username), ("credential", credential)):
+                if given is not None and not isinstance(given, str):
+                    raise ConfigError(f'{where}: "{key}" must be a string')
             for url in urls:
                 _check_url(url, username, credential, where)
             servers.append(IceServer(urls, username, credential))

@@ -60,7 +60,8 @@ async def test_an_offer_the_agent_cannot_apply_is_one_line_and_recorded():
             await signaling.exchange(RTCSessionDescription(sdp=offer, type="offer"))
         text = str(caught.value)
         assert text == (
-            "the embedded echo agent refused the offer: offer could not be applied: ValueError: RTCP mux is not enabled"
+            "the embedded echo agent refused the offer: offer could not be applied: line 7: m-section 0 (audio, "
+            "mid 0) has no a=rtcp-mux [missing-rtcp-mux] (aiortc: ValueError: RTCP mux is not enabled)"
         )
         assert "\n" not in text
         [exchange] = signaling.exchanges

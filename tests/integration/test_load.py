@@ -94,7 +94,7 @@ def test_calls_a_full_server_refuses_are_counted_with_their_reason():
 
 def test_bad_options_are_one_line_errors():
     out = voicedesk("load", "embedded:echo", "--calls", "0")
-    assert out.returncode == 1 and out.stderr.strip() == "voicedesk: --calls must be at least 1"
+    assert out.returncode == 2 and out.stderr.strip() == "voicedesk load: --calls: expected a whole number ≥ 1, got 0"
     out = voicedesk("load", "embedded:echo", "--calls", "2", "--source", "tone:abc")
     assert out.returncode == 1 and out.stderr.startswith("voicedesk: bad source") and "Traceback" not in out.stderr
     out = voicedesk("load", "gopher://x", "--calls", "2")

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 from aiortc import RTCPeerConnection
 
 from voicedesk.errors import ConfigError
+from voicedesk.limits import problem
 
 OptionKind = Literal["text", "number", "flag", "choice", "path"]
 _ON = ("1", "on", "yes", "true")
@@ -47,10 +48,9 @@ class AgentOption:
                 number = float(value)
             except ValueError:
                 raise ConfigError(f"agent option {self.name} must be a number, not {value!r}") from None
-            low = float("-inf") if self.low is None else self.low
-            high = float("inf") if self.high is None else self.high
-            if not low <= number <= high:
-                raise ConfigError(f"agent option {self.name} must be between {low:g} and {high:g}, not {number:g}")
+            why = problem(number, minimum=self.low, maximum=self.high)  # NaN and infinities too
+            if why is not None:
+                raise ConfigError(f"agent option {self.name}: {why}")
             return number
         if self.kind == "flag":
             word = value.strip().lower()

@@ -25,6 +25,7 @@ from voicedesk.config import IceConfig
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.liveness import RtpArrivals
 from voicedesk.rtc.sdp import model as sdp_model
+from voicedesk.rtc.sdp.refusal import refusal_reason
 from voicedesk.tasks import TaskOwner
 
 # the logger name the server's session lines had before the split (what -v filters read)
@@ -137,9 +138,10 @@ class AgentSessions:
                     if transceiver.kind == "audio":
                         session.rtp.watch(transceiver.receiver)
         except Exception as exc:  # aiortc raises many exception types on bad SDP
-            await self.close_session(session, "bad offer")
+            await self.close_session(session, "bad offer", peer_first=True)
             text = str(exc).strip()
-            raise OfferError(f"offer could not be applied: {type(exc).__name__}{': ' + text if text else ''}") from None
+            detail = f"{type(exc).__name__}{': ' + text if text else ''}"
+            raise OfferError(f"offer could not be applied: {refusal_reason(offer_sdp, 'offer', detail)}") from None
         self._tasks.spawn(self._expire_unconnected(session), f"session {session.id} connect watchdog")
         logger.info("session %s answered (%d live)", session.id, len(self.sessions))
         return session, pc.localDescription.sdp
@@ -169,7 +171,8 @@ class AgentSessions:
         if not session.closing:
             await self.close_session(session, f"no audio packets from the caller for {self.media_timeout:g} s")
 
-    async def close_session(self, session: Session, why: str) -> None:
+    async def close_session(self, session: Session, why: str, *, peer_first: bool = False) -> None:
+        """End a session: its agent, then its peer connection (``peer_first``: the other way round)."""
         if session.closing:
             return
         session.closing = True
@@ -179,13 +182,27 @@ class AgentSessions:
         if watchdog is not None and watchdog is not asyncio.current_task():
             watchdog.cancel()
         self.sessions.pop(session.id, None)
+        if peer_first:
+            # a refused offer: setRemoteDescription may already have scheduled aiortc's
+            # __connect, which would walk the half-made transports (a BUNDLE naming no section
+            # leaves None) and raise in the background. close() marks the connection closed
+            # before its first await, and __connect checks that first, so it must run before
+            # anything else yields to the loop: awaited in this task (asyncio.timeout), not
+            # wrapped in a new one (wait_for would schedule it behind __connect).
+            await self._close_peer(session)
         with contextlib.suppress(Exception):
             await session.agent.close()
+        if not peer_first:
+            await self._close_peer(session)
+        logger.info("session %s closed (%s); %d live", session.id, why, len(self.sessions))
+
+    @staticmethod
+    async def _close_peer(session: Session) -> None:
         try:
-            await asyncio.wait_for(session.pc.close(), PC_CLOSE_TIMEOUT)
+            async with asyncio.timeout(PC_CLOSE_TIMEOUT):
+                await session.pc.close()
         except Exception as exc:  # close() can raise after a failed negotiation
             logger.debug("closing session %s: %s", session.id, exc)
-        logger.info("session %s closed (%s); %d live", session.id, why, len(self.sessions))
 
 
 def _caller_sends_audio(offer_sdp: str) -> bool:

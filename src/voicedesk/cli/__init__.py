@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from voicedesk import __version__
 from voicedesk.errors import VoiceDeskError
@@ -22,12 +23,23 @@ def command_modules() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``voicedesk call: --duration: 'x' is not a number``, exit 2.
+
+    argparse prints the whole usage block (13 lines for ``call``) before its one line of
+    error, which buries what went wrong; ``--help`` still shows the usage. Subparsers
+    inherit the class (argparse makes them with ``type(parent)``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message.removeprefix('argument ')}\n")
+
+
 def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser with every subcommand, or with just those in ``only`` (each command
     module imports what it runs with: registering all of them costs start-up time)."""
     import importlib
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="voicedesk",
         description="A WebRTC workbench for voice-AI agents: call, measure, inspect.",
     )

@@ -17,6 +17,7 @@ from typing import Any
 from aiortc.mediastreams import MediaStreamTrack
 
 from voicedesk.errors import ConfigError
+from voicedesk.limits import checked, number, seconds
 from voicedesk.media.devices import AudioDeviceNotice, parse_device_spec
 from voicedesk.media.dtmf import dtmf_samples, validate_digits
 from voicedesk.media.microphone import MicrophoneTrack
@@ -40,7 +41,7 @@ def add_audio_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument("--speaker", action="store_true", help="play received audio on the default output device")
     group.add_argument(
         "--playout-ms",
-        type=float,
+        type=number(minimum=0, maximum=1000),
         default=60.0,
         metavar="MS",
         help="playout buffer target depth in front of the speaker (default 60 ms)",
@@ -54,7 +55,7 @@ def add_audio_arguments(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--dtmf-delay",
-        type=float,
+        type=seconds(),
         default=1.0,
         metavar="SECONDS",
         help="wait this long after connecting before sending --dtmf (default 1)",
@@ -68,10 +69,9 @@ class CallAudio(CallExtension):
         self.args = args
         self.duration = duration
         self.dtmf = validate_digits(args.dtmf) if args.dtmf else None
-        if args.dtmf_delay < 0:
-            raise ConfigError("--dtmf-delay must be ≥ 0")
-        if not 0 <= args.playout_ms <= 1000:
-            raise ConfigError("--playout-ms must be 0–1000")
+        # the parser's types checked these (voicedesk/limits.py); again for a namespace built by hand
+        checked(args.dtmf_delay, "--dtmf-delay", minimum=0, kind="seconds")
+        checked(args.playout_ms, "--playout-ms", minimum=0, maximum=1000)
         self.dtmf_seconds = dtmf_samples(self.dtmf).size / SAMPLE_RATE if self.dtmf else 0.0
         self.source_track: MediaStreamTrack | None = None
         self.recorder: WavRecorderSink | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +13,7 @@ import voicedesk.speech  # noqa: F401  (registers the say: source)
 from voicedesk.cli._audio import CallAudio, add_audio_arguments
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
+from voicedesk.limits import DAY_S, count, seconds
 from voicedesk.media.sources import source_usages
 from voicedesk.qa.report import CallReporter, add_report_arguments
 from voicedesk.rtc.agent_events import AgentEventReceived
@@ -23,7 +23,7 @@ from voicedesk.rtc.impair import PRESETS, ImpairmentChanged, ImpairmentSpec
 from voicedesk.rtc.impair_schedule import parse_schedule
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaLost, MediaResumed
 from voicedesk.rtc.sdp.edit import command_editor
-from voicedesk.rtc.signaling import selectable_kinds, targets_usage
+from voicedesk.rtc.signaling import header_problem, selectable_kinds, targets_usage
 from voicedesk.rtc.spec import CallSpec
 
 
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="tone:440",
         help=f"{source_usages()} (default tone:440)",
     )
-    p.add_argument("--duration", type=float, default=5.0, help="seconds to stay connected (default 5)")
+    p.add_argument("--duration", type=seconds(), default=5.0, help="seconds to stay connected (default 5)")
     p.add_argument(
         "--hangup-after-source",
         action="store_true",
@@ -57,7 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="what the offer asks for: sendonly for an ingest endpoint (WHIP to a media server), "
         "recvonly to listen only (default sendrecv); success is judged by the direction negotiated",
     )
-    p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for set-up (default 15)")
+    p.add_argument(
+        "--timeout", type=seconds(above=0, maximum=DAY_S), default=15.0, help="seconds allowed for set-up (default 15)"
+    )
     p.add_argument(
         "--ice",
         metavar="CONFIG.json|PRESET",
@@ -86,7 +88,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS:SPEC",
         help="change the impairment SECONDS after connecting, e.g. '5:loss=20%%' (repeatable)",
     )
-    p.add_argument("--impair-seed", type=int, help="seed for the impairment's random numbers (repeatable runs)")
+    p.add_argument(
+        "--impair-seed", type=count(minimum=None), help="seed for the impairment's random numbers (repeatable runs)"
+    )
     p.add_argument(
         "--edit-offer",
         metavar="CMD",
@@ -103,7 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--media-timeout",
-        type=float,
+        type=seconds(maximum=DAY_S),
         default=MEDIA_TIMEOUT,
         metavar="SECONDS",
         help="end the call as failed when no audio packets arrive from the peer for this long: it died, froze "
@@ -122,11 +126,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_headers(values: list[str]) -> dict[str, str]:
+    """``-H 'Name: value'`` options as a dict; a ``VoiceDeskError`` naming the first bad one."""
     headers = {}
     for value in values:
         name, sep, rest = value.partition(":")
         if not sep or not name.strip():
             raise VoiceDeskError(f"bad header {value!r}: use 'Name: value'")
+        why = header_problem(name.strip(), rest.strip())
+        if why is not None:
+            raise VoiceDeskError(f"bad header {value!r}: {why}")
         headers[name.strip()] = rest.strip()
     return headers
 
@@ -199,11 +207,6 @@ async def run(args: argparse.Namespace) -> int:
     ice = resolve_ice(args.ice, relay_only=args.relay_only)
     for warning in ice.warnings:
         print(f"voicedesk: warning: {warning}", file=sys.stderr)
-    # NaN compares false with everything: without isfinite "--duration nan" would hold the call for ever
-    if not (math.isfinite(args.duration) and args.duration >= 0 and math.isfinite(args.timeout) and args.timeout > 0):
-        raise VoiceDeskError("--duration must be ≥ 0 and --timeout > 0")
-    if not (math.isfinite(args.media_timeout) and args.media_timeout >= 0):
-        raise VoiceDeskError("--media-timeout must be a number of seconds ≥ 0 (0 = off)")
     spec = CallSpec(
         args.target,
         signaling=args.signaling,

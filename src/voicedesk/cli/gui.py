@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from voicedesk.errors import VoiceDeskError
+from voicedesk.limits import DAY_S, seconds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="call embedded:echo, wait for audio both ways, print one JSON line, quit (offscreen without a display)",
     )
     p.add_argument("--screenshot", metavar="PATH.png", help="with --smoke-test: save the window as a PNG")
-    p.add_argument("--timeout", type=float, default=45.0, help="with --smoke-test: seconds allowed (default 45)")
+    p.add_argument(
+        "--timeout",
+        type=seconds(above=0, maximum=DAY_S),
+        default=45.0,
+        help="with --smoke-test: seconds allowed (default 45)",
+    )
     p.set_defaults(run=run)
 
 

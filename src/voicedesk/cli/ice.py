@@ -9,6 +9,7 @@ import sys
 
 from voicedesk.config import import_preset, list_presets, resolve_ice
 from voicedesk.errors import ConfigError
+from voicedesk.limits import DAY_S, count, seconds
 from voicedesk.rtc.ice_probe import DEFAULT_TIMEOUT, format_report, probe
 from voicedesk.rtc.turn_credentials import DEFAULT_TTL, mint
 
@@ -23,7 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--ice", metavar="CONFIG.json|PRESET", help="RTCConfiguration JSON file or preset name")
     pr.add_argument("--relay-only", action="store_true", help='probe with iceTransportPolicy "relay"')
     pr.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per server (default {DEFAULT_TIMEOUT:g})"
+        "--timeout",
+        type=seconds(above=0, maximum=DAY_S),
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per server (default {DEFAULT_TIMEOUT:g})",
     )
     pr.add_argument("--no-rtt", action="store_true", help="skip the round trip through each TURN relay")
     pr.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
@@ -47,7 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cr = ice.add_parser("credentials", help="mint ephemeral TURN credentials (coturn use-auth-secret)")
     cr.add_argument("--secret", help=f"the TURN server's static-auth-secret (or set ${SECRET_ENV})")
     cr.add_argument("--name", default="voicedesk", help="who the credentials are for (default voicedesk)")
-    cr.add_argument("--ttl", type=int, default=DEFAULT_TTL, help=f"seconds of validity (default {DEFAULT_TTL})")
+    cr.add_argument(
+        "--ttl", type=count(minimum=1), default=DEFAULT_TTL, help=f"seconds of validity (default {DEFAULT_TTL})"
+    )
     cr.add_argument("--url", action="append", default=[], help="TURN URL(s): print an iceServers entry")
     cr.add_argument("--json", action="store_true", help="print username, credential and expiry as JSON")
     cr.set_defaults(run=run_credentials)

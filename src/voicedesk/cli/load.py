@@ -9,6 +9,7 @@ from typing import Any
 
 import voicedesk.agent
 import voicedesk.speech  # noqa: F401  (registers the say: source)
+from voicedesk.limits import DAY_S, count, number, seconds
 from voicedesk.rtc.signaling import selectable_kinds, with_signaling_kind
 
 
@@ -21,14 +22,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "embedded:AGENT starts one agent server in this process for all the calls.",
     )
     p.add_argument("target", help="the same targets as 'voicedesk call' (http(s)://…, whip+…, ws://…, embedded:echo)")
-    p.add_argument("--calls", type=int, required=True, help="number of calls to place")
-    p.add_argument("--ramp", type=float, default=10.0, help="calls started per second (default 10)")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds each call stays up (default 10)")
+    p.add_argument("--calls", type=count(minimum=1), required=True, help="number of calls to place")
+    p.add_argument("--ramp", type=number(above=0), default=10.0, help="calls started per second (default 10)")
+    p.add_argument("--duration", type=seconds(), default=10.0, help="seconds each call stays up (default 10)")
     p.add_argument(
         "--source", default="tone:440", help="tone:FREQ, wav:PATH, wav+loop:PATH or silence (default tone:440)"
     )
-    p.add_argument("--timeout", type=float, default=15.0, help="seconds allowed for each call's set-up (default 15)")
-    p.add_argument("--processes", type=int, default=0, help="worker processes (default: one per core)")
+    p.add_argument(
+        "--timeout",
+        type=seconds(above=0, maximum=DAY_S),
+        default=15.0,
+        help="seconds allowed for each call's set-up (default 15)",
+    )
+    p.add_argument("--processes", type=count(), default=0, help="worker processes (default: one per core)")
     p.add_argument("--signaling", choices=selectable_kinds(), help="as for 'voicedesk call'")
     p.add_argument("--ice", metavar="CONFIG.json|PRESET", help="RTCConfiguration JSON or a preset")
     p.add_argument("--relay-only", action="store_true", help='force iceTransportPolicy "relay" (TURN only)')
@@ -60,8 +66,8 @@ def print_report(report: dict[str, Any]) -> None:
         f"quality bar    {report['meeting_quality_bar']} of {report['calls']} calls got ≥ 48 frames/s, "
         "loss < 1 %, jitter < 20 ms",
     ]
-    for reason, count in report["failures"].items():
-        lines.append(f"failed ×{count:<4} {reason}")
+    for reason, times in report["failures"].items():
+        lines.append(f"failed ×{times:<4} {reason}")
     print("\n".join(lines), flush=True)
 
 

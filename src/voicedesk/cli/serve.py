@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import ipaddress
-import math
 import os
 import signal
+import socket
 import sys
 
 import voicedesk.agent  # noqa: F401  (registers the agents)
 from voicedesk.agent.registry import agent_names
 from voicedesk.agent.sessions import MEDIA_TIMEOUT as SESSION_MEDIA_TIMEOUT
+from voicedesk.limits import DAY_S, count, number, port, seconds
 
 # admission control, from bench/server_capacity.py (bench/RESULTS.md): a pinned echo worker's
 # loop-lag median stayed <= 4.3 ms up to its capacity and reached 26-62 ms past it; the voice
@@ -28,21 +30,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="127.0.0.1",
         help="address to bind signaling (HTTP) to (default 127.0.0.1); media (UDP) uses every interface",
     )
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    p.add_argument("--port", type=port, default=8080, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--agent", default="echo", choices=agent_names(), help="agent to run (default echo)")
     p.add_argument(
-        "--max-sessions", type=int, default=50, help="live sessions before 503 (default 50; per worker with --workers)"
+        "--max-sessions",
+        type=count(minimum=1),
+        default=50,
+        help="live sessions before 503 (default 50; per worker with --workers)",
     )
     p.add_argument(
         "--max-loop-lag-ms",
-        type=float,
+        type=number(minimum=0),
         default=DEFAULT_MAX_LOOP_LAG_MS,
         help="refuse new calls (503) while the event loop runs this late, median over 3 s: the server is "
         f"saturated and another call would degrade every call (default {DEFAULT_MAX_LOOP_LAG_MS:g}; 0 = off)",
     )
     p.add_argument(
         "--media-timeout",
-        type=float,
+        type=seconds(maximum=DAY_S),
         default=SESSION_MEDIA_TIMEOUT,
         metavar="SECONDS",
         help="close a session whose caller has sent no audio packets for this long: it died or its path "
@@ -50,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=count(),
         default=1,
         help="agent-server processes, each pinned to a CPU, behind one front on --port (0 = one per core; default 1)",
     )
@@ -86,6 +91,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def listen_error(exc: OSError) -> str:
+    """Why binding failed, with the option to change: a getaddrinfo error's negative errno
+    means nothing to os.strerror ("Unknown error -3"), and only a busy or privileged port
+    is fixed by another --port."""
+    if isinstance(exc, socket.gaierror):
+        return f"--host is not an address or a name that resolves ({exc.strerror}) — check --host"
+    why = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        return f"{why} — pick another --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{why} — --host is not an address of this machine"
+    return why
+
+
 async def run(args: argparse.Namespace) -> int:
     from voicedesk.agent.server import AgentServer
     from voicedesk.agent.workers import WorkerFront
@@ -94,8 +113,6 @@ async def run(args: argparse.Namespace) -> int:
 
     if args.workers < 0 or args.max_loop_lag_ms < 0:
         raise ConfigError("--workers and --max-loop-lag-ms must be ≥ 0")
-    if not (math.isfinite(args.media_timeout) and args.media_timeout >= 0):
-        raise ConfigError("--media-timeout must be a number of seconds ≥ 0 (0 = off)")
     max_loop_lag_ms = args.max_loop_lag_ms or None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     workers = args.workers or cores
@@ -127,8 +144,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         await server.start()
     except OSError as exc:
-        why = os.strerror(exc.errno) if exc.errno else str(exc)
-        print(f"voicedesk: cannot listen on {args.host}:{args.port}: {why} — pick another --port", file=sys.stderr)
+        print(f"voicedesk: cannot listen on {args.host}:{args.port}: {listen_error(exc)}", file=sys.stderr)
         return 1
     across = f" across {workers} worker processes" if workers > 1 else ""
     # aioice gathers host candidates on every interface address and has no option to pick

@@ -113,12 +113,9 @@ async def run(args: argparse.Namespace) -> int:
         if not (target or scenario.target):
             raise VoiceDeskError(f"{scenario.where}: no target: add 'target:' to the scenario or pass --target")
     ice = resolve_ice(args.ice) if args.ice else None
-    headers = {}
-    for value in args.header:
-        name, sep, rest = value.partition(":")
-        if not sep or not name.strip():
-            raise VoiceDeskError(f"bad header {value!r}: use 'Name: value'")
-        headers[name.strip()] = rest.strip()
+    from voicedesk.cli.call import parse_headers
+
+    headers = parse_headers(args.header)
 
     results: list[dict[str, Any]] = []
     for scenario in scenarios:

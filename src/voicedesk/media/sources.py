@@ -52,7 +52,8 @@ def load_audio_file(path: str | Path) -> np.ndarray:
     """Decode any file av can read to mono float32 at 48 kHz, or raise MediaError."""
     path = Path(path)
     if not path.is_file():
-        raise MediaError(f"cannot read audio file {path}: no such file")
+        why = "it is a directory" if path.is_dir() else "not a file" if path.exists() else "no such file"
+        raise MediaError(f"cannot read audio file {path}: {why}")
     try:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         blocks: list[np.ndarray] = []

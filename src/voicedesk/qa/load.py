@@ -36,7 +36,8 @@ import av
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from voicedesk.errors import ConfigError, VoiceDeskError
+from voicedesk.errors import VoiceDeskError
+from voicedesk.limits import DAY_S, WEEK_S, checked
 from voicedesk.media.pcm import FRAME_SAMPLES, TIME_BASE, mono_to_frame
 from voicedesk.media.tracks import FramePacer
 from voicedesk.rtc.extension import CallExtension
@@ -69,14 +70,12 @@ class LoadPlan:
     stop_on_first_failure: bool = True  # only before any call connected: a dead target
 
     def check(self) -> None:
-        if self.calls < 1:
-            raise ConfigError("--calls must be at least 1")
-        if self.ramp <= 0:
-            raise ConfigError("--ramp must be > 0 calls per second")
-        if self.duration < 0 or self.timeout <= 0:
-            raise ConfigError("--duration must be ≥ 0 and --timeout > 0")
-        if self.processes < 0:
-            raise ConfigError("--processes must be ≥ 0 (0 = one per core)")
+        # the same checks as the command line's types: NaN would pass a plain comparison
+        checked(self.calls, "--calls", minimum=1, kind="a whole number")
+        checked(self.ramp, "--ramp", above=0)
+        checked(self.duration, "--duration", minimum=0, maximum=WEEK_S, kind="seconds")
+        checked(self.timeout, "--timeout", above=0, maximum=DAY_S, kind="seconds")
+        checked(self.processes, "--processes", minimum=0, kind="a whole number")
 
     @property
     def process_count(self) -> int:

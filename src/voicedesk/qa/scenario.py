@@ -17,6 +17,7 @@ loaded values) so every message can point at the line that is wrong.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 import yaml
 
 from voicedesk.errors import ConfigError
+from voicedesk.limits import problem
 from voicedesk.rtc.impair import ImpairmentSpec
 
 
@@ -196,9 +198,15 @@ class _Checker:
 
     def number(self, node: yaml.Node, what: str, minimum: float | None = 0.0) -> float:
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith((":int", ":float")):
-            value = float(yaml.safe_load(node.value))
-            if minimum is not None and value < minimum:
-                raise self.fail(node, f"{what}: expected a number >= {minimum:g}, got {value:g}")
+            try:
+                value = float(yaml.safe_load(node.value))
+            except OverflowError:  # a YAML int with hundreds of digits
+                value = math.inf
+            # the command line's check (voicedesk/limits.py): .nan and .inf are YAML numbers too,
+            # and a silence or timeout of either would never end
+            why = problem(value, minimum=minimum)
+            if why is not None:
+                raise self.fail(node, f"{what}: {why}")
             return value
         raise self.fail(node, f"{what}: expected a number, got {self.kind_of(node)}")
 
@@ -224,6 +232,8 @@ class _Checker:
             wav_node = keys["wav"][1]
             wav = self.text(wav_node, f"{what}.wav")
             resolved = Path(wav) if Path(wav).is_absolute() else Path(self.path).parent / wav
+            if resolved.is_dir():
+                raise self.fail(wav_node, f"{what}.wav: {resolved} is a directory, not an audio file")
             if not resolved.is_file():
                 raise self.fail(wav_node, f"{what}.wav: no such file {resolved}")
             return Utterance(wav=str(resolved))

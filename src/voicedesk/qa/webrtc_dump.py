@@ -102,7 +102,13 @@ def parse_dump(data: Any, name: str = "dump") -> WebrtcDump:
     for key, pc in data["PeerConnections"].items():
         if not isinstance(pc, dict):
             continue
-        stats = pc.get("stats") if isinstance(pc.get("stats"), dict) else {}
+        stats = pc.get("stats", {})
+        if not isinstance(stats, dict):
+            # read as no stats, this would report "0 samples" as if the call had none
+            raise DumpError(
+                f'{name}: connection {key} has "stats" that is not an object but {_json_kind(stats)}: '
+                "the dump is damaged or not from chrome://webrtc-internals"
+            )
         samples, started = _samples_from_stats(stats)
         connections.append(
             DumpConnection(
@@ -116,6 +122,16 @@ def parse_dump(data: Any, name: str = "dump") -> WebrtcDump:
             )
         )
     return WebrtcDump(path=name, user_agent=str(data.get("UserAgent", "")), connections=tuple(connections))
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text" if isinstance(value, str) else "a list"
 
 
 # --- reading ---------------------------------------------------------------

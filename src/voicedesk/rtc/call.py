@@ -44,6 +44,7 @@ from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import DirectionCounters, ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaGap, MediaLost, MediaResumed, RtpArrivals, media_lost_reason
 from voicedesk.rtc.sdp import model as sdp_model
+from voicedesk.rtc.sdp.refusal import refusal_reason, rejected_audio, unusable_bundle
 from voicedesk.rtc.signaling import Signaling, signaling_for_target, with_signaling_kind
 from voicedesk.rtc.signaling.log import SignalingExchanged, redact_url
 from voicedesk.rtc.stats import StatsSample, StatsSampler
@@ -445,13 +446,22 @@ class Call:
         if self.relay is not None:
             answer = RTCSessionDescription(sdp=await self.relay.rewrite_answer(answer.sdp), type=answer.type)
         edited = "edited " if "answer" in self.unedited_sdp else ""
+        rejected = rejected_audio(self.local_sdp or "", answer.sdp)
+        if rejected is not None:
+            raise SdpError(
+                f"the {edited}answer rejects the audio ({rejected}): the peer will neither send nor play audio"
+            )
+        bundle = unusable_bundle(answer.sdp)
+        if bundle is not None:
+            raise SdpError(f"the {edited}answer could not be applied: {bundle}")
         if "a=fingerprint:" not in answer.sdp:
             # aiortc applies it, then waits out the timeout in a handshake it cannot verify
             raise SdpError(f"the {edited}answer has no a=fingerprint: the peer's DTLS certificate cannot be verified")
         try:
             await pc.setRemoteDescription(answer)
         except Exception as exc:  # aiortc raises many types on bad SDP
-            raise SdpError(f"the {edited}answer could not be applied: {_describe(exc)}") from None
+            why = refusal_reason(answer.sdp, "answer", _describe(exc), offer=self.local_sdp)
+            raise SdpError(f"the {edited}answer could not be applied: {why}") from None
         applied_at = time.monotonic()
         self._emit(DescriptionSet("remote", "answer", answer.sdp, self._now_ms()))
         await self.signaling.set_remote_candidate_handler(self._add_remote_candidate)
@@ -574,7 +584,7 @@ class Call:
         try:
             await pc.setLocalDescription(RTCSessionDescription(sdp=edited, type="offer"))
         except Exception as exc:  # aiortc raises ValueError, KeyError, AttributeError… on SDP it cannot use
-            raise SdpError(f"the edited offer was refused: {_describe(exc)}") from None
+            raise SdpError(f"the edited offer was refused: {refusal_reason(edited, 'offer', _describe(exc))}") from None
         self.local_sdp = edited
 
     async def _route_offer_through_relay(self, offer: RTCSessionDescription) -> RTCSessionDescription:

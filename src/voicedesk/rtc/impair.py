@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from voicedesk.errors import ConfigError
+from voicedesk.limits import problem
 from voicedesk.rtc.sdp.model import parse_candidate_line
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,13 @@ class ImpairmentSpec:
             name, unit = name.lower(), unit.lower()
             if unit not in _UNITS[name]:
                 raise ConfigError(f"bad unit {unit!r} in {item!r}")
-            value = float(number) * _UNITS[name][unit]
+            try:
+                value = float(number) * _UNITS[name][unit]
+            except ValueError:  # the pattern lets "1.2.3" and "." through
+                raise ConfigError(f"bad impairment {item!r}: {number!r} is not a number") from None
+            why = problem(value, minimum=0)  # a figure of 400 digits reads as inf
+            if why is not None:
+                raise ConfigError(f"bad impairment {item!r}: {why}")
             if name == "loss" and not 0 <= value <= 100:
                 raise ConfigError(f"bad impairment {item!r}: loss must be 0–100 %")
             if name == "burst" and value < 1:

@@ -93,6 +93,15 @@ def test_several_scenarios_in_one_file_are_named_after_it():
         ("steps:\n  - expect_transcript: {matches: '('}\n", 2, "matches: not a regular expression"),
         ("steps:\n  - barge_in: {say: stop}\n", 2, "step 1 (barge_in): expected a say step before it"),
         ("stt: fancy\nsteps: [hangup]\n", 1, "stt: expected constrained or open, got 'fancy'"),
+        # numbers that would never end, or are out of range (the command line's check, voicedesk/limits.py)
+        ("steps:\n  - silence: .nan\n", 2, "step 1 (silence) (seconds): expected a number ≥ 0, got nan"),
+        ("steps:\n  - silence: .inf\n", 2, "step 1 (silence) (seconds): expected a number ≥ 0, got inf"),
+        ("steps:\n  - silence: -1\n", 2, "step 1 (silence) (seconds): expected a number ≥ 0, got -1"),
+        ("timeout: .NaN\nsteps: [hangup]\n", 1, "timeout: expected a number ≥ 0, got nan"),
+        ("steps:\n  - wait_reply: {timeout: .inf}\n", 2, "step 1 (wait_reply).timeout: expected a number ≥ 0"),
+        ("steps:\n  - say: {tone: .nan}\n", 2, "step 1 (say).tone: expected a number ≥ 0, got nan"),
+        ("steps:\n  - expect: {loss_pct: {max: .nan}}\n", 2, "loss_pct.max: expected a finite number, got nan"),
+        ("steps:\n  - silence: 1" + "0" * 400 + "\n", 2, "step 1 (silence) (seconds): expected a number ≥ 0, got inf"),
         # not YAML, or empty
         ("steps: [\n", 2, "not valid YAML"),
         ("", 1, "the file is empty"),
@@ -114,6 +123,10 @@ def test_a_wav_is_found_next_to_the_scenario(tmp_path):
     assert s.steps[0].say.wav == str(tmp_path / "hello.wav")
     path.write_text("steps:\n  - say: {wav: missing.wav}\n")
     with pytest.raises(ScenarioError, match=r"s\.yaml:2: step 1 \(say\)\.wav: no such file .*missing\.wav"):
+        load_scenarios(path)
+    (tmp_path / "prompts").mkdir()
+    path.write_text("steps:\n  - say: {wav: prompts}\n")
+    with pytest.raises(ScenarioError, match=r"s\.yaml:2: step 1 \(say\)\.wav: .*prompts is a directory, not an audio"):
         load_scenarios(path)
 
 

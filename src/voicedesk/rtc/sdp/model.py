@@ -456,6 +456,9 @@ class _Reader:
             elif kind == "t" and media is None:
                 desc.timing = line.value
             elif kind == "c":
+                fields = len(line.value.split())
+                if fields != 3:  # aiortc asserts on it: say which line, not "AssertionError"
+                    self.problem(line, f"c= needs 3 fields (IN IP4 address), found {fields}")
                 current.connection = line.value
                 current.connection_line = line.number
             elif kind == "a":

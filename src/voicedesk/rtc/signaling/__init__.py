@@ -25,8 +25,10 @@ so that rtc never imports them.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from voicedesk.errors import ConfigError
 from voicedesk.plugins import load_plugins
@@ -36,8 +38,10 @@ from voicedesk.rtc.signaling.log import redact_url
 __all__ = [
     "Dialect",
     "Signaling",
+    "check_headers",
     "dialect_for_target",
     "dialects",
+    "header_problem",
     "register_dialect",
     "selectable_kinds",
     "signaling_for_target",
@@ -234,4 +238,39 @@ def signaling_for_target(
 ) -> Signaling:
     """The signaling for ``target`` (see the table above); ``kind`` as ``--signaling``."""
     dialect, address = dialect_for_target(with_signaling_kind(target.strip(), kind))
+    if dialect.url:
+        _check_url_port(target.strip(), address)
+        check_headers(headers or {})
     return dialect.build(address, headers=headers, timeout=timeout)
+
+
+def _check_url_port(target: str, address: str) -> None:
+    try:
+        port = urlsplit(address).port
+    except ValueError:
+        raise ConfigError(f"bad target URL {target!r}: the port is not a number in 1-65535") from None
+    if port == 0:
+        # the URL parser reads ":0" as "no port", so the request would go to 80 or 443
+        raise ConfigError(f"bad target URL {target!r}: port 0 cannot be called (use 1-65535)")
+
+
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why a header cannot be sent as given, or None. aiohttp raises a bare ValueError deep
+    inside the request on a line break in a header (a traceback, not a message), and a
+    line break would otherwise smuggle a second header into the request."""
+    if not _HTTP_TOKEN.fullmatch(name):
+        return f"the name {name!r} is not an HTTP header name (letters, digits and -_.!#$%&'*+^`|~)"
+    if any(c in value for c in "\r\n\0"):
+        return "the value holds a line break (CR or LF) or a NUL byte"
+    return None
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """``ConfigError`` naming the first header that ``header_problem`` refuses."""
+    for name, value in headers.items():
+        why = header_problem(name, value)
+        if why is not None:
+            raise ConfigError(f"bad header {name!r}: {why}")

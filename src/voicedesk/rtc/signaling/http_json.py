@@ -85,6 +85,15 @@ class HttpJsonSignaling(Signaling):
                 content_type="application/json",
                 request_timeout=self.timeout,
             )
+        if 300 <= reply.status < 400:
+            # not followed (http_request never does): a redirected POST loses its body, and a
+            # redirect's body ("302: Found") would otherwise be reported as an answer that is not JSON
+            location = reply.headers.get("Location")
+            raise SignalingError(
+                f"{refused} HTTP {reply.status} {reply.reason}"
+                + (f", a redirect to {location}" if location else ", a redirect")
+                + ": JSON signaling does not follow redirects; call the URL it names"
+            )
         if reply.status >= 400:
             raise SignalingError(
                 f"{refused} HTTP {reply.status} {reply.reason}: "
