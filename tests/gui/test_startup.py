@@ -22,8 +22,20 @@ from voicedesk.gui.widgets.audio_panel import microphone_spec
 pytestmark = pytest.mark.gui
 
 BAD_EXIT_SIGNS = ("Fatal Python error", "QThread: Destroyed", "Traceback", "Task was destroyed but it is pending")
-# what the first screen does not need: the HTTP stack, PortAudio, the SDP linter, reports
-NOT_AT_START = ("aiohttp", "sounddevice", "voicedesk.rtc.sdp.lint", "voicedesk.qa.report", "voicedesk.rtc.ice_probe")
+# what the first screen does not need: the HTTP stack, PortAudio, the SDP linter, reports,
+# the agents (listing embedded:AGENT targets imports none) and a call's spec and summary
+NOT_AT_START = (
+    "aiohttp",
+    "sounddevice",
+    "voicedesk.rtc.sdp.lint",
+    "voicedesk.qa.report",
+    "voicedesk.rtc.ice_probe",
+    "voicedesk.agent.agents",
+    "voicedesk.agent.voice_agents",
+    "voicedesk.agent.pipeline",
+    "voicedesk.rtc.spec",
+    "voicedesk.rtc.summary",
+)
 
 
 def app_env(tmp_path) -> dict[str, str]:
@@ -128,6 +140,8 @@ WATCH_SCRIPT = textwrap.dedent(
                 break
             await asyncio.sleep(0.05)
         print("warmed", "aiohttp" in sys.modules, flush=True)
+        agents = all(m in sys.modules for m in ("voicedesk.agent.agents", "voicedesk.rtc.spec"))
+        print("agents warmed", agents, flush=True)
         print("frozen", gc.get_freeze_count() > 10_000, flush=True)
         for window in gui_app.QApplication.topLevelWidgets():
             window.close()
@@ -150,6 +164,7 @@ def test_the_window_shows_before_loading_the_call_path_then_warms_it(tmp_path):
     lines = result.stdout.split("\n")
     assert "at-show" in lines, result.stdout  # nothing of NOT_AT_START was loaded
     assert "warmed True" in lines, result.stdout
+    assert "agents warmed True" in lines, result.stdout  # what embedded:echo and dial() need
     assert "frozen True" in lines, result.stdout
 
 

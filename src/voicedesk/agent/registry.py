@@ -4,9 +4,12 @@ An agent is one module: a subclass of ``Agent`` that declares its name, a one-li
 summary, its options (typed, with defaults; secret ones are masked wherever options
 are shown), whether it writes turn events on the ``voicedesk`` data channel, and a
 ``preflight`` that says what is missing before any call is answered. The module ends
-with ``register_agent(TheAgent)``; ``voicedesk.agent`` imports the built-in ones. The
-CLI's ``--agent`` choices, the window's agent lists, ``embedded:AGENT`` and the
-server all read this registry.
+with ``register_agent(TheAgent)``. The built-in agents are listed in ``BUILTIN_AGENTS``
+by name and module, and their module is imported when one of them is first looked up:
+listing the names (the window's target list, ``--agent`` choices) imports no agent,
+so the window's first screen does without the pipeline agents' modules (~12 ms,
+bench/startup.py). The CLI's ``--agent`` choices, the window's agent lists,
+``embedded:AGENT`` and the server all read this registry.
 
 An agent is attached to a fresh peer connection before the offer is applied; it adds
 what it sends and consumes what it receives. ``close`` runs when the session ends.
@@ -14,13 +17,15 @@ what it sends and consumes what it receives. ``close`` runs when the session end
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
-
-from aiortc import RTCPeerConnection
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
+
+if TYPE_CHECKING:
+    from aiortc import RTCPeerConnection
 
 OptionKind = Literal["text", "number", "flag", "choice", "path"]
 _ON = ("1", "on", "yes", "true")
@@ -111,6 +116,16 @@ class Agent:
 
 _AGENTS: dict[str, type[Agent]] = {}
 
+# the built-in agents and the module whose import registers each (tests/unit/agent/test_registry.py
+# checks that each module registers exactly these); imported on the first lookup of one of them
+BUILTIN_AGENTS: dict[str, str] = {
+    "echo": "voicedesk.agent.agents",
+    "tone": "voicedesk.agent.agents",
+    "parrot": "voicedesk.agent.voice_agents",
+    "voice": "voicedesk.agent.voice_agents",
+    "script": "voicedesk.agent.voice_agents",
+}
+
 
 def register_agent(agent: type[Agent]) -> type[Agent]:
     """Add (or replace, by name) an agent; usable as a class decorator."""
@@ -119,16 +134,30 @@ def register_agent(agent: type[Agent]) -> type[Agent]:
 
 
 def agent_names() -> list[str]:
-    """The registered agents' names, sorted (for ``--agent`` choices and the window's lists)."""
-    return sorted(_AGENTS)
+    """The agents' names, sorted (for ``--agent`` choices and the window's lists); imports none."""
+    return sorted({*BUILTIN_AGENTS, *_AGENTS})
+
+
+def _registered(key: str) -> type[Agent] | None:
+    """The agent registered as ``key``, importing its built-in module first if need be."""
+    if key not in _AGENTS and key in BUILTIN_AGENTS:
+        importlib.import_module(BUILTIN_AGENTS[key])
+    return _AGENTS.get(key)
+
+
+def _all_registered() -> list[type[Agent]]:
+    for module in dict.fromkeys(BUILTIN_AGENTS.values()):
+        importlib.import_module(module)
+    return list(_AGENTS.values())
 
 
 def agent_class(name: str) -> type[Agent]:
     """The agent called ``name`` (case and spaces ignored); a ``ConfigError`` naming the known ones."""
     key = name.strip().lower()
-    if key not in _AGENTS:
+    agent = _registered(key)
+    if agent is None:
         raise ConfigError(f"unknown agent {key!r}: choose one of {', '.join(agent_names())}")
-    return _AGENTS[key]
+    return agent
 
 
 def check_agent_name(name: str) -> str:
@@ -149,13 +178,13 @@ def create_agent(name: str, options: dict[str, str] | None = None) -> Agent:
 
 def agent_sends_events(name: str) -> bool:
     """True for an agent that writes turn events (so a caller opens the channel for them)."""
-    key = name.strip().lower()
-    return key in _AGENTS and _AGENTS[key].SENDS_EVENTS
+    agent = _registered(name.strip().lower())
+    return agent is not None and agent.SENDS_EVENTS
 
 
 def secret_option_names() -> frozenset[str]:
     """Every registered agent's secret option names (``llm_key``): masked wherever shown."""
-    return frozenset(o.name for a in _AGENTS.values() for o in a.OPTIONS if o.secret)
+    return frozenset(o.name for a in _all_registered() for o in a.OPTIONS if o.secret)
 
 
 def parse_agent_options(pairs: list[str] | None) -> dict[str, str]:

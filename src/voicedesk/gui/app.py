@@ -247,6 +247,10 @@ def freeze_startup_objects() -> None:
 # imported by the first call, not by the window (measured with sys.modules around a click)
 CALL_PATH_MODULES = (
     "voicedesk.agent.sessions",  # embedded: the agent, handed the offer in-process
+    "voicedesk.agent.agents",  # embedded:echo / tone (the registry imports an agent when first named)
+    "voicedesk.agent.voice_agents",  # embedded:parrot / voice / script: their pipeline
+    "voicedesk.rtc.spec",  # the window's dial() puts the call together as a CallSpec
+    "voicedesk.rtc.summary",  # Call.summary(), at hang-up and in reports
     "voicedesk.rtc.signaling.http_json",  # an http(s):// target: the HTTP client (aiohttp, ~0.1 s)
     "voicedesk.rtc.sdp.lint",  # the SDP inspector, when its tab shows a call
     "voicedesk.rtc.sdp.summary",

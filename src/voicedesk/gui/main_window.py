@@ -14,7 +14,7 @@ import contextlib
 import functools
 import importlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
@@ -47,10 +47,12 @@ from voicedesk.gui.widgets.stats_plots import StatsPlots
 from voicedesk.gui.widgets.turn_markers import TurnMarkers
 from voicedesk.gui.widgets.waveform import WaveformPanel
 from voicedesk.rtc.call import Call, describe_setup
-from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.liveness import MediaLost, MediaResumed
-from voicedesk.rtc.spec import CallSpec
 from voicedesk.tasks import TaskOwner
+
+if TYPE_CHECKING:
+    from voicedesk.rtc.extension import CallExtension
+    from voicedesk.rtc.spec import CallSpec
 
 logger = logging.getLogger(__name__)
 
@@ -267,6 +269,8 @@ class MainWindow(QMainWindow):
         """Place a call; errors end up on screen, the dialer keeps what was typed."""
         if self._shutting_down or (self.bridge is not None and self.bridge.active):
             return
+        from voicedesk.rtc.spec import CallSpec  # with the first call, not the first screen
+
         self.banner.hide()
         extensions: list[CallExtension] = []
         try:

@@ -48,11 +48,11 @@ from voicedesk.rtc.sdp.refusal import refusal_reason, rejected_audio, unusable_b
 from voicedesk.rtc.signaling import Signaling, signaling_for_target, with_signaling_kind
 from voicedesk.rtc.signaling.log import SignalingExchanged, redact_url
 from voicedesk.rtc.stats import StatsSample, StatsSampler
-from voicedesk.rtc.summary import CallSummary
 from voicedesk.tasks import TaskOwner
 
 if TYPE_CHECKING:
     from voicedesk.rtc.spec import CallSpec
+    from voicedesk.rtc.summary import CallSummary
 
 logger = logging.getLogger(__name__)
 
@@ -781,6 +781,10 @@ class Call:
 
     def summary(self) -> CallSummary:
         """What the call measured so far (final after hang-up); ``.to_json()`` for output."""
+        # imported when first asked for (at hang-up, by a report): not by a window that
+        # has yet to place a call (bench/startup.py)
+        from voicedesk.rtc.summary import CallSummary
+
         latest = self.sampler.latest if self.sampler else None
         rx_level = self.rx.level_dbfs()
         peak = self.rx.peak_hz()

@@ -12,6 +12,7 @@ changed during a call only through ``Call.update_impairment``.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (
@@ -34,7 +35,9 @@ from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import PRESETS, ImpairmentSpec
 from voicedesk.rtc.impair_schedule import parse_schedule
 from voicedesk.rtc.quality import estimate_mos
-from voicedesk.rtc.spec import CallSpec
+
+if TYPE_CHECKING:
+    from voicedesk.rtc.spec import CallSpec
 
 MOS_TOOLTIP = (
     "E-model estimate (ITU-T G.107, simplified as VoIP monitors do):\n"

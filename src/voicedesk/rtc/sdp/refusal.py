@@ -11,9 +11,16 @@ keep aiortc's text as detail:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from voicedesk.errors import SdpError
-from voicedesk.rtc.sdp.lint import Finding, Severity, lint_pair, lint_text
 from voicedesk.rtc.sdp.model import parse
+
+if TYPE_CHECKING:
+    from voicedesk.rtc.sdp.lint import Finding
+
+# the linter (its ~70 rules) is imported when a description is refused, not with every call:
+# rtc/call.py imports this module, and the window's start-up imports rtc/call.py
 
 
 def first_error(text: str, role: str, *, offer: str | None = None) -> Finding | None:
@@ -21,6 +28,8 @@ def first_error(text: str, role: str, *, offer: str | None = None) -> Finding | 
 
     With ``offer`` given, ``text`` is its answer and the pair's rules count too
     (an answer can be well formed and still not fit its offer)."""
+    from voicedesk.rtc.sdp.lint import Severity, lint_pair, lint_text
+
     findings = lint_text(text, role)
     if offer is not None and not any(f.rule == "unparseable" for f in findings):
         try:
@@ -60,6 +69,8 @@ def unusable_bundle(text: str) -> str | None:
     mids = {m.mid for m in desc.media}
     for group in desc.bundle_groups():
         if len(group.mids) > 1 and group.mids[0] not in mids:
+            from voicedesk.rtc.sdp.lint import Finding, Severity
+
             finding = Finding(
                 "bundle-unknown-mid",
                 Severity.ERROR,
