@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import aiohttp
-from aiortc import RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from voicedesk.agent.server import AgentServer
 
@@ -26,9 +26,16 @@ async def get_json(url: str) -> dict:
         return await response.json()
 
 
+def offline_peer() -> RTCPeerConnection:
+    """A peer connection that gathers host candidates only: ``RTCPeerConnection()`` with no
+    configuration makes aiortc look up its built-in public STUN server (DNS, then a wait
+    where there is no network), which a test on this machine neither needs nor should do."""
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
 async def real_offer() -> str:
     """An SDP offer from a real aiortc peer (audio only, candidates gathered)."""
-    pc = RTCPeerConnection()
+    pc = offline_peer()
     pc.addTransceiver("audio")
     await pc.setLocalDescription(await pc.createOffer())
     sdp = pc.localDescription.sdp

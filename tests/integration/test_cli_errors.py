@@ -7,8 +7,9 @@ import json
 
 import pytest
 from aiohttp import web
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCSessionDescription
 
+from tests.helpers.calls import offline_peer
 from tests.helpers.net import free_port
 from tests.helpers.stub_server import StubServer
 from voicedesk.cli import main
@@ -105,7 +106,7 @@ def test_ice_never_connects_lists_candidates(capsys):
 
     async def handler(request: web.Request) -> web.Response:
         offer = await request.json()
-        pc = RTCPeerConnection()
+        pc = offline_peer()
         await pc.setRemoteDescription(RTCSessionDescription(**offer))
         await pc.setLocalDescription(await pc.createAnswer())
         sdp = pc.localDescription.sdp
@@ -331,7 +332,7 @@ def test_a_dump_whose_stats_is_not_an_object(capsys, tmp_path):
 
 async def _answer_to(offer: dict, mutate) -> web.Response:
     """A real aiortc answer to ``offer``, then ``mutate``d as a broken peer would send it."""
-    pc = RTCPeerConnection()
+    pc = offline_peer()
     await pc.setRemoteDescription(RTCSessionDescription(**offer))
     await pc.setLocalDescription(await pc.createAnswer())
     sdp = pc.localDescription.sdp

@@ -12,9 +12,9 @@ import re
 import aiohttp
 import pytest
 from aiohttp import web
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCSessionDescription
 
-from tests.helpers.calls import get_json, running_server
+from tests.helpers.calls import get_json, offline_peer, running_server
 from tests.helpers.sdp import fixture_texts
 from tests.helpers.stub_server import StubServer
 from voicedesk.cli import main
@@ -75,7 +75,7 @@ async def test_the_servers_400_names_the_rule_and_line(caplog, what, old, new, r
 
 def answer_handler(old: str, new: str):
     async def handler(request: web.Request) -> web.Response:
-        pc = RTCPeerConnection()
+        pc = offline_peer()
         await pc.setRemoteDescription(RTCSessionDescription(**await request.json()))
         await pc.setLocalDescription(await pc.createAnswer())
         sdp = pc.localDescription.sdp

@@ -12,9 +12,8 @@ import urllib.request
 
 import aiohttp
 import pytest
-from aiortc import RTCPeerConnection
 
-from tests.helpers.calls import get_json, running_server
+from tests.helpers.calls import get_json, offline_peer, running_server
 from tests.helpers.processes import open_fds, serve, voicedesk, wait_until
 from voicedesk.config import IceConfig
 from voicedesk.errors import SignalingError
@@ -23,7 +22,7 @@ from voicedesk.rtc.call import Call, CallState
 
 
 async def real_offer() -> str:
-    pc = RTCPeerConnection()
+    pc = offline_peer()
     pc.addTransceiver("audio")
     await pc.setLocalDescription(await pc.createOffer())
     sdp = pc.localDescription.sdp

@@ -10,11 +10,11 @@ import time
 import aiohttp
 import av
 import numpy as np
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCSessionDescription
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from tests.helpers.calls import get_json, real_offer, running_server
+from tests.helpers.calls import get_json, offline_peer, real_offer, running_server
 from tests.helpers.processes import serve, wait_until
 from voicedesk.media.sources import ToneTrack
 from voicedesk.qa.load import LoadPlan, run_load
@@ -67,7 +67,7 @@ async def test_echo_sends_back_the_callers_opus_payloads_bit_for_bit():
     assert len(set(sent)) > len(sent) * 0.9
     received: list[bytes] = []
     async with running_server("echo") as server:
-        pc = RTCPeerConnection()
+        pc = offline_peer()
         pc.addTrack(PacketTrack(sent))
 
         @pc.on("track")

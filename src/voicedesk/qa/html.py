@@ -302,11 +302,9 @@ def render_report(
         for side in ("local_sdp", "remote_sdp"):
             if candidates.get(side):
                 out.append(f"<p>{esc(side.replace('_sdp', ''))}</p><pre>{esc(chr(10).join(candidates[side]))}</pre>")
-        selected = (candidates.get("ice") or {}).get("selected")
+        selected = (candidates.get("ice") or {}).get("selected_pair")  # IceSnapshot.to_json's key
         if selected:
-            out.append(
-                f"<p>selected pair: {esc(selected.get('label') if isinstance(selected, dict) else selected)}</p>"
-            )
+            out.append(f"<p>selected pair: {esc(selected)}</p>")
         if (candidates.get("ice") or {}).get("available") is False:  # no pairs were read, not none were formed
             out.append(f"<p>{esc(candidates['ice'].get('note') or 'candidate pairs not available')}</p>")
     if ice is not None:

@@ -8,13 +8,14 @@ documented in the README ("Turn events"). Any agent may implement it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection
+
+from voicedesk.rtc.signaling.log import parse_json
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class AgentEventsChannel:
 
     def _on_message(self, message: str | bytes) -> None:
         try:
-            event = json.loads(message)
+            event = parse_json(message)  # a message nested 30,000 deep is a bad message, not a crash
         except (ValueError, UnicodeDecodeError):
             event = None
         if not isinstance(event, dict):

@@ -221,3 +221,14 @@ def test_the_html_report_says_candidate_pairs_were_not_available():
     assert f"<p>{esc(note)}</p>" in page
     ice = {"available": True, "note": "aiortc exposes no candidate-pair stats", "pairs": []}
     assert "not available" not in render_report(title="t", summary={}, samples=[], candidates={"ice": ice})
+
+
+def test_the_html_report_names_the_selected_pair_as_the_ice_snapshot_records_it():
+    from voicedesk.qa.html import esc, render_report
+
+    label = "host udp 10.99.0.1:40000 -> host udp 10.99.0.1:40002"
+    ice = {"available": True, "selected_pair": label, "pairs": []}
+    page = render_report(title="t", summary={}, samples=[], candidates={"local_sdp": ["x"], "ice": ice})
+    assert f"<p>selected pair: {esc(label)}</p>" in page
+    ice["selected_pair"] = None  # the call never connected
+    assert "selected pair" not in render_report(title="t", summary={}, samples=[], candidates={"ice": ice})
