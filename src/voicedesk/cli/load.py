@@ -10,6 +10,7 @@ from typing import Any
 import voicedesk.agent
 import voicedesk.speech  # noqa: F401  (registers the say: source)
 from voicedesk.limits import DAY_S, count, number, seconds
+from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 from voicedesk.rtc.signaling import selectable_kinds, with_signaling_kind
 
 
@@ -33,6 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=seconds(above=0, maximum=DAY_S),
         default=15.0,
         help="seconds allowed for each call's set-up (default 15)",
+    )
+    p.add_argument(
+        "--media-timeout",
+        type=seconds(maximum=DAY_S),
+        default=MEDIA_TIMEOUT,
+        metavar="SECONDS",
+        help=f"a call that gets no audio packets from the target this long fails, with that reason (default "
+        f"{MEDIA_TIMEOUT:g}; 0 = off)",
     )
     p.add_argument("--processes", type=count(), default=0, help="worker processes (default: one per core)")
     p.add_argument("--signaling", choices=selectable_kinds(), help="as for 'voicedesk call'")
@@ -82,6 +91,7 @@ async def run(args: argparse.Namespace) -> int:
         duration=args.duration,
         source=args.source,
         timeout=args.timeout,
+        media_timeout=args.media_timeout,
         processes=args.processes,
         headers=parse_headers(args.header),
         ice=args.ice,

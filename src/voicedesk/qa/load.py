@@ -41,6 +41,7 @@ from voicedesk.limits import DAY_S, WEEK_S, checked
 from voicedesk.media.pcm import FRAME_SAMPLES, TIME_BASE, mono_to_frame
 from voicedesk.media.tracks import FramePacer
 from voicedesk.rtc.extension import CallExtension
+from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 from voicedesk.rtc.signaling.log import redact_url
 from voicedesk.tasks import cancel_and_wait
 
@@ -63,6 +64,7 @@ class LoadPlan:
     duration: float = 10.0  # seconds each call stays up once connected
     source: str = "tone:440"
     timeout: float = 15.0  # set-up allowance per call
+    media_timeout: float = MEDIA_TIMEOUT  # a call that gets no audio packets this long fails; 0: off
     processes: int = 0  # 0: one per core (at most one per call)
     headers: dict[str, str] = field(default_factory=dict)
     ice: str | None = None  # --ice spec, resolved in each worker
@@ -75,6 +77,7 @@ class LoadPlan:
         checked(self.ramp, "--ramp", above=0)
         checked(self.duration, "--duration", minimum=0, maximum=WEEK_S, kind="seconds")
         checked(self.timeout, "--timeout", above=0, maximum=DAY_S, kind="seconds")
+        checked(self.media_timeout, "--media-timeout", minimum=0, maximum=DAY_S, kind="seconds")
         checked(self.processes, "--processes", minimum=0, kind="a whole number")
 
     @property
@@ -306,7 +309,9 @@ def _load_call(plan: LoadPlan, ice: Any) -> tuple[Any, ArrivalCounter]:
     from voicedesk.rtc.call import Call
     from voicedesk.rtc.spec import CallSpec
 
-    spec = CallSpec(plan.target, ice=ice, timeout=plan.timeout, headers=plan.headers or {})
+    spec = CallSpec(
+        plan.target, ice=ice, timeout=plan.timeout, headers=plan.headers or {}, media_timeout=plan.media_timeout or None
+    )
     arrivals = ArrivalCounter()
     track = PreEncodedTrack(EncodedSource.get(plan.source))
     call = Call.from_spec(spec, send_track=track, decode_received=False, extensions=[arrivals])

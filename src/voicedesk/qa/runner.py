@@ -283,6 +283,7 @@ class ScenarioRun:
             timeout=scenario.timeout,
             headers=self.headers or {},
             impairment=ImpairmentSpec.parse(scenario.impair or "") if needs_relay else None,
+            media_timeout=scenario.media_timeout or None,
         )
         self.call = call = Call.from_spec(spec, source=self.source, extensions=[self.capture])
         await call.start()  # a failed start has torn the call down, the capture with it

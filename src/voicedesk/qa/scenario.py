@@ -28,6 +28,7 @@ import yaml
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
 from voicedesk.rtc.impair import ImpairmentSpec
+from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 
 
 class ScenarioError(ConfigError):
@@ -137,6 +138,7 @@ class Scenario:
     ice: Any = None  # RTCConfiguration JSON object, a file path or a preset name
     timeout: float = 15.0
     impair: str | None = None
+    media_timeout: float = MEDIA_TIMEOUT  # seconds without the agent's audio packets before the call fails; 0: off
     stt_mode: str = "constrained"
     vocabulary: tuple[str, ...] = ()
     golden: GoldenPolicy = field(default_factory=GoldenPolicy)
@@ -322,7 +324,7 @@ class _Checker:
             raise self.fail(node, f"{what}: {exc}") from None
 
     def scenario(self, node: yaml.Node, default_name: str) -> Scenario:
-        top = ("name", "target", "ice", "timeout", "impair", "stt", "vocabulary", "golden", "steps")
+        top = ("name", "target", "ice", "timeout", "media_timeout", "impair", "stt", "vocabulary", "golden", "steps")
         keys = self.mapping(node, "scenario", top)
         if "steps" not in keys:
             raise self.fail(node, "scenario: missing 'steps' (a list of steps)")
@@ -375,6 +377,9 @@ class _Checker:
             steps=steps,
             ice=ice,
             timeout=self.number(keys["timeout"][1], "timeout") if "timeout" in keys else 15.0,
+            media_timeout=(
+                self.number(keys["media_timeout"][1], "media_timeout") if "media_timeout" in keys else MEDIA_TIMEOUT
+            ),
             impair=impair,
             stt_mode=stt,
             vocabulary=self.texts(keys["vocabulary"][1], "vocabulary") if "vocabulary" in keys else (),

@@ -50,3 +50,9 @@ def test_report_counts_and_reasons():
     assert data["failures"] == {"busy": 2}
     assert data["setup_ms"]["p50"] == 40.0 and data["meeting_quality_bar"] == 2
     assert not report.ok
+
+
+def test_a_media_timeout_that_is_not_a_number_of_seconds_is_refused():
+    LoadPlan("embedded:echo", calls=1, media_timeout=0).check()  # 0: not watched
+    with pytest.raises(ConfigError, match="--media-timeout"):
+        LoadPlan("embedded:echo", calls=1, media_timeout=float("nan")).check()

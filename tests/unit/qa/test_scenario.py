@@ -160,3 +160,12 @@ def test_an_ice_mapping_in_a_scenario_becomes_the_calls_configuration():
     [bad] = parse_scenarios(text.replace("turn:turn", "tern:turn"), "ice.yaml")
     with pytest.raises(ConfigError):
         ScenarioRun(bad)
+
+
+def test_the_media_timeout_is_five_seconds_unless_the_scenario_says_otherwise():
+    [default] = parse_scenarios("steps: [hangup]", "a.yaml")
+    assert default.media_timeout == 5.0
+    [off] = parse_scenarios("media_timeout: 0\nsteps: [hangup]", "b.yaml")
+    assert off.media_timeout == 0
+    with pytest.raises(ScenarioError, match=r"c\.yaml:1: media_timeout: .*nan"):
+        parse_scenarios("media_timeout: .nan\nsteps: [hangup]", "c.yaml")
