@@ -77,3 +77,16 @@ def test_a_bad_schedule_is_one_message_and_no_call(window, qtbot):
     qtbot.waitUntil(lambda: window.dialer.state.state == "failed", timeout=5_000)
     assert "use SECONDS:SPEC" in window.dialer.reason.text()
     assert window.dialer.call_button.isEnabled()
+
+
+def test_the_media_watchdog_settings_go_into_the_next_call(window, qtbot):
+    from voicedesk.rtc.spec import CallSpec
+
+    panel = window.panel("network")
+    spec = panel.prepare_call(CallSpec("embedded:echo"))
+    assert spec.media_timeout == 5.0 and spec.ride_out is False  # as the command line's defaults
+    panel.media_timeout.setValue(0)
+    panel.ride_out.setChecked(True)
+    spec = panel.prepare_call(CallSpec("embedded:echo"))
+    assert spec.media_timeout is None and spec.ride_out is True  # 0: not watched
+    assert window.settings.value("panels/network/ride_out") is True

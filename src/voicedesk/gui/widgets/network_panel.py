@@ -18,6 +18,7 @@ from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -34,6 +35,7 @@ from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import PRESETS, ImpairmentSpec
 from voicedesk.rtc.impair_schedule import parse_schedule
+from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 from voicedesk.rtc.quality import estimate_mos
 
 if TYPE_CHECKING:
@@ -81,6 +83,20 @@ class NetworkPanel(Panel):
         form.addWidget(self.schedule)
         form.addWidget(self.current)
 
+        liveness = QGroupBox("When the peer's audio stops")
+        self.media_timeout = QDoubleSpinBox()
+        self.media_timeout.setRange(0.0, 3600.0)
+        self.media_timeout.setDecimals(1)
+        self.media_timeout.setSuffix(" s")
+        self.media_timeout.setSpecialValueText("never (off)")
+        self.media_timeout.setValue(float(context.settings.value("panels/network/media_timeout", MEDIA_TIMEOUT)))
+        self.media_timeout.setToolTip("No audio packet from the peer for this long: the peer died or the path broke")
+        self.ride_out = QCheckBox("Ride it out: say so and stay on the call (a test that expects outages)")
+        self.ride_out.setChecked(bool(context.settings.value("panels/network/ride_out", False)))
+        live_form = QFormLayout(liveness)
+        live_form.addRow("Report after", self.media_timeout)
+        live_form.addRow(self.ride_out)
+
         self.labels: dict[str, QLabel] = {}
         figures = QGroupBox("How the call is doing")
         grid = QFormLayout(figures)
@@ -101,6 +117,7 @@ class NetworkPanel(Panel):
 
         layout = QVBoxLayout(self)
         layout.addWidget(controls)
+        layout.addWidget(liveness)
         layout.addWidget(figures)
         layout.addStretch(1)
 
@@ -108,6 +125,10 @@ class NetworkPanel(Panel):
         self.apply.clicked.connect(self._on_apply)
         self.enabled.toggled.connect(lambda on: context.settings.set_value("panels/network/enabled", on))
         self.spec.editingFinished.connect(lambda: context.settings.set_value("panels/network/spec", self.spec.text()))
+        self.media_timeout.valueChanged.connect(
+            lambda value: context.settings.set_value("panels/network/media_timeout", value)
+        )
+        self.ride_out.toggled.connect(lambda on: context.settings.set_value("panels/network/ride_out", on))
         self.schedule.editingFinished.connect(
             lambda: context.settings.set_value("panels/network/schedule", self.schedule.text())
         )
@@ -118,7 +139,11 @@ class NetworkPanel(Panel):
 
     # what the window asks before it dials ------------------------------
     def prepare_call(self, spec: CallSpec) -> CallSpec:
-        """The relay's figures and their schedule, when the relay is on (``ConfigError`` for a bad one)."""
+        """The media watchdog's settings; the relay's figures and their schedule when the relay is
+        on (``ConfigError`` for a bad one)."""
+        spec = dataclasses.replace(
+            spec, media_timeout=self.media_timeout.value() or None, ride_out=self.ride_out.isChecked()
+        )
         if not self.enabled.isChecked():
             return spec
         steps = [step.strip() for step in self.schedule.text().split(";") if step.strip()]
