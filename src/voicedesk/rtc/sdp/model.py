@@ -469,7 +469,8 @@ class _Reader:
         if len(parts) != 6:
             self.problem(line, f"o= needs 6 fields (username id version IN IP4 address), found {len(parts)}")
             return
-        self.desc.origin = Origin(*parts, line=line.number)
+        username, session_id, version, nettype, addrtype, address = parts
+        self.desc.origin = Origin(username, session_id, version, nettype, addrtype, address, line=line.number)
 
     def read_m_line(self, line: SdpLine, index: int) -> MediaSection:
         parts = line.value.split()
