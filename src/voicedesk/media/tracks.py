@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from collections.abc import Callable
 
 import av
@@ -83,15 +84,20 @@ class PacedAudioTrack(MediaStreamTrack):
 class QueuedAudioTrack(PacedAudioTrack):
     """Queued samples (what an agent or a scripted caller says), paced at 20 ms, silence when there is nothing to say.
 
-    ``flush`` drops everything queued; the next frame out is silence (barge-in).
-    ``on_started`` / ``on_stopped(interrupted)`` run on the loop when output starts / runs dry.
-    The track never ends by itself (aiortc would stop sending).
+    ``enqueue`` returns a future that gets the monotonic times of the clip's first and last
+    sample going to the encoder (a scripted caller measures from them); ``flush`` drops
+    everything queued (their futures are cancelled) and the next frame out is silence
+    (barge-in). ``on_started`` / ``on_stopped(interrupted)`` run on the loop when output
+    starts / runs dry. The track never ends by itself (aiortc would stop sending).
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self._blocks: collections.deque[np.ndarray] = collections.deque()
+        self._blocks: collections.deque[tuple[np.ndarray, asyncio.Future[tuple[float, float]] | None]] = (
+            collections.deque()
+        )
         self._head = 0  # samples of _blocks[0] already sent
+        self._block_started_at = 0.0
         self.speaking = False
         self.on_started: Callable[[], None] | None = None
         self.on_stopped: Callable[[bool], None] | None = None
@@ -99,16 +105,32 @@ class QueuedAudioTrack(PacedAudioTrack):
 
     @property
     def queued_samples(self) -> int:
-        return sum(b.size for b in self._blocks) - self._head
+        return sum(b.size for b, _ in self._blocks) - self._head
 
-    def enqueue(self, samples: np.ndarray) -> None:
+    def enqueue(self, samples: np.ndarray) -> asyncio.Future[tuple[float, float]] | None:
+        """Queue ``samples`` (float32, 48 kHz). The future (None when no loop runs yet, as for
+        a source built before its call) is done when the last sample went to the encoder."""
+        try:
+            future: asyncio.Future[tuple[float, float]] | None = asyncio.get_running_loop().create_future()
+        except RuntimeError:
+            future = None
         if samples.size:
-            self._blocks.append(samples.astype(np.float32, copy=False))
+            self._blocks.append((samples.astype(np.float32, copy=False), future))
+        elif future is not None:
+            now = time.monotonic()
+            future.set_result((now, now))
+        return future
+
+    async def play(self, samples: np.ndarray) -> tuple[float, float]:
+        """Queue ``samples`` and wait until they have gone out: (first, last) sample times."""
+        future = self.enqueue(samples)
+        assert future is not None  # a coroutine runs on a loop
+        return await future
 
     def flush(self) -> bool:
         """Drop queued audio; True if the agent was speaking."""
         was_speaking = self.speaking
-        self._blocks.clear()
+        self._cancel_queued()
         self._head = 0
         if was_speaking:
             self.speaking = False
@@ -116,11 +138,23 @@ class QueuedAudioTrack(PacedAudioTrack):
                 self.on_stopped(True)
         return was_speaking
 
+    def _cancel_queued(self) -> None:
+        for _, future in self._blocks:
+            if future is not None and not future.done():
+                future.cancel()
+        self._blocks.clear()
+
+    def stop(self) -> None:
+        super().stop()
+        self._cancel_queued()
+
     def _next_block(self, count: int) -> np.ndarray:
         out = np.zeros(count, dtype=np.float32)
         filled = 0
         while filled < count and self._blocks:
-            block = self._blocks[0]
+            block, future = self._blocks[0]
+            if self._head == 0:
+                self._block_started_at = time.monotonic() + filled / SAMPLE_RATE
             take = min(count - filled, block.size - self._head)
             out[filled : filled + take] = block[self._head : self._head + take]
             filled += take
@@ -128,6 +162,8 @@ class QueuedAudioTrack(PacedAudioTrack):
             if self._head >= block.size:
                 self._blocks.popleft()
                 self._head = 0
+                if future is not None and not future.done():
+                    future.set_result((self._block_started_at, time.monotonic() + filled / SAMPLE_RATE))
         if filled and not self.speaking:
             self.speaking = True
             if self.on_started is not None:

@@ -13,7 +13,6 @@ import contextlib
 import logging
 import re
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ import numpy as np
 from voicedesk.config import IceConfig, resolve_ice
 from voicedesk.errors import ConfigError, PipelineError, VoiceDeskError
 from voicedesk.media.pcm import SAMPLE_RATE
-from voicedesk.media.sources import PacedAudioTrack, load_audio_file
+from voicedesk.media.sources import load_audio_file
+from voicedesk.media.tracks import QueuedAudioTrack
 from voicedesk.qa.capture import CallCapture, CallRecord
 from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import Bound, Scenario, Step, Utterance
@@ -39,57 +39,13 @@ REPLY_HANG_MS = 700.0  # a pause this long ends a reply (espeak's sentence pause
 UTTERANCE_HANG_MS = 300.0
 
 
-class ScriptedSource(PacedAudioTrack):
-    """What the test says: silence, and queued clips played back to back.
+class ScriptedSource(QueuedAudioTrack):
+    """What the test says: silence, and queued clips played back to back (``enqueue`` /
+    ``play`` give each clip's first and last sample times).
 
     One track for the whole call keeps RTP timestamps continuous (swapping tracks would
-    restart them). ``play`` returns when the clip's last sample went to the encoder.
+    restart them).
     """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._queue: deque[tuple[np.ndarray, asyncio.Future[tuple[float, float]]]] = deque()
-        self._current: tuple[np.ndarray, asyncio.Future[tuple[float, float]]] | None = None
-        self._pos = 0
-        self._started_at = 0.0
-
-    def enqueue(self, samples: np.ndarray) -> asyncio.Future[tuple[float, float]]:
-        """Queue ``samples`` (float32 48 kHz); the future gets the (first, last) sample monotonic times."""
-        future: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
-        self._queue.append((samples.astype(np.float32), future))
-        return future
-
-    async def play(self, samples: np.ndarray) -> tuple[float, float]:
-        return await self.enqueue(samples)
-
-    def _next_block(self, count: int) -> np.ndarray:
-        out = np.zeros(count, dtype=np.float32)
-        filled = 0
-        while filled < count:
-            if self._current is None:
-                if not self._queue:
-                    break
-                self._current = self._queue.popleft()
-                self._pos = 0
-                self._started_at = time.monotonic() + filled / SAMPLE_RATE
-            clip, future = self._current
-            take = min(count - filled, clip.size - self._pos)
-            out[filled : filled + take] = clip[self._pos : self._pos + take]
-            self._pos += take
-            filled += take
-            if self._pos >= clip.size:
-                if not future.done():
-                    future.set_result((self._started_at, time.monotonic() + filled / SAMPLE_RATE))
-                self._current = None
-        return out
-
-    def stop(self) -> None:
-        super().stop()
-        for _, future in [*self._queue, *([self._current] if self._current else [])]:
-            if not future.done():
-                future.cancel()
-        self._queue.clear()
-        self._current = None
 
 
 @dataclass
@@ -401,6 +357,7 @@ class ScenarioRun:
     async def _play(self, clip: np.ndarray, what: str) -> tuple[float, float]:
         """Send a clip; a call that ends meanwhile (the peer hung up) stops the wait, not hangs it."""
         sent = self.source.enqueue(clip)
+        assert sent is not None  # queued from the running call's loop
         deadline = time.monotonic() + clip.size / SAMPLE_RATE + 30.0
         while not sent.done():
             await asyncio.wait({sent}, timeout=0.1)

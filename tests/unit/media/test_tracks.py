@@ -1,4 +1,7 @@
 import asyncio
+import time
+
+import numpy as np
 
 from voicedesk.media.pcm import FRAME_SAMPLES
 from voicedesk.media.tracks import FramePacer, QueuedAudioTrack
@@ -49,3 +52,27 @@ async def test_a_file_that_ends_goes_on_with_silence_unless_told_to_end(tmp_path
     with pytest.raises(MediaStreamError):
         await ending.recv()
     assert ending.played_out.is_set() and ending.readyState == "ended"
+
+
+async def test_a_queued_clip_says_when_it_went_out_and_a_flush_cancels_the_rest() -> None:
+    track = QueuedAudioTrack()
+    first = track.enqueue(np.ones(1_440, dtype=np.float32))  # 30 ms: one frame and a half
+    second = track.enqueue(np.ones(960, dtype=np.float32))
+    empty = track.enqueue(np.zeros(0, dtype=np.float32))
+    assert first is not None and second is not None and empty is not None and empty.done()
+    before = time.monotonic()
+    await track.recv()
+    assert not first.done()  # 20 of its 30 ms have gone
+    await track.recv()
+    start, end = first.result()
+    assert start >= before and 0.025 <= end - start < 1.0  # at least its 30 ms, however late the loop ran
+    assert not second.done()  # 10 of its 20 ms went out with the end of the first clip
+    assert track.flush() is True  # it was speaking: a barge-in
+    assert second.cancelled() and track.queued_samples == 0
+    track.stop()
+
+
+def test_a_clip_queued_before_any_loop_runs_is_still_sent() -> None:
+    track = QueuedAudioTrack()
+    assert track.enqueue(np.ones(960, dtype=np.float32)) is None  # a say: source built before its call
+    assert track.queued_samples == 960
