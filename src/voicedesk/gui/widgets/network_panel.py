@@ -88,6 +88,7 @@ class NetworkPanel(Panel):
         self.media_timeout.setRange(0.0, 3600.0)
         self.media_timeout.setDecimals(1)
         self.media_timeout.setSuffix(" s")
+        self.media_timeout.setMaximumWidth(160)  # a few digits; the form would stretch it across the tab
         self.media_timeout.setSpecialValueText("never (off)")
         self.media_timeout.setValue(float(context.settings.value("panels/network/media_timeout", MEDIA_TIMEOUT)))
         self.media_timeout.setToolTip("No audio packet from the peer for this long: the peer died or the path broke")
