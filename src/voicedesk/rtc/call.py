@@ -482,15 +482,9 @@ class Call:
 
     def _peer_sends_audio(self) -> bool:
         """Whether the answer promises audio from the peer (a recvonly answer sends none,
-        and its silence is not a lost peer)."""
-        from voicedesk.rtc.sdp.summary import summarize
-
-        try:
-            negotiated = summarize(sdp_model.parse(self.local_sdp or ""), sdp_model.parse(self.remote_sdp or ""))
-        except Exception:
-            logger.debug("cannot read the directions from the SDP; watching the media anyway", exc_info=True)
-            return True
-        return any(s.kind == "audio" and s.answerer_sends for s in negotiated.sections)
+        and its silence is not a lost peer); an answer that cannot be read is watched."""
+        direction = self.negotiated_direction
+        return direction is None or "recv" in direction
 
     async def _watch_media(self, connected_ms: float) -> None:
         """Report the media lost once no packet came for ``media_timeout``; end the call as

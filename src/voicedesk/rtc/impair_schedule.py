@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from voicedesk.errors import ConfigError
+from voicedesk.limits import problem
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.tasks import TaskOwner
@@ -35,7 +35,7 @@ class ScheduledImpairment:
             seconds = float(at)
         except ValueError:
             seconds = -1.0
-        if not sep or not math.isfinite(seconds) or seconds < 0:
+        if not sep or problem(seconds, minimum=0) is not None:
             raise ConfigError(f"bad --impair-at {value!r}: use SECONDS:SPEC, e.g. 5:loss=20%")
         ImpairmentSpec.parse(spec)  # reject a bad figure before the call, not in the middle of it
         return cls(seconds, spec)

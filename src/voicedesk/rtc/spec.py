@@ -9,13 +9,13 @@ speaker, a report capture, an SDP pause, analyzers) comes as extensions
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from voicedesk.config import IceConfig
 from voicedesk.errors import ConfigError
+from voicedesk.limits import problem
 from voicedesk.rtc.direction import check_direction
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.impair_schedule import ImpairmentSchedule, ScheduledImpairment
@@ -48,12 +48,14 @@ class CallSpec:
     def __post_init__(self) -> None:
         if not self.target.strip():
             raise ConfigError("no target: give a URL or embedded:AGENT")
-        if not (math.isfinite(self.timeout) and self.timeout > 0):
+        # limits.problem is the one check of a number (NaN and infinities included); the words
+        # here name the spec's fields, which a user may have set from any of the builders
+        if problem(self.timeout, above=0) is not None:
             raise ConfigError(f"the set-up timeout must be a number of seconds > 0, not {self.timeout:g}")
-        if not (math.isfinite(self.stats_interval) and self.stats_interval > 0):
+        if problem(self.stats_interval, above=0) is not None:
             raise ConfigError(f"the stats interval must be a number of seconds > 0, not {self.stats_interval:g}")
         check_direction(self.direction)
-        if self.media_timeout is not None and not (math.isfinite(self.media_timeout) and self.media_timeout >= 0):
+        if self.media_timeout is not None and problem(self.media_timeout, minimum=0) is not None:
             raise ConfigError(
                 f"the media timeout must be a number of seconds ≥ 0 (0 = off), not {self.media_timeout:g}"
             )
