@@ -7,11 +7,8 @@ test knows its resolver would have seen a lookup."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.netns import HOST_ADDR, PEER_ADDR, netns_pair, why_no_netns
-from tests.helpers.processes import voicedesk, wait_until
+from tests.helpers.processes import serve_started, voicedesk, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -42,22 +39,10 @@ def server_without_dns(*serve_args: str) -> Iterator[tuple[str, socket.socket]]:
         etc = Path("/etc/netns") / pair.namespace  # `ip netns exec` mounts these over /etc
         etc.mkdir(parents=True)
         (etc / "resolv.conf").write_text(f"nameserver {HOST_ADDR}\noptions timeout:5 attempts:1\n")
-        command = [sys.executable, "-m", "voicedesk", "serve", "--host", PEER_ADDR, "--port", "0", *serve_args]
-        server = subprocess.Popen(
-            [*pair.exec_args(), *command],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
         try:
-            assert server.stdout is not None
-            line = server.stdout.readline()
-            match = re.search(r"(http://[\d.]+:\d+)", line)
-            assert match, (line, server.stderr.read() if server.poll() is not None else "")
-            yield f"{match.group(1)}/api/voice/offer", recorder
+            with serve_started("--host", PEER_ADDR, *serve_args, launcher=tuple(pair.exec_args())) as served:
+                yield f"{served.base_url}/api/voice/offer", recorder
         finally:
-            server.terminate()
-            server.wait(10)
             recorder.close()
             shutil.rmtree(etc, ignore_errors=True)
 

@@ -101,11 +101,19 @@ class LiveVoicedesk:
         return Finished(self.process.returncode, stdout, self.stderr(), self.ended_at or time.monotonic())
 
 
+@dataclass
+class Served:
+    base_url: str
+    first_line: str  # what serve printed when it was ready
+    process: subprocess.Popen[str]
+
+
 @contextmanager
-def serve(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """Start ``voicedesk serve --port 0 …``; yield (base_url, process); stop it with SIGINT."""
+def serve_started(*args: str, launcher: tuple[str, ...] = ()) -> Iterator[Served]:
+    """Start ``voicedesk serve --port 0 …`` (behind ``launcher``, e.g. ``ip netns exec NS``),
+    wait for its start-up line; stop it with SIGINT."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", "serve", "--port", "0", *args],
+        [*launcher, sys.executable, "-m", "voicedesk", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -117,7 +125,7 @@ def serve(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
         if not match:
             proc.kill()
             raise RuntimeError(f"serve did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-        yield match.group(1), proc
+        yield Served(match.group(1), line, proc)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -126,6 +134,13 @@ def serve(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+@contextmanager
+def serve(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Start ``voicedesk serve --port 0 …``; yield (base_url, process); stop it with SIGINT."""
+    with serve_started(*args) as served:
+        yield served.base_url, served.process
 
 
 def open_fds(pid: int) -> int:

@@ -6,15 +6,13 @@ import asyncio
 import json
 import re
 import socket
-import subprocess
-import sys
 import urllib.request
 
 import aiohttp
 import pytest
 
 from tests.helpers.calls import get_json, offline_peer, running_server
-from tests.helpers.processes import open_fds, serve, voicedesk, wait_until
+from tests.helpers.processes import open_fds, serve, serve_started, voicedesk, wait_until
 from voicedesk.config import IceConfig
 from voicedesk.errors import SignalingError
 from voicedesk.media.sources import ToneTrack
@@ -165,18 +163,8 @@ def test_serve_warns_when_binding_beyond_loopback_and_reports_a_busy_port():
 
 
 def test_serve_says_that_media_listens_on_every_interface():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serve_started() as served:
+        line = served.first_line
     assert re.match(r"VoiceDesk echo agent on http://127\.0\.0\.1:\d+  \(POST ", line), line
     assert line.rstrip().endswith("; media (UDP) on every interface address, whatever --host says")
 
