@@ -109,10 +109,7 @@ async def run(args: argparse.Namespace) -> int:
     from voicedesk.agent.server import AgentServer
     from voicedesk.agent.workers import WorkerFront
     from voicedesk.config import resolve_ice
-    from voicedesk.errors import ConfigError
 
-    if args.workers < 0 or args.max_loop_lag_ms < 0:
-        raise ConfigError("--workers and --max-loop-lag-ms must be ≥ 0")
     max_loop_lag_ms = args.max_loop_lag_ms or None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     workers = args.workers or cores
