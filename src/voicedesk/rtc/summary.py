@@ -81,7 +81,7 @@ class CallSummary(Mapping[str, Any]):
         return iter(self.to_json())
 
     def __len__(self) -> int:
-        return len(_FIELD_NAMES) - 1 + len([k for k in self.extra if k not in _FIELD_NAMES])
+        return len(self.to_json())
 
     def __contains__(self, key: object) -> bool:
         return (key != "extra" and key in _FIELD_NAMES) or key in self.extra
