@@ -12,31 +12,29 @@ Two modes:
 
 pocketsphinx holds the GIL while it decodes (measured: building a decoder
 stalled a 5 ms asyncio ticker for 0.5–1.7 s), so a thread is not enough to keep
-RTP flowing: each call's recognizer runs in its own worker process (``python -c``,
-pipes) and the event loop only awaits its answers. ``transcribe`` is the blocking one-shot
+RTP flowing: each call's recognizer runs in its own worker process (speech/worker.py)
+and the event loop only awaits its answers. ``transcribe`` is the blocking one-shot
 form for scripts and tests.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import os
-import pickle
 import re
-import struct
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 
 from voicedesk.errors import ConfigError, PipelineError
+from voicedesk.speech.transcript import Transcript
+from voicedesk.speech.worker import SpeechWorker, int16_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -162,10 +160,7 @@ def transcribe(samples: np.ndarray, sample_rate: int, settings: SttSettings | No
     return _hyp(decoder)
 
 
-# --- worker process side -------------------------------------------------
-# The worker is ``python -c "…worker_main()"`` talking pickled, length-prefixed
-# messages over stdin/stdout: unlike multiprocessing's spawn it never re-imports
-# the parent's __main__ (a user's script without a main guard would run twice).
+# --- worker process side (speech/worker.py runs it) ------------------------
 
 
 class _Worker:
@@ -217,35 +212,26 @@ class _Worker:
         self.decoder.end_utt()
         return _hyp(self.decoder)
 
+    def clip(self, pcm: bytes, input_rate: int) -> tuple[str, list[tuple[str, float, float]]]:
+        """A whole clip, with each word's time (ms from the clip's first sample)."""
+        text = transcribe(np.frombuffer(pcm, dtype="<i2"), input_rate, decoder=self.decoder)
+        words = [
+            (re.sub(r"\(\d+\)$", "", seg.word), seg.start_frame * 10.0, (seg.end_frame + 1) * 10.0)
+            for seg in self.decoder.seg()
+            if not seg.word.startswith(("<", "[")) and seg.word not in ("<sil>",)
+        ]
+        return text, words
 
-def _read_message(stream) -> object | None:
-    header = stream.read(4)
-    if len(header) < 4:
-        return None
-    size = struct.unpack("<I", header)[0]
-    return pickle.loads(stream.read(size))
 
-
-def _write_message(stream, message: object) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(struct.pack("<I", len(data)) + data)
-    stream.flush()
+def new_worker() -> _Worker:
+    return _Worker()
 
 
 def worker_main() -> None:
     """Entry point of the recognizer's worker process."""
-    worker = _Worker()
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing else may write to the message pipe
-    while True:
-        message = _read_message(stdin)
-        if message is None:
-            return
-        name, args = cast(tuple[str, tuple[Any, ...]], message)
-        try:
-            _write_message(stdout, ("ok", getattr(worker, name)(*args)))
-        except Exception as exc:
-            _write_message(stdout, ("error", f"{type(exc).__name__}: {exc}"))
+    from voicedesk.speech.worker import serve
+
+    serve(_Worker())
 
 
 class Recognizer(Protocol):
@@ -262,19 +248,6 @@ class Recognizer(Protocol):
     async def close(self) -> None: ...
 
 
-def _mp_worker_main(connection) -> None:  # the multiprocessing form of worker_main (frozen apps)
-    worker = _Worker()
-    while True:
-        try:
-            name, args = connection.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            connection.send(("ok", getattr(worker, name)(*args)))
-        except Exception as exc:
-            connection.send(("error", f"{type(exc).__name__}: {exc}"))
-
-
 class PocketsphinxRecognizer:
     """One utterance at a time, decoded in a worker process of its own.
 
@@ -286,62 +259,14 @@ class PocketsphinxRecognizer:
 
     def __init__(self, settings: SttSettings) -> None:
         self.settings = settings
-        self._process: asyncio.subprocess.Process | None = None
-        self._mp: tuple[Any, Any] | None = None  # (multiprocessing.Process, Connection) in a frozen app
-        self._lock = asyncio.Lock()
+        self.worker = SpeechWorker("voicedesk.speech.stt")
         self.load_s: float | None = None
 
     async def _call(self, name: str, *args: object) -> object:
-        async with self._lock:
-            if self._mp is not None:
-                status, value = await asyncio.get_running_loop().run_in_executor(None, self._mp_call, name, args)
-            else:
-                status, value = await self._pipe_call(name, args)
-        if status != "ok":
-            raise PipelineError(f"speech recognizer: {value}")
-        return value
-
-    async def _pipe_call(self, name: str, args: tuple[object, ...]) -> tuple[str, object]:
-        process = self._process
-        if process is None or process.stdin is None or process.stdout is None:
-            raise PipelineError("the recognizer is not started")
-        data = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            process.stdin.write(struct.pack("<I", len(data)) + data)
-            await process.stdin.drain()
-            size = struct.unpack("<I", await process.stdout.readexactly(4))[0]
-            return pickle.loads(await process.stdout.readexactly(size))
-        except (ConnectionError, asyncio.IncompleteReadError):
-            raise PipelineError("the speech recognizer's worker process died") from None
-
-    def _mp_call(self, name: str, args: tuple[object, ...]) -> tuple[str, object]:  # on a thread
-        assert self._mp is not None
-        connection = self._mp[1]
-        try:
-            connection.send((name, args))
-            return connection.recv()
-        except (EOFError, OSError):
-            raise PipelineError("the speech recognizer's worker process died") from None
+        return await self.worker.call(name, *args)
 
     async def start(self) -> None:
-        if getattr(sys, "frozen", False) or os.environ.get("VOICEDESK_STT_WORKER") == "multiprocessing":
-            # a frozen app has no "python -c": its entry point runs multiprocessing.freeze_support()
-            import multiprocessing
-
-            context = multiprocessing.get_context("spawn")
-            parent, child = context.Pipe()
-            process = context.Process(target=_mp_worker_main, args=(child,), name="voicedesk-stt", daemon=True)
-            await asyncio.get_running_loop().run_in_executor(None, process.start)
-            child.close()
-            self._mp = (process, parent)
-        else:
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                "from voicedesk.speech.stt import worker_main; worker_main()",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-            )
+        await self.worker.start()
         self.load_s = await self._call("load", self.settings)  # type: ignore[assignment]
         logger.debug("recognizer (%s) ready in %.2f s", self.settings.mode, self.load_s)
 
@@ -351,31 +276,15 @@ class PocketsphinxRecognizer:
 
     async def feed(self, samples: np.ndarray, want_partial: bool = False) -> str | None:
         """Decode more audio (float32 or int16); returns the partial hypothesis if asked."""
-        if samples.dtype != np.int16:
-            samples = np.clip(samples * 32768.0, -32768, 32767).astype(np.int16)
-        return await self._call("feed", samples.astype("<i2").tobytes(), want_partial)  # type: ignore[return-value]
+        return await self._call("feed", int16_bytes(samples), want_partial)  # type: ignore[return-value]
 
     async def finish(self) -> str:
         return await self._call("finish")  # type: ignore[return-value]
 
+    async def clip(self, samples: np.ndarray, sample_rate: int) -> Transcript:
+        """A whole clip (as ``transcribe``) with word times in ms from its first sample."""
+        text, words = await self._call("clip", int16_bytes(samples), sample_rate)  # type: ignore[misc]
+        return Transcript(text=text, words=tuple(words), recognizer=f"pocketsphinx {self.settings.mode}")
+
     async def close(self) -> None:
-        if self._mp is not None:
-            mp_process, connection = self._mp
-            self._mp = None
-            connection.close()  # the worker ends at end of input
-            await asyncio.get_running_loop().run_in_executor(None, mp_process.join, 3.0)
-            if mp_process.is_alive():
-                logger.warning("the recognizer's worker process (pid %s) did not end; killing it", mp_process.pid)
-                mp_process.kill()
-            return
-        process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return
-        if process.stdin is not None:
-            process.stdin.close()  # the worker ends at end of input
-        try:
-            await asyncio.wait_for(process.wait(), 3.0)
-        except TimeoutError:
-            logger.warning("the recognizer's worker process (pid %d) did not end; killing it", process.pid)
-            process.kill()
-            await process.wait()
+        await self.worker.close()

@@ -1,0 +1,201 @@
+"""A speech engine in a worker process of its own: the event loop only awaits its answers.
+
+pocketsphinx holds the GIL while it decodes and CTranslate2 (Whisper) keeps a core busy
+for a second at a time, so neither may run in the process that paces RTP. The worker is
+``python -c "…worker_main()"`` talking pickled, length-prefixed messages over
+stdin/stdout: unlike multiprocessing's spawn it never re-imports the parent's __main__ (a
+user's script without a main guard would run twice). A frozen app has no ``python -c``:
+there the worker is a multiprocessing process (its entry point runs freeze_support()).
+
+Each engine module provides an object with the methods the parent calls by name and a
+``worker_main()`` that serves it (``serve``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import pickle
+import signal
+import struct
+import sys
+from typing import Any, cast
+
+import numpy as np
+
+from voicedesk.errors import PipelineError, VoiceDeskError
+
+logger = logging.getLogger(__name__)
+
+
+def int16_bytes(samples: np.ndarray) -> bytes:
+    """Samples (float in [-1, 1] or int16) as little-endian int16 bytes: what crosses the pipe."""
+    if samples.dtype != np.int16:
+        samples = np.clip(samples * 32768.0, -32768, 32767).astype(np.int16)
+    return samples.astype("<i2").tobytes()
+
+
+def _read_message(stream) -> object | None:
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    size = struct.unpack("<I", header)[0]
+    return pickle.loads(stream.read(size))
+
+
+def _write_message(stream, message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<I", len(data)) + data)
+    stream.flush()
+
+
+def _error(exc: Exception) -> tuple[str, str]:
+    # our own errors are written for the user; anything else keeps its class name for the log
+    return ("error", str(exc) if isinstance(exc, VoiceDeskError) else f"{type(exc).__name__}: {exc}")
+
+
+def serve(worker: object) -> None:
+    """The worker process's loop over stdin/stdout: call ``worker.<name>(*args)``, answer."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write to the message pipe
+    while True:
+        message = _read_message(stdin)
+        if message is None:
+            return
+        name, args = cast(tuple[str, tuple[Any, ...]], message)
+        try:
+            _write_message(stdout, ("ok", getattr(worker, name)(*args)))
+        except Exception as exc:
+            _write_message(stdout, _error(exc))
+
+
+def _mp_serve(module: str, connection) -> None:  # the multiprocessing form of serve (frozen apps)
+    worker = importlib.import_module(module).new_worker()
+    while True:
+        try:
+            name, args = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            connection.send(("ok", getattr(worker, name)(*args)))
+        except Exception as exc:
+            connection.send(_error(exc))
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "the speech recognizer's worker process died"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the speech recognizer's worker process died ({name})"
+    return f"the speech recognizer's worker process died (exit status {code})"
+
+
+class SpeechWorker:
+    """One worker process running ``module``'s worker; requests answered in order.
+
+    ``module`` must define ``worker_main()`` (serve over pipes) and ``new_worker()``.
+    A lock keeps each request with its answer. Once the process has died every later
+    call raises PipelineError with the same reason (``died``)."""
+
+    def __init__(self, module: str, label: str = "speech recognizer") -> None:
+        self.module = module
+        self.label = label
+        self._process: asyncio.subprocess.Process | None = None
+        self._mp: tuple[Any, Any] | None = None  # (multiprocessing.Process, Connection) in a frozen app
+        self._lock = asyncio.Lock()
+        self.died: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        if self._mp is not None:
+            return cast(int | None, self._mp[0].pid)
+        return self._process.pid if self._process is not None else None
+
+    async def start(self) -> None:
+        if getattr(sys, "frozen", False) or os.environ.get("VOICEDESK_STT_WORKER") == "multiprocessing":
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")
+            parent, child = context.Pipe()
+            process = context.Process(target=_mp_serve, args=(self.module, child), name="voicedesk-stt", daemon=True)
+            await asyncio.get_running_loop().run_in_executor(None, process.start)
+            child.close()
+            self._mp = (process, parent)
+        else:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                f"from {self.module} import worker_main; worker_main()",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+
+    async def call(self, name: str, *args: object) -> object:
+        """``worker.<name>(*args)`` in the worker; its exception as PipelineError."""
+        async with self._lock:
+            if self.died is not None:
+                raise PipelineError(self.died)
+            if self._mp is not None:
+                status, value = await asyncio.get_running_loop().run_in_executor(None, self._mp_call, name, args)
+            else:
+                status, value = await self._pipe_call(name, args)
+        if status != "ok":
+            raise PipelineError(f"{self.label}: {value}")
+        return value
+
+    async def _pipe_call(self, name: str, args: tuple[object, ...]) -> tuple[str, object]:
+        process = self._process
+        if process is None or process.stdin is None or process.stdout is None:
+            raise PipelineError(f"the {self.label} is not started")
+        data = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            process.stdin.write(struct.pack("<I", len(data)) + data)
+            await process.stdin.drain()
+            size = struct.unpack("<I", await process.stdout.readexactly(4))[0]
+            return cast(tuple[str, object], pickle.loads(await process.stdout.readexactly(size)))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            try:
+                code = await asyncio.wait_for(process.wait(), 2.0)
+            except TimeoutError:
+                code = None
+            self.died = _exit_reason(code)
+            raise PipelineError(self.died) from None
+
+    def _mp_call(self, name: str, args: tuple[object, ...]) -> tuple[str, object]:  # on a thread
+        assert self._mp is not None
+        process, connection = self._mp
+        try:
+            connection.send((name, args))
+            return cast(tuple[str, object], connection.recv())
+        except (EOFError, OSError):
+            process.join(2.0)
+            self.died = _exit_reason(process.exitcode)
+            raise PipelineError(self.died) from None
+
+    async def close(self) -> None:
+        if self._mp is not None:
+            mp_process, connection = self._mp
+            self._mp = None
+            connection.close()  # the worker ends at end of input
+            await asyncio.get_running_loop().run_in_executor(None, mp_process.join, 3.0)
+            if mp_process.is_alive():
+                logger.warning("the %s's worker process (pid %s) did not end; killing it", self.label, mp_process.pid)
+                mp_process.kill()
+            return
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()  # the worker ends at end of input
+        try:
+            await asyncio.wait_for(process.wait(), 3.0)
+        except TimeoutError:
+            logger.warning("the %s's worker process (pid %d) did not end; killing it", self.label, process.pid)
+            process.kill()
+            await process.wait()
