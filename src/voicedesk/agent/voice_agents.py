@@ -153,7 +153,8 @@ class VoiceAgent(PipelineAgent):
     summary = "VAD, speech recognition, a responder and espeak-ng: a voice agent of its own"
     OPTIONS = (
         *COMMON_OPTIONS,
-        AgentOption("stt", "constrained (default: phrases of the responder and a small vocabulary) or open"),
+        AgentOption("stt", "constrained (default: phrases of the responder and a small vocabulary), open, or whisper"),
+        AgentOption("stt_model", "stt=whisper: a CTranslate2 Whisper model directory (default: the packaged tiny.en)"),
         AgentOption("phrases", "a text file of extra phrases for the constrained recognizer, one per line", "path"),
         AgentOption("responder", "rules (default) or openai (an OpenAI-compatible chat completions endpoint)"),
         AgentOption("llm_url", "API base URL for responder=openai (or VOICEDESK_LLM_URL)"),
@@ -171,8 +172,15 @@ class VoiceAgent(PipelineAgent):
 
         super().preflight(options)
         check_pocketsphinx()
+        cls._stt_choice(options).check()
         find_tts(*_tts_options(options))
         cls._stt_settings(options, create_responder(options.get("responder", "rules"), options))
+
+    @staticmethod
+    def _stt_choice(options: dict[str, str]):
+        from voicedesk.speech.recognizers import SttChoice
+
+        return SttChoice(options.get("stt", "constrained").lower(), options.get("stt_model") or None)
 
     @staticmethod
     def _stt_settings(options: dict[str, str], responder: Any):
@@ -185,7 +193,9 @@ class VoiceAgent(PipelineAgent):
                 phrases.extend(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
             except OSError as exc:
                 raise ConfigError(f"cannot read the phrases file {path}: {exc.strerror or exc}") from None
-        return SttSettings(mode=options.get("stt", "constrained").lower(), phrases=tuple(phrases))
+        mode = options.get("stt", "constrained").lower()
+        # whisper needs no phrase list; the settings keep pocketsphinx's default mode then
+        return SttSettings(mode=mode if mode != "whisper" else "constrained", phrases=tuple(phrases))
 
     def middle(self) -> list[FrameProcessor]:
         from voicedesk.agent.engines.responder_factory import create_responder
@@ -195,8 +205,10 @@ class VoiceAgent(PipelineAgent):
         from voicedesk.speech.tts import find_tts
 
         responder = create_responder(self.options.get("responder", "rules"), self.options)
+        settings = self._stt_settings(self.options, responder)
+        choice = self._stt_choice(self.options)
         return [
-            STTProcessor(self._stt_settings(self.options, responder)),
+            STTProcessor(settings, recognizer=choice.recognizer(settings.phrases)),
             ResponderProcessor(responder),
             TTSProcessor(find_tts(*_tts_options(self.options))),
         ]

@@ -23,6 +23,8 @@ import numpy as np
 
 from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sinks import AudioSink
+from voicedesk.speech.text import wer
+from voicedesk.speech.transcript import Transcript
 
 FRAME_MS = 10
 FRAME = SAMPLE_RATE * FRAME_MS // 1000
@@ -200,6 +202,7 @@ class Turn:
     transcript: str | None = None
     agent: dict | None = None  # the agent's own timings, when it reports them
     barge_in_at: float | None = None
+    heard: Transcript | None = None  # the reply's transcript with word times (call ms), or why there is none
 
     @property
     def voice_to_voice_ms(self) -> float | None:
@@ -233,6 +236,12 @@ class Turn:
         def r(v: float | None) -> float | None:
             return None if v is None else round(v, 1)
 
+        heard = self.heard
+        first_word = heard.first_word_ms if heard is not None else None
+        end_ms = (self.utterance_end - t0) * 1000.0
+        said_text = (self.agent or {}).get("response")  # what the agent says it said (its TTS text)
+        transcribed = heard is not None and heard.unavailable is None
+
         return {
             "index": self.index,
             "said": self.said,
@@ -246,5 +255,14 @@ class Turn:
             "barge_in_at_ms": rel(self.barge_in_at),
             "barge_in_stop_ms": r(self.barge_in_stop_ms),
             "transcript": self.transcript,
+            # the reply's words on the call's clock (ms), from the recognizer (not the agent)
+            "words": heard.to_json()["words"] if heard is not None else [],
+            "transcript_recognizer": heard.recognizer if heard is not None else None,
+            "transcript_unavailable": heard.unavailable if heard is not None else None,
+            "first_word_ms": r(first_word),
+            # voice to voice again, to the first recognized word instead of the first loud block
+            "voice_to_voice_first_word_ms": r(first_word - end_ms) if first_word is not None else None,
+            # how far what arrived is from the text the agent reported saying
+            "agent_text_wer": round(wer(said_text, heard.text), 3) if said_text and transcribed else None,
             "agent": self.agent,
         }

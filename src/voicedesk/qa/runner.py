@@ -1,9 +1,11 @@
 """Run a scenario: one Call, its steps, and a result that says what was expected and measured.
 
 Audio to say is made before the call starts (TTS, files, tones), so no synthesis stalls the
-call; transcripts are made after it ends, for the same reason (pocketsphinx holds the GIL).
-Checks that need a transcript are therefore settled after the call; every other check is
-settled when its step runs.
+call. Each reply is transcribed as soon as it has ended, by the chosen recognizer in a
+worker process (qa/transcripts.py), so the call's loop only hands it audio; a Whisper model
+is loaded before the call, so a missing or damaged one fails the scenario before it dials.
+Checks that need a transcript are settled after the call (the last replies are still being
+transcribed when it ends); every other check is settled when its step runs.
 """
 
 from __future__ import annotations
@@ -27,10 +29,15 @@ from voicedesk.media.tracks import QueuedAudioTrack
 from voicedesk.qa.capture import CallCapture, CallRecord
 from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import Bound, Scenario, Step, Utterance
+from voicedesk.qa.transcripts import ReplyTranscriber
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.signaling.log import redact_url
 from voicedesk.rtc.spec import CallSpec
+from voicedesk.speech.recognizers import SttChoice
+from voicedesk.speech.text import contains as text_contains
+from voicedesk.speech.text import wer
+from voicedesk.speech.transcript import Transcript
 
 logger = logging.getLogger(__name__)
 
@@ -150,18 +157,11 @@ def render(utterance: Utterance, voice: Voice) -> np.ndarray:
     return tone(utterance.tone_hz or 440.0, utterance.seconds)
 
 
-def transcriber(scenario: Scenario, target: str = ""):  # -> Callable[[np.ndarray], str]
-    try:
-        from voicedesk.speech.stt import (
-            SMALL_VOCABULARY,
-            SttSettings,
-            build_decoder,
-            check_pocketsphinx,
-            transcribe,
-        )
-    except ImportError as exc:
-        raise PipelineError(f"transcripts need the speech engines (voicedesk.agent.engines): {exc}") from None
-    check_pocketsphinx()
+def recognizer_phrases(scenario: Scenario, target: str = "") -> tuple[str, ...]:
+    """The constrained recognizer's phrases: the scenario's words, a small vocabulary and,
+    for the embedded agents, their own replies."""
+    from voicedesk.speech.stt import SMALL_VOCABULARY
+
     phrases = tuple(SMALL_VOCABULARY) + scenario.phrases()
     if target.startswith(("embedded:", "embedded+http:")):
         # the embedded agents' own replies: what their transcripts should be recognized as
@@ -169,17 +169,22 @@ def transcriber(scenario: Scenario, target: str = ""):  # -> Callable[[np.ndarra
             from voicedesk.agent.engines.responder import INTENTS, NOTHING_HEARD_REPLY
 
             phrases += (*(i.reply for i in INTENTS), NOTHING_HEARD_REPLY)
-    settings = SttSettings(mode=scenario.stt_mode, phrases=phrases)
-    decoder = build_decoder(settings)
-
-    def run(audio: np.ndarray) -> str:
-        return transcribe(audio, SAMPLE_RATE, settings, decoder=decoder) if audio.size else ""
-
-    return run
+    return phrases
 
 
-def normalize(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+def transcript_check(step: Step, heard: Transcript | None) -> tuple[bool, str]:
+    """(passed, measured) of an expect_transcript step, on normalised text (speech/text.py)."""
+    if heard is None or heard.unavailable is not None:
+        return False, f"transcript unavailable: {heard.unavailable if heard is not None else 'not transcribed'}"
+    measured = repr(heard.text)
+    ok = all(text_contains(heard.text, c) for c in step.contains)
+    if step.matches:
+        ok = ok and re.search(step.matches, heard.text, re.IGNORECASE) is not None
+    if step.text is not None:
+        rate = wer(step.text, heard.text)
+        measured += f", word error rate {rate:.2f} against {step.text!r}"
+        ok = ok and rate <= (step.wer_max or 0.0) + 1e-9
+    return ok, measured
 
 
 # --- running -----------------------------------------------------------------
@@ -206,6 +211,7 @@ class ScenarioRun:
         self._clips: dict[int, np.ndarray] = {}
         self._voice = Voice()
         self._deferred: list[tuple[Check, Step, Turn | None]] = []
+        self.transcriber: ReplyTranscriber | None = None
 
     def prepare(self) -> None:
         """Render every utterance now (before the call), so a bad wav or missing TTS fails early."""
@@ -241,6 +247,7 @@ class ScenarioRun:
             impairment=ImpairmentSpec.parse(scenario.impair or "") if needs_relay else None,
             media_timeout=scenario.media_timeout or None,
         )
+        await self._start_transcriber()
         self.call = call = Call.from_spec(spec, source=self.source, extensions=[self.capture])
         await call.start()  # a failed start has torn the call down, the capture with it
         self.result.setup_ms = call.setup_ms
@@ -248,9 +255,52 @@ class ScenarioRun:
 
     async def close(self) -> None:
         if self.call is None:
+            await self._close_transcriber()
             return
         await self.call.hangup()
         self._finish_measures()
+        for turn in self.turns:  # the replies still open when the call ended
+            self._submit(turn)
+        await self._close_transcriber()
+
+    # transcripts (qa/transcripts.py): the recognizer's worker gets each reply once it has ended
+    async def _start_transcriber(self) -> None:
+        scenario = self.scenario
+        wants_text = (
+            not scenario.steps  # driven from Python (the pytest plugin): every reply gets its transcript
+            or scenario.golden.transcripts
+            or any(step.kind == "expect_transcript" for step in scenario.steps)
+        )
+        if self.transcriber is not None or not wants_text:
+            return
+        choice = SttChoice(scenario.stt_mode, scenario.stt_model)
+        self.transcriber = ReplyTranscriber(choice, recognizer_phrases(scenario, self.target))
+        if choice.is_whisper:
+            # loaded now: a missing or damaged model is this scenario's error before it dials
+            await self.transcriber.start()
+
+    def _submit(self, turn: Turn) -> None:
+        if self.transcriber is None or turn.reply_start is None:
+            return
+        rx, t0 = self.capture.rx, self.capture.t0
+        start_t = turn.reply_start - 0.05
+        end_t = turn.reply_end + 0.2 if turn.reply_end is not None else None
+        first = rx.index_at(start_t)
+        audio = rx.segment(start_t, end_t)
+
+        def to_call_ms(ms: float) -> float:
+            t = rx.time_of(first + int(ms * SAMPLE_RATE / 1000.0))
+            return (t - t0) * 1000.0 if t is not None else ms
+
+        self.transcriber.submit(turn.index, (start_t, end_t), audio, SAMPLE_RATE, to_call_ms)
+
+    async def _close_transcriber(self) -> None:
+        if self.transcriber is None:
+            return
+        try:
+            await self.transcriber.settle()
+        finally:
+            await self.transcriber.close()
 
     async def _run_call(self) -> None:
         scenario = self.scenario
@@ -396,6 +446,8 @@ class ScenarioRun:
         while time.monotonic() < deadline and not self.call.state.is_final:
             self._find_reply(turn)
             if turn.reply_start is not None and (turn.reply_end is not None or not until_end):
+                if turn.reply_end is not None:
+                    self._submit(turn)  # transcribed while the call goes on
                 return
             await asyncio.sleep(POLL_S)
         self._find_reply(turn)
@@ -458,24 +510,18 @@ class ScenarioRun:
         return summary.get(name)
 
     def _settle(self, transcribe_all: bool = False) -> None:
-        """Transcribe the replies (after the call: no GIL stalls during it) and settle deferred checks."""
+        """The replies' transcripts (made during the call and by ``close``) into the turns; settle
+        the deferred checks."""
         t0 = self.capture.t0
-        wants_text = transcribe_all or bool(self._deferred) or self.scenario.golden.transcripts
-        transcribe = None
-        if wants_text and any(t.reply_start is not None for t in self.turns):
-            try:
-                transcribe = transcriber(self.scenario, self.target)
-            except VoiceDeskError as exc:
-                if self._deferred:
-                    self.result.error = self.result.error or str(exc)
-        for turn in self.turns:
-            if transcribe is not None and turn.reply_start is not None:
-                end = turn.reply_end if turn.reply_end is not None else None
-                audio = self.capture.rx.segment(turn.reply_start - 0.05, end + 0.2 if end is not None else None)
-                try:
-                    turn.transcript = transcribe(audio)
-                except Exception as exc:  # a recognizer failure is a failed check, not a crash
-                    logger.warning("transcribing turn %d failed: %s", turn.index, exc)
+        transcriber = self.transcriber
+        if transcriber is not None:
+            for turn in self.turns:
+                heard = transcriber.results.get(turn.index)
+                if heard is not None:
+                    turn.heard = heard
+                    turn.transcript = heard.text if heard.unavailable is None else None
+            if transcriber.unavailable is not None and self._deferred:
+                self.result.error = self.result.error or transcriber.unavailable
         agent_turns = self.capture.agent_turns
         for i, turn in enumerate(self.turns):
             if i < len(agent_turns):
@@ -484,12 +530,7 @@ class ScenarioRun:
             if turn is None or turn.reply_start is None:
                 check.passed, check.measured = False, "no reply to transcribe"
                 continue
-            text = normalize(turn.transcript or "")
-            check.measured = repr(turn.transcript or "")
-            ok = all(normalize(c) in text for c in step.contains)
-            if step.matches:
-                ok = ok and re.search(step.matches, turn.transcript or "", re.IGNORECASE) is not None
-            check.passed = ok
+            check.passed, check.measured = transcript_check(step, turn.heard)
         for check in self.result.checks:
             if check.passed is None:
                 check.passed = False

@@ -29,6 +29,7 @@ from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
+from voicedesk.speech.recognizers import STT_CHOICES
 
 
 class ScenarioError(ConfigError):
@@ -98,6 +99,8 @@ class Step:
     timeout: float = 15.0
     contains: tuple[str, ...] = ()
     matches: str | None = None
+    wer_max: float | None = None  # expect_transcript: word error rate against ``text`` at most this
+    text: str | None = None
     bounds: tuple[tuple[str, Bound], ...] = ()
     seconds: float = 0.0
     after_ms: float = 500.0
@@ -110,6 +113,8 @@ class Step:
             return f"barge in after {self.after_ms:g} ms with {self.say.describe()}"
         if self.kind == "expect_transcript":
             what = [f"contains {c!r}" for c in self.contains] + ([f"matches /{self.matches}/"] if self.matches else [])
+            if self.text is not None:
+                what.append(f"is {self.text!r} with a word error rate <= {self.wer_max or 0:g}")
             return "reply transcript " + " and ".join(what)
         if self.kind == "expect":
             return ", ".join(f"{name} {bound.describe()}" for name, bound in self.bounds)
@@ -139,7 +144,8 @@ class Scenario:
     timeout: float = 15.0
     impair: str | None = None
     media_timeout: float = MEDIA_TIMEOUT  # seconds without the agent's audio packets before the call fails; 0: off
-    stt_mode: str = "constrained"
+    stt_mode: str = "constrained"  # constrained, open or whisper (speech/recognizers.py)
+    stt_model: str | None = None  # whisper: a model directory or name
     vocabulary: tuple[str, ...] = ()
     golden: GoldenPolicy = field(default_factory=GoldenPolicy)
 
@@ -281,9 +287,13 @@ class _Checker:
             timeout = self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 15.0
             return Step(kind=kind, line=line, timeout=timeout)
         if kind == "expect_transcript":
-            keys = self.mapping(value, what, ("contains", "matches"))
+            keys = self.mapping(value, what, ("contains", "matches", "text", "wer_max"))
             if not keys:
-                raise self.fail(value, f"{what}: expected contains and/or matches")
+                raise self.fail(value, f"{what}: expected contains and/or matches, or text with wer_max")
+            if ("text" in keys) != ("wer_max" in keys):
+                raise self.fail(value, f"{what}: expected text and wer_max together (the reply's words, how far off)")
+            text = self.text(keys["text"][1], f"{what}.text") if "text" in keys else None
+            wer_max = self.number(keys["wer_max"][1], f"{what}.wer_max") if "wer_max" in keys else None
             contains = self.texts(keys["contains"][1], f"{what}.contains") if "contains" in keys else ()
             matches = None
             if "matches" in keys:
@@ -292,7 +302,7 @@ class _Checker:
                     re.compile(matches)
                 except re.error as exc:
                     raise self.fail(keys["matches"][1], f"{what}.matches: not a regular expression: {exc}") from None
-            return Step(kind=kind, line=line, contains=contains, matches=matches)
+            return Step(kind=kind, line=line, contains=contains, matches=matches, text=text, wer_max=wer_max)
         if kind == "expect":
             keys = self.mapping(value, what, tuple(METRICS))
             if not keys:
@@ -324,7 +334,19 @@ class _Checker:
             raise self.fail(node, f"{what}: {exc}") from None
 
     def scenario(self, node: yaml.Node, default_name: str) -> Scenario:
-        top = ("name", "target", "ice", "timeout", "media_timeout", "impair", "stt", "vocabulary", "golden", "steps")
+        top = (
+            "name",
+            "target",
+            "ice",
+            "timeout",
+            "media_timeout",
+            "impair",
+            "stt",
+            "stt_model",
+            "vocabulary",
+            "golden",
+            "steps",
+        )
         keys = self.mapping(node, "scenario", top)
         if "steps" not in keys:
             raise self.fail(node, "scenario: missing 'steps' (a list of steps)")
@@ -339,8 +361,11 @@ class _Checker:
         stt = "constrained"
         if "stt" in keys:
             stt = self.text(keys["stt"][1], "stt")
-            if stt not in ("constrained", "open"):
-                raise self.fail(keys["stt"][1], f"stt: expected constrained or open, got {stt!r}")
+            if stt not in STT_CHOICES:
+                raise self.fail(keys["stt"][1], f"stt: expected {', '.join(STT_CHOICES)}, got {stt!r}")
+        stt_model = self.text(keys["stt_model"][1], "stt_model") if "stt_model" in keys else None
+        if stt_model is not None and stt != "whisper":
+            raise self.fail(keys["stt_model"][1], f"stt_model: for stt: whisper, not stt: {stt}")
         golden = GoldenPolicy()
         if "golden" in keys:
             g = self.mapping(keys["golden"][1], "golden", ("tolerance_ms", "transcripts"))
@@ -382,6 +407,7 @@ class _Checker:
             ),
             impair=impair,
             stt_mode=stt,
+            stt_model=stt_model,
             vocabulary=self.texts(keys["vocabulary"][1], "vocabulary") if "vocabulary" in keys else (),
             golden=golden,
         )

@@ -8,6 +8,7 @@ model failed to load), so a report can show the reason where the text would be.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,7 +35,12 @@ class Transcript:
 
     def shifted(self, offset_ms: float) -> Transcript:
         """Word times moved from the clip's clock (0 = its first sample) to the call's."""
-        return replace(self, words=tuple((w, s + offset_ms, e + offset_ms) for w, s, e in self.words))
+        return self.retimed(lambda ms: ms + offset_ms)
+
+    def retimed(self, to_call_ms: Callable[[float], float]) -> Transcript:
+        """Word times mapped from the clip's clock to the call's by ``to_call_ms`` (a recording
+        with gaps maps each time through its own block)."""
+        return replace(self, words=tuple((w, to_call_ms(s), to_call_ms(e)) for w, s, e in self.words))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -65,11 +65,11 @@ async def test_recognizer_worker_process_streams_an_utterance() -> None:
         for i in range(0, samples.size, 4800):
             await recognizer.feed(samples[i : i + 4800], want_partial=True)
         text = await recognizer.finish()
-        pid = recognizer._process.pid if recognizer._process else None
+        pid = recognizer.worker.pid
     finally:
         await recognizer.close()
     assert "time" in text
-    assert pid is not None and recognizer._process is None
+    assert pid is not None and recognizer.worker.pid is None
 
 
 class _Stage(FrameProcessor):

@@ -157,7 +157,7 @@ def test_agent_options_are_checked() -> None:
         parse_agent_options(["delay"])
     with pytest.raises(ConfigError, match="no option colour"):
         VoiceAgent({"colour": "red"})
-    with pytest.raises(ConfigError, match="unknown stt mode"):
+    with pytest.raises(ConfigError, match="unknown stt 'psychic': use constrained, open or whisper"):
         VoiceAgent.preflight({"stt": "psychic"})
     with pytest.raises(ConfigError, match="unknown responder"):
         VoiceAgent.preflight({"responder": "oracle"})

@@ -92,7 +92,7 @@ def test_several_scenarios_in_one_file_are_named_after_it():
         ("steps:\n  - impair: loss=lots\n", 2, "step 1 (impair): bad impairment 'loss=lots'"),
         ("steps:\n  - expect_transcript: {matches: '('}\n", 2, "matches: not a regular expression"),
         ("steps:\n  - barge_in: {say: stop}\n", 2, "step 1 (barge_in): expected a say step before it"),
-        ("stt: fancy\nsteps: [hangup]\n", 1, "stt: expected constrained or open, got 'fancy'"),
+        ("stt: fancy\nsteps: [hangup]\n", 1, "stt: expected constrained, open, whisper, got 'fancy'"),
         # numbers that would never end, or are out of range (the command line's check, voicedesk/limits.py)
         ("steps:\n  - silence: .nan\n", 2, "step 1 (silence) (seconds): expected a number ≥ 0, got nan"),
         ("steps:\n  - silence: .inf\n", 2, "step 1 (silence) (seconds): expected a number ≥ 0, got inf"),
