@@ -16,6 +16,7 @@ from voicedesk.errors import VoiceDeskError
 from voicedesk.limits import DAY_S, count, seconds
 from voicedesk.media.sources import source_usages
 from voicedesk.qa.report import CallReporter, add_report_arguments
+from voicedesk.qa.transcripts import CallTranscription
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
 from voicedesk.rtc.direction import DIRECTIONS
@@ -25,6 +26,7 @@ from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaLost, MediaResumed
 from voicedesk.rtc.sdp.edit import command_editor
 from voicedesk.rtc.signaling import header_problem, selectable_kinds, targets_usage
 from voicedesk.rtc.spec import CallSpec
+from voicedesk.speech.recognizers import SttChoice, add_stt_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -119,6 +121,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="when the peer's audio packets stop for --media-timeout, say so and stay on the call "
         "(a network test that expects outages) instead of ending it as failed",
     )
+    p.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="transcribe what the peer says as the call goes (each stretch of speech once it ends; --stt picks "
+        "the recognizer); with agent events, each transcript is compared with the text the agent says it said",
+    )
+    add_stt_arguments(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     add_audio_arguments(p)
     add_report_arguments(p)
@@ -162,6 +171,29 @@ def progress(event: CallEvent) -> None:
             file=sys.stderr,
             flush=True,
         )
+
+
+def print_heard(entry: Mapping[str, Any]) -> None:
+    """One transcript of ``--transcribe`` as it comes back."""
+    at = entry.get("start_ms") or 0.0
+    if entry.get("unavailable"):
+        print(f"[{at:7.0f} ms] heard: transcript unavailable: {entry['unavailable']}", file=sys.stderr, flush=True)
+        return
+    compared = ""
+    if entry.get("agent_text_wer") is not None:
+        compared = f" (word error rate {entry['agent_text_wer']:.2f} against the agent's text {entry['agent_said']!r})"
+    print(f"[{at:7.0f} ms] heard: {entry.get('text')!r}{compared}", file=sys.stderr, flush=True)
+
+
+def transcription(args: argparse.Namespace) -> CallTranscription | None:
+    """``--transcribe``'s extension, or None; ``--stt``/``--stt-model`` without it is an error."""
+    if not args.transcribe:
+        if args.stt != "constrained" or args.stt_model:
+            raise VoiceDeskError("--stt and --stt-model choose the recognizer of --transcribe: add --transcribe")
+        return None
+    choice = SttChoice(args.stt, args.stt_model)
+    choice.check()
+    return CallTranscription(choice, on_heard=None if args.json else print_heard, target=args.target)
 
 
 def print_summary(summary: Mapping[str, Any]) -> None:
@@ -225,14 +257,20 @@ async def run(args: argparse.Namespace) -> int:
         media_timeout=args.media_timeout or None,
         ride_out=args.ride_out,
     )
+    transcribe = transcription(args)
+    if transcribe is not None:
+        await transcribe.start()  # the model loads before the call: a bad one stops it here
     audio = CallAudio(args, args.duration)
-    source = audio.source(args.source)
     try:
+        source = audio.source(args.source)
         audio.open_sinks()
         reporter = CallReporter(args.report, args.mask)
-        call = Call.from_spec(spec, source=source, extensions=[audio, *reporter.extensions()])
+        extensions = [audio, *reporter.extensions(), *([transcribe] if transcribe is not None else [])]
+        call = Call.from_spec(spec, source=source, extensions=extensions)
     except BaseException:
         await audio.close()  # a microphone already opened, a recording already created
+        if transcribe is not None:
+            await transcribe.transcriber.close()
         raise
     call.add_listener(progress)
     error: VoiceDeskError | None = None

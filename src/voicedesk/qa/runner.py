@@ -11,7 +11,6 @@ transcribed when it ends); every other check is settled when its step runs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -29,7 +28,7 @@ from voicedesk.media.tracks import QueuedAudioTrack
 from voicedesk.qa.capture import CallCapture, CallRecord
 from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import Bound, Scenario, Step, Utterance
-from voicedesk.qa.transcripts import ReplyTranscriber
+from voicedesk.qa.transcripts import ReplyTranscriber, recognizer_phrases
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.signaling.log import redact_url
@@ -157,21 +156,6 @@ def render(utterance: Utterance, voice: Voice) -> np.ndarray:
     return tone(utterance.tone_hz or 440.0, utterance.seconds)
 
 
-def recognizer_phrases(scenario: Scenario, target: str = "") -> tuple[str, ...]:
-    """The constrained recognizer's phrases: the scenario's words, a small vocabulary and,
-    for the embedded agents, their own replies."""
-    from voicedesk.speech.stt import SMALL_VOCABULARY
-
-    phrases = tuple(SMALL_VOCABULARY) + scenario.phrases()
-    if target.startswith(("embedded:", "embedded+http:")):
-        # the embedded agents' own replies: what their transcripts should be recognized as
-        with contextlib.suppress(ImportError):
-            from voicedesk.agent.engines.responder import INTENTS, NOTHING_HEARD_REPLY
-
-            phrases += (*(i.reply for i in INTENTS), NOTHING_HEARD_REPLY)
-    return phrases
-
-
 def transcript_check(step: Step, heard: Transcript | None) -> tuple[bool, str]:
     """(passed, measured) of an expect_transcript step, on normalised text (speech/text.py)."""
     if heard is None or heard.unavailable is not None:
@@ -274,7 +258,7 @@ class ScenarioRun:
         if self.transcriber is not None or not wants_text:
             return
         choice = SttChoice(scenario.stt_mode, scenario.stt_model)
-        self.transcriber = ReplyTranscriber(choice, recognizer_phrases(scenario, self.target))
+        self.transcriber = ReplyTranscriber(choice, recognizer_phrases(scenario.phrases(), self.target))
         if choice.is_whisper:
             # loaded now: a missing or damaged model is this scenario's error before it dials
             await self.transcriber.start()

@@ -10,19 +10,43 @@ Transcript whose ``unavailable`` says why, and the call carries on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from voicedesk.errors import PipelineError, VoiceDeskError
+from voicedesk.media.pcm import SAMPLE_RATE
+from voicedesk.qa.latency import TimedRecorder, speech_runs
+from voicedesk.rtc.agent_events import AgentEventReceived
+from voicedesk.rtc.call import Call
+from voicedesk.rtc.extension import CallExtension
 from voicedesk.speech.recognizers import ClipRecognizer, SttChoice
+from voicedesk.speech.text import wer
 from voicedesk.speech.transcript import Transcript
 from voicedesk.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
 
 Segment = tuple[float, float | None]  # (start, end) on the recording's clock
+
+
+def recognizer_phrases(extra: tuple[str, ...] = (), target: str = "") -> tuple[str, ...]:
+    """The constrained recognizer's phrases: a small vocabulary, ``extra`` (a scenario's
+    words) and, for the embedded agents, their own replies."""
+    from voicedesk.speech.stt import SMALL_VOCABULARY
+
+    phrases = tuple(SMALL_VOCABULARY) + tuple(extra)
+    if target.startswith(("embedded:", "embedded+http:")):
+        # the embedded agents' own replies: what their transcripts should be recognized as
+        with contextlib.suppress(ImportError):
+            from voicedesk.agent.engines.responder import INTENTS, NOTHING_HEARD_REPLY
+
+            phrases += (*(i.reply for i in INTENTS), NOTHING_HEARD_REPLY)
+    return phrases
 
 
 class ReplyTranscriber:
@@ -102,3 +126,115 @@ class ReplyTranscriber:
                 await self.recognizer.close()
             except PipelineError:
                 pass
+
+
+class CallTranscription(CallExtension):
+    """``voicedesk call --transcribe``: each stretch of the peer's speech transcribed as it ends.
+
+    The received audio is recorded (qa/latency.py TimedRecorder); every ``POLL_S`` the
+    stretches of speech that have ended (``REPLY_HANG_MS`` of quiet) go to the
+    recognizer's worker; ``on_heard`` gets each transcript as it comes back. Where the
+    agent reports what it said (the ``voicedesk`` channel's turn events carry its response
+    text), the i-th reported response is compared with the i-th stretch heard (word error
+    rate after normalisation). The summary's ``transcripts`` key lists them all.
+    """
+
+    POLL_S = 0.25
+    REPLY_HANG_MS = 700.0
+
+    def __init__(
+        self, choice: SttChoice, on_heard: Callable[[dict[str, Any]], None] | None = None, target: str = ""
+    ) -> None:
+        self.transcriber = ReplyTranscriber(choice, recognizer_phrases((), target))
+        self.on_heard = on_heard
+        self.rx = TimedRecorder()
+        self.t0 = time.monotonic()
+        self.runs: list[tuple[float, float | None]] = []
+        self.agent_said: list[str] = []
+        self._reported: set[int] = set()
+        self._tasks = TaskOwner("transcribe", logger=logger, failed="%s failed")
+        self._call: Call | None = None
+
+    async def start(self) -> None:
+        """Load the recognizer before the call (a bad model is an error before dialling)."""
+        await self.transcriber.start()
+
+    def attach(self, call: Call) -> None:
+        self._call = call
+        self.t0 = time.monotonic()
+        call.add_sink(self.rx)
+        call.add_listener(self._on_event)
+        self._tasks.spawn(self._poll(), "poll")
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, AgentEventReceived) and event.type == "turn" and event.event.get("response"):
+            self.agent_said.append(str(event.event["response"]))
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.POLL_S)
+            self._submit(final=False)
+            self._report()
+
+    def _submit(self, final: bool) -> None:
+        # only after what was already sent: a run, once sent, is not looked at again
+        since = (self.runs[-1][1] or 0.0) if self.runs else None
+        for run in speech_runs(self.rx, since, hang_ms=self.REPLY_HANG_MS):
+            if run.end is None and not final:
+                break
+            end = run.end + 0.2 if run.end is not None else None
+            key = len(self.runs)
+            self.runs.append((run.start, end))
+            first = self.rx.index_at(run.start - 0.05)
+            audio = self.rx.segment(run.start - 0.05, end)
+            self.transcriber.submit(key, (run.start, end), audio, SAMPLE_RATE, self._to_call_ms(first))
+            if end is None:
+                break
+
+    def _to_call_ms(self, first: int) -> Callable[[float], float]:
+        def convert(ms: float) -> float:
+            t = self.rx.time_of(first + int(ms * SAMPLE_RATE / 1000.0))
+            return (t - self.t0) * 1000.0 if t is not None else ms
+
+        return convert
+
+    def entries(self) -> list[dict[str, Any]]:
+        out = []
+        for i, (start, end) in enumerate(self.runs):
+            heard = self.transcriber.results.get(i)
+            if heard is None:
+                continue
+            said = self.agent_said[i] if i < len(self.agent_said) else None
+            out.append(
+                {
+                    "start_ms": round((start - self.t0) * 1000.0, 1),
+                    "end_ms": round((end - 0.2 - self.t0) * 1000.0, 1) if end is not None else None,
+                    **heard.to_json(),
+                    "first_word_ms": round(heard.first_word_ms, 1) if heard.first_word_ms is not None else None,
+                    "agent_said": said,
+                    "agent_text_wer": round(wer(said, heard.text), 3) if said and heard.unavailable is None else None,
+                }
+            )
+        return out
+
+    def _report(self) -> None:
+        if self.on_heard is None:
+            return
+        for i, entry in enumerate(self.entries()):
+            if i not in self._reported:
+                self._reported.add(i)
+                self.on_heard(entry)
+
+    def summary(self) -> dict[str, Any]:
+        return {"transcripts": self.entries(), "transcripts_recognizer": self.transcriber.label}
+
+    async def detach(self) -> None:
+        await self._tasks.cancel_all()
+        if self._call is not None:
+            self._call.remove_listener(self._on_event)
+        self._submit(final=True)
+        try:
+            await self.transcriber.settle()
+        finally:
+            await self.transcriber.close()
+        self._report()

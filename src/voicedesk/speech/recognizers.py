@@ -14,16 +14,39 @@ One choice, read the same way everywhere VoiceDesk transcribes (scenario ``stt:`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from voicedesk.errors import ConfigError
 from voicedesk.speech.stt import PocketsphinxRecognizer, Recognizer, SttSettings, check_pocketsphinx
 from voicedesk.speech.transcript import Transcript
+from voicedesk.speech.whisper import (
+    MODEL_ENV,
+    WhisperRecognizer,
+    WhisperSettings,
+    check_faster_whisper,
+    resolve_model,
+)
 
 STT_CHOICES = ("constrained", "open", "whisper")
 STT_HELP = "constrained (default: pocketsphinx, phrases the caller expects), open (pocketsphinx) or whisper"
+
+
+def add_stt_arguments(parser: Any, default: str | None = "constrained") -> None:
+    """``--stt`` and ``--stt-model`` for commands that transcribe (``default`` None: no override)."""
+    parser.add_argument(
+        "--stt",
+        choices=STT_CHOICES,
+        default=default,
+        help=f"the recognizer: {STT_HELP}" + (f" (default {default})" if default else " (default: the scenario's)"),
+    )
+    parser.add_argument(
+        "--stt-model",
+        metavar="PATH|NAME",
+        help=f"--stt whisper: a CTranslate2 Whisper model directory or a model name (or ${MODEL_ENV}; "
+        "default: the packaged tiny.en)",
+    )
 
 
 class ClipRecognizer(Recognizer, Protocol):
@@ -53,8 +76,6 @@ class SttChoice:
         """What is missing, in one line, before any call (the whisper model's files are read,
         not loaded: a damaged model.bin is found when ``start()`` loads it)."""
         if self.is_whisper:
-            from voicedesk.speech.whisper import check_faster_whisper, resolve_model
-
             check_faster_whisper()
             resolve_model(self.model)
         else:
@@ -63,7 +84,5 @@ class SttChoice:
     def recognizer(self, phrases: tuple[str, ...] = ()) -> ClipRecognizer:
         """A recognizer for this choice, not started (``await start()`` loads it in its worker)."""
         if self.is_whisper:
-            from voicedesk.speech.whisper import WhisperRecognizer, WhisperSettings, resolve_model
-
             return WhisperRecognizer(WhisperSettings(model=str(resolve_model(self.model))))
         return PocketsphinxRecognizer(SttSettings(mode=self.stt, phrases=phrases))

@@ -122,7 +122,7 @@ async def test_recognizer_also_runs_under_multiprocessing(monkeypatch: pytest.Mo
         await recognizer.begin(SAMPLE_RATE)
         await recognizer.feed(np.concatenate([speak("testing one two three"), np.zeros(9600, np.float32)]))
         text = await recognizer.finish()
-        process = recognizer._mp[0] if recognizer._mp else None
+        process = recognizer.worker._mp[0] if recognizer.worker._mp else None
     finally:
         await recognizer.close()
     assert "testing" in text or "three" in text
