@@ -46,7 +46,7 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 extras="gui,audio,speech"
-[ "$want_tests" = 1 ] && extras="gui,audio,speech,test"
+[ "$want_tests" = 1 ] && extras="gui,audio,speech,whisper,test"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 # An editable install leaves src/ without bytecode, and where PYTHONDONTWRITEBYTECODE is
 # set (as on some CI and container images) every start would compile the app from

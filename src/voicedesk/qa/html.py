@@ -126,6 +126,17 @@ def envelope(audio: np.ndarray, offset_ms: float, points: int = 600) -> tuple[li
     return xs, ys
 
 
+def words_html(turn: dict[str, Any], rx_offset_ms: float) -> str:
+    """The reply's words, each a link to its moment in received.wav (a media fragment, ``#t=``:
+    the browser plays the recording from there; the report carries no script)."""
+    words = turn.get("words") or []
+    parts = []
+    for word, start_ms, end_ms in words:
+        at = max(0.0, (start_ms - rx_offset_ms) / 1000.0)
+        parts.append(f'<a href="received.wav#t={at:.2f}" title="{start_ms:.0f}–{end_ms:.0f} ms">{esc(word)}</a>')
+    return " ".join(parts)
+
+
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
@@ -256,7 +267,9 @@ def render_report(
                     esc(turn.get("response_ms")),
                     esc(turn.get("reply_ms")),
                     esc(turn.get("barge_in_stop_ms")),
-                    esc(turn.get("transcript")),
+                    esc(turn.get("voice_to_voice_first_word_ms")),
+                    words_html(turn, rx_offset_ms) or esc(turn.get("transcript") or turn.get("transcript_unavailable")),
+                    esc(turn.get("agent_text_wer")),
                     esc(agent_v2v),
                     esc(agent.get("transcript")),
                 )
@@ -267,11 +280,13 @@ def render_report(
                 (
                     "#",
                     "said",
-                    "voice-to-voice ms",
+                    "voice-to-voice ms (first loud block)",
                     "from start ms",
                     "reply ms",
                     "barge-in stop ms",
-                    "reply transcript",
+                    "voice-to-voice ms (first word)",
+                    "reply transcript (click a word to hear it)",
+                    "WER against the agent's text",
                     "agent's own v2v ms",
                     "agent heard",
                 ),
@@ -280,7 +295,10 @@ def render_report(
         out.append(
             '<p class="note">voice-to-voice: end of what was sent to the onset of the reply received, '
             "both found in the audio at this end of the call; negative when the reply began before "
-            "the utterance ended (an echo, or an agent talking over the caller).</p>"
+            "the utterance ended (an echo, or an agent talking over the caller). Voice-to-voice (first word): "
+            "the same, to the start of the first word the recognizer found (a beep or breath before the words "
+            "counts in the first, not here). WER against the agent's text: the word error rate of the reply's "
+            "transcript against the text the agent reported saying, after normalisation.</p>"
         )
 
     if agent_turns:

@@ -263,6 +263,6 @@ class Turn:
             # voice to voice again, to the first recognized word instead of the first loud block
             "voice_to_voice_first_word_ms": r(first_word - end_ms) if first_word is not None else None,
             # how far what arrived is from the text the agent reported saying
-            "agent_text_wer": round(wer(said_text, heard.text), 3) if said_text and transcribed else None,
+            "agent_text_wer": round(wer(said_text, heard.text), 3) if said_text and heard and transcribed else None,
             "agent": self.agent,
         }

@@ -28,12 +28,12 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
 from voicedesk.errors import ConfigError, PipelineError
-from voicedesk.speech.transcript import Transcript
+from voicedesk.speech.transcript import Transcript, Word
 from voicedesk.speech.worker import SpeechWorker, int16_bytes
 
 logger = logging.getLogger(__name__)
@@ -283,7 +283,8 @@ class PocketsphinxRecognizer:
 
     async def clip(self, samples: np.ndarray, sample_rate: int) -> Transcript:
         """A whole clip (as ``transcribe``) with word times in ms from its first sample."""
-        text, words = await self._call("clip", int16_bytes(samples), sample_rate)  # type: ignore[misc]
+        answer = cast(tuple[str, list[Word]], await self._call("clip", int16_bytes(samples), sample_rate))
+        text, words = answer
         return Transcript(text=text, words=tuple(words), recognizer=f"pocketsphinx {self.settings.mode}")
 
     async def close(self) -> None:

@@ -21,12 +21,12 @@ import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from voicedesk.errors import ConfigError, PipelineError
-from voicedesk.speech.transcript import Transcript
+from voicedesk.speech.transcript import Transcript, Word
 from voicedesk.speech.worker import SpeechWorker, int16_bytes
 
 logger = logging.getLogger(__name__)
@@ -260,13 +260,13 @@ class WhisperRecognizer:
         return await self.worker.call("feed", int16_bytes(samples), want_partial)  # type: ignore[return-value]
 
     async def finish(self) -> str:
-        text, words = await self.worker.call("finish")  # type: ignore[misc]
+        text, words = cast(tuple[str, list[Word]], await self.worker.call("finish"))
         self.last = Transcript(text=text, words=tuple(words), recognizer=self.settings.label)
         return str(text)
 
     async def clip(self, samples: np.ndarray, sample_rate: int) -> Transcript:
         """A whole clip; word times in ms from its first sample."""
-        text, words = await self.worker.call("clip", int16_bytes(samples), sample_rate)  # type: ignore[misc]
+        text, words = cast(tuple[str, list[Word]], await self.worker.call("clip", int16_bytes(samples), sample_rate))
         return Transcript(text=text, words=tuple(words), recognizer=self.settings.label)
 
     async def close(self) -> None:
