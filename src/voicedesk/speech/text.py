@@ -3,7 +3,7 @@
 A recognizer writes "4572", "3:30 p.m." or "It's"; espeak said "four five seven two",
 "three thirty pm", "it is". ``normalize`` maps both sides to one form before any match:
 
-1. lower case; "a.m."/"p.m." -> "am"/"pm"; "%" -> " percent"; thousands separators
+1. lower case; "a.m."/"p.m." (and "p m" after a number) -> "am"/"pm"; "%" -> " percent"; thousands separators
    ("1,000") and a time's colon ("3:30") dropped; every other character but letters,
    digits, apostrophes and a decimal point between digits becomes a space;
 2. a few contractions expanded ("it's" -> "it is", "i'm" -> "i am", "don't" -> "do not"…,
@@ -172,7 +172,14 @@ def normalize(text: str) -> str:
         token = token.strip("'")
         if token:
             words.extend(CONTRACTIONS.get(token, token).split())
-    return " ".join(_joined(_spelled(words)))
+    tokens = _joined(_spelled(words))
+    out: list[str] = []
+    for token in tokens:  # "3 p m" -> "3 pm" (a spelled-out pm after a time)
+        if token == "m" and out and out[-1] in ("a", "p") and len(out) > 1 and out[-2][:1].isdigit():
+            out[-1] += "m"
+        else:
+            out.append(token)
+    return " ".join(out)
 
 
 def contains(transcript: str, expected: str) -> bool:
