@@ -1,29 +1,42 @@
-"""Word error rate of the voice agent's recognizer on espeak-ng speech: constrained vs open.
+"""Word error rate, speed and memory of every recognizer on espeak-ng speech, side by side.
 
-    .venv/bin/python bench/stt_accuracy.py
+    .venv/bin/python bench/stt_accuracy.py [--show] [--model PATH] [--only NAME]
 
 Each sentence is spoken by the agent's TTS (espeak-ng, en-us, 140 wpm), resampled
 to 48 kHz (the call's rate) with 0.3 s before and 0.15 s after, as the agent's STT
-stage hands an utterance over, and fed in 100 ms chunks to the agent's own
-recognizer (worker process: live pass for partials, whole-utterance pass for the
-final transcript), one recognizer for all sentences, as one call. With (a) the agent's default constrained
-recognizer (language model of the rule responder's phrases + a small vocabulary)
-and (b) pocketsphinx's open en-US model. In-domain sentences are ones the
-constrained model was built for (not necessarily verbatim); out-of-domain ones are not.
+stage hands an utterance over, and fed in 100 ms chunks to the recognizer (worker
+process: live pass for partials, whole-utterance pass for the final transcript),
+one recognizer for all sentences, as one call. Recognizers: pocketsphinx
+constrained (the voice agent's default: the rule responder's phrases + a small
+vocabulary), pocketsphinx open, and Whisper (faster-whisper, int8, beam 1) with the
+packaged tiny.en (or ``--model``), on one core (cpu_threads=1) and on two.
+
+Word error rates are after normalisation (speech/text.py: case, punctuation, numbers
+and spelled digits, so "four five seven two" and "4572" are the same word); the
+``raw`` column is Whisper's out-of-domain WER on lower-cased, punctuation-free text
+only. ``live`` is the WER of the last live partial (what the conversation view shows
+before the final pass). RTF = decoding time / audio duration: ``final`` counts the
+final pass alone, ``with partials`` everything the worker did. Start = the worker
+process's start plus the model's load. Memory = the worker's peak resident set (VmHWM).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import time
+from pathlib import Path
 
 import numpy as np
 
 from voicedesk.agent.engines.responder import RuleResponder
 from voicedesk.media.resample import resample, to_float
+from voicedesk.speech.recognizers import ClipRecognizer
 from voicedesk.speech.stt import SMALL_VOCABULARY, PocketsphinxRecognizer, SttSettings
+from voicedesk.speech.text import wer
 from voicedesk.speech.tts import find_tts
+from voicedesk.speech.whisper import WhisperRecognizer, WhisperSettings, resolve_model
 
 CALL_RATE = 48_000
 
@@ -53,53 +66,81 @@ OUT_OF_DOMAIN = [
     "the quick brown fox jumps over the lazy dog",
     "please send the invoice to my office",
     "my flight to boston was cancelled this morning",
+    "your confirmation code is four five seven two",
+    "the meeting has been moved to three thirty",
+    "i need twenty one copies of the report",
+    "can you check my account balance please",
 ]
 
 
-def wer(ref: str, hyp: str) -> float:
-    r, h = ref.split(), hyp.split()
-    d = np.zeros((len(r) + 1, len(h) + 1), dtype=int)
-    d[:, 0] = np.arange(len(r) + 1)
-    d[0, :] = np.arange(len(h) + 1)
-    for i in range(1, len(r) + 1):
-        for j in range(1, len(h) + 1):
-            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + (r[i - 1] != h[j - 1]))
-    return float(d[len(r), len(h)]) / max(1, len(r))
+def raw_wer(ref: str, hyp: str) -> float:
+    """WER on lower-cased words without the number normalisation (the figure before it)."""
+    from voicedesk.speech.text import edit_counts
+
+    def words(text: str) -> list[str]:
+        return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+    return edit_counts(words(ref), words(hyp)) / max(1, len(words(ref)))
 
 
-async def measure(settings: SttSettings, clips: dict[str, np.ndarray], show: str | None) -> dict[str, float]:
-    """Each clip through the agent's own recognizer (worker process, 100 ms chunks, final pass)."""
-    recognizer = PocketsphinxRecognizer(settings)
+def peak_rss_mb(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+async def measure(recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show: str | None) -> dict[str, float]:
+    """Each clip through the recognizer as the agent's STT stage feeds it (100 ms chunks, final pass)."""
+    started = time.perf_counter()
     await recognizer.start()
+    start_s = time.perf_counter() - started
     responder = RuleResponder()
-    scores: dict[str, list[float]] = {"in": [], "replies": [], "out": [], "intent": []}
-    decode_s = 0.0
+    scores: dict[str, list[float]] = {"in": [], "replies": [], "out": [], "intent": [], "raw_out": [], "live": []}
+    decode_s = final_s = 0.0
+    memory = None
     try:
         for sentence, clip in clips.items():
             t0 = time.perf_counter()
             await recognizer.begin(CALL_RATE)
+            partial = ""
             for i in range(0, clip.size, CALL_RATE // 10):
-                await recognizer.feed(clip[i : i + CALL_RATE // 10])
+                partial = await recognizer.feed(clip[i : i + CALL_RATE // 10], want_partial=True) or partial
+            t1 = time.perf_counter()
             hyp = await recognizer.finish()
+            final_s += time.perf_counter() - t1
             decode_s += time.perf_counter() - t0
             group = "in" if sentence in IN_DOMAIN else "replies" if sentence in REPLIES else "out"
             scores[group].append(wer(sentence, hyp))
+            scores["live"].append(wer(sentence, partial))
             if group == "in":
                 scores["intent"].append(float(responder.reply_for(hyp) == responder.reply_for(sentence)))
+            if group == "out":
+                scores["raw_out"].append(raw_wer(sentence, hyp))
             if show:
-                print(f"  {show:11s} {wer(sentence, hyp):4.2f}  {sentence!r} -> {hyp!r}")
+                print(f"  {show:18s} {wer(sentence, hyp):4.2f}  {sentence!r} -> {hyp!r}  (live: {partial!r})")
+        memory = peak_rss_mb(getattr(getattr(recognizer, "worker", None), "pid", None))
     finally:
         await recognizer.close()
     audio_s = sum(c.size for c in clips.values()) / CALL_RATE
     return {k: float(np.mean(v)) for k, v in scores.items()} | {
-        "load": recognizer.load_s or 0.0,
+        "start": start_s,
         "rtf": decode_s / audio_s,
+        "rtf_final": final_s / audio_s,
+        "memory": memory or float("nan"),
     }
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--show", action="store_true", help="print every hypothesis")
+    parser.add_argument("--model", help="a CTranslate2 Whisper model (default: the packaged tiny.en)")
+    parser.add_argument("--only", help="run only recognizers whose name contains this")
     args = parser.parse_args()
     tts = find_tts()
     lead, tail = np.zeros(int(0.3 * CALL_RATE), np.float32), np.zeros(int(0.15 * CALL_RATE), np.float32)
@@ -108,22 +149,29 @@ async def main() -> None:
         for sentence in group:
             speech = to_float(resample(tts.synthesize(sentence), tts.sample_rate, CALL_RATE))
             clips[sentence] = np.concatenate((lead, speech, tail))
-    modes = {
-        "constrained": SttSettings(phrases=(*RuleResponder().phrases(), *SMALL_VOCABULARY)),
-        "open": SttSettings(mode="open"),
+    model = str(resolve_model(args.model))
+    phrases = (*RuleResponder().phrases(), *SMALL_VOCABULARY)
+    recognizers = {
+        "constrained": lambda: PocketsphinxRecognizer(SttSettings(phrases=phrases)),
+        "open": lambda: PocketsphinxRecognizer(SttSettings(mode="open")),
+        "whisper 1 thread": lambda: WhisperRecognizer(WhisperSettings(model=model, cpu_threads=1)),
+        "whisper 2 threads": lambda: WhisperRecognizer(WhisperSettings(model=model, cpu_threads=2)),
     }
     seconds = sum(c.size for c in clips.values()) / CALL_RATE
-    print(f"TTS {tts.name}; {len(clips)} sentences, {seconds:.1f} s of audio")
+    print(f"TTS {tts.name}; {len(clips)} sentences, {seconds:.1f} s of audio; whisper model {model}")
     print(
-        "| recognizer | in-domain WER | intent right (in-domain) | agent replies WER | out-of-domain WER "
-        "| recognizer start (s) | real-time factor |"
+        "| recognizer | in-domain WER | intent right | agent replies WER | out-of-domain WER | out-of-domain raw "
+        "| last live partial WER | start (s) | RTF final | RTF with partials | worker memory (MB) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for name, settings in modes.items():
-        r = await measure(settings, clips, name if args.show else None)
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, make in recognizers.items():
+        if args.only and args.only not in name:
+            continue
+        r = await measure(make(), clips, name if args.show else None)
         print(
-            f"| {name} | {r['in']:.0%} | {r['intent']:.0%} | {r['replies']:.0%} | {r['out']:.0%} | "
-            f"{r['load']:.2f} | {r['rtf']:.2f} |"
+            f"| {name} | {r['in']:.0%} | {r['intent']:.0%} | {r['replies']:.0%} | {r['out']:.0%} | {r['raw_out']:.0%} "
+            f"| {r['live']:.0%} | {r['start']:.2f} | {r['rtf_final']:.2f} | {r['rtf']:.2f} | {r['memory']:.0f} |",
+            flush=True,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from voicedesk.qa.report import add_report_arguments, write_bundle
 from voicedesk.qa.runner import ScenarioResult, run_scenario
 from voicedesk.qa.scenario import Scenario, load_scenarios
 from voicedesk.rtc.signaling import with_signaling_kind
+from voicedesk.speech.recognizers import SttChoice, add_stt_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO.yaml", help="scenario files (each may hold several)")
     p.add_argument("--target", help="call this target instead of the scenarios' own 'target:'")
+    add_stt_arguments(p, default=None)
     p.add_argument("--ice", metavar="CONFIG.json|PRESET", help="ICE configuration for every scenario")
     p.add_argument(
         "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="extra signaling header"
@@ -109,6 +112,10 @@ async def run(args: argparse.Namespace) -> int:
     for path in args.scenarios:
         scenarios.extend(load_scenarios(path))
     target = with_signaling_kind(args.target, None) if args.target else None
+    if args.stt or args.stt_model:  # the recognizer of every scenario, instead of its own stt:
+        stt = args.stt or "whisper"
+        SttChoice(stt, args.stt_model).check()
+        scenarios = [dataclasses.replace(s, stt_mode=stt, stt_model=args.stt_model) for s in scenarios]
     for scenario in scenarios:
         if not (target or scenario.target):
             raise VoiceDeskError(f"{scenario.where}: no target: add 'target:' to the scenario or pass --target")

@@ -39,6 +39,7 @@ from voicedesk.qa.scenario import Scenario, Utterance
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.summary import CallSummary
+from voicedesk.speech.recognizers import STT_CHOICES
 
 
 class VoiceDeskCall:
@@ -93,6 +94,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--voicedesk-target", help="target for voicedesk_call() calls that name none")
     group.addoption("--voicedesk-ice", help="ICE configuration (JSON file or preset) for voicedesk_call()")
     group.addoption("--voicedesk-report-dir", help="write a call report bundle for each call of a failing test")
+    group.addoption(
+        "--voicedesk-stt",
+        choices=STT_CHOICES,
+        help="the recognizer of voicedesk_call() replies that name none: constrained (default), open or whisper",
+    )
+    group.addoption(
+        "--voicedesk-stt-model",
+        help="stt=whisper: a CTranslate2 Whisper model directory or name (default: $VOICEDESK_STT_MODEL, "
+        "then the packaged tiny.en)",
+    )
     parser.addini(
         "voicedesk_aiortc_patches",
         type="bool",
@@ -119,7 +130,9 @@ _FAILED = pytest.StashKey[bool]()
 
 @pytest.fixture
 async def voicedesk_call(request: pytest.FixtureRequest) -> AsyncIterator[CallFactory]:
-    """``await voicedesk_call(target=None, *, ice=None, timeout=15, vocabulary=(), stt="constrained")``."""
+    """``await voicedesk_call(target=None, *, ice=None, timeout=15, vocabulary=(), stt=None, stt_model=None)``.
+
+    ``stt``: constrained, open or whisper (None: ``--voicedesk-stt``, else constrained)."""
     calls: list[VoiceDeskCall] = []
     config = request.config
 
@@ -129,7 +142,8 @@ async def voicedesk_call(request: pytest.FixtureRequest) -> AsyncIterator[CallFa
         ice: IceConfig | str | None = None,
         timeout: float = 15.0,  # noqa: ASYNC109 (the call set-up timeout, as Call takes it)
         vocabulary: tuple[str, ...] = (),
-        stt: str = "constrained",
+        stt: str | None = None,
+        stt_model: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> VoiceDeskCall:
         target = target or config.getoption("voicedesk_target")
@@ -144,7 +158,8 @@ async def voicedesk_call(request: pytest.FixtureRequest) -> AsyncIterator[CallFa
             target=target,
             steps=(),
             timeout=timeout,
-            stt_mode=stt,
+            stt_mode=stt or config.getoption("voicedesk_stt") or "constrained",
+            stt_model=stt_model or config.getoption("voicedesk_stt_model"),
             vocabulary=tuple(vocabulary),
         )
         run = ScenarioRun(scenario, target, ice_config, headers)
