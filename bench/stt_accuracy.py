@@ -119,7 +119,8 @@ async def measure(recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show
             scores[group].append(wer(sentence, hyp))
             scores["live"].append(wer(sentence, partial))
             if group == "in":
-                scores["intent"].append(float(responder.reply_for(hyp) == responder.reply_for(sentence)))
+                # the same intent (or none for both): the reply text itself echoes an unmatched transcript
+                scores["intent"].append(float(responder.match(hyp) == responder.match(sentence)))
             if group == "out":
                 scores["raw_out"].append(raw_wer(sentence, hyp))
             if show:

@@ -167,12 +167,10 @@ class VoiceAgent(PipelineAgent):
     @classmethod
     def preflight(cls, options: dict[str, str]) -> None:
         from voicedesk.agent.engines.responder_factory import create_responder
-        from voicedesk.speech.stt import check_pocketsphinx
         from voicedesk.speech.tts import find_tts
 
         super().preflight(options)
-        check_pocketsphinx()
-        cls._stt_choice(options).check()
+        cls._stt_choice(options).check()  # pocketsphinx, or faster-whisper and the model's files
         find_tts(*_tts_options(options))
         cls._stt_settings(options, create_responder(options.get("responder", "rules"), options))
 
