@@ -8,15 +8,18 @@ stage hands an utterance over, and fed in 100 ms chunks to the recognizer (worke
 process: live pass for partials, whole-utterance pass for the final transcript),
 one recognizer for all sentences, as one call. Recognizers: pocketsphinx
 constrained (the voice agent's default: the rule responder's phrases + a small
-vocabulary), pocketsphinx open, and Whisper (faster-whisper, int8, beam 1) with the
-packaged tiny.en (or ``--model``), on one core (cpu_threads=1) and on two.
+vocabulary), pocketsphinx open, and Whisper (faster-whisper, int8) with the packaged
+tiny.en (or ``--model``): beam 1 and the default beam 5 on one thread (cpu_threads=1,
+the default), beam 5 on two.
 
 Word error rates are after normalisation (speech/text.py: case, punctuation, numbers
 and spelled digits, so "four five seven two" and "4572" are the same word); the
 ``raw`` column is Whisper's out-of-domain WER on lower-cased, punctuation-free text
 only. ``live`` is the WER of the last live partial (what the conversation view shows
 before the final pass). RTF = decoding time / audio duration: ``final`` counts the
-final pass alone, ``with partials`` everything the worker did. Start = the worker
+final pass alone, ``with partials`` everything the worker did; wall time grows with the
+machine's load, so the worker's CPU time per second of audio is given too (for one
+thread, the real-time factor on one idle core). Start = the worker
 process's start plus the model's load. Memory = the worker's peak resident set (VmHWM).
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import time
 from pathlib import Path
@@ -83,6 +87,18 @@ def raw_wer(ref: str, hyp: str) -> float:
     return edit_counts(words(ref), words(hyp)) / max(1, len(words(ref)))
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time the process has used: decoding cost that the machine's load
+    (other processes on the same cores) does not inflate, as it does wall time."""
+    if pid is None:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int | None) -> float | None:
     if pid is None:
         return None
@@ -102,8 +118,10 @@ async def measure(recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show
     start_s = time.perf_counter() - started
     responder = RuleResponder()
     scores: dict[str, list[float]] = {"in": [], "replies": [], "out": [], "intent": [], "raw_out": [], "live": []}
-    decode_s = final_s = 0.0
+    decode_s = final_s = cpu_final = 0.0
     memory = None
+    pid = getattr(getattr(recognizer, "worker", None), "pid", None)
+    cpu_start = cpu_seconds(pid)
     try:
         for sentence, clip in clips.items():
             t0 = time.perf_counter()
@@ -111,9 +129,10 @@ async def measure(recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show
             partial = ""
             for i in range(0, clip.size, CALL_RATE // 10):
                 partial = await recognizer.feed(clip[i : i + CALL_RATE // 10], want_partial=True) or partial
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), cpu_seconds(pid)
             hyp = await recognizer.finish()
             final_s += time.perf_counter() - t1
+            cpu_final += cpu_seconds(pid) - c1
             decode_s += time.perf_counter() - t0
             group = "in" if sentence in IN_DOMAIN else "replies" if sentence in REPLIES else "out"
             scores[group].append(wer(sentence, hyp))
@@ -125,7 +144,8 @@ async def measure(recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show
                 scores["raw_out"].append(raw_wer(sentence, hyp))
             if show:
                 print(f"  {show:18s} {wer(sentence, hyp):4.2f}  {sentence!r} -> {hyp!r}  (live: {partial!r})")
-        memory = peak_rss_mb(getattr(getattr(recognizer, "worker", None), "pid", None))
+        memory = peak_rss_mb(pid)
+        cpu_total = cpu_seconds(pid) - cpu_start
     finally:
         await recognizer.close()
     audio_s = sum(c.size for c in clips.values()) / CALL_RATE
@@ -133,6 +153,8 @@ async def measure(recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show
         "start": start_s,
         "rtf": decode_s / audio_s,
         "rtf_final": final_s / audio_s,
+        "cpu_final": cpu_final / audio_s,
+        "cpu_total": cpu_total / audio_s,
         "memory": memory or float("nan"),
     }
 
@@ -141,7 +163,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--show", action="store_true", help="print every hypothesis")
     parser.add_argument("--model", help="a CTranslate2 Whisper model (default: the packaged tiny.en)")
-    parser.add_argument("--only", help="run only recognizers whose name contains this")
+    parser.add_argument("--only", help="run only recognizers whose name contains one of these (comma-separated)")
     args = parser.parse_args()
     tts = find_tts()
     lead, tail = np.zeros(int(0.3 * CALL_RATE), np.float32), np.zeros(int(0.15 * CALL_RATE), np.float32)
@@ -155,23 +177,26 @@ async def main() -> None:
     recognizers = {
         "constrained": lambda: PocketsphinxRecognizer(SttSettings(phrases=phrases)),
         "open": lambda: PocketsphinxRecognizer(SttSettings(mode="open")),
-        "whisper 1 thread": lambda: WhisperRecognizer(WhisperSettings(model=model, cpu_threads=1)),
-        "whisper 2 threads": lambda: WhisperRecognizer(WhisperSettings(model=model, cpu_threads=2)),
+        "whisper beam 1": lambda: WhisperRecognizer(WhisperSettings(model=model, beam_size=1)),
+        "whisper (default: beam 5)": lambda: WhisperRecognizer(WhisperSettings(model=model)),
+        "whisper beam 5, 2 threads": lambda: WhisperRecognizer(WhisperSettings(model=model, cpu_threads=2)),
     }
     seconds = sum(c.size for c in clips.values()) / CALL_RATE
     print(f"TTS {tts.name}; {len(clips)} sentences, {seconds:.1f} s of audio; whisper model {model}")
     print(
         "| recognizer | in-domain WER | intent right | agent replies WER | out-of-domain WER | out-of-domain raw "
-        "| last live partial WER | start (s) | RTF final | RTF with partials | worker memory (MB) |"
+        "| last live partial WER | start (s) | RTF final (wall) | RTF with partials (wall) "
+        "| CPU per audio s, final | CPU per audio s, with partials | worker memory (MB) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, make in recognizers.items():
-        if args.only and args.only not in name:
+        if args.only and not any(part in name for part in args.only.split(",")):
             continue
         r = await measure(make(), clips, name if args.show else None)
         print(
             f"| {name} | {r['in']:.0%} | {r['intent']:.0%} | {r['replies']:.0%} | {r['out']:.0%} | {r['raw_out']:.0%} "
-            f"| {r['live']:.0%} | {r['start']:.2f} | {r['rtf_final']:.2f} | {r['rtf']:.2f} | {r['memory']:.0f} |",
+            f"| {r['live']:.0%} | {r['start']:.2f} | {r['rtf_final']:.2f} | {r['rtf']:.2f} "
+            f"| {r['cpu_final']:.2f} | {r['cpu_total']:.2f} | {r['memory']:.0f} |",
             flush=True,
         )
 

@@ -232,8 +232,12 @@ class ScenarioRun:
             media_timeout=scenario.media_timeout or None,
         )
         await self._start_transcriber()
-        self.call = call = Call.from_spec(spec, source=self.source, extensions=[self.capture])
-        await call.start()  # a failed start has torn the call down, the capture with it
+        try:
+            self.call = call = Call.from_spec(spec, source=self.source, extensions=[self.capture])
+            await call.start()  # a failed start has torn the call down, the capture with it
+        except BaseException:
+            await self._close_transcriber()  # its worker process must not outlive a call never placed
+            raise
         self.result.setup_ms = call.setup_ms
         return call
 
