@@ -136,7 +136,7 @@ def test_the_voice_agent_and_the_caller_both_transcribe_with_whisper() -> None:
         "--source",
         "say:what is the weather today",
         "--duration",
-        "9",
+        "11",  # the agent's reply ends ~7 s in on a loaded machine (two Whisper workers start with the call)
         "--transcribe",
         "--stt",
         "whisper",

@@ -164,14 +164,16 @@ class _WhisperWorker:
         self.settings = settings
         return time.monotonic() - started
 
-    def _decode(self, audio: np.ndarray, words: bool) -> tuple[str, list[tuple[str, float, float]]]:
+    def _decode(
+        self, audio: np.ndarray, words: bool, greedy: bool = False
+    ) -> tuple[str, list[tuple[str, float, float]]]:
         assert self.settings is not None
         if audio.size < SAMPLE_RATE // 10:
             return "", []
         segments, _ = self.model.transcribe(
             audio,
             language=self.settings.language,
-            beam_size=self.settings.beam_size,
+            beam_size=1 if greedy else self.settings.beam_size,
             word_timestamps=words,
             without_timestamps=not words,
             condition_on_previous_text=False,
@@ -209,7 +211,8 @@ class _WhisperWorker:
         if not want_partial or seconds - self.partial_at_s < PARTIAL_EVERY_S or seconds > PARTIAL_MAX_S:
             return None
         self.partial_at_s = seconds
-        return self._decode(np.concatenate(self.audio), words=False)[0]
+        # a partial is rough anyway and is redone by the final pass: greedy keeps the worker ahead
+        return self._decode(np.concatenate(self.audio), words=False, greedy=True)[0]
 
     def finish(self) -> tuple[str, list[tuple[str, float, float]]]:
         from voicedesk.media.resample import to_float
