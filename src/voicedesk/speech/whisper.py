@@ -48,8 +48,8 @@ PARTIAL_MAX_S = 15.0  # and not past this (each pass costs ~0.3 × the audio so 
 class WhisperSettings:
     model: str  # a checked model directory (resolve_model)
     cpu_threads: int = 1
-    # beam 5 over beam 1 on espeak speech: agent replies 3 % vs 12 % WER, out-of-domain 10 % vs
-    # 12 %, for the same worker CPU time (0.26 s per audio second with tiny.en; bench/RESULTS.md)
+    # beam 5 over beam 1 on espeak speech: agent replies 9 % vs 12 % WER, out-of-domain 10 % vs
+    # 12 %, for the same worker CPU time (0.28 s per audio second with tiny.en; bench/RESULTS.md)
     beam_size: int = 5
     language: str = "en"
 
