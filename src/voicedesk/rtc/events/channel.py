@@ -79,8 +79,10 @@ class AgentEventsChannel:
         self.ready_timeout = ready_timeout
         self.channel: RTCDataChannel | None = None
         self.conversation = conversation if conversation is not None else Conversation()
+        self.conversation.protocol = protocol.name
         self.events: list[dict[str, Any]] = []  # the messages as they came (the first MAX_EVENTS)
         self.dropped = 0
+        self.sent: list[dict[str, Any]] = []  # what the caller sent (the first MAX_EVENTS), keep-alives aside
         self.ready_at_ms: float | None = None  # when the agent said it was ready (bot-ready)
         self._queued: list[str] = []  # sent before the channel opened
         self._after_ready = list(on_ready or [])  # sent once the agent is ready (--send-text)
@@ -157,6 +159,8 @@ class AgentEventsChannel:
     # sending ----------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
         """Send one JSON message (held until the channel opens)."""
+        if len(self.sent) < MAX_EVENTS:
+            self.sent.append(message)
         self._send_text(json.dumps(message))
 
     def _send_text(self, text: str) -> None:
@@ -177,7 +181,7 @@ class AgentEventsChannel:
                 self.send(message)
         self._publish(
             TranscriptReceived(
-                t_ms=self._now_ms(),
+                t_ms=round(self._now_ms(), 1),
                 protocol="caller",
                 type="send-text",
                 who=Speaker.CALLER,

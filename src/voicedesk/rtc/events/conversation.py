@@ -27,6 +27,7 @@ from voicedesk.rtc.events.model import (
     Speaker,
     SpeechStarted,
     SpeechStopped,
+    TextSource,
     ToolCall,
     ToolCallReported,
     ToolPhase,
@@ -51,6 +52,10 @@ class _Utterance:
     transcripts: list[Transcript] = field(default_factory=list)
     interrupted: bool = False
     open: bool = False  # started and not yet stopped
+    spoken: bool = False  # its start was reported (speech detected), not only its words
+
+    def has_final(self, channel: str) -> bool:
+        return any(t.final and t.channel == channel for t in self.transcripts)
 
     def freeze(self) -> Utterance:
         return Utterance(
@@ -95,7 +100,8 @@ class _Turn:
 class Conversation:
     """The turns of one call, built from its conversation events."""
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: str | None = None) -> None:
+        self.protocol = protocol  # the events protocol of the call's channel, once it has one
         self.events: list[ConversationEvent] = []
         self.events_seen = 0
         self._turns: list[_Turn] = []
@@ -108,14 +114,9 @@ class Conversation:
     def summary_turns(self) -> list[dict[str, Any]]:
         """``turns`` of the call summary: a voicedesk agent's own reports (only turns it
         reported, as before), every other protocol's turns as the model has them."""
-        out = []
-        for turn in self._turns:
-            if turn.protocol == "voicedesk":
-                if turn.report is not None:
-                    out.append(dict(turn.report))
-            else:
-                out.append(turn.freeze().to_json())
-        return out
+        if self.protocol == "voicedesk":
+            return [dict(turn.report) for turn in self._turns if turn.report is not None]
+        return [turn.freeze().to_json() for turn in self._turns]
 
     # folding ------------------------------------------------------------------------
     def add(self, event: ConversationEvent) -> None:
@@ -125,13 +126,13 @@ class Conversation:
         if isinstance(event, SpeechStarted):
             self._speech_started(event)
         elif isinstance(event, SpeechStopped):
-            utterance = self._utterance(event, event.who, start=False)
-            if utterance is not None:
+            utterance = self._open(event, event.who) or self._existing(event, event.who)
+            if utterance is not None:  # a stop with nothing started (or already cut) changes nothing
                 utterance.open = False
                 utterance.end_ms = event.t_ms
                 utterance.agent_end_ms = event.agent_ms if event.agent_ms is not None else utterance.agent_end_ms
         elif isinstance(event, TranscriptReceived):
-            utterance = self._utterance(event, event.who, start=True)
+            utterance = self._utterance(event, event.who)
             if utterance is not None:
                 utterance.transcripts.append(
                     Transcript(event.text, event.source, event.final, event.t_ms, event.channel, event.delta)
@@ -143,15 +144,19 @@ class Conversation:
         elif isinstance(event, ToolCallReported):
             self._tool(event)
         elif isinstance(event, MetricsReported):
-            turn = self._current(event, agent=True)
+            turn = self._current(event, create=False)  # figures alone make no turn
             if turn is not None:
                 turn.metrics.extend(event.metrics)
         elif isinstance(event, Interrupted):
-            turn = self._current(event, agent=False)
-            if turn is not None and turn.agent is not None:
-                turn.agent.interrupted = True
+            turn = self._current(event, create=False)
+            cut = self._open(event, Speaker.AGENT) or (turn.agent if turn is not None else None)
+            if cut is not None:
+                cut.interrupted = True
+                if cut.open:  # the agent stopped there, whether or not a stop follows
+                    cut.open = False
+                    cut.end_ms = event.t_ms
         elif isinstance(event, AgentErrorReported):
-            turn = self._current(event, agent=True)
+            turn = self._current(event, create=False)
             if turn is not None:
                 turn.errors.append(event.message)
         elif isinstance(event, TurnReported):
@@ -164,37 +169,71 @@ class Conversation:
             current = self._last()
             if current is not None and current.agent is not None and current.agent.open:
                 current.agent.interrupted = True  # the caller spoke over the agent
-        utterance = self._utterance(event, event.who, start=True)
+        utterance = self._utterance(event, event.who)
         if utterance is not None:
-            utterance.open = True
+            utterance.open = utterance.spoken = True
             if utterance.start_ms is None:
                 utterance.start_ms = event.t_ms
             if utterance.agent_start_ms is None:
                 utterance.agent_start_ms = event.agent_ms
 
-    def _utterance(self, event: ConversationEvent, who: Speaker, *, start: bool) -> _Utterance | None:
+    def _open(self, event: ConversationEvent, who: Speaker) -> _Utterance | None:
+        """The latest utterance of ``who`` still speaking: a stop or a cut that arrives after
+        the next turn began (the caller typed while the agent spoke) belongs to it."""
+        if _turn_number(event) is not None:
+            return None  # numbered turns say where they go
+        for turn in reversed(self._turns[-3:]):
+            utterance = turn.caller if who == Speaker.CALLER else turn.agent
+            if utterance is not None and utterance.open:
+                return utterance
+        return None
+
+    def _awaiting_words(self, event: ConversationEvent) -> _Utterance | None:
+        """The caller's spoken utterance these words are for, when they come after it (OpenAI
+        transcribes while the agent already answers): the earliest recent one still without
+        final words on this channel. Words VoiceDesk sent are a new input, never late."""
+        if not isinstance(event, TranscriptReceived) or event.source == TextSource.SENT:
+            return None
+        if _turn_number(event) is not None:
+            return None
+        for turn in self._turns[-3:]:
+            caller = turn.caller
+            if caller is not None and caller.spoken and not caller.has_final(event.channel):
+                return caller
+        return None
+
+    def _existing(self, event: ConversationEvent, who: Speaker) -> _Utterance | None:
+        turn = self._current(event, create=False)
+        if turn is None:
+            return None
+        return turn.caller if who == Speaker.CALLER else turn.agent
+
+    def _utterance(self, event: ConversationEvent, who: Speaker) -> _Utterance | None:
         """The utterance of ``who`` that ``event`` belongs to (a new one where it starts)."""
         if who == Speaker.CALLER:
-            turn = self._current(event, agent=False, caller_starts=start)
+            late = self._awaiting_words(event)
+            if late is not None:
+                return late
+            turn = self._current(event, caller_starts=True)
             if turn is None:
                 return None
             if turn.caller is None:
                 turn.caller = _Utterance(Speaker.CALLER)
             return turn.caller
-        turn = self._current(event, agent=True)
+        turn = self._current(event)
         if turn is None:
             return None
         if turn.agent is None:
             turn.agent = _Utterance(Speaker.AGENT)
         return turn.agent
 
-    def _current(self, event: ConversationEvent, *, agent: bool, caller_starts: bool = False) -> _Turn | None:
+    def _current(self, event: ConversationEvent, *, caller_starts: bool = False, create: bool = True) -> _Turn | None:
         number = _turn_number(event)
         if number is not None:  # the agent numbers its turns (voicedesk)
-            return self._numbered(number, event.protocol)
+            return self._numbered(number, self.protocol or event.protocol)
         current = self._last()
-        if current is None or (caller_starts and current.agent_acted):
-            return self._new(event.protocol)
+        if create and (current is None or (caller_starts and current.agent_acted)):
+            return self._new(self.protocol or event.protocol)
         return current
 
     def _numbered(self, number: int, protocol: str) -> _Turn | None:
@@ -219,7 +258,7 @@ class Conversation:
         return self._turns[-1] if self._turns else None
 
     def _tool(self, event: ToolCallReported) -> None:
-        turn = self._current(event, agent=True)
+        turn = self._current(event)
         if turn is None:
             return
         at = None
