@@ -11,14 +11,15 @@ from typing import Any
 import voicedesk.agent
 import voicedesk.speech  # noqa: F401  (registers the say: source)
 from voicedesk.cli._audio import CallAudio, add_audio_arguments
+from voicedesk.cli._events import add_events_arguments, events_setup
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.limits import DAY_S, count, seconds
 from voicedesk.media.sources import source_usages
 from voicedesk.qa.report import CallReporter, add_report_arguments
-from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
 from voicedesk.rtc.direction import DIRECTIONS
+from voicedesk.rtc.events import AgentEventReceived
 from voicedesk.rtc.impair import PRESETS, ImpairmentChanged, ImpairmentSpec
 from voicedesk.rtc.impair_schedule import parse_schedule
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaLost, MediaResumed
@@ -101,11 +102,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--edit-answer", metavar="CMD", help="pipe the remote answer through a shell command before applying it"
     )
     p.add_argument(
-        "--agent-events",
-        action="store_true",
-        help="open the 'voicedesk' data channel for turn events (automatic for embedded: targets)",
-    )
-    p.add_argument(
         "--media-timeout",
         type=seconds(maximum=DAY_S),
         default=MEDIA_TIMEOUT,
@@ -120,6 +116,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(a network test that expects outages) instead of ending it as failed",
     )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    add_events_arguments(p)
     add_audio_arguments(p)
     add_report_arguments(p)
     p.set_defaults(run=run)
@@ -152,7 +149,7 @@ def progress(event: CallEvent) -> None:
             file=sys.stderr,
             flush=True,
         )
-    elif isinstance(event, AgentEventReceived) and event.type == "turn":
+    elif isinstance(event, AgentEventReceived) and event.type == "turn" and event.protocol == "voicedesk":
         turn = event.event
         v2v = (turn.get("latency_ms") or {}).get("voice_to_voice")
         print(
@@ -219,7 +216,8 @@ async def run(args: argparse.Namespace) -> int:
         impair_seed=args.impair_seed,
         edit_offer=command_editor(args.edit_offer, "offer", args.timeout) if args.edit_offer else None,
         edit_answer=command_editor(args.edit_answer, "answer", args.timeout) if args.edit_answer else None,
-        agent_events=True if args.agent_events else None,
+        agent_events=args.agent_events,
+        agent_events_setup=events_setup(args),
         direction=args.direction,
         hangup_after_source=args.hangup_after_source,
         media_timeout=args.media_timeout or None,

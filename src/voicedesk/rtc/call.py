@@ -32,7 +32,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from voicedesk.config import IceConfig
-from voicedesk.errors import CallTimeout, DtlsError, IceError, SdpError, SignalingError, VoiceDeskError
+from voicedesk.errors import CallTimeout, ConfigError, DtlsError, IceError, SdpError, SignalingError, VoiceDeskError
 from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack, parse_source
@@ -241,6 +241,15 @@ class Call:
         self.conversation = Conversation()
         protocol = check_agent_events(agent_events) or self.signaling.agent_events_protocol or "off"
         self.agent_events: AgentEventsChannel | None = None
+        if (
+            protocol == "off"
+            and agent_events_setup is not None
+            and (agent_events_setup.send_text or agent_events_setup.client_messages)
+        ):
+            raise ConfigError(
+                "text and client messages go on the agent events channel, which this call does not open: "
+                "name the protocol (--agent-events rtvi or openai)"
+            )
         if protocol != "off":
             setup = agent_events_setup or AgentEventsSetup()
             channel = AgentEventsChannel(
@@ -250,10 +259,13 @@ class Call:
                 ready_timeout=setup.ready_timeout,
                 conversation=self.conversation,
             )
-            for text in setup.send_text:
-                channel.send_text(text, when_ready=True)
-            for kind, data in setup.client_messages:
-                channel.send_client_message(kind, data, when_ready=True)
+            try:
+                for text in setup.send_text:
+                    channel.send_text(text, when_ready=True)
+                for kind, data in setup.client_messages:
+                    channel.send_client_message(kind, data, when_ready=True)
+            except ValueError as exc:  # the protocol takes no text (voicedesk) or no client messages
+                raise ConfigError(str(exc)) from None
             self.agent_events = channel
         self.extensions: tuple[CallExtension, ...] = tuple(extensions)
         for extension in self.extensions:
