@@ -13,6 +13,8 @@ from collections.abc import Callable
 from tests.helpers.openai_realtime import KEY, RealtimeServer
 from tests.helpers.processes import voicedesk
 from voicedesk.media.sources import ToneTrack
+from voicedesk.qa.runner import run_scenario
+from voicedesk.qa.scenario import parse_scenarios
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.events import AgentErrorReported, AgentEventsSetup, EventsNotice, RawEventReceived
 from voicedesk.rtc.events.openai import session_update
@@ -142,3 +144,36 @@ def test_a_session_update_that_is_not_json_is_one_line_before_dialing(tmp_path) 
         f"voicedesk: --session-update {bad}: not JSON "
         "(line 1 column 60: Expecting property name enclosed in double quotes)"
     )
+
+
+SCENARIO = """
+name: realtime events
+agent_events: openai
+steps:
+  - send_text: book a table for two
+  - expect_event: {type: session.created}
+  - expect_tool_call: {name: get_weather, args: {city: Paris}}
+  - expect_agent_transcript: {contains: [sunny, "you wrote: book a table"]}
+  - expect_tool_call: {name: get_weather, args: {city: Lyon}, timeout: 0.5}
+  - hangup
+  - expect_event: {type: bot-ready, protocol: rtvi}
+"""
+
+
+async def test_scenario_steps_check_the_agents_events() -> None:
+    (scenario,) = parse_scenarios(SCENARIO, "realtime.yaml")
+    with RealtimeServer() as server:
+        result = await run_scenario(scenario, target=f"openai+{server.calls_url}", headers=BEARER)
+    assert result.error is None
+    checks = [(c.line, c.kind, c.passed) for c in result.checks]
+    assert checks == [
+        (6, "expect_event", True),
+        (7, "expect_tool_call", True),
+        (8, "expect_agent_transcript", True),
+        (9, "expect_tool_call", False),
+        (11, "expect_event", False),
+    ]
+    lyon = result.checks[3]
+    assert lyon.expected == "a tool call with name='get_weather', args={'city': 'Lyon'}"
+    assert lyon.measured == "tool calls: get_weather({'city': 'Paris', 'unit': 'celsius'})"
+    assert result.checks[4].measured.startswith("events: send-text, session.created, input_audio_buffer.speech_started")
