@@ -100,12 +100,14 @@ def test_the_cli_sends_text_and_prints_the_turns(tmp_path) -> None:
             "-H",
             f"Authorization: Bearer {KEY}",
             "--duration",
-            "3",
+            "2",
             "--session-update",
             str(session),
             "--send-text",
             "hello there",
             "--json",
+            "--report",
+            str(tmp_path / "report"),
         )
         received = list(server.received)
     assert result.returncode == 0, result.stderr
@@ -117,6 +119,12 @@ def test_the_cli_sends_text_and_prints_the_turns(tmp_path) -> None:
     assert summary["turns"][1]["heard"] == "what is the weather in Paris"
     assert "You wrote: hello there" in summary["turns"][-1]["said"]
     assert summary["agent_events_dropped"] == 3
+    # the report bundle shows the conversation
+    conversation = json.loads((tmp_path / "report" / "conversation.json").read_text())
+    assert conversation[1]["tool_calls"][0]["args"] == {"city": "Paris", "unit": "celsius"}
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "<h2>Conversation (the agent's events)</h2>" in html
+    assert "what is the weather in Paris <small>(agent)</small>" in html and "hello there <small>(sent)</small>" in html
     # -v: each event as it came, on the call's clock
     assert (
         "openai conversation.item.input_audio_transcription.completed: caller said 'what is the weather in Paris'"

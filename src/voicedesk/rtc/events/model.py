@@ -281,6 +281,10 @@ class Turn:
         own report as it sent it (the keys of before); for the other protocols the model."""
         if self.report is not None:
             return dict(self.report)
+        return self.model_json()
+
+    def model_json(self) -> dict[str, Any]:
+        """The turn as the model has it, whatever the protocol (reports show this)."""
         return {
             "turn": self.index,
             "protocol": self.protocol,
@@ -292,6 +296,7 @@ class Turn:
             "tool_calls": [call.to_json() for call in self.tool_calls],
             "metrics": [{k: v for k, v in vars(m).items() if v is not None} for m in self.metrics],
             "errors": list(self.errors),
+            **({"report": dict(self.report)} if self.report is not None else {}),
         }
 
 
