@@ -243,12 +243,9 @@ class AgentEventsChannel:
 
     def _publish(self, event: ConversationEvent) -> None:
         # -v prints each as it comes; messages with no place in the turns only with -vv
-        logger.log(
-            logging.DEBUG if isinstance(event, RawEventReceived) else logging.INFO,
-            "[%7.0f ms] %s",
-            event.t_ms,
-            describe(event),
-        )
+        level = logging.DEBUG if isinstance(event, RawEventReceived) else logging.INFO
+        if logger.isEnabledFor(level):
+            logger.log(level, "[%7.0f ms] %s", event.t_ms, describe(event))
         self.conversation.add(event)
         self._emit(event)
 
