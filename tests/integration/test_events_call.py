@@ -4,7 +4,6 @@ spoken into the call, and options that cannot work refused before dialing."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -24,11 +23,16 @@ async def test_no_bot_ready_is_a_warning_and_the_call_goes_on(caplog: pytest.Log
             agent_events_setup=AgentEventsSetup(send_text=("hello",), ready_timeout=0.5),
         )
         notices: list[EventsNotice] = []
-        call.add_listener(lambda e: notices.append(e) if isinstance(e, EventsNotice) else None)
+        noticed = asyncio.Event()
+
+        def on_event(event: object) -> None:
+            if isinstance(event, EventsNotice):
+                notices.append(event)
+                noticed.set()
+
+        call.add_listener(on_event)
         await call.start()
-        deadline = time.monotonic() + 20
-        while not notices and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(noticed.wait(), 20)
         await asyncio.sleep(0.5)
         await call.hangup()
     assert [n.text for n in notices] == [

@@ -224,6 +224,9 @@ class Conversation:
         if turn is None:
             return None
         if turn.agent is None:
+            still_speaking = self._open(event, Speaker.AGENT)
+            if isinstance(event, TranscriptReceived) and still_speaking is not None:
+                return still_speaking  # words of the answer in flight when the caller typed
             turn.agent = _Utterance(Speaker.AGENT)
         return turn.agent
 

@@ -115,3 +115,19 @@ def test_voicedesk_turns_are_numbered_by_the_agent_and_summarised_as_its_reports
     assert (turn.caller.agent_start_ms, turn.caller.agent_end_ms) == (940.0, 2000.0)  # the agent's clock
     assert conversation.summary_turns() == [messages[-1]]
     assert turn.model_json()["report"] == messages[-1]
+
+
+def test_words_of_an_answer_in_flight_when_the_caller_types_stay_with_that_answer() -> None:
+    conversation = Conversation("rtvi")
+    typed = {"protocol": "caller", "type": "send-text", "source": TextSource.SENT, "channel": "send-text"}
+    conversation.add(TranscriptReceived(t_ms=0, who=CALLER, text="weather?", **typed))
+    conversation.add(SpeechStarted(who=AGENT, **base(100)))
+    conversation.add(TranscriptReceived(t_ms=200, who=CALLER, text="stop", **typed))  # typed over the answer
+    conversation.add(TranscriptReceived(who=AGENT, text="It rains.", channel="bot-tts-text", **base(210)))
+    conversation.add(Interrupted(**base(220)))
+    conversation.add(SpeechStarted(who=AGENT, **base(300)))
+    conversation.add(TranscriptReceived(who=AGENT, text="Stopped.", channel="bot-tts-text", **base(310)))
+    conversation.add(SpeechStopped(who=AGENT, **base(400)))
+    first, second = conversation.turns
+    assert (first.said, first.interrupted, first.agent.end_ms) == ("It rains.", True, 220)
+    assert (second.heard, second.said, second.agent.start_ms) == ("stop", "Stopped.", 300)
