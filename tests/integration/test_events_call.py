@@ -4,6 +4,7 @@ spoken into the call, and options that cannot work refused before dialing."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -63,3 +64,20 @@ def test_text_for_a_call_without_an_events_channel_is_refused_before_dialing() -
         Call("embedded:echo", agent_events="off", agent_events_setup=AgentEventsSetup(send_text=("hi",)))
     with pytest.raises(ConfigError, match="the voicedesk events protocol cannot send text to the agent"):
         Call("embedded:echo", agent_events="voicedesk", agent_events_setup=AgentEventsSetup(send_text=("hi",)))
+
+
+async def test_an_answer_that_refuses_the_data_channel_is_said_once_and_the_call_goes_on() -> None:
+    async def refuse(sdp: str) -> str:  # what an agent that takes no data channel answers
+        return re.sub(r"^m=application \d+", "m=application 0", sdp, flags=re.MULTILINE)
+
+    call = Call("embedded:echo", source=ToneTrack(500), agent_events="rtvi", edit_answer=refuse)
+    notices: list[EventsNotice] = []
+    call.add_listener(lambda e: notices.append(e) if isinstance(e, EventsNotice) else None)
+    await call.start()
+    await asyncio.sleep(1.0)
+    await call.hangup()
+    assert [n.text for n in notices] == [
+        "the peer did not take the 'chat' data channel (the answer has no m=application section, "
+        "or rejects it with port 0): no agent events"
+    ]
+    assert call.summary()["final_state"] == "ended" and abs(call.rx.peak_hz() - 500) < 10

@@ -560,8 +560,8 @@ class Call:
             raise SdpError(f"the {edited}answer could not be applied: {why}") from None
         applied_at = time.monotonic()
         self._emit(DescriptionSet("remote", "answer", answer.sdp, self._now_ms()))
-        if self.agent_events is not None and "m=application" not in answer.sdp:
-            self.agent_events.peer_refused("the answer has no m=application section")
+        if self.agent_events is not None and not _takes_data_channel(answer.sdp):
+            self.agent_events.peer_refused("the answer has no m=application section, or rejects it with port 0")
         await self.signaling.set_remote_candidate_handler(self._add_remote_candidate)
 
         self._set_state(CallState.CONNECTING)
@@ -957,6 +957,14 @@ def describe_setup(setup_ms: float | None, phases: dict[str, float | None]) -> s
         return "n/a"
     parts = [f"{SETUP_PHASE_NAMES.get(name, name)} {ms:.0f}" for name, ms in phases.items() if ms is not None]
     return f"{setup_ms:.0f} ms" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _takes_data_channel(sdp: str) -> bool:
+    """Whether an answer accepts a data channel: an m=application section with a port (0 refuses)."""
+    try:
+        return any(m.kind == "application" and m.port != 0 for m in sdp_model.parse(sdp).media)
+    except SdpError:  # aiortc applied it: not our reader's place to say more
+        return True
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:

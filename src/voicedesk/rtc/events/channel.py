@@ -171,7 +171,9 @@ class AgentEventsChannel:
 
     def _notice(self, text: str) -> None:
         logger.warning("%s", text)
-        self._publish(EventsNotice(t_ms=self._now_ms(), protocol=self.protocol.name, type="notice", text=text))
+        self._publish(
+            EventsNotice(t_ms=round(self._now_ms(), 1), protocol=self.protocol.name, type="notice", text=text)
+        )
 
     # sending ----------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
