@@ -105,13 +105,16 @@ def test_the_cli_sends_text_and_prints_the_turns(tmp_path) -> None:
             str(session),
             "--send-text",
             "hello there",
-            "--json",
             "--report",
             str(tmp_path / "report"),
         )
         received = list(server.received)
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    # the printed summary ends with the turns and what was dropped
+    assert "agent turn 2   heard 'what is the weather in Paris', said 'It is sunny." in result.stdout
+    assert "; tools get_weather" in result.stdout
+    assert "agent events   3 dropped (not JSON, over 64 KiB or unknown)" in result.stdout
     assert [r["type"] for r in received] == ["session.update", "conversation.item.create", "response.create"]
     assert received[0]["session"] == {"type": "realtime", "instructions": "Hi."}
     # the typed words went out with the session.update, before the server's script: a turn of their own

@@ -191,7 +191,26 @@ def print_summary(summary: Mapping[str, Any]) -> None:
             f"media gaps     {f'{len(gaps)}, longest {longest:.1f} s' if gaps else 'none'}"
             + (f"; lost at t = {lost / 1000:.1f} s" if lost is not None else "")
         )
+    lines.extend(conversation_lines(summary))
     print("\n".join(lines))
+
+
+def conversation_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The turns an agent's events told (RTVI, OpenAI; VoiceDesk's agents print theirs as they
+    come), and the messages dropped: only when there are any, so other calls print as before."""
+    lines = []
+    for turn in summary.get("turns") or []:
+        if "protocol" not in turn:  # a voicedesk agent's own report
+            continue
+        tools = ", ".join(str(call.get("name")) for call in turn.get("tool_calls") or [])
+        lines.append(
+            f"agent turn {turn.get('turn'):<3} heard {turn.get('heard')!r}, said {turn.get('said')!r}"
+            + (f"; tools {tools}" if tools else "")
+            + ("; interrupted" if turn.get("interrupted") else "")
+        )
+    if summary.get("agent_events_dropped"):
+        lines.append(f"agent events   {summary['agent_events_dropped']} dropped (not JSON, over 64 KiB or unknown)")
+    return lines
 
 
 def audible_share(summary: Mapping[str, Any]) -> str:
