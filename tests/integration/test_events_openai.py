@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from tests.helpers.openai_realtime import KEY, RealtimeServer
 from tests.helpers.processes import voicedesk
+from voicedesk.cli import main
 from voicedesk.media.sources import ToneTrack
 from voicedesk.qa.runner import run_scenario
 from voicedesk.qa.scenario import parse_scenarios
@@ -139,19 +140,13 @@ def test_the_cli_sends_text_and_prints_the_turns(tmp_path) -> None:
     )
 
 
-def test_a_session_update_that_is_not_json_is_one_line_before_dialing(tmp_path) -> None:
+def test_a_session_update_that_is_not_json_is_one_line_before_dialing(tmp_path, capsys) -> None:
     bad = tmp_path / "session.json"
     bad.write_text('{"type": "session.update", "session": {"instructions": "x",}}')
-    result = voicedesk(
-        "call",
-        "openai+http://127.0.0.1:9/v1/realtime/calls",
-        "-H",
-        "Authorization: Bearer k",
-        "--session-update",
-        str(bad),
-    )
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
+    target = "openai+http://127.0.0.1:9/v1/realtime/calls"  # nothing listens: no dialing happens
+    code = main(["call", target, "-H", "Authorization: Bearer k", "--session-update", str(bad)])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
         f"voicedesk: --session-update {bad}: not JSON "
         "(line 1 column 60: Expecting property name enclosed in double quotes)"
     )
