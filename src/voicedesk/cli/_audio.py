@@ -53,6 +53,7 @@ def add_audio_arguments(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--dtmf",
+        type=_dtmf_digits,
         metavar="DIGITS",
         help="send DTMF after connecting, e.g. '1234#' (',' pauses: 0.5 s in-band, 2 s as events)",
     )
@@ -70,6 +71,17 @@ def add_audio_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="wait this long after connecting before sending --dtmf (default 1)",
     )
+
+
+def _dtmf_digits(text: str) -> str:
+    """An argparse ``type=``: a bad key stops parsing (exit 2) before anything is dialed."""
+    try:
+        return validate_digits(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_dtmf_digits.__name__ = "DTMF digits"
 
 
 class CallAudio(CallExtension):

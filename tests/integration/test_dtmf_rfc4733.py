@@ -1,0 +1,67 @@
+"""RFC 4733 telephone-events from VoiceDesk's caller to VoiceDesk's own server (real
+aiortc peers over UDP): negotiated in SDP, sent beside the audio, decoded by the server in
+order with their durations, reported to the agent's event channel and in the summary."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.helpers.processes import voicedesk
+from voicedesk.media.sources import ToneTrack
+from voicedesk.rtc.call import Call
+from voicedesk.rtc.dtmf_sender import ToneChanged
+
+
+async def _until(predicate, timeout: float = 15.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+async def test_keys_reach_the_embedded_server_in_order_with_their_durations() -> None:
+    call = Call("embedded:echo", source=ToneTrack(440))
+    changes: list[str] = []
+    call.add_listener(lambda e: changes.append(e.tone) if isinstance(e, ToneChanged) else None)
+    try:
+        await call.start()
+        offered = [line for line in call.local_sdp.splitlines() if "telephone-event" in line]
+        answered = [line for line in call.remote_sdp.splitlines() if "telephone-event" in line]
+        assert offered == ["a=rtpmap:110 telephone-event/48000", "a=rtpmap:126 telephone-event/8000"]
+        assert answered == offered  # VoiceDesk as the answerer accepts both
+        assert call.dtmf is not None and call.dtmf.canInsertDTMF and call.dtmf.payload_type == 110
+
+        sending = call.send_dtmf("159#", "rfc4733")
+        assert sending.mode == "rfc4733"
+        await _until(lambda: changes[-1:] == [""])
+        # W3C names; the duration is the whole buffer's (a new insertDTMF replaces what is left)
+        call.dtmf.insertDTMF("0", duration=1500, interToneGap=70)
+        await _until(lambda: changes.count("") == 2)
+        session = next(iter(call.signaling.sessions.sessions.values()))
+        await _until(lambda: len(session.dtmf.events) == 5)
+        events = session.dtmf.events
+        assert "".join(e.tone for e in events) == "159#0"
+        assert all(e.ended and e.volume == 10 for e in events)
+        # Chrome's frames: 100 ms asked is 100 ms sent; 1500 ms needs two segments at 48 kHz
+        assert [round(e.duration_ms) for e in events] == [100, 100, 100, 100, 1500]
+        assert changes == ["1", "5", "9", "#", "", "0", ""]
+        await call.sample_stats()
+    finally:
+        await call.hangup()
+    summary = call.summary()
+    # event packets took the audio's sequence numbers: nothing reads as lost
+    assert summary["loss_pct"] == 0.0
+    dtmf = summary["dtmf"]
+    assert dtmf["sent"] == "159#" and dtmf["mode"] == "rfc4733" and dtmf["telephone_event"] == 110
+    assert dtmf["event_packets_sent"] >= 5 * 4  # updates and three end packets per key
+
+
+def test_cli_sends_events_the_agent_reports_back() -> None:
+    result = voicedesk(
+        "call", "embedded:parrot?vad=energy", "--source", "silence", "--dtmf", "2,7", "--dtmf-mode", "rfc4733",
+        "--dtmf-delay", "0.3", "--duration", "4",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "[DTMF] sending '2,7' as RFC 4733 telephone-events" in result.stderr
+    heard = [line.split("] ", 1)[1] for line in result.stderr.splitlines() if "agent heard DTMF" in line]
+    assert heard == ["agent heard DTMF '2' (100.0 ms)", "agent heard DTMF '7' (100.0 ms)"]
+    assert "dtmf           sent '2,7' as RFC 4733 events (payload type 110)" in result.stdout
