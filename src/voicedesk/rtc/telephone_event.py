@@ -114,9 +114,8 @@ class TelephoneEventDecoder:
                 and self._timestamp is not None
                 and (timestamp - self._timestamp) % 2**32 == MAX_DURATION
             )
-            if segment:
-                assert self._current is not None
-                self._earlier += self._current.duration
+            if segment:  # the last segment was full, whether or not its last packet came
+                self._earlier += MAX_DURATION
             else:
                 self._close(ended=False)
                 self._earlier = 0
