@@ -65,3 +65,16 @@ def test_cli_sends_events_the_agent_reports_back() -> None:
     heard = [line.split("] ", 1)[1] for line in result.stderr.splitlines() if "agent heard DTMF" in line]
     assert heard == ["agent heard DTMF '2' (100.0 ms)", "agent heard DTMF '7' (100.0 ms)"]
     assert "dtmf           sent '2,7' as RFC 4733 events (payload type 110)" in result.stdout
+
+
+async def test_a_scenario_presses_keys_and_waits_until_they_are_out() -> None:
+    from voicedesk.qa.runner import run_scenario
+    from voicedesk.qa.scenario import parse_scenarios
+
+    text = "target: embedded:echo\nsteps:\n  - dtmf: {tones: '4,', mode: rfc4733, gap_ms: 40}\n  - dtmf: '8'\n"
+    [scenario] = parse_scenarios(text, "keys.yaml")
+    result = await run_scenario(scenario)
+    assert result.passed and result.error is None, result.to_json()
+    dtmf = result.summary["dtmf"]
+    assert dtmf["sent"] == "4,8" and dtmf["mode"] == "rfc4733"  # auto chose events: the echo accepted them
+    assert result.duration_s > 2.0  # the comma's 2 s were waited for, not skipped
