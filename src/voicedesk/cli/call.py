@@ -17,7 +17,6 @@ from voicedesk.limits import DAY_S, count, seconds
 from voicedesk.media.sources import source_usages
 from voicedesk.qa.report import CallReporter, add_report_arguments
 from voicedesk.rtc.agent_events import AgentEventReceived
-from voicedesk.rtc.telephone_event import DtmfReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
 from voicedesk.rtc.direction import DIRECTIONS
 from voicedesk.rtc.impair import PRESETS, ImpairmentChanged, ImpairmentSpec
@@ -26,6 +25,7 @@ from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaLost, MediaResumed
 from voicedesk.rtc.sdp.edit import command_editor
 from voicedesk.rtc.signaling import header_problem, selectable_kinds, targets_usage
 from voicedesk.rtc.spec import CallSpec
+from voicedesk.rtc.telephone_event import DtmfReceived
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -365,7 +365,8 @@ class ScenarioRun:
         if sending.note:
             logger.info("step DTMF: %s", sending.note)
         deadline = time.monotonic() + sending.seconds + 10.0
-        while self.call.keypad.pending and not self.call.state.is_final and time.monotonic() < deadline:
+        # polled: the keys go out with the packets (events) or the frames (in-band), neither sets an event
+        while self.call.keypad.pending and not self.call.state.is_final and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
     async def _play(self, clip: np.ndarray, what: str) -> tuple[float, float]:

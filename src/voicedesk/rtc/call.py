@@ -39,8 +39,8 @@ from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack, parse_sour
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel
 from voicedesk.rtc.call_dtmf import CallKeypad, DtmfSending
-from voicedesk.rtc.dtmf_sender import RTCDTMFSender, ToneChanged
 from voicedesk.rtc.direction import MediaVerdict, check_direction, judge_media, negotiated_direction
+from voicedesk.rtc.dtmf_sender import RTCDTMFSender, ToneChanged
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import DirectionCounters, ImpairmentChanged, ImpairmentRelay, ImpairmentSpec

@@ -83,7 +83,9 @@ class CallKeypad:
     def can_send_events(self) -> bool:
         return self.dtmf is not None and self.dtmf.canInsertDTMF
 
-    def send(self, tones: str, mode: str = "inband", duration: float = 100.0, inter_tone_gap: float = 70.0) -> DtmfSending:
+    def send(
+        self, tones: str, mode: str = "inband", duration: float = 100.0, inter_tone_gap: float = 70.0
+    ) -> DtmfSending:
         """Send ``tones`` in ``mode`` (see the module's docstring); ConfigError for a bad tone,
         VoiceDeskError for ``rfc4733`` to a peer that did not negotiate it."""
         mode = check_mode(mode)

@@ -109,14 +109,14 @@ class RTCDTMFSender:
         return dtmf
 
     @property
-    def canInsertDTMF(self) -> bool:  # noqa: N802 - W3C name
+    def canInsertDTMF(self) -> bool:
         return self.payload_type is not None
 
     def add_listener(self, listener: Callable[[ToneChanged], None]) -> None:
         """W3C ``ontonechange``: called on the loop as each tone starts, and with "" at the end."""
         self._listeners.append(listener)
 
-    def insertDTMF(self, tones: str, duration: float = 100.0, interToneGap: float = 70.0) -> None:  # noqa: N802,N803
+    def insertDTMF(self, tones: str, duration: float = 100.0, interToneGap: float = 70.0) -> None:
         """Replace the tones still to send with ``tones`` (W3C semantics: the tone playing now
         finishes; append with ``insertDTMF(dtmf.toneBuffer + more)``). ``duration`` and
         ``interToneGap`` (ms) are clamped to the W3C range."""

@@ -39,7 +39,11 @@ def test_an_event_whose_end_was_lost_is_closed_by_the_next_or_by_finish() -> Non
     feed(decoder, 9000, 5, 640, end=True)
     feed(decoder, 20000, 6, 320)
     decoder.finish()
-    assert [(e.tone, e.duration_ms, e.ended) for e in heard] == [("4", 60.0, False), ("5", 80.0, True), ("6", 40.0, False)]
+    assert [(e.tone, e.duration_ms, e.ended) for e in heard] == [
+        ("4", 60.0, False),
+        ("5", 80.0, True),
+        ("6", 40.0, False),
+    ]
     assert decoder.tones == "456"
 
 
