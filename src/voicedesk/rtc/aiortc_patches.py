@@ -699,7 +699,12 @@ def rewrite_sent_rtp(sender: Any, rewrite: Callable[[bytes], list[bytes]]) -> bo
             if chosen is None or rtp.is_rtcp(data):
                 await send(data)
                 return
-            for packet in chosen(data):
+            try:
+                packets = chosen(data)
+            except Exception:  # aiortc's send loop would end on it: send the audio as it was
+                logger.exception("RTP rewrite failed; packet sent unchanged")
+                packets = [data]
+            for packet in packets:
                 await send(packet)
 
         transport._voicedesk_rewrites = rewrites
