@@ -378,11 +378,12 @@ class Call:
         return "".join(s.tones for s in self.keypad.sent)
 
     def send_dtmf(
-        self, digits: str, mode: str = "inband", *, duration: float = 100.0, inter_tone_gap: float = 70.0
+        self, digits: str, mode: str = "inband", *, duration: float | None = None, inter_tone_gap: float | None = None
     ) -> DtmfSending:
         """Send ``digits``: ``inband`` tones mixed into what the call sends, ``rfc4733``
         telephone-events (the peer must have negotiated them), or ``auto`` (events when
-        negotiated, else in-band). ``.seconds`` is how long they take (rtc/call_dtmf.py)."""
+        negotiated, else in-band). ``duration``/``inter_tone_gap`` in ms (default: 100/70 as
+        events, 90/70 in-band). ``.seconds`` is how long they take (rtc/call_dtmf.py)."""
         return self.keypad.send(digits, mode, duration, inter_tone_gap)
 
     @property

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicedesk.errors import ConfigError, VoiceDeskError
-from voicedesk.media.dtmf import validate_digits
+from voicedesk.media.dtmf import GAP_MS, TONE_MS, validate_digits
 from voicedesk.media.sources import OutboundAudioTrack
 from voicedesk.rtc import aiortc_patches
-from voicedesk.rtc.dtmf_sender import COMMA_MS, RTCDTMFSender, ToneChanged
+from voicedesk.rtc.dtmf_sender import COMMA_MS, DEFAULT_DURATION_MS, DEFAULT_GAP_MS, RTCDTMFSender, ToneChanged
 from voicedesk.rtc.telephone_event import DtmfReceived, TelephoneEventDecoder
 
 logger = logging.getLogger(__name__)
@@ -84,10 +84,12 @@ class CallKeypad:
         return self.dtmf is not None and self.dtmf.canInsertDTMF
 
     def send(
-        self, tones: str, mode: str = "inband", duration: float = 100.0, inter_tone_gap: float = 70.0
+        self, tones: str, mode: str = "inband", duration: float | None = None, inter_tone_gap: float | None = None
     ) -> DtmfSending:
         """Send ``tones`` in ``mode`` (see the module's docstring); ConfigError for a bad tone,
-        VoiceDeskError for ``rfc4733`` to a peer that did not negotiate it."""
+        VoiceDeskError for ``rfc4733`` to a peer that did not negotiate it. ``duration`` and
+        ``inter_tone_gap`` (ms) default to each mode's own: W3C's 100/70 for events, a
+        phone's 90/70 in-band."""
         mode = check_mode(mode)
         cleaned = validate_digits(tones)  # refuses an empty string too
         note = None
@@ -101,11 +103,15 @@ class CallKeypad:
             if self.dtmf is None or not self.dtmf.canInsertDTMF:
                 why = NOT_NEGOTIATED if self.dtmf is not None else "the call is not connected (or sends no audio)"
                 raise VoiceDeskError(f"cannot send RFC 4733 DTMF: {why}; use --dtmf-mode inband or auto")
-            self.dtmf.insertDTMF(self.dtmf.toneBuffer + cleaned, duration, inter_tone_gap)
+            self.dtmf.insertDTMF(
+                self.dtmf.toneBuffer + cleaned,
+                DEFAULT_DURATION_MS if duration is None else duration,
+                DEFAULT_GAP_MS if inter_tone_gap is None else inter_tone_gap,
+            )
             seconds = _event_seconds(cleaned, self.dtmf.duration_ms, self.dtmf.gap_ms)
         else:
-            tone_ms = min(max(duration, 40.0), 1000.0)  # the in-band generator's range
-            gap_ms = min(max(inter_tone_gap, 40.0), 1000.0)
+            tone_ms = min(max(TONE_MS if duration is None else duration, 40.0), 1000.0)  # the generator's range
+            gap_ms = min(max(GAP_MS if inter_tone_gap is None else inter_tone_gap, 40.0), 1000.0)
             seconds = self.outbound.send_dtmf(cleaned, tone_ms, gap_ms)
         sending = DtmfSending(cleaned, mode, seconds, note)
         self.sent.append(sending)

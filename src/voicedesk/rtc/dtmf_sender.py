@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 MIN_DURATION_MS, MAX_DURATION_MS = 40.0, 6000.0
 MIN_GAP_MS, MAX_GAP_MS = 30.0, 6000.0
 COMMA_MS = 2000.0
+DEFAULT_DURATION_MS, DEFAULT_GAP_MS = 100.0, 70.0  # insertDTMF's defaults
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,9 @@ class RTCDTMFSender:
         """W3C ``ontonechange``: called on the loop as each tone starts, and with "" at the end."""
         self._listeners.append(listener)
 
-    def insertDTMF(self, tones: str, duration: float = 100.0, interToneGap: float = 70.0) -> None:
+    def insertDTMF(
+        self, tones: str, duration: float = DEFAULT_DURATION_MS, interToneGap: float = DEFAULT_GAP_MS
+    ) -> None:
         """Replace the tones still to send with ``tones`` (W3C semantics: the tone playing now
         finishes; append with ``insertDTMF(dtmf.toneBuffer + more)``). ``duration`` and
         ``interToneGap`` (ms) are clamped to the W3C range."""
