@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import asyncio
 
+from aiortc import RTCPeerConnection
+
 from tests.helpers.processes import voicedesk
+from voicedesk.agent import registry
+from voicedesk.agent.agents import ToneAgent
+from voicedesk.agent.server import AgentServer
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc.call import Call
-from voicedesk.rtc.dtmf_sender import ToneChanged
+from voicedesk.rtc.dtmf_sender import RTCDTMFSender, ToneChanged
+from voicedesk.rtc.telephone_event import DtmfReceived
+from voicedesk.tasks import TaskOwner
 
 
 async def _until(predicate, seconds: float = 15.0) -> None:
@@ -78,3 +85,48 @@ async def test_a_scenario_presses_keys_and_waits_until_they_are_out() -> None:
     dtmf = result.summary["dtmf"]
     assert dtmf["sent"] == "4,8" and dtmf["mode"] == "rfc4733"  # auto chose events: the echo accepted them
     assert result.duration_s > 2.0  # the comma's 2 s were waited for, not skipped
+
+
+class _PressingToneAgent(ToneAgent):
+    """The tone agent, pressing keys with VoiceDesk's RTCDTMFSender once connected (as the answerer)."""
+
+    name = "pressing-tone"
+
+    def attach(self, pc: RTCPeerConnection) -> None:
+        super().attach(pc)
+        self.tasks = TaskOwner("pressing agent")
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState == "connected":
+                self.tasks.spawn(self._press(pc), "press")
+
+    async def _press(self, pc: RTCPeerConnection) -> None:
+        await asyncio.sleep(0.3)
+        transceiver = next(t for t in pc.getTransceivers() if t.kind == "audio")
+        RTCDTMFSender.attach(transceiver.sender, transceiver._codecs, lambda: 0.0).insertDTMF("A0", 160, 60)
+
+    async def close(self) -> None:
+        await self.tasks.cancel_all()
+        await super().close()
+
+
+async def test_the_caller_decodes_keys_its_peer_sends(monkeypatch) -> None:
+    monkeypatch.setitem(registry._AGENTS, _PressingToneAgent.name, _PressingToneAgent)
+    server = AgentServer(agent=_PressingToneAgent.name, host="127.0.0.1", port=0)
+    await server.start()
+    received: list[DtmfReceived] = []
+    try:
+        call = Call(server.offer_url, source=ToneTrack(700))
+        call.add_listener(lambda e: received.append(e) if isinstance(e, DtmfReceived) else None)
+        try:
+            await call.start()
+            await _until(lambda: len(received) == 2)
+        finally:
+            await call.hangup()
+    finally:
+        await server.stop()
+    assert [(e.tone, e.duration_ms, e.ended) for e in received] == [("A", 160.0, True), ("0", 160.0, True)]
+    dtmf = call.summary()["dtmf"]
+    assert dtmf["received"] == "A0" and dtmf["sent"] == ""
+    assert [e["duration_ms"] for e in dtmf["received_events"]] == [160.0, 160.0]
