@@ -5,6 +5,7 @@ order with their durations, reported to the agent's event channel and in the sum
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiortc import RTCPeerConnection
 
@@ -25,7 +26,8 @@ async def _until(predicate, seconds: float = 15.0) -> None:
             await asyncio.sleep(0.05)
 
 
-async def test_keys_reach_the_embedded_server_in_order_with_their_durations() -> None:
+async def test_keys_reach_the_embedded_server_in_order_with_their_durations(caplog) -> None:
+    caplog.set_level(logging.INFO, logger="voicedesk.agent.server")
     call = Call("embedded:echo", source=ToneTrack(440))
     changes: list[str] = []
     call.add_listener(lambda e: changes.append(e.tone) if isinstance(e, ToneChanged) else None)
@@ -54,6 +56,11 @@ async def test_keys_reach_the_embedded_server_in_order_with_their_durations() ->
         await call.sample_stats()
     finally:
         await call.hangup()
+    lines = [r.getMessage().split(" ", 2)[2] for r in caplog.records if "DTMF" in r.getMessage()]
+    assert lines[:5] == [
+        f"received DTMF {key!r} ({ms} ms)" for key, ms in zip("159#0", [100] * 4 + [1500], strict=True)
+    ]
+    assert lines[5].endswith("0 live; received DTMF '159#0' (5 RFC 4733 events)")  # the session's close line
     summary = call.summary()
     # event packets took the audio's sequence numbers: nothing reads as lost
     assert summary["loss_pct"] == 0.0
