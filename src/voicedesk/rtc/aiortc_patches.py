@@ -58,8 +58,9 @@ connections (``Call``, ``AgentServer``).
    that does not exist. This patch adds both codecs to aiortc's audio codec list (same
    payload types as Chrome: 110 and 126), and makes every receiver hand telephone-event
    packets to a listener (``observe_telephone_events``) after counting them in its RTCP
-   statistics, instead of queuing them as audio. Sending needs a hook aiortc lacks: its
-   ``RTCRtpSender`` numbers packets in a local variable of ``_run_rtp``, so
+   statistics (for loss; the jitter stays the audio's), instead of queuing them as audio.
+   Sending needs a hook aiortc lacks: its ``RTCRtpSender`` numbers packets in a local
+   variable of ``_run_rtp``, so
    ``rewrite_sent_rtp`` lets a sender's serialized packets be replaced (rtc/dtmf_sender.py
    makes event packets of them) on their way to the DTLS transport. Upstream: a
    telephone-event codec and an ``RTCDTMFSender`` in aiortc/rtcrtpsender.py.
@@ -640,7 +641,13 @@ def _install_telephone_events() -> None:
         streams = self._RTCRtpReceiver__remote_streams
         if packet.ssrc not in streams:
             streams[packet.ssrc] = rtcrtpreceiver.StreamStatistics(codec.clockRate)
-        streams[packet.ssrc].add(packet)
+        stream = streams[packet.ssrc]
+        audio = (stream._jitter_q4, stream._last_arrival, stream._last_timestamp)
+        stream.add(packet)
+        if audio[1] is not None:
+            # ...but the RFC 3550 jitter stays the audio's: every packet of an event carries
+            # the event's start timestamp, which would read as 100 ms of jitter per key
+            stream._jitter_q4, stream._last_arrival, stream._last_timestamp = audio
         listener = getattr(self, "_voicedesk_telephone_events", None)
         if listener is not None:
             try:
@@ -800,7 +807,7 @@ PATCHES: tuple[Patch, ...] = (
                 f"{_RECEIVER}._handle_rtp_packet",
                 ("_RTCRtpReceiver__codecs", "_RTCRtpReceiver__remote_streams", "StreamStatistics", "_enabled"),
             ),
-            ("rtcrtpreceiver.StreamStatistics.add", ()),
+            ("rtcrtpreceiver.StreamStatistics.add", ("_jitter_q4", "_last_arrival", "_last_timestamp")),
             # the sender hook: every packet goes through self.transport._send_rtp, numbered by this SSRC
             (f"{_SENDER}._run_rtp", ("transport", "_send_rtp", "_ssrc")),
             ("rtcdtlstransport.RTCDtlsTransport._send_rtp", ()),

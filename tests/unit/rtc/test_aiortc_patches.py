@@ -483,3 +483,27 @@ async def test_telephone_events_are_offered_sent_beside_the_audio_and_kept_out_o
     finally:
         await caller.close()
         await callee.close()
+
+
+async def test_event_packets_count_for_loss_but_not_for_jitter(monkeypatch):
+    """An event's packets all carry its start timestamp: fed to RFC 3550's jitter they would
+    read as ~100 ms of jitter per key. They are counted (no false loss), the jitter is the audio's."""
+    from aiortc import rtcrtpreceiver
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    aiortc_patches.apply()
+    receiver = rtcrtpreceiver.RTCRtpReceiver("audio", SimpleNamespace(state="new"))
+    te = RTCRtpCodecParameters(mimeType="audio/telephone-event", clockRate=48000, payloadType=110)
+    receiver._RTCRtpReceiver__codecs = {96: _opus(), 110: te}
+    now = [1000.0]
+    monkeypatch.setattr(rtcrtpreceiver.time, "time", lambda: now[0])
+    stream = receiver._RTCRtpReceiver__remote_streams.setdefault(1, rtcrtpreceiver.StreamStatistics(48000))
+    for seq in range(20):  # 20 ms apart in time and in timestamp, as the sender sends them
+        now[0] += 0.02
+        if 5 <= seq < 12:  # a key: four updates and three end packets, all with the start timestamp
+            packet = RtpPacket(payload_type=110, sequence_number=seq, timestamp=4 * 960, ssrc=1, payload=bytes(4))
+            await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+        else:
+            stream.add(RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq * 960, ssrc=1))
+    assert stream.packets_received == 20 and stream.packets_lost == 0
+    assert stream.jitter == 0
