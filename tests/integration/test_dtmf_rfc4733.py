@@ -71,14 +71,14 @@ async def test_keys_reach_the_embedded_server_in_order_with_their_durations(capl
 
 def test_cli_sends_events_the_agent_reports_back() -> None:
     result = voicedesk(
-        "call", "embedded:parrot?vad=energy", "--source", "silence", "--dtmf", "2,7", "--dtmf-mode", "rfc4733",
-        "--dtmf-delay", "0.3", "--duration", "4",
+        "call", "embedded:parrot?vad=energy", "--source", "silence", "--dtmf", "27", "--dtmf-mode", "rfc4733",
+        "--dtmf-delay", "0.3", "--duration", "3",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "[DTMF] sending '2,7' as RFC 4733 telephone-events" in result.stderr
+    assert "[DTMF] sending '27' as RFC 4733 telephone-events" in result.stderr
     heard = [line.split("] ", 1)[1] for line in result.stderr.splitlines() if "agent heard DTMF" in line]
     assert heard == ["agent heard DTMF '2' (100.0 ms)", "agent heard DTMF '7' (100.0 ms)"]
-    assert "dtmf           sent '2,7' as RFC 4733 events (payload type 110)" in result.stdout
+    assert "dtmf           sent '27' as RFC 4733 events (payload type 110)" in result.stdout
 
 
 async def test_a_scenario_presses_keys_and_waits_until_they_are_out() -> None:
