@@ -26,7 +26,7 @@ from voicedesk.media.sinks import AudioSink, StereoRecorderSink, WavRecorderSink
 from voicedesk.media.sources import parse_source
 from voicedesk.media.speaker import SpeakerSink
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
-from voicedesk.rtc.call_dtmf import DTMF_MODES, NOT_NEGOTIATED, DtmfSending
+from voicedesk.rtc.call_dtmf import DTMF_MODES, NOT_NEGOTIATED, DtmfSending, event_seconds
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.tasks import TaskOwner
 
@@ -94,7 +94,12 @@ class CallAudio(CallExtension):
         # the parser's types checked these (voicedesk/limits.py); again for a namespace built by hand
         checked(args.dtmf_delay, "--dtmf-delay", minimum=0, kind="seconds")
         checked(args.playout_ms, "--playout-ms", minimum=0, maximum=1000)
-        self.dtmf_seconds = dtmf_samples(self.dtmf).size / SAMPLE_RATE if self.dtmf else 0.0
+        self.dtmf_mode: str = getattr(args, "dtmf_mode", None) or "inband"
+        self.dtmf_seconds = 0.0
+        if self.dtmf:  # how long the keys take: the longer way when auto has yet to choose
+            inband = dtmf_samples(self.dtmf).size / SAMPLE_RATE
+            events = event_seconds(self.dtmf)
+            self.dtmf_seconds = {"inband": inband, "rfc4733": events}.get(self.dtmf_mode, max(inband, events))
         self.source_track: MediaStreamTrack | None = None
         self.recorder: WavRecorderSink | None = None
         self.speaker: SpeakerSink | None = None
@@ -102,7 +107,6 @@ class CallAudio(CallExtension):
         self.stereo: StereoRecorderSink | None = None
         self._tasks = TaskOwner()
         self._t0_ms = 0.0
-        self.dtmf_mode: str = getattr(args, "dtmf_mode", None) or "inband"
         self.sending: DtmfSending | None = None
         self.failure: str | None = None  # why the call was ended early (rfc4733 not negotiated)
 

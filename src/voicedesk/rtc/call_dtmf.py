@@ -108,7 +108,7 @@ class CallKeypad:
                 DEFAULT_DURATION_MS if duration is None else duration,
                 DEFAULT_GAP_MS if inter_tone_gap is None else inter_tone_gap,
             )
-            seconds = _event_seconds(cleaned, self.dtmf.duration_ms, self.dtmf.gap_ms)
+            seconds = event_seconds(cleaned, self.dtmf.duration_ms, self.dtmf.gap_ms)
         else:
             tone_ms = min(max(TONE_MS if duration is None else duration, 40.0), 1000.0)  # the generator's range
             gap_ms = min(max(GAP_MS if inter_tone_gap is None else inter_tone_gap, 40.0), 1000.0)
@@ -150,7 +150,7 @@ class CallKeypad:
         }
 
 
-def _event_seconds(tones: str, duration_ms: float, gap_ms: float) -> float:
+def event_seconds(tones: str, duration_ms: float = DEFAULT_DURATION_MS, gap_ms: float = DEFAULT_GAP_MS) -> float:
     """How long tones take as events: each tone skips a frame, lasts ``duration_ms`` in 20 ms
     frames, then waits ``gap_ms``; a comma waits 2 s."""
     total = 0.0
@@ -162,4 +162,4 @@ def _event_seconds(tones: str, duration_ms: float, gap_ms: float) -> float:
     return total / 1000.0
 
 
-__all__ = ["DTMF_MODES", "CallKeypad", "DtmfReceived", "DtmfSending", "ToneChanged", "check_mode"]
+__all__ = ["DTMF_MODES", "CallKeypad", "DtmfReceived", "DtmfSending", "ToneChanged", "check_mode", "event_seconds"]
