@@ -16,6 +16,7 @@ from tests.helpers.processes import voicedesk
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.events import AgentEventReceived, AgentReady, ConversationEvent
+from voicedesk.rtc.events.rtvi import message as rtvi_message
 
 WAIT = 30.0  # seconds: generous, the machine is shared
 
@@ -56,9 +57,15 @@ async def test_a_pipecat_bots_rtvi_messages_become_the_turns_shown(bot_url: str)
         await until(lambda: len(call.conversation.turns) > 2 and call.conversation.turns[2].said, "the third reply")
         call.send_text("stop")
         await until(lambda: turn_over(call, 3), "the reply to the interruption")
+        # RTVI's disconnect-bot ends the bot's pipeline; SmallWebRTC says peerLeft on its way out
+        call.agent_events.send(rtvi_message("disconnect-bot", {}))
+        await until(lambda: call.state.is_final, "the bot leaving")
     finally:
         await call.hangup()
     summary = call.summary()
+    assert summary["final_state"] == "failed"
+    assert summary["reason"].endswith("the pipecat bot left the call (SmallWebRTC peerLeft)")
+    assert summary["peer_hung_up_at_ms"] > call.conversation.turns[3].agent.end_ms
 
     # the channel pipecat's clients open, client-ready answered by bot-ready with its id
     assert call.agent_events is not None and call.agent_events.channel.label == "chat"

@@ -265,6 +265,7 @@ class Call:
                 self._now_ms,
                 ready_timeout=setup.ready_timeout,
                 conversation=self.conversation,
+                on_agent_left=self.signaling.peer_hung_up,  # as a WebSocket closing: "the peer hung up"
             )
             try:
                 for text in setup.send_text:

@@ -44,6 +44,7 @@ from voicedesk.rtc.events.channel import MAX_MESSAGE_BYTES, READY_TIMEOUT, Agent
 from voicedesk.rtc.events.conversation import Conversation
 from voicedesk.rtc.events.model import (
     AgentErrorReported,
+    AgentLeft,
     AgentMetric,
     AgentReady,
     ConversationEvent,
@@ -74,6 +75,7 @@ __all__ = [
     "AgentEventReceived",
     "AgentEventsChannel",
     "AgentEventsSetup",
+    "AgentLeft",
     "AgentMetric",
     "AgentReady",
     "Conversation",

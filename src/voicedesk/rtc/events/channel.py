@@ -23,6 +23,7 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 
 from voicedesk.rtc.events.conversation import Conversation
 from voicedesk.rtc.events.model import (
+    AgentLeft,
     AgentReady,
     ConversationEvent,
     EventsNotice,
@@ -72,11 +73,13 @@ class AgentEventsChannel:
         *,
         ready_timeout: float = READY_TIMEOUT,
         conversation: Conversation | None = None,
+        on_agent_left: Callable[[str], None] | None = None,
     ) -> None:
         self.protocol = protocol
         self._emit = emit
         self._now_ms = now_ms
         self.ready_timeout = ready_timeout
+        self._on_agent_left = on_agent_left  # the call ends as hung up by the peer
         self.channel: RTCDataChannel | None = None
         self.conversation = conversation if conversation is not None else Conversation()
         self.conversation.protocol = protocol.name
@@ -242,6 +245,8 @@ class AgentEventsChannel:
                 self.ready_at_ms = item.t_ms
                 self._set_ready()
             self._publish(item)
+            if isinstance(item, AgentLeft) and self._on_agent_left is not None:
+                self._on_agent_left(item.reason)
 
     def _publish(self, event: ConversationEvent) -> None:
         # -v prints each as it comes; messages with no place in the turns only with -vv

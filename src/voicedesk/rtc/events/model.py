@@ -145,6 +145,14 @@ class EventsNotice(ConversationEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AgentLeft(ConversationEvent):
+    """The agent said it is leaving the call (SmallWebRTC's ``peerLeft``): the call ends as
+    hung up by the peer, rather than wait for its media to stop."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class RawEventReceived(ConversationEvent):
     """A message with no place in the model, kept as it came (shown raw). ``known``:
     the protocol defines it (``bot-llm-started``); False for a type VoiceDesk does not
@@ -337,6 +345,8 @@ def describe(event: ConversationEvent) -> str:
         return f"{head}: turn {event.number} reported"
     if isinstance(event, EventsNotice):
         return f"{head}: {event.text}"
+    if isinstance(event, AgentLeft):
+        return f"{head}: {event.reason}"
     if isinstance(event, RawEventReceived):
         return f"{head}: {'' if event.known else 'unknown, '}{_short(event.data)}"
     return head

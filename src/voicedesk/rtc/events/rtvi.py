@@ -18,6 +18,7 @@ from typing import Any
 import voicedesk
 from voicedesk.rtc.events.model import (
     AgentErrorReported,
+    AgentLeft,
     AgentMetric,
     AgentReady,
     ConversationEvent,
@@ -133,6 +134,8 @@ class RtviEvents(EventProtocol):
         if kind in ("error", "error-response"):
             said = text(data.get("error")) or text(data.get("message")) or "error"
             return [AgentErrorReported(message=said, fatal=bool(data.get("fatal")), **base)]
+        if kind == "signalling" and mapping(msg.get("message")).get("type") == "peerLeft":
+            return [AgentLeft(reason="the pipecat bot left the call (SmallWebRTC peerLeft)", **base)]
         if kind in KNOWN_RAW:
             return [RawEventReceived(data=dict(msg), **base)]
         return None

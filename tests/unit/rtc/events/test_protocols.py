@@ -9,6 +9,7 @@ import pytest
 from voicedesk.errors import ConfigError
 from voicedesk.rtc.events import (
     AgentErrorReported,
+    AgentLeft,
     AgentReady,
     Interrupted,
     MetricsReported,
@@ -65,6 +66,9 @@ def test_rtvi_messages_read_as_the_model() -> None:
     assert parse(rtvi("bot-llm-started"), 8.0)[0].known  # defined by RTVI: shown raw, not counted
     assert parse(rtvi("never-heard-of-it"), 9.0) is None
     assert parse({"type": "bot-ready"}, 9.0) is None  # no rtvi-ai label: not RTVI
+    (left,) = parse({"type": "signalling", "message": {"type": "peerLeft"}}, 10.0)  # SmallWebRTC's own
+    assert isinstance(left, AgentLeft) and left.reason == "the pipecat bot left the call (SmallWebRTC peerLeft)"
+    assert parse({"type": "signalling", "message": {"type": "renegotiate"}}, 11.0)[0].known
 
 
 def test_rtvi_client_messages_are_what_pipecats_client_sends() -> None:
