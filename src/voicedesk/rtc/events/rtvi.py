@@ -113,7 +113,11 @@ class RtviEvents(EventProtocol):
                 TranscriptReceived(who=Speaker.CALLER, text=text(data.get("text")), final=final, channel=kind, **base)
             ]
         if kind in AGENT_TEXT:
-            return [TranscriptReceived(who=Speaker.AGENT, text=text(data.get("text")), channel=kind, **base)]
+            # bot-output announcing a sentence its TTS will speak word by word (the words follow
+            # as bot-output of their own): a partial, so the sentence is not shown twice
+            announced = data.get("spoken_status") == "new" and data.get("will_be_spoken") is True
+            said = text(data.get("text"))
+            return [TranscriptReceived(who=Speaker.AGENT, text=said, final=not announced, channel=kind, **base)]
         if kind == "bot-llm-text":  # a token stream
             return [
                 TranscriptReceived(

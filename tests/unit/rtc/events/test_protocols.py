@@ -66,6 +66,8 @@ def test_rtvi_messages_read_as_the_model() -> None:
     assert parse(rtvi("bot-llm-started"), 8.0)[0].known  # defined by RTVI: shown raw, not counted
     assert parse(rtvi("never-heard-of-it"), 9.0) is None
     assert parse({"type": "bot-ready"}, 9.0) is None  # no rtvi-ai label: not RTVI
+    announced = {"text": "It is sunny.", "spoken_status": "new", "will_be_spoken": True, "output_type": "sentence"}
+    assert not parse(rtvi("bot-output", announced), 9.5)[0].final  # its words follow one by one
     (left,) = parse({"type": "signalling", "message": {"type": "peerLeft"}}, 10.0)  # SmallWebRTC's own
     assert isinstance(left, AgentLeft) and left.reason == "the pipecat bot left the call (SmallWebRTC peerLeft)"
     assert parse({"type": "signalling", "message": {"type": "renegotiate"}}, 11.0)[0].known
