@@ -328,13 +328,7 @@ class _Checker:
             if not keys:
                 raise self.fail(value, f"{what}: expected contains and/or matches")
             contains = self.texts(keys["contains"][1], f"{what}.contains") if "contains" in keys else ()
-            matches = None
-            if "matches" in keys:
-                matches = self.text(keys["matches"][1], f"{what}.matches")
-                try:
-                    re.compile(matches)
-                except re.error as exc:
-                    raise self.fail(keys["matches"][1], f"{what}.matches: not a regular expression: {exc}") from None
+            matches = self.regex(keys["matches"][1], f"{what}.matches") if "matches" in keys else None
             return Step(kind=kind, line=line, contains=contains, matches=matches)
         if kind == "expect":
             keys = self.mapping(value, what, tuple(METRICS))
@@ -387,6 +381,14 @@ class _Checker:
                 numbers[name] = value
         return Dtmf(tones, mode, **numbers)
 
+    def regex(self, node: yaml.Node, what: str) -> str:
+        pattern = self.text(node, what)
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise self.fail(node, f"{what}: not a regular expression: {exc}") from None
+        return pattern
+
     def event_step(self, kind: str, value: yaml.Node, what: str, line: int) -> Step:
         if kind == "send_text":
             return Step(kind=kind, line=line, text=self.text(value, what))
@@ -394,12 +396,7 @@ class _Checker:
             keys = self.mapping(value, what, ("contains", "matches", "timeout"))
             if "contains" not in keys and "matches" not in keys:
                 raise self.fail(value, f"{what}: expected contains and/or matches")
-            matches = self.text(keys["matches"][1], f"{what}.matches") if "matches" in keys else None
-            if matches is not None:
-                try:
-                    re.compile(matches)
-                except re.error as exc:
-                    raise self.fail(keys["matches"][1], f"{what}.matches: not a regular expression: {exc}") from None
+            matches = self.regex(keys["matches"][1], f"{what}.matches") if "matches" in keys else None
             contains = self.texts(keys["contains"][1], f"{what}.contains") if "contains" in keys else ()
             timeout = self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 10.0
             return Step(kind=kind, line=line, contains=contains, matches=matches, timeout=timeout)
