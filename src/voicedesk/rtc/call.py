@@ -46,12 +46,10 @@ from voicedesk.rtc.events import (
     AgentEventsSetup,
     Conversation,
     ConversationEvent,
-    Speaker,
-    TextSource,
-    TranscriptReceived,
     check_agent_events,
     make_protocol,
 )
+from voicedesk.rtc.events.model import caller_sent
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import DirectionCounters, ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
@@ -402,17 +400,7 @@ class Call:
         pcm = await asyncio.get_running_loop().run_in_executor(TTS_EXECUTOR, engine.synthesize, text)
         at = self._now_ms()
         seconds = self.outbound.insert_audio(to_float(resample(pcm, engine.sample_rate, SAMPLE_RATE)))
-        self.publish_conversation_event(
-            TranscriptReceived(
-                t_ms=at,
-                protocol="caller",
-                type="say",
-                who=Speaker.CALLER,
-                text=text,
-                source=TextSource.SENT,
-                channel="say",
-            )
-        )
+        self.publish_conversation_event(caller_sent(text, at, "say"))
         return seconds
 
     def publish_conversation_event(self, event: ConversationEvent) -> None:

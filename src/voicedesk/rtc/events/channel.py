@@ -28,9 +28,7 @@ from voicedesk.rtc.events.model import (
     ConversationEvent,
     EventsNotice,
     RawEventReceived,
-    Speaker,
-    TextSource,
-    TranscriptReceived,
+    caller_sent,
     describe,
 )
 from voicedesk.rtc.events.protocol import EventProtocol
@@ -160,17 +158,7 @@ class AgentEventsChannel:
         for message in messages:
             self.send(message)
         if typed is not None:  # the caller's words join the conversation when they go out
-            self._publish(
-                TranscriptReceived(
-                    t_ms=round(self._now_ms(), 1),
-                    protocol="caller",
-                    type="send-text",
-                    who=Speaker.CALLER,
-                    text=typed,
-                    source=TextSource.SENT,
-                    channel="send-text",
-                )
-            )
+            self._publish(caller_sent(typed, self._now_ms(), "send-text"))
 
     def _notice(self, text: str) -> None:
         logger.warning("%s", text)

@@ -83,6 +83,19 @@ class TranscriptReceived(ConversationEvent):
     item_id: str | None = None  # OpenAI's conversation item, where the text belongs to one
 
 
+def caller_sent(text: str, t_ms: float, how: str) -> TranscriptReceived:
+    """Words VoiceDesk itself gave the agent (``how``: ``send-text`` typed, ``say`` spoken)."""
+    return TranscriptReceived(
+        t_ms=round(t_ms, 1),
+        protocol="caller",
+        type=how,
+        who=Speaker.CALLER,
+        text=text,
+        source=TextSource.SENT,
+        channel=how,
+    )
+
+
 class ToolPhase(enum.Enum):
     STARTED = "started"  # the LLM asked for a function (its name may come alone)
     ARGUMENTS = "arguments"  # the arguments are known (the call runs)
