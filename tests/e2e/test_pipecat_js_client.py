@@ -3,10 +3,10 @@
 The client is ``@pipecat-ai/client-js`` with ``@pipecat-ai/small-webrtc-transport`` from npm,
 bundled by esbuild (``tests/e2e/pipecat_js``, built by ``scripts/setup.sh --test``). Its page
 is served from one port, the agent server runs on another: a cross-origin call, as a web app
-in development makes. The page connects to two servers in turn, one started without
-``--cors-origin`` (its browser must refuse to hand the page the answer: connect() fails) and
-one with the page's origin listed (connect() resolves on RTVI bot-ready, and the script
-agent's turns arrive through the client's own callbacks while the fake microphone speaks).
+in development makes. The page connects to two servers in turn: one with the page's origin
+listed (connect() resolves on RTVI bot-ready, and the script agent's turns arrive through
+the client's own callbacks while the fake microphone speaks), and one started without
+``--cors-origin`` (the browser must refuse to hand the page the answer: connect() fails).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from tests.helpers.calls import get_json
 from tests.helpers.chromium import running_chromium
 from tests.helpers.processes import serve_started
 from tests.helpers.speech import spoken_wav
@@ -86,19 +87,23 @@ async def test_pipecat_client_connects_from_another_origin_only_with_cors_origin
         serve_started(*agent, "--cors-origin", page_origin) as open_to_page,
     ):
         assert closed.base_url != page_origin and open_to_page.base_url != page_origin  # other origins (ports)
-        servers = f"{closed.base_url}/api/offer,{open_to_page.base_url}/api/offer"
-        url = f"{page_origin}/?servers={servers}&connect_ms=15000&listen_ms=40000"
+        # the open one first: the fake microphone's file starts when the first call opens it
+        servers = f"{open_to_page.base_url}/api/offer,{closed.base_url}/api/offer"
+        url = f"{page_origin}/?servers={servers}&connect_ms=15000&listen_ms=40000&retries=0"
         with running_chromium(url, tmp_path, fake_audio=mic, extra_flags=[NO_OUTSIDE_DNS]) as chromium:
             try:
                 report = await asyncio.wait_for(reports.get(), 120)
             except TimeoutError:
                 pytest.fail(f"the page did not report within 120 s; chromium log:\n{chromium.log_text()[-3000:]}")
+        # the browser sent the closed server its preflight only, never the offer
+        calls = [(await get_json(f"{s.base_url}/health"))["sessions_total"] for s in (open_to_page, closed)]
+        assert calls == [1, 0], calls
     assert isinstance(report, list), report
-    refused, served = report
+    served, refused = report
 
     # without --cors-origin the browser keeps the answer from the page: no connection, no bot-ready
     assert not refused["connected"] and refused["bot_ready"] is None, refused
-    assert refused["error"], refused
+    assert "Failed to fetch" in refused["error"], refused
 
     # with it, connect() resolved: the server's bot-ready reached the client
     assert served["error"] is None, served

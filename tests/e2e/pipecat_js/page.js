@@ -12,6 +12,8 @@ const params = new URLSearchParams(location.search);
 const servers = (params.get("servers") || "").split(",").filter(Boolean);
 const listenMs = Number(params.get("listen_ms") || 30000);
 const connectMs = Number(params.get("connect_ms") || 20000);
+// the transport retries a failed offer every 2 s (3 times by default): fewer make a refusal quick
+const retries = params.has("retries") ? Number(params.get("retries")) : null;
 
 function withTimeout(promise, ms, what) {
   let timer;
@@ -24,9 +26,11 @@ function withTimeout(promise, ms, what) {
 async function callOne(offerUrl) {
   const seen = { offer_url: offerUrl, connected: false, error: null, bot_ready: null, events: [] };
   const note = (type, data) => seen.events.push({ type, data: data ?? null, t: Math.round(performance.now()) });
+  // WavMediaManager: the browser's own getUserMedia (Chromium's fake device), no Daily bundle
+  const transport = new SmallWebRTCTransport({ mediaManager: new WavMediaManager() });
+  if (retries !== null) transport.maxReconnectionAttempts = retries;
   const client = new PipecatClient({
-    // WavMediaManager: the browser's own getUserMedia (Chromium's fake device), no Daily bundle
-    transport: new SmallWebRTCTransport({ mediaManager: new WavMediaManager() }),
+    transport,
     enableMic: true,
     enableCam: false,
     callbacks: {
@@ -47,6 +51,7 @@ async function callOne(offerUrl) {
   try {
     await withTimeout(client.connect({ webrtcRequestParams: { endpoint: offerUrl } }), connectMs, "connect()");
     seen.connected = true;
+    seen.t_connected = Math.round(performance.now());
     // listen until two turns are over (the script has two lines; metrics come with each turn's
     // report, once its reply has been spoken), or give up
     const count = (type) => seen.events.filter((e) => e.type === type).length;
@@ -68,6 +73,7 @@ async function callOne(offerUrl) {
   } catch (e) {
     seen.disconnect_error = String(e);
   }
+  seen.t_done = Math.round(performance.now());
   return seen;
 }
 
