@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from voicedesk.errors import ConfigError
 
@@ -123,7 +124,7 @@ def _add_origin(headers: web.StreamResponse | web.HTTPException, origin: str) ->
         target["Vary"] = f"{vary}, Origin"
 
 
-def cors_middleware(policy: CorsPolicy) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def cors_middleware(policy: CorsPolicy) -> Middleware:
     @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")

@@ -231,7 +231,9 @@ class RtviResponder:
         elif kind == "send-text":
             if not isinstance(data, dict) or not isinstance(data.get("content"), str):
                 raise _Refused('send-text needs data {"content": "the text"}')
-            options = data.get("options") if isinstance(data.get("options"), dict) else {}
+            options = data.get("options")
+            if not isinstance(options, dict):
+                options = {}
             self.agent.send_text(
                 data["content"], interrupt=bool(options.get("run_immediately", True)), msg_id=msg_id or None
             )
@@ -246,7 +248,9 @@ class RtviResponder:
     def _client_ready(self, channel: RTCDataChannel, msg_id: str, data: dict[str, Any]) -> None:
         version = data.get("version")
         self.client_version = version if isinstance(version, str) else None
-        about_client = data.get("about") if isinstance(data.get("about"), dict) else {}
+        about_client = data.get("about")
+        if not isinstance(about_client, dict):
+            about_client = {}
         logger.info("RTVI client ready: protocol %s, %s", self.client_version, about_client.get("library", "unknown"))
         if not self.client_version or self.client_version.split(".")[0] != PROTOCOL_VERSION.split(".")[0]:
             # as pipecat does: a warning to the client, and the session goes on
