@@ -7,15 +7,15 @@ then does with the answer is tests/e2e/test_pipecat_js_client.py's part.
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import socket
 from collections.abc import Iterator
 
 import aiohttp
 import pytest
 
 from tests.helpers.calls import real_offer
-from tests.helpers.processes import Served, serve_started, voicedesk
+from tests.helpers.processes import Served, serve_started
+from voicedesk.cli import main
 
 PAGE = "http://127.0.0.1:3999"
 OTHER_PAGE = "http://localhost:3999"
@@ -104,22 +104,22 @@ async def test_answers_to_a_listed_origin_are_readable_errors_included(served: S
             assert r.status == 404 and r.headers["Access-Control-Allow-Origin"] == PAGE
 
 
-def test_cors_origin_must_be_an_origin_and_star_beyond_loopback_warns() -> None:
-    bad = voicedesk("serve", "--cors-origin", "http://127.0.0.1:3000/", timeout=30)
-    assert bad.returncode == 2
-    assert "--cors-origin: 'http://127.0.0.1:3000/' is not an origin: no path" in bad.stderr
-    assert "Traceback" not in bad.stderr
-    # * on an address other machines can reach: one line of warning, and the server runs
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", "serve", "--port", "0", "--host", "10.99.0.1", "--cors-origin", "*"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None and "VoiceDesk echo agent on http://10.99.0.1:" in proc.stdout.readline()
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=15)
+def test_cors_origin_must_be_an_origin(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--cors-origin", "http://127.0.0.1:3000/"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in err
+    assert "--cors-origin: 'http://127.0.0.1:3000/' is not an origin: no path" in err
+
+
+def test_star_beyond_loopback_warns_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # * on an address other machines can reach; the port is taken, so serve stops right after
+    with socket.socket() as taken:
+        taken.bind(("10.99.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", "--host", "10.99.0.1", "--port", str(port), "--cors-origin", "*"])
+    err = capsys.readouterr().err
+    assert code == 1 and "pick another --port" in err
     warnings = [line for line in err.splitlines() if "--cors-origin '*'" in line]
     assert len(warnings) == 1 and "any web page" in warnings[0], err
