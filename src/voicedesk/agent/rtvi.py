@@ -17,8 +17,8 @@ reports. This speaks protocol 2.x with the message shapes of pipecat 1.14
   in seconds, pipecat's units);
 - ``send-text`` → the agent's ``send_text`` (the voice agent's responder answers it;
   others refuse with an ``error-response``); ``client-message`` ``{t: "turns"}`` →
-  ``server-response`` with the turn reports so far; ``disconnect-bot`` ends the session;
-  any other type → ``error-response``.
+  ``server-response`` with the turn reports so far (the latest that fit in 64 KiB);
+  ``disconnect-bot`` ends the session; any other type → ``error-response``.
 
 A channel counts as RTVI once a message labelled ``rtvi-ai`` arrives on it (or it is
 called ``rtvi-ai``): other channels a client opens hear nothing from here. Text that is
@@ -275,10 +275,20 @@ class RtviResponder:
             raise _Refused('client-message needs data {"t": type, "d": data}')
         kind = data["t"]
         if kind == "turns":
-            turns = list(getattr(self.agent, "turns", []))
-            self._send(channel, _message("server-response", {"t": kind, "d": turns}, msg_id))
+            self._send(channel, _message("server-response", {"t": kind, "d": self._recent_turns()}, msg_id))
             return
         raise _Refused(f'the {self.agent.name} agent does not answer client-message "{kind}" (it answers "turns")')
+
+    def _recent_turns(self) -> list[dict[str, Any]]:
+        """The turn reports, the oldest left out where all of them would not fit one message
+        (a browser's data channel refuses messages over its maxMessageSize, 64 KiB at least)."""
+        turns = list(getattr(self.agent, "turns", []))
+        budget = MAX_MESSAGE - 200  # the envelope
+        sizes = [len(json.dumps(t, separators=(",", ":"))) + 1 for t in turns]
+        while turns and sum(sizes) > budget:
+            turns.pop(0)
+            sizes.pop(0)
+        return turns
 
     def _drop(self, what: str) -> None:
         self.dropped += 1

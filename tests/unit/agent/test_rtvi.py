@@ -71,3 +71,31 @@ def test_interruptions_errors_and_events_rtvi_has_no_word_for() -> None:
         assert rtvi.translate({"type": silent}) == []
     assert rtvi.translate({"type": "response_ended", "text": None}) == []  # an audio-only reply
     assert rtvi.translate({"type": "turn", "latency_ms": {}}) == []
+
+
+def test_the_turns_answer_keeps_the_latest_that_fit_one_message() -> None:
+    import json
+
+    from voicedesk.agent.registry import Agent
+    from voicedesk.agent.rtvi import MAX_MESSAGE, RtviResponder
+
+    class Chatty(Agent):
+        name = "chatty"
+
+        @property
+        def turns(self) -> list[dict]:
+            return [{"type": "turn", "turn": n, "transcript": "x" * 1000} for n in range(1, 201)]
+
+    sent: list[str] = []
+
+    class Channel:
+        readyState = "open"
+
+        def send(self, text: str) -> None:
+            sent.append(text)
+
+    responder = RtviResponder(Chatty())
+    responder._client_message(Channel(), "m", {"t": "turns"})  # type: ignore[arg-type]
+    answer = json.loads(sent[0])
+    numbers = [t["turn"] for t in answer["data"]["d"]]
+    assert len(sent[0]) <= MAX_MESSAGE and numbers == list(range(numbers[0], 201)) and len(numbers) > 50
