@@ -104,6 +104,28 @@ async def test_answers_to_a_listed_origin_are_readable_errors_included(served: S
             assert r.status == 404 and r.headers["Access-Control-Allow-Origin"] == PAGE
 
 
+async def test_a_websocket_from_another_origins_page_is_refused(served: Served) -> None:
+    """Browsers let any page open a WebSocket anywhere (no preflight): the server checks the Origin."""
+    url = served.base_url.replace("http", "ws", 1) + f"/ws?access_token={TOKEN}"
+
+    async def upgrade(origin: str | None) -> int:
+        headers = {"Origin": origin} if origin else {}
+        async with aiohttp.ClientSession() as http:
+            try:
+                async with http.ws_connect(url, headers=headers) as ws:
+                    await ws.close()
+                    return 101
+            except aiohttp.WSServerHandshakeError as exc:
+                return exc.status
+
+    assert await upgrade("http://127.0.0.1:4000") == 403
+    assert await upgrade("null") == 403
+    # a listed origin, the server's own page, and clients that are no browser (no Origin) get in
+    assert await upgrade(PAGE) == 101
+    assert await upgrade(served.base_url) == 101
+    assert await upgrade(None) == 101
+
+
 def test_cors_origin_must_be_an_origin(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["serve", "--cors-origin", "http://127.0.0.1:3000/"])

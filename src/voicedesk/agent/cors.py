@@ -22,7 +22,12 @@ a server nobody configured answers no page but its own). Both ``AgentServer`` an
   ``Retry-After`` on a 503; ``WWW-Authenticate`` on a 401;
 - an origin not listed gets no CORS header at all, so its browser blocks the answer
   (the server still refuses nothing a non-browser client sends: CORS protects pages,
-  not the server).
+  not the server);
+- WebSockets are the exception browsers make: they open a socket to any origin, with
+  no preflight, and let the page read it. So a WebSocket upgrade that carries an
+  ``Origin`` (only browsers send one) from neither this server's own origin nor a listed
+  one is refused here with 403, or any web page a user opens could place calls through
+  ``/ws`` to a server on their machine.
 """
 
 from __future__ import annotations
@@ -99,6 +104,16 @@ def _normalized(origin: str) -> str:
     return f"{scheme.lower()}://{rest.lower()}" if sep else origin
 
 
+def _is_websocket(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+def _same_origin(request: web.Request, origin: str) -> bool:
+    """The page was served by this server (the origin's host:port is the one the request went to)."""
+    _, sep, rest = origin.partition("://")
+    return bool(sep) and rest.lower() == request.host.lower()
+
+
 def _route_methods(request: web.Request) -> set[str] | None:
     """The methods the request's path takes, or None when the app serves no such path."""
     match = request.match_info
@@ -129,6 +144,12 @@ def cors_middleware(policy: CorsPolicy) -> Middleware:
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if not policy.allows(origin):
+            if origin is not None and _is_websocket(request) and not _same_origin(request, origin):
+                logger.warning("WebSocket from %s refused: not this server's origin nor a --cors-origin", origin)
+                return web.json_response(
+                    {"error": f"WebSocket from the page at {origin} refused: start serve with --cors-origin {origin}"},
+                    status=403,
+                )
             return await handler(request)
         assert origin is not None
         asked = request.headers.get("Access-Control-Request-Method")
