@@ -57,15 +57,19 @@ extras="gui,audio,speech"
 [ "$want_tests" = 1 ] && extras="gui,audio,speech,test"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 if [ "$want_tests" = 1 ]; then
-  # the versions in its lockfile, installed again only when the lockfile changed; the bundle is
-  # rebuilt only when the page or the packages are newer than it
+  # the versions in its lockfile, installed again only when the lockfile's content changed; the
+  # bundle is rebuilt only when the page or the lockfile did (content, not mtimes: a checkout
+  # touches files it does not change)
   js=tests/e2e/pipecat_js
-  if [ ! -f "$js/node_modules/.package-lock.json" ] || [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; then
+  lock_sum=$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$js/node_modules/.voicedesk-lock.sha256" 2>/dev/null)" != "$lock_sum" ]; then
     (cd "$js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$lock_sum" >"$js/node_modules/.voicedesk-lock.sha256"
   fi
-  bundle="$js/dist/page.bundle.js"
-  if [ ! -f "$bundle" ] || [ "$js/page.js" -nt "$bundle" ] || [ "$js/node_modules/.package-lock.json" -nt "$bundle" ]; then
+  build_sum=$(cat "$js/page.js" "$js/package.json" "$js/package-lock.json" | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$js/dist/page.bundle.js" ] || [ "$(cat "$js/dist/.voicedesk-build.sha256" 2>/dev/null)" != "$build_sum" ]; then
     (cd "$js" && npm run --silent build)
+    echo "$build_sum" >"$js/dist/.voicedesk-build.sha256"
   fi
 fi
 # An editable install leaves src/ without bytecode, and where PYTHONDONTWRITEBYTECODE is
