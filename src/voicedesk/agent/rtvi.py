@@ -212,12 +212,13 @@ class RtviResponder:
                 self._drop(f"not an RTVI message: {str(message)[:80]}")
             return
         self._adopt(channel)
-        kind, msg_id, data = message.get("type"), message.get("id"), message.get("data")
-        if not isinstance(kind, str) or not isinstance(msg_id, str | None):
+        kind, raw_id, data = message.get("type"), message.get("id"), message.get("data")
+        if not isinstance(kind, str):
             self._drop(f"an RTVI message without a type: {str(message)[:80]}")
             self._send(channel, _message("error", {"error": "RTVI message without a string type", "fatal": False}))
             return
-        msg_id = msg_id or ""
+        # pipecat's models take a string id; a number is what a hand-written client sends
+        msg_id = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else ""
         try:
             self._handle(channel, kind, msg_id, data)
         except _Refused as exc:
