@@ -9,18 +9,21 @@ import re
 import pytest
 
 from tests.helpers.calls import running_server
+from tests.helpers.openai_realtime import KEY, RealtimeServer
 from voicedesk.errors import ConfigError
 from voicedesk.media.sources import SilenceTrack, ToneTrack
 from voicedesk.rtc.call import Call
-from voicedesk.rtc.events import AgentEventsSetup, EventsNotice, TextSource
+from voicedesk.rtc.events import AgentEventsSetup, AgentReady, EventsNotice, TextSource
 
 
 async def test_no_bot_ready_is_a_warning_and_the_call_goes_on(caplog: pytest.LogCaptureFixture) -> None:
-    # VoiceDesk's own echo server behind the pipecat dialect: it takes the data channel, says nothing on it
-    async with running_server("echo") as server:
+    # a peer that takes the data channel and says nothing on it (the Realtime stub reads only oai-events)
+    with RealtimeServer(script=[]) as server:
         call = Call(
-            f"pipecat+{server.base_url}",
+            f"openai+{server.calls_url}",
+            headers={"Authorization": f"Bearer {KEY}"},
             source=ToneTrack(660),
+            agent_events="rtvi",
             agent_events_setup=AgentEventsSetup(send_text=("hello",), ready_timeout=0.5),
         )
         notices: list[EventsNotice] = []
@@ -43,6 +46,21 @@ async def test_no_bot_ready_is_a_warning_and_the_call_goes_on(caplog: pytest.Log
     # the held text went out once the wait was over, and the call stayed up with its audio
     assert [m["type"] for m in call.agent_events.sent] == ["client-ready", "send-text"]
     assert call.summary()["final_state"] == "ended" and abs(call.rx.peak_hz() - 660) < 10
+
+
+async def test_voicedesks_own_server_answers_client_ready_with_bot_ready() -> None:
+    # the two halves of RTVI in VoiceDesk: this caller and `voicedesk serve` (agent/rtvi.py)
+    async with running_server("echo") as server:
+        call = Call(f"pipecat+{server.base_url}", source=ToneTrack(660))
+        ready = asyncio.Event()
+        call.add_listener(lambda e: ready.set() if isinstance(e, AgentReady) else None)
+        await call.start()
+        try:
+            await asyncio.wait_for(ready.wait(), 20)
+        finally:
+            await call.hangup()
+    assert call.agent_events is not None and call.agent_events.ready_at_ms is not None
+    assert call.summary()["agent_events_dropped"] == 0
 
 
 async def test_words_typed_to_be_spoken_go_out_as_audio_and_join_the_conversation() -> None:
