@@ -39,7 +39,7 @@ from voicedesk.rtc.events.model import (
 )
 
 MAX_EVENTS = 5000  # a long chatty call: the model keeps its turns, the event list its start
-MAX_TURNS = 1000
+MAX_TURNS = 1000  # the latest turns of a very long call; the oldest go (their count stays)
 
 
 @dataclass
@@ -104,6 +104,7 @@ class Conversation:
         self.protocol = protocol  # the events protocol of the call's channel, once it has one
         self.events: list[ConversationEvent] = []
         self.events_seen = 0
+        self.turns_forgotten = 0
         self._turns: list[_Turn] = []
 
     # reading ------------------------------------------------------------------------
@@ -246,19 +247,25 @@ class Conversation:
         for turn in reversed(self._turns):
             if turn.index == number:
                 return turn
-        if len(self._turns) >= MAX_TURNS:
-            return None
         turn = _Turn(number, protocol)
         self._turns.append(turn)
         self._turns.sort(key=lambda t: t.index)
-        return turn
+        self._forget_oldest()
+        return turn if turn in self._turns else None
 
     def _new(self, protocol: str) -> _Turn | None:
-        if len(self._turns) >= MAX_TURNS:
-            return self._turns[-1]
         turn = _Turn((self._turns[-1].index if self._turns else 0) + 1, protocol)
         self._turns.append(turn)
+        self._forget_oldest()
         return turn
+
+    def _forget_oldest(self) -> None:
+        # a call of hours keeps memory and each event's cost bounded (a turn that grew without
+        # end would make every event slower); the turns keep their numbers
+        extra = len(self._turns) - MAX_TURNS
+        if extra > 0:
+            del self._turns[:extra]
+            self.turns_forgotten += extra
 
     def _last(self) -> _Turn | None:
         return self._turns[-1] if self._turns else None

@@ -131,3 +131,13 @@ def test_words_of_an_answer_in_flight_when_the_caller_types_stay_with_that_answe
     first, second = conversation.turns
     assert (first.said, first.interrupted, first.agent.end_ms) == ("It rains.", True, 220)
     assert (second.heard, second.said, second.agent.start_ms) == ("stop", "Stopped.", 300)
+
+
+def test_a_call_of_hours_keeps_its_latest_turns() -> None:
+    conversation = Conversation("rtvi")
+    for i in range(1100):
+        conversation.add(SpeechStarted(who=CALLER, **base(10.0 * i)))
+        conversation.add(TranscriptReceived(who=AGENT, text=f"reply {i}", **base(10.0 * i + 5)))
+    turns = conversation.turns
+    assert len(turns) == 1000 and conversation.turns_forgotten == 100
+    assert (turns[0].index, turns[-1].index, turns[-1].said) == (101, 1100, "reply 1099")
