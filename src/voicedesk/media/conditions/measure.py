@@ -98,32 +98,49 @@ def self_interruptions(tl: Timeline) -> dict[str, Any]:
     return {"count": len(found), "restarts": restarts, "events": found}
 
 
+def _cause(inserts: Sequence[dict[str, Any]], t: float) -> int | None:
+    """The insert a stop at ``t`` is blamed on: the latest to start before it, if it ended
+    at most ``STOP_AFTER_INSERT_MS`` before."""
+    found = None
+    for i, insert in enumerate(inserts):
+        if insert["placed_ms"] <= t <= insert["placed_ms"] + insert["length_ms"] + STOP_AFTER_INSERT_MS:
+            if found is None or insert["placed_ms"] > inserts[found]["placed_ms"]:
+                found = i
+    return found
+
+
 def backchannel_outcomes(tl: Timeline) -> list[dict[str, Any]]:
     spurts = tl.agent_spurts()
-    barge_ins = tl.events_of("barge_in")
+    # what stopped the agent: its barge-in events when it sends them, else the ends of its speech
+    stops = tl.events_of("barge_in") if tl.events_available else [b for _, b in spurts]
+    blamed: dict[int, float] = {}
+    for t in stops:
+        cause = _cause(tl.inserts, t)
+        if cause is not None and cause not in blamed:
+            blamed[cause] = t
     out = []
-    for insert in tl.inserts:
-        start, end = insert["placed_ms"], insert["placed_ms"] + insert["length_ms"]
+    for i, insert in enumerate(tl.inserts):
+        start = insert["placed_ms"]
         spurt = _spurt_at(spurts, start)
         speaking = spurt is not None and spurt[1] > start
+        interrupted = speaking and i in blamed
         stopped_at = None
-        if speaking and spurt is not None and spurt[1] <= end + STOP_AFTER_INSERT_MS:
-            stopped_at = spurt[1]
-        by_event = any(start <= t <= end + STOP_AFTER_INSERT_MS for t in barge_ins)
-        interrupted = stopped_at is not None and (by_event or not tl.events_available)
+        if interrupted:
+            # where the agent's audio went quiet: the end of the stretch that was playing
+            stopped_at = next((b for a, b in spurts if a <= blamed[i] + BRIDGE_MS and b >= start), blamed[i])
         resumed_at = None
-        if interrupted and stopped_at is not None:
-            resumed_at = next((s[0] for s in spurts if stopped_at < s[0] <= stopped_at + RESTART_WITHIN_MS), None)
+        if stopped_at is not None:
+            resumed_at = next((a for a, _ in spurts if stopped_at < a <= stopped_at + RESTART_WITHIN_MS), None)
         out.append(
             {
                 "what": insert["what"],
                 "placed_ms": insert["placed_ms"],
                 "agent_speaking": speaking,
                 "false_interruption": interrupted,
-                "stopped_after_ms": None if not interrupted or stopped_at is None else round(stopped_at - start, 1),
+                "stopped_after_ms": None if stopped_at is None else round(stopped_at - start, 1),
                 "recovered": None if not interrupted else resumed_at is not None,
                 "silence_ms": (
-                    None if not interrupted or stopped_at is None or resumed_at is None else round(resumed_at - stopped_at, 1)
+                    None if stopped_at is None or resumed_at is None else round(resumed_at - stopped_at, 1)
                 ),
             }
         )

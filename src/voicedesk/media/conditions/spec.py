@@ -45,7 +45,7 @@ def _pairs(text: str, what: str, allowed: tuple[str, ...], flags: tuple[str, ...
         if not sep and key in flags:
             value = "on"
         if key not in allowed and key not in flags:
-            raise ConfigError(f"{what}: unknown setting {key!r}; use {', '.join((*allowed, *flags))}")
+            raise ConfigError(f"{what}: unknown setting {key!r}; use {', '.join(dict.fromkeys((*allowed, *flags)))}")
         if not sep and key not in flags:
             raise ConfigError(f"{what}: {key} needs a value, e.g. {key}=…")
         out[key] = value.strip()
@@ -72,7 +72,7 @@ class NoiseSpec:
         low, high = SNR_RANGE
         why = problem(self.snr_db, minimum=low, maximum=high, kind="an SNR in dB")
         if why is not None:
-            raise ConfigError(f"noise: {why}")
+            raise ConfigError(f"noise SNR: {why}")
         if self.kind not in (*NOISE_KINDS, "file"):
             raise ConfigError(f"unknown noise {self.kind!r}: use {', '.join(NOISE_KINDS)} or an audio file")
         if self.kind == "file":
@@ -117,6 +117,8 @@ def check_noise_file(path: str) -> None:
     try:
         load_audio_file(path)
     except MediaError as exc:
+        if "Errno" in str(exc) or "Invalid data" in str(exc):  # FFmpeg's own words for "not audio"
+            raise ConfigError(f"noise file {path}: not an audio file (FFmpeg cannot decode it)") from None
         raise ConfigError(f"noise file: {exc}") from None
 
 
@@ -141,8 +143,10 @@ class EchoSpec:
 
     @classmethod
     def parse(cls, text: str) -> EchoSpec:
-        """``delay_ms=200,erl_db=6[,speaker]`` (each optional)."""
+        """``delay_ms=200,erl_db=6[,speaker]`` (each optional; ``on`` for all the defaults)."""
         what = f"echo {text!r}"
+        if text.strip().lower() in ("on", "default"):
+            return cls()
         pairs = _pairs(text, what, ("delay_ms", "erl_db", "speaker"), flags=("speaker",))
         return cls(
             delay_ms=_number(pairs["delay_ms"], what) if "delay_ms" in pairs else 200.0,
