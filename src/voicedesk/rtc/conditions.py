@@ -52,7 +52,7 @@ BABBLE_LINES = (
 )
 
 
-def _speak(text: str, voice: CallerVoice | None = None) -> np.ndarray:
+def speak(text: str, voice: CallerVoice | None = None) -> np.ndarray:
     from voicedesk.media.resample import resample, to_float
     from voicedesk.speech.tts import DEFAULT_PITCH, DEFAULT_RATE, DEFAULT_VOICE, find_tts
 
@@ -73,7 +73,7 @@ def babble_loop(seed: int, talkers: int = 4) -> np.ndarray:
     clips = []
     for v in voices:
         lines = rng.permutation(len(BABBLE_LINES))[:3]
-        said = [_speak(BABBLE_LINES[i], CallerVoice(voice=BABBLE_VOICES[v])) for i in lines]
+        said = [speak(BABBLE_LINES[i], CallerVoice(voice=BABBLE_VOICES[v])) for i in lines]
         clips.append(np.concatenate([np.concatenate((s, np.zeros(int(0.15 * SAMPLE_RATE), np.float32))) for s in said]))
     return babble(clips, seed)
 
@@ -103,7 +103,7 @@ def insert_clips(conditions: Conditions) -> dict[str, np.ndarray]:
         if spec.what in SOUNDS:
             clips[spec.what] = SOUNDS[spec.what](conditions.seed)
         else:
-            clips[spec.what] = pauses.trim(_speak(SPOKEN_INSERTS[spec.what], conditions.voice))
+            clips[spec.what] = pauses.trim(speak(SPOKEN_INSERTS[spec.what], conditions.voice))
     return clips
 
 
@@ -124,11 +124,11 @@ def _said(
         halves = pauses.split_words(text) if conditions.pause_ms is not None else None
         if halves is not None and conditions.pause_ms is not None:
             clip, first_end, second_start = pauses.join(
-                _speak(halves[0], conditions.voice), _speak(halves[1], conditions.voice), conditions.pause_ms
+                speak(halves[0], conditions.voice), speak(halves[1], conditions.voice), conditions.pause_ms
             )
             splits.append(SplitSentence(position, position + first_end, position + second_start, position + clip.size))
         else:
-            clip = _speak(text, conditions.voice)
+            clip = speak(text, conditions.voice)
         track.enqueue(clip)
         spoken.append(clip)
         position += clip.size
