@@ -12,6 +12,8 @@ import numpy as np
 from voicedesk.media.conditions.noise import ACTIVE_DBFS
 from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE
 
+EDGE_AMPLITUDE = 1e-3  # -60 dBFS: where a trimmed sound begins and ends
+
 
 def _loud_frames(samples: np.ndarray) -> np.ndarray:
     n = samples.size // FRAME_SAMPLES
@@ -24,7 +26,11 @@ def trim(samples: np.ndarray) -> np.ndarray:
     loud = _loud_frames(samples)
     if not loud.size:
         return samples[:0]
-    return samples[loud[0] * FRAME_SAMPLES : (loud[-1] + 1) * FRAME_SAMPLES]
+    # to the sample: from the first to the last sample above -60 dBFS near the loud frames' edges
+    lo = max(0, (loud[0] - 1) * FRAME_SAMPLES)
+    hi = min(samples.size, (loud[-1] + 2) * FRAME_SAMPLES)
+    audible = np.nonzero(np.abs(samples[lo:hi]) > EDGE_AMPLITUDE)[0]
+    return samples[lo + audible[0] : lo + audible[-1] + 1]
 
 
 def split_words(text: str) -> tuple[str, str] | None:
