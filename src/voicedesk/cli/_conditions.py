@@ -69,7 +69,11 @@ def add_condition_arguments(p: argparse.ArgumentParser) -> None:
         "(gain into full scale) for any source, e.g. volume_db=-25 (a quiet caller)",
     )
     group.add_argument(
-        "--conditions-seed", type=count(minimum=0), default=0, metavar="N", help="seed of the noise and sounds (default 0)"
+        "--conditions-seed",
+        type=count(minimum=0),
+        default=0,
+        metavar="N",
+        help="seed of the noise and sounds (default 0)",
     )
 
 

@@ -48,7 +48,10 @@ async def run_turn_taking(args: argparse.Namespace) -> int:
     from voicedesk.qa.turn_taking import DEFAULT_SENTENCE, probe_turn_taking
 
     if args.max_ms < args.start_ms:
-        print(f"voicedesk probe: --max-ms ({args.max_ms:g}) is shorter than --start-ms ({args.start_ms:g})", file=sys.stderr)
+        print(
+            f"voicedesk probe: --max-ms ({args.max_ms:g}) is shorter than --start-ms ({args.start_ms:g})",
+            file=sys.stderr,
+        )
         return 2
     spec = CallSpec(
         args.target,
@@ -80,7 +83,9 @@ async def run_turn_taking(args: argparse.Namespace) -> int:
             print(f"pause {step.pause_ms:6.0f} ms: {what}{when}")
         threshold = result.threshold_ms
         if threshold is not None:
-            print(f"turn-taking threshold {threshold:.0f} ms (the shortest pause it jumped in on, ±{result.step_ms:g} ms)")
+            print(
+                f"turn-taking threshold {threshold:.0f} ms (the shortest pause it jumped in on, ±{result.step_ms:g} ms)"
+            )
         elif result.error is None:
             print(f"turn-taking threshold: none up to {args.max_ms:g} ms")
     if result.error is not None:

@@ -130,7 +130,7 @@ async def probe_turn_taking(
         while pause <= max_ms + 1e-9:
             ended_before = len(stops)
             one = mouth.enqueue(first)
-            mouth.enqueue(np.zeros(int(round(pause * SAMPLE_RATE / 1000)), dtype=np.float32))
+            mouth.enqueue(np.zeros(round(pause * SAMPLE_RATE / 1000), dtype=np.float32))
             two = mouth.enqueue(second)
             assert one is not None and two is not None  # a loop runs
             (_, first_end), (_, end) = await one, await two

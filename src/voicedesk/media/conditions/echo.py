@@ -60,7 +60,8 @@ class EchoPath:
         if self._fir is not None:
             padded = np.concatenate((self._tail, block))
             self._tail = padded[-self._tail.size :] if self._tail.size else self._tail
-            block = np.tanh(1.5 * np.convolve(padded, self._fir, mode="valid")) / 1.5  # a small driver saturates
+            # a small driver saturates
+            block = (np.tanh(1.5 * np.convolve(padded, self._fir, mode="valid")) / 1.5).astype(np.float32)
         if self.first_fed_at is None and np.any(block):
             self.first_fed_at = position
         self.fed_back_samples += count

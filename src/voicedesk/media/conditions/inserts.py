@@ -83,7 +83,7 @@ class InsertScheduler:
         for spec in self.specs:
             if spec.turn == turn:
                 clip = self.clips[spec.what] * np.float32(10 ** (spec.gain_db / 20))
-                asked = onset + int(round(spec.at_ms * SAMPLE_RATE / 1000))
+                asked = onset + round(spec.at_ms * SAMPLE_RATE / 1000)
                 self.placements.append((onset, Placement(spec, clip, asked, max(asked, sent_up_to))))
 
     def mix(self, block: np.ndarray, position: int) -> bool:

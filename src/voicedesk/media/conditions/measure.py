@@ -14,6 +14,7 @@ as received, both on the caller's clock) and, where the agent sends them, its tu
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,12 @@ class Timeline:
     def events_of(self, kind: str) -> list[float]:
         return [at for at, e in self.events if e.get("type") == kind]
 
+    def barge_ins(self) -> list[float]:
+        """The agent's barge-in events that its VAD caused (a ``speech_started`` shortly before):
+        an agent whose session ends mid-sentence (the hang-up) reports a barge-in too."""
+        heard = self.events_of("speech_started")
+        return [t for t in self.events_of("barge_in") if any(0 <= t - h <= BARGE_LOOKBACK_MS for h in heard)]
+
 
 def _spurt_at(spurts: list[tuple[float, float]], t: float) -> tuple[float, float] | None:
     return next((s for s in spurts if s[0] <= t <= s[1] + BRIDGE_MS), None)
@@ -75,7 +82,7 @@ def self_interruptions(tl: Timeline) -> dict[str, Any]:
     spurts = tl.agent_spurts()
     found: list[dict[str, Any]] = []
     if tl.events_available:
-        for at in tl.events_of("barge_in"):
+        for at in tl.barge_ins():
             if tl.caller_sound(at - BARGE_LOOKBACK_MS, at):
                 continue
             spurt = next((s for s in reversed(spurts) if s[0] <= at), None)
@@ -87,12 +94,12 @@ def self_interruptions(tl: Timeline) -> dict[str, Any]:
                 }
             )
     else:
-        for (a0, a1), (b0, _) in zip(spurts, spurts[1:], strict=False):
+        for (a0, a1), (b0, _) in itertools.pairwise(spurts):
             if b0 - a1 <= RESTART_WITHIN_MS and not tl.caller_sound(a1 - BARGE_LOOKBACK_MS, b0):
                 found.append({"at_ms": round(a1, 1), "after_ms": round(a1 - a0, 1), "how": "stopped and restarted"})
     restarts = sum(
         1
-        for (_, a1), (b0, _) in zip(spurts, spurts[1:], strict=False)
+        for (_, a1), (b0, _) in itertools.pairwise(spurts)
         if b0 - a1 <= RESTART_WITHIN_MS and not tl.caller_sound(a1 - BARGE_LOOKBACK_MS, b0)
     )
     return {"count": len(found), "restarts": restarts, "events": found}
@@ -112,7 +119,7 @@ def _cause(inserts: Sequence[dict[str, Any]], t: float) -> int | None:
 def backchannel_outcomes(tl: Timeline) -> list[dict[str, Any]]:
     spurts = tl.agent_spurts()
     # what stopped the agent: its barge-in events when it sends them, else the ends of its speech
-    stops = tl.events_of("barge_in") if tl.events_available else [b for _, b in spurts]
+    stops = tl.barge_ins() if tl.events_available else [b for _, b in spurts]
     blamed: dict[int, float] = {}
     for t in stops:
         cause = _cause(tl.inserts, t)
@@ -139,9 +146,7 @@ def backchannel_outcomes(tl: Timeline) -> list[dict[str, Any]]:
                 "false_interruption": interrupted,
                 "stopped_after_ms": None if stopped_at is None else round(stopped_at - start, 1),
                 "recovered": None if not interrupted else resumed_at is not None,
-                "silence_ms": (
-                    None if stopped_at is None or resumed_at is None else round(resumed_at - stopped_at, 1)
-                ),
+                "silence_ms": (None if stopped_at is None or resumed_at is None else round(resumed_at - stopped_at, 1)),
             }
         )
     return out

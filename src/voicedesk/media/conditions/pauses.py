@@ -58,5 +58,5 @@ def split_audio(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 def join(first: np.ndarray, second: np.ndarray, pause_ms: float) -> tuple[np.ndarray, int, int]:
     """The halves (trimmed) with the pause between: (samples, first half's end, second's start)."""
     a, b = trim(first), trim(second)
-    gap = np.zeros(int(round(pause_ms * SAMPLE_RATE / 1000)), dtype=np.float32)
+    gap = np.zeros(round(pause_ms * SAMPLE_RATE / 1000), dtype=np.float32)
     return np.concatenate((a, gap, b)).astype(np.float32), a.size, a.size + gap.size

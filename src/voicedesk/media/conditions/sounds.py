@@ -60,7 +60,7 @@ def knock(seed: int) -> np.ndarray:
     for i in range(3):
         body = sum(a * np.sin(2 * np.pi * f * t) for a, f in ((1.0, 160 + 7 * i), (0.6, 420), (0.3, 1100)))
         click = rng.standard_normal(t.size) * np.exp(-t / 0.003)
-        out.append((body * np.exp(-t / 0.025) + 0.5 * click))
+        out.append(body * np.exp(-t / 0.025) + 0.5 * click)
         out.append(np.zeros(int(0.06 * SAMPLE_RATE)))
     return _level(np.concatenate(out))
 

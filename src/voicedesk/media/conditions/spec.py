@@ -318,6 +318,7 @@ class Conditions:
         if unknown:
             raise ConfigError(f"{what}: unknown condition {unknown[0]!r}; use {', '.join(CONDITION_KEYS)}")
         noise = data.get("noise")
+        noise_spec: NoiseSpec | None = None
         if isinstance(noise, Mapping):
             extra = [k for k in noise if k not in ("kind", "snr_db", "path")]
             if extra:
@@ -327,11 +328,9 @@ class Conditions:
             snr = noise.get("snr_db", DEFAULT_SNR_DB)
             if not isinstance(snr, int | float) or isinstance(snr, bool):
                 raise ConfigError(f"{what}.noise.snr_db: expected a number, got {snr!r}")
-            noise_spec = (
-                cls._file_noise(str(path), float(snr)) if path else NoiseSpec.parse(f"{kind}:{float(snr)!r}")
-            )
-        else:
-            noise_spec = NoiseSpec.parse(str(noise)) if noise is not None else None
+            noise_spec = cls._file_noise(str(path), float(snr)) if path else NoiseSpec.parse(f"{kind}:{float(snr)!r}")
+        elif noise is not None:
+            noise_spec = NoiseSpec.parse(str(noise))
         echo = data.get("echo")
         if isinstance(echo, Mapping):
             echo = ",".join(f"{k}={v}" for k, v in echo.items())
@@ -344,9 +343,10 @@ class Conditions:
         parsed_inserts = []
         for item in inserts:
             if isinstance(item, Mapping):
-                item = ",".join([f"{item.get('what', '')}@{item.get('at_ms', 500)}"] + [
-                    f"{k}={v}" for k, v in item.items() if k not in ("what", "at_ms")
-                ])
+                item = ",".join(
+                    [f"{item.get('what', '')}@{item.get('at_ms', 500)}"]
+                    + [f"{k}={v}" for k, v in item.items() if k not in ("what", "at_ms")]
+                )
             parsed_inserts.append(InsertSpec.parse(str(item)))
         pause = data.get("pause_ms")
         if pause is not None and (not isinstance(pause, int | float) or isinstance(pause, bool)):

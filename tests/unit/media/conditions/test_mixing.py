@@ -38,9 +38,7 @@ def test_noise_is_mixed_at_the_asked_snr() -> None:
         source.enqueue(np.zeros(SAMPLE_RATE // 2, np.float32))
         source.enqueue(speech)
         conditions = Conditions(noise=NoiseSpec("pink", 10.0), seed=3)
-        track = ConditionedTrack(
-            source, conditions, noise_loop=noises.pink(3), speech_rms=noises.active_rms(speech)
-        )
+        track = ConditionedTrack(source, conditions, noise_loop=noises.pink(3), speech_rms=noises.active_rms(speech))
         return await pull(track, 75), track
 
     sent, track = asyncio.run(main())
@@ -54,7 +52,9 @@ def test_noise_is_mixed_at_the_asked_snr() -> None:
 def test_an_insert_goes_at_the_sample_asked() -> None:
     async def main() -> tuple[np.ndarray, dict]:
         track = ConditionedTrack(
-            QueuedAudioTrack(), Conditions(inserts=(InsertSpec("knock", 330.0),)), insert_clips={"knock": SOUNDS["knock"](0)}
+            QueuedAudioTrack(),
+            Conditions(inserts=(InsertSpec("knock", 330.0),)),
+            insert_clips={"knock": SOUNDS["knock"](0)},
         )
 
         def on_frame(i: int) -> None:
@@ -82,7 +82,7 @@ def test_echo_trails_what_arrived_by_its_delay_and_says_when_nothing_came() -> N
 
         return await pull(track, 50, on_frame), track.report()
 
-    sent, report = asyncio.run(main(True))
+    sent, _ = asyncio.run(main(True))
     first = np.nonzero(np.abs(sent) > 1e-3)[0][0] / SAMPLE_RATE * 1000
     assert 5 * 20 + 200 - 20 <= first <= 5 * 20 + 200 + 40, first  # arrival + delay, ±a frame
     assert abs(np.max(np.abs(sent)) - 0.5 * 10 ** (-6 / 20)) < 0.01  # erl_db

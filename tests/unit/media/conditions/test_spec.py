@@ -46,7 +46,7 @@ def test_echo_inserts_voice() -> None:
         "rate": 180.0,
         "volume_db": -20.0,
     }
-    with pytest.raises(ConfigError, match="unknown setting 'delay'; use delay_ms, erl_db, speaker$"):
+    with pytest.raises(ConfigError, match=r"unknown setting 'delay'; use delay_ms, erl_db, speaker$"):
         EchoSpec.parse("delay=100")
     with pytest.raises(ConfigError, match="unknown backchannel 'sneeze'"):
         InsertSpec.parse("sneeze@100")
