@@ -27,6 +27,8 @@ import yaml
 
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
+from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS
+from voicedesk.media.conditions.spec import Conditions
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 
@@ -49,6 +51,7 @@ METRICS: dict[str, str] = {
     "rtt_ms": "round-trip time (remote-inbound-rtp)",
     "mos": "E-model MOS estimate",
     "rx_gap_ms": "received audio missing (frame timestamp gaps)",
+    **ROBUSTNESS_METRICS,  # under the scenario's conditions: (media/conditions/measure.py)
 }
 NEEDS_CALL = ("say", "wait_reply", "barge_in", "impair")
 STEP_KINDS = ("say", "wait_reply", "expect_transcript", "expect", "silence", "barge_in", "impair", "hangup")
@@ -142,6 +145,7 @@ class Scenario:
     stt_mode: str = "constrained"
     vocabulary: tuple[str, ...] = ()
     golden: GoldenPolicy = field(default_factory=GoldenPolicy)
+    conditions: Conditions | None = None  # noise, echo, backchannels, pauses, voice (the conditions: key)
 
     @property
     def where(self) -> str:
@@ -324,7 +328,19 @@ class _Checker:
             raise self.fail(node, f"{what}: {exc}") from None
 
     def scenario(self, node: yaml.Node, default_name: str) -> Scenario:
-        top = ("name", "target", "ice", "timeout", "media_timeout", "impair", "stt", "vocabulary", "golden", "steps")
+        top = (
+            "name",
+            "target",
+            "ice",
+            "timeout",
+            "media_timeout",
+            "impair",
+            "stt",
+            "vocabulary",
+            "golden",
+            "conditions",
+            "steps",
+        )
         keys = self.mapping(node, "scenario", top)
         if "steps" not in keys:
             raise self.fail(node, "scenario: missing 'steps' (a list of steps)")
@@ -354,6 +370,15 @@ class _Checker:
                 tolerance_ms=self.number(g["tolerance_ms"][1], "golden.tolerance_ms") if "tolerance_ms" in g else 500.0,
                 transcripts=transcripts,
             )
+        conditions = None
+        if "conditions" in keys:
+            node_c = keys["conditions"][1]
+            if not isinstance(node_c, yaml.MappingNode):
+                raise self.fail(node_c, f"conditions: expected a mapping, got {self.kind_of(node_c)}")
+            try:
+                conditions = Conditions.from_mapping(yaml.safe_load(yaml.serialize(node_c)) or {})
+            except ConfigError as exc:
+                raise self.fail(node_c, str(exc)) from None
         ice = None
         if "ice" in keys:
             ice_node = keys["ice"][1]
@@ -384,6 +409,7 @@ class _Checker:
             stt_mode=stt,
             vocabulary=self.texts(keys["vocabulary"][1], "vocabulary") if "vocabulary" in keys else (),
             golden=golden,
+            conditions=conditions,
         )
 
 

@@ -107,6 +107,19 @@ def insert_clips(conditions: Conditions) -> dict[str, np.ndarray]:
     return clips
 
 
+def render_spoken(text: str, conditions: Conditions) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """``text`` in the caller's voice, split by the condition's pause: (samples, (first half's
+    end, second half's start) in samples from its start, or None when not split). A scripted
+    caller (qa/runner.py) says its lines with this and tells the track where each split went."""
+    halves = pauses.split_words(text) if conditions.pause_ms is not None else None
+    if halves is None or conditions.pause_ms is None:
+        return speak(text, conditions.voice), None
+    clip, first_end, second_start = pauses.join(
+        speak(halves[0], conditions.voice), speak(halves[1], conditions.voice), conditions.pause_ms
+    )
+    return clip, (first_end, second_start)
+
+
 def _said(
     utterances: list[str], conditions: Conditions
 ) -> tuple[QueuedAudioTrack, tuple[SplitSentence, ...], np.ndarray]:
@@ -121,14 +134,9 @@ def _said(
             gap = np.zeros(int(GAP_S * SAMPLE_RATE), dtype=np.float32)
             track.enqueue(gap)
             position += gap.size
-        halves = pauses.split_words(text) if conditions.pause_ms is not None else None
-        if halves is not None and conditions.pause_ms is not None:
-            clip, first_end, second_start = pauses.join(
-                speak(halves[0], conditions.voice), speak(halves[1], conditions.voice), conditions.pause_ms
-            )
-            splits.append(SplitSentence(position, position + first_end, position + second_start, position + clip.size))
-        else:
-            clip = speak(text, conditions.voice)
+        clip, split = render_spoken(text, conditions)
+        if split is not None:
+            splits.append(SplitSentence(position, position + split[0], position + split[1], position + clip.size))
         track.enqueue(clip)
         spoken.append(clip)
         position += clip.size
@@ -169,7 +177,10 @@ def condition_source(
             track, splits, known = _from_file(arg, conditions)
         elif conditions.noise is not None:
             known = load_audio_file(arg)
-    elif conditions.pause_ms is not None or conditions.voice.resynthesizes:
+    elif (conditions.pause_ms is not None or conditions.voice.resynthesizes) and not isinstance(
+        track, QueuedAudioTrack
+    ):
+        # a queued track is a scripted caller's: it renders its lines with render_spoken
         raise ConfigError(
             f"a pause or a caller voice changes what the caller says: use it with a say: or wav: source, not {name}"
         )
@@ -184,7 +195,7 @@ def condition_source(
         noise_loop=noise_loop(conditions),
         insert_clips=insert_clips(conditions),
         speech_rms=speech_rms,
-        splits=splits,
+        splits=list(splits),
     )
     return conditioned, ConditionsReport(conditioned)
 

@@ -55,7 +55,7 @@ class ConditionedTrack(MediaStreamTrack):
         noise_loop: np.ndarray | None = None,
         insert_clips: dict[str, np.ndarray] | None = None,
         speech_rms: float | None = None,
-        splits: tuple[SplitSentence, ...] = (),
+        splits: list[SplitSentence] | None = None,
     ) -> None:
         super().__init__()
         self.source = source
@@ -75,7 +75,7 @@ class ConditionedTrack(MediaStreamTrack):
         echo = conditions.echo
         self.echo = EchoPath(echo.delay_ms, echo.erl_db, echo.speaker) if echo is not None else None
         self.inserts = InsertScheduler(conditions.inserts, insert_clips or {}) if conditions.inserts else None
-        self.splits = splits
+        self.splits = list(splits or [])
         self.position = 0  # caller samples sent so far: the caller's clock
         self.started_at: float | None = None  # time.monotonic() of the first frame
         self.clipped_samples = 0
@@ -88,6 +88,12 @@ class ConditionedTrack(MediaStreamTrack):
         if self.started_at is None:
             return 0
         return int(((time.monotonic() if at is None else at) - self.started_at) * SAMPLE_RATE)
+
+    def add_split(self, started_at: float, first_end: int, second_start: int, length: int) -> None:
+        """A split sentence a scripted caller just said: its first sample went out at monotonic
+        ``started_at``; the offsets are samples from there."""
+        start = self.caller_sample(started_at)
+        self.splits.append(SplitSentence(start, start + first_end, start + second_start, start + length))
 
     def received(self, samples: np.ndarray) -> None:
         """A block of the agent's audio arrived (a sink on the call feeds this)."""
