@@ -21,12 +21,12 @@ import numpy as np
 
 from voicedesk.config import IceConfig, resolve_ice
 from voicedesk.errors import ConfigError, PipelineError, VoiceDeskError
+from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS
 from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sources import load_audio_file
 from voicedesk.media.tracks import QueuedAudioTrack
 from voicedesk.qa.capture import CallCapture, CallRecord
 from voicedesk.qa.latency import Turn, speech_runs
-from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS
 from voicedesk.qa.scenario import Bound, Scenario, Step, Utterance
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import ImpairmentSpec
