@@ -9,6 +9,7 @@ the sent recording holds.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import voicedesk.speech  # noqa: F401  (registers the say: source)
+import voicedesk.speech
+from tests.helpers.processes import voicedesk
 from voicedesk.media.conditions import Conditions, EchoSpec, InsertSpec, NoiseSpec
 from voicedesk.media.conditions.noise import ACTIVE_DBFS
 from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE
@@ -81,7 +83,7 @@ async def test_a_loud_echo_path_makes_the_agent_interrupt_itself() -> None:
 async def test_an_echo_below_the_vad_floor_does_not() -> None:
     # the reply's loudest 20 ms blocks are about -10 dBFS; 50 dB down they are under the VAD's -55 dBFS floor
     spec = CallSpec("embedded:voice", source=ASK, conditions=Conditions(echo=EchoSpec(delay_ms=200, erl_db=50)))
-    summary, sent = await place(spec, audio_out_for(2.5))
+    summary, sent = await place(spec, audio_out_for(1.5))
     robust = summary["robustness"]
     assert robust["self_interruptions"] == 0, robust
     assert not any(t["interrupted"] for t in summary["turns"]), summary["turns"]
@@ -142,3 +144,26 @@ async def test_the_sweep_finds_the_vad_stop() -> None:
     assert result.error is None and result.from_events
     assert result.threshold_ms is not None and abs(result.threshold_ms - 300) <= 50, result.to_json()
     assert [s.jumped_in for s in result.steps][:-1] == [False] * (len(result.steps) - 1)
+
+
+def test_cli_a_pause_longer_than_the_vad_stop_is_taken_as_the_turn_end() -> None:
+    done = voicedesk(
+        "call",
+        "embedded:voice?vad_stop_ms=400",
+        "--source",
+        "say:please book a table",
+        "--pause-ms",
+        "800",
+        "--duration",
+        "4",
+        "--json",
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    pauses = summary["robustness"]["pauses"]
+    assert summary["robustness"]["early_turn_takings"] == 1, pauses
+    # its VAD ended the turn after its 400 ms of silence (plus the trip back), inside the 800 ms pause
+    assert 350 < pauses[0]["turn_ended_ms"] < 800, pauses
+    split = summary["conditions"]["pauses"][0]
+    assert split["pause_ms"] == 800.0 and split["second_half_start_ms"] > split["first_half_end_ms"]

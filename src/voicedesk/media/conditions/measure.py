@@ -26,7 +26,8 @@ from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE
 FRAME_MS = FRAME_SAMPLES * 1000 / SAMPLE_RATE
 BRIDGE_MS = 250.0  # quiet shorter than this inside the agent's speech is a word gap, not a stop
 RESTART_WITHIN_MS = 4000.0  # speech again within this after a stop is a restart (recovery)
-BARGE_LOOKBACK_MS = 1500.0  # a barge-in caused by the caller has the caller's sound this shortly before
+BARGE_LOOKBACK_MS = 1500.0  # a barge-in event follows the agent's speech_started event by at most this
+HEARD_WITHIN_MS = 400.0  # the sound an agent's VAD reports began at most this long before the report
 STOP_AFTER_INSERT_MS = 1200.0  # the agent stopping this long after an insert ended was caused by it
 
 
@@ -65,11 +66,16 @@ class Timeline:
     def events_of(self, kind: str) -> list[float]:
         return [at for at, e in self.events if e.get("type") == kind]
 
-    def barge_ins(self) -> list[float]:
-        """The agent's barge-in events that its VAD caused (a ``speech_started`` shortly before):
+    def barge_ins(self) -> list[tuple[float, float]]:
+        """(barge-in, the ``speech_started`` that caused it) of each barge-in event its VAD caused:
         an agent whose session ends mid-sentence (the hang-up) reports a barge-in too."""
         heard = self.events_of("speech_started")
-        return [t for t in self.events_of("barge_in") if any(0 <= t - h <= BARGE_LOOKBACK_MS for h in heard)]
+        out = []
+        for t in self.events_of("barge_in"):
+            cause = [h for h in heard if 0 <= t - h <= BARGE_LOOKBACK_MS]
+            if cause:
+                out.append((t, cause[-1]))
+        return out
 
 
 def _spurt_at(spurts: list[tuple[float, float]], t: float) -> tuple[float, float] | None:
@@ -82,8 +88,9 @@ def self_interruptions(tl: Timeline) -> dict[str, Any]:
     spurts = tl.agent_spurts()
     found: list[dict[str, Any]] = []
     if tl.events_available:
-        for at in tl.barge_ins():
-            if tl.caller_sound(at - BARGE_LOOKBACK_MS, at):
+        for at, heard in tl.barge_ins():
+            # what its VAD heard began at most its start window (plus the trip) before it said so
+            if tl.caller_sound(heard - HEARD_WITHIN_MS, heard):
                 continue
             spurt = next((s for s in reversed(spurts) if s[0] <= at), None)
             found.append(
@@ -95,12 +102,12 @@ def self_interruptions(tl: Timeline) -> dict[str, Any]:
             )
     else:
         for (a0, a1), (b0, _) in itertools.pairwise(spurts):
-            if b0 - a1 <= RESTART_WITHIN_MS and not tl.caller_sound(a1 - BARGE_LOOKBACK_MS, b0):
+            if b0 - a1 <= RESTART_WITHIN_MS and not tl.caller_sound(a1 - HEARD_WITHIN_MS, b0):
                 found.append({"at_ms": round(a1, 1), "after_ms": round(a1 - a0, 1), "how": "stopped and restarted"})
     restarts = sum(
         1
         for (_, a1), (b0, _) in itertools.pairwise(spurts)
-        if b0 - a1 <= RESTART_WITHIN_MS and not tl.caller_sound(a1 - BARGE_LOOKBACK_MS, b0)
+        if b0 - a1 <= RESTART_WITHIN_MS and not tl.caller_sound(a1 - HEARD_WITHIN_MS, b0)
     )
     return {"count": len(found), "restarts": restarts, "events": found}
 
@@ -119,7 +126,7 @@ def _cause(inserts: Sequence[dict[str, Any]], t: float) -> int | None:
 def backchannel_outcomes(tl: Timeline) -> list[dict[str, Any]]:
     spurts = tl.agent_spurts()
     # what stopped the agent: its barge-in events when it sends them, else the ends of its speech
-    stops = tl.barge_ins() if tl.events_available else [b for _, b in spurts]
+    stops = [t for t, _ in tl.barge_ins()] if tl.events_available else [b for _, b in spurts]
     blamed: dict[int, float] = {}
     for t in stops:
         cause = _cause(tl.inserts, t)
