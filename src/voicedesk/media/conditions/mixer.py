@@ -9,6 +9,7 @@ The work per frame is a few numpy operations on 960 samples (bench/conditions_ti
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, cast
@@ -21,7 +22,7 @@ from voicedesk.media.conditions.echo import EchoPath
 from voicedesk.media.conditions.inserts import InsertScheduler
 from voicedesk.media.conditions.noise import NoiseMixer
 from voicedesk.media.conditions.spec import Conditions
-from voicedesk.media.pcm import SAMPLE_RATE, frame_to_mono, level_dbfs, mono_to_frame
+from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS, frame_to_mono, level_dbfs, mono_to_frame
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,11 @@ class ConditionedTrack(MediaStreamTrack):
         if self._clip:
             self.clipped_samples += int(np.count_nonzero(np.abs(speech) >= 1.0))
             np.clip(speech, -1.0, 1.0, out=speech)
-        self.speech_dbfs.append(level_dbfs(speech))
+        power = float(np.dot(speech, speech)) / speech.size if speech.size else 0.0
+        self.speech_dbfs.append(10 * math.log10(power) if power > 1e-12 else SILENCE_DBFS)
         mix = speech.copy()
         if self.noise is not None:
-            mix += self.noise.next(speech)
+            mix += self.noise.next(speech, power)
         if self.echo is not None:
             echo = self.echo.next(mix.size, self.position)
             if echo is not None:

@@ -79,20 +79,24 @@ class NoiseMixer:
         self.speech_energy = 0.0
         self.speech_samples = 0
 
-    def next(self, speech: np.ndarray) -> np.ndarray:
+    def next(self, speech: np.ndarray, power: float) -> np.ndarray:
+        """Noise for ``speech`` (whose mean square is ``power``: the caller worked it out already)."""
         count = speech.size
-        power = float(np.mean(np.square(speech, dtype=np.float64))) if count else 0.0
         if power > 10 ** (ACTIVE_DBFS / 10):
             self.speech_energy += power * count
             self.speech_samples += count
             if not self._fixed:  # a running mean of the active frames' power
                 self._learned_frames += 1
                 self._speech_power += (power - self._speech_power) / min(self._learned_frames, 100)
-        idx = (self._pos + np.arange(count)) % self.loop.size
-        self._pos = (self._pos + count) % self.loop.size
-        gain = np.sqrt(self._speech_power / 10 ** (self.snr_db / 10))
-        noise = (self.loop[idx] * gain).astype(np.float32)
-        self.noise_energy += float(np.sum(np.square(noise, dtype=np.float64)))
+        end = self._pos + count
+        if end <= self.loop.size:
+            unit = self.loop[self._pos : end]
+        else:
+            unit = np.concatenate((self.loop[self._pos :], self.loop[: end - self.loop.size]))
+        self._pos = end % self.loop.size
+        gain = np.float32(np.sqrt(self._speech_power / 10 ** (self.snr_db / 10)))
+        noise = unit * gain
+        self.noise_energy += float(np.dot(noise, noise))
         self.noise_samples += count
         return noise
 
