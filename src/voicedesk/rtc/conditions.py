@@ -251,4 +251,6 @@ class ConditionsReport(CallExtension):
         robust = robustness(self.timeline())
         noise = report.get("noise")
         robust["noise_snr_db"] = noise.get("snr_db_sent") if noise else None
+        # what the agent understood under these conditions (its turn reports, when it sends them)
+        robust["transcripts"] = [e.get("transcript") for _, e in self.events if e.get("type") == "turn"]
         return {"conditions": report, "robustness": robust}

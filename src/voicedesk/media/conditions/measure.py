@@ -243,6 +243,9 @@ def table_lines(robust: dict[str, Any], conditions: dict[str, Any]) -> list[str]
         lines.append(f"  {b['what']:<12} at {b['placed_ms']:.0f} ms: {outcome}")
     for bc in conditions.get("backchannels_not_inserted") or []:
         lines.append(f"  {bc['what']:<12} not inserted: {bc['note']}")
+    heard = [t for t in robust.get("transcripts") or [] if t]
+    if heard:
+        lines.append("  agent heard  " + "; ".join(repr(t) for t in heard))
     for p in robust.get("pauses") or []:
         what = "the agent took the turn in the pause" if p["early"] else "the agent waited"
         lines.append(f"  pause {p['pause_ms']:.0f} ms: {what}")
