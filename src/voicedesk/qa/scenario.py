@@ -378,7 +378,7 @@ class _Checker:
             try:
                 conditions = Conditions.from_mapping(yaml.safe_load(yaml.serialize(node_c)) or {})
             except ConfigError as exc:
-                raise self.fail(node_c, str(exc)) from None
+                raise self.fail(node_c, f"conditions: {str(exc).removeprefix('conditions: ')}") from None
         ice = None
         if "ice" in keys:
             ice_node = keys["ice"][1]
