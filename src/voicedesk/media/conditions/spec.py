@@ -36,6 +36,15 @@ def _number(text: str, what: str, **bounds: float) -> float:
     return value
 
 
+def _in_ranges(what: str, *checks: tuple[str, float | None, float, float]) -> None:
+    """A ConfigError (``echo erl_db: expected a number ≥ -20 and ≤ 120, got 300``) for the first
+    value (None: not given) outside its inclusive range."""
+    for name, value, low, high in checks:
+        why = None if value is None else problem(value, minimum=low, maximum=high)
+        if why is not None:
+            raise ConfigError(f"{what} {name}: {why}")
+
+
 def _pairs(text: str, what: str, allowed: tuple[str, ...], flags: tuple[str, ...] = ()) -> dict[str, str]:
     """``a=1,b=2,flag`` as a dict; a ConfigError naming an unknown key."""
     out: dict[str, str] = {}
@@ -133,13 +142,7 @@ class EchoSpec:
     speaker: bool = False
 
     def __post_init__(self) -> None:
-        for name, value, bounds in (
-            ("delay_ms", self.delay_ms, {"minimum": 0, "maximum": 2000}),
-            ("erl_db", self.erl_db, {"minimum": -20, "maximum": 120}),
-        ):
-            why = problem(value, **bounds)  # type: ignore[arg-type]
-            if why is not None:
-                raise ConfigError(f"echo {name}: {why}")
+        _in_ranges("echo", ("delay_ms", self.delay_ms, 0, 2000), ("erl_db", self.erl_db, -20, 120))
 
     @classmethod
     def parse(cls, text: str) -> EchoSpec:
@@ -174,14 +177,12 @@ class InsertSpec:
     def __post_init__(self) -> None:
         if self.what not in INSERT_KINDS:
             raise ConfigError(f"unknown backchannel {self.what!r}: use {', '.join(INSERT_KINDS)}")
-        for name, value, bounds in (
-            ("at_ms", self.at_ms, {"minimum": 0, "maximum": 60_000}),
-            ("turn", self.turn, {"minimum": 1, "maximum": 1000}),
-            ("gain_db", self.gain_db, {"minimum": -60, "maximum": 20}),
-        ):
-            why = problem(value, **bounds)  # type: ignore[arg-type]
-            if why is not None:
-                raise ConfigError(f"backchannel {name}: {why}")
+        _in_ranges(
+            "backchannel",
+            ("at_ms", self.at_ms, 0, 60_000),
+            ("turn", self.turn, 1, 1000),
+            ("gain_db", self.gain_db, -60, 20),
+        )
 
     @classmethod
     def parse(cls, text: str) -> InsertSpec:
@@ -220,15 +221,13 @@ class CallerVoice:
     clip_db: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, value, bounds in (
-            ("rate", self.rate, {"minimum": 80, "maximum": 450}),
-            ("pitch", self.pitch, {"minimum": 0, "maximum": 99}),
-            ("volume_db", self.volume_db, {"minimum": -60, "maximum": 20}),
-            ("clip_db", self.clip_db, {"minimum": 0, "maximum": 40}),
-        ):
-            why = None if value is None else problem(value, **bounds)  # type: ignore[arg-type]
-            if why is not None:
-                raise ConfigError(f"caller voice {name}: {why}")
+        _in_ranges(
+            "caller voice",
+            ("rate", self.rate, 80, 450),
+            ("pitch", self.pitch, 0, 99),
+            ("volume_db", self.volume_db, -60, 20),
+            ("clip_db", self.clip_db, 0, 40),
+        )
         if self.voice is not None and not self.voice.strip():
             raise ConfigError("caller voice: give an espeak-ng voice name, e.g. voice=en-us+f3")
 
