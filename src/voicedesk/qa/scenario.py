@@ -17,6 +17,7 @@ loaded values) so every message can point at the line that is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -146,6 +147,16 @@ class Scenario:
     vocabulary: tuple[str, ...] = ()
     golden: GoldenPolicy = field(default_factory=GoldenPolicy)
     conditions: Conditions | None = None  # noise, echo, backchannels, pauses, voice (the conditions: key)
+    voice_sweep: tuple[Conditions, ...] = ()  # conditions: {voice: [...]}: one run per voice
+
+    def runs(self) -> list[Scenario]:
+        """This scenario, or one per voice of its sweep (named after the voice)."""
+        if not self.voice_sweep:
+            return [self]
+        return [
+            dataclasses.replace(self, name=f"{self.name} [{c.voice.describe()}]", conditions=c, voice_sweep=())
+            for c in self.voice_sweep
+        ]
 
     @property
     def where(self) -> str:
@@ -371,12 +382,17 @@ class _Checker:
                 transcripts=transcripts,
             )
         conditions = None
+        voices: tuple[Conditions, ...] = ()
         if "conditions" in keys:
             node_c = keys["conditions"][1]
             if not isinstance(node_c, yaml.MappingNode):
                 raise self.fail(node_c, f"conditions: expected a mapping, got {self.kind_of(node_c)}")
             try:
-                conditions = Conditions.from_mapping(yaml.safe_load(yaml.serialize(node_c)) or {})
+                raw = yaml.safe_load(yaml.serialize(node_c)) or {}
+                # voice: [a list] sweeps: the scenario runs once per voice
+                sweep = raw.pop("voice") if isinstance(raw.get("voice"), list) else None
+                conditions = Conditions.from_mapping(raw)
+                voices = tuple(Conditions.from_mapping({**raw, "voice": v}) for v in sweep or ())
             except ConfigError as exc:
                 raise self.fail(node_c, f"conditions: {str(exc).removeprefix('conditions: ')}") from None
         ice = None
@@ -410,6 +426,7 @@ class _Checker:
             vocabulary=self.texts(keys["vocabulary"][1], "vocabulary") if "vocabulary" in keys else (),
             golden=golden,
             conditions=conditions,
+            voice_sweep=voices,
         )
 
 
@@ -427,10 +444,11 @@ def parse_scenarios(text: str, path: str = "<scenario>") -> list[Scenario]:
     if not documents:
         raise ScenarioError(f"{path}:1: the file is empty; expected a scenario mapping with steps")
     stem = Path(path).stem
-    scenarios = [
-        checker.scenario(node, stem if len(documents) == 1 else f"{stem}-{i + 1}") for i, node in enumerate(documents)
+    return [
+        run
+        for i, node in enumerate(documents)
+        for run in checker.scenario(node, stem if len(documents) == 1 else f"{stem}-{i + 1}").runs()
     ]
-    return scenarios
 
 
 def load_scenarios(path: str | Path) -> list[Scenario]:

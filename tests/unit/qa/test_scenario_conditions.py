@@ -57,3 +57,11 @@ def test_bad_conditions_say_file_and_line(conditions: str, expected: str) -> Non
     with pytest.raises(ScenarioError) as caught:
         parse_scenarios(text, "s.yaml")
     assert str(caught.value).startswith(expected), str(caught.value)
+
+
+def test_a_list_of_voices_runs_the_scenario_once_per_voice() -> None:
+    text = SCENARIO.replace("  seed: 4\n", "  seed: 4\n  voice: [{volume_db: -25}, {voice: en-us+f3, rate: 200}]\n")
+    quiet, other = parse_scenarios(text, "s.yaml")
+    assert quiet.name == "speakerphone [caller volume_db -25]" and quiet.conditions.voice.volume_db == -25
+    assert other.conditions.voice.voice == "en-us+f3" and other.conditions.voice.rate == 200
+    assert quiet.conditions.noise == other.conditions.noise == NoiseSpec("babble", 10.0)
