@@ -37,6 +37,7 @@ from voicedesk.gui.widgets.dialer import SourceOption, register_source
 from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, list_devices
 from voicedesk.media.dtmf import KEYS
+from voicedesk.media.conditions.mixer import unconditioned
 from voicedesk.media.microphone import MicrophoneTrack
 from voicedesk.media.speaker import SpeakerSink
 from voicedesk.rtc.extension import CallExtension
@@ -220,7 +221,7 @@ class AudioPanel(Panel):
     @Slot()
     def update_figures(self) -> None:
         bridge = self._bridge
-        source = bridge.call.source if bridge is not None else None
+        source = unconditioned(bridge.call.source) if bridge is not None else None
         if isinstance(source, MicrophoneTrack):
             if source.using_fallback:
                 self.labels["microphone"].setText("silence (no usable device)")
@@ -275,8 +276,9 @@ class PanelAudio(CallExtension):
         self.on_notice = on_notice
 
     def attach(self, call: Call) -> None:
-        if isinstance(call.source, MicrophoneTrack):
-            call.source.add_listener(self.on_notice)
+        source = unconditioned(call.source)  # a microphone with noise or echo mixed in is still one
+        if isinstance(source, MicrophoneTrack):
+            source.add_listener(self.on_notice)
         if self.speaker is not None:
             call.add_sink(self.speaker)
 

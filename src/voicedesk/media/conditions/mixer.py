@@ -171,3 +171,8 @@ class ConditionedTrack(MediaStreamTrack):
         if self.conditions.voice.to_json():
             out["voice"] = {**self.conditions.voice.to_json(), "clipped_samples": self.clipped_samples}
         return out
+
+
+def unconditioned(track: MediaStreamTrack) -> MediaStreamTrack:
+    """The caller's own source under its conditions (a microphone whose device a view shows)."""
+    return track.source if isinstance(track, ConditionedTrack) else track
