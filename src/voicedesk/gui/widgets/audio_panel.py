@@ -35,9 +35,9 @@ from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.widgets.dialer import SourceOption, register_source
 from voicedesk.gui.widgets.panel import Panel, PanelContext
+from voicedesk.media.conditions.mixer import unconditioned
 from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, list_devices
 from voicedesk.media.dtmf import KEYS
-from voicedesk.media.conditions.mixer import unconditioned
 from voicedesk.media.microphone import MicrophoneTrack
 from voicedesk.media.speaker import SpeakerSink
 from voicedesk.rtc.extension import CallExtension
