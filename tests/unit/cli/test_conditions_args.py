@@ -45,3 +45,14 @@ def test_a_pause_needs_words_to_split(capsys) -> None:
     assert err.strip() == (
         "voicedesk: a pause or a caller voice changes what the caller says: use it with a say: or wav: source, not tone"
     )
+
+
+def test_the_turn_taking_probe_refuses_bad_steps_before_calling(capsys) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["probe", "turn-taking", "embedded:voice", "--step-ms", "0"])
+    assert caught.value.code == 2
+    assert (
+        capsys.readouterr().err == "voicedesk probe turn-taking: --step-ms: expected a number > 0 and ≤ 5000, got 0\n"
+    )
+    assert main(["probe", "turn-taking", "embedded:voice", "--start-ms", "900", "--max-ms", "300"]) == 2
+    assert capsys.readouterr().err == "voicedesk probe: --max-ms (300) is shorter than --start-ms (900)\n"
