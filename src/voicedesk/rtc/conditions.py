@@ -167,14 +167,21 @@ def condition_source(
     name = name.strip().lower()
     splits: tuple[SplitSentence, ...] = ()
     known: np.ndarray | None = None
+    notes: list[str] = []
     if name == "say" and arg.strip():
         if conditions.pause_ms is not None or conditions.voice.resynthesizes or conditions.noise is not None:
             track.stop()
             track, splits, known = _said(arg.split("|"), conditions)
+            if conditions.pause_ms is not None:
+                notes += [
+                    f"{t.strip()!r} has one word: said without a pause" for t in arg.split("|") if len(t.split()) == 1
+                ]
     elif name in ("wav", "file") and arg.strip():
         if conditions.pause_ms is not None:
             track.stop()
             track, splits, known = _from_file(arg, conditions)
+            if not splits:
+                notes.append(f"{arg} is too short to split: said without a pause")
         elif conditions.noise is not None:
             known = load_audio_file(arg)
     elif (conditions.pause_ms is not None or conditions.voice.resynthesizes) and not isinstance(
@@ -197,6 +204,7 @@ def condition_source(
         speech_rms=speech_rms,
         splits=list(splits),
     )
+    conditioned.notes.extend(notes)
     return conditioned, ConditionsReport(conditioned)
 
 

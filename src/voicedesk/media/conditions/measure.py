@@ -241,6 +241,8 @@ def table_lines(robust: dict[str, Any], conditions: dict[str, Any]) -> list[str]
             else ("the agent went on" if b["agent_speaking"] else "the agent was not speaking")
         )
         lines.append(f"  {b['what']:<12} at {b['placed_ms']:.0f} ms: {outcome}")
+    for note in conditions.get("notes") or []:
+        lines.append(f"  note         {note}")
     for bc in conditions.get("backchannels_not_inserted") or []:
         lines.append(f"  {bc['what']:<12} not inserted: {bc['note']}")
     heard = [t for t in robust.get("transcripts") or [] if t]

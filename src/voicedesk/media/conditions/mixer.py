@@ -83,6 +83,7 @@ class ConditionedTrack(MediaStreamTrack):
         self.speech_dbfs: list[float] = []  # per sent frame: the caller's own speech (after volume)
         self.received_dbfs: list[tuple[int, float]] = []  # (caller sample at arrival, level)
         self.mix_s: list[float] = []  # seconds each frame's mixing took (bench)
+        self.notes: list[str] = []  # conditions that could not apply, in words (the builder adds them)
 
     def caller_sample(self, at: float | None = None) -> int:
         """The caller's clock (samples since the first frame) at monotonic time ``at`` (now)."""
@@ -168,6 +169,8 @@ class ConditionedTrack(MediaStreamTrack):
                 ]
         if self.splits:
             out["pauses"] = [s.to_json() for s in self.splits]
+        if self.notes:
+            out["notes"] = list(self.notes)
         if self.conditions.voice.to_json():
             out["voice"] = {**self.conditions.voice.to_json(), "clipped_samples": self.clipped_samples}
         return out
