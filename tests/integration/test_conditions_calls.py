@@ -99,7 +99,7 @@ async def test_an_echo_below_the_vad_floor_does_not() -> None:
 async def test_backchannels_against_the_vad_window(tmp_path) -> None:
     # one under the VAD's floor, then one at a talker's level lasting far longer than the 3 frames
     # the VAD needs: the first leaves the agent talking, the second stops it
-    quiet, loud = InsertSpec("mm-hmm", 400.0, gain_db=-45.0), InsertSpec("mm-hmm", 1400.0)
+    quiet, loud = InsertSpec("mm-hmm", 300.0, gain_db=-45.0), InsertSpec("mm-hmm", 1100.0)
     spec = CallSpec("embedded:voice", source=ASK, conditions=Conditions(inserts=(quiet, loud)))
     summary, sent = await place(spec, of_type("barge_in"), after_s=0.5)
     outcomes = summary["robustness"]["backchannels"]
@@ -139,7 +139,11 @@ async def test_noise_is_sent_at_the_asked_snr() -> None:
 
 async def test_the_sweep_finds_the_vad_stop() -> None:
     result = await probe_turn_taking(
-        CallSpec("embedded:voice?vad_stop_ms=300", source="silence"), start_ms=250, step_ms=50, max_ms=600
+        CallSpec("embedded:voice?vad_stop_ms=300", source="silence"),
+        start_ms=250,
+        step_ms=50,
+        max_ms=600,
+        sentence="book a table",  # short halves: each step costs their length
     )
     assert result.error is None and result.from_events
     assert result.threshold_ms is not None and abs(result.threshold_ms - 300) <= 50, result.to_json()
@@ -155,7 +159,7 @@ def test_cli_a_pause_longer_than_the_vad_stop_is_taken_as_the_turn_end() -> None
         "--pause-ms",
         "800",
         "--duration",
-        "4",
+        "3",
         "--json",
         timeout=90,
     )
