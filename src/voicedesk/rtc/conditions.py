@@ -54,9 +54,13 @@ BABBLE_LINES = (
 
 def speak(text: str, voice: CallerVoice | None = None) -> np.ndarray:
     from voicedesk.media.resample import resample, to_float
-    from voicedesk.speech.tts import DEFAULT_PITCH, DEFAULT_RATE, DEFAULT_VOICE, find_tts
+    from voicedesk.speech.tts import DEFAULT_PITCH, DEFAULT_RATE, DEFAULT_VOICE, find_tts, voice_problem
 
     voice = voice or CallerVoice()
+    if voice.voice is not None:
+        why = voice_problem(voice.voice)
+        if why is not None:
+            raise ConfigError(f"caller voice: {why}")
     engine = find_tts(
         voice.voice or DEFAULT_VOICE,
         int(voice.rate) if voice.rate is not None else DEFAULT_RATE,

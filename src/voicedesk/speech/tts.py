@@ -212,6 +212,36 @@ def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int = 
     raise PipelineError(f"the voice agent needs espeak-ng for speech synthesis and found none; {INSTALL_HINT}")
 
 
+def _loader_data_dir() -> str | None:
+    """The espeakng-loader wheel's data directory when ``find_tts`` would use that build."""
+    if os.environ.get("VOICEDESK_ESPEAK_LIBRARY"):
+        return None
+    try:
+        import espeakng_loader
+    except ImportError:
+        return None
+    return str(espeakng_loader.get_data_path())
+
+
+def voice_problem(voice: str) -> str | None:
+    """Why espeak-ng has no voice ``voice`` (``LANG[+VARIANT]``), or None if it has (or it cannot
+    be told). Asked before synthesis: some espeak-ng builds end the process on a name they lack
+    (the espeakng-loader wheel's does, on ``en-gb``) instead of returning an error; other builds
+    match names more loosely (a Debian espeak-ng takes ``en-gb``) and report what they lack."""
+    data = _loader_data_dir()
+    if data is None or not os.path.isdir(os.path.join(data, "lang")):
+        return None
+    name, _, variant = voice.strip().partition("+")
+    languages = {f.lower() for _, _, files in os.walk(os.path.join(data, "lang")) for f in files}
+    if name.lower() not in languages:
+        examples = ", ".join(v for v in ("en-us", "en", "en-029", "en-gb-x-rp") if v in languages)
+        return f"espeak-ng has no voice {name!r}; e.g. {examples}"
+    variants_dir = os.path.join(data, "voices", "!v")
+    if variant and os.path.isdir(variants_dir) and variant not in os.listdir(variants_dir):
+        return f"espeak-ng has no voice variant {variant!r}; e.g. f1…f5, m1…m7"
+    return None
+
+
 # One thread for every synthesis in the process (the library is not reentrant).
 TTS_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicedesk-tts")
 

@@ -56,3 +56,10 @@ def test_the_turn_taking_probe_refuses_bad_steps_before_calling(capsys) -> None:
     )
     assert main(["probe", "turn-taking", "embedded:voice", "--start-ms", "900", "--max-ms", "300"]) == 2
     assert capsys.readouterr().err == "voicedesk probe: --max-ms (300) is shorter than --start-ms (900)\n"
+
+
+def test_an_unknown_caller_voice_is_one_line_not_the_end_of_the_process(capsys) -> None:
+    # the espeakng-loader build ends the process on a voice it lacks; VoiceDesk asks first
+    code = main(["call", "embedded:echo", "--source", "say:hello there", "--caller-voice", "voice=zz-nope"])
+    assert code == 1
+    assert capsys.readouterr().err.strip().startswith("voicedesk: caller voice: espeak-ng has no voice 'zz-nope'; e.g.")
