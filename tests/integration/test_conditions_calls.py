@@ -22,6 +22,7 @@ from tests.helpers.processes import voicedesk
 from voicedesk.media.conditions import Conditions, EchoSpec, InsertSpec, NoiseSpec
 from voicedesk.media.conditions.noise import ACTIVE_DBFS
 from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE
+from voicedesk.media.sources import load_audio_file
 from voicedesk.qa.turn_taking import probe_turn_taking
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call
@@ -150,7 +151,7 @@ async def test_the_sweep_finds_the_vad_stop() -> None:
     assert [s.jumped_in for s in result.steps][:-1] == [False] * (len(result.steps) - 1)
 
 
-def test_cli_a_pause_longer_than_the_vad_stop_is_taken_as_the_turn_end() -> None:
+def test_cli_a_pause_longer_than_the_vad_stop_is_taken_as_the_turn_end(tmp_path) -> None:
     done = voicedesk(
         "call",
         "embedded:voice?vad_stop_ms=400",
@@ -160,6 +161,8 @@ def test_cli_a_pause_longer_than_the_vad_stop_is_taken_as_the_turn_end() -> None
         "800",
         "--duration",
         "3",
+        "--record-sent",
+        str(tmp_path / "sent.wav"),
         "--json",
         timeout=90,
     )
@@ -170,4 +173,12 @@ def test_cli_a_pause_longer_than_the_vad_stop_is_taken_as_the_turn_end() -> None
     # its VAD ended the turn after its 400 ms of silence (plus the trip back), before the sentence ended
     assert pauses[0]["turn_ended_ms"] > 350, pauses
     split = summary["conditions"]["pauses"][0]
-    assert split["pause_ms"] == 800.0 and split["second_half_start_ms"] > split["first_half_end_ms"]
+    assert split["pause_ms"] == 800.0
+    # the pause, measured in the sent recording: sound up to where the report says the first half
+    # ended, silence until the second half, sound again within 10 ms of where it says that began
+    sent = load_audio_file(tmp_path / "sent.wav")
+    ms = SAMPLE_RATE // 1000
+    first_end, second_start = round(split["first_half_end_ms"] * ms), round(split["second_half_start_ms"] * ms)
+    assert np.max(np.abs(sent[first_end - 10 * ms : first_end])) > 1e-3
+    assert np.max(np.abs(sent[first_end + 10 * ms : second_start - 10 * ms])) < 1e-3
+    assert np.max(np.abs(sent[second_start : second_start + 10 * ms])) > 1e-3
