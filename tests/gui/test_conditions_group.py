@@ -20,11 +20,13 @@ def test_the_fields_go_into_the_next_call(window):
     group.noise.setText("pink:15")
     group.echo.setText("delay_ms=150,erl_db=20")
     group.backchannels.setText("mm-hmm@800; cough@1500,turn=2")
+    group.seed.setValue(7)
     spec = window.panel("network").prepare_call(CallSpec("embedded:echo"))
     assert spec.conditions is not None
     assert spec.conditions.noise == NoiseSpec("pink", 15.0)
     assert spec.conditions.echo == EchoSpec(150.0, 20.0)
     assert spec.conditions.inserts == (InsertSpec("mm-hmm", 800.0), InsertSpec("cough", 1500.0, 2))
+    assert spec.conditions.seed == 7
     assert window.settings.value("panels/network/conditions/enabled") is True
 
 

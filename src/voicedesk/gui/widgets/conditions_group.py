@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QSpinBox, QWidget
 
 from voicedesk.media.conditions import CallerVoice, Conditions, EchoSpec, InsertSpec, NoiseSpec
 
@@ -38,6 +38,11 @@ class ConditionsGroup(QGroupBox):
         self.pause.setToolTip("Each sentence of a say: or wav: source said in two halves with this much silence")
         self.voice = QLineEdit(str(settings.value(key + "voice", "")))
         self.voice.setPlaceholderText("volume_db=-25, clip_db=12, voice=en-us+f3, rate=180, pitch=70")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 1_000_000)
+        self.seed.setMaximumWidth(160)
+        self.seed.setValue(int(settings.value(key + "seed", 0)))
+        self.seed.setToolTip("The same seed makes the same noise and sounds (as --conditions-seed)")
         self.result = QLabel("")
         self.result.setWordWrap(True)
         form = QFormLayout(self)
@@ -47,6 +52,7 @@ class ConditionsGroup(QGroupBox):
         form.addRow("Backchannels", self.backchannels)
         form.addRow("Pause mid-sentence", self.pause)
         form.addRow("Caller", self.voice)
+        form.addRow("Seed", self.seed)
         form.addRow(self.result)
         self.enabled.toggled.connect(lambda on: settings.set_value(key + "enabled", on))
         for name, field in (
@@ -57,6 +63,7 @@ class ConditionsGroup(QGroupBox):
         ):
             field.editingFinished.connect(lambda n=name, f=field: settings.set_value(key + n, f.text()))
         self.pause.valueChanged.connect(lambda value: settings.set_value(key + "pause_ms", value))
+        self.seed.valueChanged.connect(lambda value: settings.set_value(key + "seed", value))
 
     def conditions(self) -> Conditions | None:
         """What the fields ask for (None when off or empty); ``ConfigError`` in the CLI's words."""
@@ -69,6 +76,7 @@ class ConditionsGroup(QGroupBox):
             inserts=tuple(InsertSpec.parse(i) for i in inserts),
             pause_ms=self.pause.value() or None,
             voice=CallerVoice.parse(self.voice.text()) if self.voice.text().strip() else CallerVoice(),
+            seed=self.seed.value(),
         )
         return None if conditions.empty else conditions
 
