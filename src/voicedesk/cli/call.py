@@ -11,6 +11,7 @@ from typing import Any
 import voicedesk.agent
 import voicedesk.speech  # noqa: F401  (registers the say: source)
 from voicedesk.cli._audio import CallAudio, add_audio_arguments
+from voicedesk.cli._conditions import add_condition_arguments, conditions_from_args, robustness_lines
 from voicedesk.cli._events import add_events_arguments, events_setup
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
@@ -119,6 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     add_events_arguments(p)
     add_audio_arguments(p)
+    add_condition_arguments(p)
     add_report_arguments(p)
     p.set_defaults(run=run)
 
@@ -256,6 +258,7 @@ async def run(args: argparse.Namespace) -> int:
         hangup_after_source=args.hangup_after_source,
         media_timeout=args.media_timeout or None,
         ride_out=args.ride_out,
+        conditions=conditions_from_args(args),
     )
     audio = CallAudio(args, args.duration)
     source = audio.source(args.source)
@@ -278,7 +281,7 @@ async def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_json()), flush=True)
     elif error is None:
         print_summary(summary)
-        for line in audio.summary_lines():
+        for line in [*audio.summary_lines(), *robustness_lines(summary)]:
             print(line)
         dtmf = audio.dtmf_line(summary.get("dtmf"))
         if dtmf:

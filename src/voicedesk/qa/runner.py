@@ -21,6 +21,7 @@ import numpy as np
 
 from voicedesk.config import IceConfig, resolve_ice
 from voicedesk.errors import ConfigError, PipelineError, VoiceDeskError
+from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS
 from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sources import load_audio_file
 from voicedesk.media.tracks import QueuedAudioTrack
@@ -205,6 +206,7 @@ class ScenarioRun:
         self.capture = CallCapture()
         self.call: Call | None = None
         self._clips: dict[int, np.ndarray] = {}
+        self._splits: dict[int, tuple[int, int]] = {}  # a clip said in two halves: (first end, second start)
         self._voice = Voice()
         self._deferred: list[tuple[Check, Step, Turn | None]] = []
 
@@ -213,6 +215,14 @@ class ScenarioRun:
         for i, step in enumerate(self.scenario.steps):
             if step.say is not None:
                 self._clips[i] = render(step.say, self._voice)
+                conditions = self.scenario.conditions
+                if step.say.text is not None and conditions is not None:
+                    if conditions.pause_ms is not None or conditions.voice.resynthesizes:
+                        from voicedesk.rtc.conditions import render_spoken
+
+                        self._clips[i], split = render_spoken(step.say.text, conditions)
+                        if split is not None:
+                            self._splits[i] = split
 
     async def run(self) -> ScenarioResult:
         started = time.monotonic()
@@ -242,6 +252,7 @@ class ScenarioRun:
             impairment=ImpairmentSpec.parse(scenario.impair or "") if needs_relay else None,
             media_timeout=scenario.media_timeout or None,
             agent_events=scenario.agent_events,
+            conditions=scenario.conditions,
         )
         self.call = call = Call.from_spec(spec, source=self.source, extensions=[self.capture])
         await call.start()  # a failed start has torn the call down, the capture with it
@@ -301,6 +312,10 @@ class ScenarioRun:
         assert call is not None
         if step.kind == "say":
             start, end = await self._play(self._clips[index], step.describe())
+            split = self._splits.get(index)
+            add_split = getattr(call.source, "add_split", None)  # a conditioned source (rtc/conditions.py)
+            if split is not None and add_split is not None:
+                add_split(start, *split, self._clips[index].size)
             self.turns.append(self._turn(step, start, end))
         elif step.kind == "wait_reply":
             turn = self._last_turn(step, index)
@@ -487,6 +502,8 @@ class ScenarioRun:
             return replied[-1].response_ms if replied else None
         if name == "reply_ms":
             return replied[-1].reply_ms if replied else None
+        if name in ROBUSTNESS_METRICS:  # the robustness table of a call with conditions
+            return (self.call.summary().get("robustness") or {}).get(name) if self.call is not None else None
         if name == "barge_in_stop_ms":
             barged = [t for t in self.turns if t.barge_in_at is not None]
             return barged[-1].barge_in_stop_ms if barged else None

@@ -17,6 +17,7 @@ loaded values) so every message can point at the line that is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ import yaml
 
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
+from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS
+from voicedesk.media.conditions.spec import Conditions
 from voicedesk.media.dtmf import validate_digits
 from voicedesk.rtc.call_dtmf import check_mode
 from voicedesk.rtc.events import AGENT_EVENTS_CHOICES
@@ -52,6 +55,7 @@ METRICS: dict[str, str] = {
     "rtt_ms": "round-trip time (remote-inbound-rtp)",
     "mos": "E-model MOS estimate",
     "rx_gap_ms": "received audio missing (frame timestamp gaps)",
+    **ROBUSTNESS_METRICS,  # under the scenario's conditions: (media/conditions/measure.py)
 }
 # checks of what the agent reported on its events channel (rtc/events/; qa/event_checks.py)
 EVENT_STEPS = ("expect_event", "expect_tool_call", "expect_agent_transcript")
@@ -183,6 +187,17 @@ class Scenario:
     vocabulary: tuple[str, ...] = ()
     golden: GoldenPolicy = field(default_factory=GoldenPolicy)
     agent_events: str | None = None  # rtc/events/: auto (None), voicedesk, rtvi, openai, off
+    conditions: Conditions | None = None  # noise, echo, backchannels, pauses, voice (the conditions: key)
+    voice_sweep: tuple[Conditions, ...] = ()  # conditions: {voice: [...]}: one run per voice
+
+    def runs(self) -> list[Scenario]:
+        """This scenario, or one per voice of its sweep (named after the voice)."""
+        if not self.voice_sweep:
+            return [self]
+        return [
+            dataclasses.replace(self, name=f"{self.name} [{c.voice.describe()}]", conditions=c, voice_sweep=())
+            for c in self.voice_sweep
+        ]
 
     @property
     def where(self) -> str:
@@ -436,6 +451,7 @@ class _Checker:
             "vocabulary",
             "golden",
             "agent_events",
+            "conditions",
             "steps",
         )
         keys = self.mapping(node, "scenario", top)
@@ -475,6 +491,20 @@ class _Checker:
                     keys["agent_events"][1],
                     f"agent_events: expected one of {', '.join(AGENT_EVENTS_CHOICES)}, got {agent_events!r}",
                 )
+        conditions = None
+        voices: tuple[Conditions, ...] = ()
+        if "conditions" in keys:
+            node_c = keys["conditions"][1]
+            if not isinstance(node_c, yaml.MappingNode):
+                raise self.fail(node_c, f"conditions: expected a mapping, got {self.kind_of(node_c)}")
+            try:
+                raw = yaml.safe_load(yaml.serialize(node_c)) or {}
+                # voice: [a list] sweeps: the scenario runs once per voice
+                sweep = raw.pop("voice") if isinstance(raw.get("voice"), list) else None
+                conditions = Conditions.from_mapping(raw)
+                voices = tuple(Conditions.from_mapping({**raw, "voice": v}) for v in sweep or ())
+            except ConfigError as exc:
+                raise self.fail(node_c, f"conditions: {str(exc).removeprefix('conditions: ')}") from None
         ice = None
         if "ice" in keys:
             ice_node = keys["ice"][1]
@@ -506,6 +536,8 @@ class _Checker:
             vocabulary=self.texts(keys["vocabulary"][1], "vocabulary") if "vocabulary" in keys else (),
             golden=golden,
             agent_events=agent_events,
+            conditions=conditions,
+            voice_sweep=voices,
         )
 
 
@@ -523,10 +555,11 @@ def parse_scenarios(text: str, path: str = "<scenario>") -> list[Scenario]:
     if not documents:
         raise ScenarioError(f"{path}:1: the file is empty; expected a scenario mapping with steps")
     stem = Path(path).stem
-    scenarios = [
-        checker.scenario(node, stem if len(documents) == 1 else f"{stem}-{i + 1}") for i, node in enumerate(documents)
+    return [
+        run
+        for i, node in enumerate(documents)
+        for run in checker.scenario(node, stem if len(documents) == 1 else f"{stem}-{i + 1}").runs()
     ]
-    return scenarios
 
 
 def load_scenarios(path: str | Path) -> list[Scenario]:

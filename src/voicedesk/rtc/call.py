@@ -291,7 +291,12 @@ class Call:
         builder made the track itself (a microphone with its device options)."""
         target = with_signaling_kind(spec.target, spec.signaling)
         track = source if source is not None or send_track is not None else parse_source(spec.source)
-        scheduled = [spec.schedule_extension()] if spec.impair_schedule else []
+        scheduled: list[CallExtension] = [spec.schedule_extension()] if spec.impair_schedule else []
+        if spec.conditions is not None and not spec.conditions.empty and send_track is None:
+            from voicedesk.rtc.conditions import condition_source  # only calls with conditions load it
+
+            track, report = condition_source(spec.source, track or SilenceTrack(), spec.conditions)
+            scheduled.append(report)
         return cls(
             target,
             source=track,
