@@ -110,6 +110,9 @@ class EspeakLibrary:
         data = text.encode("utf-8")
         with self._lock:
             if voice != self._voice:
+                # asked first: the loader wheel's build ends the whole process on a name it lacks
+                if problem := voice_problem(voice):
+                    raise PipelineError(problem)
                 if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
                     raise PipelineError(f"espeak-ng has no voice {voice!r}")
                 self._voice = voice
@@ -182,6 +185,8 @@ def _library(path: str, data_dir: str | None) -> EspeakLibrary:
 
 def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH) -> TtsEngine:
     """The first espeak-ng found (see the module's doc), or PipelineError naming what to install."""
+    if problem := voice_problem(voice):  # a wrong voice is the user's to fix, not a reason to try another build
+        raise PipelineError(problem)
     with _find_lock:
         override = os.environ.get("VOICEDESK_ESPEAK_LIBRARY")
         if override:
