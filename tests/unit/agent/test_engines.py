@@ -46,7 +46,7 @@ def test_a_voice_espeak_lacks_is_one_line_not_the_end_of_the_process() -> None:
     # the espeakng-loader build exits the whole process on a name it lacks (it has en-gb-x-rp,
     # not en-gb); a server started with ``-o voice=en-gb`` died without a word before the check
     pytest.importorskip("espeakng_loader")
-    with pytest.raises(PipelineError, match="espeak-ng has no voice 'en-gb'; e.g. en-us"):
+    with pytest.raises(PipelineError, match=r"espeak-ng has no voice 'en-gb'; e\.g\. en-us"):
         find_tts("en-gb")
     assert find_tts("en-us").synthesize("yes").size > 0  # and the process goes on speaking
 
