@@ -38,6 +38,9 @@ from typing import TYPE_CHECKING, Any
 from voicedesk import __version__
 from voicedesk.errors import VoiceDeskError
 from voicedesk.rtc.agent_events import CHANNEL_LABEL as VOICEDESK_CHANNEL
+from voicedesk.rtc.events.channel import MAX_MESSAGE_BYTES
+from voicedesk.rtc.events.rtvi import MESSAGE_LABEL as LABEL
+from voicedesk.rtc.events.rtvi import PROTOCOL_VERSION
 from voicedesk.rtc.signaling.log import parse_json
 
 if TYPE_CHECKING:
@@ -49,9 +52,7 @@ __all__ = ["LABEL", "MAX_MESSAGE", "PROTOCOL_VERSION", "RtviResponder", "RtviTra
 
 logger = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = "2.2.0"  # pipecat 1.14's
-LABEL = "rtvi-ai"
-MAX_MESSAGE = 64 * 1024
+MAX_MESSAGE = MAX_MESSAGE_BYTES  # the same limit both ends of VoiceDesk keep
 # what pipecat's clients send besides RTVI on the same channel: keep-alives and track status
 _PING = "ping"
 _SIGNALLING = "signalling"
