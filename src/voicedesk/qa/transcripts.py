@@ -21,8 +21,8 @@ import numpy as np
 from voicedesk.errors import PipelineError, VoiceDeskError
 from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.qa.latency import TimedRecorder, speech_runs
-from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call
+from voicedesk.rtc.events import AgentEventReceived
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.speech.recognizers import ClipRecognizer, SttChoice
 from voicedesk.speech.text import wer

@@ -42,6 +42,15 @@ def test_missing_espeak_names_what_to_install(monkeypatch: pytest.MonkeyPatch, t
         find_tts()
 
 
+def test_a_voice_espeak_lacks_is_one_line_not_the_end_of_the_process() -> None:
+    # the espeakng-loader build exits the whole process on a name it lacks (it has en-gb-x-rp,
+    # not en-gb); a server started with ``-o voice=en-gb`` died without a word before the check
+    pytest.importorskip("espeakng_loader")
+    with pytest.raises(PipelineError, match=r"espeak-ng has no voice 'en-gb'; e\.g\. en-us"):
+        find_tts("en-gb")
+    assert find_tts("en-us").synthesize("yes").size > 0  # and the process goes on speaking
+
+
 def test_constrained_recognizer_gets_in_domain_speech_right() -> None:
     text = transcribe(speak("what is the weather today"), SAMPLE_RATE, agent_recognizer_settings())
     assert "weather" in text
