@@ -131,13 +131,12 @@ class Step:
     contains: tuple[str, ...] = ()
     matches: str | None = None
     wer_max: float | None = None  # expect_transcript: word error rate against ``text`` at most this
-    text: str | None = None
     bounds: tuple[tuple[str, Bound], ...] = ()
     seconds: float = 0.0
     after_ms: float = 500.0
     impair: str | None = None
     dtmf: Dtmf | None = None
-    text: str | None = None  # send_text
+    text: str | None = None  # send_text: the words; expect_transcript: the sentence wer_max compares with
     match: dict[str, Any] | None = field(default=None, hash=False)  # expect_event, expect_tool_call
 
     def describe(self) -> str:
