@@ -126,7 +126,7 @@ def test_cli_call_with_a_bad_model_is_one_line_before_dialling(broken_models) ->
     assert "gathering" not in done.stderr  # the call never started
 
 
-def test_the_voice_agent_and_the_caller_both_transcribe_with_whisper() -> None:
+def test_the_voice_agent_and_the_caller_both_transcribe_with_whisper(tmp_path: Path) -> None:
     # the agent's own recognizer is whisper (stt=whisper, its model by path); the caller's
     # --transcribe hears the agent's reply and compares it with the text the agent reported
     target = f"embedded:voice?stt=whisper&stt_model={MODEL}"
@@ -144,6 +144,8 @@ def test_the_voice_agent_and_the_caller_both_transcribe_with_whisper() -> None:
         str(MODEL),
         "--agent-events",
         "--json",
+        "--report",
+        str(tmp_path / "bundle"),
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
@@ -155,3 +157,8 @@ def test_the_voice_agent_and_the_caller_both_transcribe_with_whisper() -> None:
     assert heard["agent_text_wer"] == pytest.approx(wer(heard["agent_said"], heard["text"]), abs=1e-3)
     assert heard["agent_text_wer"] <= 0.5
     assert heard["words"] and heard["start_ms"] - 300 < heard["words"][0][1] < heard["end_ms"]
+    # the report: each word links to its moment in the received recording
+    page = (tmp_path / "bundle" / "report.html").read_text()
+    first_word = heard["words"][0]
+    assert "Heard (whisper tiny.en)" in page and f'title="{first_word[1]:.0f}–{first_word[2]:.0f} ms"' in page
+    assert page.count('href="received.wav#t=') == len(heard["words"])

@@ -316,6 +316,20 @@ def render_report(
             "transcript against the text the agent reported saying, after normalisation.</p>"
         )
 
+    heard = summary.get("transcripts") or []  # voicedesk call --transcribe
+    if heard:
+        out.append(f"<h2>Heard ({esc(summary.get('transcripts_recognizer'))})</h2>")
+        heard_rows = [
+            (
+                esc(h.get("start_ms")),
+                words_html(h, rx_offset_ms) or esc(h.get("text") or h.get("unavailable")),
+                esc(h.get("agent_said")),
+                esc(h.get("agent_text_wer")),
+            )
+            for h in heard
+        ]
+        out.append(table(heard_rows, ("at ms", "what arrived (click a word to hear it)", "agent's text", "WER")))
+
     if agent_turns:
         out.append("<h2>Agent turns (as the agent reported them)</h2>")
         rows = [
