@@ -63,9 +63,17 @@ def _print_result(result: dict[str, Any]) -> None:
         agent = (turn.get("agent") or {}).get("latency_ms") or {}
         own = f", agent's own {agent['voice_to_voice']:.0f} ms" if agent.get("voice_to_voice") is not None else ""
         v2v = turn.get("voice_to_voice_ms")
+        heard = f"heard {turn.get('transcript')!r}"
+        if turn.get("transcript_unavailable"):
+            heard = f"transcript unavailable: {turn['transcript_unavailable']}"
+        extra = ""
+        if turn.get("voice_to_voice_first_word_ms") is not None:
+            extra += f"; to the first word {turn['voice_to_voice_first_word_ms']:.0f} ms"
+        if turn.get("agent_text_wer") is not None:
+            extra += f"; word error rate {turn['agent_text_wer']:.2f} against the agent's text"
         print(
             f"  turn {turn['index']}: said {turn['said']}; voice-to-voice "
-            f"{voice_to_voice_text(v2v)}{own}; heard {turn.get('transcript')!r}",
+            f"{voice_to_voice_text(v2v)}{own}; {heard}{extra}",
             file=sys.stderr,
         )
     for line in robustness_lines(result.get("summary") or {}):  # a scenario with conditions: its table
