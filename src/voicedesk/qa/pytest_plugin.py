@@ -40,6 +40,7 @@ from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.summary import CallSummary
 from voicedesk.speech.recognizers import STT_CHOICES
+from voicedesk.speech.transcript import Transcript
 
 
 class VoiceDeskCall:
@@ -67,6 +68,11 @@ class VoiceDeskCall:
 
     async def wait_reply(self, timeout: float = 15.0) -> Turn:  # noqa: ASYNC109 (no reply is a result, not an error)
         return await self._run.wait_reply(timeout)
+
+    async def transcript(self, turn: Turn, timeout: float = 60.0) -> Transcript | None:  # noqa: ASYNC109
+        """The reply's transcript now, during the call (``.text``, ``.words`` as ``(word,
+        start_ms, end_ms)`` on the call's clock, ``.unavailable``); ``hangup()`` has them all."""
+        return await self._run.transcript(turn, timeout)
 
     async def silence(self, seconds: float) -> None:
         import asyncio

@@ -337,6 +337,14 @@ class ScenarioRun:
         await self._await_reply(turn, timeout)
         return turn
 
+    async def transcript(self, turn: Turn, timeout: float = 60.0) -> Transcript | None:  # noqa: ASYNC109
+        """The reply's transcript while the call goes on (None: no reply, or no recognizer):
+        words on the call's clock, or ``unavailable`` with the reason."""
+        if self.transcriber is None or turn.reply_start is None:
+            return None
+        self._submit(turn)
+        return await self.transcriber.result(turn.index, timeout)
+
     def finish(self) -> ScenarioResult:
         """After ``close()``: transcripts of every reply and the result (the record for a report)."""
         self._settle(transcribe_all=True)

@@ -107,6 +107,13 @@ class ReplyTranscriber:
         if self.submitted.get(key) == segment:  # not superseded meanwhile
             self.results[key] = heard
 
+    async def result(self, key: int, timeout: float = 60.0) -> Transcript:  # noqa: ASYNC109
+        """Turn ``key``'s transcript once the worker has made it (submitted already)."""
+        pending = [t for t in self._tasks if t.get_name().endswith(f"/turn-{key}")]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        return self.results.get(key) or Transcript.failed(f"no transcript within {timeout:g} s", self.label)
+
     async def settle(self, timeout: float = 120.0) -> None:  # noqa: ASYNC109 (a bound on a stuck worker)
         """Wait for every submitted transcript (the worker answers in order)."""
         pending = list(self._tasks)
