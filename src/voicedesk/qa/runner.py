@@ -25,6 +25,7 @@ from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sources import load_audio_file
 from voicedesk.media.tracks import QueuedAudioTrack
 from voicedesk.qa.capture import CallCapture, CallRecord
+from voicedesk.qa.hearing import Hearing
 from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import Bound, Scenario, Step, Utterance
 from voicedesk.rtc.call import Call
@@ -85,6 +86,11 @@ class ScenarioResult:
     summary: dict[str, Any] = field(default_factory=dict)
     golden: dict[str, Any] | None = None
     record: CallRecord | None = field(default=None, repr=False)
+    # repeated runs and simulated callers (qa/repeat.py, qa/caller.py): keys only when set
+    run: int | None = None
+    seed: int | None = None
+    impaired: str | None = None
+    conversation: dict[str, Any] | None = None
 
     @property
     def failures(self) -> list[Check]:
@@ -104,6 +110,16 @@ class ScenarioResult:
             "turns": self.turns,
             "summary": self.summary,
             "golden": self.golden,
+            **{
+                key: value
+                for key, value in (
+                    ("run", self.run),
+                    ("seed", self.seed),
+                    ("impaired", self.impaired),
+                    ("conversation", self.conversation),
+                )
+                if value is not None
+            },
         }
 
 
@@ -190,6 +206,9 @@ class ScenarioRun:
         target: str | None = None,
         ice: IceConfig | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        seed: int | None = None,
+        hearing: Hearing | None = None,
     ) -> None:
         self.scenario = scenario
         self.target = target or scenario.target
@@ -206,18 +225,31 @@ class ScenarioRun:
         self._clips: dict[int, np.ndarray] = {}
         self._voice = Voice()
         self._deferred: list[tuple[Check, Step, Turn | None]] = []
+        # a simulated caller (qa/caller.py): its seed, and a recognizer shared by repeated runs
+        self.seed = seed if seed is not None else (scenario.caller.seed if scenario.caller is not None else None)
+        self.result.seed = self.seed if scenario.caller is not None or seed is not None else None
+        self.hearing = hearing
+        self._own_hearing = False
+        self.caller: Any = None
 
     def prepare(self) -> None:
         """Render every utterance now (before the call), so a bad wav or missing TTS fails early."""
         for i, step in enumerate(self.scenario.steps):
             if step.say is not None:
                 self._clips[i] = render(step.say, self._voice)
+        if self.scenario.caller is not None and self.hearing is None:
+            # a missing recognizer is one line before the call; its worker starts when first needed
+            from voicedesk.qa.hearing import hearing_for
+
+            self.hearing = hearing_for(self.scenario.stt_mode, self.scenario.phrases())
+            self._own_hearing = True
 
     async def run(self) -> ScenarioResult:
         started = time.monotonic()
         try:
             self.prepare()
             await self._run_call()
+            await self._hear_replies()
         except VoiceDeskError as exc:
             self.result.error = str(exc)
         except Exception as exc:  # a bug must cost one scenario, with its reason, not the whole run
@@ -225,7 +257,10 @@ class ScenarioRun:
             self.result.error = f"unexpected error: {type(exc).__name__}: {exc}"
         finally:
             self.result.duration_s = time.monotonic() - started
+            if self._own_hearing and self.hearing is not None:
+                await self.hearing.close()
         self._settle()
+        await self._conversation_checks()
         self.result.passed = self.result.error is None and all(c.passed for c in self.result.checks)
         return self.result
 
@@ -257,6 +292,8 @@ class ScenarioRun:
         call = await self.open()
         hung_up = False
         try:
+            if scenario.caller is not None:
+                await self._converse()
             for index, step in enumerate(scenario.steps):
                 await self._step(index, step)
                 hung_up = hung_up or step.kind == "hangup"
@@ -462,14 +499,14 @@ class ScenarioRun:
         t0 = self.capture.t0
         wants_text = transcribe_all or bool(self._deferred) or self.scenario.golden.transcripts
         transcribe = None
-        if wants_text and any(t.reply_start is not None for t in self.turns):
+        if wants_text and any(t.reply_start is not None and t.transcript is None for t in self.turns):
             try:
                 transcribe = transcriber(self.scenario, self.target)
             except VoiceDeskError as exc:
                 if self._deferred:
                     self.result.error = self.result.error or str(exc)
         for turn in self.turns:
-            if transcribe is not None and turn.reply_start is not None:
+            if transcribe is not None and turn.reply_start is not None and turn.transcript is None:
                 end = turn.reply_end if turn.reply_end is not None else None
                 audio = self.capture.rx.segment(turn.reply_start - 0.05, end + 0.2 if end is not None else None)
                 try:
@@ -497,6 +534,87 @@ class ScenarioRun:
         if self.call is not None:
             self.result.summary = self.call.summary().to_json()
             self.result.record = self.capture.record(self.result.turns, None)
+
+    # a simulated caller and judges (qa/caller.py, qa/judge.py)
+    async def _converse(self) -> None:
+        from voicedesk.qa.caller import SimulatedCaller
+
+        assert self.scenario.caller is not None
+        self.caller = SimulatedCaller(self, self.scenario.caller, self.seed or 0, self.hearing)
+        try:
+            await self.caller.converse()
+        finally:
+            self.result.conversation = self.caller.conversation.to_json()
+
+    async def _hear_replies(self) -> None:
+        """Transcribe the replies through the shared recognizer's worker (repeated runs): an
+        in-process decoder would stall the calls of the runs still going."""
+        if self.hearing is None:
+            return
+        for turn in self.turns:
+            if turn.reply_start is not None and turn.transcript is None:
+                end = turn.reply_end
+                audio = self.capture.rx.segment(turn.reply_start - 0.05, end + 0.2 if end is not None else None)
+                try:
+                    turn.transcript = await self.hearing.transcribe(audio)
+                except VoiceDeskError as exc:  # the recognizer died: the _settle fallback tries again
+                    logger.warning("transcribing turn %d failed: %s", turn.index, exc)
+
+    async def _conversation_checks(self) -> None:
+        """The caller's end (looped?), its success criteria and the scenario's judged criteria."""
+        caller = self.scenario.caller
+        conversation = self.result.conversation
+        line = caller.line if caller is not None else 0
+        if caller is not None and conversation is not None:
+            check = Check(0, line, "caller", "the conversation ends without the caller looping")
+            check.measured = conversation["ended"]
+            check.passed = conversation.get("looped") is None
+            self.result.checks.append(check)
+        judged = []
+        if caller is not None:
+            for criterion in caller.success:
+                if criterion.kind == "judged":
+                    judged.append(criterion)
+                    continue
+                check = Check(0, criterion.line, criterion.kind, criterion.describe())
+                if criterion.kind == "goal":
+                    check.passed = bool(conversation and conversation["goal_reached"])
+                    check.measured = "goal reached" if check.passed else "goal not reached"
+                else:
+                    said = [self._agent_words(i) for i in range(len(self.turns))]
+                    said += [t.get("heard") for t in (conversation or {}).get("turns", [])]
+                    check.passed = any(normalize(criterion.text) in normalize(s or "") for s in said)
+                    check.measured = "said" if check.passed else "never said"
+                self.result.checks.append(check)
+        judge = self.scenario.judge
+        criteria = tuple(judged) + (judge.criteria if judge is not None else ())
+        if not criteria:
+            return
+        from voicedesk.qa.caller_spec import environment_endpoint
+        from voicedesk.qa.judge import judge as ask_judge
+        from voicedesk.qa.judge import transcript_text
+
+        endpoint = judge.llm if judge is not None else caller.llm if caller is not None else None
+        endpoint = endpoint or environment_endpoint()
+        events = list(self.call.agent_events.events) if self.call is not None and self.call.agent_events else []
+        verdicts = await ask_judge(criteria, endpoint, transcript_text(self.result.turns, conversation), events)
+        for verdict in verdicts:
+            self.result.checks.append(
+                Check(
+                    0,
+                    verdict.criterion.line,
+                    "judged",
+                    f"judged: {verdict.criterion.text}",
+                    measured="judge failed" if verdict.failed_to_judge else ("yes" if verdict.passed else "no"),
+                    passed=verdict.passed,
+                    message=verdict.reason,
+                )
+            )
+
+    def _agent_words(self, index: int) -> str | None:
+        turn = self.turns[index]
+        agent = turn.agent or {}
+        return " ".join(filter(None, (agent.get("response"), turn.transcript))) or None
 
     def finish_record(self) -> CallRecord | None:
         if self.result.record is not None:

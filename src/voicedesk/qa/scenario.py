@@ -27,6 +27,14 @@ import yaml
 
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
+from voicedesk.qa.caller_spec import (
+    CallerSpec,
+    ImpairRuns,
+    JudgeSpec,
+    parse_caller,
+    parse_impair_runs,
+    parse_judge,
+)
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 
@@ -142,6 +150,9 @@ class Scenario:
     stt_mode: str = "constrained"
     vocabulary: tuple[str, ...] = ()
     golden: GoldenPolicy = field(default_factory=GoldenPolicy)
+    caller: CallerSpec | None = None  # a simulated caller talks before the steps run (qa/caller.py)
+    judge: JudgeSpec | None = None  # criteria an LLM decides over the transcript (qa/judge.py)
+    impair_runs: ImpairRuns | None = None  # repeated runs: a seeded share of them impaired
 
     @property
     def where(self) -> str:
@@ -154,6 +165,8 @@ class Scenario:
             if step.say is not None and step.say.text:
                 found.append(step.say.text)
             found.extend(step.contains)
+        if self.caller is not None:
+            found.extend(self.caller.phrases())
         return tuple(found)
 
 
@@ -324,14 +337,23 @@ class _Checker:
             raise self.fail(node, f"{what}: {exc}") from None
 
     def scenario(self, node: yaml.Node, default_name: str) -> Scenario:
-        top = ("name", "target", "ice", "timeout", "media_timeout", "impair", "stt", "vocabulary", "golden", "steps")
+        top = (
+            *("name", "target", "ice", "timeout", "media_timeout", "impair", "stt", "vocabulary", "golden", "steps"),
+            *("caller", "judge", "impair_runs"),
+        )
         keys = self.mapping(node, "scenario", top)
-        if "steps" not in keys:
-            raise self.fail(node, "scenario: missing 'steps' (a list of steps)")
-        steps_node = keys["steps"][1]
-        if not isinstance(steps_node, yaml.SequenceNode) or not steps_node.value:
-            raise self.fail(steps_node, f"steps: expected a list of at least one step, got {self.kind_of(steps_node)}")
-        steps = tuple(self.step(item, i + 1) for i, item in enumerate(steps_node.value))
+        # a simulated caller's conversation may be the whole scenario: steps are then optional
+        caller = parse_caller(self, keys["caller"][1]) if "caller" in keys else None
+        if "steps" not in keys and caller is None:
+            raise self.fail(node, "scenario: missing 'steps' (a list of steps) or 'caller' (a simulated caller)")
+        steps: tuple[Step, ...] = ()
+        if "steps" in keys:
+            steps_node = keys["steps"][1]
+            if not isinstance(steps_node, yaml.SequenceNode) or not steps_node.value:
+                raise self.fail(
+                    steps_node, f"steps: expected a list of at least one step, got {self.kind_of(steps_node)}"
+                )
+            steps = tuple(self.step(item, i + 1) for i, item in enumerate(steps_node.value))
         impair = None
         if "impair" in keys:
             impair = self.text(keys["impair"][1], "impair")
@@ -384,6 +406,9 @@ class _Checker:
             stt_mode=stt,
             vocabulary=self.texts(keys["vocabulary"][1], "vocabulary") if "vocabulary" in keys else (),
             golden=golden,
+            caller=caller,
+            judge=parse_judge(self, keys["judge"][1], caller) if "judge" in keys else None,
+            impair_runs=parse_impair_runs(self, keys["impair_runs"][1]) if "impair_runs" in keys else None,
         )
 
 

@@ -1,0 +1,106 @@
+"""What the caller heard the agent say: a recognizer over the received audio, during the call.
+
+The seam a simulated caller and repeated runs transcribe through. Today the engine is
+pocketsphinx in its worker process (speech/stt.py: it holds the GIL while it decodes, so it
+must not run in the media process); an open-vocabulary recognizer (Whisper) plugs in by
+adding a factory to ``ENGINES`` with the same ``Recognizer`` protocol. One worker serves
+every run of a repeat (started once: a decoder takes ~1 s to build), one utterance at a
+time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from voicedesk.media.pcm import SAMPLE_RATE
+
+logger = logging.getLogger(__name__)
+
+
+class Hearing(Protocol):
+    """Turns received audio (float32, 48 kHz, mono) into text."""
+
+    name: str
+
+    async def transcribe(self, audio: np.ndarray) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+class RecognizerHearing:
+    """Any ``speech.stt.Recognizer`` (begin/feed/finish), started on first use, shared by runs."""
+
+    def __init__(self, name: str, factory: Callable[[], object]) -> None:
+        self.name = name
+        self._factory = factory
+        self._recognizer: object | None = None
+        self._lock = asyncio.Lock()  # one utterance at a time: begin/feed/finish belong together
+
+    async def transcribe(self, audio: np.ndarray) -> str:
+        if audio.size == 0:
+            return ""
+        async with self._lock:
+            recognizer = self._recognizer
+            if recognizer is None:
+                recognizer = self._factory()
+                await recognizer.start()  # type: ignore[attr-defined]
+                self._recognizer = recognizer
+            await recognizer.begin(SAMPLE_RATE)  # type: ignore[attr-defined]
+            await recognizer.feed(audio.astype(np.float32))  # type: ignore[attr-defined]
+            return str(await recognizer.finish())  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        recognizer, self._recognizer = self._recognizer, None
+        if recognizer is not None:
+            await recognizer.close()  # type: ignore[attr-defined]
+
+
+def _pocketsphinx(mode: str, phrases: tuple[str, ...]) -> RecognizerHearing:
+    from voicedesk.speech.stt import SMALL_VOCABULARY, PocketsphinxRecognizer, SttSettings, check_pocketsphinx
+
+    check_pocketsphinx()  # a missing engine is one line before the call, not mid-conversation
+    settings = SttSettings(mode=mode, phrases=tuple(dict.fromkeys((*SMALL_VOCABULARY, *phrases))))
+    return RecognizerHearing(f"pocketsphinx ({mode})", lambda: PocketsphinxRecognizer(settings))
+
+
+# stt mode -> factory(phrases); Whisper (issue 19) adds "whisper" here
+ENGINES: dict[str, Callable[[tuple[str, ...]], Hearing]] = {
+    "constrained": lambda phrases: _pocketsphinx("constrained", phrases),
+    "open": lambda phrases: _pocketsphinx("open", phrases),
+}
+
+
+def hearing_for(mode: str, phrases: tuple[str, ...]) -> Hearing:
+    from voicedesk.errors import ConfigError
+
+    try:
+        factory = ENGINES[mode]
+    except KeyError:
+        raise ConfigError(f"no recognizer {mode!r}: expected one of {', '.join(ENGINES)}") from None
+    return factory(phrases)
+
+
+class HearingPool:
+    """Recognizers shared by the runs of a repeat, one per (mode, vocabulary); closed at the end."""
+
+    def __init__(self) -> None:
+        self._hearings: dict[tuple[str, tuple[str, ...]], Hearing] = {}
+
+    def get(self, mode: str, phrases: tuple[str, ...]) -> Hearing:
+        key = (mode, tuple(sorted(set(phrases))))
+        if key not in self._hearings:
+            self._hearings[key] = hearing_for(mode, key[1])
+        return self._hearings[key]
+
+    async def close(self) -> None:
+        hearings, self._hearings = list(self._hearings.values()), {}
+        for hearing in hearings:
+            try:
+                await hearing.close()
+            except Exception as exc:  # closing one recognizer must not keep the others open
+                logger.warning("closing the recognizer %s failed: %s", hearing.name, exc)
