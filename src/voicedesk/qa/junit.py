@@ -69,3 +69,57 @@ def write_junit(path: str | Path, results: list[dict[str, Any]]) -> None:
         Path(path).write_text(junit_xml(results), encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write the JUnit file {path}: {exc.strerror or exc}") from None
+
+
+def repeat_junit_xml(summaries: list[dict[str, Any]], min_pass_rate: float | None, suite: str = "voicedesk") -> str:
+    """Repeated runs: one testcase per scenario, its pass rate in properties and the message.
+
+    A scenario fails when its pass rate is under ``min_pass_rate`` (every run must pass when
+    there is none); a flaky one (passed only sometimes) says so even when the rate is enough.
+    Judged expectations are labelled ``[judged]``.
+    """
+    from voicedesk.qa.evals import passes, summary_lines
+
+    failing = [s for s in summaries if not passes(s, min_pass_rate)]
+    total_runs = sum(s["runs"] for s in summaries)
+    root = ET.Element("testsuites", name=suite, tests=str(len(summaries)), failures=str(len(failing)), errors="0")
+    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(summaries)), failures=str(len(failing)), errors="0")
+    props = ET.SubElement(ts, "properties")
+    ET.SubElement(props, "property", name="runs", value=str(total_runs))
+    if min_pass_rate is not None:
+        ET.SubElement(props, "property", name="min_pass_rate", value=f"{min_pass_rate:g}")
+    for s in summaries:
+        file = str(s.get("scenario") or "").rsplit(":", 1)[0]
+        case = ET.SubElement(
+            ts, "testcase", classname=f"{suite}.{Path(file).stem}", name=s["name"], file=file, time="0.000"
+        )
+        cprops = ET.SubElement(case, "properties")
+        for name, value in (
+            ("runs", s["runs"]),
+            ("passed", s["passed"]),
+            ("pass_rate", s["pass_rate"]),
+            ("flaky", str(s["flaky"]).lower()),
+        ):
+            ET.SubElement(cprops, "property", name=name, value=str(value))
+        lines = summary_lines(s, min_pass_rate)
+        if s in failing:
+            wanted = f"at least {min_pass_rate * 100:g} %" if min_pass_rate is not None else "every run"
+            element = ET.SubElement(
+                case,
+                "failure",
+                message=f"pass rate {s['pass_rate'] * 100:.0f} % ({s['passed']} of {s['runs']} runs); wanted {wanted}"
+                + (" (flaky)" if s["flaky"] else ""),
+                type="PassRate",
+            )
+            element.text = "\n".join(lines)
+        out = ET.SubElement(case, "system-out")
+        out.text = "\n".join(lines)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_repeat_junit(path: str | Path, summaries: list[dict[str, Any]], min_pass_rate: float | None) -> None:
+    try:
+        Path(path).write_text(repeat_junit_xml(summaries, min_pass_rate), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the JUnit file {path}: {exc.strerror or exc}") from None

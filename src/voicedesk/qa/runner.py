@@ -178,13 +178,7 @@ def transcriber(scenario: Scenario, target: str = ""):  # -> Callable[[np.ndarra
     except ImportError as exc:
         raise PipelineError(f"transcripts need the speech engines (voicedesk.agent.engines): {exc}") from None
     check_pocketsphinx()
-    phrases = tuple(SMALL_VOCABULARY) + scenario.phrases()
-    if target.startswith(("embedded:", "embedded+http:")):
-        # the embedded agents' own replies: what their transcripts should be recognized as
-        with contextlib.suppress(ImportError):
-            from voicedesk.agent.engines.responder import INTENTS, NOTHING_HEARD_REPLY
-
-            phrases += (*(i.reply for i in INTENTS), NOTHING_HEARD_REPLY)
+    phrases = tuple(SMALL_VOCABULARY) + recognizer_phrases(scenario, target)
     settings = SttSettings(mode=scenario.stt_mode, phrases=phrases)
     decoder = build_decoder(settings)
 
@@ -192,6 +186,18 @@ def transcriber(scenario: Scenario, target: str = ""):  # -> Callable[[np.ndarra
         return transcribe(audio, SAMPLE_RATE, settings, decoder=decoder) if audio.size else ""
 
     return run
+
+
+def recognizer_phrases(scenario: Scenario, target: str) -> tuple[str, ...]:
+    """What a constrained recognizer should know for a scenario: its own words, and for the
+    embedded agents their replies (what their transcripts should be recognized as)."""
+    phrases = scenario.phrases()
+    if target.startswith(("embedded:", "embedded+http:")):
+        with contextlib.suppress(ImportError):
+            from voicedesk.agent.engines.responder import INTENTS, NOTHING_HEARD_REPLY
+
+            phrases += (*(i.reply for i in INTENTS), NOTHING_HEARD_REPLY)
+    return phrases
 
 
 def normalize(text: str) -> str:
@@ -230,6 +236,8 @@ class ScenarioRun:
         self.result.seed = self.seed if scenario.caller is not None or seed is not None else None
         self.hearing = hearing
         self._own_hearing = False
+        # None: as before (golden.transcripts decides); repeated runs say whether replies need text
+        self.transcripts_wanted: bool | None = None
         self.caller: Any = None
 
     def prepare(self) -> None:
@@ -241,7 +249,7 @@ class ScenarioRun:
             # a missing recognizer is one line before the call; its worker starts when first needed
             from voicedesk.qa.hearing import hearing_for
 
-            self.hearing = hearing_for(self.scenario.stt_mode, self.scenario.phrases())
+            self.hearing = hearing_for(self.scenario.stt_mode, recognizer_phrases(self.scenario, self.target))
             self._own_hearing = True
 
     async def run(self) -> ScenarioResult:
@@ -498,6 +506,8 @@ class ScenarioRun:
         """Transcribe the replies (after the call: no GIL stalls during it) and settle deferred checks."""
         t0 = self.capture.t0
         wants_text = transcribe_all or bool(self._deferred) or self.scenario.golden.transcripts
+        if self.transcripts_wanted is not None and not transcribe_all:
+            wants_text = self.transcripts_wanted or bool(self._deferred)
         transcribe = None
         if wants_text and any(t.reply_start is not None and t.transcript is None for t in self.turns):
             try:
@@ -549,7 +559,7 @@ class ScenarioRun:
     async def _hear_replies(self) -> None:
         """Transcribe the replies through the shared recognizer's worker (repeated runs): an
         in-process decoder would stall the calls of the runs still going."""
-        if self.hearing is None:
+        if self.hearing is None or self.transcripts_wanted is False:
             return
         for turn in self.turns:
             if turn.reply_start is not None and turn.transcript is None:
@@ -612,9 +622,9 @@ class ScenarioRun:
             )
 
     def _agent_words(self, index: int) -> str | None:
+        """What the agent said in a turn: its own report where it sent one, else what was recognized."""
         turn = self.turns[index]
-        agent = turn.agent or {}
-        return " ".join(filter(None, (agent.get("response"), turn.transcript))) or None
+        return (turn.agent or {}).get("response") or turn.transcript
 
     def finish_record(self) -> CallRecord | None:
         if self.result.record is not None:
