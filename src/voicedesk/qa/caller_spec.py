@@ -303,7 +303,8 @@ def _criteria(checker: _Checker, node: yaml.Node, what: str, allow_goal: bool) -
     return tuple(out)
 
 
-def parse_caller(checker: _Checker, node: yaml.Node) -> CallerSpec:
+def parse_caller(checker: _Checker, node: yaml.Node, line: int | None = None) -> CallerSpec:
+    """``line``: where ``caller:`` is written (the block's own first line when not given)."""
     keys = checker.mapping(node, "caller", CALLER_KEYS)
     rules = ()
     if "rules" in keys:
@@ -346,7 +347,7 @@ def parse_caller(checker: _Checker, node: yaml.Node) -> CallerSpec:
         if listen <= 0:
             raise checker.fail(keys["listen"][1], f"caller.listen: expected seconds > 0, got {listen:g}")
     return CallerSpec(
-        line=node.start_mark.line + 1,
+        line=line if line is not None else node.start_mark.line + 1,
         persona=persona,
         goal=checker.text(keys["goal"][1], "caller.goal") if "goal" in keys else "",
         max_turns=_whole(checker, keys["max_turns"][1], "caller.max_turns", 1, 200) if "max_turns" in keys else 6,

@@ -343,7 +343,9 @@ class _Checker:
         )
         keys = self.mapping(node, "scenario", top)
         # a simulated caller's conversation may be the whole scenario: steps are then optional
-        caller = parse_caller(self, keys["caller"][1]) if "caller" in keys else None
+        caller = None
+        if "caller" in keys:
+            caller = parse_caller(self, keys["caller"][1], keys["caller"][0].start_mark.line + 1)
         if "steps" not in keys and caller is None:
             raise self.fail(node, "scenario: missing 'steps' (a list of steps) or 'caller' (a simulated caller)")
         steps: tuple[Step, ...] = ()
