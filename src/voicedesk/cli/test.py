@@ -84,6 +84,14 @@ def _print_result(result: dict[str, Any]) -> None:
             f"{voice_to_voice_text(v2v)}{own}; heard {turn.get('transcript')!r}",
             file=sys.stderr,
         )
+    conversation = result.get("conversation")
+    if conversation:
+        from voicedesk.qa.html import conversation_rows
+
+        for at, who, words, source, latency in conversation_rows(conversation, result["turns"]):
+            when = f"{at / 1000:6.2f} s" if at is not None else "      "
+            print(f"  {when} {who:6} {words!r} ({source}){'; ' + latency if latency else ''}", file=sys.stderr)
+        print(f"  conversation ended: {conversation['ended']}", file=sys.stderr)
     golden = result.get("golden")
     if golden:
         for diff in golden["differences"]:

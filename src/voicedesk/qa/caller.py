@@ -212,6 +212,7 @@ class ConversationTurn:
     said: str | None = None
     why: str = ""
     caller_response_ms: float | None = None  # the agent stopped -> the caller started (from audio)
+    spoken: bool = False  # said over the call (a looping caller's last line is not)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -221,6 +222,7 @@ class ConversationTurn:
             "said": self.said,
             "why": self.why,
             "caller_response_ms": None if self.caller_response_ms is None else round(self.caller_response_ms, 1),
+            "spoken": self.spoken,
         }
 
 
@@ -314,6 +316,7 @@ class SimulatedCaller:
                 start, end = await self.run._play(clip, repr(text))
                 turn = self.run._turn(Step(kind="say", line=spec.line, say=Utterance(text=text)), start, end)
                 self.run.turns.append(turn)
+                entry.spoken = True
                 if previous is not None and previous.reply_end is not None:
                     entry.caller_response_ms = (turn.utterance_start - previous.reply_end) * 1000.0
                 previous = turn

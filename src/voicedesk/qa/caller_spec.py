@@ -229,7 +229,7 @@ def llm_endpoint(checker: _Checker, keys: dict[str, tuple[yaml.Node, yaml.Node]]
     model = env.get("VOICEDESK_LLM_MODEL") or DEFAULT_LLM_MODEL
     if "llm_model" in keys:
         model = checker.text(keys["llm_model"][1], f"{what}.llm_model")
-    key_env = KEY_VARIABLES
+    key_env: tuple[str, ...] = KEY_VARIABLES
     if "llm_key_env" in keys:
         node = keys["llm_key_env"][1]
         name = checker.text(node, f"{what}.llm_key_env")
@@ -306,7 +306,7 @@ def _criteria(checker: _Checker, node: yaml.Node, what: str, allow_goal: bool) -
 def parse_caller(checker: _Checker, node: yaml.Node, line: int | None = None) -> CallerSpec:
     """``line``: where ``caller:`` is written (the block's own first line when not given)."""
     keys = checker.mapping(node, "caller", CALLER_KEYS)
-    rules = ()
+    rules: tuple[Rule, ...] = ()
     if "rules" in keys:
         rules_node = keys["rules"][1]
         if not isinstance(rules_node, yaml.SequenceNode) or not rules_node.value:

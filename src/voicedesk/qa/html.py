@@ -283,6 +283,10 @@ def render_report(
             "the utterance ended (an echo, or an agent talking over the caller).</p>"
         )
 
+    conversation = (result or {}).get("conversation")
+    if conversation:
+        out.append(conversation_section(conversation, turns))
+
     if agent_turns:
         out.append("<h2>Agent turns (as the agent reported them)</h2>")
         rows = [
@@ -320,3 +324,57 @@ def render_report(
         out.append("<h2>Files</h2><ul>" + "".join(f'<li><a href="{esc(f)}">{esc(f)}</a></li>' for f in files) + "</ul>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def conversation_rows(conversation: dict[str, Any], turns: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """A simulated caller's conversation in order: (time ms, who, words, where the words came from,
+    latency text). Times and latencies are from the audio at this end of the call."""
+    entries = conversation.get("turns", [])
+    spoken = [i for i, e in enumerate(entries) if e.get("spoken")]
+    rows: list[tuple[Any, ...]] = []
+    if entries and entries[0].get("heard"):  # the caller listened first: the agent's greeting
+        first = entries[0]
+        rows.append((None, "agent", first["heard"], first.get("heard_from"), "before the caller spoke"))
+    for k, turn in enumerate(turns):
+        entry = entries[spoken[k]] if k < len(spoken) else {}
+        response = entry.get("caller_response_ms")
+        rows.append(
+            (
+                turn.get("utterance_start_ms"),
+                "caller",
+                entry.get("said") or turn.get("said"),
+                entry.get("why"),
+                f"{response:.0f} ms after the agent stopped" if response is not None else "",
+            )
+        )
+        after = spoken[k] + 1 if k < len(spoken) else None
+        heard = entries[after] if after is not None and after < len(entries) else {}
+        words = heard.get("heard") or (turn.get("agent") or {}).get("response") or turn.get("transcript")
+        source = heard.get("heard_from") or ("agent events" if (turn.get("agent") or {}).get("response") else "")
+        v2v = turn.get("voice_to_voice_ms")
+        if turn.get("reply_start_ms") is not None or words:
+            rows.append(
+                (
+                    turn.get("reply_start_ms"),
+                    "agent",
+                    words,
+                    source or "recognizer",
+                    f"voice-to-voice {v2v:.0f} ms" if v2v is not None else "",
+                )
+            )
+    return rows
+
+
+def conversation_section(conversation: dict[str, Any], turns: Sequence[dict[str, Any]]) -> str:
+    rows = [tuple(esc(c) for c in row) for row in conversation_rows(conversation, turns)]
+    ended = conversation.get("ended") or ""
+    head = (
+        f"<h2>Conversation ({esc(conversation.get('caller'))} caller, seed {esc(conversation.get('seed'))})</h2>"
+        f"<p>Ended: {esc(ended)}{' — goal reached' if conversation.get('goal_reached') else ''}</p>"
+    )
+    note = (
+        '<p class="note">times: ms since the call started, where each utterance was found in the audio sent '
+        "and received; the caller's response time runs from the end of the agent's audio to the start of the "
+        "caller's.</p>"
+    )
+    return head + table(rows, ("at ms", "who", "words", "words from / why", "latency")) + note

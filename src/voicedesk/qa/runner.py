@@ -249,7 +249,7 @@ class ScenarioRun:
             # a missing recognizer is one line before the call; its worker starts when first needed
             from voicedesk.qa.hearing import hearing_for
 
-            self.hearing = hearing_for(self.scenario.stt_mode, recognizer_phrases(self.scenario, self.target))
+            self.hearing = hearing_for(self.scenario.stt_mode, recognizer_phrases(self.scenario, self.target or ""))
             self._own_hearing = True
 
     async def run(self) -> ScenarioResult:
