@@ -272,6 +272,9 @@ class SimulatedCaller:
     async def converse(self) -> Conversation:
         call = self._call
         call.add_listener(self.ears)
+        if self.hearing is not None and not self._uses_events():
+            # no events channel: every turn needs the recognizer; load it before the first, not in it
+            await self.hearing.start()
         try:
             await self._converse()
         finally:

@@ -27,6 +27,8 @@ class Hearing(Protocol):
 
     name: str
 
+    async def start(self) -> None: ...  # load the engine now (idempotent), not in the first turn
+
     async def transcribe(self, audio: np.ndarray) -> str: ...
 
     async def close(self) -> None: ...
@@ -41,15 +43,22 @@ class RecognizerHearing:
         self._recognizer: object | None = None
         self._lock = asyncio.Lock()  # one utterance at a time: begin/feed/finish belong together
 
+    async def start(self) -> None:
+        async with self._lock:
+            await self._started()
+
+    async def _started(self) -> object:
+        if self._recognizer is None:
+            recognizer = self._factory()
+            await recognizer.start()  # type: ignore[attr-defined]
+            self._recognizer = recognizer
+        return self._recognizer
+
     async def transcribe(self, audio: np.ndarray) -> str:
         if audio.size == 0:
             return ""
         async with self._lock:
-            recognizer = self._recognizer
-            if recognizer is None:
-                recognizer = self._factory()
-                await recognizer.start()  # type: ignore[attr-defined]
-                self._recognizer = recognizer
+            recognizer = await self._started()
             await recognizer.begin(SAMPLE_RATE)  # type: ignore[attr-defined]
             await recognizer.feed(audio.astype(np.float32))  # type: ignore[attr-defined]
             return str(await recognizer.finish())  # type: ignore[attr-defined]
