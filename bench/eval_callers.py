@@ -112,8 +112,11 @@ async def main() -> None:
         for k in ks:
             d = show(f"2  K={k} voice-to-voice", pooled(by_k[k], "voice_to_voice_ms"))
             failed = sum(1 for r in by_k[k] if not r["passed"])
-            ratio = d["p50"] / base if base and d["p50"] else None
-            print(f"   K={k}: p50 ratio to K={ks[0]}: {ratio:.2f}; runs failed: {failed}/{len(by_k[k])}", flush=True)
+            ratio = f"{d['p50'] / base:.2f}" if base and d["p50"] else "n/a"
+            print(f"   K={k}: p50 ratio to K={ks[0]}: {ratio}; runs failed: {failed}/{len(by_k[k])}", flush=True)
+            for r in by_k[k]:
+                if not r["passed"]:
+                    print(f"     run {r['run']}: {r['error'] or r.get('conversation', {}).get('ended')}", flush=True)
 
 
 if __name__ == "__main__":

@@ -292,11 +292,11 @@ class SimulatedCaller:
             if index == 1 and spec.opening:
                 decision: Decision | None = Decision(spec.opening, why="opening")
             else:
-                await self._listen(entry, previous, heard_since)
+                await self._listen(entry, previous, heard_since, spec.greeting_s if index == 1 else spec.listen_s)
                 if self._agent_ended():
                     if entry.heard is None:
                         conv.turns.pop()
-                    conv.ended = "the agent ended the call"
+                    self._end_by_agent()
                     return
                 decision = await self._decide(entry.heard, index)
             if decision is None:
@@ -331,12 +331,20 @@ class SimulatedCaller:
                 conv.ended = "the caller reached its goal"
                 return
             if self._agent_ended():
-                conv.ended = "the agent ended the call"
+                self._end_by_agent()
                 return
         conv.ended = f"max_turns ({spec.max_turns}) reached"
 
     def _agent_ended(self) -> bool:
         return self._call.state.is_final or self.ears.ended()
+
+    def _end_by_agent(self) -> None:
+        """The agent hung up (its signaling said so, or it ended its session), or the call failed."""
+        call = self._call
+        if call.state.is_final and call.peer_hung_up_at_ms is None and not self.ears.ended():
+            self.conversation.ended = f"the call failed: {call.reason or 'it ended'}"
+            raise VoiceDeskError(f"the call failed during the conversation: {call.reason or 'it ended'}")
+        self.conversation.ended = "the agent ended the call"
 
     async def _decide(self, heard: str | None, index: int) -> Decision | None:
         if self.rules is not None:  # an LLM caller's rules are tried first
@@ -345,11 +353,12 @@ class SimulatedCaller:
                 return decision
         return await self.brain.decide(heard, index)
 
-    async def _listen(self, entry: ConversationTurn, turn: Turn | None, since: float) -> None:
-        """Wait for the agent's reply (after ``since``) to start and end, and hear its words."""
+    async def _listen(self, entry: ConversationTurn, turn: Turn | None, since: float, wait_s: float) -> None:
+        """Wait ``wait_s`` for the agent's reply (after ``since``) to start, then for it to end, and hear
+        its words."""
         rx = self.run.capture.rx
         events = self._uses_events()
-        deadline = time.monotonic() + self.spec.listen_s
+        deadline = time.monotonic() + wait_s
         start = end = None
         while True:
             runs = [r for r in speech_runs(rx, since, hang_ms=REPLY_HANG_MS) if r.start >= since - 0.03]

@@ -7,6 +7,7 @@ A simulated caller talks to the agent turn by turn (qa/caller.py runs it)::
       goal: get the card blocked
       max_turns: 6
       opening: hello I lost my card                 # said first; else the caller listens first
+      greeting: 3                                   # (no opening) seconds to wait for a greeting
       voice: {name: en-us, rate: 150, pitch: 40, volume: 100}
       seed: 7
       rules:                                        # a rule-driven caller: offline, deterministic
@@ -130,6 +131,7 @@ class CallerSpec:
     max_turns: int = 6
     opening: str | None = None
     listen_s: float = 15.0  # how long one turn waits for the agent to start and finish a reply
+    greeting_s: float = 3.0  # without an opening: how long the caller waits for a greeting first
     voice: CallerVoice = field(default_factory=CallerVoice)
     seed: int = 0
     rules: tuple[Rule, ...] = ()
@@ -179,6 +181,7 @@ CALLER_KEYS = (
     "max_turns",
     "opening",
     "listen",
+    "greeting",
     "voice",
     "seed",
     "rules",
@@ -346,7 +349,11 @@ def parse_caller(checker: _Checker, node: yaml.Node, line: int | None = None) ->
         listen = checker.number(keys["listen"][1], "caller.listen")
         if listen <= 0:
             raise checker.fail(keys["listen"][1], f"caller.listen: expected seconds > 0, got {listen:g}")
+    greeting = 3.0
+    if "greeting" in keys:
+        greeting = checker.number(keys["greeting"][1], "caller.greeting")
     return CallerSpec(
+        greeting_s=greeting,
         line=line if line is not None else node.start_mark.line + 1,
         persona=persona,
         goal=checker.text(keys["goal"][1], "caller.goal") if "goal" in keys else "",

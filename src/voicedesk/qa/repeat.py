@@ -98,8 +98,17 @@ async def run_repeated(
     try:
         tasks = [owner.spawn(one(i), f"run-{i + 1}") for i in range(times)]
         await asyncio.wait(tasks)
-        for task in tasks:
-            if not task.cancelled() and task.exception() is not None:
+        for index, task in enumerate(tasks):
+            if task.cancelled() and results[index] is None:
+                # cancelled from inside (a library's CancelledError), not by our caller: a failed run, not a gap
+                logger.warning("run %d of %s was cancelled from inside", index + 1, scenario.name)
+                lost = ScenarioResult(scenario.name, scenario.where, target or scenario.target or "", run=index + 1)
+                lost.error = "the run was cancelled before it finished"
+                lost.seed = run_seed(scenario, index, seed)
+                results[index] = lost
+                if on_result is not None:
+                    on_result(lost)
+            elif not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]  # a bug, not a failed run (runs catch their own)
     finally:
         await owner.cancel_all()

@@ -408,8 +408,9 @@ class ScenarioRun:
             await asyncio.wait({sent}, timeout=0.1)
             if not sent.done() and (self.call is None or self.call.state.is_final or time.monotonic() > deadline):
                 sent.cancel()
-                reason = (self.call.reason if self.call is not None else None) or "the audio was not sent"
-                raise VoiceDeskError(f"the call ended while sending {what}: {reason}")
+        if sent.cancelled():  # by us above, or by the track stopping with the call: not our task's cancellation
+            reason = (self.call.reason if self.call is not None else None) or "the audio was not sent"
+            raise VoiceDeskError(f"the call ended while sending {what}: {reason}")
         return sent.result()
 
     def _turn(self, step: Step, start: float, end: float) -> Turn:

@@ -42,6 +42,7 @@ class PanelContext:
     current_bridge: Callable[[], CallBridge | None]  # the call on screen, if any
     # run repaint-heavy work between outgoing packets during a call (see gui/paint_gate.py)
     paint: Callable[[Callable[[], None]], None] = _run_now
+    dialed_target: Callable[[], str] = lambda: ""  # what the dialer holds now (the QA tab's runs call it)
 
 
 def heading(text: str) -> QLabel:
