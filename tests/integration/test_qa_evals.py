@@ -16,6 +16,7 @@ from aiohttp import web
 from tests.helpers.net import free_port
 from tests.helpers.processes import voicedesk
 from tests.helpers.stub_server import StubServer
+from voicedesk.cli import main
 from voicedesk.qa.repeat import impaired, run_seed
 from voicedesk.qa.runner import run_scenario
 from voicedesk.qa.scenario import parse_scenarios
@@ -112,9 +113,9 @@ def check_rule_caller(data: dict) -> None:
     # what the caller heard is the agent's own report of its words, and its answer came from the rule
     assert second["heard"] == "The weather is sunny and warm today." and second["heard_from"] == "agent events"
     assert second["said"] in ("thank you", "thanks") and second["why"] == "rule at line 9"
-    # agent stopped -> caller started, from the audio both ways: a real gap, well under the 700 ms
-    # of silence the caller would wait for without the agent's events
-    assert 0 < second["caller_response_ms"] < 3000
+    # agent stopped -> caller started, from the audio both ways: the caller waited for the end of the
+    # agent's audio, not only for its report (its speed is a figure: bench/eval_callers.py)
+    assert second["caller_response_ms"] > 0
     # both utterances are turns of the call, timed from audio like scripted ones
     assert [t["said"] for t in data["turns"]] == ["'what is the weather today'", repr(second["said"])]
     assert data["turns"][0]["voice_to_voice_ms"] > 100  # the agent needs time to hear and answer
@@ -171,7 +172,9 @@ def check_llm_caller(data: dict) -> None:
     assert data["passed"] is False  # the judge said no
 
 
-def test_repeated_runs_report_the_true_share_of_impaired_runs_and_a_failing_llm_costs_only_its_runs(tmp_path, llm):
+def test_repeated_runs_report_the_true_share_of_impaired_runs_and_a_failing_llm_costs_only_its_runs(
+    tmp_path, llm, capsys
+):
     scenario_file = tmp_path / "echo.yaml"
     scenario_file.write_text(
         "name: echo-impaired\ntarget: embedded:echo\nimpair_runs: {share: 0.5, impair: up.loss=100%}\n"
@@ -186,12 +189,12 @@ def test_repeated_runs_report_the_true_share_of_impaired_runs_and_a_failing_llm_
         f"  llm_url: {llm.url}/bad/v1\n  llm_stream: false\n"
     )
     [scenario] = parse_scenarios(scenario_file.read_text(), str(scenario_file))
-    runs, seed = 6, 20
+    runs, seed = 4, 5
     truth = [impaired(scenario, run_seed(scenario, i, seed)) is not None for i in range(runs)]
     assert 0 < sum(truth) < runs  # the seed picks some of each: the check below can fail
     results, junit = tmp_path / "results", tmp_path / "junit.xml"
     done = voicedesk(
-        *("test", str(scenario_file), str(llm_file), "--repeat", str(runs), "--parallel", "3", "--seed", str(seed)),
+        *("test", str(scenario_file), str(llm_file), "--repeat", str(runs), "--parallel", "4", "--seed", str(seed)),
         *("--results", str(results), "--junit", str(junit), "--min-pass-rate", "0.5", "--json"),
         timeout=150,
     )
@@ -210,7 +213,7 @@ def test_repeated_runs_report_the_true_share_of_impaired_runs_and_a_failing_llm_
     cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
     props = {p.get("name"): p.get("value") for p in cases["echo-impaired"].find("properties")}
     assert props["pass_rate"] == str(round(clean / runs, 4)) and props["flaky"] == "true"
-    # 4 of 6 is over --min-pass-rate 0.5: no failure element, but flaky all the same
+    # 2 of 4 is --min-pass-rate 0.5: no failure element, but flaky all the same
     assert (cases["echo-impaired"].find("failure") is None) == (clean / runs >= 0.5)
     assert f"{clean} of {runs} runs passed" in done.stderr and "FLAKY" in done.stderr
 
@@ -231,13 +234,14 @@ def test_repeated_runs_report_the_true_share_of_impaired_runs_and_a_failing_llm_
         "".join(json.dumps({**json.loads(line), "passed": True, "checks": []}) + "\n" for line in echo_lines * 5)
     )
     page = tmp_path / "compare.html"
-    compared = voicedesk("compare", str(base), str(results), "--html", str(page), "--json", timeout=60)
-    assert compared.returncode == 1, compared.stderr
-    rows = json.loads(compared.stdout)["rows"]
+    capsys.readouterr()
+    assert main(["compare", str(base), str(results), "--html", str(page), "--json"]) == 1  # in-process: no start-up
+    compared = capsys.readouterr()
+    rows = json.loads(compared.out)["rows"]
     rate = next(r for r in rows if r["scenario"] == "echo-impaired" and r["metric"] == "scenario passed")
     assert rate["a"] == f"{5 * runs}/{5 * runs} (100 %)" and rate["regression"] is True and rate["p"] < 0.05
-    assert "REGRESSION echo-impaired · scenario passed" in compared.stderr
-    assert "only in B: dead-llm" in compared.stderr
+    assert "REGRESSION echo-impaired · scenario passed" in compared.err
+    assert "only in B: dead-llm" in compared.err
     assert "Fisher" in page.read_text()
 
 
