@@ -63,6 +63,12 @@ def normalize(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
 
 
+def said_in(words: str, text: str) -> bool:
+    """``words`` occur in ``text`` (case and punctuation aside). The number normaliser of the
+    transcripts work (speech/text.py) replaces this when it lands."""
+    return normalize(words) in normalize(text)
+
+
 @dataclass(frozen=True)
 class Decision:
     say: str | None
@@ -74,7 +80,7 @@ class Decision:
 # --- brains --------------------------------------------------------------------
 def condition_holds(when: Condition, heard: str | None, turn: int) -> bool:
     text = normalize(heard or "")
-    if when.contains and not any(normalize(c) in text for c in when.contains):
+    if when.contains and not any(said_in(c, text) for c in when.contains):
         return False
     if when.matches and re.search(when.matches, heard or "", re.IGNORECASE) is None:
         return False

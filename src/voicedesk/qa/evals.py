@@ -41,10 +41,12 @@ def failure_kind(check: dict[str, Any]) -> str:
         return "too slow"
     if kind in NETWORK_CHECKS:
         return "bad network"
-    if kind in ("transcript", "agent_said", "agent_transcript"):
+    if kind in ("transcript", "agent_said", "expect_agent_transcript"):
         return "wrong words"
-    if kind in ("tool_call", "expect_tool_call"):
+    if kind in ("tool_call", "expect_tool_call"):  # the agent-events work's check kinds
         return "tool not called"
+    if kind == "expect_event":
+        return "event not seen"
     if kind == "judged":
         return "judge failed" if check.get("measured") == "judge failed" else "judge said no"
     if kind == "goal":

@@ -11,13 +11,17 @@ time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from voicedesk.media.pcm import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from voicedesk.qa.scenario import Scenario
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +86,18 @@ ENGINES: dict[str, Callable[[tuple[str, ...]], Hearing]] = {
     "constrained": lambda phrases: _pocketsphinx("constrained", phrases),
     "open": lambda phrases: _pocketsphinx("open", phrases),
 }
+
+
+def reply_phrases(scenario: Scenario, target: str) -> tuple[str, ...]:
+    """What a constrained recognizer should know to hear a scenario's agent: the scenario's own
+    words and, for the embedded agents, their replies."""
+    phrases = scenario.phrases()
+    if target.startswith(("embedded:", "embedded+http:")):
+        with contextlib.suppress(ImportError):
+            from voicedesk.agent.engines.responder import INTENTS, NOTHING_HEARD_REPLY
+
+            phrases += (*(i.reply for i in INTENTS), NOTHING_HEARD_REPLY)
+    return phrases
 
 
 def hearing_for(mode: str, phrases: tuple[str, ...]) -> Hearing:

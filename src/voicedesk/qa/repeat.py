@@ -22,8 +22,8 @@ from typing import Any
 
 from voicedesk.config import IceConfig
 from voicedesk.errors import VoiceDeskError
-from voicedesk.qa.hearing import HearingPool
-from voicedesk.qa.runner import ScenarioResult, ScenarioRun, recognizer_phrases
+from voicedesk.qa.hearing import HearingPool, reply_phrases
+from voicedesk.qa.runner import ScenarioResult, ScenarioRun
 from voicedesk.qa.scenario import Scenario
 from voicedesk.tasks import TaskOwner
 
@@ -82,7 +82,7 @@ async def run_repeated(
             run = ScenarioRun(this, target, ice, headers, seed=s, hearing=None)
             # replies are transcribed in the shared worker, not in this process (see the module's doc)
             try:
-                run.hearing = pool.get(scenario.stt_mode, recognizer_phrases(scenario, run.target or ""))
+                run.hearing = pool.get(scenario.stt_mode, reply_phrases(scenario, run.target or ""))
             except VoiceDeskError as exc:  # no recognizer: a check that needs one says so, as in one run
                 logger.info("no recognizer for the repeated runs: %s", exc)
             run.transcripts_wanted = wants_text(scenario)

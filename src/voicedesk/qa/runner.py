@@ -178,7 +178,13 @@ def transcriber(scenario: Scenario, target: str = ""):  # -> Callable[[np.ndarra
     except ImportError as exc:
         raise PipelineError(f"transcripts need the speech engines (voicedesk.agent.engines): {exc}") from None
     check_pocketsphinx()
-    phrases = tuple(SMALL_VOCABULARY) + recognizer_phrases(scenario, target)
+    phrases = tuple(SMALL_VOCABULARY) + scenario.phrases()
+    if target.startswith(("embedded:", "embedded+http:")):
+        # the embedded agents' own replies: what their transcripts should be recognized as
+        with contextlib.suppress(ImportError):
+            from voicedesk.agent.engines.responder import INTENTS, NOTHING_HEARD_REPLY
+
+            phrases += (*(i.reply for i in INTENTS), NOTHING_HEARD_REPLY)
     settings = SttSettings(mode=scenario.stt_mode, phrases=phrases)
     decoder = build_decoder(settings)
 
@@ -186,18 +192,6 @@ def transcriber(scenario: Scenario, target: str = ""):  # -> Callable[[np.ndarra
         return transcribe(audio, SAMPLE_RATE, settings, decoder=decoder) if audio.size else ""
 
     return run
-
-
-def recognizer_phrases(scenario: Scenario, target: str) -> tuple[str, ...]:
-    """What a constrained recognizer should know for a scenario: its own words, and for the
-    embedded agents their replies (what their transcripts should be recognized as)."""
-    phrases = scenario.phrases()
-    if target.startswith(("embedded:", "embedded+http:")):
-        with contextlib.suppress(ImportError):
-            from voicedesk.agent.engines.responder import INTENTS, NOTHING_HEARD_REPLY
-
-            phrases += (*(i.reply for i in INTENTS), NOTHING_HEARD_REPLY)
-    return phrases
 
 
 def normalize(text: str) -> str:
@@ -247,9 +241,9 @@ class ScenarioRun:
                 self._clips[i] = render(step.say, self._voice)
         if self.scenario.caller is not None and self.hearing is None:
             # a missing recognizer is one line before the call; its worker starts when first needed
-            from voicedesk.qa.hearing import hearing_for
+            from voicedesk.qa.hearing import hearing_for, reply_phrases
 
-            self.hearing = hearing_for(self.scenario.stt_mode, recognizer_phrases(self.scenario, self.target or ""))
+            self.hearing = hearing_for(self.scenario.stt_mode, reply_phrases(self.scenario, self.target or ""))
             self._own_hearing = True
 
     async def run(self) -> ScenarioResult:
@@ -581,6 +575,8 @@ class ScenarioRun:
             check.measured = conversation["ended"]
             check.passed = conversation.get("looped") is None
             self.result.checks.append(check)
+        from voicedesk.qa.caller import said_in
+
         judged = []
         if caller is not None:
             for criterion in caller.success:
@@ -594,7 +590,7 @@ class ScenarioRun:
                 else:
                     said = [self._agent_words(i) for i in range(len(self.turns))]
                     said += [t.get("heard") for t in (conversation or {}).get("turns", [])]
-                    check.passed = any(normalize(criterion.text) in normalize(s or "") for s in said)
+                    check.passed = any(said_in(criterion.text, s or "") for s in said)
                     check.measured = "said" if check.passed else "never said"
                 self.result.checks.append(check)
         judge = self.scenario.judge
