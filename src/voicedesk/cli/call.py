@@ -25,6 +25,7 @@ from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaLost, MediaResumed
 from voicedesk.rtc.sdp.edit import command_editor
 from voicedesk.rtc.signaling import header_problem, selectable_kinds, targets_usage
 from voicedesk.rtc.spec import CallSpec
+from voicedesk.rtc.telephone_event import DtmfReceived
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -152,6 +153,20 @@ def progress(event: CallEvent) -> None:
             file=sys.stderr,
             flush=True,
         )
+    elif isinstance(event, DtmfReceived):
+        print(
+            f"[{event.t_ms:7.0f} ms] DTMF {event.tone!r} received as an RFC 4733 event ({event.duration_ms:.0f} ms"
+            f"{'' if event.ended else ', its end packets lost'})",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif isinstance(event, AgentEventReceived) and event.type == "dtmf":
+        heard = event.event
+        print(
+            f"[{event.t_ms:7.0f} ms] agent heard DTMF {heard.get('tone')!r} ({heard.get('duration_ms')} ms)",
+            file=sys.stderr,
+            flush=True,
+        )
     elif isinstance(event, AgentEventReceived) and event.type == "turn":
         turn = event.event
         v2v = (turn.get("latency_ms") or {}).get("voice_to_voice")
@@ -248,8 +263,13 @@ async def run(args: argparse.Namespace) -> int:
         print_summary(summary)
         for line in audio.summary_lines():
             print(line)
+        dtmf = audio.dtmf_line(summary.get("dtmf"))
+        if dtmf:
+            print(dtmf)
     if error is not None:
         print(f"voicedesk: {error}", file=sys.stderr)
+        return 1
+    if audio.failure is not None:  # already said
         return 1
     if summary["final_state"] == "failed":
         print(f"voicedesk: {summary['reason']}", file=sys.stderr)

@@ -390,8 +390,23 @@ class ScenarioRun:
         elif step.kind == "impair":
             if call.impairment_now() is not None:  # a scenario with an impair step is placed through the relay
                 call.update_impairment(step.impair or "")
+        elif step.kind == "dtmf":
+            await self._press(step)
         elif step.kind == "hangup":
             await call.hangup()
+
+    async def _press(self, step: Step) -> None:
+        """Send the keys (rfc4733 to a peer without telephone-event fails the scenario in one
+        line) and wait until they are out, as a ``say`` step waits for its audio."""
+        assert self.call is not None and step.dtmf is not None
+        keys = step.dtmf
+        sending = self.call.send_dtmf(keys.tones, keys.mode, duration=keys.duration_ms, inter_tone_gap=keys.gap_ms)
+        if sending.note:
+            logger.info("step DTMF: %s", sending.note)
+        deadline = time.monotonic() + sending.seconds + 10.0
+        # polled: the keys go out with the packets (events) or the frames (in-band), neither sets an event
+        while self.call.keypad.pending and not self.call.state.is_final and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     async def _play(self, clip: np.ndarray, what: str) -> tuple[float, float]:
         """Send a clip; a call that ends meanwhile (the peer hung up) stops the wait, not hangs it."""

@@ -27,6 +27,7 @@ import yaml
 
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
+from voicedesk.media.dtmf import validate_digits
 from voicedesk.qa.caller_spec import (
     CallerSpec,
     ImpairRuns,
@@ -35,6 +36,7 @@ from voicedesk.qa.caller_spec import (
     parse_impair_runs,
     parse_judge,
 )
+from voicedesk.rtc.call_dtmf import check_mode
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 
@@ -58,8 +60,8 @@ METRICS: dict[str, str] = {
     "mos": "E-model MOS estimate",
     "rx_gap_ms": "received audio missing (frame timestamp gaps)",
 }
-NEEDS_CALL = ("say", "wait_reply", "barge_in", "impair")
-STEP_KINDS = ("say", "wait_reply", "expect_transcript", "expect", "silence", "barge_in", "impair", "hangup")
+NEEDS_CALL = ("say", "wait_reply", "barge_in", "impair", "dtmf")
+STEP_KINDS = ("say", "wait_reply", "expect_transcript", "expect", "silence", "barge_in", "impair", "dtmf", "hangup")
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,16 @@ class Utterance:
 
 
 @dataclass(frozen=True)
+class Dtmf:
+    """Keys to press: ``mode`` inband, rfc4733 or auto (rtc/call_dtmf.py)."""
+
+    tones: str
+    mode: str = "auto"
+    duration_ms: float = 100.0
+    gap_ms: float = 70.0
+
+
+@dataclass(frozen=True)
 class Step:
     kind: str
     line: int
@@ -110,8 +122,11 @@ class Step:
     seconds: float = 0.0
     after_ms: float = 500.0
     impair: str | None = None
+    dtmf: Dtmf | None = None
 
     def describe(self) -> str:
+        if self.kind == "dtmf" and self.dtmf is not None:
+            return f"DTMF {self.dtmf.tones!r} ({self.dtmf.mode})"
         if self.kind == "say" and self.say is not None:
             return f"say {self.say.describe()}"
         if self.kind == "barge_in" and self.say is not None:
@@ -325,10 +340,37 @@ class _Checker:
                 after_ms=self.number(keys["after_ms"][1], f"{what}.after_ms") if "after_ms" in keys else 500.0,
                 timeout=self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 15.0,
             )
+        if kind == "dtmf":
+            return Step(kind=kind, line=line, dtmf=self.dtmf(value, what))
         # impair
         spec = self.text(value, what) if not (isinstance(value, yaml.ScalarNode) and value.value == "") else ""
         self.impairment(value, spec, what)
         return Step(kind=kind, line=line, impair=spec)
+
+    def dtmf(self, node: yaml.Node, what: str) -> Dtmf:
+        """``dtmf: "12#"`` or ``dtmf: {tones: "12#", mode: rfc4733, duration_ms: 100, gap_ms: 70}``."""
+        if isinstance(node, yaml.MappingNode):
+            keys = self.mapping(node, what, ("tones", "mode", "duration_ms", "gap_ms"))
+            if "tones" not in keys:
+                raise self.fail(node, f"{what}: missing 'tones' (the keys to press, e.g. \"12#\")")
+            tones_node = keys["tones"][1]
+        else:
+            keys, tones_node = {}, node
+        try:
+            tones = validate_digits(self.text(tones_node, f"{what}.tones"))
+            mode = check_mode(self.text(keys["mode"][1], f"{what}.mode")) if "mode" in keys else "auto"
+        except ScenarioError:
+            raise
+        except ConfigError as exc:
+            raise self.fail(tones_node if "mode" not in keys else keys["mode"][1], f"{what}: {exc}") from None
+        numbers = {}
+        for name, low, high in (("duration_ms", 40.0, 6000.0), ("gap_ms", 30.0, 6000.0)):
+            if name in keys:
+                value = self.number(keys[name][1], f"{what}.{name}")
+                if not low <= value <= high:
+                    raise self.fail(keys[name][1], f"{what}.{name}: expected {low:g}-{high:g} ms, got {value:g}")
+                numbers[name] = value
+        return Dtmf(tones, mode, **numbers)
 
     def impairment(self, node: yaml.Node, spec: str, what: str) -> None:
         try:
