@@ -159,12 +159,17 @@ class CallerMouth:
         self.voice = voice
         self._engine: Any = None
 
-    def _render(self, text: str) -> np.ndarray:
-        from voicedesk.media.resample import resample, to_float
+    def check(self) -> None:
+        """Load the voice now: an unknown espeak-ng voice is one line before the call, not in it."""
         from voicedesk.speech.tts import find_tts
 
         if self._engine is None:
             self._engine = find_tts(self.voice.name, self.voice.rate, self.voice.pitch)
+
+    def _render(self, text: str) -> np.ndarray:
+        from voicedesk.media.resample import resample, to_float
+
+        self.check()
         pcm = self._engine.synthesize(text)
         audio = to_float(resample(pcm, self._engine.sample_rate, SAMPLE_RATE))
         if self.voice.volume is not None and self.voice.volume != 100:
@@ -260,7 +265,7 @@ class SimulatedCaller:
         self.spec = spec
         self.seed = seed
         self.hearing = hearing
-        self.mouth = CallerMouth(spec.voice)
+        self.mouth: CallerMouth = run.caller_mouth if getattr(run, "caller_mouth", None) else CallerMouth(spec.voice)
         self.brain: RuleBrain | LlmBrain = (
             LlmBrain(spec, spec.llm, seed) if spec.llm is not None else RuleBrain(spec, random.Random(seed))
         )

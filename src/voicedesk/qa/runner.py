@@ -233,12 +233,18 @@ class ScenarioRun:
         # None: as before (golden.transcripts decides); repeated runs say whether replies need text
         self.transcripts_wanted: bool | None = None
         self.caller: Any = None
+        self.caller_mouth: Any = None  # the caller's voice, loaded by prepare()
 
     def prepare(self) -> None:
         """Render every utterance now (before the call), so a bad wav or missing TTS fails early."""
         for i, step in enumerate(self.scenario.steps):
             if step.say is not None:
                 self._clips[i] = render(step.say, self._voice)
+        if self.scenario.caller is not None:
+            from voicedesk.qa.caller import CallerMouth
+
+            self.caller_mouth = CallerMouth(self.scenario.caller.voice)
+            self.caller_mouth.check()
         if self.scenario.caller is not None and self.hearing is None:
             # a missing recognizer is one line before the call; its worker starts when first needed
             from voicedesk.qa.hearing import hearing_for, reply_phrases

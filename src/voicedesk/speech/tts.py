@@ -49,7 +49,26 @@ _PITCH_PARAMETER = 3
 DEFAULT_PITCH = 50  # espeak-ng's own
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
+
+class _Voice(ctypes.Structure):  # espeak_VOICE (speak_lib.h)
+    _fields_ = (
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_void_p),
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    )
+
+
 ShouldStop = Callable[[], bool]
+
+
+class UnknownVoiceError(PipelineError):
+    """The engine loaded but has no such voice: another engine would not know it either."""
 
 
 class TtsEngine(Protocol):
@@ -77,6 +96,8 @@ class EspeakLibrary:
         self._lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self._lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         self._lib.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
+        self._lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+        self._lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
         self._lib.espeak_Synth.argtypes = [
             ctypes.c_char_p,
             ctypes.c_size_t,
@@ -98,6 +119,23 @@ class EspeakLibrary:
         self._should_stop: ShouldStop | None = None
         self._callback = _SYNTH_CALLBACK(self._on_samples)  # keep a reference: espeak calls it later
         self._lib.espeak_SetSynthCallback(self._callback)
+        self._voices: set[str] | None = None
+
+    def voices(self) -> set[str]:
+        """The voice file names ``SetVoiceByName`` finds (``en-us``; ``gmw/en-us``), lower case: it
+        looks a name up as a file (``en-gb`` is no file: British English is ``en``)."""
+        if self._voices is None:
+            found: set[str] = set()
+            listed = self._lib.espeak_ListVoices(None)
+            i = 0
+            while listed[i]:
+                identifier = listed[i].contents.identifier
+                if identifier:
+                    text = identifier.decode("utf-8", "replace").lower()
+                    found.update((text, text.rsplit("/", 1)[-1]))
+                i += 1
+            self._voices = found
+        return self._voices
 
     def _on_samples(self, wav, count: int, events) -> int:
         if count > 0 and wav:
@@ -110,6 +148,12 @@ class EspeakLibrary:
         data = text.encode("utf-8")
         with self._lock:
             if voice != self._voice:
+                # an unknown name makes espeakng-loader's library exit the process (it looks for its
+                # data where it was built): refuse it before asking
+                if voice.split("+", 1)[0].lower() not in self.voices():
+                    near = sorted(v for v in self.voices() if "/" not in v and v[:2] == voice[:2].lower())
+                    hint = f" (voices like it: {', '.join(near[:12])})" if near else ""
+                    raise UnknownVoiceError(f"espeak-ng has no voice {voice!r}{hint}")
                 if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
                     raise PipelineError(f"espeak-ng has no voice {voice!r}")
                 self._voice = voice
@@ -205,12 +249,16 @@ def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int | 
             return EspeakLibraryTts(lib, voice, rate, pitch)
         except ImportError:
             pass
+        except UnknownVoiceError:
+            raise  # the next engine would be asked for the same name (and a second library can exit the process)
         except PipelineError as exc:
             logger.info("espeakng-loader's library did not load: %s", exc)
         system = ctypes.util.find_library("espeak-ng")
         if system:
             try:
                 return EspeakLibraryTts(_library(system, None), voice, rate, pitch)
+            except UnknownVoiceError:
+                raise
             except PipelineError as exc:
                 logger.info("the system's espeak-ng library did not load: %s", exc)
         command = shutil.which("espeak-ng")

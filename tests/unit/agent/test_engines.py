@@ -36,6 +36,14 @@ def test_espeak_speaks_for_a_plausible_time() -> None:
     assert np.abs(pcm).max() > 3000
 
 
+def test_an_unknown_voice_is_an_error_with_the_voices_like_it_not_an_exit() -> None:
+    # espeakng-loader's library exits the process when asked for a voice it has no file for
+    with pytest.raises(PipelineError, match=r"espeak-ng has no voice 'en-gb' \(voices like it: en, .*en-us"):
+        find_tts("en-gb")
+    pitched = find_tts("en-us", pitch=20)
+    assert pitched.synthesize("hello").size > 0 and find_tts("en-us").synthesize("hello").size > 0
+
+
 def test_missing_espeak_names_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("VOICEDESK_ESPEAK_LIBRARY", str(tmp_path / "nothing.so"))
     with pytest.raises(PipelineError, match=r"apt-get install espeak-ng.*pip install espeakng-loader"):
