@@ -105,6 +105,9 @@ class RuleBrain:
             return Decision(self.rng.choice(self.spec.otherwise), why="otherwise")
         return None
 
+    def note(self, heard: str | None, said: str | None) -> None:
+        """A turn decided elsewhere (the opening): rules keep no history."""
+
     async def close(self) -> None:
         pass
 
@@ -146,6 +149,13 @@ class LlmBrain:
         if say is None and not hangup:
             raise VoiceDeskError(f"the caller's LLM at {redact_url(self.endpoint.url)} answered with no words")
         return Decision(say, hangup=hangup, goal=goal, why="llm")
+
+    def note(self, heard: str | None, said: str | None) -> None:
+        """A turn decided elsewhere (the opening, a rule): the model must know what was said."""
+        if heard:
+            self.messages.append({"role": "user", "content": heard})
+        if said:
+            self.messages.append({"role": "assistant", "content": said})
 
     async def close(self) -> None:
         await self.client.close()
@@ -302,6 +312,7 @@ class SimulatedCaller:
             conv.turns.append(entry)
             if index == 1 and spec.opening:
                 decision: Decision | None = Decision(spec.opening, why="opening")
+                self.brain.note(None, spec.opening)
             else:
                 await self._listen(entry, previous, heard_since, spec.greeting_s if index == 1 else spec.listen_s)
                 if self._agent_ended():
@@ -361,6 +372,7 @@ class SimulatedCaller:
         if self.rules is not None:  # an LLM caller's rules are tried first
             decision = await self.rules.decide(heard, index)
             if decision is not None and decision.why != "otherwise":
+                self.brain.note(heard, decision.say)
                 return decision
         return await self.brain.decide(heard, index)
 
