@@ -78,9 +78,14 @@ def pooled(results: list[dict], metric: str) -> list[float]:
     return [v for r in results for v in latencies(r)[metric]]
 
 
+CPU: list[float] = []  # this process's CPU per wall second during the last conversations
+
+
 async def conversations(text: str, runs: int, parallel: int) -> list[dict]:
     [scenario] = parse_scenarios(text, "bench.yaml")
+    cpu0, t0 = time.process_time(), time.monotonic()
     results = await run_repeated(scenario, runs, parallel)
+    CPU.append((time.process_time() - cpu0) / (time.monotonic() - t0))
     return [r.to_json() for r in results]
 
 
@@ -105,15 +110,21 @@ async def main() -> None:
     with serve("--agent", "parrot", "--max-sessions", "100") as (url, _proc):
         text = PARROT.format(target=f"{url}/api/voice/offer")
         by_k: dict[int, list[dict]] = {}
+        cpu: dict[int, float] = {}
         for k in ks:
             by_k[k] = await conversations(text, max(args.runs, k), k)
+            cpu[k] = CPU[-1]
         show("1b caller response, parrot over HTTP, heard by the recognizer", pooled(by_k[ks[0]], "caller_response_ms"))
         base = distribution(pooled(by_k[ks[0]], "voice_to_voice_ms"))["p50"]
         for k in ks:
             d = show(f"2  K={k} voice-to-voice", pooled(by_k[k], "voice_to_voice_ms"))
             failed = sum(1 for r in by_k[k] if not r["passed"])
             ratio = f"{d['p50'] / base:.2f}" if base and d["p50"] else "n/a"
-            print(f"   K={k}: p50 ratio to K={ks[0]}: {ratio}; runs failed: {failed}/{len(by_k[k])}", flush=True)
+            print(
+                f"   K={k}: p50 ratio to K={ks[0]}: {ratio}; runs failed: {failed}/{len(by_k[k])}; "
+                f"this process used {cpu[k] * 100:.0f} % of a core",
+                flush=True,
+            )
             for r in by_k[k]:
                 if not r["passed"]:
                     print(f"     run {r['run']}: {r['error'] or r.get('conversation', {}).get('ended')}", flush=True)

@@ -43,7 +43,8 @@ from voicedesk.rtc.signaling.log import redact_url
 
 logger = logging.getLogger(__name__)
 
-POLL_S = 0.02
+POLL_S = 0.05  # a reply's start and end (as the runner's wait_reply polls)
+TAIL_POLL_S = 0.02  # the agent said it is done: its last audio is close
 REPLY_HANG_MS = 700.0  # audio alone: this much silence ends a reply (as the runner's wait_reply)
 TAIL_HANG_MS = 200.0  # the agent said it is done: this much silence means its last audio arrived
 LOOP_LIMIT = 3
@@ -400,7 +401,7 @@ class SimulatedCaller:
                     break
             if self._agent_ended() or time.monotonic() > deadline:
                 break
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(TAIL_POLL_S if events and start is not None and self.ears.reply_done(since) else POLL_S)
         if turn is not None:
             turn.reply_start, turn.reply_end = start, end
         if start is None:

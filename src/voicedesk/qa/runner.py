@@ -255,7 +255,11 @@ class ScenarioRun:
     async def run(self) -> ScenarioResult:
         started = time.monotonic()
         try:
-            self.prepare()
+            # off the loop (on the TTS thread, where espeak-ng's calls belong): repeated runs prepare
+            # while other runs' calls are going
+            from voicedesk.speech.tts import TTS_EXECUTOR
+
+            await asyncio.get_running_loop().run_in_executor(TTS_EXECUTOR, self.prepare)
             await self._run_call()
             await self._hear_replies()
         except VoiceDeskError as exc:
