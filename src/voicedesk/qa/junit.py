@@ -9,6 +9,11 @@ from typing import Any
 from voicedesk.errors import ConfigError
 
 
+def _where(check: dict[str, Any]) -> str:
+    """``step 3``; a conversation's checks (step 0) by their kind: ``caller``, ``goal``, ``judged``."""
+    return f"step {check['step']}" if check.get("step") else str(check.get("kind"))
+
+
 def junit_xml(results: list[dict[str, Any]], suite: str = "voicedesk") -> str:
     failures = sum(1 for r in results if not r["passed"] and not r.get("error"))
     errors = sum(1 for r in results if r.get("error"))
@@ -33,7 +38,7 @@ def junit_xml(results: list[dict[str, Any]], suite: str = "voicedesk") -> str:
             file=r["scenario"].rsplit(":", 1)[0],
         )
         lines = [
-            f"{'PASS' if c['passed'] else 'FAIL'} step {c['step']} (line {c['line']}): expected {c['expected']}; "
+            f"{'PASS' if c['passed'] else 'FAIL'} {_where(c)} (line {c['line']}): expected {c['expected']}; "
             f"measured {c['measured']}" + (f" — {c['message']}" if c.get("message") else "")
             for c in r.get("checks", [])
         ]
@@ -49,7 +54,7 @@ def junit_xml(results: list[dict[str, Any]], suite: str = "voicedesk") -> str:
             failed = [c for c in r.get("checks", []) if not c["passed"]]
             golden_failed = [d for d in golden.get("differences", []) if d["failed"]]
             first = (
-                f"step {failed[0]['step']} (line {failed[0]['line']}): expected {failed[0]['expected']}, "
+                f"{_where(failed[0])} (line {failed[0]['line']}): expected {failed[0]['expected']}, "
                 f"measured {failed[0]['measured']}"
                 if failed
                 else f"golden call: {golden_failed[0]['what']} differs"

@@ -78,3 +78,14 @@ def test_results_are_json_lines_read_back_with_a_clear_error(tmp_path):
         read_runs(tmp_path)
     with pytest.raises(ConfigError, match="no results here"):
         read_runs(tmp_path / "nowhere")
+
+
+def test_a_single_runs_junit_names_judged_checks_as_judged():
+    from voicedesk.qa.junit import junit_xml
+
+    judged = {"step": 0, "line": 9, "kind": "judged", "expected": "judged: polite", "measured": "no"}
+    result = {"name": "x", "scenario": "a.yaml:1", "passed": False, "error": None}
+    xml = junit_xml([{**result, "checks": [{**judged, "passed": False, "message": "it was rude"}]}])
+    failure = ET.fromstring(xml.split("\n", 1)[1]).find("testsuite/testcase/failure")
+    assert failure.get("message") == "judged (line 9): expected judged: polite, measured no"
+    assert failure.text == "FAIL judged (line 9): expected judged: polite; measured no — it was rude"
