@@ -167,7 +167,7 @@ def render_report(
             out.append(f'<p class="fail">{esc(result["error"])}</p>')
         rows = [
             (
-                esc(c.get("step")),
+                esc(c.get("step") or c.get("kind")),  # a conversation's checks (step 0) by kind: judged, goal…
                 esc(c.get("line")),
                 esc(c.get("expected")),
                 esc(c.get("measured")),
