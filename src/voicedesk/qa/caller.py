@@ -294,7 +294,7 @@ class SimulatedCaller:
     async def converse(self) -> Conversation:
         call = self._call
         call.add_listener(self.ears)
-        if self.hearing is not None and not self._uses_events():
+        if self.hearing is not None and not self._uses_events() and self.spec.hear != "events":
             # no events channel: every turn needs the recognizer; load it before the first, not in it
             await self.hearing.start()
         try:
@@ -409,7 +409,7 @@ class SimulatedCaller:
         text = self.ears.reply_text(since) if events else None
         if text:
             entry.heard, entry.heard_from = text, "agent events"
-        elif self.hearing is not None:
+        elif self.hearing is not None and self.spec.hear != "events":  # events: the agent's words or none
             audio = rx.segment(start - 0.05, (end + 0.2) if end is not None else None)
             entry.heard, entry.heard_from = await self.hearing.transcribe(audio), self.hearing.name
             if turn is not None:

@@ -245,7 +245,7 @@ class ScenarioRun:
 
             self.caller_mouth = CallerMouth(self.scenario.caller.voice)
             self.caller_mouth.check()
-        if self.scenario.caller is not None and self.hearing is None:
+        if self.scenario.caller is not None and self.scenario.caller.hear != "events" and self.hearing is None:
             # a missing recognizer is one line before the call; its worker starts when first needed
             from voicedesk.qa.hearing import hearing_for, reply_phrases
 
