@@ -14,6 +14,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from voicedesk.agent.admission import LoopLagMonitor
 from voicedesk.agent.registry import Agent, check_agent_name, create_agent, prepare_agent
+from voicedesk.agent.rtvi import RtviResponder
 from voicedesk.config import IceConfig
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.liveness import RtpArrivals
@@ -55,6 +57,7 @@ class Session:
     rtp: RtpArrivals = field(default_factory=RtpArrivals)  # the caller's packets as they arrive
     watchdog: asyncio.Task[None] | None = None
     dtmf: TelephoneEventDecoder | None = None  # the caller's RFC 4733 key presses (watch_dtmf)
+    rtvi: RtviResponder | None = None  # answers pipecat's RTVI clients (agent/rtvi.py)
 
 
 class OfferError(Exception):
@@ -132,6 +135,9 @@ class AgentSessions:
         self.sessions_total += 1
         try:
             session.agent.attach(pc)
+            # every session answers RTVI clients: pipecat's JS client waits for bot-ready
+            session.rtvi = RtviResponder(session.agent, user_id=session.id, end_session=self._ender(session))
+            session.rtvi.attach(pc)
             pc.on("connectionstatechange", lambda: self._on_state(session))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
@@ -150,6 +156,12 @@ class AgentSessions:
         return session, pc.localDescription.sdp
 
     # session lifetime ---------------------------------------------------
+    def _ender(self, session: Session) -> Callable[[str], None]:
+        def end(why: str) -> None:
+            self._tasks.spawn(self.close_session(session, why), f"close session {session.id}")
+
+        return end
+
     def _on_state(self, session: Session) -> None:
         state = session.pc.connectionState
         logger.debug("session %s connectionState %s", session.id, state)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from voicedesk.cli._conditions import robustness_lines
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.limits import count, number
@@ -86,12 +87,14 @@ def _print_result(result: dict[str, Any]) -> None:
         )
     conversation = result.get("conversation")
     if conversation:
-        from voicedesk.qa.html import conversation_rows
+        from voicedesk.qa.html import caller_conversation_rows
 
-        for at, who, words, source, latency in conversation_rows(conversation, result["turns"]):
+        for at, who, words, source, latency in caller_conversation_rows(conversation, result["turns"]):
             when = f"{at / 1000:6.2f} s" if at is not None else "      "
             print(f"  {when} {who:6} {words!r} ({source}){'; ' + latency if latency else ''}", file=sys.stderr)
         print(f"  conversation ended: {conversation['ended']}", file=sys.stderr)
+    for line in robustness_lines(result.get("summary") or {}):  # a scenario with conditions: its table
+        print(f"  {line}", file=sys.stderr)
     golden = result.get("golden")
     if golden:
         for diff in golden["differences"]:

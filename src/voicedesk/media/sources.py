@@ -141,6 +141,12 @@ class OutboundAudioTrack(MediaStreamTrack):
         self.dtmf_sent += validate_digits(digits)
         return self._dtmf.size / SAMPLE_RATE
 
+    def insert_audio(self, samples: np.ndarray) -> float:
+        """Queue audio (mono float32, 48 kHz) that replaces the source's frame by frame, as
+        DTMF tones do (words typed to be spoken); returns the seconds queued in all."""
+        self._dtmf = np.concatenate((self._dtmf, np.asarray(samples, dtype=np.float32)))
+        return self._dtmf.size / SAMPLE_RATE
+
     @property
     def dtmf_pending(self) -> bool:
         return self._dtmf.size > 0

@@ -39,6 +39,7 @@ from voicedesk.qa.hearing import Hearing
 from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import Step, Utterance
 from voicedesk.rtc.agent_events import AgentEventReceived
+from voicedesk.rtc.events.model import ConversationEvent, Speaker, SpeechStarted, SpeechStopped, TranscriptReceived
 from voicedesk.rtc.signaling.log import redact_url
 
 logger = logging.getLogger(__name__)
@@ -172,10 +173,11 @@ class CallerMouth:
 
     def check(self) -> None:
         """Load the voice now: an unknown espeak-ng voice is one line before the call, not in it."""
-        from voicedesk.speech.tts import find_tts
+        from voicedesk.speech.tts import DEFAULT_PITCH, find_tts
 
         if self._engine is None:
-            self._engine = find_tts(self.voice.name, self.voice.rate, self.voice.pitch)
+            pitch = self.voice.pitch if self.voice.pitch is not None else DEFAULT_PITCH
+            self._engine = find_tts(self.voice.name, self.voice.rate, pitch)
 
     def _render(self, text: str) -> np.ndarray:
         from voicedesk.media.resample import resample, to_float
@@ -199,27 +201,69 @@ class CallerMouth:
 
 # --- what the agent reports about itself -------------------------------------------
 class AgentEars:
-    """The agent's own events as they arrive (monotonic arrival times)."""
+    """What the agent reports about its replies, as it arrives (monotonic arrival times).
+
+    VoiceDesk's own agents (the ``voicedesk`` protocol): a ``turn`` report with its ``response``
+    closes a reply (their audio stops between sentences too, so "stopped speaking" alone is not
+    the end). Other protocols (RTVI, OpenAI Realtime) through the call's conversation model
+    (rtc/events/): the agent stopped speaking, and its words of one channel (RTVI may send the
+    same sentence as bot-transcription, bot-tts-text and bot-output).
+    """
 
     def __init__(self) -> None:
-        self.events: list[tuple[float, dict[str, Any]]] = []
+        self.protocol = "voicedesk"
+        self.events: list[tuple[float, dict[str, Any]]] = []  # raw voicedesk messages
+        self.model: list[tuple[float, ConversationEvent]] = []  # the agent's side of the model
 
     def __call__(self, event: object) -> None:
+        now = time.monotonic()
         if isinstance(event, AgentEventReceived):
-            self.events.append((time.monotonic(), event.event))
+            self.protocol = event.protocol
+            if event.protocol == "voicedesk":
+                self.events.append((now, event.event))
+        elif isinstance(event, SpeechStarted | SpeechStopped | TranscriptReceived) and event.who is Speaker.AGENT:
+            self.model.append((now, event))
 
     def since(self, t: float) -> list[dict[str, Any]]:
         return [e for at, e in self.events if at >= t]
 
+    def _model_since(self, t: float) -> list[ConversationEvent]:
+        return [e for at, e in self.model if at >= t]
+
     def reply_done(self, t: float) -> bool:
-        """The agent reported a finished reply (a ``turn`` report with a response) since ``t``."""
-        return any(e.get("type") == "turn" and e.get("response") for e in self.since(t))
+        """The agent reported a finished reply since ``t``."""
+        if self.protocol == "voicedesk":
+            return any(e.get("type") == "turn" and e.get("response") for e in self.since(t))
+        stopped = any(isinstance(e, SpeechStopped) for e in self._model_since(t))
+        return stopped and bool(self.reply_text(t))
 
     def reply_text(self, t: float) -> str | None:
-        texts = [str(e["response"]) for e in self.since(t) if e.get("type") == "turn" and e.get("response")]
-        if not texts:
-            texts = [str(e["text"]) for e in self.since(t) if e.get("type") == "response_ended" and e.get("text")]
-        return " ".join(texts) or None
+        if self.protocol == "voicedesk":
+            texts = [str(e["response"]) for e in self.since(t) if e.get("type") == "turn" and e.get("response")]
+            if not texts:
+                texts = [str(e["text"]) for e in self.since(t) if e.get("type") == "response_ended" and e.get("text")]
+            return " ".join(texts) or None
+        words = [e for e in self._model_since(t) if isinstance(e, TranscriptReceived)]
+        finals = [e for e in words if e.final and not e.delta]
+        if finals:
+            channel = finals[0].channel
+            return " ".join(e.text.strip() for e in finals if e.channel == channel and e.text.strip()) or None
+        return "".join(e.text for e in words if e.delta).strip() or None
+
+    def talking(self) -> bool | None:
+        """Whether the agent's last report says it is still answering (None: it said nothing)."""
+        if self.protocol == "voicedesk":
+            for _, event in reversed(self.events):
+                kind = event.get("type")
+                if kind in ("turn", "audio_out_stopped", "session_ended"):
+                    return False
+                if kind in ("response_started", "audio_out_started", "speech_stopped", "transcript"):
+                    return True
+            return None
+        for _, item in reversed(self.model):
+            if isinstance(item, SpeechStarted | SpeechStopped):
+                return isinstance(item, SpeechStarted)
+        return None
 
     def ended(self) -> bool:
         return any(e.get("type") == "session_ended" for _, e in self.events)
@@ -417,10 +461,4 @@ class SimulatedCaller:
 
     def _agent_talks(self) -> bool:
         """The agent's last event says it is still answering (text or audio under way)."""
-        for _, event in reversed(self.ears.events):
-            kind = event.get("type")
-            if kind in ("turn", "audio_out_stopped", "session_ended"):
-                return False
-            if kind in ("response_started", "audio_out_started", "speech_stopped", "transcript"):
-                return True
-        return False
+        return bool(self.ears.talking())

@@ -132,6 +132,18 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def robustness_section(robust: dict[str, Any], conditions: dict[str, Any]) -> str:
+    """The call's caller conditions and how the agent stood up to them (media/conditions/measure.py)."""
+    from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS, table_lines
+
+    rows = [(esc(name), esc(robust.get(name)), esc(what)) for name, what in ROBUSTNESS_METRICS.items()]
+    return (
+        "<h2>Caller conditions</h2>"
+        + table(rows, ("robustness", "value", "what it counts"))
+        + f"<pre>{esc(chr(10).join(table_lines(robust, conditions)))}</pre>"
+    )
+
+
 def render_report(
     *,
     title: str,
@@ -143,6 +155,7 @@ def render_report(
     rx_offset_ms: float = 0.0,
     turns: Sequence[dict[str, Any]] = (),
     agent_turns: Sequence[dict[str, Any]] = (),
+    conversation: Sequence[dict[str, Any]] = (),
     result: dict[str, Any] | None = None,
     local_sdp: str | None = None,
     remote_sdp: str | None = None,
@@ -194,6 +207,8 @@ def render_report(
     out.append("<h2>Summary</h2>")
     keys = [k for k in summary if not isinstance(summary[k], (dict, list))]
     out.append(table([(esc(k), esc(summary[k])) for k in keys], ("figure", "value")))
+    if summary.get("robustness"):
+        out.append(robustness_section(summary["robustness"], summary.get("conditions") or {}))
 
     out.append("<h2>Network</h2>")
     out.append(line_chart("Round-trip time", [("rtt", t, [s.rtt_ms for s in samples])], "ms"))
@@ -283,9 +298,9 @@ def render_report(
             "the utterance ended (an echo, or an agent talking over the caller).</p>"
         )
 
-    conversation = (result or {}).get("conversation")
-    if conversation:
-        out.append(conversation_section(conversation, turns))
+    caller = (result or {}).get("conversation")  # a simulated caller's (qa/caller.py)
+    if caller:
+        out.append(caller_conversation_section(caller, turns))
 
     if agent_turns:
         out.append("<h2>Agent turns (as the agent reported them)</h2>")
@@ -300,6 +315,9 @@ def render_report(
             for t in agent_turns
         ]
         out.append(table(rows, ("#", "agent heard", "agent said", "agent's v2v ms", "interrupted")))
+
+    if conversation:
+        out.append(conversation_section(conversation))
 
     if candidates:
         out.append("<h2>Candidates</h2>")
@@ -326,7 +344,57 @@ def render_report(
     return "\n".join(out)
 
 
-def conversation_rows(conversation: dict[str, Any], turns: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def conversation_section(turns: Sequence[dict[str, Any]]) -> str:
+    """The turns the agent's events told (rtc/events/ ``Turn.model_json``): who said what and
+    when on the call's clock, with the source of each text, tool calls and the agent's figures."""
+
+    def when(part: dict[str, Any] | None) -> str:
+        if not part or part.get("start_ms") is None:
+            return ""
+        end = part.get("end_ms")
+        return (
+            f"{part['start_ms'] / 1000:.2f}–{end / 1000:.2f} s"
+            if end is not None
+            else f"{part['start_ms'] / 1000:.2f} s"
+        )
+
+    def words(part: dict[str, Any] | None) -> str:
+        if not part:
+            return ""
+        texts = part.get("texts") or {}
+        return "<br>".join(f"{esc(text)} <small>({esc(source)})</small>" for source, text in texts.items())
+
+    rows = []
+    for turn in turns:
+        tools = "<br>".join(
+            f"{esc(c.get('name'))}({esc(c.get('args'))}) → {esc(c.get('result'))}" for c in turn.get("tool_calls") or []
+        )
+        figures = ", ".join(
+            f"{esc(m.get('name'))} {esc(m.get('value'))}{' ms' if m.get('unit') == 'ms' else ''}"
+            for m in turn.get("metrics") or []
+        )
+        rows.append(
+            (
+                esc(turn.get("turn")),
+                when(turn.get("caller")),
+                words(turn.get("caller")),
+                when(turn.get("agent")),
+                words(turn.get("agent")) + (" <b>(interrupted)</b>" if turn.get("interrupted") else ""),
+                tools,
+                figures,
+                esc("; ".join(turn.get("errors") or [])),
+            )
+        )
+    head = ("#", "caller at", "caller said", "agent at", "agent said", "tool calls", "agent's figures", "errors")
+    return (
+        "<h2>Conversation (the agent's events)</h2>"
+        + table(rows, head)
+        + '<p class="note">Times on the call\'s clock (as the events arrived); each text with its source: '
+        "agent (its own report), voicedesk (VoiceDesk's recognizer), sent (what VoiceDesk typed or spoke).</p>"
+    )
+
+
+def caller_conversation_rows(conversation: dict[str, Any], turns: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """A simulated caller's conversation in order: (time ms, who, words, where the words came from,
     latency text). Times and latencies are from the audio at this end of the call."""
     entries = conversation.get("turns", [])
@@ -365,11 +433,11 @@ def conversation_rows(conversation: dict[str, Any], turns: Sequence[dict[str, An
     return rows
 
 
-def conversation_section(conversation: dict[str, Any], turns: Sequence[dict[str, Any]]) -> str:
-    rows = [tuple(esc(c) for c in row) for row in conversation_rows(conversation, turns)]
+def caller_conversation_section(conversation: dict[str, Any], turns: Sequence[dict[str, Any]]) -> str:
+    rows = [tuple(esc(c) for c in row) for row in caller_conversation_rows(conversation, turns)]
     ended = conversation.get("ended") or ""
     head = (
-        f"<h2>Conversation ({esc(conversation.get('caller'))} caller, seed {esc(conversation.get('seed'))})</h2>"
+        f"<h2>Simulated caller ({esc(conversation.get('caller'))} caller, seed {esc(conversation.get('seed'))})</h2>"
         f"<p>Ended: {esc(ended)}{' — goal reached' if conversation.get('goal_reached') else ''}</p>"
     )
     note = (

@@ -21,13 +21,15 @@ import numpy as np
 
 from voicedesk.config import IceConfig, resolve_ice
 from voicedesk.errors import ConfigError, PipelineError, VoiceDeskError
+from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS
 from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sources import load_audio_file
 from voicedesk.media.tracks import QueuedAudioTrack
+from voicedesk.qa import event_checks
 from voicedesk.qa.capture import CallCapture, CallRecord
 from voicedesk.qa.hearing import Hearing
 from voicedesk.qa.latency import Turn, speech_runs
-from voicedesk.qa.scenario import Bound, Scenario, Step, Utterance
+from voicedesk.qa.scenario import EVENT_STEPS, Bound, Scenario, Step, Utterance
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.signaling.log import redact_url
@@ -223,6 +225,7 @@ class ScenarioRun:
         self.capture = CallCapture()
         self.call: Call | None = None
         self._clips: dict[int, np.ndarray] = {}
+        self._splits: dict[int, tuple[int, int]] = {}  # a clip said in two halves: (first end, second start)
         self._voice = Voice()
         self._deferred: list[tuple[Check, Step, Turn | None]] = []
         # a simulated caller (qa/caller.py): its seed, and a recognizer shared by repeated runs
@@ -240,6 +243,14 @@ class ScenarioRun:
         for i, step in enumerate(self.scenario.steps):
             if step.say is not None:
                 self._clips[i] = render(step.say, self._voice)
+                conditions = self.scenario.conditions
+                if step.say.text is not None and conditions is not None:
+                    if conditions.pause_ms is not None or conditions.voice.resynthesizes:
+                        from voicedesk.rtc.conditions import render_spoken
+
+                        self._clips[i], split = render_spoken(step.say.text, conditions)
+                        if split is not None:
+                            self._splits[i] = split
         if self.scenario.caller is not None:
             from voicedesk.qa.caller import CallerMouth
 
@@ -287,6 +298,8 @@ class ScenarioRun:
             headers=self.headers or {},
             impairment=ImpairmentSpec.parse(scenario.impair or "") if needs_relay else None,
             media_timeout=scenario.media_timeout or None,
+            agent_events=scenario.agent_events,
+            conditions=scenario.conditions,
         )
         self.call = call = Call.from_spec(spec, source=self.source, extensions=[self.capture])
         await call.start()  # a failed start has torn the call down, the capture with it
@@ -348,6 +361,10 @@ class ScenarioRun:
         assert call is not None
         if step.kind == "say":
             start, end = await self._play(self._clips[index], step.describe())
+            split = self._splits.get(index)
+            add_split = getattr(call.source, "add_split", None)  # a conditioned source (rtc/conditions.py)
+            if split is not None and add_split is not None:
+                add_split(start, *split, self._clips[index].size)
             self.turns.append(self._turn(step, start, end))
         elif step.kind == "wait_reply":
             turn = self._last_turn(step, index)
@@ -404,6 +421,26 @@ class ScenarioRun:
             await self._press(step)
         elif step.kind == "hangup":
             await call.hangup()
+        elif step.kind == "send_text":
+            call.send_text(step.text or "")
+        elif step.kind in EVENT_STEPS:
+            self.result.checks.append(await self._event_check(index, step, call))
+
+    async def _event_check(self, index: int, step: Step, call: Call) -> Check:
+        """What the agent reported (qa/event_checks.py), waited for up to the step's timeout."""
+        conversation = call.conversation
+        check = Check(index + 1, step.line, step.kind, step.describe())
+        if step.kind == "expect_event":
+            found = lambda: event_checks.event_found(conversation, step.match or {})  # noqa: E731
+        elif step.kind == "expect_tool_call":
+            found = lambda: event_checks.tool_found(conversation, step.match or {})  # noqa: E731
+        else:
+            found = lambda: event_checks.words_found(conversation, step.contains, step.matches)  # noqa: E731
+        check.passed = await event_checks.wait_for(found, step.timeout, lambda: not call.state.is_final)
+        check.measured = event_checks.measured(step.kind, conversation)
+        if not check.passed and call.agent_events is None:
+            check.message = "this call read no agent events (agent_events: in the scenario names the protocol)"
+        return check
 
     async def _press(self, step: Step) -> None:
         """Send the keys (rfc4733 to a peer without telephone-event fails the scenario in one
@@ -515,6 +552,8 @@ class ScenarioRun:
             return replied[-1].response_ms if replied else None
         if name == "reply_ms":
             return replied[-1].reply_ms if replied else None
+        if name in ROBUSTNESS_METRICS:  # the robustness table of a call with conditions
+            return (self.call.summary().get("robustness") or {}).get(name) if self.call is not None else None
         if name == "barge_in_stop_ms":
             barged = [t for t in self.turns if t.barge_in_at is not None]
             return barged[-1].barge_in_stop_ms if barged else None

@@ -17,6 +17,7 @@ loaded values) so every message can point at the line that is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ import yaml
 
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
+from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS
+from voicedesk.media.conditions.spec import Conditions
 from voicedesk.media.dtmf import validate_digits
 from voicedesk.qa.caller_spec import (
     CallerSpec,
@@ -37,6 +40,7 @@ from voicedesk.qa.caller_spec import (
     parse_judge,
 )
 from voicedesk.rtc.call_dtmf import check_mode
+from voicedesk.rtc.events import AGENT_EVENTS_CHOICES
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 
@@ -59,9 +63,24 @@ METRICS: dict[str, str] = {
     "rtt_ms": "round-trip time (remote-inbound-rtp)",
     "mos": "E-model MOS estimate",
     "rx_gap_ms": "received audio missing (frame timestamp gaps)",
+    **ROBUSTNESS_METRICS,  # under the scenario's conditions: (media/conditions/measure.py)
 }
-NEEDS_CALL = ("say", "wait_reply", "barge_in", "impair", "dtmf")
-STEP_KINDS = ("say", "wait_reply", "expect_transcript", "expect", "silence", "barge_in", "impair", "dtmf", "hangup")
+# checks of what the agent reported on its events channel (rtc/events/; qa/event_checks.py)
+EVENT_STEPS = ("expect_event", "expect_tool_call", "expect_agent_transcript")
+NEEDS_CALL = ("say", "wait_reply", "barge_in", "impair", "dtmf", "send_text")
+STEP_KINDS = (
+    "say",
+    "wait_reply",
+    "expect_transcript",
+    "expect",
+    "silence",
+    "barge_in",
+    "impair",
+    "dtmf",
+    "hangup",
+    "send_text",
+    *EVENT_STEPS,
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,8 @@ class Step:
     after_ms: float = 500.0
     impair: str | None = None
     dtmf: Dtmf | None = None
+    text: str | None = None  # send_text
+    match: dict[str, Any] | None = field(default=None, hash=False)  # expect_event, expect_tool_call
 
     def describe(self) -> str:
         if self.kind == "dtmf" and self.dtmf is not None:
@@ -142,6 +163,14 @@ class Step:
             return f"wait for the reply (up to {self.timeout:g} s)"
         if self.kind == "impair":
             return f"impair {self.impair}"
+        if self.kind == "send_text":
+            return f"send text {self.text!r}"
+        if self.kind == "expect_agent_transcript":
+            what = [f"contains {c!r}" for c in self.contains] + ([f"matches /{self.matches}/"] if self.matches else [])
+            return "the agent's words " + " and ".join(what)
+        if self.kind in ("expect_event", "expect_tool_call") and self.match is not None:
+            shown = ", ".join(f"{k}={v!r}" for k, v in self.match.items())
+            return f"{'an event' if self.kind == 'expect_event' else 'a tool call'} with {shown}"
         return self.kind
 
 
@@ -165,9 +194,21 @@ class Scenario:
     stt_mode: str = "constrained"
     vocabulary: tuple[str, ...] = ()
     golden: GoldenPolicy = field(default_factory=GoldenPolicy)
+    agent_events: str | None = None  # rtc/events/: auto (None), voicedesk, rtvi, openai, off
+    conditions: Conditions | None = None  # noise, echo, backchannels, pauses, voice (the conditions: key)
+    voice_sweep: tuple[Conditions, ...] = ()  # conditions: {voice: [...]}: one run per voice
     caller: CallerSpec | None = None  # a simulated caller talks before the steps run (qa/caller.py)
     judge: JudgeSpec | None = None  # criteria an LLM decides over the transcript (qa/judge.py)
     impair_runs: ImpairRuns | None = None  # repeated runs: a seeded share of them impaired
+
+    def runs(self) -> list[Scenario]:
+        """This scenario, or one per voice of its sweep (named after the voice)."""
+        if not self.voice_sweep:
+            return [self]
+        return [
+            dataclasses.replace(self, name=f"{self.name} [{c.voice.describe()}]", conditions=c, voice_sweep=())
+            for c in self.voice_sweep
+        ]
 
     @property
     def where(self) -> str:
@@ -308,18 +349,14 @@ class _Checker:
             keys = self.mapping(value, what, ("timeout",))
             timeout = self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 15.0
             return Step(kind=kind, line=line, timeout=timeout)
+        if kind in (*EVENT_STEPS, "send_text"):
+            return self.event_step(kind, value, what, line)
         if kind == "expect_transcript":
             keys = self.mapping(value, what, ("contains", "matches"))
             if not keys:
                 raise self.fail(value, f"{what}: expected contains and/or matches")
             contains = self.texts(keys["contains"][1], f"{what}.contains") if "contains" in keys else ()
-            matches = None
-            if "matches" in keys:
-                matches = self.text(keys["matches"][1], f"{what}.matches")
-                try:
-                    re.compile(matches)
-                except re.error as exc:
-                    raise self.fail(keys["matches"][1], f"{what}.matches: not a regular expression: {exc}") from None
+            matches = self.regex(keys["matches"][1], f"{what}.matches") if "matches" in keys else None
             return Step(kind=kind, line=line, contains=contains, matches=matches)
         if kind == "expect":
             keys = self.mapping(value, what, tuple(METRICS))
@@ -372,6 +409,43 @@ class _Checker:
                 numbers[name] = value
         return Dtmf(tones, mode, **numbers)
 
+    def regex(self, node: yaml.Node, what: str) -> str:
+        pattern = self.text(node, what)
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise self.fail(node, f"{what}: not a regular expression: {exc}") from None
+        return pattern
+
+    def event_step(self, kind: str, value: yaml.Node, what: str, line: int) -> Step:
+        if kind == "send_text":
+            return Step(kind=kind, line=line, text=self.text(value, what))
+        if kind == "expect_agent_transcript":
+            keys = self.mapping(value, what, ("contains", "matches", "timeout"))
+            if "contains" not in keys and "matches" not in keys:
+                raise self.fail(value, f"{what}: expected contains and/or matches")
+            matches = self.regex(keys["matches"][1], f"{what}.matches") if "matches" in keys else None
+            contains = self.texts(keys["contains"][1], f"{what}.contains") if "contains" in keys else ()
+            timeout = self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 10.0
+            return Step(kind=kind, line=line, contains=contains, matches=matches, timeout=timeout)
+        fields = ("type", "protocol", "timeout") if kind == "expect_event" else ("name", "args", "timeout")
+        keys = self.mapping(value, what, fields)
+        needed = fields[0]
+        if needed not in keys:
+            raise self.fail(value, f"{what}: missing {needed!r}")
+        match: dict[str, Any] = {needed: self.text(keys[needed][1], f"{what}.{needed}")}
+        if "protocol" in keys:
+            match["protocol"] = self.text(keys["protocol"][1], f"{what}.protocol")
+        if "args" in keys:
+            args = keys["args"][1]
+            if not isinstance(args, yaml.MappingNode):
+                raise self.fail(
+                    args, f"{what}.args: expected a mapping of the arguments to find, got {self.kind_of(args)}"
+                )
+            match["args"] = yaml.safe_load(yaml.serialize(args))
+        timeout = self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 10.0
+        return Step(kind=kind, line=line, match=match, timeout=timeout)
+
     def impairment(self, node: yaml.Node, spec: str, what: str) -> None:
         try:
             ImpairmentSpec.parse(spec)
@@ -380,8 +454,21 @@ class _Checker:
 
     def scenario(self, node: yaml.Node, default_name: str) -> Scenario:
         top = (
-            *("name", "target", "ice", "timeout", "media_timeout", "impair", "stt", "vocabulary", "golden", "steps"),
-            *("caller", "judge", "impair_runs"),
+            "name",
+            "target",
+            "ice",
+            "timeout",
+            "media_timeout",
+            "impair",
+            "stt",
+            "vocabulary",
+            "golden",
+            "agent_events",
+            "conditions",
+            "steps",
+            "caller",
+            "judge",
+            "impair_runs",
         )
         keys = self.mapping(node, "scenario", top)
         # a simulated caller's conversation may be the whole scenario: steps are then optional
@@ -420,6 +507,28 @@ class _Checker:
                 tolerance_ms=self.number(g["tolerance_ms"][1], "golden.tolerance_ms") if "tolerance_ms" in g else 500.0,
                 transcripts=transcripts,
             )
+        agent_events = None
+        if "agent_events" in keys:
+            agent_events = self.text(keys["agent_events"][1], "agent_events")
+            if agent_events not in AGENT_EVENTS_CHOICES:
+                raise self.fail(
+                    keys["agent_events"][1],
+                    f"agent_events: expected one of {', '.join(AGENT_EVENTS_CHOICES)}, got {agent_events!r}",
+                )
+        conditions = None
+        voices: tuple[Conditions, ...] = ()
+        if "conditions" in keys:
+            node_c = keys["conditions"][1]
+            if not isinstance(node_c, yaml.MappingNode):
+                raise self.fail(node_c, f"conditions: expected a mapping, got {self.kind_of(node_c)}")
+            try:
+                raw = yaml.safe_load(yaml.serialize(node_c)) or {}
+                # voice: [a list] sweeps: the scenario runs once per voice
+                sweep = raw.pop("voice") if isinstance(raw.get("voice"), list) else None
+                conditions = Conditions.from_mapping(raw)
+                voices = tuple(Conditions.from_mapping({**raw, "voice": v}) for v in sweep or ())
+            except ConfigError as exc:
+                raise self.fail(node_c, f"conditions: {str(exc).removeprefix('conditions: ')}") from None
         ice = None
         if "ice" in keys:
             ice_node = keys["ice"][1]
@@ -450,6 +559,9 @@ class _Checker:
             stt_mode=stt,
             vocabulary=self.texts(keys["vocabulary"][1], "vocabulary") if "vocabulary" in keys else (),
             golden=golden,
+            agent_events=agent_events,
+            conditions=conditions,
+            voice_sweep=voices,
             caller=caller,
             judge=parse_judge(self, keys["judge"][1], caller) if "judge" in keys else None,
             impair_runs=parse_impair_runs(self, keys["impair_runs"][1]) if "impair_runs" in keys else None,
@@ -470,10 +582,11 @@ def parse_scenarios(text: str, path: str = "<scenario>") -> list[Scenario]:
     if not documents:
         raise ScenarioError(f"{path}:1: the file is empty; expected a scenario mapping with steps")
     stem = Path(path).stem
-    scenarios = [
-        checker.scenario(node, stem if len(documents) == 1 else f"{stem}-{i + 1}") for i, node in enumerate(documents)
+    return [
+        run
+        for i, node in enumerate(documents)
+        for run in checker.scenario(node, stem if len(documents) == 1 else f"{stem}-{i + 1}").runs()
     ]
-    return scenarios
 
 
 def load_scenarios(path: str | Path) -> list[Scenario]:

@@ -32,15 +32,24 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from voicedesk.config import IceConfig
-from voicedesk.errors import CallTimeout, DtlsError, IceError, SdpError, SignalingError, VoiceDeskError
+from voicedesk.errors import CallTimeout, ConfigError, DtlsError, IceError, SdpError, SignalingError, VoiceDeskError
 from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack, parse_source
 from voicedesk.rtc import aiortc_patches
-from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel
 from voicedesk.rtc.call_dtmf import CallKeypad, DtmfSending
 from voicedesk.rtc.direction import MediaVerdict, check_direction, judge_media, negotiated_direction
 from voicedesk.rtc.dtmf_sender import RTCDTMFSender, ToneChanged
+from voicedesk.rtc.events import (
+    AgentEventReceived,
+    AgentEventsChannel,
+    AgentEventsSetup,
+    Conversation,
+    ConversationEvent,
+    check_agent_events,
+    make_protocol,
+)
+from voicedesk.rtc.events.model import caller_sent
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import DirectionCounters, ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
@@ -105,6 +114,7 @@ CallEvent = (
     | ImpairmentChanged
     | SignalingExchanged
     | AgentEventReceived
+    | ConversationEvent
     | MediaLost
     | MediaResumed
     | ToneChanged
@@ -149,7 +159,8 @@ class Call:
         impair_seed: int | None = None,
         edit_offer: SdpEditor | None = None,
         edit_answer: SdpEditor | None = None,
-        agent_events: bool | None = None,
+        agent_events: bool | str | None = None,
+        agent_events_setup: AgentEventsSetup | None = None,
         send_track: MediaStreamTrack | None = None,
         decode_received: bool = True,
         extensions: list[CallExtension] | tuple[CallExtension, ...] = (),
@@ -168,7 +179,10 @@ class Call:
         as load counts packets. ``extensions`` are attached now and detached at hang-up.
         ``media_timeout``: seconds without an RTP packet from a peer that sends before the
         media is reported lost (``MediaLost``) and the call fails, or only reported with
-        ``ride_out`` (None or 0: not watched; see rtc/liveness.py)."""
+        ``ride_out`` (None or 0: not watched; see rtc/liveness.py). ``agent_events``: the agent
+        events protocol to read on a data channel (rtc/events/: ``auto``/None picks by the
+        target, ``off``/False none, True the ``voicedesk`` channel); ``agent_events_setup``
+        what to send on it (a ``session.update``, text once the agent is ready)."""
         # redact_url: an embedded agent's API key given in the target stays out of summaries
         self.target = redact_url(target) if isinstance(target, str) else target.description
         self.signaling = (
@@ -226,12 +240,39 @@ class Call:
         self.media_lost_at_ms: float | None = None  # the last packet before the first loss reported
         self._packets_at_loss: int | None = None
         self.peer_hung_up_at_ms: float | None = None
-        # the "voicedesk" data channel for turn events (rtc/agent_events.py): by default only
-        # for embedded agents that send them, since it adds an m=application section (and an
-        # SCTP association) other agents may refuse
-        if agent_events is None:
-            agent_events = self.signaling.sends_agent_events
-        self.agent_events = AgentEventsChannel(self._emit, self._now_ms) if agent_events else None
+        # the agent's events on a data channel (rtc/events/): by default only for targets
+        # known to send them (VoiceDesk's embedded agents, pipecat, OpenAI), since it adds an
+        # m=application section (and an SCTP association) other agents may refuse
+        self.conversation = Conversation()
+        protocol = check_agent_events(agent_events) or self.signaling.agent_events_protocol or "off"
+        self.agent_events: AgentEventsChannel | None = None
+        if (
+            protocol == "off"
+            and agent_events_setup is not None
+            and (agent_events_setup.send_text or agent_events_setup.client_messages)
+        ):
+            raise ConfigError(
+                "text and client messages go on the agent events channel, which this call does not open: "
+                "name the protocol (--agent-events rtvi or openai)"
+            )
+        if protocol != "off":
+            setup = agent_events_setup or AgentEventsSetup()
+            channel = AgentEventsChannel(
+                make_protocol(protocol, setup),
+                self._emit,
+                self._now_ms,
+                ready_timeout=setup.ready_timeout,
+                conversation=self.conversation,
+                on_agent_left=self.signaling.peer_hung_up,  # as a WebSocket closing: "the peer hung up"
+            )
+            try:
+                for text in setup.send_text:
+                    channel.send_text(text, when_ready=True)
+                for kind, data in setup.client_messages:
+                    channel.send_client_message(kind, data, when_ready=True)
+            except ValueError as exc:  # the protocol takes no text (voicedesk) or no client messages
+                raise ConfigError(str(exc)) from None
+            self.agent_events = channel
         self.extensions: tuple[CallExtension, ...] = tuple(extensions)
         for extension in self.extensions:
             extension.attach(self)
@@ -250,7 +291,12 @@ class Call:
         builder made the track itself (a microphone with its device options)."""
         target = with_signaling_kind(spec.target, spec.signaling)
         track = source if source is not None or send_track is not None else parse_source(spec.source)
-        scheduled = [spec.schedule_extension()] if spec.impair_schedule else []
+        scheduled: list[CallExtension] = [spec.schedule_extension()] if spec.impair_schedule else []
+        if spec.conditions is not None and not spec.conditions.empty and send_track is None:
+            from voicedesk.rtc.conditions import condition_source  # only calls with conditions load it
+
+            track, report = condition_source(spec.source, track or SilenceTrack(), spec.conditions)
+            scheduled.append(report)
         return cls(
             target,
             source=track,
@@ -263,6 +309,7 @@ class Call:
             edit_offer=spec.edit_offer,
             edit_answer=spec.edit_answer,
             agent_events=spec.agent_events,
+            agent_events_setup=spec.agent_events_setup,
             send_track=send_track,
             decode_received=decode_received,
             extensions=[*scheduled, *extensions],
@@ -323,6 +370,49 @@ class Call:
         if self.sampler is not None and not self._closed and self.state == CallState.CONNECTED:
             with contextlib.suppress(Exception):  # a pc closing under the read: the last sample stands
                 await self.sampler.sample()
+
+    # the conversation (rtc/events/) ---------------------------------------------
+    def _events_channel(self) -> AgentEventsChannel:
+        if self.agent_events is None:
+            raise VoiceDeskError("this call reads no agent events: place it with agent events on (--agent-events)")
+        return self.agent_events
+
+    def send_text(self, text: str) -> None:
+        """Give the agent ``text`` as if the caller had said it: RTVI ``send-text``, OpenAI
+        ``conversation.item.create`` + ``response.create`` (held until the channel opens)."""
+        try:
+            self._events_channel().send_text(text)
+        except ValueError as exc:
+            raise VoiceDeskError(str(exc)) from None
+
+    def send_client_message(self, kind: str, data: Any = None) -> None:
+        """An RTVI ``client-message`` (``{"t": kind, "d": data}``) to the agent."""
+        try:
+            self._events_channel().send_client_message(kind, data)
+        except ValueError as exc:
+            raise VoiceDeskError(str(exc)) from None
+
+    async def say_text(self, text: str) -> float:
+        """Speak ``text`` into the call (espeak-ng, as the ``say:`` source), replacing the
+        source's audio while it plays; returns its length in seconds. The words join the
+        conversation as the caller's, labelled ``sent``."""
+        from voicedesk.media.resample import resample, to_float
+        from voicedesk.speech.tts import TTS_EXECUTOR, find_tts
+
+        if not text.strip():
+            raise VoiceDeskError("nothing to say: give the words")
+        engine = find_tts()
+        pcm = await asyncio.get_running_loop().run_in_executor(TTS_EXECUTOR, engine.synthesize, text)
+        at = self._now_ms()
+        seconds = self.outbound.insert_audio(to_float(resample(pcm, engine.sample_rate, SAMPLE_RATE)))
+        self.publish_conversation_event(caller_sent(text, at, "say"))
+        return seconds
+
+    def publish_conversation_event(self, event: ConversationEvent) -> None:
+        """Add an event to this call's conversation and send it to listeners (a recognizer's
+        transcript of the received audio, labelled ``TextSource.RECOGNIZER``, comes this way)."""
+        self.conversation.add(event)
+        self._emit(event)
 
     def add_listener(self, listener: CallListener) -> None:
         self._listeners.append(listener)
@@ -483,6 +573,8 @@ class Call:
             raise SdpError(f"the {edited}answer could not be applied: {why}") from None
         applied_at = time.monotonic()
         self._emit(DescriptionSet("remote", "answer", answer.sdp, self._now_ms()))
+        if self.agent_events is not None and not _takes_data_channel(answer.sdp):
+            self.agent_events.peer_refused("the answer has no m=application section, or rejects it with port 0")
         await self.signaling.set_remote_candidate_handler(self._add_remote_candidate)
 
         self._set_state(CallState.CONNECTING)
@@ -699,6 +791,8 @@ class Call:
             return
         self._closed = True
         await self._tasks.cancel_all()
+        if self.agent_events is not None:
+            await self.agent_events.close()
         if self.sampler is not None:
             await self.sampler.stop()
         with contextlib.suppress(Exception):
@@ -859,6 +953,7 @@ class Call:
             ),
             media_gaps=[gap.to_json() for gap in self.rtp.gaps],
             peer_hung_up_at_ms=_round(self.peer_hung_up_at_ms),
+            agent_events_dropped=self.agent_events.dropped if self.agent_events is not None else 0,
             extra=extra,
         )
 
@@ -880,6 +975,14 @@ def describe_setup(setup_ms: float | None, phases: dict[str, float | None]) -> s
         return "n/a"
     parts = [f"{SETUP_PHASE_NAMES.get(name, name)} {ms:.0f}" for name, ms in phases.items() if ms is not None]
     return f"{setup_ms:.0f} ms" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _takes_data_channel(sdp: str) -> bool:
+    """Whether an answer accepts a data channel: an m=application section with a port (0 refuses)."""
+    try:
+        return any(m.kind == "application" and m.port != 0 for m in sdp_model.parse(sdp).media)
+    except SdpError:  # aiortc applied it: not our reader's place to say more
+        return True
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:

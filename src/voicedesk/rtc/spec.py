@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 from voicedesk.config import IceConfig
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
+from voicedesk.media.conditions.spec import Conditions
 from voicedesk.rtc.direction import check_direction
+from voicedesk.rtc.events import AgentEventsSetup, check_agent_events
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.impair_schedule import ImpairmentSchedule, ScheduledImpairment
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
@@ -39,11 +41,16 @@ class CallSpec:
     impair_seed: int | None = None
     edit_offer: SdpEditor | None = None
     edit_answer: SdpEditor | None = None
-    agent_events: bool | None = None  # the "voicedesk" data channel; None: if the target sends events
+    # the agent's events protocol (rtc/events/): auto/None by the target, voicedesk, rtvi,
+    # openai, off (True: voicedesk, False: off); what to send on it
+    agent_events: bool | str | None = None
+    agent_events_setup: AgentEventsSetup | None = None
     direction: str = "sendrecv"  # what the offer asks for: sendrecv, sendonly (ingest) or recvonly
     hangup_after_source: bool = False  # a run ends once the source (a file, say:) has played out
     media_timeout: float | None = MEDIA_TIMEOUT  # seconds without RTP from the peer; 0 or None: not watched
     ride_out: bool = False  # media lost: report it and stay on the call instead of failing it
+    # noise, echo path, backchannels, pauses, caller voice mixed into what is sent (rtc/conditions.py)
+    conditions: Conditions | None = None
 
     def __post_init__(self) -> None:
         if not self.target.strip():
@@ -55,6 +62,7 @@ class CallSpec:
         if problem(self.stats_interval, above=0) is not None:
             raise ConfigError(f"the stats interval must be a number of seconds > 0, not {self.stats_interval:g}")
         check_direction(self.direction)
+        check_agent_events(self.agent_events)
         if self.media_timeout is not None and problem(self.media_timeout, minimum=0) is not None:
             raise ConfigError(
                 f"the media timeout must be a number of seconds ≥ 0 (0 = off), not {self.media_timeout:g}"

@@ -55,6 +55,9 @@ class CallSummary(Mapping[str, Any]):
     packets_after_media_lost: int | None = None  # packets that came after that report (riding it out)
     media_gaps: list[dict[str, float]] = field(default_factory=list)  # silences >= 1 s: {"at_ms", "ms"}
     peer_hung_up_at_ms: float | None = None  # the signaling channel ended from the far side
+    # agent events (rtc/events/): messages on the events channel that were oversized, not
+    # JSON, or of a type the protocol does not know (shown raw, never an error)
+    agent_events_dropped: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # what the call's extensions added
 
     @property

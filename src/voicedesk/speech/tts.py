@@ -46,29 +46,10 @@ _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _RATE_PARAMETER = 1
 _PITCH_PARAMETER = 3
-DEFAULT_PITCH = 50  # espeak-ng's own
+DEFAULT_PITCH = 50  # espeak's own default (0–99)
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
-
-class _Voice(ctypes.Structure):  # espeak_VOICE (speak_lib.h)
-    _fields_ = (
-        ("name", ctypes.c_char_p),
-        ("languages", ctypes.c_void_p),
-        ("identifier", ctypes.c_char_p),
-        ("gender", ctypes.c_ubyte),
-        ("age", ctypes.c_ubyte),
-        ("variant", ctypes.c_ubyte),
-        ("xx1", ctypes.c_ubyte),
-        ("score", ctypes.c_int),
-        ("spare", ctypes.c_void_p),
-    )
-
-
 ShouldStop = Callable[[], bool]
-
-
-class UnknownVoiceError(PipelineError):
-    """The engine loaded but has no such voice: another engine would not know it either."""
 
 
 class TtsEngine(Protocol):
@@ -96,8 +77,6 @@ class EspeakLibrary:
         self._lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self._lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         self._lib.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
-        self._lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
-        self._lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
         self._lib.espeak_Synth.argtypes = [
             ctypes.c_char_p,
             ctypes.c_size_t,
@@ -119,23 +98,6 @@ class EspeakLibrary:
         self._should_stop: ShouldStop | None = None
         self._callback = _SYNTH_CALLBACK(self._on_samples)  # keep a reference: espeak calls it later
         self._lib.espeak_SetSynthCallback(self._callback)
-        self._voices: set[str] | None = None
-
-    def voices(self) -> set[str]:
-        """The voice file names ``SetVoiceByName`` finds (``en-us``; ``gmw/en-us``), lower case: it
-        looks a name up as a file (``en-gb`` is no file: British English is ``en``)."""
-        if self._voices is None:
-            found: set[str] = set()
-            listed = self._lib.espeak_ListVoices(None)
-            i = 0
-            while listed[i]:
-                identifier = listed[i].contents.identifier
-                if identifier:
-                    text = identifier.decode("utf-8", "replace").lower()
-                    found.update((text, text.rsplit("/", 1)[-1]))
-                i += 1
-            self._voices = found
-        return self._voices
 
     def _on_samples(self, wav, count: int, events) -> int:
         if count > 0 and wav:
@@ -143,28 +105,22 @@ class EspeakLibrary:
         return 1 if self._should_stop is not None and self._should_stop() else 0
 
     def synthesize(
-        self, text: str, voice: str, rate: int, should_stop: ShouldStop | None = None, pitch: int | None = None
+        self, text: str, voice: str, rate: int, should_stop: ShouldStop | None = None, pitch: int = DEFAULT_PITCH
     ) -> np.ndarray:
         data = text.encode("utf-8")
         with self._lock:
             if voice != self._voice:
-                # an unknown name makes espeakng-loader's library exit the process (it looks for its
-                # data where it was built): refuse it before asking
-                if voice.split("+", 1)[0].lower() not in self.voices():
-                    near = sorted(v for v in self.voices() if "/" not in v and v[:2] == voice[:2].lower())
-                    hint = f" (voices like it: {', '.join(near[:12])})" if near else ""
-                    raise UnknownVoiceError(f"espeak-ng has no voice {voice!r}{hint}")
+                # asked first: the loader wheel's build ends the whole process on a name it lacks
+                if problem := voice_problem(voice):
+                    raise PipelineError(problem)
                 if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
                     raise PipelineError(f"espeak-ng has no voice {voice!r}")
                 self._voice = voice
             self._chunks = []
             self._should_stop = should_stop
             self._lib.espeak_SetParameter(_RATE_PARAMETER, rate, 0)
-            if pitch is not None:  # set back after: other voices share the library's parameters
-                self._lib.espeak_SetParameter(_PITCH_PARAMETER, pitch, 0)
+            self._lib.espeak_SetParameter(_PITCH_PARAMETER, pitch, 0)  # every time: the library keeps it
             self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-            if pitch is not None:
-                self._lib.espeak_SetParameter(_PITCH_PARAMETER, DEFAULT_PITCH, 0)
             chunks, self._chunks, self._should_stop = self._chunks, [], None
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
@@ -175,7 +131,7 @@ class EspeakLibraryTts:
     name = "espeak-ng (library)"
 
     def __init__(
-        self, library: EspeakLibrary, voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int | None = None
+        self, library: EspeakLibrary, voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH
     ) -> None:
         self.library = library
         self.voice = voice
@@ -194,7 +150,7 @@ class EspeakCommandTts:
     name = "espeak-ng (command)"
 
     def __init__(
-        self, command: str, voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int | None = None
+        self, command: str, voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH
     ) -> None:
         self.command = command
         self.voice = voice
@@ -205,11 +161,7 @@ class EspeakCommandTts:
     def synthesize(self, text: str, should_stop: ShouldStop | None = None) -> np.ndarray:
         try:
             done = subprocess.run(
-                [
-                    *(self.command, "--stdout", "-v", self.voice, "-s", str(self.rate)),
-                    *(("-p", str(self.pitch)) if self.pitch is not None else ()),
-                    *("--", text),
-                ],
+                [self.command, "--stdout", "-v", self.voice, "-s", str(self.rate), "-p", str(self.pitch), "--", text],
                 capture_output=True,
                 timeout=30,
                 check=True,
@@ -231,8 +183,10 @@ def _library(path: str, data_dir: str | None) -> EspeakLibrary:
     return _libraries[path]
 
 
-def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int | None = None) -> TtsEngine:
+def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH) -> TtsEngine:
     """The first espeak-ng found (see the module's doc), or PipelineError naming what to install."""
+    if problem := voice_problem(voice):  # a wrong voice is the user's to fix, not a reason to try another build
+        raise PipelineError(problem)
     with _find_lock:
         override = os.environ.get("VOICEDESK_ESPEAK_LIBRARY")
         if override:
@@ -249,22 +203,48 @@ def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int | 
             return EspeakLibraryTts(lib, voice, rate, pitch)
         except ImportError:
             pass
-        except UnknownVoiceError:
-            raise  # the next engine would be asked for the same name (and a second library can exit the process)
         except PipelineError as exc:
             logger.info("espeakng-loader's library did not load: %s", exc)
         system = ctypes.util.find_library("espeak-ng")
         if system:
             try:
                 return EspeakLibraryTts(_library(system, None), voice, rate, pitch)
-            except UnknownVoiceError:
-                raise
             except PipelineError as exc:
                 logger.info("the system's espeak-ng library did not load: %s", exc)
         command = shutil.which("espeak-ng")
         if command:
             return EspeakCommandTts(command, voice, rate, pitch)
     raise PipelineError(f"the voice agent needs espeak-ng for speech synthesis and found none; {INSTALL_HINT}")
+
+
+def _loader_data_dir() -> str | None:
+    """The espeakng-loader wheel's data directory when ``find_tts`` would use that build."""
+    if os.environ.get("VOICEDESK_ESPEAK_LIBRARY"):
+        return None
+    try:
+        import espeakng_loader
+    except ImportError:
+        return None
+    return str(espeakng_loader.get_data_path())
+
+
+def voice_problem(voice: str) -> str | None:
+    """Why espeak-ng has no voice ``voice`` (``LANG[+VARIANT]``), or None if it has (or it cannot
+    be told). Asked before synthesis: some espeak-ng builds end the process on a name they lack
+    (the espeakng-loader wheel's does, on ``en-gb``) instead of returning an error; other builds
+    match names more loosely (a Debian espeak-ng takes ``en-gb``) and report what they lack."""
+    data = _loader_data_dir()
+    if data is None or not os.path.isdir(os.path.join(data, "lang")):
+        return None
+    name, _, variant = voice.strip().partition("+")
+    languages = {f.lower() for _, _, files in os.walk(os.path.join(data, "lang")) for f in files}
+    if name.lower() not in languages:
+        examples = ", ".join(v for v in ("en-us", "en", "en-029", "en-gb-x-rp") if v in languages)
+        return f"espeak-ng has no voice {name!r}; e.g. {examples}"
+    variants_dir = os.path.join(data, "voices", "!v")
+    if variant and os.path.isdir(variants_dir) and variant not in os.listdir(variants_dir):
+        return f"espeak-ng has no voice variant {variant!r}; e.g. f1…f5, m1…m7"
+    return None
 
 
 # One thread for every synthesis in the process (the library is not reentrant).

@@ -36,18 +36,19 @@ def test_espeak_speaks_for_a_plausible_time() -> None:
     assert np.abs(pcm).max() > 3000
 
 
-def test_an_unknown_voice_is_an_error_with_the_voices_like_it_not_an_exit() -> None:
-    # espeakng-loader's library exits the process when asked for a voice it has no file for
-    with pytest.raises(PipelineError, match=r"espeak-ng has no voice 'en-gb' \(voices like it: en, .*en-us"):
-        find_tts("en-gb")
-    pitched = find_tts("en-us", pitch=20)
-    assert pitched.synthesize("hello").size > 0 and find_tts("en-us").synthesize("hello").size > 0
-
-
 def test_missing_espeak_names_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("VOICEDESK_ESPEAK_LIBRARY", str(tmp_path / "nothing.so"))
     with pytest.raises(PipelineError, match=r"apt-get install espeak-ng.*pip install espeakng-loader"):
         find_tts()
+
+
+def test_a_voice_espeak_lacks_is_one_line_not_the_end_of_the_process() -> None:
+    # the espeakng-loader build exits the whole process on a name it lacks (it has en-gb-x-rp,
+    # not en-gb); a server started with ``-o voice=en-gb`` died without a word before the check
+    pytest.importorskip("espeakng_loader")
+    with pytest.raises(PipelineError, match=r"espeak-ng has no voice 'en-gb'; e\.g\. en-us"):
+        find_tts("en-gb")
+    assert find_tts("en-us").synthesize("yes").size > 0  # and the process goes on speaking
 
 
 def test_constrained_recognizer_gets_in_domain_speech_right() -> None:

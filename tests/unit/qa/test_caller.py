@@ -74,3 +74,34 @@ def test_the_judge_reads_the_conversation_in_order():
     assert transcript_text([], conversation) == "Caller: hi\nAgent: Hello, how can I help?\nCaller: bye"
     turns = [{"said": "'hi'", "transcript": "hello", "agent": {"response": "Hello."}}]
     assert transcript_text(turns, None) == "Caller: 'hi'\nAgent: Hello."
+
+
+def test_the_caller_hears_the_end_of_a_reply_from_voicedesk_reports_and_from_the_conversation_model():
+    import time
+
+    from voicedesk.qa.caller import AgentEars
+    from voicedesk.rtc.agent_events import AgentEventReceived
+    from voicedesk.rtc.events.model import Speaker, SpeechStarted, SpeechStopped, TranscriptReceived
+
+    since = time.monotonic()
+    ours = AgentEars()
+    ours(AgentEventReceived({"type": "audio_out_started", "turn": 1}, 1.0))
+    assert ours.talking() is True and not ours.reply_done(since)
+    ours(AgentEventReceived({"type": "audio_out_stopped", "turn": 1}, 2.0))  # a pause between sentences
+    assert not ours.reply_done(since)
+    ours(AgentEventReceived({"type": "turn", "turn": 1, "response": "It is sunny."}, 3.0))
+    assert ours.reply_done(since) and ours.reply_text(since) == "It is sunny." and ours.talking() is False
+
+    # RTVI (pipecat): the same sentence on three channels, then the bot stops speaking
+    rtvi = AgentEars()
+    rtvi(AgentEventReceived({"type": "bot-started-speaking"}, 1.0, "rtvi"))
+    base = {"protocol": "rtvi", "who": Speaker.AGENT}
+    rtvi(SpeechStarted(t_ms=1.0, type="bot-started-speaking", **base))
+    for channel in ("bot-transcription", "bot-tts-text", "bot-output"):
+        rtvi(TranscriptReceived(t_ms=2.0, type=channel, text="It is sunny.", channel=channel, **base))
+    assert rtvi.talking() is True and not rtvi.reply_done(since)
+    rtvi(SpeechStopped(t_ms=3.0, type="bot-stopped-speaking", **base))
+    assert rtvi.reply_done(since) and rtvi.reply_text(since) == "It is sunny."
+    # the caller's own words in the model are not the agent's
+    rtvi(TranscriptReceived(t_ms=4.0, type="user-transcription", text="thanks", protocol="rtvi", who=Speaker.CALLER))
+    assert rtvi.reply_text(since) == "It is sunny."

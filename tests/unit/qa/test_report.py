@@ -235,7 +235,7 @@ def test_the_html_report_names_the_selected_pair_as_the_ice_snapshot_records_it(
 
 
 def test_a_callers_conversation_reads_in_order_with_its_latencies():
-    from voicedesk.qa.html import conversation_rows, render_report
+    from voicedesk.qa.html import caller_conversation_rows, render_report
 
     conversation = {
         "caller": "rules",
@@ -277,7 +277,7 @@ def test_a_callers_conversation_reads_in_order_with_its_latencies():
             "voice_to_voice_ms": None,
         },
     ]
-    rows = conversation_rows(conversation, turns)
+    rows = caller_conversation_rows(conversation, turns)
     assert [(r[1], r[2]) for r in rows] == [
         ("agent", "Hello, how can I help?"),
         ("caller", "weather please"),
@@ -286,4 +286,4 @@ def test_a_callers_conversation_reads_in_order_with_its_latencies():
     ]
     assert rows[2][4] == "voice-to-voice 1200 ms" and rows[3][4] == "231 ms after the agent stopped"
     page = render_report(title="t", summary={}, samples=[], turns=turns, result={"conversation": conversation})
-    assert "Conversation (rules caller, seed 3)" in page and "goal reached" in page
+    assert "Simulated caller (rules caller, seed 3)" in page and "goal reached" in page

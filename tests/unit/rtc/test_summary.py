@@ -19,7 +19,9 @@ KEYS_BEFORE = (
     "path turn_used selected_pair"
 ).split()
 # keys added since, each after the ones above
-KEYS_ADDED = "media_timeout_s media_lost_at_ms packets_after_media_lost media_gaps peer_hung_up_at_ms".split()
+KEYS_ADDED = (
+    "media_timeout_s media_lost_at_ms packets_after_media_lost media_gaps peer_hung_up_at_ms agent_events_dropped"
+).split()
 KEYS = [*KEYS_BEFORE, *KEYS_ADDED]
 
 

@@ -35,6 +35,7 @@ from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.widgets.dialer import SourceOption, register_source
 from voicedesk.gui.widgets.panel import Panel, PanelContext
+from voicedesk.media.conditions.mixer import unconditioned
 from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, list_devices
 from voicedesk.media.dtmf import KEYS
 from voicedesk.media.microphone import MicrophoneTrack
@@ -233,7 +234,7 @@ class AudioPanel(Panel):
             sent, received = bridge.call.dtmf_sent, bridge.call.keypad.decoder.tones
             parts = ([f"sent: {sent}"] if sent else []) + ([f"received: {received}"] if received else [])
             self.dtmf_sent.setText("; ".join(parts))
-        source = bridge.call.source if bridge is not None else None
+        source = unconditioned(bridge.call.source) if bridge is not None else None
         if isinstance(source, MicrophoneTrack):
             if source.using_fallback:
                 self.labels["microphone"].setText("silence (no usable device)")
@@ -294,8 +295,9 @@ class PanelAudio(CallExtension):
         self.on_notice = on_notice
 
     def attach(self, call: Call) -> None:
-        if isinstance(call.source, MicrophoneTrack):
-            call.source.add_listener(self.on_notice)
+        source = unconditioned(call.source)  # a microphone with noise or echo mixed in is still one
+        if isinstance(source, MicrophoneTrack):
+            source.add_listener(self.on_notice)
         if self.speaker is not None:
             call.add_sink(self.speaker)
 

@@ -227,12 +227,12 @@ class QaPanel(Panel):
     def _show_run(self, row: int) -> None:
         if not 0 <= row < len(self.results):
             return
-        from voicedesk.qa.html import conversation_rows
+        from voicedesk.qa.html import caller_conversation_rows
 
         result = self.results[row].to_json()
         lines = []
         if result.get("conversation"):
-            for at, who, words, source, latency in conversation_rows(result["conversation"], result["turns"]):
+            for at, who, words, source, latency in caller_conversation_rows(result["conversation"], result["turns"]):
                 when = f"{at / 1000:6.2f} s" if at is not None else "        "
                 lines.append(f"{when}  {who:6} {words}  ({source}{'; ' + latency if latency else ''})")
             lines.append(f"ended: {result['conversation']['ended']}")

@@ -103,6 +103,8 @@ class TurnsPanel(Panel):
 
     @Slot(object)
     def on_agent_event(self, received: Any) -> None:
+        if received.protocol != "voicedesk":
+            return  # RTVI and OpenAI messages are not VoiceDesk's turn events (see rtc/events/)
         event = received.event
         if event.get("type") == "turn":
             self.turns.append(event)

@@ -41,6 +41,12 @@ class Signaling(ABC):
     # so a call opens it by default; only targets that are known to (VoiceDesk's agents)
     sends_agent_events: bool = False
 
+    @property
+    def agent_events_protocol(self) -> str | None:
+        """The agent events protocol (rtc/events/) a call reads by default: the target's own
+        (RTVI for pipecat, OpenAI's events), ``voicedesk`` for agents that send it, or None."""
+        return "voicedesk" if self.sends_agent_events else None
+
     def __init__(self) -> None:
         self.on_remote_candidate: CandidateHandler | None = None
         self._pending_candidates: list[RTCIceCandidate | None] = []

@@ -53,6 +53,10 @@ class OpenAIRealtimeSignaling(Signaling):
         self.call_url: str | None = None
         self.description = f"OpenAI Realtime call at {redact_url(url)}"
 
+    @property
+    def agent_events_protocol(self) -> str | None:
+        return "openai"  # server events on the oai-events channel
+
     async def _post(self, session: aiohttp.ClientSession, url: str, body: str | None, kind: str | None) -> HttpReply:
         return await http_request(
             session,

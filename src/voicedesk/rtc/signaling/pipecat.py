@@ -40,6 +40,10 @@ class PipecatSignaling(HttpJsonSignaling):
         self.pc_id = pc_id
         self.description = f"pipecat offer/answer to {redact_url(self.url)}"
 
+    @property
+    def agent_events_protocol(self) -> str | None:
+        return "rtvi"  # pipecat bots report the conversation over RTVI
+
     def extra_fields(self) -> dict[str, Any]:
         # a known pc_id asks pipecat to renegotiate that connection instead of making a new one
         return {"pc_id": self.pc_id, "restart_pc": False} if self.pc_id else {}
