@@ -3,9 +3,9 @@
 Each turn the caller
 
 1. listens: the agent's reply is found in the received audio (its start and end as the
-   caller heard them); where the agent reports its own words on the ``voicedesk`` events
-   channel (rtc/agent_events.py) those are what the caller "heard", else the recognizer
-   (qa/hearing.py) transcribes the reply;
+   caller heard them); where the agent reports its own words on its events channel
+   (rtc/events/: VoiceDesk's own agents, RTVI, OpenAI Realtime) those are what the caller
+   "heard", else the recognizer (qa/hearing.py) transcribes the reply;
 2. decides (``RuleBrain``: the scenario's rules, seeded; ``LlmBrain``: an OpenAI-compatible
    chat endpoint through the agent layer's ``ChatClient``);
 3. speaks through the scenario's queued track (the ``say:`` path: espeak-ng, its voice,
