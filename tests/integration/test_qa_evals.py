@@ -127,6 +127,7 @@ def check_rule_caller(data: dict) -> None:
 LLM_CALLER = """
 name: llm-caller
 target: embedded:script?say=The weather is sunny and warm today.|You are welcome.
+agent_events: rtvi              # the caller hears it through pipecat's protocol (the conversation model)
 caller:
   persona: a tourist who wants to know the weather
   goal: learn the weather
@@ -155,6 +156,10 @@ def check_llm_caller(data: dict) -> None:
     assert conversation["turns"][0]["heard"] is None
     assert conversation["turns"][0]["said"] == "what is the weather today"
     assert conversation["turns"][1]["said"] == "Thank you, that is all I wanted."
+    # heard through RTVI, the one events channel this call opened (bot-transcription, bot-tts-text and
+    # bot-output carry the same sentence: one channel kept; then bot-stopped-speaking)
+    assert conversation["turns"][1]["heard"] == "The weather is sunny and warm today."
+    assert conversation["turns"][1]["heard_from"] == "agent events"
     callers = [r for r in REQUESTS if r["body"]["model"] == "caller-model"]
     assert callers and all(r["auth"] == "Bearer sk-caller" and r["body"]["stream"] is True for r in callers)
     # the caller model was told what the agent said
