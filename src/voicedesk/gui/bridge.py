@@ -14,8 +14,8 @@ import logging
 from PySide6.QtCore import QObject, Signal
 
 from voicedesk.errors import VoiceDeskError
-from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, DescriptionSet, StatsSampled
+from voicedesk.rtc.events import AgentEventReceived, ConversationEvent
 from voicedesk.rtc.impair import ImpairmentChanged
 from voicedesk.rtc.liveness import MediaLost, MediaResumed
 from voicedesk.rtc.signaling.log import SignalingExchanged
@@ -31,7 +31,8 @@ class CallBridge(QObject):
     description_set = Signal(str, str, str)  # side ("local"/"remote"), type, sdp
     stats_sampled = Signal(object)  # voicedesk.rtc.stats.StatsSample
     signaling_exchanged = Signal(object)  # voicedesk.rtc.signaling.log.SignalingExchanged
-    agent_event = Signal(object)  # voicedesk.rtc.agent_events.AgentEventReceived (turn events)
+    agent_event = Signal(object)  # voicedesk.rtc.events.AgentEventReceived (each message as it came)
+    conversation_event = Signal(object)  # voicedesk.rtc.events.ConversationEvent (what the messages mean)
     impairment_changed = Signal(object)  # voicedesk.rtc.impair.ImpairmentChanged (t_ms on the call's axis)
     media_changed = Signal(object)  # voicedesk.rtc.liveness.MediaLost / MediaResumed (the peer's packets)
     failed = Signal(str)  # one line for the user
@@ -120,6 +121,8 @@ class CallBridge(QObject):
             self.signaling_exchanged.emit(event)
         elif isinstance(event, AgentEventReceived):
             self.agent_event.emit(event)
+        elif isinstance(event, ConversationEvent):
+            self.conversation_event.emit(event)
         elif isinstance(event, ImpairmentChanged):
             self.impairment_changed.emit(event)
         elif isinstance(event, (MediaLost, MediaResumed)):

@@ -1,0 +1,112 @@
+"""Where speech starts and stops in the call's audio, sent and received, on the call's clock.
+
+The conversation view measures its own reply latency from these edges (the end of what
+the caller sent → the start of what came back), beside the figure the agent reports,
+so a user sees both: the agent's word for it and what reached VoiceDesk's ears.
+
+Cheap on purpose, since ``write`` runs on the loop for every 20 ms block: one RMS per
+block (the blocks the call already hands its observers and sinks), a threshold and a
+hang time; the runs are kept in a capped deque. Qt-free: the window owns one per call
+direction and reads it on its display timer.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicedesk.media.pcm import SAMPLE_RATE, level_dbfs
+from voicedesk.media.sinks import AudioSink
+from voicedesk.rtc.events import TextSource, Turn
+
+SPEECH_DBFS = -45.0  # a block louder than this is sound (speech, a tone, an echo)
+HANG_MS = 300.0  # quiet this long ends a run (the gaps between words are shorter)
+MIN_RUN_MS = 60.0  # a click is not an utterance
+MAX_RUNS = 500
+LOOKBACK_MS = 4000.0  # how long before the turn the caller's audio may have ended
+REPLY_SLACK_MS = 2500.0  # the reply's audio may reach us after the agent said it started
+
+
+@dataclass
+class SpeechRun:
+    start_ms: float
+    end_ms: float | None = None  # None: still sounding
+
+
+class SpeechEdges:
+    """Speech runs in one direction of a call; feed it blocks with ``write``."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock  # the call's clock, ms
+        self.runs: deque[SpeechRun] = deque(maxlen=MAX_RUNS)
+        self._open: SpeechRun | None = None
+        self._last_loud_ms = 0.0
+
+    def write(self, samples: np.ndarray) -> None:
+        now = self._clock()
+        if level_dbfs(samples) >= SPEECH_DBFS:
+            if self._open is None:
+                self._open = SpeechRun(now - samples.size * 1000.0 / SAMPLE_RATE)  # the block's first sample
+                self.runs.append(self._open)
+            self._last_loud_ms = now
+        elif self._open is not None and now - self._last_loud_ms >= HANG_MS:
+            run, self._open = self._open, None
+            run.end_ms = self._last_loud_ms
+            if run.end_ms - run.start_ms < MIN_RUN_MS and self.runs and self.runs[-1] is run:
+                self.runs.pop()
+
+    def ended_between(self, low_ms: float, high_ms: float) -> SpeechRun | None:
+        """The last run that ended within ``[low_ms, high_ms]``."""
+        for run in reversed(self.runs):
+            if run.end_ms is not None and low_ms <= run.end_ms <= high_ms:
+                return run
+        return None
+
+    def started_between(self, low_ms: float, high_ms: float) -> SpeechRun | None:
+        """The first run that started within ``[low_ms, high_ms]``."""
+        found = None
+        for run in reversed(self.runs):
+            if run.start_ms < low_ms:
+                break
+            if run.start_ms <= high_ms:
+                found = run
+        return found
+
+
+class SpeechEdgesSink(AudioSink):
+    """``SpeechEdges`` as a sink on the received audio (``call.add_sink``)."""
+
+    def __init__(self, edges: SpeechEdges) -> None:
+        super().__init__()
+        self.edges = edges
+
+    def write(self, samples: np.ndarray) -> None:
+        self.edges.write(samples)
+
+
+def typed_only(texts: Iterable[tuple[TextSource, str]]) -> bool:
+    """The caller's part was typed (``send-text``), so no audio of it went out."""
+    pairs = list(texts)
+    return bool(pairs) and all(source == TextSource.SENT and channel == "send-text" for source, channel in pairs)
+
+
+def reply_latency_ms(sent: SpeechEdges, received: SpeechEdges, turn: Turn) -> float | None:
+    """VoiceDesk's own figure for ``turn``: from the end of the caller's audio to the start
+    of the agent's, both as they passed VoiceDesk (sent to the encoder, out of the decoder).
+    None where the turn has no spoken caller part or no reply audio was found."""
+    caller, agent = turn.caller, turn.agent
+    if caller is None or agent is None or agent.start_ms is None:
+        return None
+    if typed_only((t.source, t.channel) for t in caller.transcripts):
+        return None
+    earliest = (caller.start_ms if caller.start_ms is not None else agent.start_ms) - LOOKBACK_MS
+    said = sent.ended_between(earliest, agent.start_ms + 200.0)
+    if said is None or said.end_ms is None:
+        return None
+    reply = received.started_between(said.end_ms - 50.0, agent.start_ms + REPLY_SLACK_MS)
+    if reply is None:
+        return None
+    return max(0.0, reply.start_ms - said.end_ms)
