@@ -26,8 +26,9 @@ SPEECH_DBFS = -45.0  # a block louder than this is sound (speech, a tone, an ech
 HANG_MS = 300.0  # quiet this long ends a run (the gaps between words are shorter)
 MIN_RUN_MS = 60.0  # a click is not an utterance
 MAX_RUNS = 500
-LOOKBACK_MS = 4000.0  # how long before the turn the caller's audio may have ended
-REPLY_SLACK_MS = 2500.0  # the reply's audio may reach us after the agent said it started
+LOOKBACK_MS = 20_000.0  # the caller's audio began at most this long before the reply
+EVENT_LAG_MS = 15_000.0  # an agent's "I started speaking" may reach us this long after its audio…
+EVENT_LEAD_MS = 1500.0  # …or this long before it (the audio waits in the jitter buffer and decoder)
 
 
 @dataclass
@@ -58,22 +59,14 @@ class SpeechEdges:
             if run.end_ms - run.start_ms < MIN_RUN_MS and self.runs and self.runs[-1] is run:
                 self.runs.pop()
 
-    def ended_between(self, low_ms: float, high_ms: float) -> SpeechRun | None:
-        """The last run that ended within ``[low_ms, high_ms]``."""
-        for run in reversed(self.runs):
-            if run.end_ms is not None and low_ms <= run.end_ms <= high_ms:
-                return run
-        return None
-
-    def started_between(self, low_ms: float, high_ms: float) -> SpeechRun | None:
-        """The first run that started within ``[low_ms, high_ms]``."""
-        found = None
+    def last_started(self, low_ms: float, high_ms: float) -> SpeechRun | None:
+        """The latest run that started within ``[low_ms, high_ms]``."""
         for run in reversed(self.runs):
             if run.start_ms < low_ms:
-                break
+                return None
             if run.start_ms <= high_ms:
-                found = run
-        return found
+                return run
+        return None
 
 
 class SpeechEdgesSink(AudioSink):
@@ -95,18 +88,21 @@ def typed_only(texts: Iterable[tuple[TextSource, str]]) -> bool:
 
 def reply_latency_ms(sent: SpeechEdges, received: SpeechEdges, turn: Turn) -> float | None:
     """VoiceDesk's own figure for ``turn``: from the end of the caller's audio to the start
-    of the agent's, both as they passed VoiceDesk (sent to the encoder, out of the decoder).
-    None where the turn has no spoken caller part or no reply audio was found."""
+    of the agent's reply, both as they passed VoiceDesk (sent to the encoder, out of the
+    decoder). The agent's events only pick the reply (the received run that began last
+    before its start was reported): a loaded agent reports seconds late, the audio is
+    what a user hears. Negative when the reply began before the caller stopped (an echo,
+    an agent talking over the caller). None where the caller's part was typed, or no
+    audio was found."""
     caller, agent = turn.caller, turn.agent
     if caller is None or agent is None or agent.start_ms is None:
         return None
     if typed_only((t.source, t.channel) for t in caller.transcripts):
         return None
-    earliest = (caller.start_ms if caller.start_ms is not None else agent.start_ms) - LOOKBACK_MS
-    said = sent.ended_between(earliest, agent.start_ms + 200.0)
-    if said is None or said.end_ms is None:
-        return None
-    reply = received.started_between(said.end_ms - 50.0, agent.start_ms + REPLY_SLACK_MS)
+    reply = received.last_started(agent.start_ms - EVENT_LAG_MS, agent.start_ms + EVENT_LEAD_MS)
     if reply is None:
         return None
-    return max(0.0, reply.start_ms - said.end_ms)
+    said = sent.last_started(reply.start_ms - LOOKBACK_MS, reply.start_ms)
+    if said is None or said.end_ms is None:
+        return None
+    return reply.start_ms - said.end_ms
