@@ -125,7 +125,7 @@ def test_typed_words_are_spoken_to_the_voice_agent_and_the_turn_shows_both_sides
         qtbot.waitUntil(measured, timeout=WAIT_MS)
     except Exception:
         pytest.fail(
-            f"no latency of ours: sent {list(panel.sent_edges.runs)} received {list(panel.received_edges.runs)} "
+            f"no latency of ours: sent {list(panel.edges.sent.runs)} received {list(panel.edges.received.runs)} "
             f"turns {[(t.caller, t.agent) for t in window.bridge.call.conversation.turns]}"
         )
     turn_item = next(item for item in items if "ours" in item.text(5))

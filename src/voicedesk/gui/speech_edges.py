@@ -6,8 +6,8 @@ so a user sees both: the agent's word for it and what reached VoiceDesk's ears.
 
 Cheap on purpose, since ``write`` runs on the loop for every 20 ms block: one RMS per
 block (the blocks the call already hands its observers and sinks), a threshold and a
-hang time; the runs are kept in a capped deque. Qt-free: the window owns one per call
-direction and reads it on its display timer.
+hang time; the runs are kept in a capped deque. Qt-free: the Conversation tab hands a
+``CallSpeechEdges`` to each call it shows (an extension) and reads it on its display timer.
 """
 
 from __future__ import annotations
@@ -15,12 +15,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voicedesk.media.pcm import SAMPLE_RATE, level_dbfs
 from voicedesk.media.sinks import AudioSink
 from voicedesk.rtc.events import TextSource, Turn
+from voicedesk.rtc.extension import CallExtension
+
+if TYPE_CHECKING:
+    from voicedesk.rtc.call import Call
 
 SPEECH_DBFS = -45.0  # a block louder than this is sound (speech, a tone, an echo)
 HANG_MS = 300.0  # quiet this long ends a run (the gaps between words are shorter)
@@ -78,6 +83,23 @@ class SpeechEdgesSink(AudioSink):
 
     def write(self, samples: np.ndarray) -> None:
         self.edges.write(samples)
+
+
+class CallSpeechEdges(CallExtension):
+    """Both directions of one call (an extension: the window hands it to the call it builds)."""
+
+    def __init__(self) -> None:
+        self.sent = SpeechEdges(self._now_ms)
+        self.received = SpeechEdges(self._now_ms)
+        self._clock: Callable[[], float] | None = None
+
+    def _now_ms(self) -> float:
+        return self._clock() if self._clock is not None else 0.0
+
+    def attach(self, call: Call) -> None:
+        self._clock = call.now_ms
+        call.add_sent_observer(self.sent.write)
+        call.add_sink(SpeechEdgesSink(self.received))
 
 
 def typed_only(texts: Iterable[tuple[TextSource, str]]) -> bool:

@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
-from voicedesk.gui.speech_edges import SpeechEdges, SpeechEdgesSink, reply_latency_ms
+from voicedesk.gui.speech_edges import CallSpeechEdges, reply_latency_ms
 from voicedesk.gui.widgets.panel import Panel, PanelContext, heading
 from voicedesk.rtc.events import (
     AgentEventReceived,
@@ -56,6 +56,7 @@ from voicedesk.rtc.events import (
     Turn,
     Utterance,
 )
+from voicedesk.rtc.extension import CallExtension
 from voicedesk.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
@@ -193,8 +194,8 @@ class ConversationPanel(Panel):
         super().__init__(context, parent)
         self._tasks = TaskOwner("ConversationPanel", logger=logger, failed="%s failed")
         self.bridge: CallBridge | None = None
-        self.sent_edges: SpeechEdges | None = None
-        self.received_edges: SpeechEdges | None = None
+        self.edges: CallSpeechEdges | None = None  # the call's speech runs, sent and received
+        self._next_edges: CallSpeechEdges | None = None
 
         self.hint = QLabel("Place a call to see its conversation: the agent's own events and VoiceDesk's.")
         self.hint.setObjectName("hint")
@@ -304,6 +305,7 @@ class ConversationPanel(Panel):
             else "Place a call first: typed words are spoken into the call"
         )
         channel = bridge.call.agent_events if bridge is not None else None
+        protocol = channel.protocol.name if channel is not None else ""
         if not live:
             why = "Place a call first"
         elif channel is None:
@@ -316,9 +318,13 @@ class ConversationPanel(Panel):
         else:
             why = ""
         self.send_text_button.setEnabled(not why)
-        self.send_text_button.setToolTip(why or f"Give the agent the words as text ({channel.protocol.name})")
+        self.send_text_button.setToolTip(why or f"Give the agent the words as text ({protocol})")
 
     # the call -----------------------------------------------------------------------
+    def call_extensions(self) -> list[CallExtension]:
+        self._next_edges = CallSpeechEdges()  # our latency is measured from the call's audio
+        return [self._next_edges]
+
     def call_started(self, bridge: CallBridge) -> None:
         self._reset()
         self.bridge = bridge
@@ -330,10 +336,7 @@ class ConversationPanel(Panel):
             )
         else:
             self.hint.setText(f"Reading the agent's {call.agent_events.protocol.name} events…")
-        self.sent_edges = SpeechEdges(call.now_ms)
-        self.received_edges = SpeechEdges(call.now_ms)
-        call.add_sent_observer(self.sent_edges.write)
-        call.add_sink(SpeechEdgesSink(self.received_edges))
+        self.edges, self._next_edges = self._next_edges, None
         bridge.agent_event.connect(self.on_agent_event)
         bridge.conversation_event.connect(self.on_conversation_event)
         self._set_controls(bridge)
@@ -413,11 +416,7 @@ class ConversationPanel(Panel):
         item.setData(
             0, TIME_ROLE, (start / 1000.0, None if end is None else end / 1000.0) if start is not None else None
         )
-        ours = (
-            reply_latency_ms(self.sent_edges, self.received_edges, turn)
-            if self.sent_edges is not None and self.received_edges is not None
-            else None
-        )
+        ours = reply_latency_ms(self.edges.sent, self.edges.received, turn) if self.edges is not None else None
         chip, tip = latency_chip(ours, turn)
         item.setText(5, chip)
         item.setToolTip(5, tip)
@@ -516,8 +515,7 @@ class ConversationPanel(Panel):
 
     def _apply_filter(self, *_: object) -> None:
         kind, words = self._filters()
-        for i in range(self.log.topLevelItemCount()):
-            row = self.log.topLevelItem(i)
+        for row in self._log_rows():
             row.setHidden(not _matches(row, kind, words))
         self._count_log()
 
@@ -527,16 +525,21 @@ class ConversationPanel(Panel):
         dropped = f" ({self.log_rows_dropped} older rows dropped)" if self.log_rows_dropped else ""
         self.log_count.setText(f"{shown} of {total} messages shown{dropped}")
 
+    def _log_rows(self) -> list[QTreeWidgetItem]:
+        rows = (self.log.topLevelItem(i) for i in range(self.log.topLevelItemCount()))
+        return [row for row in rows if row is not None]
+
     def visible_log_rows(self) -> int:
-        return sum(1 for i in range(self.log.topLevelItemCount()) if not self.log.topLevelItem(i).isHidden())
+        return sum(1 for row in self._log_rows() if not row.isHidden())
 
     # picking a row --------------------------------------------------------------------
     def _row_picked(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None = None) -> None:
         if item is None:
             return
         moment = item.data(0, TIME_ROLE)
-        if moment is None and item.parent() is not None:
-            moment = item.parent().data(0, TIME_ROLE)
+        parent = item.parent()
+        if moment is None and parent is not None:
+            moment = parent.data(0, TIME_ROLE)
         if moment is not None:
             start_s, end_s = moment
             self.context.show_on_timeline(float(start_s), None if end_s is None else float(end_s))

@@ -8,6 +8,9 @@ Agent events carry the agent's clock (``t_ms``) and the call's arrival clock
 (``received_ms``); the offset between the two is estimated as the smallest
 ``received_ms - t_ms`` seen (the least-delayed event), and markers are placed at
 the agent's time plus that offset.
+
+``select`` draws a band across the graphs for one moment of the call (a row clicked in
+the Conversation tab), on the call's own axis.
 """
 
 from __future__ import annotations
