@@ -25,7 +25,7 @@ import time
 from collections import deque
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -471,6 +471,12 @@ class ConversationPanel(Panel):
         return row
 
     def _cap_turn_rows(self) -> None:
+        if self.view.topLevelItemCount() <= MAX_TURN_ROWS:
+            return
+        with QSignalBlocker(self.view):  # a removed current row must not move the graphs' band
+            self._drop_oldest_turn_rows()
+
+    def _drop_oldest_turn_rows(self) -> None:
         while self.view.topLevelItemCount() > MAX_TURN_ROWS:
             gone = self.view.takeTopLevelItem(0)
             self.turn_rows_dropped += 1
