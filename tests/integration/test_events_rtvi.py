@@ -5,12 +5,14 @@ user sees. One bot for the module (pipecat's import takes seconds)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.helpers.pipecat_bot import running_pipecat_bot
+from tests.helpers.processes import voicedesk
 from voicedesk.media.sources import ToneTrack
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.events import AgentEventReceived, AgentReady, ConversationEvent
@@ -105,3 +107,17 @@ async def test_a_pipecat_bots_rtvi_messages_become_the_turns_shown(bot_url: str)
     assert summary["rx_audible_ms"] > 1000  # and the audio went both ways (the bot echoes)
     kinds = [type(e).__name__ for e in events if isinstance(e, ConversationEvent)]
     assert kinds.index("AgentReady") < kinds.index("SpeechStarted") < kinds.index("ToolCallReported")
+
+
+def test_the_cli_sends_a_client_message_and_prints_the_events(bot_url: str) -> None:
+    play = json.dumps({"said": "hi there", "reply": "Hello!"})
+    result = voicedesk(
+        "-v", "call", f"pipecat+{bot_url}", "--duration", "3", "--client-message", f"play-turn={play}", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    (turn,) = summary["turns"]
+    assert (turn["heard"], turn["said"], turn["tool_calls"][0]["name"]) == ("hi there", "Hello!", "get_weather")
+    assert summary["agent_events_dropped"] == 0
+    assert "rtvi bot-ready: agent ready (2.2.0)" in result.stderr
+    assert "rtvi bot-tts-text: agent said 'Hello!' (agent)" in result.stderr

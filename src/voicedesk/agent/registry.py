@@ -27,6 +27,8 @@ from voicedesk.limits import problem
 if TYPE_CHECKING:
     from aiortc import RTCPeerConnection
 
+    from voicedesk.rtc.telephone_event import DtmfReceived
+
 OptionKind = Literal["text", "number", "flag", "choice", "path"]
 _ON = ("1", "on", "yes", "true")
 _OFF = ("0", "off", "no", "false")
@@ -109,6 +111,10 @@ class Agent:
 
     def attach(self, pc: RTCPeerConnection) -> None:
         raise NotImplementedError
+
+    def dtmf_received(self, event: DtmfReceived) -> None:
+        """The caller pressed a key, sent as an RFC 4733 telephone-event (the session has
+        logged it already); an agent that reacts to keys overrides this."""
 
     async def close(self) -> None:
         pass

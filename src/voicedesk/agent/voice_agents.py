@@ -27,6 +27,7 @@ from voicedesk.agent.registry import Agent, AgentOption, register_agent
 from voicedesk.errors import ConfigError
 from voicedesk.media.tracks import QueuedAudioTrack
 from voicedesk.rtc.agent_events import CHANNEL_LABEL
+from voicedesk.rtc.telephone_event import DtmfReceived
 from voicedesk.speech.vad import create_vad
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,10 @@ class PipelineAgent(Agent):
                 logger.debug("agent events channel: %s", exc)
                 return
             self._unsent.popleft()
+
+    def dtmf_received(self, event: DtmfReceived) -> None:
+        # told to the caller on the agent events channel, as turn events are
+        self._send_event({"type": "dtmf", **event.to_json()})
 
     @property
     def turns(self) -> list[dict[str, Any]]:

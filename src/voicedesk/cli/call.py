@@ -11,20 +11,22 @@ from typing import Any
 import voicedesk.agent
 import voicedesk.speech  # noqa: F401  (registers the say: source)
 from voicedesk.cli._audio import CallAudio, add_audio_arguments
+from voicedesk.cli._events import add_events_arguments, events_setup
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.limits import DAY_S, count, seconds
 from voicedesk.media.sources import source_usages
 from voicedesk.qa.report import CallReporter, add_report_arguments
-from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
 from voicedesk.rtc.direction import DIRECTIONS
+from voicedesk.rtc.events import AgentEventReceived
 from voicedesk.rtc.impair import PRESETS, ImpairmentChanged, ImpairmentSpec
 from voicedesk.rtc.impair_schedule import parse_schedule
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaLost, MediaResumed
 from voicedesk.rtc.sdp.edit import command_editor
 from voicedesk.rtc.signaling import header_problem, selectable_kinds, targets_usage
 from voicedesk.rtc.spec import CallSpec
+from voicedesk.rtc.telephone_event import DtmfReceived
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -101,11 +103,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--edit-answer", metavar="CMD", help="pipe the remote answer through a shell command before applying it"
     )
     p.add_argument(
-        "--agent-events",
-        action="store_true",
-        help="open the 'voicedesk' data channel for turn events (automatic for embedded: targets)",
-    )
-    p.add_argument(
         "--media-timeout",
         type=seconds(maximum=DAY_S),
         default=MEDIA_TIMEOUT,
@@ -120,6 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(a network test that expects outages) instead of ending it as failed",
     )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    add_events_arguments(p)
     add_audio_arguments(p)
     add_report_arguments(p)
     p.set_defaults(run=run)
@@ -152,7 +150,21 @@ def progress(event: CallEvent) -> None:
             file=sys.stderr,
             flush=True,
         )
-    elif isinstance(event, AgentEventReceived) and event.type == "turn":
+    elif isinstance(event, DtmfReceived):
+        print(
+            f"[{event.t_ms:7.0f} ms] DTMF {event.tone!r} received as an RFC 4733 event ({event.duration_ms:.0f} ms"
+            f"{'' if event.ended else ', its end packets lost'})",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif isinstance(event, AgentEventReceived) and event.type == "dtmf" and event.protocol == "voicedesk":
+        heard = event.event
+        print(
+            f"[{event.t_ms:7.0f} ms] agent heard DTMF {heard.get('tone')!r} ({heard.get('duration_ms')} ms)",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif isinstance(event, AgentEventReceived) and event.type == "turn" and event.protocol == "voicedesk":
         turn = event.event
         v2v = (turn.get("latency_ms") or {}).get("voice_to_voice")
         print(
@@ -194,7 +206,26 @@ def print_summary(summary: Mapping[str, Any]) -> None:
             f"media gaps     {f'{len(gaps)}, longest {longest:.1f} s' if gaps else 'none'}"
             + (f"; lost at t = {lost / 1000:.1f} s" if lost is not None else "")
         )
+    lines.extend(conversation_lines(summary))
     print("\n".join(lines))
+
+
+def conversation_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The turns an agent's events told (RTVI, OpenAI; VoiceDesk's agents print theirs as they
+    come), and the messages dropped: only when there are any, so other calls print as before."""
+    lines = []
+    for turn in summary.get("turns") or []:
+        if "protocol" not in turn:  # a voicedesk agent's own report
+            continue
+        tools = ", ".join(str(call.get("name")) for call in turn.get("tool_calls") or [])
+        lines.append(
+            f"agent turn {turn.get('turn'):<3} heard {turn.get('heard')!r}, said {turn.get('said')!r}"
+            + (f"; tools {tools}" if tools else "")
+            + ("; interrupted" if turn.get("interrupted") else "")
+        )
+    if summary.get("agent_events_dropped"):
+        lines.append(f"agent events   {summary['agent_events_dropped']} dropped (not JSON, over 64 KiB or unknown)")
+    return lines
 
 
 def audible_share(summary: Mapping[str, Any]) -> str:
@@ -219,7 +250,8 @@ async def run(args: argparse.Namespace) -> int:
         impair_seed=args.impair_seed,
         edit_offer=command_editor(args.edit_offer, "offer", args.timeout) if args.edit_offer else None,
         edit_answer=command_editor(args.edit_answer, "answer", args.timeout) if args.edit_answer else None,
-        agent_events=True if args.agent_events else None,
+        agent_events=args.agent_events,
+        agent_events_setup=events_setup(args),
         direction=args.direction,
         hangup_after_source=args.hangup_after_source,
         media_timeout=args.media_timeout or None,
@@ -248,8 +280,13 @@ async def run(args: argparse.Namespace) -> int:
         print_summary(summary)
         for line in audio.summary_lines():
             print(line)
+        dtmf = audio.dtmf_line(summary.get("dtmf"))
+        if dtmf:
+            print(dtmf)
     if error is not None:
         print(f"voicedesk: {error}", file=sys.stderr)
+        return 1
+    if audio.failure is not None:  # already said
         return 1
     if summary["final_state"] == "failed":
         print(f"voicedesk: {summary['reason']}", file=sys.stderr)

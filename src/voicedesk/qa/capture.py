@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from voicedesk.qa.latency import TimedRecorder
-from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call, CallState, CallStateChanged, StatsSampled
+from voicedesk.rtc.events import AgentEventReceived
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.stats import StatsSample
 
@@ -46,6 +46,8 @@ class CallRecord:
     tx_offset_ms: float = 0.0
     turns: list[dict[str, Any]] = field(default_factory=list)  # client-measured (qa/latency.py Turn.to_json)
     agent_turns: list[dict[str, Any]] = field(default_factory=list)  # the agent's own turn reports
+    # the conversation the agent's events told (rtc/events/): every protocol's turns in one model
+    conversation: list[dict[str, Any]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     devices: dict[str, str] = field(default_factory=dict)  # "input"/"output" -> device name
@@ -154,7 +156,7 @@ class CallCapture(CallExtension):
             self.connected_at = time.monotonic()
         data = _jsonable(event)
         data = {"event": type(event).__name__, **(data if isinstance(data, dict) else {"value": data})}
-        if isinstance(event, AgentEventReceived) and event.type == "turn":
+        if isinstance(event, AgentEventReceived) and event.type == "turn" and event.protocol == "voicedesk":
             # the agent's own account of a turn (rtc/agent_events.py); kept beside ours
             self.agent_turns.append(dict(event.event))
         self.events.append(data)
@@ -189,6 +191,7 @@ class CallCapture(CallExtension):
             rx_offset_ms=self.ms(self.rx.start_time) or 0.0,
             turns=list(turns or []),
             agent_turns=list(self.agent_turns),
+            conversation=[turn.model_json() for turn in call.conversation.turns],
             log=list(self.log),
             headers=dict(getattr(call.signaling, "headers", None) or {}),
             result=result,

@@ -143,6 +143,7 @@ def render_report(
     rx_offset_ms: float = 0.0,
     turns: Sequence[dict[str, Any]] = (),
     agent_turns: Sequence[dict[str, Any]] = (),
+    conversation: Sequence[dict[str, Any]] = (),
     result: dict[str, Any] | None = None,
     local_sdp: str | None = None,
     remote_sdp: str | None = None,
@@ -297,6 +298,9 @@ def render_report(
         ]
         out.append(table(rows, ("#", "agent heard", "agent said", "agent's v2v ms", "interrupted")))
 
+    if conversation:
+        out.append(conversation_section(conversation))
+
     if candidates:
         out.append("<h2>Candidates</h2>")
         for side in ("local_sdp", "remote_sdp"):
@@ -320,3 +324,53 @@ def render_report(
         out.append("<h2>Files</h2><ul>" + "".join(f'<li><a href="{esc(f)}">{esc(f)}</a></li>' for f in files) + "</ul>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def conversation_section(turns: Sequence[dict[str, Any]]) -> str:
+    """The turns the agent's events told (rtc/events/ ``Turn.model_json``): who said what and
+    when on the call's clock, with the source of each text, tool calls and the agent's figures."""
+
+    def when(part: dict[str, Any] | None) -> str:
+        if not part or part.get("start_ms") is None:
+            return ""
+        end = part.get("end_ms")
+        return (
+            f"{part['start_ms'] / 1000:.2f}–{end / 1000:.2f} s"
+            if end is not None
+            else f"{part['start_ms'] / 1000:.2f} s"
+        )
+
+    def words(part: dict[str, Any] | None) -> str:
+        if not part:
+            return ""
+        texts = part.get("texts") or {}
+        return "<br>".join(f"{esc(text)} <small>({esc(source)})</small>" for source, text in texts.items())
+
+    rows = []
+    for turn in turns:
+        tools = "<br>".join(
+            f"{esc(c.get('name'))}({esc(c.get('args'))}) → {esc(c.get('result'))}" for c in turn.get("tool_calls") or []
+        )
+        figures = ", ".join(
+            f"{esc(m.get('name'))} {esc(m.get('value'))}{' ms' if m.get('unit') == 'ms' else ''}"
+            for m in turn.get("metrics") or []
+        )
+        rows.append(
+            (
+                esc(turn.get("turn")),
+                when(turn.get("caller")),
+                words(turn.get("caller")),
+                when(turn.get("agent")),
+                words(turn.get("agent")) + (" <b>(interrupted)</b>" if turn.get("interrupted") else ""),
+                tools,
+                figures,
+                esc("; ".join(turn.get("errors") or [])),
+            )
+        )
+    head = ("#", "caller at", "caller said", "agent at", "agent said", "tool calls", "agent's figures", "errors")
+    return (
+        "<h2>Conversation (the agent's events)</h2>"
+        + table(rows, head)
+        + '<p class="note">Times on the call\'s clock (as the events arrived); each text with its source: '
+        "agent (its own report), voicedesk (VoiceDesk's recognizer), sent (what VoiceDesk typed or spoke).</p>"
+    )

@@ -155,6 +155,8 @@ def bundle_files(record: CallRecord, mask: bool = False) -> dict[str, bytes]:
     texts["webrtc_internals_dump.json"] = json.dumps(dump, indent=1)
     texts["call.log"] = "\n".join(record.log) + "\n"
     texts["turns.json"] = json.dumps({"client": record.turns, "agent": record.agent_turns}, indent=1)
+    if record.conversation:
+        texts["conversation.json"] = json.dumps(record.conversation, indent=1, default=str)
     texts["events.json"] = json.dumps(record.events, indent=1, default=str)
     texts["summary.json"] = json.dumps(record.summary, indent=1, default=str)
     if record.result is not None:
@@ -175,6 +177,7 @@ def bundle_files(record: CallRecord, mask: bool = False) -> dict[str, bytes]:
         rx_offset_ms=record.rx_offset_ms,
         turns=record.turns,
         agent_turns=record.agent_turns,
+        conversation=json.loads(scrub(texts.get("conversation.json", "[]"))),
         result=record.result,
         local_sdp=record.local_sdp,
         remote_sdp=record.remote_sdp,

@@ -24,9 +24,10 @@ from voicedesk.errors import ConfigError, PipelineError, VoiceDeskError
 from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sources import load_audio_file
 from voicedesk.media.tracks import QueuedAudioTrack
+from voicedesk.qa import event_checks
 from voicedesk.qa.capture import CallCapture, CallRecord
 from voicedesk.qa.latency import Turn, speech_runs
-from voicedesk.qa.scenario import Bound, Scenario, Step, Utterance
+from voicedesk.qa.scenario import EVENT_STEPS, Bound, Scenario, Step, Utterance
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.signaling.log import redact_url
@@ -240,6 +241,7 @@ class ScenarioRun:
             headers=self.headers or {},
             impairment=ImpairmentSpec.parse(scenario.impair or "") if needs_relay else None,
             media_timeout=scenario.media_timeout or None,
+            agent_events=scenario.agent_events,
         )
         self.call = call = Call.from_spec(spec, source=self.source, extensions=[self.capture])
         await call.start()  # a failed start has torn the call down, the capture with it
@@ -351,8 +353,43 @@ class ScenarioRun:
         elif step.kind == "impair":
             if call.impairment_now() is not None:  # a scenario with an impair step is placed through the relay
                 call.update_impairment(step.impair or "")
+        elif step.kind == "dtmf":
+            await self._press(step)
         elif step.kind == "hangup":
             await call.hangup()
+        elif step.kind == "send_text":
+            call.send_text(step.text or "")
+        elif step.kind in EVENT_STEPS:
+            self.result.checks.append(await self._event_check(index, step, call))
+
+    async def _event_check(self, index: int, step: Step, call: Call) -> Check:
+        """What the agent reported (qa/event_checks.py), waited for up to the step's timeout."""
+        conversation = call.conversation
+        check = Check(index + 1, step.line, step.kind, step.describe())
+        if step.kind == "expect_event":
+            found = lambda: event_checks.event_found(conversation, step.match or {})  # noqa: E731
+        elif step.kind == "expect_tool_call":
+            found = lambda: event_checks.tool_found(conversation, step.match or {})  # noqa: E731
+        else:
+            found = lambda: event_checks.words_found(conversation, step.contains, step.matches)  # noqa: E731
+        check.passed = await event_checks.wait_for(found, step.timeout, lambda: not call.state.is_final)
+        check.measured = event_checks.measured(step.kind, conversation)
+        if not check.passed and call.agent_events is None:
+            check.message = "this call read no agent events (agent_events: in the scenario names the protocol)"
+        return check
+
+    async def _press(self, step: Step) -> None:
+        """Send the keys (rfc4733 to a peer without telephone-event fails the scenario in one
+        line) and wait until they are out, as a ``say`` step waits for its audio."""
+        assert self.call is not None and step.dtmf is not None
+        keys = step.dtmf
+        sending = self.call.send_dtmf(keys.tones, keys.mode, duration=keys.duration_ms, inter_tone_gap=keys.gap_ms)
+        if sending.note:
+            logger.info("step DTMF: %s", sending.note)
+        deadline = time.monotonic() + sending.seconds + 10.0
+        # polled: the keys go out with the packets (events) or the frames (in-band), neither sets an event
+        while self.call.keypad.pending and not self.call.state.is_final and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     async def _play(self, clip: np.ndarray, what: str) -> tuple[float, float]:
         """Send a clip; a call that ends meanwhile (the peer hung up) stops the wait, not hangs it."""

@@ -27,6 +27,9 @@ import yaml
 
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
+from voicedesk.media.dtmf import validate_digits
+from voicedesk.rtc.call_dtmf import check_mode
+from voicedesk.rtc.events import AGENT_EVENTS_CHOICES
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 
@@ -50,8 +53,22 @@ METRICS: dict[str, str] = {
     "mos": "E-model MOS estimate",
     "rx_gap_ms": "received audio missing (frame timestamp gaps)",
 }
-NEEDS_CALL = ("say", "wait_reply", "barge_in", "impair")
-STEP_KINDS = ("say", "wait_reply", "expect_transcript", "expect", "silence", "barge_in", "impair", "hangup")
+# checks of what the agent reported on its events channel (rtc/events/; qa/event_checks.py)
+EVENT_STEPS = ("expect_event", "expect_tool_call", "expect_agent_transcript")
+NEEDS_CALL = ("say", "wait_reply", "barge_in", "impair", "dtmf", "send_text")
+STEP_KINDS = (
+    "say",
+    "wait_reply",
+    "expect_transcript",
+    "expect",
+    "silence",
+    "barge_in",
+    "impair",
+    "dtmf",
+    "hangup",
+    "send_text",
+    *EVENT_STEPS,
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,16 @@ class Utterance:
 
 
 @dataclass(frozen=True)
+class Dtmf:
+    """Keys to press: ``mode`` inband, rfc4733 or auto (rtc/call_dtmf.py)."""
+
+    tones: str
+    mode: str = "auto"
+    duration_ms: float = 100.0
+    gap_ms: float = 70.0
+
+
+@dataclass(frozen=True)
 class Step:
     kind: str
     line: int
@@ -102,8 +129,13 @@ class Step:
     seconds: float = 0.0
     after_ms: float = 500.0
     impair: str | None = None
+    dtmf: Dtmf | None = None
+    text: str | None = None  # send_text
+    match: dict[str, Any] | None = field(default=None, hash=False)  # expect_event, expect_tool_call
 
     def describe(self) -> str:
+        if self.kind == "dtmf" and self.dtmf is not None:
+            return f"DTMF {self.dtmf.tones!r} ({self.dtmf.mode})"
         if self.kind == "say" and self.say is not None:
             return f"say {self.say.describe()}"
         if self.kind == "barge_in" and self.say is not None:
@@ -119,6 +151,14 @@ class Step:
             return f"wait for the reply (up to {self.timeout:g} s)"
         if self.kind == "impair":
             return f"impair {self.impair}"
+        if self.kind == "send_text":
+            return f"send text {self.text!r}"
+        if self.kind == "expect_agent_transcript":
+            what = [f"contains {c!r}" for c in self.contains] + ([f"matches /{self.matches}/"] if self.matches else [])
+            return "the agent's words " + " and ".join(what)
+        if self.kind in ("expect_event", "expect_tool_call") and self.match is not None:
+            shown = ", ".join(f"{k}={v!r}" for k, v in self.match.items())
+            return f"{'an event' if self.kind == 'expect_event' else 'a tool call'} with {shown}"
         return self.kind
 
 
@@ -142,6 +182,7 @@ class Scenario:
     stt_mode: str = "constrained"
     vocabulary: tuple[str, ...] = ()
     golden: GoldenPolicy = field(default_factory=GoldenPolicy)
+    agent_events: str | None = None  # rtc/events/: auto (None), voicedesk, rtvi, openai, off
 
     @property
     def where(self) -> str:
@@ -280,6 +321,8 @@ class _Checker:
             keys = self.mapping(value, what, ("timeout",))
             timeout = self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 15.0
             return Step(kind=kind, line=line, timeout=timeout)
+        if kind in (*EVENT_STEPS, "send_text"):
+            return self.event_step(kind, value, what, line)
         if kind == "expect_transcript":
             keys = self.mapping(value, what, ("contains", "matches"))
             if not keys:
@@ -312,10 +355,71 @@ class _Checker:
                 after_ms=self.number(keys["after_ms"][1], f"{what}.after_ms") if "after_ms" in keys else 500.0,
                 timeout=self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 15.0,
             )
+        if kind == "dtmf":
+            return Step(kind=kind, line=line, dtmf=self.dtmf(value, what))
         # impair
         spec = self.text(value, what) if not (isinstance(value, yaml.ScalarNode) and value.value == "") else ""
         self.impairment(value, spec, what)
         return Step(kind=kind, line=line, impair=spec)
+
+    def dtmf(self, node: yaml.Node, what: str) -> Dtmf:
+        """``dtmf: "12#"`` or ``dtmf: {tones: "12#", mode: rfc4733, duration_ms: 100, gap_ms: 70}``."""
+        if isinstance(node, yaml.MappingNode):
+            keys = self.mapping(node, what, ("tones", "mode", "duration_ms", "gap_ms"))
+            if "tones" not in keys:
+                raise self.fail(node, f"{what}: missing 'tones' (the keys to press, e.g. \"12#\")")
+            tones_node = keys["tones"][1]
+        else:
+            keys, tones_node = {}, node
+        try:
+            tones = validate_digits(self.text(tones_node, f"{what}.tones"))
+            mode = check_mode(self.text(keys["mode"][1], f"{what}.mode")) if "mode" in keys else "auto"
+        except ScenarioError:
+            raise
+        except ConfigError as exc:
+            raise self.fail(tones_node if "mode" not in keys else keys["mode"][1], f"{what}: {exc}") from None
+        numbers = {}
+        for name, low, high in (("duration_ms", 40.0, 6000.0), ("gap_ms", 30.0, 6000.0)):
+            if name in keys:
+                value = self.number(keys[name][1], f"{what}.{name}")
+                if not low <= value <= high:
+                    raise self.fail(keys[name][1], f"{what}.{name}: expected {low:g}-{high:g} ms, got {value:g}")
+                numbers[name] = value
+        return Dtmf(tones, mode, **numbers)
+
+    def event_step(self, kind: str, value: yaml.Node, what: str, line: int) -> Step:
+        if kind == "send_text":
+            return Step(kind=kind, line=line, text=self.text(value, what))
+        if kind == "expect_agent_transcript":
+            keys = self.mapping(value, what, ("contains", "matches", "timeout"))
+            if "contains" not in keys and "matches" not in keys:
+                raise self.fail(value, f"{what}: expected contains and/or matches")
+            matches = self.text(keys["matches"][1], f"{what}.matches") if "matches" in keys else None
+            if matches is not None:
+                try:
+                    re.compile(matches)
+                except re.error as exc:
+                    raise self.fail(keys["matches"][1], f"{what}.matches: not a regular expression: {exc}") from None
+            contains = self.texts(keys["contains"][1], f"{what}.contains") if "contains" in keys else ()
+            timeout = self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 10.0
+            return Step(kind=kind, line=line, contains=contains, matches=matches, timeout=timeout)
+        fields = ("type", "protocol", "timeout") if kind == "expect_event" else ("name", "args", "timeout")
+        keys = self.mapping(value, what, fields)
+        needed = fields[0]
+        if needed not in keys:
+            raise self.fail(value, f"{what}: missing {needed!r}")
+        match: dict[str, Any] = {needed: self.text(keys[needed][1], f"{what}.{needed}")}
+        if "protocol" in keys:
+            match["protocol"] = self.text(keys["protocol"][1], f"{what}.protocol")
+        if "args" in keys:
+            args = keys["args"][1]
+            if not isinstance(args, yaml.MappingNode):
+                raise self.fail(
+                    args, f"{what}.args: expected a mapping of the arguments to find, got {self.kind_of(args)}"
+                )
+            match["args"] = yaml.safe_load(yaml.serialize(args))
+        timeout = self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 10.0
+        return Step(kind=kind, line=line, match=match, timeout=timeout)
 
     def impairment(self, node: yaml.Node, spec: str, what: str) -> None:
         try:
@@ -324,7 +428,19 @@ class _Checker:
             raise self.fail(node, f"{what}: {exc}") from None
 
     def scenario(self, node: yaml.Node, default_name: str) -> Scenario:
-        top = ("name", "target", "ice", "timeout", "media_timeout", "impair", "stt", "vocabulary", "golden", "steps")
+        top = (
+            "name",
+            "target",
+            "ice",
+            "timeout",
+            "media_timeout",
+            "impair",
+            "stt",
+            "vocabulary",
+            "golden",
+            "agent_events",
+            "steps",
+        )
         keys = self.mapping(node, "scenario", top)
         if "steps" not in keys:
             raise self.fail(node, "scenario: missing 'steps' (a list of steps)")
@@ -354,6 +470,14 @@ class _Checker:
                 tolerance_ms=self.number(g["tolerance_ms"][1], "golden.tolerance_ms") if "tolerance_ms" in g else 500.0,
                 transcripts=transcripts,
             )
+        agent_events = None
+        if "agent_events" in keys:
+            agent_events = self.text(keys["agent_events"][1], "agent_events")
+            if agent_events not in AGENT_EVENTS_CHOICES:
+                raise self.fail(
+                    keys["agent_events"][1],
+                    f"agent_events: expected one of {', '.join(AGENT_EVENTS_CHOICES)}, got {agent_events!r}",
+                )
         ice = None
         if "ice" in keys:
             ice_node = keys["ice"][1]
@@ -384,6 +508,7 @@ class _Checker:
             stt_mode=stt,
             vocabulary=self.texts(keys["vocabulary"][1], "vocabulary") if "vocabulary" in keys else (),
             golden=golden,
+            agent_events=agent_events,
         )
 
 

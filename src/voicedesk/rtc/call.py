@@ -32,12 +32,14 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from voicedesk.config import IceConfig
-from voicedesk.errors import CallTimeout, DtlsError, IceError, SdpError, SignalingError, VoiceDeskError
+from voicedesk.errors import CallTimeout, ConfigError, DtlsError, IceError, SdpError, SignalingError, VoiceDeskError
 from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS
 from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack, parse_source
 from voicedesk.rtc import aiortc_patches
+from voicedesk.rtc.call_dtmf import CallKeypad, DtmfSending
 from voicedesk.rtc.direction import MediaVerdict, check_direction, judge_media, negotiated_direction
+from voicedesk.rtc.dtmf_sender import RTCDTMFSender, ToneChanged
 from voicedesk.rtc.events import (
     AgentEventReceived,
     AgentEventsChannel,
@@ -59,6 +61,7 @@ from voicedesk.rtc.sdp.refusal import refusal_reason, rejected_audio, unusable_b
 from voicedesk.rtc.signaling import Signaling, signaling_for_target, with_signaling_kind
 from voicedesk.rtc.signaling.log import SignalingExchanged, redact_url
 from voicedesk.rtc.stats import StatsSample, StatsSampler
+from voicedesk.rtc.telephone_event import DtmfReceived
 from voicedesk.tasks import TaskOwner
 
 if TYPE_CHECKING:
@@ -116,6 +119,8 @@ CallEvent = (
     | ConversationEvent
     | MediaLost
     | MediaResumed
+    | ToneChanged
+    | DtmfReceived
 )
 CallListener = Callable[[CallEvent], None]
 # an SDP edit hook: gets the offer (or answer) text, returns the text to apply (see _edited)
@@ -194,6 +199,8 @@ class Call:
         self.rx = AnalyzerSink()
         self.tx = AnalyzerSink()
         self.outbound.add_observer(self.tx.write)
+        # DTMF both ways, in-band or RFC 4733 (rtc/call_dtmf.py)
+        self.keypad = CallKeypad(self.outbound, self._now_ms, self._emit)
         self._sink = TeeSink([self.rx, *(sinks or [])])
         self.ice = ice or IceConfig()
         self.timeout = timeout
@@ -241,6 +248,15 @@ class Call:
         self.conversation = Conversation()
         protocol = check_agent_events(agent_events) or self.signaling.agent_events_protocol or "off"
         self.agent_events: AgentEventsChannel | None = None
+        if (
+            protocol == "off"
+            and agent_events_setup is not None
+            and (agent_events_setup.send_text or agent_events_setup.client_messages)
+        ):
+            raise ConfigError(
+                "text and client messages go on the agent events channel, which this call does not open: "
+                "name the protocol (--agent-events rtvi or openai)"
+            )
         if protocol != "off":
             setup = agent_events_setup or AgentEventsSetup()
             channel = AgentEventsChannel(
@@ -250,10 +266,13 @@ class Call:
                 ready_timeout=setup.ready_timeout,
                 conversation=self.conversation,
             )
-            for text in setup.send_text:
-                channel.send_text(text, when_ready=True)
-            for kind, data in setup.client_messages:
-                channel.send_client_message(kind, data, when_ready=True)
+            try:
+                for text in setup.send_text:
+                    channel.send_text(text, when_ready=True)
+                for kind, data in setup.client_messages:
+                    channel.send_client_message(kind, data, when_ready=True)
+            except ValueError as exc:  # the protocol takes no text (voicedesk) or no client messages
+                raise ConfigError(str(exc)) from None
             self.agent_events = channel
         self.extensions: tuple[CallExtension, ...] = tuple(extensions)
         for extension in self.extensions:
@@ -455,12 +474,23 @@ class Call:
 
     @property
     def dtmf_sent(self) -> str:
-        """Every DTMF digit sent so far."""
-        return self.outbound.dtmf_sent
+        """Every DTMF digit sent so far, either way."""
+        return "".join(s.tones for s in self.keypad.sent)
 
-    def send_dtmf(self, digits: str) -> float:
-        """Send ``digits`` as in-band DTMF tones mixed into what the call sends; their length in seconds."""
-        return self.outbound.send_dtmf(digits)
+    def send_dtmf(
+        self, digits: str, mode: str = "inband", *, duration: float | None = None, inter_tone_gap: float | None = None
+    ) -> DtmfSending:
+        """Send ``digits``: ``inband`` tones mixed into what the call sends, ``rfc4733``
+        telephone-events (the peer must have negotiated them), or ``auto`` (events when
+        negotiated, else in-band). ``duration``/``inter_tone_gap`` in ms (default: 100/70 as
+        events, 90/70 in-band). ``.seconds`` is how long they take (rtc/call_dtmf.py)."""
+        return self.keypad.send(digits, mode, duration, inter_tone_gap)
+
+    @property
+    def dtmf(self) -> RTCDTMFSender | None:
+        """W3C ``sender.dtmf`` of the audio sender (``insertDTMF``, ``toneBuffer``,
+        ``canInsertDTMF``); None before the call connects or when it sends no audio."""
+        return self.keypad.dtmf
 
     async def start(self) -> None:
         """Set the call up; returns when connected, raises VoiceDeskError otherwise.
@@ -505,6 +535,7 @@ class Call:
         for transceiver in pc.getTransceivers():  # the peer's audio, counted as it arrives (liveness)
             if transceiver.kind == "audio":
                 self.rtp.watch(transceiver.receiver)
+                self.keypad.watch(transceiver.receiver)
         if self.agent_events is not None:
             self.agent_events.open(pc)
         self.ice_monitor = IceMonitor(pc, self._now_ms, self.ice, remote_sdp=lambda: self.remote_sdp)
@@ -552,8 +583,8 @@ class Call:
             raise SdpError(f"the {edited}answer could not be applied: {why}") from None
         applied_at = time.monotonic()
         self._emit(DescriptionSet("remote", "answer", answer.sdp, self._now_ms()))
-        if self.agent_events is not None and "m=application" not in answer.sdp:
-            self.agent_events.peer_refused("the answer has no m=application section")
+        if self.agent_events is not None and not _takes_data_channel(answer.sdp):
+            self.agent_events.peer_refused("the answer has no m=application section, or rejects it with port 0")
         await self.signaling.set_remote_candidate_handler(self._add_remote_candidate)
 
         self._set_state(CallState.CONNECTING)
@@ -566,6 +597,7 @@ class Call:
         self.sampler = StatsSampler(pc, lambda: negotiated_clock_rate(self.remote_sdp), self._t0, self.stats_interval)
         self.sampler.add_listener(lambda s: self._emit(StatsSampled(s)))
         self.sampler.start()
+        self.keypad.connected(pc.getTransceivers())
         self._set_state(CallState.CONNECTED)
         if self.media_timeout is not None and self.rtp.watching and self._peer_sends_audio():
             self._tasks.spawn(self._watch_media(self._now_ms()), "media watchdog")
@@ -784,6 +816,7 @@ class Call:
         if self._send_track is not self.outbound:
             self._send_track.stop()
         await self._sink.stop()
+        self.keypad.finish()
         if self.relay is not None:
             self.relay.close()
         for extension in self.extensions:
@@ -884,6 +917,9 @@ class Call:
             extra["direction"] = {"offered": self.direction, "negotiated": negotiated}
             if self.setup_ms is not None:
                 extra["judged"] = self.media_verdict().judged
+        keypad = self.keypad.summary()
+        if keypad is not None:  # only for calls that sent or received DTMF
+            extra["dtmf"] = keypad
         for extension in self.extensions:
             try:
                 extra.update(extension.summary())
@@ -949,6 +985,14 @@ def describe_setup(setup_ms: float | None, phases: dict[str, float | None]) -> s
         return "n/a"
     parts = [f"{SETUP_PHASE_NAMES.get(name, name)} {ms:.0f}" for name, ms in phases.items() if ms is not None]
     return f"{setup_ms:.0f} ms" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _takes_data_channel(sdp: str) -> bool:
+    """Whether an answer accepts a data channel: an m=application section with a port (0 refuses)."""
+    try:
+        return any(m.kind == "application" and m.port != 0 for m in sdp_model.parse(sdp).media)
+    except SdpError:  # aiortc applied it: not our reader's place to say more
+        return True
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:

@@ -100,8 +100,17 @@ class AudioPanel(Panel):
         figures.addRow("Underruns / overruns", self.labels["xruns"])
         figures.addRow("Drift correction", self.labels["drift"])
 
-        keypad_box = QGroupBox("DTMF (in-band)")
+        keypad_box = QGroupBox("DTMF")
         keypad_layout = QVBoxLayout(keypad_box)
+        # as --dtmf-mode: tones in the audio, RFC 4733 telephone-events, or events when negotiated
+        self.dtmf_mode = QComboBox()
+        for label, mode in (("In-band tones", "inband"), ("RFC 4733 events", "rfc4733"), ("Auto", "auto")):
+            self.dtmf_mode.addItem(label, mode)
+        self.dtmf_mode.setToolTip(
+            "In-band: Q.23 tones mixed into the audio. RFC 4733: telephone-event packets, as browsers "
+            "send them (the peer must accept telephone-event). Auto: events when accepted, else in-band."
+        )
+        keypad_layout.addWidget(self.dtmf_mode)
         grid = QGridLayout()
         self.keypad: dict[str, QPushButton] = {}
         for row, keys in enumerate(KEYS):
@@ -220,6 +229,10 @@ class AudioPanel(Panel):
     @Slot()
     def update_figures(self) -> None:
         bridge = self._bridge
+        if bridge is not None:  # keys sent, and RFC 4733 events the peer sent (rtc/call_dtmf.py)
+            sent, received = bridge.call.dtmf_sent, bridge.call.keypad.decoder.tones
+            parts = ([f"sent: {sent}"] if sent else []) + ([f"received: {received}"] if received else [])
+            self.dtmf_sent.setText("; ".join(parts))
         source = bridge.call.source if bridge is not None else None
         if isinstance(source, MicrophoneTrack):
             if source.using_fallback:
@@ -252,7 +265,13 @@ class AudioPanel(Panel):
         if bridge is None or not bridge.active:
             self.context.show_message("DTMF: place a call first", False)
             return
-        bridge.call.send_dtmf(key)
+        try:
+            sending = bridge.call.send_dtmf(key, self.dtmf_mode.currentData())
+        except VoiceDeskError as exc:  # rfc4733 to a peer that did not accept telephone-event
+            self.context.show_message(f"DTMF: {exc}", False)
+            return
+        if sending.note:
+            self.context.show_message(f"DTMF: {sending.note}", False)
         self.dtmf_sent.setText(f"sent: {bridge.call.dtmf_sent}")
 
     def _set_keypad_enabled(self, enabled: bool) -> None:

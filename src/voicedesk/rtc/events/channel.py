@@ -30,6 +30,7 @@ from voicedesk.rtc.events.model import (
     Speaker,
     TextSource,
     TranscriptReceived,
+    describe,
 )
 from voicedesk.rtc.events.protocol import EventProtocol
 from voicedesk.rtc.signaling.log import parse_json
@@ -70,7 +71,6 @@ class AgentEventsChannel:
         now_ms: Callable[[], float],
         *,
         ready_timeout: float = READY_TIMEOUT,
-        on_ready: list[dict[str, Any]] | None = None,
         conversation: Conversation | None = None,
     ) -> None:
         self.protocol = protocol
@@ -85,7 +85,8 @@ class AgentEventsChannel:
         self.sent: list[dict[str, Any]] = []  # what the caller sent (the first MAX_EVENTS), keep-alives aside
         self.ready_at_ms: float | None = None  # when the agent said it was ready (bot-ready)
         self._queued: list[str] = []  # sent before the channel opened
-        self._after_ready = list(on_ready or [])  # sent once the agent is ready (--send-text)
+        # sent once the agent is ready (--send-text): the messages, and the words typed
+        self._after_ready: list[tuple[list[dict[str, Any]], str | None]] = []
         self._ready = asyncio.Event()
         self._tasks = TaskOwner(f"{protocol.name} events", logger=logger, failed="%s failed")
 
@@ -149,12 +150,30 @@ class AgentEventsChannel:
 
     def _flush_after_ready(self) -> None:
         pending, self._after_ready = self._after_ready, []
-        for message in pending:
+        for messages, typed in pending:
+            self._deliver(messages, typed)
+
+    def _deliver(self, messages: list[dict[str, Any]], typed: str | None) -> None:
+        for message in messages:
             self.send(message)
+        if typed is not None:  # the caller's words join the conversation when they go out
+            self._publish(
+                TranscriptReceived(
+                    t_ms=round(self._now_ms(), 1),
+                    protocol="caller",
+                    type="send-text",
+                    who=Speaker.CALLER,
+                    text=typed,
+                    source=TextSource.SENT,
+                    channel="send-text",
+                )
+            )
 
     def _notice(self, text: str) -> None:
         logger.warning("%s", text)
-        self._publish(EventsNotice(t_ms=self._now_ms(), protocol=self.protocol.name, type="notice", text=text))
+        self._publish(
+            EventsNotice(t_ms=round(self._now_ms(), 1), protocol=self.protocol.name, type="notice", text=text)
+        )
 
     # sending ----------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
@@ -175,27 +194,15 @@ class AgentEventsChannel:
         that takes no text. ``when_ready``: hold it until the agent said it is ready."""
         messages = self.protocol.text_messages(text)
         if when_ready and not self._ready.is_set():
-            self._after_ready.extend(messages)
+            self._after_ready.append((messages, text))
         else:
-            for message in messages:
-                self.send(message)
-        self._publish(
-            TranscriptReceived(
-                t_ms=round(self._now_ms(), 1),
-                protocol="caller",
-                type="send-text",
-                who=Speaker.CALLER,
-                text=text,
-                source=TextSource.SENT,
-                channel="send-text",
-            )
-        )
+            self._deliver(messages, text)
 
     def send_client_message(self, kind: str, data: Any = None, *, when_ready: bool = False) -> None:
         """An application message (RTVI ``client-message`` ``{"t": kind, "d": data}``)."""
         message = self.protocol.client_message(kind, data)
         if when_ready and not self._ready.is_set():
-            self._after_ready.append(message)
+            self._after_ready.append(([message], None))
         else:
             self.send(message)
 
@@ -237,6 +244,10 @@ class AgentEventsChannel:
             self._publish(item)
 
     def _publish(self, event: ConversationEvent) -> None:
+        # -v prints each as it comes; messages with no place in the turns only with -vv
+        level = logging.DEBUG if isinstance(event, RawEventReceived) else logging.INFO
+        if logger.isEnabledFor(level):
+            logger.log(level, "[%7.0f ms] %s", event.t_ms, describe(event))
         self.conversation.add(event)
         self._emit(event)
 

@@ -144,7 +144,7 @@ class Conversation:
                 )
                 if utterance.start_ms is None:
                     utterance.start_ms = event.t_ms
-                if not utterance.open:  # no stop reported: the words are the end we know
+                if not utterance.spoken:  # no start/stop reported: the words are the times we know
                     utterance.end_ms = event.t_ms
         elif isinstance(event, ToolCallReported):
             self._tool(event)
@@ -229,15 +229,21 @@ class Conversation:
         if turn is None:
             return None
         if turn.agent is None:
+            still_speaking = self._open(event, Speaker.AGENT)
+            if isinstance(event, TranscriptReceived) and still_speaking is not None:
+                return still_speaking  # words of the answer in flight when the caller typed
             turn.agent = _Utterance(Speaker.AGENT)
         return turn.agent
 
     def _current(self, event: ConversationEvent, *, caller_starts: bool = False, create: bool = True) -> _Turn | None:
+        """The turn ``event`` belongs to; with ``caller_starts``, a new one where the caller
+        begins after the agent acted, or begins in another way than the turn's caller did
+        (typed text after speech, speech after typed text: two inputs, two turns)."""
         number = _turn_number(event)
         if number is not None:  # the agent numbers its turns (voicedesk)
             return self._numbered(number, self.protocol or event.protocol)
         current = self._last()
-        if create and (current is None or (caller_starts and current.agent_acted)):
+        if create and (current is None or (caller_starts and (current.agent_acted or _other_input(current, event)))):
             return self._new(self.protocol or event.protocol)
         return current
 
@@ -292,6 +298,22 @@ class Conversation:
             turn.tools.append(call)
         else:
             turn.tools[at] = call
+
+
+def _other_input(turn: _Turn, event: ConversationEvent) -> bool:
+    """Whether ``event`` starts a caller input of another kind than the turn's: typed text
+    (send-text) against speech (detected, or words VoiceDesk spoke with say_text)."""
+    if turn.caller is None:
+        return False
+    if isinstance(event, SpeechStarted):
+        kind = "spoken"
+    elif isinstance(event, TranscriptReceived) and event.source == TextSource.SENT:
+        kind = "spoken" if event.channel == "say" else "typed"
+    else:
+        return False
+    first = turn.caller.transcripts[0] if turn.caller.transcripts else None
+    typed = first is not None and first.source == TextSource.SENT and first.channel != "say" and not turn.caller.spoken
+    return kind != ("typed" if typed else "spoken")
 
 
 def _turn_number(event: ConversationEvent) -> int | None:

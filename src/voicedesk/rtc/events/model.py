@@ -281,6 +281,10 @@ class Turn:
         own report as it sent it (the keys of before); for the other protocols the model."""
         if self.report is not None:
             return dict(self.report)
+        return self.model_json()
+
+    def model_json(self) -> dict[str, Any]:
+        """The turn as the model has it, whatever the protocol (reports show this)."""
         return {
             "turn": self.index,
             "protocol": self.protocol,
@@ -292,8 +296,52 @@ class Turn:
             "tool_calls": [call.to_json() for call in self.tool_calls],
             "metrics": [{k: v for k, v in vars(m).items() if v is not None} for m in self.metrics],
             "errors": list(self.errors),
+            **({"report": dict(self.report)} if self.report is not None else {}),
         }
 
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def describe(event: ConversationEvent) -> str:
+    """One line for a log or a raw event list: ``rtvi user-transcription: caller said 'hi'``."""
+    head = f"{event.protocol} {event.type}"
+    if isinstance(event, TranscriptReceived):
+        words = "said" if event.final else "saying"
+        return f"{head}: {event.who.value} {words} {event.text!r} ({event.source.value})"
+    if isinstance(event, SpeechStarted | SpeechStopped):
+        verb = "started" if isinstance(event, SpeechStarted) else "stopped"
+        return f"{head}: {event.who.value} {verb} speaking"
+    if isinstance(event, ToolCallReported):
+        detail = {
+            ToolPhase.STARTED: "",
+            ToolPhase.ARGUMENTS: f"({_short(event.args)})",
+            ToolPhase.RESULT: f" -> {_short(event.result)}",
+            ToolPhase.CANCELLED: " cancelled",
+        }[event.phase]
+        return f"{head}: tool {event.name or event.call_id or '?'}{detail}"
+    if isinstance(event, MetricsReported):
+        figures = ", ".join(
+            f"{m.name}{'[' + m.processor + ']' if m.processor else ''} {m.value:g}{' ms' if m.unit == 'ms' else ''}"
+            for m in event.metrics
+        )
+        return f"{head}: {figures or 'no figures'}"
+    if isinstance(event, AgentReady):
+        return f"{head}: agent ready{' (' + event.version + ')' if event.version else ''}"
+    if isinstance(event, Interrupted):
+        return f"{head}: {event.who.value} interrupted"
+    if isinstance(event, AgentErrorReported):
+        return f"{head}: agent error{' (fatal)' if event.fatal else ''}: {event.message}"
+    if isinstance(event, TurnReported):
+        return f"{head}: turn {event.number} reported"
+    if isinstance(event, EventsNotice):
+        return f"{head}: {event.text}"
+    if isinstance(event, RawEventReceived):
+        return f"{head}: {'' if event.known else 'unknown, '}{_short(event.data)}"
+    return head
+
+
+def _short(value: object, limit: int = 120) -> str:
+    text = repr(dict(value) if isinstance(value, Mapping) else value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

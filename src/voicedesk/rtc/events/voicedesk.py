@@ -25,7 +25,8 @@ from voicedesk.rtc.events.model import (
 from voicedesk.rtc.events.protocol import EventProtocol, Message, number, text
 
 CHANNEL_LABEL = "voicedesk"
-KNOWN_RAW = frozenset({"session_started", "session_ended", "response_started", "script_step"})
+# "dtmf": a key the agent heard (RFC 4733 or in-band), shown raw
+KNOWN_RAW = frozenset({"session_started", "session_ended", "response_started", "script_step", "dtmf"})
 
 
 class VoiceDeskEvents(EventProtocol):
