@@ -139,6 +139,7 @@ def test_typed_words_are_spoken_to_the_voice_agent_and_the_turn_shows_both_sides
     visible = [row for row in shown if not row.isHidden()]
     assert visible and all("transcript" in (row.text(2) + row.text(3)).lower() for row in visible)
     assert len(visible) < len(shown)
+    assert f"{len(visible)} of {len(shown)} messages shown" in panel.log_count.text()
     panel.filter_edit.clear()
     assert panel.visible_log_rows() == panel.log.topLevelItemCount()
 
@@ -190,6 +191,9 @@ def test_a_chatty_rtvi_peer_fills_the_view_with_rows_capped(window, qtbot, chatt
     visible = [row for row in visible if not row.isHidden()]
     assert visible and all(row.text(2) == UNKNOWN_TYPE for row in visible)
     panel.type_filter.setCurrentText(ALL_TYPES)
+    qtbot.waitUntil(lambda: panel.log.topLevelItemCount() == 60, timeout=WAIT_MS)  # the cap, still filling
+    shown_rows = panel.visible_log_rows()
+    assert shown_rows == 60 and panel.log_count.text().startswith("60 of 60 messages shown")
 
     # send as text: RTVI send-text reaches the peer, and the words join the conversation
     assert panel.send_text_button.isEnabled()

@@ -293,6 +293,7 @@ class ConversationPanel(Panel):
         self.messages_seen = 0
         self.turn_rows_dropped = 0
         self.log_rows_dropped = 0
+        self._shown_rows = 0  # log rows the filters let through
         # arrival → on screen of each conversation event (ms); the bench reads it
         self.shown_delays_ms: deque[float] = deque(maxlen=DELAYS_KEPT)
 
@@ -500,14 +501,20 @@ class ConversationPanel(Panel):
             rows.append(row)
             self._add_type(received.type)
         self.log.addTopLevelItems(rows)
-        for row in rows:  # hidden after insertion: QTreeWidget only keeps it for items in the tree
-            row.setHidden(not _matches(row, kind, words))
+        filtering = kind is not None or bool(words)
+        for row in rows:  # hidden after insertion: QTreeWidget keeps the flag only for items in the tree
+            if filtering and not _matches(row, kind, words):
+                row.setHidden(True)
+            else:
+                self._shown_rows += 1
         excess = self.log.topLevelItemCount() - MAX_LOG_ROWS
         for _ in range(max(0, excess)):
-            self.log.takeTopLevelItem(0)
+            gone = self.log.takeTopLevelItem(0)
             self.log_rows_dropped += 1
+            if gone is not None and not gone.isHidden():
+                self._shown_rows -= 1
         self._count_log()
-        if not words and kind is None:
+        if not filtering:
             self.log.scrollToBottom()
 
     def _add_type(self, kind: str) -> None:
@@ -521,12 +528,15 @@ class ConversationPanel(Panel):
 
     def _apply_filter(self, *_: object) -> None:
         kind, words = self._filters()
+        self._shown_rows = 0
         for row in self._log_rows():
-            row.setHidden(not _matches(row, kind, words))
+            hidden = not _matches(row, kind, words)
+            row.setHidden(hidden)
+            self._shown_rows += not hidden
         self._count_log()
 
     def _count_log(self) -> None:
-        shown = self.visible_log_rows()
+        shown = self._shown_rows  # kept as rows come and go: counting 2000 rows each flush costs
         total = self.log.topLevelItemCount()
         dropped = f" ({self.log_rows_dropped} older rows dropped)" if self.log_rows_dropped else ""
         self.log_count.setText(f"{shown} of {total} messages shown{dropped}")
