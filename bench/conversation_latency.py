@@ -61,14 +61,14 @@ def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
             window.waveforms.stop()
         panel.shown_delays_ms.clear()
         flushes: list[float] = []
-        flush = panel._flush
+        flush = panel._flush_conversation
 
         def timed_flush() -> None:  # what one flush costs (the repaint it asks for comes after)
             started = time.perf_counter()
             flush()
             flushes.append((time.perf_counter() - started) * 1000.0)
 
-        panel._flush = timed_flush
+        panel._flush_conversation = timed_flush
         frames0, seen0 = window.waveforms.frames_drawn, panel.messages_seen
         await asyncio.sleep(seconds)
         delays = np.asarray(panel.shown_delays_ms)

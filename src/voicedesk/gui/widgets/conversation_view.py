@@ -11,9 +11,10 @@ that take text (RTVI ``send-text``, OpenAI ``conversation.item.create``). Right,
 message the agent sent as it came (unknown types too), with a type and a text filter.
 
 Painting stays cheap: the bridge's signals only queue (a deque, a flag); a display
-timer pulls what is queued through the paint gate (rule 10, gui/paint_gate.py),
-refreshes only the turns events can still change (``Conversation.recent_turns``) and
-appends log rows; both views keep a capped number of rows.
+timer pulls what is queued through the paint gate (rule 10, gui/paint_gate.py): every
+20 ms it refreshes only the turns events can still change (``Conversation.recent_turns``),
+every 200 ms it appends log rows (a separate kind of work, so the conversation's repaint
+stays small enough to fit between packets); both views keep a capped number of rows.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ logger = logging.getLogger(__name__)
 
 REFRESH_MS = 20  # the display timer: an event is on screen within about one tick and a gate wait
 LIVE_TURNS = 4  # the turns an event can still change (late words, a stop after the next turn began)
+LOG_EVERY_TICKS = 10  # the raw log every 200 ms: a log is read, not watched frame by frame,
+# and its repaint (a full viewport as it scrolls) kept out of the conversation's keeps that cheap
 AUDIO_REFRESH_TICKS = 25  # every ~0.5 s the latest turns again: our latency needs the reply's audio
 MAX_TURN_ROWS = 500  # rows of the conversation (turns and notes); the oldest go first
 MAX_LOG_ROWS = 2000  # rows of the raw event log
@@ -372,10 +375,16 @@ class ConversationPanel(Panel):
     # drawing (the display timer, through the paint gate) ------------------------------
     def _tick(self) -> None:
         self._ticks += 1
-        if self._dirty_since or self._pending_raw or self._pending_notes or self._ticks % AUDIO_REFRESH_TICKS == 0:
-            self.context.paint(self._flush)
+        if self._dirty_since or self._pending_notes or self._ticks % AUDIO_REFRESH_TICKS == 0:
+            self.context.paint(self._flush_conversation)
+        if self._pending_raw and self._ticks % LOG_EVERY_TICKS == 0:
+            self.context.paint(self._append_log)  # its own kind of work: the gate learns its cost apart
 
     def _flush(self) -> None:
+        self._flush_conversation()
+        self._append_log()
+
+    def _flush_conversation(self) -> None:
         arrived, self._dirty_since = self._dirty_since, []
         for t_ms, text in self._pending_notes:
             self._add_note(t_ms, text)
@@ -383,7 +392,6 @@ class ConversationPanel(Panel):
         if self.bridge is not None and (arrived or self._turn_items):
             for turn in self.bridge.call.conversation.recent_turns(LIVE_TURNS):
                 self._show_turn(turn)
-        self._append_log()
         if arrived:
             # call_soon: after Qt has processed the repaint the rows asked for
             try:
