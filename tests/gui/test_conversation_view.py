@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.helpers.rtvi_peer import REPLY, SAID, TOOL, UNKNOWN_TYPE, ChattyRtviPeer
+from tests.helpers.rtvi_peer import AGENT_ERROR, REPLY, SAID, TOOL, UNKNOWN_TYPE, ChattyRtviPeer
 from voicedesk.gui.speech_edges import SpeechEdges, reply_latency_ms
 from voicedesk.gui.widgets import conversation_view
 from voicedesk.gui.widgets.conversation_view import ALL_TYPES, INTERRUPTED, latency_chip, utterance_cells
@@ -180,6 +180,7 @@ def test_a_chatty_rtvi_peer_fills_the_view_with_rows_capped(window, qtbot, chatt
     assert children[0] == ("Caller", SAID, "agent (user-transcription)")
     assert ("Tool", f'{TOOL}({{"city": "Paris"}}) → {{"sky": "sunny"}}', "agent") in children
     assert any(who == "Agent" and INTERRUPTED in w for _, c in rows for who, w, _ in c)  # every fifth turn
+    assert any(who == "Error" and w == AGENT_ERROR for _, c in rows for who, w, _ in c)  # every third turn
     chips = [panel.view.topLevelItem(i).text(5) for i in range(panel.view.topLevelItemCount())]
     assert any("agent TTFB 320 ms" in chip for chip in chips)
 

@@ -4,7 +4,7 @@ It echoes the caller's audio and, once the caller sends ``client-ready`` on the 
 data channel, answers ``bot-ready`` and then sends one RTVI message every ``interval``
 seconds for as long as the call lasts: turns made of the caller's transcriptions,
 speaking started/stopped, a function call with arguments and result, metrics, LLM token
-deltas, TTS text, an interruption every fifth turn, and a message type VoiceDesk does not
+deltas, TTS text, an error every third turn, an interruption every fifth turn, and a message type VoiceDesk does not
 know. A ``send-text`` from the caller is answered at once with its words as
 ``user-transcription``. What a user of pipecat's console would see, as fast as a test asks.
 
@@ -32,6 +32,7 @@ SAID = "what is the weather in Paris"
 REPLY = "It is sunny in Paris."
 TOOL = "get_weather"
 TTFB_S = 0.32
+AGENT_ERROR = "TTS quota exceeded"  # every third turn
 
 
 def rtvi(kind: str, data: Any = None) -> dict[str, Any]:
@@ -62,6 +63,8 @@ def turn_messages(n: int) -> list[dict[str, Any]]:
         rtvi("bot-tts-text", {"text": REPLY}),
         rtvi(UNKNOWN_TYPE, {"turn": n}),
     ]
+    if n % 3 == 0:
+        messages.insert(8, rtvi("error", {"error": AGENT_ERROR, "fatal": False}))
     if n % 5 == 0:
         messages.append(rtvi("bot-interrupted"))
     messages.append(rtvi("bot-stopped-speaking"))

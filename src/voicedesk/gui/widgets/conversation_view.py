@@ -47,6 +47,7 @@ from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.speech_edges import CallSpeechEdges, reply_latency_ms
 from voicedesk.gui.widgets.panel import Panel, PanelContext, heading
 from voicedesk.rtc.events import (
+    AgentErrorReported,
     AgentEventReceived,
     AgentReady,
     ConversationEvent,
@@ -368,9 +369,15 @@ class ConversationPanel(Panel):
         self._dirty_since.append(time.perf_counter())
         if isinstance(event, EventsNotice):
             self._pending_notes.append((event.t_ms, event.text))
+        elif isinstance(event, AgentErrorReported) and self._no_turn_yet():
+            # the conversation keeps errors with their turn; one before any turn is a note
+            self._pending_notes.append((event.t_ms, f"agent error: {event.message}"))
         elif isinstance(event, AgentReady):
             version = f" {event.version}" if event.version else ""
             self._pending_notes.append((event.t_ms, f"the agent is ready ({event.protocol} {event.type}{version})"))
+
+    def _no_turn_yet(self) -> bool:
+        return self.bridge is not None and not self.bridge.call.conversation.recent_turns(1)
 
     # drawing (the display timer, through the paint gate) ------------------------------
     def _tick(self) -> None:
