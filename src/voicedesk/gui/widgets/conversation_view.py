@@ -12,7 +12,7 @@ message the agent sent as it came (unknown types too), with a type and a text fi
 
 Painting stays cheap: the bridge's signals only queue (a deque, a flag); a display
 timer pulls what is queued through the paint gate (rule 10, gui/paint_gate.py): every
-20 ms it refreshes only the turns events can still change (``Conversation.recent_turns``),
+16 ms it refreshes only the turns events can still change (``Conversation.recent_turns``),
 every 200 ms it appends log rows (a separate kind of work, so the conversation's repaint
 stays small enough to fit between packets); both views keep a capped number of rows.
 """
@@ -63,11 +63,11 @@ from voicedesk.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
 
-REFRESH_MS = 20  # the display timer: an event is on screen within about one tick and a gate wait
+REFRESH_MS = 16  # the display timer (rule 10's fastest): an event is on screen within a tick and a gate wait
 LIVE_TURNS = 4  # the turns an event can still change (late words, a stop after the next turn began)
-LOG_EVERY_TICKS = 10  # the raw log every 200 ms: a log is read, not watched frame by frame,
+LOG_EVERY_TICKS = 12  # the raw log about every 200 ms: a log is read, not watched frame by frame,
 # and its repaint (a full viewport as it scrolls) kept out of the conversation's keeps that cheap
-AUDIO_REFRESH_TICKS = 25  # every ~0.5 s the latest turns again: our latency needs the reply's audio
+AUDIO_REFRESH_TICKS = 30  # every ~0.5 s the latest turns again: our latency needs the reply's audio
 MAX_TURN_ROWS = 500  # rows of the conversation (turns and notes); the oldest go first
 MAX_LOG_ROWS = 2000  # rows of the raw event log
 MAX_TYPES = 200  # entries of the type filter
