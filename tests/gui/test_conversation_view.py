@@ -169,6 +169,7 @@ def test_a_chatty_rtvi_peer_fills_the_view_with_rows_capped(window, qtbot, chatt
     monkeypatch.setattr(conversation_view, "MAX_TURN_ROWS", 6)
     panel = _show_tab(window, "conversation")
     _dial(window, qtbot, f"pipecat+{chatty_peer.url}")
+    assert "Conversation tab" in window.panel("turns").live.text()  # the voicedesk-only tab points here
     qtbot.waitUntil(lambda: panel.messages_seen >= 110, timeout=WAIT_MS)  # 7 turns and more
 
     assert panel.log.topLevelItemCount() <= 60 and panel.log_rows_dropped > 0
