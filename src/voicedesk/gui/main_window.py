@@ -180,6 +180,7 @@ class MainWindow(QMainWindow):
             set_target=self.dialer.set_target,
             current_bridge=lambda: self.bridge,
             paint=self._paint,
+            show_on_timeline=self.turn_markers.select,
         )
         for spec in specs:
             try:
