@@ -50,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="extra signaling HTTP header"
     )
-    p.add_argument("--impair", metavar="SPEC", help="every call through the impairment relay, e.g. 'loss=2%%,delay=40ms'")
+    p.add_argument(
+        "--impair", metavar="SPEC", help="every call through the impairment relay, e.g. 'loss=2%%,delay=40ms'"
+    )
     p.add_argument(
         "--say",
         action="append",
@@ -74,6 +76,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scenario", metavar="FILE.yaml", help="each call runs this scenario (decoded; costly)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object (the last line of stdout)")
+    p.add_argument(
+        "--shape",
+        metavar="KIND:K=V,…",
+        help="with --locust: a load shape, e.g. step:users=5,every=30,max=50 (ramp, step, spike, soak)",
+    )
     p.add_argument(
         "--locust",
         nargs=argparse.REMAINDER,

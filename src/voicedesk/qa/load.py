@@ -155,6 +155,7 @@ class CallResult:
     held_ms: float | None = None  # dialing -> hung up
     turns: tuple[dict[str, Any], ...] = ()  # conversational calls: qa/talk.TurnMeasure per turn, as dicts
     barge_in_stop_ms: tuple[float, ...] = ()  # scenario calls with barge-in steps
+    cut_short: bool = False  # hung up by the caller before ``duration`` (a Locust run that ended)
 
     @property
     def meets_bar(self) -> bool:
@@ -441,8 +442,11 @@ async def place_call(
     worker: int = 0,
     on_connected: Callable[[int], None] | None = None,
     on_event: Event | None = None,
+    hangup: asyncio.Event | None = None,
 ) -> CallResult:
-    """Place one call of the plan and measure it; never raises (failures are results)."""
+    """Place one call of the plan and measure it; never raises (failures are results).
+
+    ``hangup`` set ends the call early, measured as far as it went (a Locust user that stops)."""
     from voicedesk.rtc.call import CallState, CallStateChanged
 
     emit: Event = on_event or (lambda kind, data: None)
@@ -453,7 +457,7 @@ async def place_call(
         call, arrivals, track, detector = _load_call(plan, ice)
     except VoiceDeskError as exc:
         return CallResult(index, ok=False, reason=str(exc), worker=worker)
-    ended = asyncio.Event()
+    ended = hangup if hangup is not None else asyncio.Event()  # the hold ends when either says so
     turns: list[Any] = []
 
     def on_state(event: Any) -> None:
@@ -468,8 +472,10 @@ async def place_call(
         try:
             await call.start()
             emit("connected", {"setup_ms": call.setup_ms})
+            connected_at = time.monotonic()
             turns = await _hold(plan, call, track, detector, ended, emit)
             held_until = time.monotonic()  # frames are counted up to here, not through the hang-up
+            cut_short = hangup is not None and hangup.is_set() and held_until - connected_at < plan.duration - 0.05
             arrivals.freeze()
             await call.hangup()
         finally:
@@ -507,6 +513,7 @@ async def place_call(
         mos=summary["mos"],
         held_ms=_since(dialed),
         turns=tuple(asdict(t) for t in turns),
+        cut_short=cut_short and summary["final_state"] != "failed",
     )
 
 

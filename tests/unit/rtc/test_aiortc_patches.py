@@ -275,7 +275,9 @@ def test_a_missing_attachment_point_skips_that_patch_loudly_and_no_other(stock_a
         aiortc_patches.apply()
         states = {s.number: s for s in aiortc_patches.status()}
         assert {n for n, s in states.items() if s.state is PatchState.SKIPPED} == skipped
-        assert {n for n, s in states.items() if s.state is PatchState.APPLIED} == {p.number for p in aiortc_patches.PATCHES} - skipped
+        assert {n for n, s in states.items() if s.state is PatchState.APPLIED} == {
+            p.number for p in aiortc_patches.PATCHES
+        } - skipped
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == len(skipped)  # one line per skipped patch
         first = min(skipped)
