@@ -55,6 +55,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from voicedesk.errors import VoiceDeskError
 from voicedesk.load.slo import SloWatch, parse_slo
 from voicedesk.qa.load import HANGUP_GRACE_S, MAX_JITTER_MS, MAX_LOSS_PCT, MIN_RX_FPS, CallResult, LoadPlan
+from voicedesk.rtc.signaling import header_problem
 
 logger = logging.getLogger(__name__)
 
@@ -243,9 +244,7 @@ class VoiceUser(User):
             if name == "say":
                 value = tuple(value)
             elif name == "headers" and not isinstance(value, dict):
-                from voicedesk.cli.call import parse_headers
-
-                value = parse_headers(list(value))
+                value = _headers(list(value))
             values[name] = value
         target = cls.target or environment.host or (getattr(options, "host", None) if options else None)
         if not target:
@@ -295,6 +294,18 @@ class VoiceUser(User):
             engine.forget(ident)
             raise
         report_result(environment, result)
+
+
+def _headers(values: list[str]) -> dict[str, str]:
+    """``--call-header 'Name: value'`` as ``voicedesk call -H`` reads it (same checks, same words)."""
+    headers = {}
+    for value in values:
+        name, sep, rest = value.partition(":")
+        why = "use 'Name: value'" if not sep or not name.strip() else header_problem(name.strip(), rest.strip())
+        if why is not None:
+            raise VoiceDeskError(f"bad header {value!r}: {why}")
+        headers[name.strip()] = rest.strip()
+    return headers
 
 
 def _plan_json(plan: LoadPlan) -> dict[str, Any]:
@@ -539,7 +550,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         cut = f" ({summary['cut_short']} more cut short by the end of the run)" if summary["cut_short"] else ""
         share = 100.0 * summary["quality_bar_share"]
         lines.append(
-            f"quality bar: {summary['at_quality_bar']} of {judged} calls ({share:.1f} %) got {summary['quality_bar']}{cut}"
+            f"quality bar: {summary['at_quality_bar']} of {judged} calls ({share:.1f} %) "
+            f"got {summary['quality_bar']}{cut}"
         )
     if summary["onset_methods"]:
         lines.append("reply onsets found by " + ", ".join(f"{m} ×{n}" for m, n in summary["onset_methods"].items()))
