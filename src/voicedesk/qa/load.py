@@ -459,6 +459,7 @@ async def place_call(
         return CallResult(index, ok=False, reason=str(exc), worker=worker)
     ended = hangup if hangup is not None else asyncio.Event()  # the hold ends when either says so
     turns: list[Any] = []
+    cut_short = False
 
     def on_state(event: Any) -> None:
         if isinstance(event, CallStateChanged):
@@ -492,7 +493,7 @@ async def place_call(
     reason = None
     if summary["final_state"] == "failed":
         reason = summary["reason"] or "the call failed while connected"
-    elif arrivals.frames == 0:
+    elif arrivals.frames == 0 and not cut_short:  # hung up by us before any could come: not the target's fault
         reason = "connected but no audio was received"
     elif turns and not turns[-1].replied:
         last = turns[-1]

@@ -1,0 +1,169 @@
+"""Locust users vs ``voicedesk load``: calls per core at the quality bar, same run, same server.
+
+    .venv/bin/python bench/locust_capacity.py [--hold 8] [--steps 20,40,80] [--talk-steps 20,40,60]
+
+The echo server (``voicedesk serve --agent echo``, forwarding) is pinned to CPU 0; the
+load generator under test to CPU 1 (a Locust process and its media engine child
+together, or one ``voicedesk load --processes 1``), so calls per core are the
+generator's own. For each count in ``--steps`` both generators hold that many calls
+for ``--hold`` seconds; a count passes when every call that was held to the end met
+the bar (>= 48 frames/s received, loss < 1 %, jitter < 20 ms).
+
+(a) tone callers: ``voicedesk load`` vs a lone Locust process (``voicedesk load --locust``);
+(b) conversational callers (Locust, ``--say``: a 0.6 s utterance, wait for the reply,
+    voice-to-voice every turn) against the same echo, vs the tone callers' figure;
+(c) voice-to-voice agreement: the ``parrot`` agent (its own server, CPU 0) called by one
+    conversational caller that decodes (``--onset decoded``), then by 10 at once reading
+    RFC 6464 levels; medians compared.
+
+Results go to bench/RESULTS.md by hand, with the machine's load at the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server_capacity import Server, free_port, load, loadavg
+
+
+def locust_run(url: str, users: int, hold: float, cpus: set[int], extra: list[str] | None = None) -> dict:
+    """A lone Locust process (LocalRunner + its engine child), every user up within ~3 s, one call each."""
+    rate = max(5.0, users / 3.0)
+    run_s = users / rate + hold + 2.0
+    prefix = Path(tempfile.mkdtemp(prefix="vd_locust_")) / "out"
+    args = [sys.executable, "-m", "voicedesk", "load", url, "--duration", str(hold), "--timeout", "20"]
+    args += [*(extra or []), "--locust", "--headless", "-u", str(users), "-r", str(rate)]
+    args += ["-t", f"{run_s:.0f}s", "--csv", str(prefix), "--only-summary"]
+    subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+        timeout=run_s + 120,
+    )
+    summary_path = Path(f"{prefix}_voicedesk.json")
+    if not summary_path.exists():
+        return {"calls": 0, "ok": False}
+    summary = json.loads(summary_path.read_text())
+    v2v = None
+    with open(f"{prefix}_stats.csv", encoding="utf-8") as f:
+        for line in f.read().splitlines()[1:]:
+            cells = line.split(",")
+            if cells[1] == "turn/voice_to_voice_ms" or (cells[1] == "turn/response_ms" and v2v is None):
+                v2v = {"name": cells[1], "type": cells[0], "count": int(cells[2]), "median": float(cells[4])}
+    judged = summary["calls"] - summary["cut_short"]
+    return {
+        "calls": summary["calls"],
+        "judged": judged,
+        "at_bar": summary["at_quality_bar"],
+        "failed": summary["failed"],
+        "ok": judged >= users and summary["at_quality_bar"] >= judged and summary["failed"] == 0,
+        "turns": v2v,
+        "onset_methods": summary["onset_methods"],
+    }
+
+
+def voicedesk_load(url: str, calls: int, hold: float, cpus: set[int]) -> dict:
+    report = load(url, calls, hold, cpus)
+    return {
+        "calls": report["calls"],
+        "at_bar": report["meeting_quality_bar"],
+        "ok": report["meeting_quality_bar"] == calls,
+    }
+
+
+def single_decoded(url: str, hold: float, cpus: set[int]) -> dict:
+    out = subprocess.run(
+        [
+            *(sys.executable, "-m", "voicedesk", "load", url, "--calls", "1", "--duration", str(hold)),
+            *("--processes", "1", "--say", "tone:600/0.6", "--onset", "decoded", "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+    )
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def parrot_server(cpu: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "voicedesk", "serve", "--port", str(port), "--agent", "parrot", "-o", "delay=300"),
+            *("--max-sessions", "1000", "--max-loop-lag-ms", "0"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    os.sched_setaffinity(proc.pid, {cpu})
+    proc.stdout.readline()
+    return proc, f"http://127.0.0.1:{port}/api/voice/offer"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hold", type=float, default=8.0)
+    parser.add_argument("--steps", default="20,40,80")
+    parser.add_argument("--talk-steps", default="20,40,60")
+    args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("needs two CPUs: one for the server, one for the load generator")
+    gen = {cpus[1]}
+    print(f"echo server on CPU {cpus[0]}, generators on CPU {cpus[1]}; load average {loadavg()}", flush=True)
+    result: dict = {"tone": {}, "talk": {}, "agreement": {}}
+    server = Server("voicedesk", cpus[0])
+    try:
+        best = {"voicedesk load": 0, "locust": 0, "locust talk": 0}
+        for n in [int(x) for x in args.steps.split(",")]:
+            vd = voicedesk_load(server.url, n, args.hold, gen)
+            time.sleep(2)
+            lc = locust_run(server.url, n, args.hold, gen)
+            time.sleep(2)
+            result["tone"][n] = {"voicedesk load": vd, "locust": lc}
+            print(f"  tone {n:4d}: voicedesk load {vd}  |  locust {lc}  (load {loadavg()})", flush=True)
+            best["voicedesk load"] = n if vd["ok"] else best["voicedesk load"]
+            best["locust"] = n if lc["ok"] else best["locust"]
+        for n in [int(x) for x in args.talk_steps.split(",")]:
+            talk = locust_run(server.url, n, args.hold, gen, ["--say", "tone:600/0.6"])
+            time.sleep(2)
+            result["talk"][n] = talk
+            print(f"  talk {n:4d}: locust {talk}  (load {loadavg()})", flush=True)
+            best["locust talk"] = n if talk["ok"] else best["locust talk"]
+    finally:
+        server.stop()
+    proc, parrot = parrot_server(cpus[0])
+    try:
+        single = single_decoded(parrot, 6.0, gen)
+        time.sleep(1)
+        many = locust_run(parrot, 10, 8.0, gen, ["--say", "tone:600/0.6"])
+        result["agreement"] = {"single_decoded": single["voice_to_voice_ms"], "ten_by_level": many["turns"]}
+        print(f"  parrot: one decoded call {single['voice_to_voice_ms']}; 10 callers {many['turns']}", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    result["best"] = best
+    result["load_average_end"] = loadavg()
+    print(json.dumps(result))
+    ratio = best["locust"] / best["voicedesk load"] if best["voicedesk load"] else float("nan")
+    talk_ratio = best["locust talk"] / best["locust"] if best["locust"] else float("nan")
+    print(
+        f"calls per core at the bar: locust {best['locust']} vs voicedesk load {best['voicedesk load']} "
+        f"= {ratio:.2f}x; "
+        f"conversational {best['locust talk']} = {talk_ratio:.2f}x the tone callers (load average {loadavg()})"
+    )
+
+
+if __name__ == "__main__":
+    main()
