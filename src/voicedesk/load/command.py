@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 
+from voicedesk.errors import ConfigError
 from voicedesk.rtc.signaling import with_signaling_kind
 
 
@@ -48,6 +50,8 @@ def locust_argv(args: argparse.Namespace) -> list[str]:
 
 def run_locust(args: argparse.Namespace) -> int:
     """Replace this process with Locust (its Ctrl-C, exit status and output are Locust's own)."""
+    if importlib.util.find_spec("locust") is None:
+        raise ConfigError("--locust needs Locust: pip install 'voicedesk[load]'")
     env = dict(os.environ)
     if args.shape:
         from voicedesk.load.shapes import shape_from_spec

@@ -69,13 +69,17 @@ class Engine:
             self._hangups[ident] = asyncio.Event()
             task = self._owner.spawn(self._call(ident, command["plan"]), f"call {ident}")
             self._calls[ident] = task
-            task.add_done_callback(lambda _t, i=ident: (self._calls.pop(i, None), self._hangups.pop(i, None)))
+            task.add_done_callback(lambda _task: self._forget(ident))
         elif op == "hangup":
             event = self._hangups.get(int(command.get("id", -1)))
             if event is not None:
                 event.set()  # the call ends now and still reports what it measured
         elif op == "stop":
             self.stopping.set()
+
+    def _forget(self, ident: int) -> None:
+        self._calls.pop(ident, None)
+        self._hangups.pop(ident, None)
 
     def _setup(self, plan: LoadPlan) -> Any:
         """The plan's ICE configuration, resolved once, and its media prepared once."""

@@ -533,10 +533,11 @@ async def _scenario_call(
     from voicedesk.qa.scenario import load_scenarios
 
     dialed = time.monotonic()
+    path = str(plan.scenario)
     try:
-        if plan.scenario not in _scenarios:
-            _scenarios[plan.scenario] = load_scenarios(plan.scenario)[0]  # type: ignore[index]
-        run = ScenarioRun(_scenarios[plan.scenario], plan.target, ice, plan.headers or {})  # type: ignore[index]
+        if path not in _scenarios:
+            _scenarios[path] = load_scenarios(path)[0]
+        run = ScenarioRun(_scenarios[path], plan.target, ice, plan.headers or {})
     except VoiceDeskError as exc:
         return CallResult(index, ok=False, reason=str(exc), worker=worker)
     result = await run.run()
