@@ -242,14 +242,14 @@ def _running(pid: int) -> bool:
 
 
 def test_ctrl_c_ends_every_call_and_every_process(tmp_path, servers):
+    """``voicedesk load --locust`` (the built-in locustfile) with Locust's --processes: two forked
+    workers, each with its engine; Ctrl-C (SIGINT to Locust's master) leaves nothing running."""
     echo, _ = servers
-    (tmp_path / "voice.py").write_text(
-        "from voicedesk.load.locust import VoiceUser\n\nclass Caller(VoiceUser):\n"
-        f"    target = '{echo}/api/voice/offer'\n    duration = 60\n",
-        encoding="utf-8",
-    )
     master = subprocess.Popen(
-        [sys.executable, "-m", "locust", "-f", "voice.py", "--headless", "--processes", "2", "-u", "2", "-r", "2"],
+        [
+            *(sys.executable, "-m", "voicedesk", "load", f"{echo}/api/voice/offer", "--duration", "60"),
+            *("--locust", "--headless", "--processes", "2", "-u", "2", "-r", "2"),
+        ],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -277,3 +277,11 @@ def test_ctrl_c_ends_every_call_and_every_process(tmp_path, servers):
 
     assert wait_until(lambda: live_sessions() == 0, timeout=20)  # the server saw every call hang up
     assert "Traceback" not in err, err[-2000:]
+
+
+def test_load_options_for_locust_are_checked_before_locust_starts():
+    from tests.helpers.processes import voicedesk
+
+    out = voicedesk("load", "embedded:echo", "--shape", "zigzag:users=3", "--locust", "--headless")
+    assert out.returncode == 1
+    assert out.stderr.strip() == "voicedesk: --shape: expected one of ramp, step, spike, soak, got 'zigzag'"

@@ -49,7 +49,7 @@ ONSET_METHODS = ("auto", "audio-level", "opus-size", "decoded")
 
 @dataclass(frozen=True)
 class PreparedUtterance:
-    """One utterance as Opus packets and 20 ms PCM blocks, with each packet's level (dBov)."""
+    """One utterance as Opus packets and 20 ms float PCM blocks, with each packet's level (dBov)."""
 
     spec: str
     opus: tuple[bytes, ...]
@@ -97,10 +97,9 @@ class Utterances:
     def _prepare(spec: str) -> PreparedUtterance:
         from voicedesk.qa.runner import Voice, render
 
-        clip = render(parse_utterance(spec), Voice())  # float32, 48 kHz
-        samples = np.clip(clip * 32767.0, -32768, 32767).astype(np.int16)
+        samples = render(parse_utterance(spec), Voice()).astype(np.float32)  # [-1, 1], 48 kHz
         pad = (-samples.size) % FRAME_SAMPLES
-        samples = np.concatenate([samples, np.zeros(pad, dtype=np.int16)])
+        samples = np.concatenate([samples, np.zeros(pad, dtype=np.float32)])
         blocks = tuple(samples[i : i + FRAME_SAMPLES] for i in range(0, samples.size, FRAME_SAMPLES))
         if not blocks:
             raise ConfigError(f"the utterance {spec!r} holds no audio")
@@ -116,13 +115,13 @@ class Utterances:
 
 def _silent_opus() -> bytes:
     encoder = OpusEncoder()
-    zero = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+    zero = np.zeros(FRAME_SAMPLES, dtype=np.float32)
     packets = [encoder.encode(mono_to_frame(zero, i * FRAME_SAMPLES))[0][0] for i in range(4)]
     return packets[-1]  # past the encoder's start-up: the few bytes of coded silence
 
 
 SILENT_OPUS = _silent_opus()
-SILENT_PCM = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+SILENT_PCM = np.zeros(FRAME_SAMPLES, dtype=np.float32)
 
 
 class TalkingTrack(MediaStreamTrack):
