@@ -50,7 +50,12 @@ def failures(prefix: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def servers():
-    with serve("--agent", "echo") as (echo, _), serve("--agent", "parrot", "-o", "delay=300") as (parrot, _):
+    # admission control off: on a loaded machine it would turn calls away, and the test counts every one
+    off = ("--max-loop-lag-ms", "0")
+    with (
+        serve("--agent", "echo", *off) as (echo, _),
+        serve("--agent", "parrot", "-o", "delay=300", *off) as (parrot, _),
+    ):
         yield echo, parrot
 
 
