@@ -13,8 +13,9 @@ the bar (>= 48 frames/s received, loss < 1 %, jitter < 20 ms).
 (b) conversational callers (Locust, ``--say``: a 0.6 s utterance, wait for the reply,
     voice-to-voice every turn) against the same echo, vs the tone callers' figure;
 (c) voice-to-voice agreement: the ``parrot`` agent (its own server, CPU 0) called by one
-    conversational caller that decodes (``--onset decoded``), then by 10 at once reading
-    RFC 6464 levels; medians compared.
+    conversational caller alone that decodes (``--onset decoded``), then by 2 talkers reading
+    RFC 6464 levels inside a Locust process that also carries ``--agreement-load`` tone
+    calls to the echo; medians compared (the parrot's own timing varies from turn to turn).
 
 Results go to bench/RESULTS.md by hand, with the machine's load at the time.
 """
@@ -22,6 +23,7 @@ Results go to bench/RESULTS.md by hand, with the machine's load at the time.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -34,14 +36,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from server_capacity import Server, free_port, load, loadavg
 
 
-def locust_run(url: str, users: int, hold: float, cpus: set[int], extra: list[str] | None = None) -> dict:
-    """A lone Locust process (LocalRunner + its engine child), every user up within ~3 s, one call each."""
+def locust_run(
+    url: str, users: int, hold: float, cpus: set[int], extra: list[str] | None = None, locustfile: Path | None = None
+) -> dict:
+    """A lone Locust process (LocalRunner + its engine child), every user up within ~3 s.
+
+    With ``locustfile``, that file's users (and their own targets) instead of the built-in one."""
     rate = max(5.0, users / 3.0)
-    run_s = users / rate + hold + 2.0
+    run_s = users / rate + hold + 10.0  # the engine starts while users spawn: ~2–6 s on a busy machine
     prefix = Path(tempfile.mkdtemp(prefix="vd_locust_")) / "out"
-    args = [sys.executable, "-m", "voicedesk", "load", url, "--duration", str(hold), "--timeout", "20"]
-    args += [*(extra or []), "--locust", "--headless", "-u", str(users), "-r", str(rate)]
-    args += ["-t", f"{run_s:.0f}s", "--csv", str(prefix), "--only-summary"]
+    if locustfile is None:
+        args = [sys.executable, "-m", "voicedesk", "load", url, "--duration", str(hold), "--timeout", "20"]
+        args += [*(extra or []), "--locust"]
+    else:
+        args = [sys.executable, "-m", "locust", "-f", str(locustfile)]
+    args += [
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(rate),
+        "-t",
+        f"{run_s:.0f}s",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+    ]
     subprocess.run(
         args,
         capture_output=True,
@@ -54,21 +74,25 @@ def locust_run(url: str, users: int, hold: float, cpus: set[int], extra: list[st
     if not summary_path.exists():
         return {"calls": 0, "ok": False}
     summary = json.loads(summary_path.read_text())
-    v2v = None
+    turns = {}
     with open(f"{prefix}_stats.csv", encoding="utf-8") as f:
-        for line in f.read().splitlines()[1:]:
-            cells = line.split(",")
-            if cells[1] == "turn/voice_to_voice_ms" or (cells[1] == "turn/response_ms" and v2v is None):
-                v2v = {"name": cells[1], "type": cells[0], "count": int(cells[2]), "median": float(cells[4])}
+        for row in csv.DictReader(f):
+            if row["Name"].startswith("turn/"):
+                turns[f"{row['Type']} {row['Name']}"] = {
+                    "count": int(row["Request Count"]),
+                    "failed": int(row["Failure Count"]),
+                    "median": float(row["Median Response Time"]),
+                    "mean": round(float(row["Average Response Time"]), 1),
+                }
     judged = summary["calls"] - summary["cut_short"]
     return {
         "calls": summary["calls"],
         "judged": judged,
         "at_bar": summary["at_quality_bar"],
         "failed": summary["failed"],
+        "failures": summary["failures"],
         "ok": judged >= users and summary["at_quality_bar"] >= judged and summary["failed"] == 0,
-        "turns": v2v,
-        "onset_methods": summary["onset_methods"],
+        "turns": turns,
     }
 
 
@@ -116,6 +140,7 @@ def main() -> None:
     parser.add_argument("--hold", type=float, default=8.0)
     parser.add_argument("--steps", default="20,40,80")
     parser.add_argument("--talk-steps", default="20,40,60")
+    parser.add_argument("--agreement-load", type=int, default=30, help="tone callers beside the 2 talkers in (c)")
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
@@ -143,16 +168,28 @@ def main() -> None:
             best["locust talk"] = n if talk["ok"] else best["locust talk"]
     finally:
         server.stop()
+    # (c) voice-to-voice: one decoded call alone, then 2 talkers reading levels inside a loaded generator
+    echo = Server("voicedesk", cpus[0])
     proc, parrot = parrot_server(cpus[0])
     try:
-        single = single_decoded(parrot, 6.0, gen)
+        single = single_decoded(parrot, 14.0, gen)
         time.sleep(1)
-        many = locust_run(parrot, 10, 8.0, gen, ["--say", "tone:600/0.6"])
-        result["agreement"] = {"single_decoded": single["voice_to_voice_ms"], "ten_by_level": many["turns"]}
-        print(f"  parrot: one decoded call {single['voice_to_voice_ms']}; 10 callers {many['turns']}", flush=True)
+        locustfile = Path(tempfile.mkdtemp(prefix="vd_locust_")) / "mixed.py"
+        locustfile.write_text(
+            "from voicedesk.load.locust import VoiceUser\n\n"
+            f"class Load(VoiceUser):\n    weight = {args.agreement_load}\n    target = '{echo.url}'\n"
+            "    duration = 14\n\n"
+            f"class Talker(VoiceUser):\n    fixed_count = 2\n    target = '{parrot}'\n    duration = 14\n"
+            "    say = ['tone:600/0.6']\n",
+            encoding="utf-8",
+        )
+        loaded = locust_run("", args.agreement_load + 2, 14.0, gen, locustfile=locustfile)
+        result["agreement"] = {"single_decoded": single["voice_to_voice_ms"], "loaded_by_level": loaded}
+        print(f"  parrot: one decoded call {single['voice_to_voice_ms']}; under load {loaded}", flush=True)
     finally:
         proc.terminate()
         proc.wait(10)
+        echo.stop()
     result["best"] = best
     result["load_average_end"] = loadavg()
     print(json.dumps(result))
