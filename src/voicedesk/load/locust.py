@@ -39,7 +39,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,8 @@ class MediaEngine:
         self._ids = itertools.count(1)
         self._write_lock = gevent.lock.Semaphore()
         self._reader: gevent.Greenlet | None = None
+        self.stopping = False
+        self.on_exit: Callable[[int | None], None] | None = None  # the engine ended without being told to
 
     def start(self) -> None:
         python = os.environ.get("VOICEDESK_LOAD_ENGINE_PYTHON") or sys.executable
@@ -121,7 +123,9 @@ class MediaEngine:
         for ident, handler in list(self._handlers.items()):
             self._handlers.pop(ident, None)
             result = CallResult(ident, ok=False, reason="the media engine process ended during the call")
-            handler({"kind": "result", "id": ident, "result": result.__dict__})
+            handler({"kind": "result", "id": ident, "result": asdict(result)})
+        if not self.stopping and self.on_exit is not None:
+            self.on_exit(self.process.wait())
 
     def _send(self, command: dict[str, Any]) -> bool:
         process = self.process
@@ -155,6 +159,7 @@ class MediaEngine:
         process = self.process
         if process is None:
             return
+        self.stopping = True
         self._send({"op": "stop"})
         try:
             if process.stdin is not None:
@@ -491,6 +496,12 @@ def on_init(environment: Environment, runner: Any = None, **_: Any) -> None:
         if isinstance(runner, WorkerRunner):
             runner.quit()  # tells the master, which goes on with the other workers
         sys.exit(1)
+
+    def engine_ended(code: int | None) -> None:
+        sys.stderr.write(f"voicedesk: this Locust worker's media engine ended (status {code}); it leaves the run\n")
+        runner.quit()
+
+    engine.on_exit = engine_ended
     _engine = engine
     _engine_settled.set()
     logger.info("voicedesk media engine pid %d ready", engine.pid)
