@@ -26,6 +26,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,7 @@ def locust_run(
         str(prefix),
         "--only-summary",
     ]
+    cpu_before = children_cpu_s()
     subprocess.run(
         args,
         capture_output=True,
@@ -70,13 +72,17 @@ def locust_run(
         preexec_fn=lambda: os.sched_setaffinity(0, cpus),
         timeout=run_s + 120,
     )
+    cpu_s = children_cpu_s() - cpu_before  # Locust and its engine (waited for by Locust), startup included
     summary_path = Path(f"{prefix}_voicedesk.json")
     if not summary_path.exists():
         return {"calls": 0, "ok": False}
     summary = json.loads(summary_path.read_text())
     turns = {}
+    call_s = 0.0
     with open(f"{prefix}_stats.csv", encoding="utf-8") as f:
         for row in csv.DictReader(f):
+            if (row["Type"], row["Name"]) == ("call", "call"):
+                call_s = int(row["Request Count"]) * float(row["Average Response Time"]) / 1000.0
             if row["Name"].startswith("turn/"):
                 turns[f"{row['Type']} {row['Name']}"] = {
                     "count": int(row["Request Count"]),
@@ -93,15 +99,26 @@ def locust_run(
         "failures": summary["failures"],
         "ok": judged >= users and summary["at_quality_bar"] >= judged and summary["failed"] == 0,
         "turns": turns,
+        "cpu_ms_per_call_s": round(1000.0 * cpu_s / call_s, 1) if call_s else None,
     }
 
 
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def voicedesk_load(url: str, calls: int, hold: float, cpus: set[int]) -> dict:
+    cpu_before = children_cpu_s()
     report = load(url, calls, hold, cpus)
+    cpu_s = children_cpu_s() - cpu_before  # the load process and its worker process, startup included
     return {
         "calls": report["calls"],
         "at_bar": report["meeting_quality_bar"],
+        "fps_min": (report.get("rx_fps") or {}).get("min"),
+        "failures": report.get("failures"),
         "ok": report["meeting_quality_bar"] == calls,
+        "cpu_ms_per_call_s": round(1000.0 * cpu_s / (calls * hold), 1),
     }
 
 
@@ -135,18 +152,52 @@ def parrot_server(cpu: int) -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}/api/voice/offer"
 
 
+def cpu_per_call(n: int, hold: float, server_cpu: int, gen: set[int]) -> None:
+    """CPU time per call-second of each generator at ``n`` calls, and the calls per core it implies."""
+    server = Server("voicedesk", server_cpu)
+    try:
+        runs = {}
+        for name, run in (
+            ("voicedesk load (tone)", lambda: voicedesk_load(server.url, n, hold, gen)),
+            ("locust (tone)", lambda: locust_run(server.url, n, hold, gen)),
+            ("locust (conversational)", lambda: locust_run(server.url, n, hold, gen, ["--say", "tone:600/0.6"])),
+        ):
+            runs[name] = run()
+            ms = runs[name]["cpu_ms_per_call_s"]
+            per_core = round(1000.0 / ms) if ms else None
+            print(f"  {name:26s} {ms} ms CPU per call-second -> ~{per_core} calls per core  {runs[name]}", flush=True)
+            time.sleep(2)
+    finally:
+        server.stop()
+    vd, tone, talk = (runs[k]["cpu_ms_per_call_s"] for k in runs)
+    print(json.dumps({"n": n, "hold": hold, "runs": runs, "load_average_end": loadavg()}))
+    print(
+        f"calls per core from CPU: locust/voicedesk load = {vd / tone:.2f}x; conversational/tone = {tone / talk:.2f}x "
+        f"(load average {loadavg()})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hold", type=float, default=8.0)
     parser.add_argument("--steps", default="20,40,80")
     parser.add_argument("--talk-steps", default="20,40,60")
     parser.add_argument("--agreement-load", type=int, default=30, help="tone callers beside the 2 talkers in (c)")
+    parser.add_argument(
+        "--cpu-only",
+        type=int,
+        metavar="N",
+        help="only CPU per call-second at N calls for each generator (robust on a machine others load)",
+    )
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         raise SystemExit("needs two CPUs: one for the server, one for the load generator")
     gen = {cpus[1]}
     print(f"echo server on CPU {cpus[0]}, generators on CPU {cpus[1]}; load average {loadavg()}", flush=True)
+    if args.cpu_only:
+        cpu_per_call(args.cpu_only, args.hold, cpus[0], gen)
+        return
     result: dict = {"tone": {}, "talk": {}, "agreement": {}}
     server = Server("voicedesk", cpus[0])
     try:
