@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -152,24 +153,74 @@ def parrot_server(cpu: int) -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}/api/voice/offer"
 
 
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and all its descendants, now (from /proc)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += tree_cpu_s(int(child))
+    except OSError:
+        pass
+    return total
+
+
+def live_sessions(url: str) -> int:
+    base = url.rsplit("/api/", 1)[0]
+    with urllib.request.urlopen(f"{base}/health", timeout=10) as response:
+        return json.load(response)["sessions"]
+
+
+def steady_cpu(args: list[str], url: str, n: int, window: float, gen: set[int]) -> dict:
+    """Start a generator, wait until the server holds its ``n`` calls, then its CPU over ``window`` s
+    (imports, set-up and hang-up excluded: the steady cost of calls that are up)."""
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=lambda: os.sched_setaffinity(0, gen)
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while live_sessions(url) < n and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if live_sessions(url) < n:
+            return {"error": f"only {live_sessions(url)} of {n} calls came up"}
+        time.sleep(1.0)  # past the first second (the jitter buffers' start)
+        before, t0 = tree_cpu_s(proc.pid), time.monotonic()
+        time.sleep(window)
+        cpu, elapsed = tree_cpu_s(proc.pid) - before, time.monotonic() - t0
+        up = live_sessions(url)
+        return {
+            "calls_up": up,
+            "cpu_ms_per_call_s": round(1000.0 * cpu / (n * elapsed), 2),
+            "core_share": cpu / elapsed,
+        }
+    finally:
+        proc.wait(120)
+
+
 def cpu_per_call(n: int, hold: float, server_cpu: int, gen: set[int]) -> None:
-    """CPU time per call-second of each generator at ``n`` calls, and the calls per core it implies."""
+    """Steady CPU per call-second of each generator with ``n`` calls up, and the calls per core it implies."""
     server = Server("voicedesk", server_cpu)
+    window = max(3.0, hold - 6.0)
+    base = [sys.executable, "-m", "voicedesk", "load", server.url, "--duration", str(hold), "--timeout", "30"]
+    rate = str(max(5.0, n / 3.0))
+    locust = ["--locust", "--headless", "-u", str(n), "-r", rate, "-t", f"{hold + 8:.0f}s", "--only-summary"]
     try:
         runs = {}
-        for name, run in (
-            ("voicedesk load (tone)", lambda: voicedesk_load(server.url, n, hold, gen)),
-            ("locust (tone)", lambda: locust_run(server.url, n, hold, gen)),
-            ("locust (conversational)", lambda: locust_run(server.url, n, hold, gen, ["--say", "tone:600/0.6"])),
+        for name, args in (
+            ("voicedesk load (tone)", [*base, "--calls", str(n), "--ramp", rate, "--processes", "1"]),
+            ("locust (tone)", [*base, *locust]),
+            ("locust (conversational)", [*base, "--say", "tone:600/0.6", *locust]),
         ):
-            runs[name] = run()
-            ms = runs[name]["cpu_ms_per_call_s"]
+            runs[name] = steady_cpu(args, server.url, n, window, gen)
+            ms = runs[name].get("cpu_ms_per_call_s")
             per_core = round(1000.0 / ms) if ms else None
             print(f"  {name:26s} {ms} ms CPU per call-second -> ~{per_core} calls per core  {runs[name]}", flush=True)
-            time.sleep(2)
+            time.sleep(3)
     finally:
         server.stop()
-    vd, tone, talk = (runs[k]["cpu_ms_per_call_s"] for k in runs)
+    vd, tone, talk = (runs[k].get("cpu_ms_per_call_s") or float("nan") for k in runs)
     print(json.dumps({"n": n, "hold": hold, "runs": runs, "load_average_end": loadavg()}))
     print(
         f"calls per core from CPU: locust/voicedesk load = {vd / tone:.2f}x; conversational/tone = {tone / talk:.2f}x "
@@ -189,6 +240,7 @@ def main() -> None:
         metavar="N",
         help="only CPU per call-second at N calls for each generator (robust on a machine others load)",
     )
+    parser.add_argument("--agreement-only", action="store_true", help="only (c)")
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
@@ -200,9 +252,9 @@ def main() -> None:
         return
     result: dict = {"tone": {}, "talk": {}, "agreement": {}}
     server = Server("voicedesk", cpus[0])
+    best = {"voicedesk load": 0, "locust": 0, "locust talk": 0}
     try:
-        best = {"voicedesk load": 0, "locust": 0, "locust talk": 0}
-        for n in [int(x) for x in args.steps.split(",")]:
+        for n in [int(x) for x in args.steps.split(",")] if not args.agreement_only else []:
             vd = voicedesk_load(server.url, n, args.hold, gen)
             time.sleep(2)
             lc = locust_run(server.url, n, args.hold, gen)
@@ -211,7 +263,7 @@ def main() -> None:
             print(f"  tone {n:4d}: voicedesk load {vd}  |  locust {lc}  (load {loadavg()})", flush=True)
             best["voicedesk load"] = n if vd["ok"] else best["voicedesk load"]
             best["locust"] = n if lc["ok"] else best["locust"]
-        for n in [int(x) for x in args.talk_steps.split(",")]:
+        for n in [int(x) for x in args.talk_steps.split(",")] if not args.agreement_only else []:
             talk = locust_run(server.url, n, args.hold, gen, ["--say", "tone:600/0.6"])
             time.sleep(2)
             result["talk"][n] = talk
