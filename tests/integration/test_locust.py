@@ -291,11 +291,3 @@ def test_ctrl_c_ends_every_call_and_every_process(tmp_path, servers):
 
     assert wait_until(lambda: live_sessions() == 0, timeout=20)  # the server saw every call hang up
     assert "Traceback" not in err, err[-2000:]
-
-
-def test_load_options_for_locust_are_checked_before_locust_starts():
-    from tests.helpers.processes import voicedesk
-
-    out = voicedesk("load", "embedded:echo", "--shape", "zigzag:users=3", "--locust", "--headless")
-    assert out.returncode == 1
-    assert out.stderr.strip() == "voicedesk: --shape: expected one of ramp, step, spike, soak, got 'zigzag'"
