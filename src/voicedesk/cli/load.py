@@ -82,6 +82,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with --locust: a load shape, e.g. step:users=5,every=30,max=50 (ramp, step, spike, soak)",
     )
     p.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        metavar="METRIC_pNN_ms=LIMIT",
+        help="with --locust: report at how many concurrent callers this broke, e.g. voice_to_voice_p90_ms=1500",
+    )
+    p.add_argument(
         "--locust",
         nargs=argparse.REMAINDER,
         metavar="LOCUST OPTIONS",

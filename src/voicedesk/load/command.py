@@ -43,6 +43,8 @@ def locust_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--say", utterance]
     for header in args.header:
         argv += ["--call-header", header]
+    for slo in args.slo:
+        argv += ["--slo", slo]
     if args.relay_only:
         argv.append("--relay-only")
     return argv + list(args.locust)

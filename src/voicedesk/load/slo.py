@@ -82,6 +82,7 @@ class SloWatch:
         self._last: dict[str, Counter[float]] = {s.request: Counter() for s in slos}
         self._greenlet: gevent.Greenlet | None = None
         self._elapsed = 0.0
+        self._users = 0
 
     def start(self) -> None:
         if self.slos:
@@ -111,6 +112,9 @@ class SloWatch:
 
     def look(self) -> None:
         users = self.environment.runner.user_count if self.environment.runner is not None else 0
+        if users == 0:  # the last look comes after the users stopped: the window was run by the ones before
+            users = self._users
+        self._users = users
         for request in self._last:
             now = self._histogram(request)
             window = now - self._last[request]
