@@ -92,8 +92,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--locust",
         nargs=argparse.REMAINDER,
         metavar="LOCUST OPTIONS",
-        help="run the calls as Locust users instead: everything after --locust goes to Locust "
-        "(-u, -r, -t, --headless, --csv, --processes, --master, --worker, --shape, --slo …)",
+        help="run the calls as Locust users instead (the options above still say what each call does): "
+        "everything after --locust goes to Locust (-u, -r, -t, --headless, --csv, --processes, --master, "
+        "--worker …)",
     )
     p.set_defaults(run=run)
 
