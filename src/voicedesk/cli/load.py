@@ -74,6 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="how reply onsets are found (default auto: RFC 6464 levels, else Opus sizes, else decoding)",
     )
+    p.add_argument(
+        "--barge-in-ms",
+        type=number(minimum=0, maximum=60_000),
+        metavar="MS",
+        help="with --say: talk over each reply MS after it began and measure how long the agent kept talking",
+    )
     p.add_argument("--scenario", metavar="FILE.yaml", help="each call runs this scenario (decoded; costly)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object (the last line of stdout)")
     p.add_argument(
@@ -123,6 +129,8 @@ def print_report(report: dict[str, Any]) -> None:
     if report["turns"]:
         methods = ", ".join(f"{n} by {m}" for m, n in report["onset_methods"].items())
         lines.append(f"voice-to-voice {_fmt(report['voice_to_voice_ms'], 'ms')}  ({report['turns']} turns; {methods})")
+    if report.get("barge_in_stop_ms"):
+        lines.append(f"barge-in stop  {_fmt(report['barge_in_stop_ms'], 'ms')}")
     for reason, times in report["failures"].items():
         lines.append(f"failed ×{times:<4} {reason}")
     print("\n".join(lines), flush=True)
@@ -157,6 +165,7 @@ async def run(args: argparse.Namespace) -> int:
         pause=args.pause,
         reply_timeout=args.reply_timeout,
         onset=args.onset,
+        barge_in_ms=args.barge_in_ms,
         scenario=args.scenario,
     )
     plan.check()

@@ -35,6 +35,7 @@ def locust_argv(args: argparse.Namespace) -> list[str]:
         "--onset": args.onset,
         "--pause": args.pause,
         "--reply-timeout": args.reply_timeout,
+        "--barge-in-ms": args.barge_in_ms,
     }
     for flag, value in pairs.items():
         if value is not None:

@@ -210,6 +210,7 @@ _OPTIONS = {
     "onset": "onset",
     "pause": "pause",
     "reply_timeout": "reply_timeout",
+    "barge_in_ms": "barge_in_ms",
 }
 
 
@@ -234,6 +235,7 @@ class VoiceUser(User):
     onset: str | None = _UNSET
     pause: float | None = _UNSET
     reply_timeout: float | None = _UNSET
+    barge_in_ms: float | None = _UNSET  # with say: talk over each reply this long after it began
 
     @classmethod
     def plan_for(cls, environment: Environment) -> LoadPlan:
@@ -343,6 +345,8 @@ def report_event(environment: Environment, kind: str, message: dict[str, Any]) -
             _fire(environment, method, "turn/voice_to_voice_ms", v2v)
         elif message.get("response_ms") is not None:  # began before the utterance ended (an echo)
             _fire(environment, method, "turn/response_ms", message["response_ms"])
+        if message.get("barge_in_stop_ms") is not None:
+            _fire(environment, method, "turn/barge_in_stop_ms", message["barge_in_stop_ms"])
 
 
 def report_result(environment: Environment, raw: dict[str, Any]) -> None:
@@ -444,6 +448,7 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--onset", help="reply onsets by auto, audio-level, opus-size or decoded")
     group.add_argument("--pause", type=float, help="seconds after a reply before the next utterance")
     group.add_argument("--reply-timeout", type=float, help="seconds for a reply to begin")
+    group.add_argument("--barge-in-ms", type=float, help="talk over each reply this long after it began")
     group.add_argument(
         "--slo", action="append", help="a latency target to find the breaking point of, e.g. voice_to_voice_p90_ms=1500"
     )

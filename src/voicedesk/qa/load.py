@@ -82,6 +82,7 @@ class LoadPlan:
     pause: float = 0.5  # seconds between a reply's end and the next utterance
     reply_timeout: float = 10.0  # seconds after an utterance ends for the reply to begin
     onset: str = "auto"  # how reply onsets are found: auto, audio-level, opus-size, decoded
+    barge_in_ms: float | None = None  # talk over each reply this long after it began (qa/talk.converse)
     scenario: str | None = None  # a scenario file: each call runs its first scenario (decoded, qa/runner.py)
 
     def check(self) -> None:
@@ -94,6 +95,10 @@ class LoadPlan:
         checked(self.processes, "--processes", minimum=0, kind="a whole number")
         checked(self.pause, "--pause", minimum=0, maximum=DAY_S, kind="seconds")
         checked(self.reply_timeout, "--reply-timeout", above=0, maximum=DAY_S, kind="seconds")
+        if self.barge_in_ms is not None:
+            checked(self.barge_in_ms, "--barge-in-ms", minimum=0, maximum=60_000, kind="milliseconds")
+            if not self.say:
+                raise ConfigError("--barge-in-ms needs utterances to say (--say)")
         from voicedesk.qa.talk import ONSET_METHODS
 
         if self.onset not in ONSET_METHODS:
@@ -244,6 +249,7 @@ class LoadReport:
             "rtt_ms": percentiles(values("rtt_ms")),
             "rx_fps": percentiles(values("rx_fps")),
             "voice_to_voice_ms": percentiles(self.turn_values("voice_to_voice_ms")),
+            "barge_in_stop_ms": percentiles(self.turn_values("barge_in_stop_ms")),
             "turns": sum(len(r.turns) for r in self.results),
             "onset_methods": dict(Counter(t["method"] for r in self.results for t in r.turns if t.get("method"))),
             "failures": self.failure_reasons(),
@@ -423,6 +429,7 @@ async def _hold(plan: LoadPlan, call: Any, track: Any, detector: Any, ended: asy
             plan.pause,
             ended.is_set,
             lambda turn: on_event("turn", asdict(turn)),
+            plan.barge_in_ms,
         ),
         "conversation",
     )

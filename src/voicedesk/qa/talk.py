@@ -258,6 +258,19 @@ class TurnMeasure:
     response_ms: float | None = None  # utterance start -> reply onset (what an echo's reply is measured by)
     reply_ms: float | None = None
     method: str | None = None  # how the reply onset was found: audio-level, opus-size or decoded
+    barge_in_stop_ms: float | None = None  # talked over: how long the reply went on after that
+
+
+async def _until_quiet(detector: OnsetDetector, ended: Callable[[], bool], give_up_at: float) -> float:
+    """Wait until nothing was heard for REPLY_HANG_S; the end of the last speech heard."""
+    while not ended():
+        last = detector.last_voiced or detector.reply_start or time.monotonic()
+        left = last + REPLY_HANG_S - time.monotonic()
+        if left <= 0 or time.monotonic() > give_up_at:
+            break
+        await asyncio.sleep(left)
+    last = detector.last_voiced or detector.reply_start or time.monotonic()
+    return last + FRAME_SAMPLES / SAMPLE_RATE
 
 
 async def converse(
@@ -269,11 +282,17 @@ async def converse(
     pause: float,
     ended: Callable[[], bool],
     on_turn: Callable[[TurnMeasure], None],
+    barge_in_ms: float | None = None,
 ) -> list[TurnMeasure]:
     """Say the utterances in turn, each after the last reply ended, until ``until`` (monotonic).
 
     A turn started before ``until`` runs to its end. A reply that does not begin within
-    ``reply_timeout`` ends the conversation (the turn says so)."""
+    ``reply_timeout`` ends the conversation (the turn says so).
+
+    ``barge_in_ms``: talk over each reply that long after it began, with the next utterance,
+    and measure how long the agent kept talking (qa/runner.py's barge-in: the interrupted reply
+    ends where the received audio falls silent). The agent's answer to the barge-in is waited
+    out, not measured (an echo has none), and the turn after it starts afresh."""
     turns: list[TurnMeasure] = []
     await asyncio.sleep(pause)
     index = 0
@@ -285,20 +304,23 @@ async def converse(
         start, end = await track.say(utterance)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(detector.onset.wait(), max(0.0, end + reply_timeout - time.monotonic()))
-        if detector.reply_start is None:
+        reply_start = detector.reply_start
+        if reply_start is None:
             turn = TurnMeasure(index + 1, utterance.spec, replied=False, method=detector.method)
             turns.append(turn)
             on_turn(turn)
             break
-        # the reply ends at REPLY_HANG_S without speech
-        while not ended():
-            last = detector.last_voiced or detector.reply_start
-            left = last + REPLY_HANG_S - time.monotonic()
-            if left <= 0 or time.monotonic() > end + reply_timeout + 60.0:
-                break
-            await asyncio.sleep(left)
-        reply_start = detector.reply_start
-        reply_end = (detector.last_voiced or reply_start) + FRAME_SAMPLES / SAMPLE_RATE
+        stop_ms = None
+        if barge_in_ms is not None:
+            await asyncio.sleep(max(0.0, reply_start + barge_in_ms / 1000.0 - time.monotonic()))
+            barged_at = time.monotonic()
+            still_talking = detector.last_voiced is not None and barged_at - detector.last_voiced < REPLY_HANG_S
+            over = utterances[(index + 1) % len(utterances)]
+            await track.say(over)
+            reply_end = await _until_quiet(detector, ended, barged_at + reply_timeout + 60.0)
+            stop_ms = round((reply_end - barged_at) * 1000.0, 1) if still_talking else None
+        else:
+            reply_end = await _until_quiet(detector, ended, end + reply_timeout + 60.0)
         turn = TurnMeasure(
             index + 1,
             utterance.spec,
@@ -307,9 +329,17 @@ async def converse(
             response_ms=round((reply_start - start) * 1000.0, 1),
             reply_ms=round((reply_end - reply_start) * 1000.0, 1),
             method=detector.method,
+            barge_in_stop_ms=stop_ms,
         )
         turns.append(turn)
         on_turn(turn)
         index += 1
+        if barge_in_ms is not None:  # the answer to what was said over the reply: waited out
+            detector.listen_from(time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(detector.onset.wait(), reply_timeout)
+            if detector.reply_start is not None:
+                await _until_quiet(detector, ended, time.monotonic() + reply_timeout + 60.0)
+            index += 1
         await asyncio.sleep(pause)
     return turns

@@ -108,3 +108,79 @@ async def test_the_talking_track_says_when_the_utterance_went_out():
     assert abs(end - (voiced[-1][0] + 0.02)) < 0.005  # the end of its last voiced packet
     assert 0.3 < end - start < 0.5
     assert all(bytes(p) == SILENT_OPUS for _, p in sent[: len(sent) - len(tone.opus)][:3])
+
+
+class _Agent:
+    """A scripted far end: replies REPLY_AFTER s after each utterance ends, for REPLY_FOR s, and stops
+    STOPS_AFTER s after being talked over; feeds the detector as received packets would."""
+
+    REPLY_AFTER, REPLY_FOR, STOPS_AFTER = 0.15, 0.6, 0.06
+
+    def __init__(self, detector: OnsetDetector) -> None:
+        self.detector = detector
+        self.talking_until = 0.0
+        self.said: list[str] = []
+
+    async def say(self, utterance) -> tuple[float, float]:  # the TalkingTrack's part
+        start = time.monotonic()
+        if start < self.talking_until:  # talked over: the agent stops soon
+            self.talking_until = start + self.STOPS_AFTER
+        self.said.append(utterance.spec)
+        await asyncio.sleep(utterance.seconds)
+        end = time.monotonic()
+        asyncio.get_running_loop().call_later(self.REPLY_AFTER, self._reply)  # it answers whatever it heard
+        return start, end
+
+    def _reply(self) -> None:
+        self.talking_until = time.monotonic() + self.REPLY_FOR
+
+    async def run(self) -> None:
+        loud = _packet(Utterances.get("tone:700/0.4").opus[10], -13)
+        while True:
+            if time.monotonic() < self.talking_until:
+                self.detector.feed(loud, time.monotonic())
+            await asyncio.sleep(0.02)
+
+
+async def _converse(monkeypatch, seconds, barge_in_ms=None):
+    from voicedesk.qa import talk
+    from voicedesk.qa.talk import converse
+
+    monkeypatch.setattr(talk, "REPLY_HANG_S", 0.25)  # a shorter pause ends a reply: a quicker test
+    detector = OnsetDetector()
+    agent = _Agent(detector)
+    feeder = asyncio.get_running_loop().create_task(agent.run())
+    try:
+        turns = await converse(
+            agent,  # type: ignore[arg-type]
+            detector,
+            [Utterances.get("tone:500/0.2"), Utterances.get("tone:900/0.2")],
+            until=time.monotonic() + seconds,
+            reply_timeout=3.0,
+            pause=0.05,
+            ended=lambda: False,
+            on_turn=lambda turn: None,
+            barge_in_ms=barge_in_ms,
+        )
+    finally:
+        feeder.cancel()
+    return turns, agent
+
+
+async def test_a_conversation_measures_every_turn_from_the_packets(monkeypatch):
+    turns, agent = await _converse(monkeypatch, 2.0)
+    assert len(turns) >= 2 and all(t.replied and t.method == "audio-level" for t in turns)
+    for turn in turns:
+        # the agent's 150 ms and 600 ms, to a 20 ms packet (wide: a loaded machine wakes the loop late)
+        assert 120 <= turn.voice_to_voice_ms <= 600
+        assert 500 <= turn.reply_ms <= 1000
+    assert agent.said[:2] == ["tone:500/0.2", "tone:900/0.2"]
+
+
+async def test_talking_over_a_reply_measures_how_long_the_agent_went_on(monkeypatch):
+    turns, agent = await _converse(monkeypatch, 2.6, barge_in_ms=200)
+    turn = turns[0]
+    assert turn.replied and turn.barge_in_stop_ms is not None
+    # the agent stops 60 ms after being talked over; had it not, it would have gone on 400 ms more
+    assert 30 <= turn.barge_in_stop_ms < 350
+    assert agent.said[:3] == ["tone:500/0.2", "tone:900/0.2", "tone:500/0.2"]  # the next turn starts afresh
