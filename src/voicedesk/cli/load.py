@@ -168,10 +168,7 @@ async def run(args: argparse.Namespace) -> int:
         barge_in_ms=args.barge_in_ms,
         scenario=args.scenario,
     )
-    plan.check()
-    from voicedesk.media.sources import parse_source
-
-    parse_source(args.source).stop()  # a bad source fails here, not N times in the workers
+    plan.prepare()  # a bad source, utterance or scenario fails here, not N times in the workers
 
     def progress(p: LoadProgress) -> None:
         print(
