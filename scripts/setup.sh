@@ -3,7 +3,8 @@
 #
 #   scripts/setup.sh          system packages + .venv with the app (GUI, audio)
 #   scripts/setup.sh --test   the same, plus what the test suite starts for real:
-#                             coturn, Chromium, Janus, PulseAudio, and the test extras
+#                             coturn, Chromium, Janus, PulseAudio, the test extras, and
+#                             pipecat's JS client (npm) bundled for the browser test
 #
 # Safe to run again: apt and pip skip what is already there.
 set -euo pipefail
@@ -37,6 +38,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# pipecat's JS client comes from npm: Debian's nodejs/npm unless a node is already there (a
+# non-Debian nodejs package conflicts with Debian's npm)
+if [ "$want_tests" = 1 ] && ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs npm" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 # coturn's and janus's packages start system services we do not want; tests start their own.
 if [ "$want_tests" = 1 ] && command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now coturn janus >/dev/null 2>&1 || true
@@ -48,6 +56,22 @@ PYTHON="${PYTHON:-python3}"
 extras="gui,audio,speech"
 [ "$want_tests" = 1 ] && extras="gui,audio,speech,test"
 .venv/bin/python -m pip install -q -e ".[$extras]"
+if [ "$want_tests" = 1 ]; then
+  # the versions in its lockfile, installed again only when the lockfile's content changed; the
+  # bundle is rebuilt only when the page or the lockfile did (content, not mtimes: a checkout
+  # touches files it does not change)
+  js=tests/e2e/pipecat_js
+  lock_sum=$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$js/node_modules/.voicedesk-lock.sha256" 2>/dev/null)" != "$lock_sum" ]; then
+    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$lock_sum" >"$js/node_modules/.voicedesk-lock.sha256"
+  fi
+  build_sum=$(cat "$js/page.js" "$js/package.json" "$js/package-lock.json" | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$js/dist/page.bundle.js" ] || [ "$(cat "$js/dist/.voicedesk-build.sha256" 2>/dev/null)" != "$build_sum" ]; then
+    (cd "$js" && npm run --silent build)
+    echo "$build_sum" >"$js/dist/.voicedesk-build.sha256"
+  fi
+fi
 # An editable install leaves src/ without bytecode, and where PYTHONDONTWRITEBYTECODE is
 # set (as on some CI and container images) every start would compile the app from
 # source: ~0.05 s of the window's start-up (bench/startup.py). pip compiles what it installs.

@@ -80,6 +80,31 @@ def test_cli_call_to_janus(janus):
     assert abs(summary["rx_peak_hz"] - 880) < 5
 
 
+def test_rfc4733_dtmf_to_a_peer_that_did_not_accept_telephone_event(janus):
+    """EchoTest answers with Opus alone (it does not accept telephone-event): rfc4733 is
+    refused in one line as soon as the call connects; auto sends in-band and says why."""
+    target = f"janus+{janus.url}"
+    refused = voicedesk("call", target, "--dtmf", "12", "--dtmf-mode", "rfc4733", "--duration", "5")
+    assert refused.returncode == 1
+    said = [line for line in refused.stderr.splitlines() if line.startswith("voicedesk:")]
+    assert said == [
+        "voicedesk: --dtmf-mode rfc4733: the peer did not accept telephone-event in its answer "
+        "(use --dtmf-mode auto or inband)"
+    ]
+    assert "Traceback" not in refused.stderr
+
+    fallback = voicedesk(
+        "call", target, "--source", "silence", "--dtmf", "12", "--dtmf-mode", "auto", "--dtmf-delay", "0.2",
+        "--duration", "1.5", "--json",
+    )  # fmt: skip
+    assert fallback.returncode == 0, fallback.stderr
+    assert "[DTMF] sending '12' in-band (" in fallback.stderr
+    assert "the peer did not accept telephone-event in its answer: sent in-band" in fallback.stderr
+    dtmf = json.loads(fallback.stdout)["dtmf"]
+    assert dtmf["mode"] == "inband" and dtmf["sent"] == "12" and dtmf["telephone_event"] is None
+    assert dtmf["notes"] == ["the peer did not accept telephone-event in its answer: sent in-band"]
+
+
 async def test_a_janus_that_dies_mid_call_is_the_peer_hanging_up(tmp_path):
     """The long poll carries the call's life: when it fails, the call ends at once as the
     peer hanging up, not 5 s later on the media timeout nor ~30 s later on ICE consent."""

@@ -59,3 +59,21 @@ def test_keypad_sends_dtmf_and_no_sound_server_is_a_message_not_a_failure(no_sou
     qtbot.waitUntil(lambda: "no usable device" in panel.labels["speaker"].text(), timeout=3_000)
     qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)
+
+
+def test_keypad_sends_rfc4733_events_the_agent_decodes(no_sound_server, window, qtbot) -> None:  # noqa: F811
+    panel = window.panel("audio")
+    panel.dtmf_mode.setCurrentIndex(panel.dtmf_mode.findData("rfc4733"))
+    window.dialer.set_target("embedded:echo")
+    qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.state.state == "connected", timeout=CONNECT_MS)
+    for key in "7*":
+        qtbot.mouseClick(panel.keypad[key], Qt.MouseButton.LeftButton)
+    call = window.bridge.call
+    assert [s.mode for s in call.keypad.sent] == ["rfc4733", "rfc4733"]
+    assert panel.dtmf_sent.text() == "sent: 7*"
+    session = next(iter(call.signaling.sessions.sessions.values()))
+    qtbot.waitUntil(lambda: session.dtmf.tones == "7*", timeout=10_000)  # the echo agent's server decoded them
+    assert not call.outbound.dtmf_pending  # nothing went in-band
+    qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)

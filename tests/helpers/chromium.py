@@ -70,7 +70,9 @@ def write_tone_wav(path: Path, frequency: float, seconds: float = 20.0, rate: in
 
 
 @contextlib.contextmanager
-def running_chromium(url: str, tmp_path: Path, *, fake_audio: Path | None = None) -> Iterator[Chromium]:
+def running_chromium(
+    url: str, tmp_path: Path, *, fake_audio: Path | None = None, extra_flags: list[str] | None = None
+) -> Iterator[Chromium]:
     binary = chromium_binary()
     if binary is None:
         pytest.skip("Chromium is not installed (apt-get install chromium, or scripts/setup.sh --test)")
@@ -79,6 +81,7 @@ def running_chromium(url: str, tmp_path: Path, *, fake_audio: Path | None = None
     flags = [*FLAGS, f"--user-data-dir={profile}"]
     if fake_audio is not None:
         flags.append(f"--use-file-for-fake-audio-capture={fake_audio}")
+    flags += extra_flags or []
     log = tmp_path / "chromium.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

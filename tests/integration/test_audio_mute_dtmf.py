@@ -51,6 +51,9 @@ def test_dtmf_digits_go_out_in_band_and_come_back_from_the_echo(tmp_path: Path) 
 
 
 def test_bad_dtmf_digits_are_refused_before_the_call() -> None:
-    result = voicedesk("call", "embedded:echo", "--dtmf", "12x")
-    assert result.returncode == 1
-    assert result.stderr.strip() == "voicedesk: bad DTMF digits '12x': 'X' is not one of 0-9 * # A-D (',' pauses)"
+    result = voicedesk("call", "embedded:echo", "--dtmf", "12x", "--dtmf-mode", "rfc4733")
+    assert result.returncode == 2  # refused while parsing: nothing was dialed
+    assert (
+        result.stderr.strip()
+        == "voicedesk call: --dtmf: bad DTMF digits '12x': 'X' is not one of 0-9 * # A-D (',' pauses)"
+    )

@@ -165,12 +165,31 @@ async def test_a_saturated_server_refuses_new_calls_with_503_and_says_why():
         assert server.busy_reason() is None
 
 
+async def front_cors(base_url: str, page: str) -> tuple[str, list[str]]:
+    """A preflight answered by the front, and a worker's answer relayed with the front's CORS headers."""
+    import aiohttp
+
+    asked = {"Origin": page, "Access-Control-Request-Method": "PATCH", "Access-Control-Request-Headers": "content-type"}
+    async with aiohttp.ClientSession() as http:
+        async with http.options(f"{base_url}/api/offer", headers=asked) as r:
+            allowed = r.headers.get("Access-Control-Allow-Methods", "")
+        async with http.post(
+            f"{base_url}/api/offer", json={"sdp": "nope", "type": "offer"}, headers={"Origin": page}
+        ) as r:
+            assert r.status == 400  # the worker's refusal, relayed
+            return allowed, r.headers.getall("Access-Control-Allow-Origin", [])
+
+
 def test_serve_with_two_workers_answers_calls_from_both():
-    with serve("--workers", "2") as (base_url, proc):
+    page = "http://127.0.0.1:3999"
+    with serve("--workers", "2", "--cors-origin", page) as (base_url, proc):
         health = asyncio.run(get_json(f"{base_url}/health"))
         assert len(health["workers"]) == 2
         pids = {w["pid"] for w in health["workers"]}
         assert proc.pid not in pids and len(pids) == 2
+        # CORS is the front's: pages call its port, and each answer carries the origin once
+        allowed, origins = asyncio.run(front_cors(base_url, page))
+        assert "PATCH" in allowed.split(", ") and origins == [page]
 
         async def calls() -> tuple:
             report = await run_load(

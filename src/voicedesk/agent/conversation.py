@@ -32,6 +32,7 @@ from voicedesk.agent.frames import (
     SpeechStartedFrame,
     SpeechStoppedFrame,
     StartFrame,
+    TextInputFrame,
 )
 from voicedesk.agent.pipeline import FrameProcessor, Observer
 
@@ -189,6 +190,8 @@ class TurnObserver(Observer):
                 self._event("transcript", frame.at, turn, final=True, text=frame.text)
                 if not frame.text.strip():
                     self._report(turn)  # nothing to answer
+        elif isinstance(frame, TextInputFrame):
+            self._on_text_input(frame)
         elif isinstance(frame, ResponseStartedFrame):
             self._on_response_started(frame)
         elif isinstance(frame, ResponseTextFrame):
@@ -237,6 +240,16 @@ class TurnObserver(Observer):
         turn.speech_start_detected_ms = self._ms(frame.at)
         self.turns.append(turn)
         self._event("speech_started", frame.at, turn, onset_ms=_r(turn.speech_started_ms))
+
+    def _on_text_input(self, frame: TextInputFrame) -> None:
+        """Typed text is a turn of its own whose transcript is known at once (so the reply that
+        follows is attributed to it): ``input`` says it was typed, ``msg_id`` is the client's."""
+        turn = Turn(len(self.turns) + 1)
+        turn.transcript = frame.text
+        turn.speech_end_detected_ms = turn.transcript_final_ms = self._ms(frame.at)
+        self.turns.append(turn)
+        extra = {"msg_id": frame.msg_id} if frame.msg_id else {}
+        self._event("transcript", frame.at, turn, final=True, text=frame.text, input="text", **extra)
 
     def _awaiting_transcript(self) -> Turn | None:
         return next((t for t in self.turns if t.transcript is None and t.speech_end_detected_ms is not None), None)

@@ -138,6 +138,15 @@ class FinalTranscriptFrame(DataFrame):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TextInputFrame(DataFrame):
+    """Text the caller typed instead of speaking (RTVI ``send-text``): answered as a final transcript.
+    ``msg_id`` is the client's message id, reported back with the text."""
+
+    text: str
+    msg_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ResponseTextFrame(DataFrame):
     """A chunk of the agent's reply (a streamed token run or a whole sentence)."""
 

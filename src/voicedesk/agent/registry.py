@@ -13,21 +13,29 @@ bench/startup.py). The CLI's ``--agent`` choices, the window's agent lists,
 
 An agent is attached to a fresh peer connection before the offer is applied; it adds
 what it sends and consumes what it receives. ``close`` runs when the session ends.
+What it reports (turn events, the ``voicedesk`` channel's JSON) also goes to every
+``add_event_listener`` callback, which is how the RTVI side (``rtvi.py``) hears the same
+turns without a second account of them; ``send_text`` is text a client typed (RTVI
+``send-text``), refused by agents that have nothing to answer text with.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from voicedesk.errors import ConfigError
+from voicedesk.errors import ConfigError, PipelineError
 from voicedesk.limits import problem
 
 if TYPE_CHECKING:
     from aiortc import RTCPeerConnection
 
+    from voicedesk.rtc.telephone_event import DtmfReceived
+
 OptionKind = Literal["text", "number", "flag", "choice", "path"]
+EventListener = Callable[[dict[str, Any]], None]
 _ON = ("1", "on", "yes", "true")
 _OFF = ("0", "off", "no", "false")
 
@@ -83,6 +91,7 @@ class Agent:
     def __init__(self, options: dict[str, str] | None = None) -> None:
         self.options = dict(options or {})
         self.check_options(self.options)
+        self.event_listeners: list[EventListener] = []
 
     @classmethod
     def check_options(cls, options: dict[str, str]) -> None:
@@ -109,6 +118,19 @@ class Agent:
 
     def attach(self, pc: RTCPeerConnection) -> None:
         raise NotImplementedError
+
+    def dtmf_received(self, event: DtmfReceived) -> None:
+        """The caller pressed a key, sent as an RFC 4733 telephone-event (the session has
+        logged it already); an agent that reacts to keys overrides this."""
+
+    def add_event_listener(self, listener: EventListener) -> None:
+        """``listener(event)`` for each turn event the agent reports (none for agents that do not)."""
+        self.event_listeners.append(listener)
+
+    def send_text(self, text: str, *, interrupt: bool = True, msg_id: str | None = None) -> None:
+        """Answer ``text`` as if the caller had said it (``interrupt``: stop the reply being spoken
+        first). A ``PipelineError`` saying why when this agent takes no text."""
+        raise PipelineError(f"the {self.name} agent does not take text: it only answers what it hears")
 
     async def close(self) -> None:
         pass

@@ -2,6 +2,7 @@
 
 Endpoints:
 - ``POST /api/voice/offer`` JSON ``{"sdp","type"[, "pc_id"]}`` -> ``{"sdp","type","pc_id"}``
+  (also ``/api/offer``, where pipecat's clients post; both take pipecat's candidate ``PATCH``)
 - ``GET /health`` -> ``{"status","agent","sessions","max_sessions",…,"ice"}`` (``ice``: the STUN/TURN
   servers sessions use, credentials masked, and what they gather)
 
@@ -17,6 +18,7 @@ import os
 
 from aiohttp import web
 
+from voicedesk.agent.cors import CorsPolicy
 from voicedesk.agent.http_limits import DEFAULT_LIMITS, HttpLimits, read_body, start_http
 from voicedesk.agent.sessions import CONNECT_TIMEOUT, MAX_BODY, MEDIA_TIMEOUT, AgentSessions, OfferError, Session
 from voicedesk.config import IceConfig
@@ -57,6 +59,7 @@ class AgentServer(AgentSessions):
         http_limits: HttpLimits = DEFAULT_LIMITS,
         ice: IceConfig | None = None,
         media_timeout: float | None = MEDIA_TIMEOUT,
+        cors: CorsPolicy | None = None,
     ) -> None:
         super().__init__(
             agent,
@@ -71,6 +74,7 @@ class AgentServer(AgentSessions):
         self.port = port
         self.token = token  # bearer token for the endpoints that create sessions (endpoints/auth.py)
         self.http_limits = http_limits
+        self.cors = cors or CorsPolicy()  # the other origins whose pages may call (agent/cors.py)
         self._runner: web.AppRunner | None = None
         self.app = self._make_app()
 

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +22,13 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from voicedesk.agent.admission import LoopLagMonitor
 from voicedesk.agent.registry import Agent, check_agent_name, create_agent, prepare_agent
+from voicedesk.agent.rtvi import RtviResponder
 from voicedesk.config import IceConfig
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.liveness import RtpArrivals
 from voicedesk.rtc.sdp import model as sdp_model
 from voicedesk.rtc.sdp.refusal import refusal_reason
+from voicedesk.rtc.telephone_event import DtmfReceived, TelephoneEventDecoder
 from voicedesk.tasks import TaskOwner
 
 # the logger name the server's session lines had before the split (what -v filters read)
@@ -53,6 +56,8 @@ class Session:
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     rtp: RtpArrivals = field(default_factory=RtpArrivals)  # the caller's packets as they arrive
     watchdog: asyncio.Task[None] | None = None
+    dtmf: TelephoneEventDecoder | None = None  # the caller's RFC 4733 key presses (watch_dtmf)
+    rtvi: RtviResponder | None = None  # answers pipecat's RTVI clients (agent/rtvi.py)
 
 
 class OfferError(Exception):
@@ -130,9 +135,13 @@ class AgentSessions:
         self.sessions_total += 1
         try:
             session.agent.attach(pc)
+            # every session answers RTVI clients: pipecat's JS client waits for bot-ready
+            session.rtvi = RtviResponder(session.agent, user_id=session.id, end_session=self._ender(session))
+            session.rtvi.attach(pc)
             pc.on("connectionstatechange", lambda: self._on_state(session))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
+            _watch_dtmf(session)
             if self.media_timeout is not None and _caller_sends_audio(offer_sdp):
                 for transceiver in pc.getTransceivers():
                     if transceiver.kind == "audio":
@@ -147,6 +156,12 @@ class AgentSessions:
         return session, pc.localDescription.sdp
 
     # session lifetime ---------------------------------------------------
+    def _ender(self, session: Session) -> Callable[[str], None]:
+        def end(why: str) -> None:
+            self._tasks.spawn(self.close_session(session, why), f"close session {session.id}")
+
+        return end
+
     def _on_state(self, session: Session) -> None:
         state = session.pc.connectionState
         logger.debug("session %s connectionState %s", session.id, state)
@@ -194,7 +209,12 @@ class AgentSessions:
             await session.agent.close()
         if not peer_first:
             await self._close_peer(session)
-        logger.info("session %s closed (%s); %d live", session.id, why, len(self.sessions))
+        heard = ""
+        if session.dtmf is not None:
+            session.dtmf.finish()
+            if session.dtmf.events:  # the session's DTMF summary, beside why it ended
+                heard = f"; received DTMF {session.dtmf.tones!r} ({len(session.dtmf.events)} RFC 4733 events)"
+        logger.info("session %s closed (%s); %d live%s", session.id, why, len(self.sessions), heard)
 
     @staticmethod
     async def _close_peer(session: Session) -> None:
@@ -203,6 +223,33 @@ class AgentSessions:
                 await session.pc.close()
         except Exception as exc:  # close() can raise after a failed negotiation
             logger.debug("closing session %s: %s", session.id, exc)
+
+
+def _watch_dtmf(session: Session) -> None:
+    """Decode the telephone-events the caller sends (rtc/telephone_event.py): each key press
+    is logged, handed to the agent (``Agent.dtmf_received``) and kept for the close line."""
+    started = session.created
+
+    def received(event: DtmfReceived) -> None:
+        logger.info(
+            "session %s received DTMF %r (%.0f ms%s)",
+            session.id,
+            event.tone,
+            event.duration_ms,
+            "" if event.ended else ", end packets lost",
+        )
+        try:
+            session.agent.dtmf_received(event)
+        except Exception:
+            logger.exception("the %s agent failed on a DTMF event", session.agent.name)
+
+    session.dtmf = TelephoneEventDecoder(received, lambda: (time.monotonic() - started) * 1000.0)
+    decoder = session.dtmf
+    for transceiver in session.pc.getTransceivers():
+        if transceiver.kind == "audio":
+            aiortc_patches.observe_telephone_events(
+                transceiver.receiver, lambda packet, clock: decoder.add(packet.timestamp, packet.payload, clock)
+            )
 
 
 def _caller_sends_audio(offer_sdp: str) -> bool:

@@ -20,13 +20,15 @@ from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from voicedesk.agent.conversation import TurnObserver
+from voicedesk.agent.frames import InterruptionFrame, TextInputFrame
 from voicedesk.agent.pipeline import FrameProcessor, Pipeline
 from voicedesk.agent.processors.transport import TransportInputProcessor, TransportOutputProcessor
 from voicedesk.agent.processors.vad import VADProcessor
 from voicedesk.agent.registry import Agent, AgentOption, register_agent
-from voicedesk.errors import ConfigError
+from voicedesk.errors import ConfigError, PipelineError
 from voicedesk.media.tracks import QueuedAudioTrack
 from voicedesk.rtc.agent_events import CHANNEL_LABEL
+from voicedesk.rtc.telephone_event import DtmfReceived
 from voicedesk.speech.vad import create_vad
 
 logger = logging.getLogger(__name__)
@@ -92,6 +94,11 @@ class PipelineAgent(Agent):
         logger.debug("agent event %s", event)
         self._unsent.append(json.dumps(event, separators=(",", ":")))
         self._flush_events()
+        for listener in self.event_listeners:  # e.g. the session's RTVI side (agent/rtvi.py)
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("an agent event listener failed")
 
     def _flush_events(self) -> None:
         channel = self._channel
@@ -104,6 +111,10 @@ class PipelineAgent(Agent):
                 logger.debug("agent events channel: %s", exc)
                 return
             self._unsent.popleft()
+
+    def dtmf_received(self, event: DtmfReceived) -> None:
+        # told to the caller on the agent events channel, as turn events are
+        self._send_event({"type": "dtmf", **event.to_json()})
 
     @property
     def turns(self) -> list[dict[str, Any]]:
@@ -186,6 +197,19 @@ class VoiceAgent(PipelineAgent):
             except OSError as exc:
                 raise ConfigError(f"cannot read the phrases file {path}: {exc.strerror or exc}") from None
         return SttSettings(mode=options.get("stt", "constrained").lower(), phrases=tuple(phrases))
+
+    def send_text(self, text: str, *, interrupt: bool = True, msg_id: str | None = None) -> None:
+        """The responder answers ``text`` as it would a transcript (it has not started: a PipelineError)."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            raise PipelineError("the voice agent has not started yet: send text once the call is connected")
+
+        async def deliver() -> None:
+            if interrupt:  # as pipecat's run_immediately: the reply being spoken stops first
+                await pipeline.queue_frame(InterruptionFrame())
+            await pipeline.queue_frame(TextInputFrame(text=text, msg_id=msg_id))
+
+        pipeline.tasks.spawn(deliver(), "text input")
 
     def middle(self) -> list[FrameProcessor]:
         from voicedesk.agent.engines.responder_factory import create_responder

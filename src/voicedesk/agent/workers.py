@@ -34,6 +34,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from voicedesk.agent.cors import CorsPolicy, cors_middleware
 from voicedesk.agent.http_limits import read_body, start_http
 from voicedesk.agent.sessions import MEDIA_TIMEOUT
 from voicedesk.errors import ConfigError
@@ -76,6 +77,7 @@ class WorkerFront:
         pin: bool = True,
         ice: str | None = None,
         media_timeout: float | None = MEDIA_TIMEOUT,
+        cors: CorsPolicy | None = None,
     ) -> None:
         """``ice``: ``--ice`` as the user gave it (a file or a preset), handed on to every worker."""
         if workers < 1:
@@ -91,6 +93,8 @@ class WorkerFront:
         self.pin = pin
         self.ice = ice
         self.media_timeout = media_timeout
+        # CORS is answered here, on the port pages call; the workers behind it need none
+        self.cors = cors or CorsPolicy()
         self.workers: list[Worker] = []
         self.owner: OrderedDict[str, int] = OrderedDict()  # pc_id or WHIP resource path -> worker index
         self._runner: web.AppRunner | None = None
@@ -115,7 +119,7 @@ class WorkerFront:
                 )
             )
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-            app = web.Application(client_max_size=1024 * 1024)
+            app = web.Application(client_max_size=1024 * 1024, middlewares=[cors_middleware(self.cors)])
             app.router.add_route("*", "/{tail:.*}", self.handle)
             self._runner, self.port = await start_http(app, self.host, self.port)
         except BaseException:

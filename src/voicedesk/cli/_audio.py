@@ -26,6 +26,7 @@ from voicedesk.media.sinks import AudioSink, StereoRecorderSink, WavRecorderSink
 from voicedesk.media.sources import parse_source
 from voicedesk.media.speaker import SpeakerSink
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged
+from voicedesk.rtc.call_dtmf import DTMF_MODES, NOT_NEGOTIATED, DtmfSending, event_seconds
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.tasks import TaskOwner
 
@@ -51,7 +52,17 @@ def add_audio_arguments(p: argparse.ArgumentParser) -> None:
         "--record-stereo", metavar="OUT.wav", help="record both directions to one stereo WAV: left sent, right received"
     )
     group.add_argument(
-        "--dtmf", metavar="DIGITS", help="send in-band DTMF tones after connecting, e.g. '1234#' (',' pauses 0.5 s)"
+        "--dtmf",
+        type=_dtmf_digits,
+        metavar="DIGITS",
+        help="send DTMF after connecting, e.g. '1234#' (',' pauses: 0.5 s in-band, 2 s as events)",
+    )
+    group.add_argument(
+        "--dtmf-mode",
+        choices=DTMF_MODES,
+        default="inband",
+        help="inband: tones in the audio (default); rfc4733: telephone-event packets, as browsers send "
+        "(the peer must accept telephone-event); auto: rfc4733 when accepted, else in-band",
     )
     group.add_argument(
         "--dtmf-delay",
@@ -60,6 +71,17 @@ def add_audio_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="wait this long after connecting before sending --dtmf (default 1)",
     )
+
+
+def _dtmf_digits(text: str) -> str:
+    """An argparse ``type=``: a bad key stops parsing (exit 2) before anything is dialed."""
+    try:
+        return validate_digits(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_dtmf_digits.__name__ = "DTMF digits"
 
 
 class CallAudio(CallExtension):
@@ -72,7 +94,12 @@ class CallAudio(CallExtension):
         # the parser's types checked these (voicedesk/limits.py); again for a namespace built by hand
         checked(args.dtmf_delay, "--dtmf-delay", minimum=0, kind="seconds")
         checked(args.playout_ms, "--playout-ms", minimum=0, maximum=1000)
-        self.dtmf_seconds = dtmf_samples(self.dtmf).size / SAMPLE_RATE if self.dtmf else 0.0
+        self.dtmf_mode: str = getattr(args, "dtmf_mode", None) or "inband"
+        self.dtmf_seconds = 0.0
+        if self.dtmf:  # how long the keys take: the longer way when auto has yet to choose
+            inband = dtmf_samples(self.dtmf).size / SAMPLE_RATE
+            events = event_seconds(self.dtmf)
+            self.dtmf_seconds = {"inband": inband, "rfc4733": events}.get(self.dtmf_mode, max(inband, events))
         self.source_track: MediaStreamTrack | None = None
         self.recorder: WavRecorderSink | None = None
         self.speaker: SpeakerSink | None = None
@@ -80,6 +107,8 @@ class CallAudio(CallExtension):
         self.stereo: StereoRecorderSink | None = None
         self._tasks = TaskOwner()
         self._t0_ms = 0.0
+        self.sending: DtmfSending | None = None
+        self.failure: str | None = None  # why the call was ended early (rfc4733 not negotiated)
 
     def source(self, spec: str) -> MediaStreamTrack:
         is_mic = spec.strip().lower().split(":", 1)[0] in ("mic", "microphone")
@@ -133,13 +162,21 @@ class CallAudio(CallExtension):
     def _on_event(self, call: Call, event: CallEvent) -> None:
         if isinstance(event, CallStateChanged) and event.state == CallState.CONNECTED and self.dtmf:
             self._t0_ms = event.t_ms
+            if self.dtmf_mode == "rfc4733" and not call.keypad.can_send_events:
+                # known now, not after --dtmf-delay: say so and end the call
+                self.failure = f"--dtmf-mode rfc4733: {NOT_NEGOTIATED} (use --dtmf-mode auto or inband)"
+                print(f"voicedesk: {self.failure}", file=sys.stderr, flush=True)
+                self._tasks.spawn(call.hangup(), "hang up")
+                return
             self._tasks.spawn(self._send_dtmf(call), "dtmf")
 
     async def _send_dtmf(self, call: Call) -> None:
         await asyncio.sleep(self.args.dtmf_delay)
         assert self.dtmf is not None
-        seconds = call.send_dtmf(self.dtmf)
-        print(f"[DTMF] sending {self.dtmf!r} in-band ({seconds:.2f} s)", file=sys.stderr, flush=True)
+        self.sending = sending = call.send_dtmf(self.dtmf, self.dtmf_mode)
+        how = "as RFC 4733 telephone-events" if sending.mode == "rfc4733" else "in-band"
+        why = f"; {sending.note}" if sending.note else ""
+        print(f"[DTMF] sending {self.dtmf!r} {how} ({sending.seconds:.2f} s{why})", file=sys.stderr, flush=True)
 
     def _notice(self, notice: AudioDeviceNotice) -> None:
         print(f"voicedesk: {notice.message}", file=sys.stderr, flush=True)
@@ -184,6 +221,21 @@ class CallAudio(CallExtension):
             out["dtmf_sent"] = self.dtmf
         return out
 
+    def dtmf_line(self, keypad: dict[str, Any] | None) -> str | None:
+        """The summary's DTMF line, from the call summary's ``dtmf`` entry."""
+        if not keypad:
+            return None
+        parts = []
+        if keypad.get("sent"):
+            how = "as RFC 4733 events" if keypad.get("mode") == "rfc4733" else keypad.get("mode") or "in-band"
+            how = "in-band" if how == "inband" else how
+            pt = keypad.get("telephone_event")
+            parts.append(f"sent {keypad['sent']!r} {how}" + (f" (payload type {pt})" if how != "in-band" else ""))
+        parts.extend(keypad.get("notes") or [])
+        if keypad.get("received_events"):
+            parts.append(f"received {keypad['received']!r} as RFC 4733 events")
+        return "dtmf           " + "; ".join(parts)
+
     def summary_lines(self) -> list[str]:
         lines = []
         info = self.summary()
@@ -200,6 +252,4 @@ class CallAudio(CallExtension):
                     f"speaker        {spk['device']} at {spk['rate']} Hz; playout depth {spk['playout_depth_ms']} ms "
                     f"(target {spk['playout_target_ms']}), underruns {spk['underruns']}, overruns {spk['overruns']}"
                 )
-        if "dtmf_sent" in info:
-            lines.append(f"dtmf           sent {info['dtmf_sent']!r} in-band")
         return lines

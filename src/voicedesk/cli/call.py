@@ -11,6 +11,7 @@ from typing import Any
 import voicedesk.agent
 import voicedesk.speech  # noqa: F401  (registers the say: source)
 from voicedesk.cli._audio import CallAudio, add_audio_arguments
+from voicedesk.cli._conditions import add_condition_arguments, conditions_from_args, robustness_lines
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.limits import DAY_S, count, seconds
@@ -25,6 +26,7 @@ from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaLost, MediaResumed
 from voicedesk.rtc.sdp.edit import command_editor
 from voicedesk.rtc.signaling import header_problem, selectable_kinds, targets_usage
 from voicedesk.rtc.spec import CallSpec
+from voicedesk.rtc.telephone_event import DtmfReceived
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -121,6 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     add_audio_arguments(p)
+    add_condition_arguments(p)
     add_report_arguments(p)
     p.set_defaults(run=run)
 
@@ -149,6 +152,20 @@ def progress(event: CallEvent) -> None:
     elif isinstance(event, MediaResumed):
         print(
             f"[{event.t_ms:7.0f} ms] audio packets from the peer again after {event.gap.ms / 1000:.1f} s without",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif isinstance(event, DtmfReceived):
+        print(
+            f"[{event.t_ms:7.0f} ms] DTMF {event.tone!r} received as an RFC 4733 event ({event.duration_ms:.0f} ms"
+            f"{'' if event.ended else ', its end packets lost'})",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif isinstance(event, AgentEventReceived) and event.type == "dtmf":
+        heard = event.event
+        print(
+            f"[{event.t_ms:7.0f} ms] agent heard DTMF {heard.get('tone')!r} ({heard.get('duration_ms')} ms)",
             file=sys.stderr,
             flush=True,
         )
@@ -224,6 +241,7 @@ async def run(args: argparse.Namespace) -> int:
         hangup_after_source=args.hangup_after_source,
         media_timeout=args.media_timeout or None,
         ride_out=args.ride_out,
+        conditions=conditions_from_args(args),
     )
     audio = CallAudio(args, args.duration)
     source = audio.source(args.source)
@@ -246,10 +264,15 @@ async def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_json()), flush=True)
     elif error is None:
         print_summary(summary)
-        for line in audio.summary_lines():
+        for line in [*audio.summary_lines(), *robustness_lines(summary)]:
             print(line)
+        dtmf = audio.dtmf_line(summary.get("dtmf"))
+        if dtmf:
+            print(dtmf)
     if error is not None:
         print(f"voicedesk: {error}", file=sys.stderr)
+        return 1
+    if audio.failure is not None:  # already said
         return 1
     if summary["final_state"] == "failed":
         print(f"voicedesk: {summary['reason']}", file=sys.stderr)

@@ -75,11 +75,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         "call --ice); default none: host candidates only, so the server never contacts a STUN server",
     )
     p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        type=cors_origin,
+        metavar="ORIGIN",
+        help="let web pages from ORIGIN (scheme://host[:port], e.g. http://127.0.0.1:3000) call this server "
+        "from their browser, as pipecat's JS client does; repeatable; * allows any page (default: none)",
+    )
+    p.add_argument(
         "--token",
         default=os.environ.get("VOICEDESK_TOKEN") or None,
         help="require 'Authorization: Bearer TOKEN' to create calls (default: $VOICEDESK_TOKEN, else none)",
     )
     p.set_defaults(run=run)
+
+
+def cors_origin(text: str) -> str:
+    """An argparse ``type=`` for ``--cors-origin`` (imports the server's module only when given)."""
+    from voicedesk.agent.cors import origin_problem
+
+    why = origin_problem(text.strip())
+    if why is not None:
+        raise argparse.ArgumentTypeError(why)
+    return text.strip()
 
 
 def is_loopback(host: str) -> bool:
@@ -106,6 +125,7 @@ def listen_error(exc: OSError) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
+    from voicedesk.agent.cors import CorsPolicy
     from voicedesk.agent.server import AgentServer
     from voicedesk.agent.workers import WorkerFront
     from voicedesk.config import resolve_ice
@@ -117,6 +137,12 @@ async def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         print(
             f"voicedesk: warning: binding {args.host} exposes the agent server beyond this machine",
+            file=sys.stderr,
+        )
+    cors = CorsPolicy.of(args.cors_origin)
+    if cors.any_origin and not is_loopback(args.host):
+        print(
+            f"voicedesk: warning: --cors-origin '*' lets any web page a visitor opens call this server on {args.host}",
             file=sys.stderr,
         )
     from voicedesk.agent.registry import parse_agent_options
@@ -134,6 +160,7 @@ async def run(args: argparse.Namespace) -> int:
         "agent_options": parse_agent_options(args.agent_option),
         "max_loop_lag_ms": max_loop_lag_ms,
         "media_timeout": args.media_timeout or None,
+        "cors": cors,
     }
     server: AgentServer | WorkerFront = (
         WorkerFront(workers, **settings, ice=args.ice) if workers > 1 else AgentServer(**settings, ice=ice)

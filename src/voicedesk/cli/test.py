@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from voicedesk.cli._conditions import robustness_lines
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.qa.golden import compare, golden_path, load_baseline, save_baseline
@@ -64,6 +65,8 @@ def _print_result(result: dict[str, Any]) -> None:
             f"{voice_to_voice_text(v2v)}{own}; heard {turn.get('transcript')!r}",
             file=sys.stderr,
         )
+    for line in robustness_lines(result.get("summary") or {}):  # a scenario with conditions: its table
+        print(f"  {line}", file=sys.stderr)
     golden = result.get("golden")
     if golden:
         for diff in golden["differences"]:

@@ -132,6 +132,18 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def robustness_section(robust: dict[str, Any], conditions: dict[str, Any]) -> str:
+    """The call's caller conditions and how the agent stood up to them (media/conditions/measure.py)."""
+    from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS, table_lines
+
+    rows = [(esc(name), esc(robust.get(name)), esc(what)) for name, what in ROBUSTNESS_METRICS.items()]
+    return (
+        "<h2>Caller conditions</h2>"
+        + table(rows, ("robustness", "value", "what it counts"))
+        + f"<pre>{esc(chr(10).join(table_lines(robust, conditions)))}</pre>"
+    )
+
+
 def render_report(
     *,
     title: str,
@@ -194,6 +206,8 @@ def render_report(
     out.append("<h2>Summary</h2>")
     keys = [k for k in summary if not isinstance(summary[k], (dict, list))]
     out.append(table([(esc(k), esc(summary[k])) for k in keys], ("figure", "value")))
+    if summary.get("robustness"):
+        out.append(robustness_section(summary["robustness"], summary.get("conditions") or {}))
 
     out.append("<h2>Network</h2>")
     out.append(line_chart("Round-trip time", [("rtt", t, [s.rtt_ms for s in samples])], "ms"))

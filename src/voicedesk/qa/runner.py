@@ -21,6 +21,7 @@ import numpy as np
 
 from voicedesk.config import IceConfig, resolve_ice
 from voicedesk.errors import ConfigError, PipelineError, VoiceDeskError
+from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS
 from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sources import load_audio_file
 from voicedesk.media.tracks import QueuedAudioTrack
@@ -204,6 +205,7 @@ class ScenarioRun:
         self.capture = CallCapture()
         self.call: Call | None = None
         self._clips: dict[int, np.ndarray] = {}
+        self._splits: dict[int, tuple[int, int]] = {}  # a clip said in two halves: (first end, second start)
         self._voice = Voice()
         self._deferred: list[tuple[Check, Step, Turn | None]] = []
 
@@ -212,6 +214,14 @@ class ScenarioRun:
         for i, step in enumerate(self.scenario.steps):
             if step.say is not None:
                 self._clips[i] = render(step.say, self._voice)
+                conditions = self.scenario.conditions
+                if step.say.text is not None and conditions is not None:
+                    if conditions.pause_ms is not None or conditions.voice.resynthesizes:
+                        from voicedesk.rtc.conditions import render_spoken
+
+                        self._clips[i], split = render_spoken(step.say.text, conditions)
+                        if split is not None:
+                            self._splits[i] = split
 
     async def run(self) -> ScenarioResult:
         started = time.monotonic()
@@ -240,6 +250,7 @@ class ScenarioRun:
             headers=self.headers or {},
             impairment=ImpairmentSpec.parse(scenario.impair or "") if needs_relay else None,
             media_timeout=scenario.media_timeout or None,
+            conditions=scenario.conditions,
         )
         self.call = call = Call.from_spec(spec, source=self.source, extensions=[self.capture])
         await call.start()  # a failed start has torn the call down, the capture with it
@@ -299,6 +310,10 @@ class ScenarioRun:
         assert call is not None
         if step.kind == "say":
             start, end = await self._play(self._clips[index], step.describe())
+            split = self._splits.get(index)
+            add_split = getattr(call.source, "add_split", None)  # a conditioned source (rtc/conditions.py)
+            if split is not None and add_split is not None:
+                add_split(start, *split, self._clips[index].size)
             self.turns.append(self._turn(step, start, end))
         elif step.kind == "wait_reply":
             turn = self._last_turn(step, index)
@@ -351,8 +366,23 @@ class ScenarioRun:
         elif step.kind == "impair":
             if call.impairment_now() is not None:  # a scenario with an impair step is placed through the relay
                 call.update_impairment(step.impair or "")
+        elif step.kind == "dtmf":
+            await self._press(step)
         elif step.kind == "hangup":
             await call.hangup()
+
+    async def _press(self, step: Step) -> None:
+        """Send the keys (rfc4733 to a peer without telephone-event fails the scenario in one
+        line) and wait until they are out, as a ``say`` step waits for its audio."""
+        assert self.call is not None and step.dtmf is not None
+        keys = step.dtmf
+        sending = self.call.send_dtmf(keys.tones, keys.mode, duration=keys.duration_ms, inter_tone_gap=keys.gap_ms)
+        if sending.note:
+            logger.info("step DTMF: %s", sending.note)
+        deadline = time.monotonic() + sending.seconds + 10.0
+        # polled: the keys go out with the packets (events) or the frames (in-band), neither sets an event
+        while self.call.keypad.pending and not self.call.state.is_final and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     async def _play(self, clip: np.ndarray, what: str) -> tuple[float, float]:
         """Send a clip; a call that ends meanwhile (the peer hung up) stops the wait, not hangs it."""
@@ -450,6 +480,8 @@ class ScenarioRun:
             return replied[-1].response_ms if replied else None
         if name == "reply_ms":
             return replied[-1].reply_ms if replied else None
+        if name in ROBUSTNESS_METRICS:  # the robustness table of a call with conditions
+            return (self.call.summary().get("robustness") or {}).get(name) if self.call is not None else None
         if name == "barge_in_stop_ms":
             barged = [t for t in self.turns if t.barge_in_at is not None]
             return barged[-1].barge_in_stop_ms if barged else None

@@ -17,6 +17,7 @@ loaded values) so every message can point at the line that is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ import yaml
 
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
+from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS
+from voicedesk.media.conditions.spec import Conditions
+from voicedesk.media.dtmf import validate_digits
+from voicedesk.rtc.call_dtmf import check_mode
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 
@@ -49,9 +54,10 @@ METRICS: dict[str, str] = {
     "rtt_ms": "round-trip time (remote-inbound-rtp)",
     "mos": "E-model MOS estimate",
     "rx_gap_ms": "received audio missing (frame timestamp gaps)",
+    **ROBUSTNESS_METRICS,  # under the scenario's conditions: (media/conditions/measure.py)
 }
-NEEDS_CALL = ("say", "wait_reply", "barge_in", "impair")
-STEP_KINDS = ("say", "wait_reply", "expect_transcript", "expect", "silence", "barge_in", "impair", "hangup")
+NEEDS_CALL = ("say", "wait_reply", "barge_in", "impair", "dtmf")
+STEP_KINDS = ("say", "wait_reply", "expect_transcript", "expect", "silence", "barge_in", "impair", "dtmf", "hangup")
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,16 @@ class Utterance:
 
 
 @dataclass(frozen=True)
+class Dtmf:
+    """Keys to press: ``mode`` inband, rfc4733 or auto (rtc/call_dtmf.py)."""
+
+    tones: str
+    mode: str = "auto"
+    duration_ms: float = 100.0
+    gap_ms: float = 70.0
+
+
+@dataclass(frozen=True)
 class Step:
     kind: str
     line: int
@@ -102,8 +118,11 @@ class Step:
     seconds: float = 0.0
     after_ms: float = 500.0
     impair: str | None = None
+    dtmf: Dtmf | None = None
 
     def describe(self) -> str:
+        if self.kind == "dtmf" and self.dtmf is not None:
+            return f"DTMF {self.dtmf.tones!r} ({self.dtmf.mode})"
         if self.kind == "say" and self.say is not None:
             return f"say {self.say.describe()}"
         if self.kind == "barge_in" and self.say is not None:
@@ -142,6 +161,17 @@ class Scenario:
     stt_mode: str = "constrained"
     vocabulary: tuple[str, ...] = ()
     golden: GoldenPolicy = field(default_factory=GoldenPolicy)
+    conditions: Conditions | None = None  # noise, echo, backchannels, pauses, voice (the conditions: key)
+    voice_sweep: tuple[Conditions, ...] = ()  # conditions: {voice: [...]}: one run per voice
+
+    def runs(self) -> list[Scenario]:
+        """This scenario, or one per voice of its sweep (named after the voice)."""
+        if not self.voice_sweep:
+            return [self]
+        return [
+            dataclasses.replace(self, name=f"{self.name} [{c.voice.describe()}]", conditions=c, voice_sweep=())
+            for c in self.voice_sweep
+        ]
 
     @property
     def where(self) -> str:
@@ -312,10 +342,37 @@ class _Checker:
                 after_ms=self.number(keys["after_ms"][1], f"{what}.after_ms") if "after_ms" in keys else 500.0,
                 timeout=self.number(keys["timeout"][1], f"{what}.timeout") if "timeout" in keys else 15.0,
             )
+        if kind == "dtmf":
+            return Step(kind=kind, line=line, dtmf=self.dtmf(value, what))
         # impair
         spec = self.text(value, what) if not (isinstance(value, yaml.ScalarNode) and value.value == "") else ""
         self.impairment(value, spec, what)
         return Step(kind=kind, line=line, impair=spec)
+
+    def dtmf(self, node: yaml.Node, what: str) -> Dtmf:
+        """``dtmf: "12#"`` or ``dtmf: {tones: "12#", mode: rfc4733, duration_ms: 100, gap_ms: 70}``."""
+        if isinstance(node, yaml.MappingNode):
+            keys = self.mapping(node, what, ("tones", "mode", "duration_ms", "gap_ms"))
+            if "tones" not in keys:
+                raise self.fail(node, f"{what}: missing 'tones' (the keys to press, e.g. \"12#\")")
+            tones_node = keys["tones"][1]
+        else:
+            keys, tones_node = {}, node
+        try:
+            tones = validate_digits(self.text(tones_node, f"{what}.tones"))
+            mode = check_mode(self.text(keys["mode"][1], f"{what}.mode")) if "mode" in keys else "auto"
+        except ScenarioError:
+            raise
+        except ConfigError as exc:
+            raise self.fail(tones_node if "mode" not in keys else keys["mode"][1], f"{what}: {exc}") from None
+        numbers = {}
+        for name, low, high in (("duration_ms", 40.0, 6000.0), ("gap_ms", 30.0, 6000.0)):
+            if name in keys:
+                value = self.number(keys[name][1], f"{what}.{name}")
+                if not low <= value <= high:
+                    raise self.fail(keys[name][1], f"{what}.{name}: expected {low:g}-{high:g} ms, got {value:g}")
+                numbers[name] = value
+        return Dtmf(tones, mode, **numbers)
 
     def impairment(self, node: yaml.Node, spec: str, what: str) -> None:
         try:
@@ -324,7 +381,19 @@ class _Checker:
             raise self.fail(node, f"{what}: {exc}") from None
 
     def scenario(self, node: yaml.Node, default_name: str) -> Scenario:
-        top = ("name", "target", "ice", "timeout", "media_timeout", "impair", "stt", "vocabulary", "golden", "steps")
+        top = (
+            "name",
+            "target",
+            "ice",
+            "timeout",
+            "media_timeout",
+            "impair",
+            "stt",
+            "vocabulary",
+            "golden",
+            "conditions",
+            "steps",
+        )
         keys = self.mapping(node, "scenario", top)
         if "steps" not in keys:
             raise self.fail(node, "scenario: missing 'steps' (a list of steps)")
@@ -354,6 +423,20 @@ class _Checker:
                 tolerance_ms=self.number(g["tolerance_ms"][1], "golden.tolerance_ms") if "tolerance_ms" in g else 500.0,
                 transcripts=transcripts,
             )
+        conditions = None
+        voices: tuple[Conditions, ...] = ()
+        if "conditions" in keys:
+            node_c = keys["conditions"][1]
+            if not isinstance(node_c, yaml.MappingNode):
+                raise self.fail(node_c, f"conditions: expected a mapping, got {self.kind_of(node_c)}")
+            try:
+                raw = yaml.safe_load(yaml.serialize(node_c)) or {}
+                # voice: [a list] sweeps: the scenario runs once per voice
+                sweep = raw.pop("voice") if isinstance(raw.get("voice"), list) else None
+                conditions = Conditions.from_mapping(raw)
+                voices = tuple(Conditions.from_mapping({**raw, "voice": v}) for v in sweep or ())
+            except ConfigError as exc:
+                raise self.fail(node_c, f"conditions: {str(exc).removeprefix('conditions: ')}") from None
         ice = None
         if "ice" in keys:
             ice_node = keys["ice"][1]
@@ -384,6 +467,8 @@ class _Checker:
             stt_mode=stt,
             vocabulary=self.texts(keys["vocabulary"][1], "vocabulary") if "vocabulary" in keys else (),
             golden=golden,
+            conditions=conditions,
+            voice_sweep=voices,
         )
 
 
@@ -401,10 +486,11 @@ def parse_scenarios(text: str, path: str = "<scenario>") -> list[Scenario]:
     if not documents:
         raise ScenarioError(f"{path}:1: the file is empty; expected a scenario mapping with steps")
     stem = Path(path).stem
-    scenarios = [
-        checker.scenario(node, stem if len(documents) == 1 else f"{stem}-{i + 1}") for i, node in enumerate(documents)
+    return [
+        run
+        for i, node in enumerate(documents)
+        for run in checker.scenario(node, stem if len(documents) == 1 else f"{stem}-{i + 1}").runs()
     ]
-    return scenarios
 
 
 def load_scenarios(path: str | Path) -> list[Scenario]:

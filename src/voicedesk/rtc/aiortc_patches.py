@@ -51,6 +51,18 @@ connections (``Call``, ``AgentServer``).
    the hop to a thread and back, so audio is decoded (``InlineDecodeQueue``) and
    encoded inline; video keeps aiortc's threads. Upstream: aiortc/rtcrtpreceiver.py
    and rtcrtpsender.py (an option to run audio codecs inline).
+6. Telephone-events (RFC 4733 DTMF): aiortc has no ``telephone-event`` codec, so it
+   never offers or accepts one (Chrome offers ``telephone-event/48000`` and ``/8000``
+   beside Opus), and a received event packet would reach the jitter buffer and a decoder
+   that does not exist. This patch adds both codecs to aiortc's audio codec list (same
+   payload types as Chrome: 110 and 126), and makes every receiver hand telephone-event
+   packets to a listener (``observe_telephone_events``) after counting them in its RTCP
+   statistics (for loss; the jitter stays the audio's), instead of queuing them as audio.
+   Sending needs a hook aiortc lacks: its ``RTCRtpSender`` numbers packets in a local
+   variable of ``_run_rtp``, so
+   ``rewrite_sent_rtp`` lets a sender's serialized packets be replaced (rtc/dtmf_sender.py
+   makes event packets of them) on their way to the DTLS transport. Upstream: a
+   telephone-event codec and an ``RTCDTMFSender`` in aiortc/rtcrtpsender.py.
 7. Audio level of encoded packets (RFC 6464): aiortc writes the
    ``urn:ietf:params:rtp-hdrext:ssrc-audio-level`` extension only for frames it
    encodes; a packet a track hands it already encoded (a forwarding echo, the load
@@ -74,6 +86,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import fractions
+import functools
 import importlib
 import inspect
 import logging
@@ -216,6 +229,7 @@ class Patch:
     install: Callable[[], None]
     after: tuple[int, ...] = ()  # patches this one cannot work without
     copied_from: str | None = None  # the aiortc release a method it replaces was copied from
+    conflict: Callable[[], str | None] | None = None  # what else in aiortc stands in its way, in words
 
 
 _status: dict[int, PatchStatus] = {}
@@ -225,6 +239,10 @@ _replaced: list[tuple[Any, str, Any]] = []  # (owner, name, what was there) for 
 
 
 def _replace(owner: Any, name: str, value: Any) -> None:
+    if isinstance(owner, dict):
+        _replaced.append((owner, name, owner[name]))
+        owner[name] = value
+        return
     _replaced.append((owner, name, vars(owner).get(name, _ABSENT)))
     setattr(owner, name, value)
 
@@ -235,7 +253,9 @@ def _unapply() -> None:
     global _applied
     while _replaced:
         owner, name, old = _replaced.pop()
-        if old is _ABSENT:
+        if isinstance(owner, dict):  # an entry of aiortc's codec table
+            owner[name] = old
+        elif old is _ABSENT:
             delattr(owner, name)
         else:
             setattr(owner, name, old)
@@ -258,10 +278,13 @@ def _missing(patch: Patch) -> str | None:
             found = _resolve(path)
         except (ImportError, AttributeError):
             return f"no aiortc.{path}"
-        code = getattr(found, "__code__", None)
+        # a method patch 6 wrapped is checked as aiortc wrote it (status() after apply())
+        code = getattr(inspect.unwrap(found) if callable(found) else found, "__code__", None)
         absent = [name for name in names if code is None or name not in code.co_names]
         if absent:
             return f"aiortc.{path} no longer uses {', '.join(absent)}"
+    if patch.conflict is not None and (conflict := patch.conflict()) is not None:
+        return conflict
     version = getattr(aiortc, "__version__", "?")
     if patch.copied_from is not None and not version.startswith(patch.copied_from + "."):
         return f"it replaces a method with a copy of aiortc {patch.copied_from}'s, and this is aiortc {version}"
@@ -597,8 +620,118 @@ def _patch_inline_audio_codecs() -> None:
     _replace(sender_cls, "_voicedesk_inline", True)
 
 
+# 6. telephone-events (RFC 4733) -----------------------------------------------------
+TELEPHONE_EVENT = "audio/telephone-event"
+# Chrome's payload types and order (after its audio codecs): the /48000 one goes with Opus
+TELEPHONE_EVENT_CODECS = ((48000, 110), (8000, 126))
+TelephoneEventListener = Callable[[Any, int], None]  # (RtpPacket, clock rate)
+
+
+def _install_telephone_events() -> None:
+    from aiortc import codecs
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    audio = list(codecs.CODECS["audio"])
+    for clock, payload_type in TELEPHONE_EVENT_CODECS:
+        audio.append(RTCRtpCodecParameters(mimeType=TELEPHONE_EVENT, clockRate=clock, payloadType=payload_type))
+    _replace(codecs.CODECS, "audio", audio)
+
+    receiver_cls = rtcrtpreceiver.RTCRtpReceiver
+    original = receiver_cls._handle_rtp_packet
+
+    @functools.wraps(original)
+    async def _handle_rtp_packet(self: Any, packet: Any, arrival_time_ms: int) -> None:
+        codec = self._RTCRtpReceiver__codecs.get(packet.payload_type)
+        if codec is None or codec.mimeType.lower() != TELEPHONE_EVENT:
+            await original(self, packet, arrival_time_ms=arrival_time_ms)
+            return
+        if not self._enabled:
+            return
+        # counted as aiortc counts every packet of the stream (its RTCP receiver reports):
+        # the event packets take sequence numbers from the audio, they are not lost audio
+        streams = self._RTCRtpReceiver__remote_streams
+        if packet.ssrc not in streams:
+            streams[packet.ssrc] = rtcrtpreceiver.StreamStatistics(codec.clockRate)
+        stream = streams[packet.ssrc]
+        audio = (stream._jitter_q4, stream._last_arrival, stream._last_timestamp)
+        stream.add(packet)
+        if audio[1] is not None:
+            # ...but the RFC 3550 jitter stays the audio's: every packet of an event carries
+            # the event's start timestamp, which would read as 100 ms of jitter per key
+            stream._jitter_q4, stream._last_arrival, stream._last_timestamp = audio
+        listener = getattr(self, "_voicedesk_telephone_events", None)
+        if listener is not None:
+            try:
+                listener(packet, codec.clockRate)
+            except Exception:  # a listener must not break the receive loop
+                logger.exception("telephone-event listener failed")
+
+    _replace(receiver_cls, "_handle_rtp_packet", _handle_rtp_packet)
+
+
+def _telephone_event_conflict() -> str | None:
+    from aiortc import codecs, rtcpeerconnection
+
+    if rtcpeerconnection.CODECS is not codecs.CODECS:
+        return "aiortc.rtcpeerconnection no longer negotiates from aiortc.codecs.CODECS"
+    table = codecs.CODECS
+    if any(c.mimeType.lower() == TELEPHONE_EVENT for c in table.get("audio", [])):
+        return "aiortc has a telephone-event codec of its own"
+    used = {c.payloadType for kind in table.values() for c in kind}
+    taken = [pt for _, pt in TELEPHONE_EVENT_CODECS if pt in used]
+    if taken:
+        return f"aiortc already uses payload type {taken[0]}"
+    return None
+
+
+def observe_telephone_events(receiver: Any, listener: TelephoneEventListener) -> bool:
+    """Call ``listener(packet, clock_rate)`` for every telephone-event packet ``receiver``
+    gets (they never reach its audio track). False, changing nothing, when patch 6 is not
+    applied: then no telephone-event was negotiated either."""
+    apply()
+    if not _is_applied(6):
+        return False
+    receiver._voicedesk_telephone_events = listener
+    return True
+
+
+def rewrite_sent_rtp(sender: Any, rewrite: Callable[[bytes], list[bytes]]) -> bool:
+    """Send ``rewrite(packet)`` (zero or more packets) in place of every RTP packet
+    ``sender`` sends, serialized and before SRTP; RTCP and other senders' packets pass.
+
+    aiortc's ``_run_rtp`` hands each packet to ``self.transport._send_rtp``; the DTLS
+    transport, shared by the senders of a BUNDLE, gets an instance-level ``_send_rtp`` that
+    picks the rewrite by SSRC (transports without one are untouched). False, changing
+    nothing, when patch 6 is not applied."""
+    apply()
+    if not _is_applied(6):
+        return False
+    transport = sender.transport
+    rewrites: dict[int, Callable[[bytes], list[bytes]]] | None = getattr(transport, "_voicedesk_rewrites", None)
+    if rewrites is None:
+        rewrites = {}
+        send = transport._send_rtp  # the class's method, bound
+
+        async def _send_rtp(data: bytes) -> None:
+            chosen = rewrites.get(int.from_bytes(data[8:12], "big")) if len(data) >= 12 else None
+            if chosen is None or rtp.is_rtcp(data):
+                await send(data)
+                return
+            try:
+                packets = chosen(data)
+            except Exception:  # aiortc's send loop would end on it: send the audio as it was
+                logger.exception("RTP rewrite failed; packet sent unchanged")
+                packets = [data]
+            for packet in packets:
+                await send(packet)
+
+        transport._voicedesk_rewrites = rewrites
+        transport._send_rtp = _send_rtp
+    rewrites[sender._ssrc] = rewrite
+    return True
+
+
 # 7. audio level of encoded packets (RFC 6464) ------------------------------------
-# Numbered 7, not 6: 6 is kept for the RFC 4733 (DTMF) work going on beside this.
 def set_packet_audio_level(packet: av.Packet, level: int | None) -> None:
     """Let an encoded packet carry its RFC 6465 level (dBov, -127..0) to the sender."""
     if level is not None:
@@ -723,6 +856,26 @@ PATCHES: tuple[Patch, ...] = (
         _patch_inline_audio_codecs,
         after=(4,),  # aiortc still starts a decoder thread: patch 4's decoder_worker lets it end at once
         copied_from="1.16",  # _next_encoded_frame
+    ),
+    Patch(
+        6,
+        "telephone-events",
+        (
+            ("codecs.CODECS", ()),
+            ("rtcpeerconnection.CODECS", ()),  # offers and answers read the same table
+            ("rtcrtpparameters.RTCRtpCodecParameters", ()),
+            (
+                f"{_RECEIVER}._handle_rtp_packet",
+                ("_RTCRtpReceiver__codecs", "_RTCRtpReceiver__remote_streams", "StreamStatistics", "_enabled"),
+            ),
+            ("rtcrtpreceiver.StreamStatistics.add", ("_jitter_q4", "_last_arrival", "_last_timestamp")),
+            # the sender hook: every packet goes through self.transport._send_rtp, numbered by this SSRC
+            (f"{_SENDER}._run_rtp", ("transport", "_send_rtp", "_ssrc")),
+            ("rtcdtlstransport.RTCDtlsTransport._send_rtp", ()),
+            ("rtp.is_rtcp", ()),
+        ),
+        _install_telephone_events,
+        conflict=_telephone_event_conflict,
     ),
     Patch(
         7,

@@ -38,7 +38,9 @@ from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack, parse_source
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.agent_events import AgentEventReceived, AgentEventsChannel
+from voicedesk.rtc.call_dtmf import CallKeypad, DtmfSending
 from voicedesk.rtc.direction import MediaVerdict, check_direction, judge_media, negotiated_direction
+from voicedesk.rtc.dtmf_sender import RTCDTMFSender, ToneChanged
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.ice_monitor import IceMonitor, explain_missing_relay
 from voicedesk.rtc.impair import DirectionCounters, ImpairmentChanged, ImpairmentRelay, ImpairmentSpec
@@ -48,6 +50,7 @@ from voicedesk.rtc.sdp.refusal import refusal_reason, rejected_audio, unusable_b
 from voicedesk.rtc.signaling import Signaling, signaling_for_target, with_signaling_kind
 from voicedesk.rtc.signaling.log import SignalingExchanged, redact_url
 from voicedesk.rtc.stats import StatsSample, StatsSampler
+from voicedesk.rtc.telephone_event import DtmfReceived
 from voicedesk.tasks import TaskOwner
 
 if TYPE_CHECKING:
@@ -104,6 +107,8 @@ CallEvent = (
     | AgentEventReceived
     | MediaLost
     | MediaResumed
+    | ToneChanged
+    | DtmfReceived
 )
 CallListener = Callable[[CallEvent], None]
 # an SDP edit hook: gets the offer (or answer) text, returns the text to apply (see _edited)
@@ -178,6 +183,8 @@ class Call:
         self.rx = AnalyzerSink()
         self.tx = AnalyzerSink()
         self.outbound.add_observer(self.tx.write)
+        # DTMF both ways, in-band or RFC 4733 (rtc/call_dtmf.py)
+        self.keypad = CallKeypad(self.outbound, self._now_ms, self._emit)
         self._sink = TeeSink([self.rx, *(sinks or [])])
         self.ice = ice or IceConfig()
         self.timeout = timeout
@@ -243,7 +250,12 @@ class Call:
         builder made the track itself (a microphone with its device options)."""
         target = with_signaling_kind(spec.target, spec.signaling)
         track = source if source is not None or send_track is not None else parse_source(spec.source)
-        scheduled = [spec.schedule_extension()] if spec.impair_schedule else []
+        scheduled: list[CallExtension] = [spec.schedule_extension()] if spec.impair_schedule else []
+        if spec.conditions is not None and not spec.conditions.empty and send_track is None:
+            from voicedesk.rtc.conditions import condition_source  # only calls with conditions load it
+
+            track, report = condition_source(spec.source, track or SilenceTrack(), spec.conditions)
+            scheduled.append(report)
         return cls(
             target,
             source=track,
@@ -367,12 +379,23 @@ class Call:
 
     @property
     def dtmf_sent(self) -> str:
-        """Every DTMF digit sent so far."""
-        return self.outbound.dtmf_sent
+        """Every DTMF digit sent so far, either way."""
+        return "".join(s.tones for s in self.keypad.sent)
 
-    def send_dtmf(self, digits: str) -> float:
-        """Send ``digits`` as in-band DTMF tones mixed into what the call sends; their length in seconds."""
-        return self.outbound.send_dtmf(digits)
+    def send_dtmf(
+        self, digits: str, mode: str = "inband", *, duration: float | None = None, inter_tone_gap: float | None = None
+    ) -> DtmfSending:
+        """Send ``digits``: ``inband`` tones mixed into what the call sends, ``rfc4733``
+        telephone-events (the peer must have negotiated them), or ``auto`` (events when
+        negotiated, else in-band). ``duration``/``inter_tone_gap`` in ms (default: 100/70 as
+        events, 90/70 in-band). ``.seconds`` is how long they take (rtc/call_dtmf.py)."""
+        return self.keypad.send(digits, mode, duration, inter_tone_gap)
+
+    @property
+    def dtmf(self) -> RTCDTMFSender | None:
+        """W3C ``sender.dtmf`` of the audio sender (``insertDTMF``, ``toneBuffer``,
+        ``canInsertDTMF``); None before the call connects or when it sends no audio."""
+        return self.keypad.dtmf
 
     async def start(self) -> None:
         """Set the call up; returns when connected, raises VoiceDeskError otherwise.
@@ -417,6 +440,7 @@ class Call:
         for transceiver in pc.getTransceivers():  # the peer's audio, counted as it arrives (liveness)
             if transceiver.kind == "audio":
                 self.rtp.watch(transceiver.receiver)
+                self.keypad.watch(transceiver.receiver)
         if self.agent_events is not None:
             self.agent_events.open(pc)
         self.ice_monitor = IceMonitor(pc, self._now_ms, self.ice, remote_sdp=lambda: self.remote_sdp)
@@ -476,6 +500,7 @@ class Call:
         self.sampler = StatsSampler(pc, lambda: negotiated_clock_rate(self.remote_sdp), self._t0, self.stats_interval)
         self.sampler.add_listener(lambda s: self._emit(StatsSampled(s)))
         self.sampler.start()
+        self.keypad.connected(pc.getTransceivers())
         self._set_state(CallState.CONNECTED)
         if self.media_timeout is not None and self.rtp.watching and self._peer_sends_audio():
             self._tasks.spawn(self._watch_media(self._now_ms()), "media watchdog")
@@ -692,6 +717,7 @@ class Call:
         if self._send_track is not self.outbound:
             self._send_track.stop()
         await self._sink.stop()
+        self.keypad.finish()
         if self.relay is not None:
             self.relay.close()
         for extension in self.extensions:
@@ -792,6 +818,9 @@ class Call:
             extra["direction"] = {"offered": self.direction, "negotiated": negotiated}
             if self.setup_ms is not None:
                 extra["judged"] = self.media_verdict().judged
+        keypad = self.keypad.summary()
+        if keypad is not None:  # only for calls that sent or received DTMF
+            extra["dtmf"] = keypad
         for extension in self.extensions:
             try:
                 extra.update(extension.summary())

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from voicedesk.config import IceConfig
 from voicedesk.errors import ConfigError
 from voicedesk.limits import problem
+from voicedesk.media.conditions.spec import Conditions
 from voicedesk.rtc.direction import check_direction
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.impair_schedule import ImpairmentSchedule, ScheduledImpairment
@@ -44,6 +45,8 @@ class CallSpec:
     hangup_after_source: bool = False  # a run ends once the source (a file, say:) has played out
     media_timeout: float | None = MEDIA_TIMEOUT  # seconds without RTP from the peer; 0 or None: not watched
     ride_out: bool = False  # media lost: report it and stay on the call instead of failing it
+    # noise, echo path, backchannels, pauses, caller voice mixed into what is sent (rtc/conditions.py)
+    conditions: Conditions | None = None
 
     def __post_init__(self) -> None:
         if not self.target.strip():

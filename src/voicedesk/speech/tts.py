@@ -45,6 +45,8 @@ _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _RATE_PARAMETER = 1
+_PITCH_PARAMETER = 3
+DEFAULT_PITCH = 50  # espeak's own default (0–99)
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 ShouldStop = Callable[[], bool]
@@ -102,7 +104,9 @@ class EspeakLibrary:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
         return 1 if self._should_stop is not None and self._should_stop() else 0
 
-    def synthesize(self, text: str, voice: str, rate: int, should_stop: ShouldStop | None = None) -> np.ndarray:
+    def synthesize(
+        self, text: str, voice: str, rate: int, should_stop: ShouldStop | None = None, pitch: int = DEFAULT_PITCH
+    ) -> np.ndarray:
         data = text.encode("utf-8")
         with self._lock:
             if voice != self._voice:
@@ -112,6 +116,7 @@ class EspeakLibrary:
             self._chunks = []
             self._should_stop = should_stop
             self._lib.espeak_SetParameter(_RATE_PARAMETER, rate, 0)
+            self._lib.espeak_SetParameter(_PITCH_PARAMETER, pitch, 0)  # every time: the library keeps it
             self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
             chunks, self._chunks, self._should_stop = self._chunks, [], None
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
@@ -122,15 +127,18 @@ class EspeakLibraryTts:
 
     name = "espeak-ng (library)"
 
-    def __init__(self, library: EspeakLibrary, voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE) -> None:
+    def __init__(
+        self, library: EspeakLibrary, voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH
+    ) -> None:
         self.library = library
         self.voice = voice
         self.rate = rate
+        self.pitch = pitch
         self.sample_rate = library.sample_rate
         library.synthesize("", voice, rate)  # fails now, not mid-call, on an unknown voice
 
     def synthesize(self, text: str, should_stop: ShouldStop | None = None) -> np.ndarray:
-        return self.library.synthesize(text, self.voice, self.rate, should_stop)
+        return self.library.synthesize(text, self.voice, self.rate, should_stop, self.pitch)
 
 
 class EspeakCommandTts:
@@ -138,16 +146,19 @@ class EspeakCommandTts:
 
     name = "espeak-ng (command)"
 
-    def __init__(self, command: str, voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE) -> None:
+    def __init__(
+        self, command: str, voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH
+    ) -> None:
         self.command = command
         self.voice = voice
         self.rate = rate
+        self.pitch = pitch
         self.sample_rate = 22_050
 
     def synthesize(self, text: str, should_stop: ShouldStop | None = None) -> np.ndarray:
         try:
             done = subprocess.run(
-                [self.command, "--stdout", "-v", self.voice, "-s", str(self.rate), "--", text],
+                [self.command, "--stdout", "-v", self.voice, "-s", str(self.rate), "-p", str(self.pitch), "--", text],
                 capture_output=True,
                 timeout=30,
                 check=True,
@@ -169,7 +180,7 @@ def _library(path: str, data_dir: str | None) -> EspeakLibrary:
     return _libraries[path]
 
 
-def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE) -> TtsEngine:
+def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH) -> TtsEngine:
     """The first espeak-ng found (see the module's doc), or PipelineError naming what to install."""
     with _find_lock:
         override = os.environ.get("VOICEDESK_ESPEAK_LIBRARY")
@@ -179,12 +190,12 @@ def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE) -> TtsEngine:
                     f"the voice agent needs espeak-ng: VOICEDESK_ESPEAK_LIBRARY={override} does not exist; "
                     f"{INSTALL_HINT}"
                 )
-            return EspeakLibraryTts(_library(override, os.environ.get("VOICEDESK_ESPEAK_DATA")), voice, rate)
+            return EspeakLibraryTts(_library(override, os.environ.get("VOICEDESK_ESPEAK_DATA")), voice, rate, pitch)
         try:
             import espeakng_loader
 
             lib = _library(espeakng_loader.get_library_path(), espeakng_loader.get_data_path())
-            return EspeakLibraryTts(lib, voice, rate)
+            return EspeakLibraryTts(lib, voice, rate, pitch)
         except ImportError:
             pass
         except PipelineError as exc:
@@ -192,13 +203,43 @@ def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE) -> TtsEngine:
         system = ctypes.util.find_library("espeak-ng")
         if system:
             try:
-                return EspeakLibraryTts(_library(system, None), voice, rate)
+                return EspeakLibraryTts(_library(system, None), voice, rate, pitch)
             except PipelineError as exc:
                 logger.info("the system's espeak-ng library did not load: %s", exc)
         command = shutil.which("espeak-ng")
         if command:
-            return EspeakCommandTts(command, voice, rate)
+            return EspeakCommandTts(command, voice, rate, pitch)
     raise PipelineError(f"the voice agent needs espeak-ng for speech synthesis and found none; {INSTALL_HINT}")
+
+
+def _loader_data_dir() -> str | None:
+    """The espeakng-loader wheel's data directory when ``find_tts`` would use that build."""
+    if os.environ.get("VOICEDESK_ESPEAK_LIBRARY"):
+        return None
+    try:
+        import espeakng_loader
+    except ImportError:
+        return None
+    return str(espeakng_loader.get_data_path())
+
+
+def voice_problem(voice: str) -> str | None:
+    """Why espeak-ng has no voice ``voice`` (``LANG[+VARIANT]``), or None if it has (or it cannot
+    be told). Asked before synthesis: some espeak-ng builds end the process on a name they lack
+    (the espeakng-loader wheel's does, on ``en-gb``) instead of returning an error; other builds
+    match names more loosely (a Debian espeak-ng takes ``en-gb``) and report what they lack."""
+    data = _loader_data_dir()
+    if data is None or not os.path.isdir(os.path.join(data, "lang")):
+        return None
+    name, _, variant = voice.strip().partition("+")
+    languages = {f.lower() for _, _, files in os.walk(os.path.join(data, "lang")) for f in files}
+    if name.lower() not in languages:
+        examples = ", ".join(v for v in ("en-us", "en", "en-029", "en-gb-x-rp") if v in languages)
+        return f"espeak-ng has no voice {name!r}; e.g. {examples}"
+    variants_dir = os.path.join(data, "voices", "!v")
+    if variant and os.path.isdir(variants_dir) and variant not in os.listdir(variants_dir):
+        return f"espeak-ng has no voice variant {variant!r}; e.g. f1…f5, m1…m7"
+    return None
 
 
 # One thread for every synthesis in the process (the library is not reentrant).

@@ -102,6 +102,11 @@ def test_several_scenarios_in_one_file_are_named_after_it():
         ("steps:\n  - say: {tone: .nan}\n", 2, "step 1 (say).tone: expected a number ≥ 0, got nan"),
         ("steps:\n  - expect: {loss_pct: {max: .nan}}\n", 2, "loss_pct.max: expected a finite number, got nan"),
         ("steps:\n  - silence: 1" + "0" * 400 + "\n", 2, "step 1 (silence) (seconds): expected a number ≥ 0, got inf"),
+        # keypad tones
+        ("steps:\n  - dtmf: 12x\n", 2, "step 1 (dtmf): bad DTMF digits '12x': 'X' is not one of 0-9"),
+        ("steps:\n  - dtmf: {tones: '1', mode: loud}\n", 2, "DTMF mode must be one of auto, rfc4733, inband"),
+        ("steps:\n  - dtmf: {mode: auto}\n", 2, "step 1 (dtmf): missing 'tones'"),
+        ("steps:\n  - dtmf: {tones: '1', duration_ms: 10}\n", 2, "duration_ms: expected 40-6000 ms, got 10"),
         # not YAML, or empty
         ("steps: [\n", 2, "not valid YAML"),
         ("", 1, "the file is empty"),
@@ -169,3 +174,13 @@ def test_the_media_timeout_is_five_seconds_unless_the_scenario_says_otherwise():
     assert off.media_timeout == 0
     with pytest.raises(ScenarioError, match=r"c\.yaml:1: media_timeout: .*nan"):
         parse_scenarios("media_timeout: .nan\nsteps: [hangup]", "c.yaml")
+
+
+def test_a_dtmf_step_is_read_short_or_long():
+    [scenario] = parse_scenarios(
+        "steps:\n  - dtmf: '1#'\n  - dtmf: {tones: 9a, mode: RFC4733, duration_ms: 120, gap_ms: 80}\n"
+    )
+    short, full = scenario.steps
+    assert (short.dtmf.tones, short.dtmf.mode, short.dtmf.duration_ms, short.dtmf.gap_ms) == ("1#", "auto", 100.0, 70.0)
+    assert (full.dtmf.tones, full.dtmf.mode, full.dtmf.duration_ms, full.dtmf.gap_ms) == ("9A", "rfc4733", 120.0, 80.0)
+    assert full.describe() == "DTMF '9A' (rfc4733)"

@@ -255,6 +255,16 @@ def _break(mp: pytest.MonkeyPatch, how: str) -> None:
         mp.delattr(rtcrtpreceiver.RemoteStreamTrack, "recv")  # MediaStreamTrack.recv is left
     elif how == "a newer aiortc":
         mp.setattr(aiortc, "__version__", "1.17.0")
+    elif how == "the sender numbers packets elsewhere":
+        from aiortc import rtcrtpsender
+
+        mp.setattr(rtcrtpsender.RTCRtpSender, "_run_rtp", _fake_method)
+    elif how == "aiortc has telephone-event":
+        from aiortc import codecs
+        from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+        own = RTCRtpCodecParameters(mimeType="audio/telephone-event", clockRate=8000, payloadType=101)
+        mp.setitem(codecs.CODECS, "audio", [*codecs.CODECS["audio"], own])
 
 
 @pytest.mark.parametrize(
@@ -264,6 +274,8 @@ def _break(mp: pytest.MonkeyPatch, how: str) -> None:
         ("receive no longer starts decoder_worker", {4, 5}, "decoder_worker"),
         ("RemoteStreamTrack reads no _queue", {3}, "_queue"),
         ("a newer aiortc", {5}, "1.16"),
+        ("the sender numbers packets elsewhere", {5, 6, 7}, "_run_rtp"),  # 7: _run_rtp writes the level
+        ("aiortc has telephone-event", {6}, "telephone-event codec of its own"),
     ],
 )
 def test_a_missing_attachment_point_skips_that_patch_loudly_and_no_other(stock_aiortc, caplog, how, skipped, named):
@@ -291,7 +303,7 @@ def test_a_missing_attachment_point_skips_that_patch_loudly_and_no_other(stock_a
 
 @pytest.mark.parametrize("switch", ["VOICEDESK_AIORTC_PATCHES=0", "voicedesk_aiortc_patches = false"])
 def test_patches_turned_off_leave_aiortc_stock_and_say_so(stock_aiortc, monkeypatch, switch):
-    from aiortc import jitterbuffer, rtcrtpreceiver, rtcrtpsender, rtp
+    from aiortc import codecs, jitterbuffer, rtcrtpreceiver, rtcrtpsender, rtp
 
     monkeypatch.setattr(aiortc_patches, "_disabled_by", None)  # and back after the test
     if switch.startswith("VOICEDESK"):
@@ -303,6 +315,7 @@ def test_patches_turned_off_leave_aiortc_stock_and_say_so(stock_aiortc, monkeypa
     assert rtp.compute_audio_level_dbov is aiortc_patches._original_audio_level
     assert not hasattr(rtcrtpsender.RTCRtpSender, "_voicedesk_inline")
     assert [str(s) for s in aiortc_patches.status()] == [f"disabled: {switch}"] * len(aiortc_patches.PATCHES)
+    assert all(c.mimeType != "audio/telephone-event" for c in codecs.CODECS["audio"])  # none offered
 
 
 # audio codecs on the event loop (patch 5) -----------------------------------------
@@ -420,6 +433,82 @@ async def test_audio_is_encoded_inline_with_its_level(monkeypatch):
     assert isinstance(encoded, RTCEncodedFrame) and encoded.payloads and all(encoded.payloads)
     assert encoded.audio_level == aiortc_patches.compute_audio_level_dbov(track.sent[-1])
     assert -127 < encoded.audio_level < 0
+
+
+# telephone-events (patch 6) ---------------------------------------------------------
+async def test_telephone_events_are_offered_sent_beside_the_audio_and_kept_out_of_it():
+    """Two aiortc peers over UDP: the offer carries telephone-event like Chrome's, the
+    answer accepts it, event packets go out on the audio's SSRC and reach the listener
+    (not the audio track), and the receiver counts them as packets of the stream."""
+    from aiortc import RTCPeerConnection
+
+    from voicedesk.media.sources import ToneTrack
+    from voicedesk.rtc.dtmf_sender import RTCDTMFSender
+
+    aiortc_patches.apply()
+    caller, callee = RTCPeerConnection(), RTCPeerConnection()
+    got: list[tuple[int, int, int]] = []
+    try:
+        caller.addTrack(ToneTrack(440))
+
+        @callee.on("track")
+        def on_track(track: Any) -> None:
+            receiver = next(t.receiver for t in callee.getTransceivers() if t.receiver.track is track)
+            assert aiortc_patches.observe_telephone_events(
+                receiver, lambda packet, clock: got.append((packet.payload_type, packet.ssrc, clock))
+            )
+
+        await caller.setLocalDescription(await caller.createOffer())
+        offer = caller.localDescription.sdp
+        assert "a=rtpmap:110 telephone-event/48000" in offer and "a=rtpmap:126 telephone-event/8000" in offer
+        await callee.setRemoteDescription(caller.localDescription)
+        await callee.setLocalDescription(await callee.createAnswer())
+        assert "a=rtpmap:110 telephone-event/48000" in callee.localDescription.sdp
+        await caller.setRemoteDescription(callee.localDescription)
+        async with asyncio.timeout(20):
+            while caller.connectionState != "connected" or callee.connectionState != "connected":  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        transceiver = caller.getTransceivers()[0]
+        dtmf = RTCDTMFSender.attach(transceiver.sender, transceiver._codecs, lambda: 0.0)
+        assert dtmf.canInsertDTMF
+        dtmf.insertDTMF("4")
+        async with asyncio.timeout(10):
+            while dtmf.busy:  # noqa: ASYNC110 - the sender moves on with each packet it sends
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert got and {pt for pt, _, _ in got} == {110} and {clock for _, _, clock in got} == {48000}
+        assert {ssrc for _, ssrc, _ in got} == {transceiver.sender._ssrc}
+        assert len(got) == 7  # 4 updates, 3 end packets: none reached the audio track
+        receiver = callee.getTransceivers()[0].receiver
+        stream = receiver._RTCRtpReceiver__remote_streams[transceiver.sender._ssrc]
+        assert stream.packets_lost == 0  # the events took their sequence numbers from the audio
+    finally:
+        await caller.close()
+        await callee.close()
+
+
+async def test_event_packets_count_for_loss_but_not_for_jitter(monkeypatch):
+    """An event's packets all carry its start timestamp: fed to RFC 3550's jitter they would
+    read as ~100 ms of jitter per key. They are counted (no false loss), the jitter is the audio's."""
+    from aiortc import rtcrtpreceiver
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    aiortc_patches.apply()
+    receiver = rtcrtpreceiver.RTCRtpReceiver("audio", SimpleNamespace(state="new"))
+    te = RTCRtpCodecParameters(mimeType="audio/telephone-event", clockRate=48000, payloadType=110)
+    receiver._RTCRtpReceiver__codecs = {96: _opus(), 110: te}
+    now = [1000.0]
+    monkeypatch.setattr(rtcrtpreceiver.time, "time", lambda: now[0])
+    stream = receiver._RTCRtpReceiver__remote_streams.setdefault(1, rtcrtpreceiver.StreamStatistics(48000))
+    for seq in range(20):  # 20 ms apart in time and in timestamp, as the sender sends them
+        now[0] += 0.02
+        if 5 <= seq < 12:  # a key: four updates and three end packets, all with the start timestamp
+            packet = RtpPacket(payload_type=110, sequence_number=seq, timestamp=4 * 960, ssrc=1, payload=bytes(4))
+            await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+        else:
+            stream.add(RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq * 960, ssrc=1))
+    assert stream.packets_received == 20 and stream.packets_lost == 0
+    assert stream.jitter == 0
 
 
 # audio level of encoded packets (patch 7) -----------------------------------------------

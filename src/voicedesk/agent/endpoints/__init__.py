@@ -7,7 +7,11 @@
 - ``GET /``                      a page that calls the agent from any browser (``page.py``)
 - ``OPTIONS|POST /whip``         WHIP (RFC 9725); ``DELETE /whip/sessions/<token>`` hangs up (``whip.py``)
 - ``GET /ws``                    WebSocket JSON signaling (``websocket.py``)
-- ``PATCH /api/offer``           pipecat's candidate PATCH ``{pc_id, candidates}`` (``pipecat.py``)
+- ``PATCH /api/offer``           pipecat's candidate PATCH ``{pc_id, candidates}`` (``pipecat.py``), also on
+                                 ``/api/voice/offer``: pipecat's clients PATCH the URL they POSTed to
+
+Every answer goes through the CORS middleware first (``agent/cors.py``: preflights, and
+the headers a page on a ``serve --cors-origin`` origin needs), then the bearer check.
 
 With a token set (``voicedesk serve --token``), every endpoint that creates or
 changes a session needs ``Authorization: Bearer <token>`` (``auth.py``).
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from voicedesk.agent.cors import cors_middleware
 from voicedesk.agent.endpoints.auth import bearer_middleware
 from voicedesk.agent.endpoints.page import handle_page
 from voicedesk.agent.endpoints.pipecat import PipecatCandidates
@@ -34,6 +39,8 @@ WHIP_ENDPOINT = web.AppKey("whip_endpoint", WhipEndpoint)
 
 
 def register(server: AgentServer, app: web.Application) -> None:
+    # outermost: a preflight never meets the bearer check, and a 401 still reaches the page
+    app.middlewares.append(cors_middleware(server.cors))
     app.middlewares.append(bearer_middleware(server))
     app.router.add_get("/", handle_page)
     whip = WhipEndpoint(server)
@@ -43,4 +50,6 @@ def register(server: AgentServer, app: web.Application) -> None:
     app.router.add_patch("/whip/sessions/{token}", whip.handle_patch)
     app[WHIP_ENDPOINT] = whip
     app.router.add_get("/ws", WebSocketEndpoint(server).handle)
-    app.router.add_patch("/api/offer", PipecatCandidates(server).handle_patch)
+    candidates = PipecatCandidates(server)
+    app.router.add_patch("/api/offer", candidates.handle_patch)
+    app.router.add_patch("/api/voice/offer", candidates.handle_patch)

@@ -14,6 +14,7 @@ from voicedesk.agent.frames import (
     ResponseStartedFrame,
     ResponseTextFrame,
     StartFrame,
+    TextInputFrame,
 )
 from voicedesk.agent.pipeline import FrameProcessor
 
@@ -21,7 +22,8 @@ logger = logging.getLogger(__name__)
 
 
 class ResponderProcessor(FrameProcessor):
-    """An empty transcript (noise the VAD took for speech) gets no reply.
+    """An empty transcript (noise the VAD took for speech) gets no reply; typed text
+    (``TextInputFrame``) is answered as a transcript is.
 
     Generation runs in this processor's queue task, so an interruption cancels it.
     """
@@ -34,7 +36,7 @@ class ResponderProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, StartFrame):
             await self.responder.start()
-        elif isinstance(frame, FinalTranscriptFrame) and frame.text.strip():
+        elif isinstance(frame, FinalTranscriptFrame | TextInputFrame) and frame.text.strip():
             await self._respond(frame.text)
 
     async def _respond(self, transcript: str) -> None:

@@ -35,6 +35,7 @@ from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.widgets.dialer import SourceOption, register_source
 from voicedesk.gui.widgets.panel import Panel, PanelContext
+from voicedesk.media.conditions.mixer import unconditioned
 from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, list_devices
 from voicedesk.media.dtmf import KEYS
 from voicedesk.media.microphone import MicrophoneTrack
@@ -100,8 +101,17 @@ class AudioPanel(Panel):
         figures.addRow("Underruns / overruns", self.labels["xruns"])
         figures.addRow("Drift correction", self.labels["drift"])
 
-        keypad_box = QGroupBox("DTMF (in-band)")
+        keypad_box = QGroupBox("DTMF")
         keypad_layout = QVBoxLayout(keypad_box)
+        # as --dtmf-mode: tones in the audio, RFC 4733 telephone-events, or events when negotiated
+        self.dtmf_mode = QComboBox()
+        for label, mode in (("In-band tones", "inband"), ("RFC 4733 events", "rfc4733"), ("Auto", "auto")):
+            self.dtmf_mode.addItem(label, mode)
+        self.dtmf_mode.setToolTip(
+            "In-band: Q.23 tones mixed into the audio. RFC 4733: telephone-event packets, as browsers "
+            "send them (the peer must accept telephone-event). Auto: events when accepted, else in-band."
+        )
+        keypad_layout.addWidget(self.dtmf_mode)
         grid = QGridLayout()
         self.keypad: dict[str, QPushButton] = {}
         for row, keys in enumerate(KEYS):
@@ -220,7 +230,11 @@ class AudioPanel(Panel):
     @Slot()
     def update_figures(self) -> None:
         bridge = self._bridge
-        source = bridge.call.source if bridge is not None else None
+        if bridge is not None:  # keys sent, and RFC 4733 events the peer sent (rtc/call_dtmf.py)
+            sent, received = bridge.call.dtmf_sent, bridge.call.keypad.decoder.tones
+            parts = ([f"sent: {sent}"] if sent else []) + ([f"received: {received}"] if received else [])
+            self.dtmf_sent.setText("; ".join(parts))
+        source = unconditioned(bridge.call.source) if bridge is not None else None
         if isinstance(source, MicrophoneTrack):
             if source.using_fallback:
                 self.labels["microphone"].setText("silence (no usable device)")
@@ -252,7 +266,13 @@ class AudioPanel(Panel):
         if bridge is None or not bridge.active:
             self.context.show_message("DTMF: place a call first", False)
             return
-        bridge.call.send_dtmf(key)
+        try:
+            sending = bridge.call.send_dtmf(key, self.dtmf_mode.currentData())
+        except VoiceDeskError as exc:  # rfc4733 to a peer that did not accept telephone-event
+            self.context.show_message(f"DTMF: {exc}", False)
+            return
+        if sending.note:
+            self.context.show_message(f"DTMF: {sending.note}", False)
         self.dtmf_sent.setText(f"sent: {bridge.call.dtmf_sent}")
 
     def _set_keypad_enabled(self, enabled: bool) -> None:
@@ -275,8 +295,9 @@ class PanelAudio(CallExtension):
         self.on_notice = on_notice
 
     def attach(self, call: Call) -> None:
-        if isinstance(call.source, MicrophoneTrack):
-            call.source.add_listener(self.on_notice)
+        source = unconditioned(call.source)  # a microphone with noise or echo mixed in is still one
+        if isinstance(source, MicrophoneTrack):
+            source.add_listener(self.on_notice)
         if self.speaker is not None:
             call.add_sink(self.speaker)
 

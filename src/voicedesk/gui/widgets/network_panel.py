@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
+from voicedesk.gui.widgets.conditions_group import ConditionsGroup
 from voicedesk.gui.widgets.panel import Panel, PanelContext
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import PRESETS, ImpairmentSpec
@@ -119,6 +120,8 @@ class NetworkPanel(Panel):
         layout = QVBoxLayout(self)
         layout.addWidget(controls)
         layout.addWidget(liveness)
+        self.conditions = ConditionsGroup(context.settings)
+        layout.addWidget(self.conditions)
         layout.addWidget(figures)
         layout.addStretch(1)
 
@@ -143,7 +146,10 @@ class NetworkPanel(Panel):
         """The media watchdog's settings; the relay's figures and their schedule when the relay is
         on (``ConfigError`` for a bad one)."""
         spec = dataclasses.replace(
-            spec, media_timeout=self.media_timeout.value() or None, ride_out=self.ride_out.isChecked()
+            spec,
+            media_timeout=self.media_timeout.value() or None,
+            ride_out=self.ride_out.isChecked(),
+            conditions=self.conditions.conditions(),
         )
         if not self.enabled.isChecked():
             return spec
@@ -170,6 +176,7 @@ class NetworkPanel(Panel):
 
     def call_finished(self, bridge: CallBridge) -> None:
         self.refresh()
+        self.conditions.show_result(bridge.call.summary())
         self._timer.stop()
         self._update_apply()
 
