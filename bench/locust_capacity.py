@@ -91,7 +91,7 @@ def locust_run(
                     "median": float(row["Median Response Time"]),
                     "mean": round(float(row["Average Response Time"]), 1),
                 }
-    judged = summary["calls"] - summary["cut_short"]
+    judged = summary["calls"] - summary["cut_short"] - summary.get("unmeasured", 0)
     return {
         "calls": summary["calls"],
         "judged": judged,

@@ -379,6 +379,7 @@ class Tally:
         self.succeeded = 0
         self.at_bar = 0
         self.cut_short = 0  # held less than their duration because the run ended: not judged by the bar
+        self.unmeasured = 0  # succeeded without a frame rate (scenario calls decode): not judged either
         self.methods: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
 
@@ -387,6 +388,7 @@ class Tally:
         self.succeeded += result.ok
         self.at_bar += result.meets_bar
         self.cut_short += result.cut_short and not result.meets_bar
+        self.unmeasured += result.ok and not result.cut_short and result.rx_fps is None
         if not result.ok:
             self.failures[result.reason or "failed"] += 1
 
@@ -397,6 +399,7 @@ class Tally:
             "succeeded": self.succeeded,
             "at_bar": self.at_bar,
             "cut_short": self.cut_short,
+            "unmeasured": self.unmeasured,
             "methods": dict(self.methods),
             "failures": dict(self.failures),
         }
@@ -408,16 +411,18 @@ class Tally:
         self.succeeded += data.get("succeeded", 0)
         self.at_bar += data.get("at_bar", 0)
         self.cut_short += data.get("cut_short", 0)
+        self.unmeasured += data.get("unmeasured", 0)
         self.methods.update(data.get("methods", {}))
         self.failures.update(data.get("failures", {}))
 
     def summary(self) -> dict[str, Any]:
-        judged = self.calls - self.cut_short
+        judged = self.calls - self.cut_short - self.unmeasured
         return {
             "calls": self.calls,
             "succeeded": self.succeeded,
             "failed": self.calls - self.succeeded,
             "cut_short": self.cut_short,
+            "unmeasured": self.unmeasured,
             "at_quality_bar": self.at_bar,
             "quality_bar_share": round(self.at_bar / judged, 4) if judged else None,
             "quality_bar": f"≥ {MIN_RX_FPS:g} frames/s, loss < {MAX_LOSS_PCT:g} %, jitter < {MAX_JITTER_MS:g} ms",
@@ -561,14 +566,18 @@ def on_quitting(environment: Environment, **_: Any) -> None:
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     calls = summary["calls"]
     lines = [f"{calls} calls: {summary['succeeded']} succeeded, {summary['failed']} failed"]
-    judged = calls - summary["cut_short"]
+    judged = calls - summary["cut_short"] - summary["unmeasured"]
     if judged:
         cut = f" ({summary['cut_short']} more cut short by the end of the run)" if summary["cut_short"] else ""
+        if summary["unmeasured"]:
+            cut += f" ({summary['unmeasured']} more without a frame rate: scenario calls)"
         share = 100.0 * summary["quality_bar_share"]
         lines.append(
             f"quality bar: {summary['at_quality_bar']} of {judged} calls ({share:.1f} %) "
             f"got {summary['quality_bar']}{cut}"
         )
+    elif calls:
+        lines.append("quality bar: no call to judge (cut short by the end of the run, or scenario calls)")
     if summary["onset_methods"]:
         lines.append("reply onsets found by " + ", ".join(f"{m} ×{n}" for m, n in summary["onset_methods"].items()))
     for reason, count in summary["failures"].items():

@@ -555,6 +555,8 @@ async def _scenario_call(
         emit("connected", {"setup_ms": result.setup_ms})
     turns = []
     for t in result.turns:
+        if t.get("voice_to_voice_ms") is None:
+            continue  # a turn the scenario did not wait a reply for (a barge-in's): its checks judge it
         turn = {
             "index": t.get("index"),
             "said": t.get("said"),
