@@ -22,6 +22,12 @@ Each mode runs in a fresh interpreter. Usage::
 
     .venv/bin/python bench/gui_media_timing.py --seconds 20 [--modes headless,window,…] [--repeat 2]
 
+``--chatty-rtvi SECONDS`` calls a chatty RTVI peer instead of the echo agent: an aiortc
+answerer behind pipecat's offer endpoint (tests/helpers/rtvi_peer.py, its own process)
+that echoes the audio and sends an RTVI message every SECONDS (0.1: what a busy pipecat
+bot sends); every mode then reads the RTVI events, and the window modes show them in
+the Conversation tab, which is the tab on screen.
+
 Add ``--platform xcb`` under ``xvfb-run -a`` to paint through a real X server.
 """
 
@@ -39,6 +45,7 @@ import subprocess
 import sys
 import time
 from multiprocessing import shared_memory
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -198,6 +205,17 @@ def _window(fps: int) -> Any:
     return window
 
 
+def _show_conversation(window: Any) -> Any:
+    """Put the Conversation tab on screen (it draws the agent's events as they come)."""
+    panel = window.panel("conversation")
+    if panel is None:
+        return None
+    for i in range(window.tabs.count()):
+        if window.tabs.widget(i).isAncestorOf(panel):
+            window.tabs.setCurrentIndex(i)
+    return panel
+
+
 async def _close(window: Any) -> None:
     done = asyncio.Event()
     window.shut_down.connect(done.set)
@@ -225,6 +243,7 @@ def run_window(
         from voicedesk.gui.widgets.dialer import DialRequest
 
         window = _window(fps)
+        conversation = _show_conversation(window)
         if freeze:  # as the app does once its window is up
             from voicedesk.gui.app import freeze_startup_objects
 
@@ -246,6 +265,8 @@ def run_window(
         await lag.stop()
         result = {**summarize(clock.times, lag.lags), **received_jitter(window.bridge.call, mark)}
         result["fps_drawn"] = round((window.waveforms.frames_drawn - frames0) / seconds, 1)
+        if conversation is not None and conversation.messages_seen:
+            result["agent_messages"] = conversation.messages_seen
         await _close(window)
         return result
 
@@ -396,6 +417,27 @@ def start_server() -> tuple[str, subprocess.Popen[str]]:
     return f"{match.group(1)}/api/voice/offer", proc
 
 
+def start_chatty_rtvi(interval: float) -> tuple[str, subprocess.Popen[str]]:
+    """The chatty RTVI peer (tests/helpers/rtvi_peer.py) in its own process; its pipecat URL."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.rtvi_peer", "--interval", str(interval)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=root,
+        env=env,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"(http://[\d.]+:\d+)", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"the chatty RTVI peer did not start: {line!r}")
+    return f"pipecat+{match.group(1)}", proc
+
+
 def gui_lag(row: dict[str, Any]) -> Any:
     """In the single-process modes the GUI and the media share one loop."""
     return row["lag_p99_ms"] if row["mode"].startswith(("qasync", "window")) else "–"
@@ -407,6 +449,12 @@ def main() -> int:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--platform", default="offscreen", help="QT_QPA_PLATFORM for the window modes")
+    parser.add_argument(
+        "--chatty-rtvi",
+        type=float,
+        metavar="SECONDS",
+        help="call a chatty RTVI peer (an RTVI message every SECONDS) instead of the echo agent",
+    )
     parser.add_argument("--run-mode", help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -415,7 +463,7 @@ def main() -> int:
         print(json.dumps(run_mode(args.run_mode, args.target, args.seconds)), flush=True)
         return 0
 
-    url, server = start_server()
+    url, server = start_chatty_rtvi(args.chatty_rtvi) if args.chatty_rtvi else start_server()
     rows = []
     try:
         for r in range(args.repeat):
@@ -445,7 +493,9 @@ def main() -> int:
     load = os.getloadavg()
     print(
         f"\n{platform.node()} · {os.cpu_count()} CPU · Python {platform.python_version()} · "
-        f"platform {args.platform} · load {load[0]:.1f} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
+        f"platform {args.platform} · load {load[0]:.1f} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        + (f" · chatty RTVI peer, a message every {args.chatty_rtvi:g} s" if args.chatty_rtvi else "")
+        + "\n"
     )
     print(
         "| mode | run | packets | interval deviation p50 (ms) | p99 (ms) | max (ms) "

@@ -71,3 +71,28 @@ def test_a_file_that_is_not_a_dump_says_so(window, tmp_path):
     assert not panel.load_dump(str(bad))
     assert "not a chrome://webrtc-internals dump" in panel.dump_status.text()
     assert panel.plots.point_count == 0
+
+
+def test_a_scenario_runs_repeatedly_against_the_dialled_target_and_a_bad_one_says_where(window, qtbot, tmp_path):
+    panel = window.panel("qa")
+    scenario = tmp_path / "echo.yaml"
+    # its own target is a dead port: the runs must call the dialled one
+    scenario.write_text(
+        "name: tone-echo\ntarget: http://127.0.0.1:9/offer\n"
+        "steps:\n  - say: {tone: 440, seconds: 0.4}\n  - wait_reply: {timeout: 5}\n"
+    )
+    assert not panel.run_button.isEnabled()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("target: embedded:echo\ncaller:\n  otherwise: x\n  max_turns: 0\n")
+    assert not panel.load_scenario(str(bad))
+    assert panel.runs_status.text() == f"{bad}:4: caller.max_turns: expected a whole number 1–200, got 0"
+    assert panel.load_scenario(str(scenario)) and panel.run_button.isEnabled()
+    window.dialer.set_target("embedded:echo")
+    panel.runs.setValue(2)
+    panel.parallel.setValue(2)
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(panel.results) == 2 and panel.run_button.isEnabled(), timeout=60_000)
+    assert panel.runs_status.text() == "tone-echo: 2 of 2 runs, 2 passed (100 %)"
+    assert panel.run_list.count() == 2 and panel.run_list.item(0).text().startswith("run ")
+    assert "turn 1: said tone 440 Hz for 0.4 s; voice-to-voice" in panel.conversation.toPlainText()
+    assert "ok   wait for the reply (up to 5 s): reply" in panel.conversation.toPlainText()

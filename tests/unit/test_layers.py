@@ -24,6 +24,7 @@ STACK = [
     {"agent"},
     {"qa"},
     {"gui"},
+    {"load"},  # Locust users (voicedesk/load): above qa, whose caller they run; nothing below sees gevent
     {"cli", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(STACK) for name in names}

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "embedded:AGENT starts one agent server in this process for all the calls.",
     )
     p.add_argument("target", help="the same targets as 'voicedesk call' (http(s)://…, whip+…, ws://…, embedded:echo)")
-    p.add_argument("--calls", type=count(minimum=1), required=True, help="number of calls to place")
+    p.add_argument("--calls", type=count(minimum=1), help="number of calls to place (required without --locust)")
     p.add_argument("--ramp", type=number(above=0), default=10.0, help="calls started per second (default 10)")
     p.add_argument("--duration", type=seconds(), default=10.0, help="seconds each call stays up (default 10)")
     p.add_argument(
@@ -50,7 +50,58 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="extra signaling HTTP header"
     )
+    p.add_argument(
+        "--impair", metavar="SPEC", help="every call through the impairment relay, e.g. 'loss=2%%,delay=40ms'"
+    )
+    p.add_argument(
+        "--say",
+        action="append",
+        default=[],
+        metavar="UTTERANCE",
+        help="converse instead of streaming --source: say this (text, tone:HZ[/S] or wav:PATH), wait for the "
+        "reply, next one; repeat the option for several (voice-to-voice every turn)",
+    )
+    p.add_argument("--pause", type=seconds(maximum=DAY_S), default=0.5, help="seconds after a reply (default 0.5)")
+    p.add_argument(
+        "--reply-timeout",
+        type=seconds(above=0, maximum=DAY_S),
+        default=10.0,
+        help="seconds for a reply to begin before the call fails (default 10)",
+    )
+    p.add_argument(
+        "--onset",
+        choices=("auto", "audio-level", "opus-size", "decoded"),
+        default="auto",
+        help="how reply onsets are found (default auto: RFC 6464 levels, else Opus sizes, else decoding)",
+    )
+    p.add_argument(
+        "--barge-in-ms",
+        type=number(minimum=0, maximum=60_000),
+        metavar="MS",
+        help="with --say: talk over each reply MS after it began and measure how long the agent kept talking",
+    )
+    p.add_argument("--scenario", metavar="FILE.yaml", help="each call runs this scenario (decoded; costly)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object (the last line of stdout)")
+    p.add_argument(
+        "--shape",
+        metavar="KIND:K=V,…",
+        help="with --locust: a load shape, e.g. step:users=5,every=30,max=50 (ramp, step, spike, soak)",
+    )
+    p.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        metavar="METRIC_pNN_ms=LIMIT",
+        help="with --locust: report at how many concurrent callers this broke, e.g. voice_to_voice_p90_ms=1500",
+    )
+    p.add_argument(
+        "--locust",
+        nargs=argparse.REMAINDER,
+        metavar="LOCUST OPTIONS",
+        help="run the calls as Locust users instead (the options above still say what each call does): "
+        "everything after --locust goes to Locust (-u, -r, -t, --headless, --csv, --processes, --master, "
+        "--worker …)",
+    )
     p.set_defaults(run=run)
 
 
@@ -75,6 +126,11 @@ def print_report(report: dict[str, Any]) -> None:
         f"quality bar    {report['meeting_quality_bar']} of {report['calls']} calls got ≥ 48 frames/s, "
         "loss < 1 %, jitter < 20 ms",
     ]
+    if report["turns"]:
+        methods = ", ".join(f"{n} by {m}" for m, n in report["onset_methods"].items())
+        lines.append(f"voice-to-voice {_fmt(report['voice_to_voice_ms'], 'ms')}  ({report['turns']} turns; {methods})")
+    if report.get("barge_in_stop_ms"):
+        lines.append(f"barge-in stop  {_fmt(report['barge_in_stop_ms'], 'ms')}")
     for reason, times in report["failures"].items():
         lines.append(f"failed ×{times:<4} {reason}")
     print("\n".join(lines), flush=True)
@@ -83,6 +139,14 @@ def print_report(report: dict[str, Any]) -> None:
 async def run(args: argparse.Namespace) -> int:
     from voicedesk.cli.call import parse_headers
     from voicedesk.qa.load import LoadPlan, LoadProgress, run_load
+
+    if args.locust is not None:
+        from voicedesk.load.command import run_locust
+
+        return run_locust(args)
+    if args.calls is None:  # argparse's words and exit status for a missing option
+        print("voicedesk load: --calls is required (or run the calls as Locust users: --locust …)", file=sys.stderr)
+        return 2
 
     plan = LoadPlan(
         target=with_signaling_kind(args.target, args.signaling),
@@ -96,11 +160,15 @@ async def run(args: argparse.Namespace) -> int:
         headers=parse_headers(args.header),
         ice=args.ice,
         relay_only=args.relay_only,
+        impair=args.impair,
+        say=tuple(args.say),
+        pause=args.pause,
+        reply_timeout=args.reply_timeout,
+        onset=args.onset,
+        barge_in_ms=args.barge_in_ms,
+        scenario=args.scenario,
     )
-    plan.check()
-    from voicedesk.media.sources import parse_source
-
-    parse_source(args.source).stop()  # a bad source fails here, not N times in the workers
+    plan.prepare()  # a bad source, utterance or scenario fails here, not N times in the workers
 
     def progress(p: LoadProgress) -> None:
         print(

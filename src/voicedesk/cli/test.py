@@ -12,6 +12,7 @@ from typing import Any
 from voicedesk.cli._conditions import robustness_lines
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
+from voicedesk.limits import count, number
 from voicedesk.qa.golden import compare, golden_path, load_baseline, save_baseline
 from voicedesk.qa.junit import write_junit
 from voicedesk.qa.latency import voice_to_voice_text
@@ -43,6 +44,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--update-golden", action="store_true", help="save each passing run as its golden call in --golden DIR"
     )
     add_report_arguments(p)
+    repeat = p.add_argument_group(
+        "repeated runs", "an agent is not deterministic: run each scenario N times and judge it by its pass rate"
+    )
+    repeat.add_argument("--repeat", type=count(minimum=1, maximum=10_000), default=1, metavar="N", help="runs each")
+    repeat.add_argument(
+        "--parallel", type=count(minimum=1, maximum=64), default=1, metavar="K", help="calls at once (default 1)"
+    )
+    repeat.add_argument("--results", metavar="DIR", help="keep one JSON line per run (DIR/runs.jsonl) and a summary")
+    repeat.add_argument(
+        "--min-pass-rate",
+        type=number(minimum=0, maximum=1),
+        metavar="R",
+        help="exit 0 when every scenario passes at least this share of its runs (default: all of them)",
+    )
+    repeat.add_argument(
+        "--seed", type=count(minimum=0), metavar="S", help="run i's seed is S+i (default: the caller's seed:, else 0)"
+    )
     p.set_defaults(run=run)
 
 
@@ -54,8 +72,10 @@ def _print_result(result: dict[str, Any]) -> None:
     for check in result["checks"]:
         mark = "ok  " if check["passed"] else "FAIL"
         note = f" — {check['message']}" if check.get("message") else ""
+        # checks of the conversation (step 0) are named by kind: caller, goal, agent_said, judged
+        where = f"step {check['step']}" if check["step"] else check["kind"]
         print(
-            f"  {mark} step {check['step']} (line {check['line']}): expected {check['expected']}; "
+            f"  {mark} {where} (line {check['line']}): expected {check['expected']}; "
             f"measured {check['measured']}{note}",
             file=sys.stderr,
         )
@@ -76,6 +96,14 @@ def _print_result(result: dict[str, Any]) -> None:
             f"{voice_to_voice_text(v2v)}{own}; {heard}{extra}",
             file=sys.stderr,
         )
+    conversation = result.get("conversation")
+    if conversation:
+        from voicedesk.qa.html import caller_conversation_rows
+
+        for at, who, words, source, latency in caller_conversation_rows(conversation, result["turns"]):
+            when = f"{at / 1000:6.2f} s" if at is not None else "      "
+            print(f"  {when} {who:6} {words!r} ({source}){'; ' + latency if latency else ''}", file=sys.stderr)
+        print(f"  conversation ended: {conversation['ended']}", file=sys.stderr)
     for line in robustness_lines(result.get("summary") or {}):  # a scenario with conditions: its table
         print(f"  {line}", file=sys.stderr)
     golden = result.get("golden")
@@ -134,6 +162,8 @@ async def run(args: argparse.Namespace) -> int:
     from voicedesk.cli.call import parse_headers
 
     headers = parse_headers(args.header)
+    if args.repeat > 1 or args.parallel > 1 or args.results or args.min_pass_rate is not None:
+        return await _run_repeated(args, scenarios, target, ice, headers or None)
 
     results: list[dict[str, Any]] = []
     for scenario in scenarios:
@@ -156,3 +186,80 @@ async def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"passed": passed == len(results), "scenarios": results}, default=str))
     return 0 if passed == len(results) else 1
+
+
+async def _run_repeated(
+    args: argparse.Namespace, scenarios: list[Scenario], target: str | None, ice: Any, headers: dict[str, str] | None
+) -> int:
+    """``--repeat N [--parallel K]``: every scenario N times, summed up by pass rate (qa/evals.py)."""
+    from voicedesk.qa.evals import RUNS_FILE, passes, summarize, summary_lines, write_run, write_summary
+    from voicedesk.qa.hearing import HearingPool
+    from voicedesk.qa.junit import write_repeat_junit
+    from voicedesk.qa.repeat import run_repeated
+
+    if args.golden:
+        raise VoiceDeskError("--golden compares one run with its golden call; it does not go with --repeat")
+    if args.results and (Path(args.results) / RUNS_FILE).exists():
+        raise VoiceDeskError(f"{args.results} already holds results ({RUNS_FILE}); give a new directory")
+    runs: list[dict[str, Any]] = []
+    pool = HearingPool()  # one recognizer worker for every run
+    try:
+        for scenario in scenarios:
+            print(
+                f"… {scenario.name} ({scenario.where}) × {args.repeat}, {args.parallel} at a time",
+                file=sys.stderr,
+                flush=True,
+            )
+
+            def on_result(result: ScenarioResult) -> None:
+                data = result.to_json()
+                if args.report and result.record is not None:
+                    result.record.result = data
+                    name = f"{result.name}-run{result.run}"
+                    data["report"] = str(write_bundle(result.record, _report_path(args.report, name, True), args.mask))
+                runs.append(data)
+                if args.results:
+                    write_run(args.results, data)
+                _print_run(data, args.repeat)
+
+            await run_repeated(
+                scenario,
+                args.repeat,
+                args.parallel,
+                target,
+                ice,
+                headers,
+                seed=args.seed,
+                on_result=on_result,
+                pool=pool,
+            )
+    finally:
+        await pool.close()
+    summaries = summarize(runs)
+    for summary in summaries:
+        for line in summary_lines(summary, args.min_pass_rate):
+            print(line, file=sys.stderr)
+    if args.results:
+        write_summary(args.results, summaries)
+    if args.junit:
+        write_repeat_junit(args.junit, summaries, args.min_pass_rate)
+    ok = all(passes(s, args.min_pass_rate) for s in summaries)
+    if args.json:
+        print(json.dumps({"passed": ok, "summaries": summaries, "runs": runs}, default=str))
+    return 0 if ok else 1
+
+
+def _print_run(run: dict[str, Any], of: int) -> None:
+    from voicedesk.qa.evals import run_failure_kinds
+
+    verdict = "PASS" if run["passed"] else "FAIL"
+    why = "" if run["passed"] else " — " + ", ".join(run_failure_kinds(run))
+    impaired = f" [impaired: {run['impaired']}]" if run.get("impaired") else ""
+    print(
+        f"  run {run.get('run')}/{of} {verdict} {run['name']} ({run['duration_s']:.1f} s, seed {run.get('seed')})"
+        f"{impaired}{why}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if run.get("error"):
+        print(f"    error: {run['error']}", file=sys.stderr)

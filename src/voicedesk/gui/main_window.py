@@ -180,6 +180,8 @@ class MainWindow(QMainWindow):
             set_target=self.dialer.set_target,
             current_bridge=lambda: self.bridge,
             paint=self._paint,
+            show_on_timeline=self.turn_markers.select,
+            dialed_target=lambda: self.dialer.target.currentText().strip(),
         )
         for spec in specs:
             try:

@@ -25,6 +25,7 @@ PANELS: list[PanelSpec] = [
     PanelSpec("agent", "Embedded agent", "voicedesk.gui.widgets.agent_panel:AgentPanel"),
     PanelSpec("signaling", "Signaling", "voicedesk.gui.widgets.signaling_panel:SignalingPanel"),
     PanelSpec("ice_lab", "ICE lab", "voicedesk.gui.widgets.ice_lab:IceLabPanel"),
+    PanelSpec("conversation", "Conversation", "voicedesk.gui.widgets.conversation_view:ConversationPanel"),
     PanelSpec("turns", "Agent turns", "voicedesk.gui.widgets.turns_panel:TurnsPanel"),
     PanelSpec("network", "Network", "voicedesk.gui.widgets.network_panel:NetworkPanel"),
     PanelSpec("qa", "QA", "voicedesk.gui.widgets.qa_panel:QaPanel"),

@@ -191,7 +191,7 @@ def render_report(
             out.append(f'<p class="fail">{esc(result["error"])}</p>')
         rows = [
             (
-                esc(c.get("step")),
+                esc(c.get("step") or c.get("kind")),  # a conversation's checks (step 0) by kind: judged, goal…
                 esc(c.get("line")),
                 esc(c.get("expected")),
                 esc(c.get("measured")),
@@ -330,6 +330,10 @@ def render_report(
         ]
         out.append(table(heard_rows, ("at ms", "what arrived (click a word to hear it)", "agent's text", "WER")))
 
+    caller = (result or {}).get("conversation")  # a simulated caller's (qa/caller.py)
+    if caller:
+        out.append(caller_conversation_section(caller, turns))
+
     if agent_turns:
         out.append("<h2>Agent turns (as the agent reported them)</h2>")
         rows = [
@@ -420,3 +424,57 @@ def conversation_section(turns: Sequence[dict[str, Any]]) -> str:
         + '<p class="note">Times on the call\'s clock (as the events arrived); each text with its source: '
         "agent (its own report), voicedesk (VoiceDesk's recognizer), sent (what VoiceDesk typed or spoke).</p>"
     )
+
+
+def caller_conversation_rows(conversation: dict[str, Any], turns: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """A simulated caller's conversation in order: (time ms, who, words, where the words came from,
+    latency text). Times and latencies are from the audio at this end of the call."""
+    entries = conversation.get("turns", [])
+    spoken = [i for i, e in enumerate(entries) if e.get("spoken")]
+    rows: list[tuple[Any, ...]] = []
+    if entries and entries[0].get("heard"):  # the caller listened first: the agent's greeting
+        first = entries[0]
+        rows.append((None, "agent", first["heard"], first.get("heard_from"), "before the caller spoke"))
+    for k, turn in enumerate(turns):
+        entry = entries[spoken[k]] if k < len(spoken) else {}
+        response = entry.get("caller_response_ms")
+        rows.append(
+            (
+                turn.get("utterance_start_ms"),
+                "caller",
+                entry.get("said") or turn.get("said"),
+                entry.get("why"),
+                f"{response:.0f} ms after the agent stopped" if response is not None else "",
+            )
+        )
+        after = spoken[k] + 1 if k < len(spoken) else None
+        heard = entries[after] if after is not None and after < len(entries) else {}
+        words = heard.get("heard") or (turn.get("agent") or {}).get("response") or turn.get("transcript")
+        source = heard.get("heard_from") or ("agent events" if (turn.get("agent") or {}).get("response") else "")
+        v2v = turn.get("voice_to_voice_ms")
+        if turn.get("reply_start_ms") is not None or words:
+            rows.append(
+                (
+                    turn.get("reply_start_ms"),
+                    "agent",
+                    words,
+                    source or "recognizer",
+                    f"voice-to-voice {v2v:.0f} ms" if v2v is not None else "",
+                )
+            )
+    return rows
+
+
+def caller_conversation_section(conversation: dict[str, Any], turns: Sequence[dict[str, Any]]) -> str:
+    rows = [tuple(esc(c) for c in row) for row in caller_conversation_rows(conversation, turns)]
+    ended = conversation.get("ended") or ""
+    head = (
+        f"<h2>Simulated caller ({esc(conversation.get('caller'))} caller, seed {esc(conversation.get('seed'))})</h2>"
+        f"<p>Ended: {esc(ended)}{' — goal reached' if conversation.get('goal_reached') else ''}</p>"
+    )
+    note = (
+        '<p class="note">times: ms since the call started, where each utterance was found in the audio sent '
+        "and received; the caller's response time runs from the end of the agent's audio to the start of the "
+        "caller's.</p>"
+    )
+    return head + table(rows, ("at ms", "who", "words", "words from / why", "latency")) + note

@@ -9,6 +9,12 @@ event loop drives only so many calls), and each worker reports back over a
 queue. The parent prints progress and reduces the per-call results to
 percentiles.
 
+A call either streams ``source`` for ``duration`` or, with ``say``, holds a
+conversation (qa/talk.py: prepared utterances, reply onsets found without
+decoding, voice-to-voice every turn), or, with ``scenario``, runs a scenario file
+(qa/runner.py, decoded). ``place_call`` is the one caller: ``voicedesk load`` runs it in
+its worker processes and the Locust user (voicedesk/load/) in its engine process.
+
 A target that cannot be reached stops the run early: when a call fails before any
 call has connected, the remaining calls are not placed and the run ends with
 that call's reason, instead of after N time-outs.
@@ -36,14 +42,15 @@ import av
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from voicedesk.errors import VoiceDeskError
+from voicedesk.errors import ConfigError, VoiceDeskError
 from voicedesk.limits import DAY_S, WEEK_S, checked
 from voicedesk.media.pcm import FRAME_SAMPLES, TIME_BASE, mono_to_frame
 from voicedesk.media.tracks import FramePacer
+from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 from voicedesk.rtc.signaling.log import redact_url
-from voicedesk.tasks import cancel_and_wait
+from voicedesk.tasks import TaskOwner, cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +77,13 @@ class LoadPlan:
     ice: str | None = None  # --ice spec, resolved in each worker
     relay_only: bool = False
     stop_on_first_failure: bool = True  # only before any call connected: a dead target
+    impair: str | None = None  # an impairment spec (rtc/impair.py): every call goes through the relay
+    say: tuple[str, ...] = ()  # utterances (qa/talk.py): the call converses instead of streaming ``source``
+    pause: float = 0.5  # seconds between a reply's end and the next utterance
+    reply_timeout: float = 10.0  # seconds after an utterance ends for the reply to begin
+    onset: str = "auto"  # how reply onsets are found: auto, audio-level, opus-size, decoded
+    barge_in_ms: float | None = None  # talk over each reply this long after it began (qa/talk.converse)
+    scenario: str | None = None  # a scenario file: each call runs its first scenario (decoded, qa/runner.py)
 
     def check(self) -> None:
         # the same checks as the command line's types: NaN would pass a plain comparison
@@ -79,6 +93,44 @@ class LoadPlan:
         checked(self.timeout, "--timeout", above=0, maximum=DAY_S, kind="seconds")
         checked(self.media_timeout, "--media-timeout", minimum=0, maximum=DAY_S, kind="seconds")
         checked(self.processes, "--processes", minimum=0, kind="a whole number")
+        checked(self.pause, "--pause", minimum=0, maximum=DAY_S, kind="seconds")
+        checked(self.reply_timeout, "--reply-timeout", above=0, maximum=DAY_S, kind="seconds")
+        if self.barge_in_ms is not None:
+            checked(self.barge_in_ms, "--barge-in-ms", minimum=0, maximum=60_000, kind="milliseconds")
+            if not self.say:
+                raise ConfigError("--barge-in-ms needs utterances to say (--say)")
+        from voicedesk.qa.talk import ONSET_METHODS
+
+        if self.onset not in ONSET_METHODS:
+            raise ConfigError(f"--onset: expected one of {', '.join(ONSET_METHODS)}, got {self.onset!r}")
+        if self.impair is not None:
+            from voicedesk.rtc.impair import ImpairmentSpec
+
+            ImpairmentSpec.parse(self.impair)
+        if self.say and self.scenario:
+            raise ConfigError("give either utterances to say or a scenario, not both")
+
+    def prepare(self) -> None:
+        """Everything a call needs made once (and every bad part of the plan found) before the first call."""
+        self.check()
+        if self.scenario is not None:
+            from voicedesk.qa.scenario import load_scenarios
+
+            load_scenarios(self.scenario)
+        elif self.say:
+            from voicedesk.qa.talk import Utterances
+
+            for spec in self.say:
+                Utterances.get(spec)
+        else:
+            EncodedSource.get(self.source)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LoadPlan:
+        """The inverse of ``dataclasses.asdict`` (a plan sent over a pipe as JSON)."""
+        data = dict(data)
+        data["say"] = tuple(data.get("say") or ())
+        return cls(**data)
 
     @property
     def process_count(self) -> int:
@@ -104,6 +156,11 @@ class CallResult:
     rx_frames: int = 0
     rx_fps: float | None = None  # received frames per second after WARMUP_S of audio
     worker: int = 0
+    mos: float | None = None
+    held_ms: float | None = None  # dialing -> hung up
+    turns: tuple[dict[str, Any], ...] = ()  # conversational calls: qa/talk.TurnMeasure per turn, as dicts
+    barge_in_stop_ms: tuple[float, ...] = ()  # scenario calls with barge-in steps
+    cut_short: bool = False  # hung up by the caller before ``duration`` (a Locust run that ended)
 
     @property
     def meets_bar(self) -> bool:
@@ -191,8 +248,15 @@ class LoadReport:
             "loss_pct": percentiles(values("loss_pct")),
             "rtt_ms": percentiles(values("rtt_ms")),
             "rx_fps": percentiles(values("rx_fps")),
+            "voice_to_voice_ms": percentiles(self.turn_values("voice_to_voice_ms")),
+            "barge_in_stop_ms": percentiles(self.turn_values("barge_in_stop_ms")),
+            "turns": sum(len(r.turns) for r in self.results),
+            "onset_methods": dict(Counter(t["method"] for r in self.results for t in r.turns if t.get("method"))),
             "failures": self.failure_reasons(),
         }
+
+    def turn_values(self, name: str) -> list[float]:
+        return [t[name] for r in self.results for t in r.turns if t.get(name) is not None]
 
 
 # one call -----------------------------------------------------------------------
@@ -223,8 +287,11 @@ class EncodedSource:
             raise VoiceDeskError(f"source {spec!r} holds no audio")
         encoder = OpusEncoder()
         self.opus: list[bytes] = []
+        self.levels: list[int] = []  # RFC 6465 level of each packet: sent in the RFC 6464 extension (patch 7)
         for i, block in enumerate(self.pcm):
-            self.opus += encoder.encode(mono_to_frame(block, i * FRAME_SAMPLES))[0]
+            frame = mono_to_frame(block, i * FRAME_SAMPLES)
+            self.levels.append(aiortc_patches.compute_audio_level_dbov(frame))
+            self.opus += encoder.encode(frame)[0]
 
     @classmethod
     def get(cls, spec: str) -> EncodedSource:
@@ -257,6 +324,7 @@ class PreEncodedTrack(MediaStreamTrack):
             packet = av.Packet(self.source.opus[index % len(self.source.opus)])
             packet.pts = pts
             packet.time_base = TIME_BASE
+            aiortc_patches.set_packet_audio_level(packet, self.source.levels[index % len(self.source.levels)])
             return packet
         return mono_to_frame(self.source.pcm[index % len(self.source.pcm)], pts)
 
@@ -264,7 +332,8 @@ class PreEncodedTrack(MediaStreamTrack):
 class ArrivalCounter(CallExtension):
     """Reads a received track, counting what arrives (encoded or decoded) and when the first came."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_item: Callable[[Any, float], None] | None = None) -> None:
+        self.on_item = on_item  # sees every received packet (or frame) and when it came: qa/talk.OnsetDetector
         self.first_at: float | None = None
         self.frames = 0
         self.after_warmup = 0  # frames that arrived WARMUP_S after the first one, until freeze()
@@ -292,10 +361,12 @@ class ArrivalCounter(CallExtension):
     async def _read(self, track: Any) -> None:
         while True:
             try:
-                await track.recv()
+                item = await track.recv()
             except MediaStreamError:
                 return
             now = time.monotonic()
+            if self.on_item is not None:
+                self.on_item(item, now)
             if self.first_at is None:
                 self.first_at = now
             self.frames += 1
@@ -303,34 +374,99 @@ class ArrivalCounter(CallExtension):
                 self.after_warmup += 1
 
 
-def _load_call(plan: LoadPlan, ice: Any) -> tuple[Any, ArrivalCounter]:
+Event = Callable[[str, dict[str, Any]], None]  # ("connected", {...}) and ("turn", {...}) as they happen
+
+
+def _load_call(plan: LoadPlan, ice: Any) -> tuple[Any, ArrivalCounter, Any, Any]:
     """A ``Call`` (same signaling, ICE and error texts) whose media is the cheap kind above:
-    Opus sent pre-encoded, received packets counted, not decoded."""
+    Opus sent pre-encoded, received packets counted (and, for a talking caller, read for
+    reply onsets), not decoded. Returns the call, its counter, its track and the onset
+    detector (None for a streaming caller)."""
     from voicedesk.rtc.call import Call
+    from voicedesk.rtc.impair import ImpairmentSpec
     from voicedesk.rtc.spec import CallSpec
 
     spec = CallSpec(
-        plan.target, ice=ice, timeout=plan.timeout, headers=plan.headers or {}, media_timeout=plan.media_timeout or None
+        plan.target,
+        ice=ice,
+        timeout=plan.timeout,
+        headers=plan.headers or {},
+        media_timeout=plan.media_timeout or None,
+        impairment=ImpairmentSpec.parse(plan.impair) if plan.impair is not None else None,
     )
-    arrivals = ArrivalCounter()
-    track = PreEncodedTrack(EncodedSource.get(plan.source))
+    detector = None
+    track: Any
+    if plan.say:
+        from voicedesk.qa.talk import OnsetDetector, TalkingTrack
+
+        detector = OnsetDetector(plan.onset)
+        arrivals = ArrivalCounter(detector.feed)
+        track = TalkingTrack()
+    else:
+        arrivals = ArrivalCounter()
+        track = PreEncodedTrack(EncodedSource.get(plan.source))
     call = Call.from_spec(spec, send_track=track, decode_received=False, extensions=[arrivals])
     track.send_mime = call.send_codec  # Opus as it is, unless the answer chose another codec
-    return call, arrivals
+    return call, arrivals, track, detector
+
+
+async def _hold(plan: LoadPlan, call: Any, track: Any, detector: Any, ended: asyncio.Event, on_event: Event) -> list:
+    """Keep the call up for ``plan.duration``, conversing when the plan says to; the turns."""
+    if detector is None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ended.wait(), plan.duration)
+        return []
+    from voicedesk.qa.talk import Utterances, converse
+
+    owner = TaskOwner("load call")
+    talk = owner.spawn(
+        converse(
+            track,
+            detector,
+            [Utterances.get(spec) for spec in plan.say],
+            time.monotonic() + plan.duration,
+            plan.reply_timeout,
+            plan.pause,
+            ended.is_set,
+            lambda turn: on_event("turn", asdict(turn)),
+            plan.barge_in_ms,
+        ),
+        "conversation",
+    )
+    watch = owner.spawn(ended.wait(), "ended")
+    try:
+        await asyncio.wait({talk, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await owner.cancel(watch)
+        await owner.cancel(talk)
+    return talk.result() if talk.done() and not talk.cancelled() and talk.exception() is None else []
 
 
 async def place_call(
-    plan: LoadPlan, index: int, ice: Any = None, worker: int = 0, on_connected: Callable[[int], None] | None = None
+    plan: LoadPlan,
+    index: int,
+    ice: Any = None,
+    worker: int = 0,
+    on_connected: Callable[[int], None] | None = None,
+    on_event: Event | None = None,
+    hangup: asyncio.Event | None = None,
 ) -> CallResult:
-    """Place one call of the plan and measure it; never raises (failures are results)."""
+    """Place one call of the plan and measure it; never raises (failures are results).
+
+    ``hangup`` set ends the call early, measured as far as it went (a Locust user that stops)."""
     from voicedesk.rtc.call import CallState, CallStateChanged
 
+    emit: Event = on_event or (lambda kind, data: None)
+    if plan.scenario is not None:
+        return await _scenario_call(plan, index, ice, worker, on_connected, emit)
+    dialed = time.monotonic()
     try:
-        call, arrivals = _load_call(plan, ice)
+        call, arrivals, track, detector = _load_call(plan, ice)
     except VoiceDeskError as exc:
         return CallResult(index, ok=False, reason=str(exc), worker=worker)
-    dialed = time.monotonic()
-    ended = asyncio.Event()
+    ended = hangup if hangup is not None else asyncio.Event()  # the hold ends when either says so
+    turns: list[Any] = []
+    cut_short = False
 
     def on_state(event: Any) -> None:
         if isinstance(event, CallStateChanged):
@@ -343,27 +479,32 @@ async def place_call(
     try:
         try:
             await call.start()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ended.wait(), plan.duration)
+            emit("connected", {"setup_ms": call.setup_ms})
+            connected_at = time.monotonic()
+            turns = await _hold(plan, call, track, detector, ended, emit)
             held_until = time.monotonic()  # frames are counted up to here, not through the hang-up
+            cut_short = hangup is not None and hangup.is_set() and held_until - connected_at < plan.duration - 0.05
             arrivals.freeze()
             await call.hangup()
         finally:
             await asyncio.shield(call.hangup())
         summary = call.summary()
     except VoiceDeskError as exc:
-        return CallResult(index, ok=False, reason=str(exc), worker=worker)
+        return CallResult(index, ok=False, reason=str(exc), worker=worker, held_ms=_since(dialed))
     except Exception as exc:  # a bug must not take the whole run down
         logger.exception("call %d failed unexpectedly", index)
-        return CallResult(index, ok=False, reason=f"unexpected error: {exc}", worker=worker)
+        return CallResult(index, ok=False, reason=f"unexpected error: {exc}", worker=worker, held_ms=_since(dialed))
     rx_fps = None
     if arrivals.first_at is not None and held_until - arrivals.first_at > WARMUP_S + 0.5:
         rx_fps = arrivals.after_warmup / (held_until - arrivals.first_at - WARMUP_S)
     reason = None
     if summary["final_state"] == "failed":
         reason = summary["reason"] or "the call failed while connected"
-    elif arrivals.frames == 0:
+    elif arrivals.frames == 0 and not cut_short:  # hung up by us before any could come: not the target's fault
         reason = "connected but no audio was received"
+    elif turns and not turns[-1].replied:
+        last = turns[-1]
+        reason = f"no reply to turn {last.index} ({last.said!r}) within {plan.reply_timeout:g} s"
     return CallResult(
         index,
         ok=reason is None,
@@ -377,6 +518,78 @@ async def place_call(
         rx_frames=arrivals.frames,
         rx_fps=None if rx_fps is None else round(rx_fps, 2),
         worker=worker,
+        mos=summary["mos"],
+        held_ms=_since(dialed),
+        turns=tuple(asdict(t) for t in turns),
+        cut_short=cut_short and summary["final_state"] != "failed",
+    )
+
+
+def _since(start: float) -> float:
+    return round((time.monotonic() - start) * 1000.0, 1)
+
+
+_scenarios: dict[str, Any] = {}
+
+
+async def _scenario_call(
+    plan: LoadPlan, index: int, ice: Any, worker: int, on_connected: Callable[[int], None] | None, emit: Event
+) -> CallResult:
+    """A call that runs the plan's scenario (its first), measured by the scenario engine (decoded audio)."""
+    from voicedesk.qa.runner import ScenarioRun
+    from voicedesk.qa.scenario import load_scenarios
+
+    dialed = time.monotonic()
+    path = str(plan.scenario)
+    try:
+        if path not in _scenarios:
+            _scenarios[path] = load_scenarios(path)[0]
+        run = ScenarioRun(_scenarios[path], plan.target, ice, plan.headers or {})
+    except VoiceDeskError as exc:
+        return CallResult(index, ok=False, reason=str(exc), worker=worker)
+    result = await run.run()
+    connected = result.setup_ms is not None
+    if connected:
+        if on_connected is not None:
+            on_connected(index)
+        emit("connected", {"setup_ms": result.setup_ms})
+    turns = []
+    for t in result.turns:
+        if t.get("voice_to_voice_ms") is None:
+            continue  # a turn the scenario did not wait a reply for (a barge-in's): its checks judge it
+        turn = {
+            "index": t.get("index"),
+            "said": t.get("said"),
+            "replied": t.get("voice_to_voice_ms") is not None,
+            "voice_to_voice_ms": t.get("voice_to_voice_ms"),
+            "response_ms": t.get("response_ms"),
+            "reply_ms": t.get("reply_ms"),
+            "method": "decoded",
+        }
+        turns.append(turn)
+        emit("turn", turn)
+    reason = result.error
+    if reason is None and result.failures:
+        check = result.failures[0]
+        reason = f"{result.where}: step {check.step}: expected {check.expected}" + (
+            f", measured {check.measured}" if check.measured else ""
+        )
+    summary = result.summary or {}
+    return CallResult(
+        index,
+        ok=reason is None,
+        reason=reason,
+        connected=connected,
+        setup_ms=result.setup_ms,
+        first_audio_ms=result.first_audio_ms,
+        jitter_ms=summary.get("jitter_ms"),
+        loss_pct=summary.get("loss_pct"),
+        rtt_ms=summary.get("rtt_ms"),
+        worker=worker,
+        mos=summary.get("mos"),
+        held_ms=_since(dialed),
+        turns=tuple(turns),
+        barge_in_stop_ms=tuple(t["barge_in_stop_ms"] for t in result.turns if t.get("barge_in_stop_ms") is not None),
     )
 
 
@@ -391,7 +604,7 @@ async def run_worker(
     from voicedesk.config import resolve_ice
 
     ice = resolve_ice(plan.ice, relay_only=plan.relay_only)
-    EncodedSource.get(plan.source)  # encode once, before the first call is due
+    plan.prepare()  # encode once (the source, or every utterance), before the first call is due
     start = time.monotonic()
     tasks: set[asyncio.Task[None]] = set()
 

@@ -28,6 +28,7 @@ from voicedesk.media.sources import load_audio_file
 from voicedesk.media.tracks import QueuedAudioTrack
 from voicedesk.qa import event_checks
 from voicedesk.qa.capture import CallCapture, CallRecord
+from voicedesk.qa.hearing import Hearing
 from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import EVENT_STEPS, Bound, Scenario, Step, Utterance
 from voicedesk.qa.transcripts import ReplyTranscriber, recognizer_phrases
@@ -93,6 +94,11 @@ class ScenarioResult:
     summary: dict[str, Any] = field(default_factory=dict)
     golden: dict[str, Any] | None = None
     record: CallRecord | None = field(default=None, repr=False)
+    # repeated runs and simulated callers (qa/repeat.py, qa/caller.py): keys only when set
+    run: int | None = None
+    seed: int | None = None
+    impaired: str | None = None
+    conversation: dict[str, Any] | None = None
 
     @property
     def failures(self) -> list[Check]:
@@ -112,6 +118,16 @@ class ScenarioResult:
             "turns": self.turns,
             "summary": self.summary,
             "golden": self.golden,
+            **{
+                key: value
+                for key, value in (
+                    ("run", self.run),
+                    ("seed", self.seed),
+                    ("impaired", self.impaired),
+                    ("conversation", self.conversation),
+                )
+                if value is not None
+            },
         }
 
 
@@ -158,6 +174,22 @@ def render(utterance: Utterance, voice: Voice) -> np.ndarray:
     return tone(utterance.tone_hz or 440.0, utterance.seconds)
 
 
+def transcriber(scenario: Scenario, target: str = ""):  # -> Callable[[np.ndarray], str]
+    """pocketsphinx in this process (after a call: the fallback when no worker transcribed)."""
+    try:
+        from voicedesk.speech.stt import SttSettings, build_decoder, check_pocketsphinx, transcribe
+    except ImportError as exc:
+        raise PipelineError(f"transcripts need the speech engines: {exc}") from None
+    check_pocketsphinx()
+    settings = SttSettings(mode=scenario.stt_mode, phrases=recognizer_phrases(scenario.phrases(), target))
+    decoder = build_decoder(settings)
+
+    def run(audio: np.ndarray) -> str:
+        return transcribe(audio, SAMPLE_RATE, settings, decoder=decoder) if audio.size else ""
+
+    return run
+
+
 def transcript_check(step: Step, heard: Transcript | None) -> tuple[bool, str]:
     """(passed, measured) of an expect_transcript step, on normalised text (speech/text.py)."""
     if heard is None or heard.unavailable is not None:
@@ -181,6 +213,9 @@ class ScenarioRun:
         target: str | None = None,
         ice: IceConfig | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        seed: int | None = None,
+        hearing: Hearing | None = None,
     ) -> None:
         self.scenario = scenario
         self.target = target or scenario.target
@@ -199,6 +234,15 @@ class ScenarioRun:
         self._voice = Voice()
         self._deferred: list[tuple[Check, Step, Turn | None]] = []
         self.transcriber: ReplyTranscriber | None = None
+        # a simulated caller (qa/caller.py): its seed, and a recognizer shared by repeated runs
+        self.seed = seed if seed is not None else (scenario.caller.seed if scenario.caller is not None else None)
+        self.result.seed = self.seed if scenario.caller is not None or seed is not None else None
+        self.hearing = hearing
+        self._own_hearing = False
+        # None: as before (golden.transcripts decides); repeated runs say whether replies need text
+        self.transcripts_wanted: bool | None = None
+        self.caller: Any = None
+        self.caller_mouth: Any = None  # the caller's voice, loaded by prepare()
 
     def prepare(self) -> None:
         """Render every utterance now (before the call), so a bad wav or missing TTS fails early."""
@@ -213,12 +257,30 @@ class ScenarioRun:
                         self._clips[i], split = render_spoken(step.say.text, conditions)
                         if split is not None:
                             self._splits[i] = split
+        if self.scenario.caller is not None:
+            from voicedesk.qa.caller import CallerMouth
+
+            self.caller_mouth = CallerMouth(self.scenario.caller.voice)
+            self.caller_mouth.check()
+        if self.scenario.caller is not None and self.scenario.caller.hear != "events" and self.hearing is None:
+            # a missing recognizer is one line before the call; its worker starts when first needed
+            from voicedesk.qa.hearing import hearing_for, reply_phrases
+
+            self.hearing = hearing_for(
+                self.scenario.stt_mode, reply_phrases(self.scenario, self.target or ""), self.scenario.stt_model
+            )
+            self._own_hearing = True
 
     async def run(self) -> ScenarioResult:
         started = time.monotonic()
         try:
-            self.prepare()
+            # off the loop (on the TTS thread, where espeak-ng's calls belong): repeated runs prepare
+            # while other runs' calls are going
+            from voicedesk.speech.tts import TTS_EXECUTOR
+
+            await asyncio.get_running_loop().run_in_executor(TTS_EXECUTOR, self.prepare)
             await self._run_call()
+            await self._hear_replies()
         except VoiceDeskError as exc:
             self.result.error = str(exc)
         except Exception as exc:  # a bug must cost one scenario, with its reason, not the whole run
@@ -226,7 +288,10 @@ class ScenarioRun:
             self.result.error = f"unexpected error: {type(exc).__name__}: {exc}"
         finally:
             self.result.duration_s = time.monotonic() - started
+            if self._own_hearing and self.hearing is not None:
+                await self.hearing.close()
         self._settle()
+        await self._conversation_checks()
         self.result.passed = self.result.error is None and all(c.passed for c in self.result.checks)
         return self.result
 
@@ -267,12 +332,14 @@ class ScenarioRun:
     # transcripts (qa/transcripts.py): the recognizer's worker gets each reply once it has ended
     async def _start_transcriber(self) -> None:
         scenario = self.scenario
-        wants_text = (
-            not scenario.steps  # driven from Python (the pytest plugin): every reply gets its transcript
-            or scenario.golden.transcripts
-            or any(step.kind == "expect_transcript" for step in scenario.steps)
-        )
-        if self.transcriber is not None or not wants_text:
+        checked = any(step.kind == "expect_transcript" for step in scenario.steps)
+        # not scenario.steps: driven from Python (the pytest plugin), every reply gets its transcript
+        wants_text = not scenario.steps or scenario.golden.transcripts or checked
+        if self.transcripts_wanted is not None:  # repeated runs say whether replies need text
+            wants_text = self.transcripts_wanted or checked
+        # a simulated caller's or a repeat's shared recognizer (qa/hearing.py) transcribes the
+        # replies itself (text only, after the call): one worker, not two
+        if self.transcriber is not None or not wants_text or self.hearing is not None:
             return
         choice = SttChoice(scenario.stt_mode, scenario.stt_model)
         self.transcriber = ReplyTranscriber(choice, recognizer_phrases(scenario.phrases(), self.target))
@@ -308,6 +375,8 @@ class ScenarioRun:
         call = await self.open()
         hung_up = False
         try:
+            if scenario.caller is not None:
+                await self._converse()
             for index, step in enumerate(scenario.steps):
                 await self._step(index, step)
                 hung_up = hung_up or step.kind == "hangup"
@@ -461,8 +530,9 @@ class ScenarioRun:
             await asyncio.wait({sent}, timeout=0.1)
             if not sent.done() and (self.call is None or self.call.state.is_final or time.monotonic() > deadline):
                 sent.cancel()
-                reason = (self.call.reason if self.call is not None else None) or "the audio was not sent"
-                raise VoiceDeskError(f"the call ended while sending {what}: {reason}")
+        if sent.cancelled():  # by us above, or by the track stopping with the call: not our task's cancellation
+            reason = (self.call.reason if self.call is not None else None) or "the audio was not sent"
+            raise VoiceDeskError(f"the call ended while sending {what}: {reason}")
         return sent.result()
 
     def _turn(self, step: Step, start: float, end: float) -> Turn:
@@ -563,15 +633,36 @@ class ScenarioRun:
         """The replies' transcripts (made during the call and by ``close``) into the turns; settle
         the deferred checks."""
         t0 = self.capture.t0
-        transcriber = self.transcriber
-        if transcriber is not None:
-            for turn in self.turns:
-                heard = transcriber.results.get(turn.index)
+        live = self.transcriber  # replies transcribed during the call (qa/transcripts.py)
+        if live is not None:
+            for reply in self.turns:
+                heard = live.results.get(reply.index)
                 if heard is not None:
-                    turn.heard = heard
-                    turn.transcript = heard.text if heard.unavailable is None else None
-            if transcriber.unavailable is not None and self._deferred:
-                self.result.error = self.result.error or transcriber.unavailable
+                    reply.heard = heard
+                    reply.transcript = heard.text if heard.unavailable is None else None
+            if live.unavailable is not None and self._deferred:
+                self.result.error = self.result.error or live.unavailable
+        wants_text = transcribe_all or bool(self._deferred) or self.scenario.golden.transcripts
+        if self.transcripts_wanted is not None and not transcribe_all:
+            wants_text = self.transcripts_wanted or bool(self._deferred)
+        # replies no worker transcribed (a shared recognizer that failed): pocketsphinx in this
+        # process, now that the call is over; a transcript marked unavailable keeps its reason
+        pending = [t for t in self.turns if t.reply_start is not None and t.transcript is None and t.heard is None]
+        transcribe = None
+        if wants_text and pending and self.scenario.stt_mode != "whisper":
+            try:
+                transcribe = transcriber(self.scenario, self.target or "")
+            except VoiceDeskError as exc:
+                if self._deferred:
+                    self.result.error = self.result.error or str(exc)
+        for reply in pending:
+            if transcribe is not None and reply.reply_start is not None:
+                end = reply.reply_end
+                audio = self.capture.rx.segment(reply.reply_start - 0.05, end + 0.2 if end is not None else None)
+                try:
+                    reply.transcript = transcribe(audio)
+                except Exception as exc:  # a recognizer failure is a failed check, not a crash
+                    logger.warning("transcribing turn %d failed: %s", reply.index, exc)
         agent_turns = self.capture.agent_turns
         for i, turn in enumerate(self.turns):
             if i < len(agent_turns):
@@ -588,6 +679,89 @@ class ScenarioRun:
         if self.call is not None:
             self.result.summary = self.call.summary().to_json()
             self.result.record = self.capture.record(self.result.turns, None)
+
+    # a simulated caller and judges (qa/caller.py, qa/judge.py)
+    async def _converse(self) -> None:
+        from voicedesk.qa.caller import SimulatedCaller
+
+        assert self.scenario.caller is not None
+        self.caller = SimulatedCaller(self, self.scenario.caller, self.seed or 0, self.hearing)
+        try:
+            await self.caller.converse()
+        finally:
+            self.result.conversation = self.caller.conversation.to_json()
+
+    async def _hear_replies(self) -> None:
+        """Transcribe the replies through the shared recognizer's worker (repeated runs): an
+        in-process decoder would stall the calls of the runs still going."""
+        if self.hearing is None or self.transcripts_wanted is False:
+            return
+        for turn in self.turns:
+            if turn.reply_start is not None and turn.transcript is None and turn.heard is None:
+                end = turn.reply_end
+                audio = self.capture.rx.segment(turn.reply_start - 0.05, end + 0.2 if end is not None else None)
+                try:
+                    turn.transcript = await self.hearing.transcribe(audio)
+                except VoiceDeskError as exc:  # the recognizer died: the _settle fallback tries again
+                    logger.warning("transcribing turn %d failed: %s", turn.index, exc)
+
+    async def _conversation_checks(self) -> None:
+        """The caller's end (looped?), its success criteria and the scenario's judged criteria."""
+        caller = self.scenario.caller
+        conversation = self.result.conversation
+        line = caller.line if caller is not None else 0
+        if caller is not None and conversation is not None:
+            check = Check(0, line, "caller", "the conversation ends without the caller looping")
+            check.measured = conversation["ended"]
+            check.passed = conversation.get("looped") is None
+            self.result.checks.append(check)
+        from voicedesk.qa.caller import said_in
+
+        judged = []
+        if caller is not None:
+            for criterion in caller.success:
+                if criterion.kind == "judged":
+                    judged.append(criterion)
+                    continue
+                check = Check(0, criterion.line, criterion.kind, criterion.describe())
+                if criterion.kind == "goal":
+                    check.passed = bool(conversation and conversation["goal_reached"])
+                    check.measured = "goal reached" if check.passed else "goal not reached"
+                else:
+                    said = [self._agent_words(i) for i in range(len(self.turns))]
+                    said += [t.get("heard") for t in (conversation or {}).get("turns", [])]
+                    check.passed = any(said_in(criterion.text, s or "") for s in said)
+                    check.measured = "said" if check.passed else "never said"
+                self.result.checks.append(check)
+        judge = self.scenario.judge
+        criteria = tuple(judged) + (judge.criteria if judge is not None else ())
+        if not criteria:
+            return
+        from voicedesk.qa.caller_spec import environment_endpoint
+        from voicedesk.qa.judge import judge as ask_judge
+        from voicedesk.qa.judge import transcript_text
+
+        endpoint = judge.llm if judge is not None else caller.llm if caller is not None else None
+        endpoint = endpoint or environment_endpoint()
+        events = list(self.call.agent_events.events) if self.call is not None and self.call.agent_events else []
+        verdicts = await ask_judge(criteria, endpoint, transcript_text(self.result.turns, conversation), events)
+        for verdict in verdicts:
+            self.result.checks.append(
+                Check(
+                    0,
+                    verdict.criterion.line,
+                    "judged",
+                    f"judged: {verdict.criterion.text}",
+                    measured="judge failed" if verdict.failed_to_judge else ("yes" if verdict.passed else "no"),
+                    passed=verdict.passed,
+                    message=verdict.reason,
+                )
+            )
+
+    def _agent_words(self, index: int) -> str | None:
+        """What the agent said in a turn: its own report where it sent one, else what was recognized."""
+        turn = self.turns[index]
+        return (turn.agent or {}).get("response") or turn.transcript
 
     def finish_record(self) -> CallRecord | None:
         if self.result.record is not None:

@@ -31,6 +31,14 @@ from voicedesk.limits import problem
 from voicedesk.media.conditions.measure import ROBUSTNESS_METRICS
 from voicedesk.media.conditions.spec import Conditions
 from voicedesk.media.dtmf import validate_digits
+from voicedesk.qa.caller_spec import (
+    CallerSpec,
+    ImpairRuns,
+    JudgeSpec,
+    parse_caller,
+    parse_impair_runs,
+    parse_judge,
+)
 from voicedesk.rtc.call_dtmf import check_mode
 from voicedesk.rtc.events import AGENT_EVENTS_CHOICES
 from voicedesk.rtc.impair import ImpairmentSpec
@@ -194,6 +202,9 @@ class Scenario:
     agent_events: str | None = None  # rtc/events/: auto (None), voicedesk, rtvi, openai, off
     conditions: Conditions | None = None  # noise, echo, backchannels, pauses, voice (the conditions: key)
     voice_sweep: tuple[Conditions, ...] = ()  # conditions: {voice: [...]}: one run per voice
+    caller: CallerSpec | None = None  # a simulated caller talks before the steps run (qa/caller.py)
+    judge: JudgeSpec | None = None  # criteria an LLM decides over the transcript (qa/judge.py)
+    impair_runs: ImpairRuns | None = None  # repeated runs: a seeded share of them impaired
 
     def runs(self) -> list[Scenario]:
         """This scenario, or one per voice of its sweep (named after the voice)."""
@@ -215,6 +226,8 @@ class Scenario:
             if step.say is not None and step.say.text:
                 found.append(step.say.text)
             found.extend(step.contains)
+        if self.caller is not None:
+            found.extend(self.caller.phrases())
         return tuple(found)
 
 
@@ -463,14 +476,25 @@ class _Checker:
             "agent_events",
             "conditions",
             "steps",
+            "caller",
+            "judge",
+            "impair_runs",
         )
         keys = self.mapping(node, "scenario", top)
-        if "steps" not in keys:
-            raise self.fail(node, "scenario: missing 'steps' (a list of steps)")
-        steps_node = keys["steps"][1]
-        if not isinstance(steps_node, yaml.SequenceNode) or not steps_node.value:
-            raise self.fail(steps_node, f"steps: expected a list of at least one step, got {self.kind_of(steps_node)}")
-        steps = tuple(self.step(item, i + 1) for i, item in enumerate(steps_node.value))
+        # a simulated caller's conversation may be the whole scenario: steps are then optional
+        caller = None
+        if "caller" in keys:
+            caller = parse_caller(self, keys["caller"][1], keys["caller"][0].start_mark.line + 1)
+        if "steps" not in keys and caller is None:
+            raise self.fail(node, "scenario: missing 'steps' (a list of steps) or 'caller' (a simulated caller)")
+        steps: tuple[Step, ...] = ()
+        if "steps" in keys:
+            steps_node = keys["steps"][1]
+            if not isinstance(steps_node, yaml.SequenceNode) or not steps_node.value:
+                raise self.fail(
+                    steps_node, f"steps: expected a list of at least one step, got {self.kind_of(steps_node)}"
+                )
+            steps = tuple(self.step(item, i + 1) for i, item in enumerate(steps_node.value))
         impair = None
         if "impair" in keys:
             impair = self.text(keys["impair"][1], "impair")
@@ -552,6 +576,9 @@ class _Checker:
             agent_events=agent_events,
             conditions=conditions,
             voice_sweep=voices,
+            caller=caller,
+            judge=parse_judge(self, keys["judge"][1], caller) if "judge" in keys else None,
+            impair_runs=parse_impair_runs(self, keys["impair_runs"][1]) if "impair_runs" in keys else None,
         )
 
 

@@ -51,7 +51,6 @@ connections (``Call``, ``AgentServer``).
    the hop to a thread and back, so audio is decoded (``InlineDecodeQueue``) and
    encoded inline; video keeps aiortc's threads. Upstream: aiortc/rtcrtpreceiver.py
    and rtcrtpsender.py (an option to run audio codecs inline).
-
 6. Telephone-events (RFC 4733 DTMF): aiortc has no ``telephone-event`` codec, so it
    never offers or accepts one (Chrome offers ``telephone-event/48000`` and ``/8000``
    beside Opus), and a received event packet would reach the jitter buffer and a decoder
@@ -64,6 +63,15 @@ connections (``Call``, ``AgentServer``).
    ``rewrite_sent_rtp`` lets a sender's serialized packets be replaced (rtc/dtmf_sender.py
    makes event packets of them) on their way to the DTLS transport. Upstream: a
    telephone-event codec and an ``RTCDTMFSender`` in aiortc/rtcrtpsender.py.
+7. Audio level of encoded packets (RFC 6464): aiortc writes the
+   ``urn:ietf:params:rtp-hdrext:ssrc-audio-level`` extension only for frames it
+   encodes; a packet a track hands it already encoded (a forwarding echo, the load
+   caller's pre-encoded Opus) went out without one, so the far end could not tell
+   speech from silence without decoding. A packet may now carry its level
+   (``set_packet_audio_level``, kept in ``av.Packet.opaque``) and the sender writes
+   it; a forwarding receiver (patch 4) keeps the level each received packet carried,
+   so an echo sends back the caller's levels. Upstream: aiortc/rtcrtpsender.py
+   (``Encoder.pack`` could return a level).
 
 The patches reach into aiortc 1.16's private names, and patch 5 replaces a method
 with a copy of 1.16's, so pyproject.toml pins aiortc to 1.16.x. Should another aiortc
@@ -454,6 +462,7 @@ class EncodedFrameQueue:
             packet = av.Packet(encoded_frame.data)
             packet.pts = encoded_frame.timestamp
             packet.time_base = fractions.Fraction(1, codec.clockRate)
+            set_packet_audio_level(packet, getattr(encoded_frame, "audio_level", None))  # patch 7
             self._out.put_nowait(packet)
             self.forwarded += 1
             return
@@ -497,7 +506,9 @@ class PassThroughJitterBuffer:
         data = getattr(packet, "_data", b"")
         if not data:
             return False, None
-        return False, jitterbuffer.JitterFrame(data=data, timestamp=packet.timestamp)
+        frame = jitterbuffer.JitterFrame(data=data, timestamp=packet.timestamp)
+        frame.audio_level = received_audio_level(packet)  # type: ignore[attr-defined]  # patch 7
+        return False, frame
 
 
 _original_decoder_worker = getattr(rtcrtpreceiver, "decoder_worker", None)  # checked by apply() before use
@@ -720,6 +731,56 @@ def rewrite_sent_rtp(sender: Any, rewrite: Callable[[bytes], list[bytes]]) -> bo
     return True
 
 
+# 7. audio level of encoded packets (RFC 6464) ------------------------------------
+def set_packet_audio_level(packet: av.Packet, level: int | None) -> None:
+    """Let an encoded packet carry its RFC 6465 level (dBov, -127..0) to the sender."""
+    if level is not None:
+        packet.opaque = {"audio_level": int(level)}
+
+
+def packet_audio_level(packet: Any) -> int | None:
+    """The level (dBov) a packet carries, or None (none set, or not a packet)."""
+    opaque = getattr(packet, "opaque", None)
+    return opaque.get("audio_level") if isinstance(opaque, dict) else None
+
+
+def received_audio_level(packet: Any) -> int | None:
+    """The RFC 6464 level of a received RTP packet in dBov, or None when it carries none."""
+    extensions = getattr(packet, "extensions", None)
+    level = getattr(extensions, "audio_level", None)
+    return -int(level[1]) if level is not None else None
+
+
+def _install_packet_audio_level() -> None:
+    from aiortc import rtcrtpsender
+    from aiortc.codecs.opus import OpusEncoder
+
+    if not getattr(OpusEncoder, "_voicedesk_level", False):
+        original_pack = OpusEncoder.pack
+
+        def pack(self: Any, packet: Any) -> tuple[list[bytes], int]:
+            self._voicedesk_packet_level = packet_audio_level(packet)
+            return original_pack(self, packet)
+
+        _replace(OpusEncoder, "pack", pack)
+        _replace(OpusEncoder, "_voicedesk_level", True)
+
+    sender_cls = rtcrtpsender.RTCRtpSender
+    if getattr(sender_cls, "_voicedesk_packet_level", False):
+        return
+    next_frame = sender_cls._next_encoded_frame  # stock, or patch 5's: this wraps either
+
+    async def _next_encoded_frame(self: Any, codec: Any) -> Any:
+        frame = await next_frame(self, codec)
+        if frame is not None and frame.audio_level is None:  # a packet, not a frame aiortc encoded
+            encoder = self._RTCRtpSender__encoder
+            frame.audio_level = getattr(encoder, "_voicedesk_packet_level", None)
+        return frame
+
+    _replace(sender_cls, "_next_encoded_frame", _next_encoded_frame)
+    _replace(sender_cls, "_voicedesk_packet_level", True)
+
+
 _RECEIVER = "rtcrtpreceiver.RTCRtpReceiver"
 _SENDER = "rtcrtpsender.RTCRtpSender"
 PATCHES: tuple[Patch, ...] = (
@@ -815,5 +876,16 @@ PATCHES: tuple[Patch, ...] = (
         ),
         _install_telephone_events,
         conflict=_telephone_event_conflict,
+    ),
+    Patch(
+        7,
+        "audio level of encoded packets",
+        (
+            ("codecs.opus.OpusEncoder.pack", ()),
+            (f"{_SENDER}._next_encoded_frame", ("_RTCRtpSender__encoder",)),
+            (f"{_SENDER}._run_rtp", ("audio_level",)),  # writes the extension from the frame's level
+            ("rtcrtpsender.RTCEncodedFrame", ()),
+        ),
+        _install_packet_audio_level,  # after 5 in this list: it wraps whichever _next_encoded_frame is there
     ),
 )

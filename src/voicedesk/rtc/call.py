@@ -438,6 +438,10 @@ class Call:
     def _now_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000.0
 
+    def now_ms(self) -> float:
+        """Now on the call's clock (ms since it started): the axis of stats samples and events."""
+        return self._now_ms()
+
     def _set_state(self, state: CallState, reason: str | None = None) -> None:
         if self.state == state or self.state.is_final:
             return

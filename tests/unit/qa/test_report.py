@@ -232,3 +232,58 @@ def test_the_html_report_names_the_selected_pair_as_the_ice_snapshot_records_it(
     assert f"<p>selected pair: {esc(label)}</p>" in page
     ice["selected_pair"] = None  # the call never connected
     assert "selected pair" not in render_report(title="t", summary={}, samples=[], candidates={"ice": ice})
+
+
+def test_a_callers_conversation_reads_in_order_with_its_latencies():
+    from voicedesk.qa.html import caller_conversation_rows, render_report
+
+    conversation = {
+        "caller": "rules",
+        "seed": 3,
+        "ended": "the caller reached its goal and hung up",
+        "goal_reached": True,
+        "turns": [
+            {
+                "heard": "Hello, how can I help?",
+                "heard_from": "agent events",
+                "said": "weather please",
+                "why": "rule at line 8",
+                "caller_response_ms": None,
+                "spoken": True,
+            },
+            {
+                "heard": "It is sunny.",
+                "heard_from": "agent events",
+                "said": "thanks",
+                "why": "rule at line 10",
+                "caller_response_ms": 231.0,
+                "spoken": True,
+            },
+        ],
+    }
+    turns = [
+        {
+            "index": 1,
+            "said": "'weather please'",
+            "utterance_start_ms": 3000.0,
+            "reply_start_ms": 5100.0,
+            "voice_to_voice_ms": 1200.0,
+        },
+        {
+            "index": 2,
+            "said": "'thanks'",
+            "utterance_start_ms": 7500.0,
+            "reply_start_ms": None,
+            "voice_to_voice_ms": None,
+        },
+    ]
+    rows = caller_conversation_rows(conversation, turns)
+    assert [(r[1], r[2]) for r in rows] == [
+        ("agent", "Hello, how can I help?"),
+        ("caller", "weather please"),
+        ("agent", "It is sunny."),
+        ("caller", "thanks"),
+    ]
+    assert rows[2][4] == "voice-to-voice 1200 ms" and rows[3][4] == "231 ms after the agent stopped"
+    page = render_report(title="t", summary={}, samples=[], turns=turns, result={"conversation": conversation})
+    assert "Simulated caller (rules caller, seed 3)" in page and "goal reached" in page

@@ -274,7 +274,7 @@ def _break(mp: pytest.MonkeyPatch, how: str) -> None:
         ("receive no longer starts decoder_worker", {4, 5}, "decoder_worker"),
         ("RemoteStreamTrack reads no _queue", {3}, "_queue"),
         ("a newer aiortc", {5}, "1.16"),
-        ("the sender numbers packets elsewhere", {5, 6}, "_run_rtp"),
+        ("the sender numbers packets elsewhere", {5, 6, 7}, "_run_rtp"),  # 7: _run_rtp writes the level
         ("aiortc has telephone-event", {6}, "telephone-event codec of its own"),
     ],
 )
@@ -287,7 +287,9 @@ def test_a_missing_attachment_point_skips_that_patch_loudly_and_no_other(stock_a
         aiortc_patches.apply()
         states = {s.number: s for s in aiortc_patches.status()}
         assert {n for n, s in states.items() if s.state is PatchState.SKIPPED} == skipped
-        assert {n for n, s in states.items() if s.state is PatchState.APPLIED} == {1, 2, 3, 4, 5, 6} - skipped
+        assert {n for n, s in states.items() if s.state is PatchState.APPLIED} == {
+            p.number for p in aiortc_patches.PATCHES
+        } - skipped
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == len(skipped)  # one line per skipped patch
         first = min(skipped)
@@ -507,3 +509,62 @@ async def test_event_packets_count_for_loss_but_not_for_jitter(monkeypatch):
             stream.add(RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq * 960, ssrc=1))
     assert stream.packets_received == 20 and stream.packets_lost == 0
     assert stream.jitter == 0
+
+
+# audio level of encoded packets (patch 7) -----------------------------------------------
+class _PacketTrack:
+    kind = "audio"
+    id = "packets"
+
+    def __init__(self, packets: list[Any]) -> None:
+        self.packets = packets
+
+    async def recv(self) -> Any:
+        return self.packets.pop(0)
+
+
+async def test_a_packet_sent_as_it_is_carries_its_level_into_the_rtp_header(monkeypatch):
+    import av
+    from aiortc.rtcrtpsender import RTCRtpSender
+    from aiortc.rtp import HeaderExtensionsMap
+
+    aiortc_patches.apply()
+    levelled, plain = av.Packet(_opus_payloads(1)[0]), av.Packet(b"\x01\x02\x03")
+    for i, packet in enumerate((levelled, plain)):
+        packet.pts, packet.time_base = i * 960, Fraction(1, 48000)
+    aiortc_patches.set_packet_audio_level(levelled, -23)
+    sender = RTCRtpSender("audio", SimpleNamespace(state="new"))
+    monkeypatch.setattr(sender, "_RTCRtpSender__track", _PacketTrack([levelled, plain]))
+    first = await sender._next_encoded_frame(_opus())
+    second = await sender._next_encoded_frame(_opus())
+    assert first.audio_level == -23 and second.audio_level is None  # a level is never carried over
+
+    # what the far end reads: aiortc's own serializer and parser, with the extension negotiated
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+
+    extensions = HeaderExtensionsMap()
+    extensions.configure(
+        RTCRtpParameters(
+            headerExtensions=[RTCRtpHeaderExtensionParameters(id=2, uri="urn:ietf:params:rtp-hdrext:ssrc-audio-level")]
+        )
+    )
+    packet = RtpPacket(payload_type=111, sequence_number=1, timestamp=0)
+    packet.extensions.audio_level = (False, -first.audio_level)  # as RTCRtpSender._run_rtp writes it
+    received = RtpPacket.parse(packet.serialize(extensions), extensions)
+    assert aiortc_patches.received_audio_level(received) == -23
+
+
+def test_a_forwarding_receiver_keeps_the_level_each_packet_carried():
+    from aiortc.rtcrtpreceiver import RemoteStreamTrack
+
+    track = RemoteStreamTrack(kind="audio")
+    queue = aiortc_patches.EncodedFrameQueue(track, lambda: _opus())
+    buffer = aiortc_patches.PassThroughJitterBuffer()
+    for level in (30, None):
+        packet = RtpPacket(payload_type=111, sequence_number=1, timestamp=960)
+        packet._data = b"\x01\x02"
+        packet.extensions.audio_level = None if level is None else (False, level)
+        _, frame = buffer.add(packet)
+        queue.put((_opus(), frame))
+    assert aiortc_patches.packet_audio_level(track._queue.get_nowait()) == -30
+    assert aiortc_patches.packet_audio_level(track._queue.get_nowait()) is None

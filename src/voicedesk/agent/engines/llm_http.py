@@ -1,4 +1,4 @@
-"""A responder backed by an OpenAI-compatible chat completions endpoint (streamed SSE).
+"""An OpenAI-compatible chat completions client (streamed SSE or whole answers) and the responder on it.
 
 Settings come from agent options, else from the environment:
 
@@ -23,6 +23,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
@@ -72,6 +73,102 @@ class LlmError(Exception):
     """Why the endpoint gave no answer (logged; the caller hears the apology)."""
 
 
+class ChatClient:
+    """One OpenAI-compatible chat completions endpoint: streamed (SSE) or whole answers.
+
+    The embedded agent's responder and the QA layer's simulated callers and judges
+    share it. Every failure is an ``LlmError`` with a one-line reason.
+    """
+
+    def __init__(self, settings: LlmSettings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _headers(self, stream: bool) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
+        if self.settings.api_key:
+            headers["Authorization"] = f"Bearer {self.settings.api_key}"
+        return headers
+
+    async def _post(self, body: dict[str, Any], stream: bool) -> aiohttp.ClientResponse:
+        await self.start()
+        assert self._session is not None
+        timeout = self.settings.timeout
+        try:
+            response = await asyncio.wait_for(
+                self._session.post(self.settings.endpoint, json=body, headers=self._headers(stream)), timeout
+            )
+        except TimeoutError:
+            raise LlmError(f"no answer within {timeout:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise LlmError(_client_error(exc)) from None
+        if response.status >= 400:
+            text = (await response.text())[:200].strip()
+            response.release()
+            raise LlmError(f"HTTP {response.status}{': ' + text if text else ''}")
+        return response
+
+    async def stream(self, messages: list[dict[str, str]], **extra: Any) -> AsyncIterator[str]:
+        """The reply's text in chunks as the endpoint streams them."""
+        body = {"model": self.settings.model, "stream": True, "messages": messages, **extra}
+        timeout = self.settings.timeout
+        # per-step timeouts rather than one around the generator: the consumer's own
+        # work between chunks must not count, and a stall between chunks must
+        response = await self._post(body, stream=True)
+        async with response:
+            while True:
+                try:
+                    line = await asyncio.wait_for(response.content.readline(), timeout)
+                except TimeoutError:
+                    raise LlmError(f"the stream stalled: no data for {timeout:g} s") from None
+                except aiohttp.ClientError as exc:
+                    raise LlmError(_client_error(exc)) from None
+                if not line:
+                    return  # EOF without [DONE]: take what came
+                chunk = _parse_sse_line(line)
+                if chunk is _DONE:
+                    return
+                if isinstance(chunk, str) and chunk:
+                    yield chunk
+
+    async def complete(self, messages: list[dict[str, str]], stream: bool = True, **extra: Any) -> str:
+        """The whole reply: streamed and joined, or one JSON answer (``stream=False``)."""
+        if stream:
+            return "".join([chunk async for chunk in self.stream(messages, **extra)])
+        body = {"model": self.settings.model, "stream": False, "messages": messages, **extra}
+        response = await self._post(body, stream=False)
+        async with response:
+            try:
+                data = await asyncio.wait_for(response.json(content_type=None), self.settings.timeout)
+            except TimeoutError:
+                raise LlmError(f"no answer within {self.settings.timeout:g} s") from None
+            except (ValueError, aiohttp.ClientError) as exc:
+                raise LlmError(f"the answer is not JSON: {exc}") from None
+        if isinstance(data, dict) and "error" in data:
+            error = data["error"]
+            raise LlmError(f"endpoint error: {error.get('message', error) if isinstance(error, dict) else error}")
+        try:
+            content = data["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise LlmError(f"unexpected answer: {str(data)[:80]!r}") from None
+        return content if isinstance(content, str) else ""
+
+
+def _client_error(exc: Exception) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror or exc.os_error}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class OpenAIChatResponder(Responder):
     name = "openai"
 
@@ -80,15 +177,13 @@ class OpenAIChatResponder(Responder):
         self.history_turns = history_turns
         self.history: list[dict[str, str]] = []
         self.last_error: str | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self.client = ChatClient(settings)
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
+        await self.client.start()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.client.close()
 
     async def respond(self, transcript: str) -> AsyncIterator[str]:
         self.last_error = None
@@ -116,51 +211,14 @@ class OpenAIChatResponder(Responder):
             )
             self.history = self.history[-2 * self.history_turns :]
 
-    async def _stream(self, transcript: str) -> AsyncIterator[str]:
-        if self._session is None:
-            await self.start()
-        assert self._session is not None
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
-        if self.settings.api_key:
-            headers["Authorization"] = f"Bearer {self.settings.api_key}"
-        body = {
-            "model": self.settings.model,
-            "stream": True,
-            "messages": [
+    def _stream(self, transcript: str) -> AsyncIterator[str]:
+        return self.client.stream(
+            [
                 {"role": "system", "content": self.settings.system_prompt},
                 *self.history,
                 {"role": "user", "content": transcript},
-            ],
-        }
-        timeout = self.settings.timeout
-        # per-step timeouts rather than one around the generator: the consumer's own
-        # work between chunks must not count, and a stall between chunks must
-        try:
-            response = await asyncio.wait_for(
-                self._session.post(self.settings.endpoint, json=body, headers=headers), timeout
-            )
-        except TimeoutError:
-            raise LlmError(f"no answer within {timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise LlmError(f"{type(exc).__name__}: {exc}") from None
-        async with response:
-            if response.status >= 400:
-                text = (await response.text())[:200].strip()
-                raise LlmError(f"HTTP {response.status}{': ' + text if text else ''}")
-            while True:
-                try:
-                    line = await asyncio.wait_for(response.content.readline(), timeout)
-                except TimeoutError:
-                    raise LlmError(f"the stream stalled: no data for {timeout:g} s") from None
-                except aiohttp.ClientError as exc:
-                    raise LlmError(f"{type(exc).__name__}: {exc}") from None
-                if not line:
-                    return  # EOF without [DONE]: take what came
-                chunk = _parse_sse_line(line)
-                if chunk is _DONE:
-                    return
-                if isinstance(chunk, str) and chunk:
-                    yield chunk
+            ]
+        )
 
 
 _DONE = object()

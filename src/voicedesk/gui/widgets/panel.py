@@ -31,6 +31,10 @@ def _run_now(work: Callable[[], None]) -> None:
     work()
 
 
+def _nowhere(start_s: float, end_s: float | None) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class PanelContext:
     """What the window lends a panel."""
@@ -42,6 +46,9 @@ class PanelContext:
     current_bridge: Callable[[], CallBridge | None]  # the call on screen, if any
     # run repaint-heavy work between outgoing packets during a call (see gui/paint_gate.py)
     paint: Callable[[Callable[[], None]], None] = _run_now
+    # mark a moment of the call (seconds on the call's clock, to an end or not) on the graphs' timeline
+    show_on_timeline: Callable[[float, float | None], None] = _nowhere
+    dialed_target: Callable[[], str] = lambda: ""  # what the dialer holds now (the QA tab's runs call it)
 
 
 def heading(text: str) -> QLabel:

@@ -1,4 +1,5 @@
-"""QA tab: export the call's report bundle, and read a customer's chrome://webrtc-internals dump.
+"""QA tab: export the call's report bundle, read a customer's chrome://webrtc-internals dump,
+and run a scenario (or N repeats of it) against the dialled target.
 
 The report needs the whole call (both recordings, the log), so the panel puts a
 ``CallCapture`` on every call the window places (``call_started`` runs before the
@@ -20,7 +21,10 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QPlainTextEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +37,10 @@ from voicedesk.gui.widgets.stats_plots import StatsPlots
 from voicedesk.qa.capture import CallCapture
 
 if TYPE_CHECKING:
+    import asyncio
+
+    from voicedesk.qa.runner import ScenarioResult
+    from voicedesk.qa.scenario import Scenario
     from voicedesk.qa.webrtc_dump import WebrtcDump
     from voicedesk.rtc.extension import CallExtension
 
@@ -87,12 +95,155 @@ class QaPanel(Panel):
 
         layout = QVBoxLayout(self)
         layout.addWidget(reports)
+        layout.addWidget(self._scenario_box())
         layout.addWidget(dumps, 1)
 
         self.export.clicked.connect(self._ask_export)
         self.mask.toggled.connect(lambda on: context.settings.set_value("panels/qa/mask", bool(on)))
         self.open_dump.clicked.connect(self._ask_dump)
         self.connections.currentIndexChanged.connect(self._show_connection)
+
+    # scenario runs -------------------------------------------------------------
+    def _scenario_box(self) -> QGroupBox:
+        self.scenario: Scenario | None = None
+        self.results: list[ScenarioResult] = []
+        self._runs_task: asyncio.Task[None] | None = None
+        self.open_scenario = QPushButton("Open scenario…")
+        self.runs = QSpinBox()
+        self.runs.setRange(1, 1000)
+        self.runs.setPrefix("runs: ")
+        self.parallel = QSpinBox()
+        self.parallel.setRange(1, 8)
+        self.parallel.setPrefix("at once: ")
+        self.run_button = QPushButton("Run")
+        self.run_button.setEnabled(False)
+        self.run_button.setToolTip("Call the dialled target (else the scenario's own) once per run")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.runs_status = QLabel("No scenario open.")
+        self.runs_status.setWordWrap(True)
+        self.run_list = QListWidget()
+        self.run_list.setMaximumHeight(110)
+        self.conversation = QPlainTextEdit()
+        self.conversation.setReadOnly(True)
+        self.conversation.setMaximumHeight(150)
+        box = QGroupBox("Scenario runs")
+        v = QVBoxLayout(box)
+        row = QHBoxLayout()
+        for w in (self.open_scenario, self.runs, self.parallel, self.run_button, self.stop_button):
+            row.addWidget(w)
+        row.addStretch(1)
+        v.addLayout(row)
+        v.addWidget(self.runs_status)
+        v.addWidget(self.run_list)
+        v.addWidget(self.conversation)
+        self.open_scenario.clicked.connect(self._ask_scenario)
+        self.run_button.clicked.connect(self.start_runs)
+        self.stop_button.clicked.connect(self.stop_runs)
+        self.run_list.currentRowChanged.connect(self._show_run)
+        return box
+
+    @Slot()
+    def _ask_scenario(self) -> None:
+        dialog = QFileDialog(self, "Open a scenario")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilters(["Scenarios (*.yaml *.yml)", "All files (*)"])
+        dialog.fileSelected.connect(self.load_scenario)
+        dialog.open()
+
+    @Slot(str)
+    def load_scenario(self, path: str) -> bool:
+        """Read and check a scenario file (its first scenario); a bad one is its file:line message."""
+        from voicedesk.qa.scenario import load_scenarios
+
+        try:
+            self.scenario = load_scenarios(path)[0]
+        except VoiceDeskError as exc:
+            self.runs_status.setText(str(exc))
+            self.context.show_message(str(exc), True)
+            return False
+        kind = f", {self.scenario.caller.kind} caller" if self.scenario.caller is not None else ""
+        self.runs_status.setText(f"{self.scenario.name} ({Path(path).name}{kind})")
+        self.run_button.setEnabled(True)
+        return True
+
+    @Slot()
+    def start_runs(self) -> None:
+        if self.scenario is None or (self._runs_task is not None and not self._runs_task.done()):
+            return
+        import asyncio
+
+        self._runs_task = asyncio.get_running_loop().create_task(self._run_all(), name="QaPanel.runs")
+
+    @Slot()
+    def stop_runs(self) -> None:
+        if self._runs_task is not None and not self._runs_task.done():
+            self._runs_task.cancel()
+
+    async def _run_all(self) -> None:
+        import asyncio
+
+        from voicedesk.qa.repeat import run_repeated
+
+        assert self.scenario is not None
+        target = self.context.dialed_target() or None
+        total = self.runs.value()
+        self.results = []
+        self.run_list.clear()
+        self.conversation.clear()
+        self.run_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.runs_status.setText(f"{self.scenario.name}: 0 of {total} runs…")
+        try:
+            await run_repeated(
+                self.scenario, total, self.parallel.value(), target, on_result=lambda r: self._run_done(r, total)
+            )
+        except asyncio.CancelledError:
+            self.runs_status.setText(self.runs_status.text() + " — stopped")
+            raise
+        except VoiceDeskError as exc:
+            self.runs_status.setText(str(exc))
+            self.context.show_message(str(exc), True)
+        finally:
+            self.run_button.setEnabled(True)
+            self.stop_button.setEnabled(False)
+
+    def _run_done(self, result: ScenarioResult, total: int) -> None:
+        self.results.append(result)
+        passed = sum(r.passed for r in self.results)
+        done = len(self.results)
+        flaky = " — flaky" if 0 < passed < done else ""
+        self.runs_status.setText(
+            f"{result.name}: {done} of {total} runs, {passed} passed ({passed / done * 100:.0f} %){flaky}"
+        )
+        why = result.error or ", ".join(c.expected for c in result.failures) or "passed"
+        self.run_list.addItem(
+            f"run {result.run}: {'PASS' if result.passed else 'FAIL'} ({result.duration_s:.1f} s) {why}"
+        )
+        if self.run_list.currentRow() < 0:
+            self.run_list.setCurrentRow(0)
+
+    @Slot(int)
+    def _show_run(self, row: int) -> None:
+        if not 0 <= row < len(self.results):
+            return
+        from voicedesk.qa.html import caller_conversation_rows
+
+        result = self.results[row].to_json()
+        lines = []
+        if result.get("conversation"):
+            for at, who, words, source, latency in caller_conversation_rows(result["conversation"], result["turns"]):
+                when = f"{at / 1000:6.2f} s" if at is not None else "        "
+                lines.append(f"{when}  {who:6} {words}  ({source}{'; ' + latency if latency else ''})")
+            lines.append(f"ended: {result['conversation']['ended']}")
+        else:
+            for turn in result["turns"]:
+                lines.append(
+                    f"turn {turn['index']}: said {turn['said']}; voice-to-voice {turn.get('voice_to_voice_ms')} ms; "
+                    f"heard {turn.get('transcript')!r}"
+                )
+        lines += [f"{'ok  ' if c['passed'] else 'FAIL'} {c['expected']}: {c['measured']}" for c in result["checks"]]
+        self.conversation.setPlainText("\n".join(lines))
 
     # calls ------------------------------------------------------------------
     def call_extensions(self) -> list[CallExtension]:
@@ -130,6 +281,9 @@ class QaPanel(Panel):
             self._show_connection(self.connections.currentIndex())
 
     async def aclose(self) -> None:
+        from voicedesk.tasks import cancel_and_wait
+
+        await cancel_and_wait(self._runs_task)
         if self.capture is not None:
             self.capture.release()
 

@@ -8,6 +8,9 @@ Agent events carry the agent's clock (``t_ms``) and the call's arrival clock
 (``received_ms``); the offset between the two is estimated as the smallest
 ``received_ms - t_ms`` seen (the least-delayed event), and markers are placed at
 the agent's time plus that offset.
+
+``select`` draws a band across the graphs for one moment of the call (a row clicked in
+the Conversation tab), on the call's own axis.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from PySide6.QtCore import Qt
 from voicedesk.gui.widgets.stats_plots import StatsPlots
 
 MAX_MARKERS = 300
+SELECTION_COLOR = (255, 193, 7, 60)  # amber, see-through
+SELECTION_MIN_S = 0.15  # a moment without an end still shows as a visible band
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class TurnMarkers:
         self.stats = stats
         self.offset_ms: float | None = None
         self.markers: list[tuple[str, float, list[pg.InfiniteLine]]] = []  # (kind, agent t_ms, lines)
+        self._selection: list[pg.LinearRegionItem] = []  # one band per graph: the turn picked in the conversation
 
     def clear(self) -> None:
         plots = list(self.stats.plots.values())
@@ -69,6 +75,32 @@ class TurnMarkers:
                 plot.removeItem(line)
         self.markers = []
         self.offset_ms = None
+        for plot, region in zip(plots, self._selection, strict=False):
+            plot.removeItem(region)
+        self._selection = []
+
+    def select(self, start_s: float, end_s: float | None = None) -> None:
+        """Show one moment of the call (a turn the user clicked) as a band across the graphs,
+        from ``start_s`` to ``end_s`` on the call's axis (a thin band where it has no end). The
+        graphs span the whole call, so the band is always in view."""
+        end = max(end_s if end_s is not None else start_s, start_s + SELECTION_MIN_S)
+        if not self._selection:
+            brush = pg.mkBrush(SELECTION_COLOR)
+            for plot in self.stats.plots.values():
+                region = pg.LinearRegionItem((start_s, end), movable=False, brush=brush, pen=pg.mkPen(None))
+                region.setZValue(-10)  # under the curves
+                plot.addItem(region, ignoreBounds=True)
+                self._selection.append(region)
+        for region in self._selection:
+            region.setRegion((start_s, end))
+
+    @property
+    def selected_s(self) -> tuple[float, float] | None:
+        """The band shown by ``select`` (seconds on the call's axis), if any."""
+        if not self._selection:
+            return None
+        low, high = self._selection[0].getRegion()
+        return float(low), float(high)
 
     def add_event(self, received: Any) -> None:
         """Slot for ``CallBridge.agent_event``."""

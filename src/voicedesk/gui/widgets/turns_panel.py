@@ -95,8 +95,13 @@ class TurnsPanel(Panel):
     def call_started(self, bridge: CallBridge) -> None:
         self.table.clear()
         self.turns.clear()
-        if bridge.call.agent_events is None:
+        channel = bridge.call.agent_events
+        if channel is None:
             self.live.setText("This call has no agent events channel (voicedesk call --agent-events opens one).")
+        elif channel.protocol.name != "voicedesk":  # these timing reports are the voicedesk protocol's
+            self.live.setText(
+                f"This agent reports its turns over {channel.protocol.name}: see them in the Conversation tab."
+            )
         else:
             self.live.setText("Waiting for the caller to speak…")
         bridge.agent_event.connect(self.on_agent_event)

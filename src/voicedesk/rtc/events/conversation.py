@@ -112,6 +112,11 @@ class Conversation:
     def turns(self) -> tuple[Turn, ...]:
         return tuple(turn.freeze() for turn in self._turns)
 
+    def recent_turns(self, count: int) -> tuple[Turn, ...]:
+        """The last ``count`` turns as snapshots: what a live view refreshes (events land in
+        the latest turns), without freezing the whole call each time."""
+        return tuple(turn.freeze() for turn in self._turns[-count:]) if count > 0 else ()
+
     def summary_turns(self) -> list[dict[str, Any]]:
         """``turns`` of the call summary: a voicedesk agent's own reports (only turns it
         reported, as before), every other protocol's turns as the model has them."""

@@ -1,0 +1,163 @@
+"""Event-to-screen latency of the Conversation tab: an agent's message received → shown.
+
+A call from the app's MainWindow (stats graphs, the Conversation tab on screen, painting
+gated between packets as shipped) to the chatty RTVI peer (tests/helpers/rtvi_peer.py, its
+own process: it echoes the 440 Hz tone sent to it and sends an RTVI message every
+``--interval`` s). For every conversation event the tab records the time from its arrival
+(the bridge's signal, emitted in the data channel's message handler) to the end of the flush
+that shows it, taken after Qt has processed the repaint the flush asked for
+(``ConversationPanel.shown_delays_ms``). Modes, each in a fresh interpreter:
+
+- ``window``        the waveforms drawing at 30 fps (the figure the issue asks for)
+- ``window-still``  the waveforms stopped: the baseline, measured in the same run, so the
+                    ratio says what drawing waveforms adds
+
+Usage::
+
+    .venv/bin/python bench/conversation_latency.py --seconds 20 --interval 0.1 [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gui_media_timing as timing  # the bench next to this one: its window and peer helpers
+
+MODES = ("window-still", "window")
+WARMUP_S = 1.5
+
+
+def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
+    app = timing._qt_app()
+
+    async def main() -> dict[str, Any]:
+        from voicedesk.gui.app import freeze_startup_objects
+        from voicedesk.gui.widgets.dialer import DialRequest
+
+        window = timing._window(30)
+        panel = timing._show_conversation(window)
+        freeze_startup_objects()
+        window.dial(DialRequest(target=target, source="tone:440"))
+        while window.bridge is None or window.bridge.state.value != "connected":
+            if window.bridge is not None and window.bridge.state.is_final:
+                raise RuntimeError(f"call failed: {window.bridge.call.reason}")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(WARMUP_S)
+        if mode == "window-still":
+            window.waveforms.stop()
+        panel.shown_delays_ms.clear()
+        flushes: list[float] = []
+        flush = panel._flush_conversation
+
+        def timed_flush() -> None:  # what one flush costs (the repaint it asks for comes after)
+            started = time.perf_counter()
+            flush()
+            flushes.append((time.perf_counter() - started) * 1000.0)
+
+        panel._flush_conversation = timed_flush
+        frames0, seen0 = window.waveforms.frames_drawn, panel.messages_seen
+        await asyncio.sleep(seconds)
+        delays = np.asarray(panel.shown_delays_ms)
+        result = {
+            "events": int(delays.size),
+            "messages": panel.messages_seen - seen0,
+            "p50_ms": round(float(np.percentile(delays, 50)), 1) if delays.size else None,
+            "p99_ms": round(float(np.percentile(delays, 99)), 1) if delays.size else None,
+            "max_ms": round(float(delays.max()), 1) if delays.size else None,
+            "fps_drawn": round((window.waveforms.frames_drawn - frames0) / seconds, 1),
+            "turn_rows": panel.view.topLevelItemCount(),
+            "flush_p50_ms": round(float(np.percentile(flushes, 50)), 2) if flushes else None,
+            "flush_max_ms": round(float(max(flushes)), 2) if flushes else None,
+        }
+        await timing._close(window)
+        return result
+
+    return timing._run_on_qasync(app, main())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--interval", type=float, default=0.1, help="seconds between the peer's RTVI messages")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--platform", default="offscreen", help="QT_QPA_PLATFORM for the window")
+    parser.add_argument("--run-mode", help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.run_mode:  # child: one mode, one JSON line
+        print(json.dumps(run_mode(args.run_mode, args.target, args.seconds)), flush=True)
+        return 0
+
+    target, peer = timing.start_chatty_rtvi(args.interval)
+    rows = []
+    try:
+        for r in range(args.repeat):
+            for mode in args.modes.split(","):
+                env = {**os.environ, "QT_QPA_PLATFORM": args.platform}
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--run-mode", mode, "--target", target, "--seconds", str(args.seconds)],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=args.seconds * 3 + 90,
+                )
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+                if proc.returncode != 0 or not lines:
+                    print(f"{mode}: failed\n{proc.stderr[-1500:]}", file=sys.stderr)
+                    continue
+                row = {"mode": mode, "run": r + 1, **json.loads(lines[-1])}
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+    finally:
+        peer.send_signal(signal.SIGINT)
+        try:
+            peer.wait(10)
+        except subprocess.TimeoutExpired:
+            peer.kill()
+
+    load = os.getloadavg()
+    print(
+        f"\n{platform.node()} · {os.cpu_count()} CPU · Python {platform.python_version()} · "
+        f"platform {args.platform} · load {load[0]:.1f} · a message every {args.interval:g} s · "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
+    )
+    print(
+        "| mode | run | messages | events shown | p50 (ms) | p99 (ms) | max (ms) | waveform fps "
+        "| one flush p50 / max (ms) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(
+            f"| {row['mode']} | {row['run']} | {row['messages']} | {row['events']} | {row['p50_ms']} | "
+            f"{row['p99_ms']} | {row['max_ms']} | {row['fps_drawn']} | {row['flush_p50_ms']} / {row['flush_max_ms']} |"
+        )
+    base = [r["p99_ms"] for r in rows if r["mode"] == "window-still" and r["p99_ms"] is not None]
+    if base:
+        print("\n| mode | runs | median p99 (ms) | × window-still |")
+        print("| --- | --- | --- | --- |")
+        for mode in MODES:
+            mine = [r["p99_ms"] for r in rows if r["mode"] == mode and r["p99_ms"] is not None]
+            if mine:
+                p99 = float(np.median(mine))
+                print(f"| {mode} | {len(mine)} | {p99:.1f} | {p99 / float(np.median(base)):.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""What the caller heard the agent say: a recognizer over the received audio, during the call.
+
+The seam a simulated caller and repeated runs transcribe through. Today the engine is
+pocketsphinx in its worker process (speech/stt.py: it holds the GIL while it decodes, so it
+must not run in the media process), or Whisper (speech/whisper.py), each behind the same
+``Recognizer`` protocol. One worker serves
+every run of a repeat (started once: a decoder takes ~1 s to build), one utterance at a
+time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from voicedesk.media.pcm import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from voicedesk.qa.scenario import Scenario
+
+logger = logging.getLogger(__name__)
+
+
+class Hearing(Protocol):
+    """Turns received audio (float32, 48 kHz, mono) into text."""
+
+    name: str
+
+    async def start(self) -> None: ...  # load the engine now (idempotent), not in the first turn
+
+    async def transcribe(self, audio: np.ndarray) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+class RecognizerHearing:
+    """Any ``speech.stt.Recognizer`` (begin/feed/finish), started on first use, shared by runs."""
+
+    def __init__(self, name: str, factory: Callable[[], object]) -> None:
+        self.name = name
+        self._factory = factory
+        self._recognizer: object | None = None
+        self._lock = asyncio.Lock()  # one utterance at a time: begin/feed/finish belong together
+
+    async def start(self) -> None:
+        async with self._lock:
+            await self._started()
+
+    async def _started(self) -> object:
+        if self._recognizer is None:
+            recognizer = self._factory()
+            await recognizer.start()  # type: ignore[attr-defined]
+            self._recognizer = recognizer
+        return self._recognizer
+
+    async def transcribe(self, audio: np.ndarray) -> str:
+        if audio.size == 0:
+            return ""
+        async with self._lock:
+            recognizer = await self._started()
+            await recognizer.begin(SAMPLE_RATE)  # type: ignore[attr-defined]
+            await recognizer.feed(audio.astype(np.float32))  # type: ignore[attr-defined]
+            return str(await recognizer.finish())  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        recognizer, self._recognizer = self._recognizer, None
+        if recognizer is not None:
+            await recognizer.close()  # type: ignore[attr-defined]
+
+
+def _pocketsphinx(mode: str, phrases: tuple[str, ...]) -> RecognizerHearing:
+    from voicedesk.speech.stt import SMALL_VOCABULARY, PocketsphinxRecognizer, SttSettings, check_pocketsphinx
+
+    check_pocketsphinx()  # a missing engine is one line before the call, not mid-conversation
+    settings = SttSettings(mode=mode, phrases=tuple(dict.fromkeys((*SMALL_VOCABULARY, *phrases))))
+    return RecognizerHearing(f"pocketsphinx ({mode})", lambda: PocketsphinxRecognizer(settings))
+
+
+def _whisper(model: str | None) -> RecognizerHearing:
+    from voicedesk.speech.recognizers import SttChoice
+    from voicedesk.speech.whisper import model_label, resolve_model
+
+    choice = SttChoice("whisper", model)
+    choice.check()  # faster-whisper and the model's files, in one line before the call
+    return RecognizerHearing(f"whisper ({model_label(resolve_model(model))})", choice.recognizer)
+
+
+# stt mode -> factory(phrases); whisper's model comes from hearing_for's ``model``
+ENGINES: dict[str, Callable[[tuple[str, ...]], Hearing]] = {
+    "constrained": lambda phrases: _pocketsphinx("constrained", phrases),
+    "open": lambda phrases: _pocketsphinx("open", phrases),
+    "whisper": lambda phrases: _whisper(None),  # speech/whisper.py: $VOICEDESK_STT_MODEL, else tiny.en
+}
+
+
+def reply_phrases(scenario: Scenario, target: str) -> tuple[str, ...]:
+    """What a constrained recognizer should know to hear a scenario's agent: the scenario's own
+    words and, for the embedded agents, their replies (and a small everyday vocabulary)."""
+    from voicedesk.qa.transcripts import recognizer_phrases
+
+    return recognizer_phrases(scenario.phrases(), target)
+
+
+def hearing_for(mode: str, phrases: tuple[str, ...], model: str | None = None) -> Hearing:
+    from voicedesk.errors import ConfigError
+
+    if mode == "whisper":  # no phrase list: open vocabulary; the scenario's stt_model if it names one
+        return _whisper(model)
+    try:
+        factory = ENGINES[mode]
+    except KeyError:
+        raise ConfigError(f"no recognizer {mode!r}: expected one of {', '.join(ENGINES)}") from None
+    return factory(phrases)
+
+
+class HearingPool:
+    """Recognizers shared by the runs of a repeat, one per (mode, vocabulary); closed at the end."""
+
+    def __init__(self) -> None:
+        self._hearings: dict[tuple[str, tuple[str, ...], str | None], Hearing] = {}
+
+    def get(self, mode: str, phrases: tuple[str, ...], model: str | None = None) -> Hearing:
+        key = (mode, tuple(sorted(set(phrases))) if mode != "whisper" else (), model)
+        if key not in self._hearings:
+            self._hearings[key] = hearing_for(mode, key[1], model)
+        return self._hearings[key]
+
+    async def close(self) -> None:
+        hearings, self._hearings = list(self._hearings.values()), {}
+        for hearing in hearings:
+            try:
+                await hearing.close()
+            except Exception as exc:  # closing one recognizer must not keep the others open
+                logger.warning("closing the recognizer %s failed: %s", hearing.name, exc)
