@@ -17,6 +17,10 @@ lag (how late a 10 ms sleep wakes up), in several set-ups:
 - ``window-raw``      30 fps with every 48 kHz sample handed to pyqtgraph (no decimation)
 - ``process``         the window drawing in this process, the call in a child process that
                       writes sent/received audio into shared-memory rings the window reads
+- ``headless-speech`` headless, saying sentences (espeak-ng, ``say:``) that the echo returns
+- ``headless-whisper`` the same with live recognition of what comes back (Whisper in its worker
+                      process, as ``voicedesk call --transcribe --stt whisper``): compared with
+                      ``headless-speech``
 
 Each mode runs in a fresh interpreter. Usage::
 
@@ -50,7 +54,31 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("headless", "qasync", "window", "window-nofreeze", "window-ungated", "window-60fps", "window-raw", "process")
+MODES = (
+    "headless",
+    "qasync",
+    "window",
+    "window-nofreeze",
+    "window-ungated",
+    "window-60fps",
+    "window-raw",
+    "process",
+    "headless-speech",
+    "headless-whisper",
+)
+# headless-speech: the headless call saying sentences (the echo sends them back); headless-whisper:
+# the same with live recognition of what comes back (voicedesk call --transcribe --stt whisper:
+# qa/transcripts.py, the recognizer in its worker process). Compared with each other.
+SPEECH = "say:" + "|".join(
+    (
+        "please send the invoice to my office",
+        "the quick brown fox jumps over the lazy dog",
+        "your confirmation code is four five seven two",
+        "can you check my account balance please",
+        "the meeting has been moved to three thirty",
+        "my flight to boston was cancelled this morning",
+    )
+)
 WARMUP_S = 1.5
 RING_SECONDS = 5
 
@@ -128,12 +156,14 @@ def summarize(times: list[float], lags: list[float]) -> dict[str, Any]:
     }
 
 
-async def measure_call(target: str, seconds: float, on_connected: Any = None) -> dict[str, Any]:
+async def measure_call(
+    target: str, seconds: float, on_connected: Any = None, source: str | None = None, extensions: Any = ()
+) -> dict[str, Any]:
     """A headless call with the packet clock; ``on_connected(call)`` may hook more in."""
-    from voicedesk.media.sources import ToneTrack
+    from voicedesk.media.sources import ToneTrack, parse_source
     from voicedesk.rtc.call import Call
 
-    call = Call(target, source=ToneTrack(440))
+    call = Call(target, source=parse_source(source) if source else ToneTrack(440), extensions=list(extensions))
     clock, lag = PacketClock(), LoopLag()
     try:
         await call.start()
@@ -156,6 +186,24 @@ async def measure_call(target: str, seconds: float, on_connected: Any = None) ->
 # ------------------------------------------------------------------------ modes
 def run_headless(target: str, seconds: float) -> dict[str, Any]:
     return asyncio.run(measure_call(target, seconds))
+
+
+def run_headless_speech(target: str, seconds: float, whisper: bool) -> dict[str, Any]:
+    import voicedesk.speech  # noqa: F401  (the say: source)
+
+    async def main() -> dict[str, Any]:
+        if not whisper:
+            return await measure_call(target, seconds, source=SPEECH)
+        from voicedesk.qa.transcripts import CallTranscription
+        from voicedesk.speech.recognizers import SttChoice
+
+        transcription = CallTranscription(SttChoice("whisper"))
+        await transcription.start()  # loaded before the call, as voicedesk call does
+        row = await measure_call(target, seconds, source=SPEECH, extensions=[transcription])
+        heard = [e for e in transcription.entries() if e.get("text")]
+        return {**row, "transcripts": len(heard)}
+
+    return asyncio.run(main())
 
 
 def _qt_app() -> Any:
@@ -397,6 +445,8 @@ def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
         return run_window(target, seconds, raw=True)
     if mode == "process":
         return run_process(target, seconds)
+    if mode in ("headless-speech", "headless-whisper"):
+        return run_headless_speech(target, seconds, whisper=mode == "headless-whisper")
     raise SystemExit(f"unknown mode {mode!r}")
 
 
@@ -519,15 +569,18 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
     base = [r["dev_p99_ms"] for r in rows if r["mode"] == "headless"]
     base_median = float(np.median(base)) if base else None
     print(
-        "\n| mode | runs | median p99 deviation (ms) | × headless | median media loop lag p99 (ms) "
+        "\n| mode | runs | median p99 deviation (ms) | × headless (headless-whisper: × headless-speech) "
+        "| median media loop lag p99 (ms) "
         "| median received jitter (ms) |"
     )
     print("| --- | --- | --- | --- | --- | --- |")
+    speech = [r["dev_p99_ms"] for r in rows if r["mode"] == "headless-speech"]
     for mode in modes:
         mine = [r for r in rows if r["mode"] == mode]
         p99 = float(np.median([r["dev_p99_ms"] for r in mine]))
         lag = float(np.median([r["lag_p99_ms"] for r in mine]))
-        ratio = f"{p99 / base_median:.2f}" if base_median else "–"
+        baseline = float(np.median(speech)) if mode == "headless-whisper" and speech else base_median
+        ratio = f"{p99 / baseline:.2f}" if baseline else "–"
         jitters = [r["rx_jitter_ms"] for r in mine if r.get("rx_jitter_ms") is not None]
         jitter = f"{float(np.median(jitters)):.2f}" if jitters else "–"
         print(f"| {mode} | {len(mine)} | {p99:.2f} | {ratio} | {lag:.1f} | {jitter} |")

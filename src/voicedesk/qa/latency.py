@@ -123,10 +123,17 @@ class TimedRecorder(AudioSink):
         return self._starts[b]
 
     def segment(self, start_t: float, end_t: float | None = None) -> np.ndarray:
-        audio = self.audio()
+        """Samples from ``start_t`` to ``end_t`` (float32), joining only the blocks in between:
+        taken during a call (a reply handed to the recognizer), not a copy of the whole recording."""
         a = self.index_at(start_t)
-        b = self.index_at(end_t) if end_t is not None else audio.size
-        return audio[a:b]
+        b = self.index_at(end_t) if end_t is not None else self.total
+        if b <= a or not self._blocks:
+            return np.zeros(0, dtype=np.float32)
+        first = max(0, bisect.bisect_right(self._starts, a) - 1)
+        last = bisect.bisect_left(self._starts, b)
+        joined = np.concatenate(self._blocks[first:last]).astype(np.float32) / 32768.0
+        offset = self._starts[first]
+        return joined[a - offset : b - offset]
 
 
 @dataclass(frozen=True)

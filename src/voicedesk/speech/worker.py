@@ -29,6 +29,8 @@ from voicedesk.errors import PipelineError, VoiceDeskError
 
 logger = logging.getLogger(__name__)
 
+WORKER_NICENESS = 10  # added to the worker's nice value: the call's process goes first
+
 
 def int16_bytes(samples: np.ndarray) -> bytes:
     """Samples (float in [-1, 1] or int16) as little-endian int16 bytes: what crosses the pipe."""
@@ -56,8 +58,19 @@ def _error(exc: Exception) -> tuple[str, str]:
     return ("error", str(exc) if isinstance(exc, VoiceDeskError) else f"{type(exc).__name__}: {exc}")
 
 
+def _yield_cpu() -> None:
+    """Run below the call's process: on a machine whose cores are all busy, the scheduler then
+    gives the media loop the CPU first and the recognizer what is left (measured with
+    bench/gui_media_timing.py --modes headless-speech,headless-whisper)."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except (OSError, AttributeError):  # not permitted, or no nice() on this platform
+        pass
+
+
 def serve(worker: object) -> None:
     """The worker process's loop over stdin/stdout: call ``worker.<name>(*args)``, answer."""
+    _yield_cpu()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write to the message pipe
     while True:
@@ -72,6 +85,7 @@ def serve(worker: object) -> None:
 
 
 def _mp_serve(module: str, connection) -> None:  # the multiprocessing form of serve (frozen apps)
+    _yield_cpu()
     worker = importlib.import_module(module).new_worker()
     while True:
         try:
