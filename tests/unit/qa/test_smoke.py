@@ -13,4 +13,5 @@ def test_the_smoke_report_says_what_became_of_each_aiortc_patch():
         "4 encoded forwarding": "applied",
         "5 inline audio codecs": "applied",
         "6 telephone-events": "applied",
+        "7 audio level of encoded packets": "applied",
     }
