@@ -15,6 +15,7 @@ os.environ.setdefault("QT_API", "pyside6")
 
 import asyncio
 import contextlib
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -27,6 +28,10 @@ from voicedesk.gui.main_window import MainWindow
 from voicedesk.gui.settings import AppSettings
 
 CLOSE_TIMEOUT_MS = 30_000
+
+# Each process keeps its own settings: with pytest-xdist two GUI modules run at once, and a
+# shared file let one test's clear() wipe what another had just stored.
+QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="vd-qsettings-"))
 
 
 @pytest.fixture

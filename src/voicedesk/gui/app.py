@@ -166,6 +166,7 @@ def run(options: GuiOptions) -> int:
         _close_on_signals(loop, window)
         status = loop.run_until_complete(_main(window, options))
     finally:
+        _join_warm_up()
         _drain(loop)
         loop.close()  # also shuts the executor down and joins its threads
         asyncio.set_event_loop(None)
@@ -288,7 +289,21 @@ def warm_call_path(then: Callable[[], object] | None = None) -> None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(then)
 
-    threading.Thread(target=work, name="warm-call-path", daemon=True).start()
+    global _warming
+    _warming = threading.Thread(target=work, name="warm-call-path", daemon=True)
+    _warming.start()
+
+
+# The warm-up thread, joined before the interpreter exits: a window closed within a second
+# or two of start left it importing C extensions during finalization, which ended the
+# process with SIGSEGV instead of status 0.
+_warming: Any = None
+WARM_JOIN_SECONDS = 30.0
+
+
+def _join_warm_up() -> None:
+    if _warming is not None:
+        _warming.join(WARM_JOIN_SECONDS)
 
 
 def _close_on_signals(loop: asyncio.AbstractEventLoop, window: Any) -> None:
