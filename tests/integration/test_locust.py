@@ -115,10 +115,11 @@ def distributed_run(servers, tmp_path_factory):
         encoding="utf-8",
     )
     before = sessions_total(echo) + sessions_total(parrot)
+    port = str(free_port())  # not Locust's 5557: another test process may hold it
     master = subprocess.Popen(
         [
             *(sys.executable, "-m", "locust", "-f", "voice.py", "--headless", "--master", "--expect-workers", "2"),
-            *("--csv", "out", "--slo", "voice_to_voice_p90_ms=60000"),
+            *("--master-bind-port", port, "--csv", "out", "--slo", "voice_to_voice_p90_ms=60000"),
         ],
         cwd=work,
         stdout=subprocess.PIPE,
@@ -127,7 +128,7 @@ def distributed_run(servers, tmp_path_factory):
     )
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "locust", "-f", "voice.py", "--worker"],
+            [sys.executable, "-m", "locust", "-f", "voice.py", "--worker", "--master-port", port],
             cwd=work,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -144,6 +145,7 @@ def distributed_run(servers, tmp_path_factory):
                 process.kill()
                 process.wait(5)
     after = sessions_total(echo) + sessions_total(parrot)
+    assert (work / "out_stats.csv").exists(), f"Locust's master wrote no stats: {err[-3000:]}"
     return {
         "returncode": master.returncode,
         "stderr": err,
