@@ -4,6 +4,7 @@ pair, with optional netem on both ends (REAL_PARTS.md, "Network faults")."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
 import uuid
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 HOST_ADDR = "10.77.0.1"
 PEER_ADDR = "10.77.0.2"
+LOCK_PATH = "/tmp/voicedesk-tests-netns.lock"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -75,6 +77,14 @@ def netns_pair(netem: str | None = None, peer_netem: str | None = None) -> Itera
     """A namespace at PEER_ADDR reached from HOST_ADDR. ``netem`` (e.g. "delay 50ms")
     is applied to both ends, so it counts once per direction; ``peer_netem`` only
     to what the namespace sends (what the host receives)."""
+    # one pair at a time on this machine (its addresses are fixed): the suite runs in two
+    # pytest-xdist workers, and two pairs at once route 10.77.0.2 to whichever came last
+    with open(LOCK_PATH, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield from _netns_pair(netem, peer_netem)
+
+
+def _netns_pair(netem: str | None, peer_netem: str | None) -> Iterator[NetnsPair]:
     tag = uuid.uuid4().hex[:6]
     pair = NetnsPair(f"vdns{tag}", f"vdh{tag}", f"vdp{tag}")
     _ip("netns", "add", pair.namespace)
