@@ -173,7 +173,8 @@ async def test_script_agent_plays_one_line_per_turn(tmp_path: Path) -> None:
     assert steps == [str(prompt), "The weather is sunny and warm today."]
     heard = recognize_spans(caller.rx.audio())
     assert len(heard) == 2, heard
-    assert "name" in heard[0] and "weather" in heard[1], heard
+    # pocketsphinx drops "name" from espeak's "my name is voice desk" on some runs: "voice" still tells the lines apart
+    assert "voice" in heard[0] and "weather" in heard[1], heard
 
 
 def test_cli_call_json_includes_the_turns() -> None:
