@@ -99,9 +99,12 @@ class ChatClient:
             headers["Authorization"] = f"Bearer {self.settings.api_key}"
         return headers
 
-    async def _post(self, body: dict[str, Any], stream: bool) -> aiohttp.ClientResponse:
+    async def _post(
+        self, messages: list[dict[str, str]], extra: dict[str, Any], stream: bool
+    ) -> aiohttp.ClientResponse:
         await self.start()
         assert self._session is not None
+        body = {"model": self.settings.model, "stream": stream, "messages": messages, **extra}
         timeout = self.settings.timeout
         try:
             response = await asyncio.wait_for(
@@ -119,11 +122,10 @@ class ChatClient:
 
     async def stream(self, messages: list[dict[str, str]], **extra: Any) -> AsyncIterator[str]:
         """The reply's text in chunks as the endpoint streams them."""
-        body = {"model": self.settings.model, "stream": True, "messages": messages, **extra}
         timeout = self.settings.timeout
         # per-step timeouts rather than one around the generator: the consumer's own
         # work between chunks must not count, and a stall between chunks must
-        response = await self._post(body, stream=True)
+        response = await self._post(messages, extra, stream=True)
         async with response:
             while True:
                 try:
@@ -144,8 +146,7 @@ class ChatClient:
         """The whole reply: streamed and joined, or one JSON answer (``stream=False``)."""
         if stream:
             return "".join([chunk async for chunk in self.stream(messages, **extra)])
-        body = {"model": self.settings.model, "stream": False, "messages": messages, **extra}
-        response = await self._post(body, stream=False)
+        response = await self._post(messages, extra, stream=False)
         async with response:
             try:
                 data = await asyncio.wait_for(response.json(content_type=None), self.settings.timeout)
@@ -153,14 +154,19 @@ class ChatClient:
                 raise LlmError(f"no answer within {self.settings.timeout:g} s") from None
             except (ValueError, aiohttp.ClientError) as exc:
                 raise LlmError(f"the answer is not JSON: {exc}") from None
-        if isinstance(data, dict) and "error" in data:
-            error = data["error"]
-            raise LlmError(f"endpoint error: {error.get('message', error) if isinstance(error, dict) else error}")
+        _raise_endpoint_error(data)
         try:
             content = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
             raise LlmError(f"unexpected answer: {str(data)[:80]!r}") from None
         return content if isinstance(content, str) else ""
+
+
+def _raise_endpoint_error(data: Any) -> None:
+    """An ``LlmError`` for an answer (whole, or one stream chunk) that is the endpoint's error object."""
+    if isinstance(data, dict) and "error" in data:
+        error = data["error"]
+        raise LlmError(f"endpoint error: {error.get('message', error) if isinstance(error, dict) else error}")
 
 
 def _client_error(exc: Exception) -> str:
@@ -235,9 +241,7 @@ def _parse_sse_line(raw: bytes) -> str | object | None:
         data = json.loads(payload)
     except ValueError:
         raise LlmError(f"malformed stream chunk: {payload[:80]!r}") from None
-    if isinstance(data, dict) and "error" in data:
-        error = data["error"]
-        raise LlmError(f"endpoint error: {error.get('message', error) if isinstance(error, dict) else error}")
+    _raise_endpoint_error(data)
     try:
         return data["choices"][0].get("delta", {}).get("content") or None
     except (KeyError, IndexError, TypeError, AttributeError):
