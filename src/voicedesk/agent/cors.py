@@ -128,8 +128,9 @@ def _route_methods(request: web.Request) -> set[str] | None:
     return {route.method.upper() for route in resource}
 
 
-def _add_origin(headers: web.StreamResponse | web.HTTPException, origin: str) -> None:
-    target = headers.headers
+def _add_origin(response: web.StreamResponse, origin: str, *, expose: bool = False) -> None:
+    """Let ``origin``'s page have the answer (``expose``: and read the headers clients need)."""
+    target = response.headers
     target["Access-Control-Allow-Origin"] = origin
     # the answer depends on who asked: a shared cache must not hand one origin's to another
     vary = target.get("Vary")
@@ -137,6 +138,8 @@ def _add_origin(headers: web.StreamResponse | web.HTTPException, origin: str) ->
         target["Vary"] = "Origin"
     elif "origin" not in vary.lower():
         target["Vary"] = f"{vary}, Origin"
+    if expose:
+        target["Access-Control-Expose-Headers"] = ", ".join(EXPOSED_HEADERS)
 
 
 def cors_middleware(policy: CorsPolicy) -> Middleware:
@@ -158,12 +161,10 @@ def cors_middleware(policy: CorsPolicy) -> Middleware:
         try:
             response = await handler(request)
         except web.HTTPException as exc:  # aiohttp's own 404/405/408/413: the page should read them too
-            _add_origin(exc, origin)
-            exc.headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSED_HEADERS)
+            _add_origin(exc, origin, expose=True)
             raise
         if not response.prepared:  # a WebSocket has sent its headers already (and CORS does not apply)
-            _add_origin(response, origin)
-            response.headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSED_HEADERS)
+            _add_origin(response, origin, expose=True)
         return response
 
     return cors
