@@ -222,9 +222,7 @@ class RtviResponder:
         msg_id = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else ""
         try:
             self._handle(channel, kind, msg_id, data)
-        except _Refused as exc:
-            self._send(channel, _message("error-response", {"error": str(exc)}, msg_id))
-        except VoiceDeskError as exc:
+        except (_Refused, VoiceDeskError) as exc:
             self._send(channel, _message("error-response", {"error": str(exc)}, msg_id))
 
     def _handle(self, channel: RTCDataChannel, kind: str, msg_id: str, data: Any) -> None:
@@ -258,7 +256,6 @@ class RtviResponder:
             # as pipecat does: a warning to the client, and the session goes on
             warning = f"RTVI version {self.client_version or 'unknown'} may not be compatible with {PROTOCOL_VERSION}"
             self._send(channel, _message("error-response", {"error": warning}, msg_id))
-        sends_events = bool(getattr(self.agent, "SENDS_EVENTS", False))
         ready = {
             "version": PROTOCOL_VERSION,
             "about": {"library": "voicedesk", "library_version": __version__, "agent": self.agent.name},
@@ -267,7 +264,7 @@ class RtviResponder:
                 "audio_out": True,
                 "video_in": False,
                 "video_out": False,
-                "metrics": sends_events,
+                "metrics": self.agent.SENDS_EVENTS,
             },
         }
         self._send(channel, _message("bot-ready", ready, msg_id))
@@ -299,8 +296,6 @@ class RtviResponder:
     # server -> client ---------------------------------------------------
     def _on_agent_event(self, event: dict[str, Any]) -> None:
         messages = self.translator.translate(event)  # also before a client: it keeps the speaking state
-        if not self.channels:
-            return
         for message in messages:
             for channel in self.channels:
                 self._send(channel, message)
