@@ -34,7 +34,7 @@ import os
 import queue as queue_module
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -267,6 +267,30 @@ class LoadReport:
 MAX_SOURCE_FRAMES = 500  # 10 s of source, looped
 
 
+def encode_blocks(blocks: Sequence[Any]) -> tuple[list[bytes], list[int]]:
+    """Opus payloads (aiortc's own encoder) and RFC 6465 levels of 20 ms mono blocks."""
+    encoder = OpusEncoder()
+    opus: list[bytes] = []
+    levels: list[int] = []
+    for i, block in enumerate(blocks):
+        frame = mono_to_frame(block, i * FRAME_SAMPLES)
+        levels.append(aiortc_patches.compute_audio_level_dbov(frame))
+        opus += encoder.encode(frame)[0]
+    return opus, levels
+
+
+def outgoing(opus: bytes, pcm: Any, level: int, pts: int, mime: str | None) -> Any:
+    """What a track hands aiortc for one 20 ms frame: the Opus packet as it is, carrying its
+    level (patch 7), while Opus is sent; else the PCM, for aiortc to encode (and measure)."""
+    if mime in (None, "audio/opus"):
+        packet = av.Packet(opus)
+        packet.pts = pts
+        packet.time_base = TIME_BASE
+        aiortc_patches.set_packet_audio_level(packet, level)
+        return packet
+    return mono_to_frame(pcm, pts)
+
+
 class EncodedSource:
     """A source (``tone:440``, ``wav:PATH``, …) as 20 ms PCM blocks and as Opus payloads."""
 
@@ -285,13 +309,8 @@ class EncodedSource:
         track.stop()
         if not self.pcm:
             raise VoiceDeskError(f"source {spec!r} holds no audio")
-        encoder = OpusEncoder()
-        self.opus: list[bytes] = []
-        self.levels: list[int] = []  # RFC 6465 level of each packet: sent in the RFC 6464 extension (patch 7)
-        for i, block in enumerate(self.pcm):
-            frame = mono_to_frame(block, i * FRAME_SAMPLES)
-            self.levels.append(aiortc_patches.compute_audio_level_dbov(frame))
-            self.opus += encoder.encode(frame)[0]
+        # the RFC 6465 level of each packet is sent in the RFC 6464 extension (patch 7)
+        self.opus, self.levels = encode_blocks(self.pcm)
 
     @classmethod
     def get(cls, spec: str) -> EncodedSource:
@@ -319,14 +338,14 @@ class PreEncodedTrack(MediaStreamTrack):
         index, pts = self.frames_sent, self.frames_sent * FRAME_SAMPLES
         await self._pacer.wait(pts)
         self.frames_sent += 1
-        mime = self.send_mime()
-        if mime in (None, "audio/opus"):
-            packet = av.Packet(self.source.opus[index % len(self.source.opus)])
-            packet.pts = pts
-            packet.time_base = TIME_BASE
-            aiortc_patches.set_packet_audio_level(packet, self.source.levels[index % len(self.source.levels)])
-            return packet
-        return mono_to_frame(self.source.pcm[index % len(self.source.pcm)], pts)
+        source = self.source
+        return outgoing(
+            source.opus[index % len(source.opus)],
+            source.pcm[index % len(source.pcm)],
+            source.levels[index % len(source.levels)],
+            pts,
+            self.send_mime(),
+        )
 
 
 class ArrivalCounter(CallExtension):

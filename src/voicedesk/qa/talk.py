@@ -39,6 +39,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from voicedesk.errors import ConfigError
 from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE, TIME_BASE, mono_to_frame
 from voicedesk.media.tracks import FramePacer
+from voicedesk.qa.load import encode_blocks, outgoing
 from voicedesk.rtc import aiortc_patches
 
 SPEECH_DBOV = -50  # qa/latency.py's floor: never call anything quieter than this speech
@@ -103,13 +104,7 @@ class Utterances:
         blocks = tuple(samples[i : i + FRAME_SAMPLES] for i in range(0, samples.size, FRAME_SAMPLES))
         if not blocks:
             raise ConfigError(f"the utterance {spec!r} holds no audio")
-        encoder = OpusEncoder()
-        opus: list[bytes] = []
-        levels: list[int] = []
-        for i, block in enumerate(blocks):
-            frame = mono_to_frame(block, i * FRAME_SAMPLES)
-            levels.append(aiortc_patches.compute_audio_level_dbov(frame))
-            opus += encoder.encode(frame)[0]
+        opus, levels = encode_blocks(blocks)
         return PreparedUtterance(spec, tuple(opus), blocks, tuple(levels))
 
 
@@ -176,12 +171,7 @@ class TalkingTrack(MediaStreamTrack):
                 first, last = self._spoken
                 if self._done is not None and not self._done.done():
                     self._done.set_result((first if first is not None else now, last if last is not None else now))
-        if self.send_mime() in (None, "audio/opus"):
-            packet = av.Packet(opus)
-            packet.pts, packet.time_base = pts, TIME_BASE
-            aiortc_patches.set_packet_audio_level(packet, level)
-            return packet
-        return mono_to_frame(pcm, pts)  # another codec: aiortc encodes it (and measures its level)
+        return outgoing(opus, pcm, level, pts, self.send_mime())
 
 
 class OnsetDetector:

@@ -684,12 +684,18 @@ def _telephone_event_conflict() -> str | None:
     return None
 
 
+def telephone_events_applied() -> bool:
+    """Patch 6 is on in this process (applying the patches first): telephone-events are
+    negotiated, and ``observe_telephone_events`` / ``rewrite_sent_rtp`` take effect."""
+    apply()
+    return _is_applied(6)
+
+
 def observe_telephone_events(receiver: Any, listener: TelephoneEventListener) -> bool:
     """Call ``listener(packet, clock_rate)`` for every telephone-event packet ``receiver``
     gets (they never reach its audio track). False, changing nothing, when patch 6 is not
     applied: then no telephone-event was negotiated either."""
-    apply()
-    if not _is_applied(6):
+    if not telephone_events_applied():
         return False
     receiver._voicedesk_telephone_events = listener
     return True
@@ -703,8 +709,7 @@ def rewrite_sent_rtp(sender: Any, rewrite: Callable[[bytes], list[bytes]]) -> bo
     transport, shared by the senders of a BUNDLE, gets an instance-level ``_send_rtp`` that
     picks the rewrite by SSRC (transports without one are untouched). False, changing
     nothing, when patch 6 is not applied."""
-    apply()
-    if not _is_applied(6):
+    if not telephone_events_applied():
         return False
     transport = sender.transport
     rewrites: dict[int, Callable[[bytes], list[bytes]]] | None = getattr(transport, "_voicedesk_rewrites", None)

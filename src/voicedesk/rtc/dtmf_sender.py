@@ -19,7 +19,9 @@ Chrome's audio sender (webrtc ``RTPSenderAudio``), which most agents are tested 
 aiortc 1.16 has no DTMF sender, and its ``RTCRtpSender`` keeps its sequence numbers in a
 local variable of its send loop. So the events are made from the audio packets the sender
 is sending anyway: ``aiortc_patches.rewrite_sent_rtp`` hands this object each of them
-(serialized, before SRTP) and sends what ``_rewrite`` returns instead. Sequencing by those
+(serialized, before SRTP) and sends what ``_rewrite`` returns instead, from the first
+``insertDTMF`` on (a call that never presses a key sends its audio untouched, with no
+per-packet hook; an idle sender only renumbers). Sequencing by those
 packets keeps the events on the audio clock, on the same SSRC and in the same sequence
 space, with no timer of its own; sequence numbers after an event are shifted by the
 packets it added or skipped, so the receiver sees no hole.
@@ -99,14 +101,18 @@ class RTCDTMFSender:
         self._until = 0  # RTP timestamp the gap (or a comma) ends at
         self._seq_shift = 0  # event packets added minus audio packets dropped so far
         self._playing = False
+        self._sender_to_hook: Any = None  # the RTCRtpSender whose packets _rewrite takes from the first keys on
 
     @classmethod
     def attach(cls, sender: Any, codecs: list[Any], now_ms: Callable[[], float]) -> RTCDTMFSender:
         found = telephone_event_payload_type(codecs)
         pt, clock = found if found is not None else (None, int(codecs[0].clockRate) if codecs else 48000)
         dtmf = cls(pt, clock, now_ms)
-        if pt is not None and not aiortc_patches.rewrite_sent_rtp(sender, dtmf._rewrite):
-            dtmf.payload_type = None  # the patch is off: nothing can send events
+        if pt is not None:
+            if aiortc_patches.telephone_events_applied():
+                dtmf._sender_to_hook = sender  # hooked by the first insertDTMF: until then no per-packet work
+            else:
+                dtmf.payload_type = None  # the patch is off: nothing can send events
         return dtmf
 
     @property
@@ -129,6 +135,9 @@ class RTCDTMFSender:
         self.duration_ms = min(max(float(duration), MIN_DURATION_MS), MAX_DURATION_MS)
         self.gap_ms = min(max(float(interToneGap), MIN_GAP_MS), MAX_GAP_MS)
         self.toneBuffer = cleaned
+        if cleaned and self._sender_to_hook is not None:
+            aiortc_patches.rewrite_sent_rtp(self._sender_to_hook, self._rewrite)
+            self._sender_to_hook = None
 
     @property
     def busy(self) -> bool:
@@ -143,8 +152,13 @@ class RTCDTMFSender:
         """The packets to send in place of one audio packet (serialized RTP, before SRTP)."""
         if len(data) < 12:
             return [data]
-        timestamp = int.from_bytes(data[4:8], "big")
-        out = self._step(data, timestamp)
+        if self._state == "idle" and not self.toneBuffer and not self._playing:
+            # between keys (what _step would return): the audio, renumbered after any event
+            out = [data]
+            if not self._seq_shift:
+                return out
+        else:
+            out = self._step(data, int.from_bytes(data[4:8], "big"))
         seq = int.from_bytes(data[2:4], "big")
         if not out:
             self._seq_shift -= 1
