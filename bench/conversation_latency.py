@@ -24,8 +24,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -105,31 +103,10 @@ def main() -> int:
         return 0
 
     target, peer = timing.start_chatty_rtvi(args.interval)
-    rows = []
     try:
-        for r in range(args.repeat):
-            for mode in args.modes.split(","):
-                env = {**os.environ, "QT_QPA_PLATFORM": args.platform}
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--run-mode", mode, "--target", target, "--seconds", str(args.seconds)],
-                    capture_output=True,
-                    text=True,
-                    env=env,
-                    timeout=args.seconds * 3 + 90,
-                )
-                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-                if proc.returncode != 0 or not lines:
-                    print(f"{mode}: failed\n{proc.stderr[-1500:]}", file=sys.stderr)
-                    continue
-                row = {"mode": mode, "run": r + 1, **json.loads(lines[-1])}
-                rows.append(row)
-                print(json.dumps(row), file=sys.stderr, flush=True)
+        rows = timing.run_children(__file__, args.modes.split(","), args.repeat, target, args.seconds, args.platform)
     finally:
-        peer.send_signal(signal.SIGINT)
-        try:
-            peer.wait(10)
-        except subprocess.TimeoutExpired:
-            peer.kill()
+        timing.stop_server(peer)
 
     load = os.getloadavg()
     print(

@@ -451,41 +451,65 @@ def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ driver
-def start_server() -> tuple[str, subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicedesk", "serve", "--port", "0", "--agent", "echo"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+def _start_printing_url(command: list[str], what: str, **popen: Any) -> tuple[str, subprocess.Popen[str]]:
+    """Start a server that prints its ``http://host:port`` on its first line; that URL and the process."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, **popen)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     match = re.search(r"(http://[\d.]+:\d+)", line)
     if not match:
         proc.kill()
-        raise SystemExit(f"voicedesk serve did not start: {line!r}")
-    return f"{match.group(1)}/api/voice/offer", proc
+        raise SystemExit(f"{what} did not start: {line!r}")
+    return match.group(1), proc
+
+
+def start_server() -> tuple[str, subprocess.Popen[str]]:
+    command = [sys.executable, "-m", "voicedesk", "serve", "--port", "0", "--agent", "echo"]
+    url, proc = _start_printing_url(command, "voicedesk serve")
+    return f"{url}/api/voice/offer", proc
 
 
 def start_chatty_rtvi(interval: float) -> tuple[str, subprocess.Popen[str]]:
     """The chatty RTVI peer (tests/helpers/rtvi_peer.py) in its own process; its pipecat URL."""
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.rtvi_peer", "--interval", str(interval)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=root,
-        env=env,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"(http://[\d.]+:\d+)", line)
-    if not match:
+    command = [sys.executable, "-m", "tests.helpers.rtvi_peer", "--interval", str(interval)]
+    url, proc = _start_printing_url(command, "the chatty RTVI peer", cwd=root, env=env)
+    return f"pipecat+{url}", proc
+
+
+def stop_server(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
         proc.kill()
-        raise SystemExit(f"the chatty RTVI peer did not start: {line!r}")
-    return f"pipecat+{match.group(1)}", proc
+
+
+def run_children(
+    script: str, modes: list[str], repeat: int, target: str, seconds: float, qt_platform: str
+) -> list[dict[str, Any]]:
+    """Each mode ``repeat`` times, each in a fresh interpreter (``script --run-mode MODE``, which
+    prints one JSON line); the rows, each also printed to stderr as it comes."""
+    rows = []
+    for r in range(repeat):
+        for mode in modes:
+            env = {**os.environ, "QT_QPA_PLATFORM": qt_platform}
+            proc = subprocess.run(
+                [sys.executable, script, "--run-mode", mode, "--target", target, "--seconds", str(seconds)],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=seconds * 3 + 90,
+            )
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            if proc.returncode != 0 or not lines:
+                print(f"{mode}: failed\n{proc.stderr[-1500:]}", file=sys.stderr)
+                continue
+            row = {"mode": mode, "run": r + 1, **json.loads(lines[-1])}
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    return rows
 
 
 def gui_lag(row: dict[str, Any]) -> Any:
@@ -514,31 +538,10 @@ def main() -> int:
         return 0
 
     url, server = start_chatty_rtvi(args.chatty_rtvi) if args.chatty_rtvi else start_server()
-    rows = []
     try:
-        for r in range(args.repeat):
-            for mode in args.modes.split(","):
-                env = {**os.environ, "QT_QPA_PLATFORM": args.platform}
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--run-mode", mode, "--target", url, "--seconds", str(args.seconds)],
-                    capture_output=True,
-                    text=True,
-                    env=env,
-                    timeout=args.seconds * 3 + 90,
-                )
-                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-                if proc.returncode != 0 or not lines:
-                    print(f"{mode}: failed\n{proc.stderr[-1500:]}", file=sys.stderr)
-                    continue
-                row = {"mode": mode, "run": r + 1, **json.loads(lines[-1])}
-                rows.append(row)
-                print(json.dumps(row), file=sys.stderr, flush=True)
+        rows = run_children(__file__, args.modes.split(","), args.repeat, url, args.seconds, args.platform)
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
 
     load = os.getloadavg()
     print(

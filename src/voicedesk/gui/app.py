@@ -166,9 +166,8 @@ def run(options: GuiOptions) -> int:
         _close_on_signals(loop, window)
         status = loop.run_until_complete(_main(window, options))
     finally:
-        _join_warm_up()
         _drain(loop)
-        loop.close()  # also shuts the executor down and joins its threads
+        loop.close()  # also shuts the executor down and joins its threads (the call-path warm-up's too)
         asyncio.set_event_loop(None)
         sys.excepthook = previous_hook
         if window is not None:
@@ -264,12 +263,13 @@ def warm_call_path(then: Callable[[], object] | None = None) -> None:
     """Import what placing a call needs (aiohttp for HTTP targets: ~0.1 s) while the user
     looks at the window; then run ``then`` on the loop.
 
-    A thread, so the window stays responsive; started only when no call is being placed
-    (two threads importing at once only share the GIL). A dial during the import waits
-    for the modules it needs, which is what it would have done anyway.
+    On the loop's executor, so the window stays responsive; started only when no call is
+    being placed (two threads importing at once only share the GIL). A dial during the
+    import waits for the modules it needs, which is what it would have done anyway. Closing
+    the loop joins the executor's threads: a window closed within a second or two of start
+    must not leave the thread importing C extensions during the interpreter's finalization
+    (that ended the process with SIGSEGV instead of status 0).
     """
-    import threading
-
     loop = asyncio.get_running_loop()
 
     def work() -> None:
@@ -289,21 +289,7 @@ def warm_call_path(then: Callable[[], object] | None = None) -> None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(then)
 
-    global _warming
-    _warming = threading.Thread(target=work, name="warm-call-path", daemon=True)
-    _warming.start()
-
-
-# The warm-up thread, joined before the interpreter exits: a window closed within a second
-# or two of start left it importing C extensions during finalization, which ended the
-# process with SIGSEGV instead of status 0.
-_warming: Any = None
-WARM_JOIN_SECONDS = 30.0
-
-
-def _join_warm_up() -> None:
-    if _warming is not None:
-        _warming.join(WARM_JOIN_SECONDS)
+    loop.run_in_executor(None, work)
 
 
 def _close_on_signals(loop: asyncio.AbstractEventLoop, window: Any) -> None:

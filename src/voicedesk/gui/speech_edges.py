@@ -42,10 +42,12 @@ class SpeechRun:
     end_ms: float | None = None  # None: still sounding
 
 
-class SpeechEdges:
-    """Speech runs in one direction of a call; feed it blocks with ``write``."""
+class SpeechEdges(AudioSink):
+    """Speech runs in one direction of a call: a sink on the received audio (``call.add_sink``),
+    or fed the sent blocks with ``write`` (``call.add_sent_observer``)."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__()
         self._clock = clock  # the call's clock, ms
         self.runs: deque[SpeechRun] = deque(maxlen=MAX_RUNS)
         self._open: SpeechRun | None = None
@@ -74,17 +76,6 @@ class SpeechEdges:
         return None
 
 
-class SpeechEdgesSink(AudioSink):
-    """``SpeechEdges`` as a sink on the received audio (``call.add_sink``)."""
-
-    def __init__(self, edges: SpeechEdges) -> None:
-        super().__init__()
-        self.edges = edges
-
-    def write(self, samples: np.ndarray) -> None:
-        self.edges.write(samples)
-
-
 class CallSpeechEdges(CallExtension):
     """Both directions of one call (an extension: the window hands it to the call it builds)."""
 
@@ -99,7 +90,7 @@ class CallSpeechEdges(CallExtension):
     def attach(self, call: Call) -> None:
         self._clock = call.now_ms
         call.add_sent_observer(self.sent.write)
-        call.add_sink(SpeechEdgesSink(self.received))
+        call.add_sink(self.received)
 
 
 def typed_only(texts: Iterable[tuple[TextSource, str]]) -> bool:

@@ -221,7 +221,6 @@ class ConversationPanel(Panel):
 
         self.say_edit = QLineEdit()
         self.say_edit.setPlaceholderText("Type a sentence and press Enter to speak it into the call")
-        self.say_edit.setToolTip("Spoken by the same engine as the say: source, replacing the source while it plays")
         self.say_edit.returnPressed.connect(self.speak)
         self.send_text_button = QPushButton("Send as text")
         self.send_text_button.clicked.connect(self.send_text)
