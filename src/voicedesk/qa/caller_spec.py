@@ -41,12 +41,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 if TYPE_CHECKING:  # the node walker lives in scenario.py, which imports this module
+    from voicedesk.agent.engines.llm_http import ChatClient
     from voicedesk.qa.scenario import _Checker
 
 DEFAULT_LLM_URL = "https://api.openai.com/v1"
@@ -105,6 +106,12 @@ class LlmEndpoint:
 
     def api_key(self) -> str | None:
         return next((os.environ[name] for name in self.key_env if os.environ.get(name)), None)
+
+    def chat_client(self) -> ChatClient:
+        """A client of this endpoint (the agent layer's ``ChatClient``, imported when first used)."""
+        from voicedesk.agent.engines.llm_http import ChatClient, LlmSettings
+
+        return ChatClient(LlmSettings(url=self.url, model=self.model, api_key=self.api_key(), timeout=self.timeout))
 
 
 @dataclass(frozen=True)
@@ -222,31 +229,28 @@ def environment_endpoint() -> LlmEndpoint:
 
 def llm_endpoint(checker: _Checker, keys: dict[str, tuple[yaml.Node, yaml.Node]], what: str) -> LlmEndpoint:
     """The ``llm_*`` keys of a block, else the environment the embedded agent reads too."""
-    env = os.environ
-    url = env.get("VOICEDESK_LLM_URL") or env.get("OPENAI_BASE_URL") or DEFAULT_LLM_URL
+    given: dict[str, Any] = {}
     if "llm_url" in keys:
         node = keys["llm_url"][1]
-        url = checker.text(node, f"{what}.llm_url")
+        given["url"] = url = checker.text(node, f"{what}.llm_url")
         if not url.startswith(("http://", "https://")):
             raise checker.fail(node, f"{what}.llm_url: expected an http(s) URL, got {url!r}")
-    model = env.get("VOICEDESK_LLM_MODEL") or DEFAULT_LLM_MODEL
     if "llm_model" in keys:
-        model = checker.text(keys["llm_model"][1], f"{what}.llm_model")
-    key_env: tuple[str, ...] = KEY_VARIABLES
+        given["model"] = checker.text(keys["llm_model"][1], f"{what}.llm_model")
     if "llm_key_env" in keys:
         node = keys["llm_key_env"][1]
         name = checker.text(node, f"{what}.llm_key_env")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise checker.fail(node, f"{what}.llm_key_env: expected the name of an environment variable, got {name!r}")
-        key_env = (name,)
-    timeout = 8.0
+        given["key_env"] = (name,)
     if "llm_timeout" in keys:
         node = keys["llm_timeout"][1]
-        timeout = checker.number(node, f"{what}.llm_timeout")
+        given["timeout"] = timeout = checker.number(node, f"{what}.llm_timeout")
         if timeout <= 0:
             raise checker.fail(node, f"{what}.llm_timeout: expected seconds > 0, got {timeout:g}")
-    stream = _flag(checker, keys["llm_stream"][1], f"{what}.llm_stream") if "llm_stream" in keys else True
-    return LlmEndpoint(url=url, model=model, key_env=key_env, timeout=timeout, stream=stream)
+    if "llm_stream" in keys:
+        given["stream"] = _flag(checker, keys["llm_stream"][1], f"{what}.llm_stream")
+    return replace(environment_endpoint(), **given)
 
 
 def _condition(checker: _Checker, node: yaml.Node, what: str) -> Condition:
@@ -381,7 +385,7 @@ def parse_judge(checker: _Checker, node: yaml.Node, caller: CallerSpec | None) -
     else:
         criteria, llm = _criteria(checker, node, "judge", False), None
     if llm is None:  # the caller's endpoint, else the environment's
-        llm = caller.llm if caller is not None and caller.llm is not None else llm_endpoint(checker, {}, "judge")
+        llm = caller.llm if caller is not None and caller.llm is not None else environment_endpoint()
     return JudgeSpec(line=line, criteria=criteria, llm=llm)
 
 
