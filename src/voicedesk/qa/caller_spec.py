@@ -199,12 +199,6 @@ CALLER_KEYS = (
 )
 
 
-def _flag(checker: _Checker, node: yaml.Node, what: str) -> bool:
-    if not (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool")):
-        raise checker.fail(node, f"{what}: expected true or false, got {checker.kind_of(node)}")
-    return bool(yaml.safe_load(node.value))
-
-
 def _whole(checker: _Checker, node: yaml.Node, what: str, minimum: int, maximum: int) -> int:
     value = checker.number(node, what)
     if value != int(value) or not minimum <= value <= maximum:
@@ -249,7 +243,7 @@ def llm_endpoint(checker: _Checker, keys: dict[str, tuple[yaml.Node, yaml.Node]]
         if timeout <= 0:
             raise checker.fail(node, f"{what}.llm_timeout: expected seconds > 0, got {timeout:g}")
     if "llm_stream" in keys:
-        given["stream"] = _flag(checker, keys["llm_stream"][1], f"{what}.llm_stream")
+        given["stream"] = checker.flag(keys["llm_stream"][1], f"{what}.llm_stream")
     return replace(environment_endpoint(), **given)
 
 
@@ -257,18 +251,12 @@ def _condition(checker: _Checker, node: yaml.Node, what: str) -> Condition:
     keys = checker.mapping(node, what, ("contains", "matches", "after", "silent"))
     if not keys:
         raise checker.fail(node, f"{what}: expected at least one of contains, matches, after, silent")
-    matches = None
-    if "matches" in keys:
-        matches = checker.text(keys["matches"][1], f"{what}.matches")
-        try:
-            re.compile(matches)
-        except re.error as exc:
-            raise checker.fail(keys["matches"][1], f"{what}.matches: not a regular expression: {exc}") from None
+    matches = checker.regex(keys["matches"][1], f"{what}.matches") if "matches" in keys else None
     return Condition(
         contains=_says(checker, keys["contains"][1], f"{what}.contains") if "contains" in keys else (),
         matches=matches,
         after=_whole(checker, keys["after"][1], f"{what}.after", 1, 10_000) if "after" in keys else None,
-        silent=_flag(checker, keys["silent"][1], f"{what}.silent") if "silent" in keys else None,
+        silent=checker.flag(keys["silent"][1], f"{what}.silent") if "silent" in keys else None,
     )
 
 
@@ -278,7 +266,7 @@ def _rule(checker: _Checker, node: yaml.Node, index: int) -> Rule:
     if "when" not in keys:
         raise checker.fail(node, f"{what}: missing 'when' (e.g. when: {{contains: account number}})")
     say = _says(checker, keys["say"][1], f"{what}.say") if "say" in keys else ()
-    hangup = _flag(checker, keys["hangup"][1], f"{what}.hangup") if "hangup" in keys else False
+    hangup = checker.flag(keys["hangup"][1], f"{what}.hangup") if "hangup" in keys else False
     if not say and not hangup:
         raise checker.fail(node, f"{what}: expected 'say' and/or 'hangup: true' (what the caller does)")
     return Rule(
@@ -286,7 +274,7 @@ def _rule(checker: _Checker, node: yaml.Node, index: int) -> Rule:
         when=_condition(checker, keys["when"][1], f"{what}.when"),
         say=say,
         hangup=hangup,
-        goal=_flag(checker, keys["goal"][1], f"{what}.goal") if "goal" in keys else False,
+        goal=checker.flag(keys["goal"][1], f"{what}.goal") if "goal" in keys else False,
     )
 
 
