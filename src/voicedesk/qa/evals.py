@@ -65,9 +65,13 @@ def run_failure_kinds(run: dict[str, Any]) -> list[str]:
     return sorted({failure_kind(c) for c in run.get("checks", []) if not c.get("passed")})
 
 
+def check_where(check: dict[str, Any]) -> str:
+    """``step 3``; a conversation's checks (step 0) by their kind: ``caller``, ``goal``, ``judged``."""
+    return f"step {check['step']}" if check.get("step") else str(check.get("kind"))
+
+
 def expectation_key(check: dict[str, Any]) -> str:
-    where = f"step {check['step']}" if check.get("step") else str(check.get("kind"))
-    return f"{where} (line {check.get('line')}): {check.get('expected')}"
+    return f"{check_where(check)} (line {check.get('line')}): {check.get('expected')}"
 
 
 def latencies(run: dict[str, Any]) -> dict[str, list[float]]:
