@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.helpers.processes import serve
 
-from voicedesk.qa.evals import latencies
+from voicedesk.qa.evals import pooled_latencies
 from voicedesk.qa.repeat import run_repeated
 from voicedesk.qa.scenario import parse_scenarios
 from voicedesk.qa.stats import distribution
@@ -74,10 +74,6 @@ caller:
 """
 
 
-def pooled(results: list[dict], metric: str) -> list[float]:
-    return [v for r in results for v in latencies(r)[metric]]
-
-
 CPU: list[float] = []  # this process's CPU per wall second during the last conversations
 
 
@@ -104,7 +100,7 @@ async def main() -> None:
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, {os.cpu_count()} CPUs")
 
     voice = await conversations(VOICE, args.runs, 1)
-    show("1a caller response, voice agent with its events", pooled(voice, "caller_response_ms"))
+    show("1a caller response, voice agent with its events", pooled_latencies(voice)["caller_response_ms"])
     print("   ended:", sorted({r["conversation"]["ended"] for r in voice}))
 
     with serve("--agent", "parrot", "--max-sessions", "100") as (url, _proc):
@@ -114,10 +110,13 @@ async def main() -> None:
         for k in ks:
             by_k[k] = await conversations(text, max(args.runs, k), k)
             cpu[k] = CPU[-1]
-        show("1b caller response, parrot over HTTP, heard by the recognizer", pooled(by_k[ks[0]], "caller_response_ms"))
-        base = distribution(pooled(by_k[ks[0]], "voice_to_voice_ms"))["p50"]
+        show(
+            "1b caller response, parrot over HTTP, heard by the recognizer",
+            pooled_latencies(by_k[ks[0]])["caller_response_ms"],
+        )
+        base = distribution(pooled_latencies(by_k[ks[0]])["voice_to_voice_ms"])["p50"]
         for k in ks:
-            d = show(f"2  K={k} voice-to-voice", pooled(by_k[k], "voice_to_voice_ms"))
+            d = show(f"2  K={k} voice-to-voice", pooled_latencies(by_k[k])["voice_to_voice_ms"])
             failed = sum(1 for r in by_k[k] if not r["passed"])
             ratio = f"{d['p50'] / base:.2f}" if base and d["p50"] else "n/a"
             print(

@@ -20,10 +20,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.eval_callers import PARROT, pooled
+from bench.eval_callers import PARROT
 from tests.helpers.processes import serve
 
 from voicedesk.qa import latency
+from voicedesk.qa.evals import pooled_latencies
 from voicedesk.qa.repeat import run_repeated
 from voicedesk.qa.scenario import parse_scenarios
 from voicedesk.qa.stats import distribution
@@ -53,7 +54,7 @@ async def one(text: str, k: int) -> tuple[float, float | None]:
     cpu0, t0 = time.process_time(), time.monotonic()
     results = [r.to_json() for r in await run_repeated(scenario, k, k)]
     cpu = (time.process_time() - cpu0) / (time.monotonic() - t0)
-    return cpu, distribution(pooled(results, "voice_to_voice_ms"))["p50"]
+    return cpu, distribution(pooled_latencies(results)["voice_to_voice_ms"])["p50"]
 
 
 async def main() -> None:

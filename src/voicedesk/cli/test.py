@@ -13,6 +13,7 @@ from voicedesk.cli._conditions import robustness_lines
 from voicedesk.config import resolve_ice
 from voicedesk.errors import VoiceDeskError
 from voicedesk.limits import count, number
+from voicedesk.qa.evals import check_where
 from voicedesk.qa.golden import compare, golden_path, load_baseline, save_baseline
 from voicedesk.qa.junit import write_junit
 from voicedesk.qa.latency import voice_to_voice_text
@@ -72,10 +73,8 @@ def _print_result(result: dict[str, Any]) -> None:
     for check in result["checks"]:
         mark = "ok  " if check["passed"] else "FAIL"
         note = f" — {check['message']}" if check.get("message") else ""
-        # checks of the conversation (step 0) are named by kind: caller, goal, agent_said, judged
-        where = f"step {check['step']}" if check["step"] else check["kind"]
         print(
-            f"  {mark} {where} (line {check['line']}): expected {check['expected']}; "
+            f"  {mark} {check_where(check)} (line {check['line']}): expected {check['expected']}; "
             f"measured {check['measured']}{note}",
             file=sys.stderr,
         )

@@ -41,6 +41,7 @@ from voicedesk.qa.scenario import Step, Utterance
 from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.events.model import ConversationEvent, Speaker, SpeechStarted, SpeechStopped, TranscriptReceived
 from voicedesk.rtc.signaling.log import redact_url
+from voicedesk.speech.stt import normalize
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +60,6 @@ LLM_CALLER_PROMPT = (
     f"When your goal has been reached, end your reply with {GOAL_MARK}. "
     f"To end the call, reply with {HANGUP_MARK} (after any last words)."
 )
-
-
-def normalize(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
 
 
 def said_in(words: str, text: str) -> bool:
@@ -118,13 +115,9 @@ class LlmBrain:
     """Asks the chat endpoint what the persona says next (the agent is the 'user')."""
 
     def __init__(self, spec: CallerSpec, endpoint: LlmEndpoint, seed: int) -> None:
-        from voicedesk.agent.engines.llm_http import ChatClient, LlmSettings
-
         self.endpoint = endpoint
         self.seed = seed
-        self.client = ChatClient(
-            LlmSettings(url=endpoint.url, model=endpoint.model, api_key=endpoint.api_key(), timeout=endpoint.timeout)
-        )
+        self.client = endpoint.chat_client()
         prompt = LLM_CALLER_PROMPT.format(persona=spec.persona or "", goal=spec.goal or "(none given)")
         self.messages: list[dict[str, str]] = [{"role": "system", "content": prompt}]
 

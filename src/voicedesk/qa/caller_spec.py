@@ -41,12 +41,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 if TYPE_CHECKING:  # the node walker lives in scenario.py, which imports this module
+    from voicedesk.agent.engines.llm_http import ChatClient
     from voicedesk.qa.scenario import _Checker
 
 DEFAULT_LLM_URL = "https://api.openai.com/v1"
@@ -105,6 +106,12 @@ class LlmEndpoint:
 
     def api_key(self) -> str | None:
         return next((os.environ[name] for name in self.key_env if os.environ.get(name)), None)
+
+    def chat_client(self) -> ChatClient:
+        """A client of this endpoint (the agent layer's ``ChatClient``, imported when first used)."""
+        from voicedesk.agent.engines.llm_http import ChatClient, LlmSettings
+
+        return ChatClient(LlmSettings(url=self.url, model=self.model, api_key=self.api_key(), timeout=self.timeout))
 
 
 @dataclass(frozen=True)
@@ -192,12 +199,6 @@ CALLER_KEYS = (
 )
 
 
-def _flag(checker: _Checker, node: yaml.Node, what: str) -> bool:
-    if not (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool")):
-        raise checker.fail(node, f"{what}: expected true or false, got {checker.kind_of(node)}")
-    return bool(yaml.safe_load(node.value))
-
-
 def _whole(checker: _Checker, node: yaml.Node, what: str, minimum: int, maximum: int) -> int:
     value = checker.number(node, what)
     if value != int(value) or not minimum <= value <= maximum:
@@ -222,49 +223,40 @@ def environment_endpoint() -> LlmEndpoint:
 
 def llm_endpoint(checker: _Checker, keys: dict[str, tuple[yaml.Node, yaml.Node]], what: str) -> LlmEndpoint:
     """The ``llm_*`` keys of a block, else the environment the embedded agent reads too."""
-    env = os.environ
-    url = env.get("VOICEDESK_LLM_URL") or env.get("OPENAI_BASE_URL") or DEFAULT_LLM_URL
+    given: dict[str, Any] = {}
     if "llm_url" in keys:
         node = keys["llm_url"][1]
-        url = checker.text(node, f"{what}.llm_url")
+        given["url"] = url = checker.text(node, f"{what}.llm_url")
         if not url.startswith(("http://", "https://")):
             raise checker.fail(node, f"{what}.llm_url: expected an http(s) URL, got {url!r}")
-    model = env.get("VOICEDESK_LLM_MODEL") or DEFAULT_LLM_MODEL
     if "llm_model" in keys:
-        model = checker.text(keys["llm_model"][1], f"{what}.llm_model")
-    key_env: tuple[str, ...] = KEY_VARIABLES
+        given["model"] = checker.text(keys["llm_model"][1], f"{what}.llm_model")
     if "llm_key_env" in keys:
         node = keys["llm_key_env"][1]
         name = checker.text(node, f"{what}.llm_key_env")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise checker.fail(node, f"{what}.llm_key_env: expected the name of an environment variable, got {name!r}")
-        key_env = (name,)
-    timeout = 8.0
+        given["key_env"] = (name,)
     if "llm_timeout" in keys:
         node = keys["llm_timeout"][1]
-        timeout = checker.number(node, f"{what}.llm_timeout")
+        given["timeout"] = timeout = checker.number(node, f"{what}.llm_timeout")
         if timeout <= 0:
             raise checker.fail(node, f"{what}.llm_timeout: expected seconds > 0, got {timeout:g}")
-    stream = _flag(checker, keys["llm_stream"][1], f"{what}.llm_stream") if "llm_stream" in keys else True
-    return LlmEndpoint(url=url, model=model, key_env=key_env, timeout=timeout, stream=stream)
+    if "llm_stream" in keys:
+        given["stream"] = checker.flag(keys["llm_stream"][1], f"{what}.llm_stream")
+    return replace(environment_endpoint(), **given)
 
 
 def _condition(checker: _Checker, node: yaml.Node, what: str) -> Condition:
     keys = checker.mapping(node, what, ("contains", "matches", "after", "silent"))
     if not keys:
         raise checker.fail(node, f"{what}: expected at least one of contains, matches, after, silent")
-    matches = None
-    if "matches" in keys:
-        matches = checker.text(keys["matches"][1], f"{what}.matches")
-        try:
-            re.compile(matches)
-        except re.error as exc:
-            raise checker.fail(keys["matches"][1], f"{what}.matches: not a regular expression: {exc}") from None
+    matches = checker.regex(keys["matches"][1], f"{what}.matches") if "matches" in keys else None
     return Condition(
         contains=_says(checker, keys["contains"][1], f"{what}.contains") if "contains" in keys else (),
         matches=matches,
         after=_whole(checker, keys["after"][1], f"{what}.after", 1, 10_000) if "after" in keys else None,
-        silent=_flag(checker, keys["silent"][1], f"{what}.silent") if "silent" in keys else None,
+        silent=checker.flag(keys["silent"][1], f"{what}.silent") if "silent" in keys else None,
     )
 
 
@@ -274,7 +266,7 @@ def _rule(checker: _Checker, node: yaml.Node, index: int) -> Rule:
     if "when" not in keys:
         raise checker.fail(node, f"{what}: missing 'when' (e.g. when: {{contains: account number}})")
     say = _says(checker, keys["say"][1], f"{what}.say") if "say" in keys else ()
-    hangup = _flag(checker, keys["hangup"][1], f"{what}.hangup") if "hangup" in keys else False
+    hangup = checker.flag(keys["hangup"][1], f"{what}.hangup") if "hangup" in keys else False
     if not say and not hangup:
         raise checker.fail(node, f"{what}: expected 'say' and/or 'hangup: true' (what the caller does)")
     return Rule(
@@ -282,7 +274,7 @@ def _rule(checker: _Checker, node: yaml.Node, index: int) -> Rule:
         when=_condition(checker, keys["when"][1], f"{what}.when"),
         say=say,
         hangup=hangup,
-        goal=_flag(checker, keys["goal"][1], f"{what}.goal") if "goal" in keys else False,
+        goal=checker.flag(keys["goal"][1], f"{what}.goal") if "goal" in keys else False,
     )
 
 
@@ -381,7 +373,7 @@ def parse_judge(checker: _Checker, node: yaml.Node, caller: CallerSpec | None) -
     else:
         criteria, llm = _criteria(checker, node, "judge", False), None
     if llm is None:  # the caller's endpoint, else the environment's
-        llm = caller.llm if caller is not None and caller.llm is not None else llm_endpoint(checker, {}, "judge")
+        llm = caller.llm if caller is not None and caller.llm is not None else environment_endpoint()
     return JudgeSpec(line=line, criteria=criteria, llm=llm)
 
 

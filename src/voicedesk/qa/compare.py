@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from voicedesk.qa.evals import LATENCIES, expectation_key, latencies
+from voicedesk.qa.evals import LATENCIES, by_scenario, expectation_key, pooled_latencies
 from voicedesk.qa.stats import distribution, fisher_exact, mann_whitney, newcombe
 
 
@@ -54,13 +54,6 @@ class Row:
         }
 
 
-def _by_scenario(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for run in runs:
-        out.setdefault(str(run.get("name")), []).append(run)
-    return out
-
-
 def _rate_row(
     scenario: str, metric: str, pa: int, na: int, pb: int, nb: int, t: Thresholds, judged: bool = False
 ) -> Row:
@@ -82,7 +75,7 @@ def _rate_row(
 
 def compare_runs(runs_a: list[dict[str, Any]], runs_b: list[dict[str, Any]], t: Thresholds) -> list[Row]:
     rows: list[Row] = []
-    a_by, b_by = _by_scenario(runs_a), _by_scenario(runs_b)
+    a_by, b_by = by_scenario(runs_a), by_scenario(runs_b)
     for name in [n for n in a_by if n in b_by]:
         ra, rb = a_by[name], b_by[name]
         rows.append(
@@ -101,8 +94,7 @@ def compare_runs(runs_a: list[dict[str, Any]], runs_b: list[dict[str, Any]], t: 
         for key in [k for k in checks_a if k in checks_b]:
             (pa, na, judged), (pb, nb, _) = checks_a[key], checks_b[key]
             rows.append(_rate_row(name, key, pa, na, pb, nb, t, judged))
-        lat_a = _pooled(ra)
-        lat_b = _pooled(rb)
+        lat_a, lat_b = pooled_latencies(ra), pooled_latencies(rb)
         for metric in LATENCIES:
             xa, xb = lat_a[metric], lat_b[metric]
             if not xa or not xb:
@@ -139,16 +131,8 @@ def _checks(runs: list[dict[str, Any]]) -> dict[str, tuple[int, int, bool]]:
     return out
 
 
-def _pooled(runs: list[dict[str, Any]]) -> dict[str, list[float]]:
-    pooled: dict[str, list[float]] = {m: [] for m in LATENCIES}
-    for run in runs:
-        for metric, values in latencies(run).items():
-            pooled[metric].extend(values)
-    return pooled
-
-
 def only_in(runs_a: list[dict[str, Any]], runs_b: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    a, b = _by_scenario(runs_a), _by_scenario(runs_b)
+    a, b = by_scenario(runs_a), by_scenario(runs_b)
     return [n for n in a if n not in b], [n for n in b if n not in a]
 
 

@@ -65,9 +65,13 @@ def run_failure_kinds(run: dict[str, Any]) -> list[str]:
     return sorted({failure_kind(c) for c in run.get("checks", []) if not c.get("passed")})
 
 
+def check_where(check: dict[str, Any]) -> str:
+    """``step 3``; a conversation's checks (step 0) by their kind: ``caller``, ``goal``, ``judged``."""
+    return f"step {check['step']}" if check.get("step") else str(check.get("kind"))
+
+
 def expectation_key(check: dict[str, Any]) -> str:
-    where = f"step {check['step']}" if check.get("step") else str(check.get("kind"))
-    return f"{where} (line {check.get('line')}): {check.get('expected')}"
+    return f"{check_where(check)} (line {check.get('line')}): {check.get('expected')}"
 
 
 def latencies(run: dict[str, Any]) -> dict[str, list[float]]:
@@ -86,12 +90,26 @@ def latencies(run: dict[str, Any]) -> dict[str, list[float]]:
     return out
 
 
+def pooled_latencies(runs: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Every run's latencies, metric by metric."""
+    pooled: dict[str, list[float]] = {name: [] for name in LATENCIES}
+    for run in runs:
+        for metric, values in latencies(run).items():
+            pooled[metric].extend(values)
+    return pooled
+
+
+def by_scenario(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The runs grouped by scenario name, in the order first seen."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        out.setdefault(str(run.get("name")), []).append(run)
+    return out
+
+
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One summary per scenario (by name, in the order first seen)."""
-    by_name: dict[str, list[dict[str, Any]]] = {}
-    for run in runs:
-        by_name.setdefault(str(run.get("name")), []).append(run)
-    return [summarize_scenario(name, rs) for name, rs in by_name.items()]
+    return [summarize_scenario(name, rs) for name, rs in by_scenario(runs).items()]
 
 
 def summarize_scenario(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -101,7 +119,6 @@ def summarize_scenario(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     expectations: dict[str, dict[str, Any]] = {}
     failures: Counter[str] = Counter()
     errors: Counter[str] = Counter()
-    pooled: dict[str, list[float]] = {n: [] for n in LATENCIES}
     ended: Counter[str] = Counter()
     for run in runs:
         failures.update(run_failure_kinds(run))
@@ -114,8 +131,6 @@ def summarize_scenario(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
             )
             entry["runs"] += 1
             entry["passed"] = entry.get("passed", 0) + (1 if check.get("passed") else 0)
-        for metric, values in latencies(run).items():
-            pooled[metric].extend(values)
         conversation = run.get("conversation")
         if conversation:
             ended[str(conversation.get("ended"))] += 1
@@ -132,7 +147,7 @@ def summarize_scenario(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "expectations": list(expectations.values()),
         "failures": dict(failures.most_common()),
         "errors": dict(errors.most_common()),
-        "latency_ms": {metric: distribution(values) for metric, values in pooled.items() if values},
+        "latency_ms": {metric: distribution(values) for metric, values in pooled_latencies(runs).items() if values},
         "conversation_ended": dict(ended.most_common()),
         "impaired_runs": sum(1 for r in runs if r.get("impaired")),
     }

@@ -80,11 +80,9 @@ def read_verdict(answer: str) -> tuple[bool, str] | None:
 async def judge(
     criteria: tuple[Criterion, ...], endpoint: LlmEndpoint, transcript: str, events: list[dict[str, Any]]
 ) -> list[Verdict]:
-    from voicedesk.agent.engines.llm_http import ChatClient, LlmError, LlmSettings
+    from voicedesk.agent.engines.llm_http import LlmError
 
-    client = ChatClient(
-        LlmSettings(url=endpoint.url, model=endpoint.model, api_key=endpoint.api_key(), timeout=endpoint.timeout)
-    )
+    client = endpoint.chat_client()
     where = redact_url(endpoint.url)
     verdicts = []
     try:

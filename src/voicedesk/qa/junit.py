@@ -7,11 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from voicedesk.errors import ConfigError
-
-
-def _where(check: dict[str, Any]) -> str:
-    """``step 3``; a conversation's checks (step 0) by their kind: ``caller``, ``goal``, ``judged``."""
-    return f"step {check['step']}" if check.get("step") else str(check.get("kind"))
+from voicedesk.qa.evals import check_where, passes, summary_lines
 
 
 def junit_xml(results: list[dict[str, Any]], suite: str = "voicedesk") -> str:
@@ -38,7 +34,7 @@ def junit_xml(results: list[dict[str, Any]], suite: str = "voicedesk") -> str:
             file=r["scenario"].rsplit(":", 1)[0],
         )
         lines = [
-            f"{'PASS' if c['passed'] else 'FAIL'} {_where(c)} (line {c['line']}): expected {c['expected']}; "
+            f"{'PASS' if c['passed'] else 'FAIL'} {check_where(c)} (line {c['line']}): expected {c['expected']}; "
             f"measured {c['measured']}" + (f" — {c['message']}" if c.get("message") else "")
             for c in r.get("checks", [])
         ]
@@ -54,7 +50,7 @@ def junit_xml(results: list[dict[str, Any]], suite: str = "voicedesk") -> str:
             failed = [c for c in r.get("checks", []) if not c["passed"]]
             golden_failed = [d for d in golden.get("differences", []) if d["failed"]]
             first = (
-                f"{_where(failed[0])} (line {failed[0]['line']}): expected {failed[0]['expected']}, "
+                f"{check_where(failed[0])} (line {failed[0]['line']}): expected {failed[0]['expected']}, "
                 f"measured {failed[0]['measured']}"
                 if failed
                 else f"golden call: {golden_failed[0]['what']} differs"
@@ -83,8 +79,6 @@ def repeat_junit_xml(summaries: list[dict[str, Any]], min_pass_rate: float | Non
     there is none); a flaky one (passed only sometimes) says so even when the rate is enough.
     Judged expectations are labelled ``[judged]``.
     """
-    from voicedesk.qa.evals import passes, summary_lines
-
     failing = [s for s in summaries if not passes(s, min_pass_rate)]
     total_runs = sum(s["runs"] for s in summaries)
     root = ET.Element("testsuites", name=suite, tests=str(len(summaries)), failures=str(len(failing)), errors="0")

@@ -291,6 +291,11 @@ class _Checker:
             return tuple(self.text(item, what) for item in node.value)
         return (self.text(node, what),)
 
+    def flag(self, node: yaml.Node, what: str) -> bool:
+        if not (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool")):
+            raise self.fail(node, f"{what}: expected true or false, got {self.kind_of(node)}")
+        return bool(yaml.safe_load(node.value))
+
     # --- scenario parts ---
     def utterance(self, node: yaml.Node, what: str) -> Utterance:
         if isinstance(node, yaml.ScalarNode):
@@ -510,12 +515,7 @@ class _Checker:
         golden = GoldenPolicy()
         if "golden" in keys:
             g = self.mapping(keys["golden"][1], "golden", ("tolerance_ms", "transcripts"))
-            transcripts = True
-            if "transcripts" in g:
-                t = g["transcripts"][1]
-                if not (isinstance(t, yaml.ScalarNode) and t.tag.endswith(":bool")):
-                    raise self.fail(t, f"golden.transcripts: expected true or false, got {self.kind_of(t)}")
-                transcripts = yaml.safe_load(t.value)
+            transcripts = self.flag(g["transcripts"][1], "golden.transcripts") if "transcripts" in g else True
             golden = GoldenPolicy(
                 tolerance_ms=self.number(g["tolerance_ms"][1], "golden.tolerance_ms") if "tolerance_ms" in g else 500.0,
                 transcripts=transcripts,
