@@ -74,7 +74,6 @@ SECONDS = {"ttfb", "ttfa", "ttfat", "processing"}
 class RtviEvents(EventProtocol):
     name = "rtvi"
     label = CHANNEL_LABEL
-    ordered = True
     ready_type = "bot-ready"
     keepalive = "ping"
 
