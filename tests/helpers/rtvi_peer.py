@@ -26,6 +26,8 @@ from typing import Any
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from voicedesk.tasks import TaskOwner
+
 LABEL = "rtvi-ai"
 UNKNOWN_TYPE = "x-chatty-unknown"
 SAID = "what is the weather in Paris"
@@ -86,7 +88,7 @@ class ChattyRtviPeer:
         self.sent = 0  # RTVI messages sent, all calls together
         self.received: list[dict[str, Any]] = []  # the caller's RTVI messages (client-ready, send-text…)
         self._pcs: set[RTCPeerConnection] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskOwner("ChattyRtviPeer")
         self._runner: web.AppRunner | None = None
 
     @property
@@ -104,21 +106,12 @@ class ChattyRtviPeer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(task, 2.0)
+        await self._tasks.cancel_all()
         for pc in list(self._pcs):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(pc.close(), 5.0)
         if self._runner is not None:
             await self._runner.cleanup()
-
-    def _spawn(self, coro: Any, name: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=f"ChattyRtviPeer.{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _offer(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -156,7 +149,7 @@ class ChattyRtviPeer:
         kind = data.get("type")
         if kind == "client-ready":
             self._send(channel, rtvi("bot-ready", {"version": "2.2.0", "about": {"library": "chatty"}}))
-            self._spawn(self._chatter(channel), "chatter")
+            self._tasks.spawn(self._chatter(channel), "chatter")
         elif kind == "send-text":
             words = (data.get("data") or {}).get("content", "")
             self._send(channel, rtvi("user-transcription", {"text": words, "final": True}))

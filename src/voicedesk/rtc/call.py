@@ -63,6 +63,8 @@ from voicedesk.rtc.telephone_event import DtmfReceived
 from voicedesk.tasks import TaskOwner
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from voicedesk.rtc.spec import CallSpec
     from voicedesk.rtc.summary import CallSummary
 
@@ -401,10 +403,16 @@ class Call:
 
         if not text.strip():
             raise VoiceDeskError("nothing to say: give the words")
-        engine = find_tts()
-        pcm = await asyncio.get_running_loop().run_in_executor(TTS_EXECUTOR, engine.synthesize, text)
+
+        def render() -> np.ndarray:
+            # off the loop, all of it: the first find_tts loads espeak-ng (about a second), and
+            # resampling seconds of speech takes tens of ms; the loop meanwhile paces the media
+            engine = find_tts()
+            return to_float(resample(engine.synthesize(text), engine.sample_rate, SAMPLE_RATE))
+
+        audio = await asyncio.get_running_loop().run_in_executor(TTS_EXECUTOR, render)
         at = self._now_ms()
-        seconds = self.outbound.insert_audio(to_float(resample(pcm, engine.sample_rate, SAMPLE_RATE)))
+        seconds = self.outbound.insert_audio(audio)
         self.publish_conversation_event(caller_sent(text, at, "say"))
         return seconds
 

@@ -104,7 +104,7 @@ class AgentEventsChannel:
     # lifecycle --------------------------------------------------------------------
     def open(self, pc: RTCPeerConnection) -> None:
         """Create the data channel (before the offer, so that it is negotiated)."""
-        self.channel = pc.createDataChannel(self.protocol.label, ordered=self.protocol.ordered)
+        self.channel = pc.createDataChannel(self.protocol.label)
         self.channel.on("message", self._on_message)
         self.channel.on("open", self._on_open)
 
@@ -183,19 +183,17 @@ class AgentEventsChannel:
         """Give the agent ``text`` as if the caller had said it (RTVI ``send-text``, OpenAI
         ``conversation.item.create`` + ``response.create``); ``ValueError`` for a protocol
         that takes no text. ``when_ready``: hold it until the agent said it is ready."""
-        messages = self.protocol.text_messages(text)
-        if when_ready and not self._ready.is_set():
-            self._after_ready.append((messages, text))
-        else:
-            self._deliver(messages, text)
+        self._send_or_hold(self.protocol.text_messages(text), text, when_ready)
 
     def send_client_message(self, kind: str, data: Any = None, *, when_ready: bool = False) -> None:
         """An application message (RTVI ``client-message`` ``{"t": kind, "d": data}``)."""
-        message = self.protocol.client_message(kind, data)
+        self._send_or_hold([self.protocol.client_message(kind, data)], None, when_ready)
+
+    def _send_or_hold(self, messages: list[dict[str, Any]], typed: str | None, when_ready: bool) -> None:
         if when_ready and not self._ready.is_set():
-            self._after_ready.append(([message], None))
+            self._after_ready.append((messages, typed))
         else:
-            self.send(message)
+            self._deliver(messages, typed)
 
     # receiving --------------------------------------------------------------------
     def _on_message(self, message: str | bytes) -> None:
@@ -213,8 +211,8 @@ class AgentEventsChannel:
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             self._drop("not a JSON object with a type", message)
             return
-        if self.protocol.name == "voicedesk":
-            event["received_ms"] = t_ms  # the voicedesk format of before: the reports carry it
+        if self.protocol.arrival_key is not None:
+            event[self.protocol.arrival_key] = t_ms
         if len(self.events) < MAX_EVENTS:
             self.events.append(event)
         self._emit(AgentEventReceived(event, t_ms, self.protocol.name))

@@ -103,7 +103,6 @@ class Conversation:
     def __init__(self, protocol: str | None = None) -> None:
         self.protocol = protocol  # the events protocol of the call's channel, once it has one
         self.events: list[ConversationEvent] = []
-        self.events_seen = 0
         self.turns_forgotten = 0
         self._turns: list[_Turn] = []
 
@@ -126,7 +125,6 @@ class Conversation:
 
     # folding ------------------------------------------------------------------------
     def add(self, event: ConversationEvent) -> None:
-        self.events_seen += 1
         if len(self.events) < MAX_EVENTS:
             self.events.append(event)
         if isinstance(event, SpeechStarted):
@@ -186,7 +184,7 @@ class Conversation:
     def _open(self, event: ConversationEvent, who: Speaker) -> _Utterance | None:
         """The latest utterance of ``who`` still speaking: a stop or a cut that arrives after
         the next turn began (the caller typed while the agent spoke) belongs to it."""
-        if _turn_number(event) is not None:
+        if event.turn_number is not None:
             return None  # numbered turns say where they go
         for turn in reversed(self._turns[-3:]):
             utterance = turn.caller if who == Speaker.CALLER else turn.agent
@@ -200,7 +198,7 @@ class Conversation:
         final words on this channel. Words VoiceDesk sent are a new input, never late."""
         if not isinstance(event, TranscriptReceived) or event.source == TextSource.SENT:
             return None
-        if _turn_number(event) is not None:
+        if event.turn_number is not None:
             return None
         for turn in self._turns[-3:]:
             caller = turn.caller
@@ -240,7 +238,7 @@ class Conversation:
         """The turn ``event`` belongs to; with ``caller_starts``, a new one where the caller
         begins after the agent acted, or begins in another way than the turn's caller did
         (typed text after speech, speech after typed text: two inputs, two turns)."""
-        number = _turn_number(event)
+        number = event.turn_number
         if number is not None:  # the agent numbers its turns (voicedesk)
             return self._numbered(number, self.protocol or event.protocol)
         current = self._last()
@@ -321,7 +319,3 @@ def _other_input(turn: _Turn, event: ConversationEvent) -> bool:
     first = turn.caller.transcripts[0] if turn.caller.transcripts else None
     typed = first is not None and first.source == TextSource.SENT and first.channel != "say" and not turn.caller.spoken
     return kind != ("typed" if typed else "spoken")
-
-
-def _turn_number(event: ConversationEvent) -> int | None:
-    return event.turn_number

@@ -231,7 +231,7 @@ class Utterance:
             "agent_start_ms": _r(self.agent_start_ms),
             "agent_end_ms": _r(self.agent_end_ms),
             "text": self.text(),
-            "texts": {s.value: self.text(s) for s in TextSource if self.text(s) is not None},
+            "texts": {s.value: words for s in TextSource if (words := self.text(s)) is not None},
             "interrupted": self.interrupted,
         }
 

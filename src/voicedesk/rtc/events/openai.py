@@ -141,11 +141,13 @@ class OpenAIRealtimeEvents(EventProtocol):
         response = mapping(msg.get("response"))
         out: list[ConversationEvent] = [RawEventReceived(data=dict(msg), **base)]
         usage = mapping(response.get("usage"))
-        figures = [AgentMetric(name, value, "count") for name, value in usage.items() if number(value) is not None]
+        figures = tuple(
+            AgentMetric(name, value, "count")
+            for name, value in ((k, number(v)) for k, v in usage.items())
+            if value is not None
+        )
         if figures:
-            out.append(
-                MetricsReported(metrics=tuple(AgentMetric(f.name, float(f.value), "count") for f in figures), **base)
-            )
+            out.append(MetricsReported(metrics=figures, **base))
         if response.get("status") == "failed":
             why = text(mapping(mapping(response.get("status_details")).get("error")).get("message"))
             out.append(AgentErrorReported(message=why or "the response failed", **base))

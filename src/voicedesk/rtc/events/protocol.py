@@ -22,9 +22,9 @@ class EventProtocol:
 
     name: str = ""
     label: str = ""  # the data channel's label
-    ordered: bool = True
     ready_type: str | None = None
     keepalive: str | None = None  # a text sent every second once open (pipecat's clients ping)
+    arrival_key: str | None = None  # a key the channel adds to each message: when it arrived (ms)
 
     def parse(self, message: Message, t_ms: float) -> list[ConversationEvent] | None:
         raise NotImplementedError

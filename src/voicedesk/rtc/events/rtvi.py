@@ -74,7 +74,6 @@ SECONDS = {"ttfb", "ttfa", "ttfat", "processing"}
 class RtviEvents(EventProtocol):
     name = "rtvi"
     label = CHANNEL_LABEL
-    ordered = True
     ready_type = "bot-ready"
     keepalive = "ping"
 
@@ -102,12 +101,8 @@ class RtviEvents(EventProtocol):
             return [SpeechStarted(who=Speaker.CALLER if kind.startswith("user") else Speaker.AGENT, **base)]
         if kind in ("user-stopped-speaking", "bot-stopped-speaking"):
             return [SpeechStopped(who=Speaker.CALLER if kind.startswith("user") else Speaker.AGENT, **base)]
-        if kind == "user-transcription":
-            final = data.get("final") is not False
-            return [
-                TranscriptReceived(who=Speaker.CALLER, text=text(data.get("text")), final=final, channel=kind, **base)
-            ]
-        if kind == "user-input":  # 2.2: what the bot took as the user's input, typed text (send-text) included
+        # user-input (2.2): what the bot took as the user's input, typed text (send-text) included
+        if kind in ("user-transcription", "user-input"):
             final = data.get("final") is not False
             return [
                 TranscriptReceived(who=Speaker.CALLER, text=text(data.get("text")), final=final, channel=kind, **base)

@@ -32,6 +32,7 @@ KNOWN_RAW = frozenset({"session_started", "session_ended", "response_started", "
 class VoiceDeskEvents(EventProtocol):
     name = "voicedesk"
     label = CHANNEL_LABEL
+    arrival_key = "received_ms"  # the format of before: the reports carry it
 
     def parse(self, message: Message, t_ms: float) -> list[ConversationEvent] | None:
         kind = message.get("type")

@@ -37,7 +37,7 @@ class Signaling(ABC):
 
     description: str = "signaling"
     protocol: str = "signaling"
-    # the target writes turn events on the "voicedesk" data channel (rtc/agent_events.py),
+    # the target writes turn events on the "voicedesk" data channel (rtc/events/voicedesk.py),
     # so a call opens it by default; only targets that are known to (VoiceDesk's agents)
     sends_agent_events: bool = False
 
