@@ -79,9 +79,8 @@ class NoiseMixer:
         self.speech_energy = 0.0
         self.speech_samples = 0
 
-    def next(self, speech: np.ndarray, power: float) -> np.ndarray:
-        """Noise for ``speech`` (whose mean square is ``power``: the caller worked it out already)."""
-        count = speech.size
+    def next(self, count: int, power: float) -> np.ndarray:
+        """Noise for ``count`` samples of speech whose mean square is ``power`` (the caller worked it out)."""
         if power > 10 ** (ACTIVE_DBFS / 10):
             self.speech_energy += power * count
             self.speech_samples += count
