@@ -247,12 +247,11 @@ class ConditionsReport(CallExtension):
         track = self.track
         started = track.started_at
         ms = 1000 / SAMPLE_RATE
-        report = track.report()
         return Timeline(
             caller_dbfs=list(track.speech_dbfs),
             received=[(pos * ms, level) for pos, level in track.received_dbfs],
-            inserts=report.get("backchannels", []),
-            splits=report.get("pauses", []),
+            inserts=track.inserts.to_json() if track.inserts is not None else [],
+            splits=[s.to_json() for s in track.splits],
             events=[((at - started) * 1000, e) for at, e in self.events] if started is not None else [],
             events_available=self.events_channel and bool(self.events),
             echo=track.echo is not None,
