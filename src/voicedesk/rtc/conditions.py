@@ -24,10 +24,10 @@ from voicedesk.errors import ConfigError
 from voicedesk.media.conditions import pauses
 from voicedesk.media.conditions.measure import Timeline, robustness
 from voicedesk.media.conditions.mixer import ConditionedTrack, SplitSentence
-from voicedesk.media.conditions.noise import active_rms, babble, pink, white
+from voicedesk.media.conditions.noise import active_rms, babble, pink, unit_rms, white
 from voicedesk.media.conditions.sounds import SOUNDS
 from voicedesk.media.conditions.spec import SPOKEN_INSERTS, CallerVoice, Conditions
-from voicedesk.media.pcm import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS, level_dbfs
 from voicedesk.media.sinks import AudioSink
 from voicedesk.media.sources import load_audio_file
 from voicedesk.media.tracks import QueuedAudioTrack
@@ -93,10 +93,9 @@ def noise_loop(conditions: Conditions) -> np.ndarray | None:
     if noise.kind == "babble":
         return babble_loop(conditions.seed)
     recorded = load_audio_file(noise.path or "")
-    rms = float(np.sqrt(np.mean(np.square(recorded, dtype=np.float64))))
-    if rms <= 1e-6:
+    if level_dbfs(recorded) <= SILENCE_DBFS:
         raise ConfigError(f"noise file {noise.path}: it is silent")
-    return (recorded / rms).astype(np.float32)
+    return unit_rms(recorded)
 
 
 def insert_clips(conditions: Conditions) -> dict[str, np.ndarray]:
