@@ -197,8 +197,7 @@ def condition_source(
     gain = 10 ** ((conditions.voice.volume_db + conditions.voice.clip_db) / 20)
     speech_rms = None
     if known is not None and known.size:
-        level = active_rms(np.clip(known * gain, -1, 1) if conditions.voice.clip_db else known * gain)
-        speech_rms = level
+        speech_rms = active_rms(np.clip(known * gain, -1, 1) if conditions.voice.clip_db else known * gain)
     conditioned = ConditionedTrack(
         track,
         conditions,
@@ -220,9 +219,6 @@ class _ReceivedFeed(AudioSink):
 
     def write(self, samples: np.ndarray) -> None:
         self.track.received(samples)
-
-    def close(self) -> None:
-        pass
 
 
 class ConditionsReport(CallExtension):
