@@ -83,9 +83,6 @@ class _AgentAudio(AudioSink):
         if level_dbfs(samples) > AGENT_SPEECH_DBFS:
             self.loud.append(time.monotonic())
 
-    def close(self) -> None:
-        pass
-
 
 def _halves(sentence: str) -> tuple[np.ndarray, np.ndarray]:
     from voicedesk.rtc.conditions import speak

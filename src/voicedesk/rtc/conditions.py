@@ -24,10 +24,10 @@ from voicedesk.errors import ConfigError
 from voicedesk.media.conditions import pauses
 from voicedesk.media.conditions.measure import Timeline, robustness
 from voicedesk.media.conditions.mixer import ConditionedTrack, SplitSentence
-from voicedesk.media.conditions.noise import active_rms, babble, pink, white
+from voicedesk.media.conditions.noise import active_rms, babble, pink, unit_rms, white
 from voicedesk.media.conditions.sounds import SOUNDS
 from voicedesk.media.conditions.spec import SPOKEN_INSERTS, CallerVoice, Conditions
-from voicedesk.media.pcm import SAMPLE_RATE
+from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS, level_dbfs
 from voicedesk.media.sinks import AudioSink
 from voicedesk.media.sources import load_audio_file
 from voicedesk.media.tracks import QueuedAudioTrack
@@ -93,10 +93,9 @@ def noise_loop(conditions: Conditions) -> np.ndarray | None:
     if noise.kind == "babble":
         return babble_loop(conditions.seed)
     recorded = load_audio_file(noise.path or "")
-    rms = float(np.sqrt(np.mean(np.square(recorded, dtype=np.float64))))
-    if rms <= 1e-6:
+    if level_dbfs(recorded) <= SILENCE_DBFS:
         raise ConfigError(f"noise file {noise.path}: it is silent")
-    return (recorded / rms).astype(np.float32)
+    return unit_rms(recorded)
 
 
 def insert_clips(conditions: Conditions) -> dict[str, np.ndarray]:
@@ -198,8 +197,7 @@ def condition_source(
     gain = 10 ** ((conditions.voice.volume_db + conditions.voice.clip_db) / 20)
     speech_rms = None
     if known is not None and known.size:
-        level = active_rms(np.clip(known * gain, -1, 1) if conditions.voice.clip_db else known * gain)
-        speech_rms = level
+        speech_rms = active_rms(np.clip(known * gain, -1, 1) if conditions.voice.clip_db else known * gain)
     conditioned = ConditionedTrack(
         track,
         conditions,
@@ -221,9 +219,6 @@ class _ReceivedFeed(AudioSink):
 
     def write(self, samples: np.ndarray) -> None:
         self.track.received(samples)
-
-    def close(self) -> None:
-        pass
 
 
 class ConditionsReport(CallExtension):
@@ -247,12 +242,11 @@ class ConditionsReport(CallExtension):
         track = self.track
         started = track.started_at
         ms = 1000 / SAMPLE_RATE
-        report = track.report()
         return Timeline(
             caller_dbfs=list(track.speech_dbfs),
             received=[(pos * ms, level) for pos, level in track.received_dbfs],
-            inserts=report.get("backchannels", []),
-            splits=report.get("pauses", []),
+            inserts=track.inserts.to_json() if track.inserts is not None else [],
+            splits=[s.to_json() for s in track.splits],
             events=[((at - started) * 1000, e) for at, e in self.events] if started is not None else [],
             events_available=self.events_channel and bool(self.events),
             echo=track.echo is not None,

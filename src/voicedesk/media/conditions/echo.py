@@ -61,8 +61,8 @@ class EchoPath:
             padded = np.concatenate((self._tail, block))
             self._tail = padded[-self._tail.size :] if self._tail.size else self._tail
             # a small driver saturates
-            block = (np.tanh(1.5 * np.convolve(padded, self._fir, mode="valid")) / 1.5).astype(np.float32)
+            block = (np.tanh(1.5 * np.convolve(padded, self._fir, mode="valid")) / 1.5).astype(np.float32, copy=False)
         if self.first_fed_at is None and np.any(block):
             self.first_fed_at = position
         self.fed_back_samples += count
-        return (block * self.gain).astype(np.float32)
+        return (block * self.gain).astype(np.float32, copy=False)  # float32 already: no second copy

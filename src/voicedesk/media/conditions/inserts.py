@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from voicedesk.media.conditions.spec import InsertSpec
-from voicedesk.media.pcm import SAMPLE_RATE, level_dbfs
+from voicedesk.media.pcm import SAMPLE_RATE
 
 AGENT_SPEECH_DBFS = -45.0  # a received block louder than this is the agent talking
 ONSET_QUIET_MS = 300.0  # this much quiet before a loud block makes it a new stretch of speech
@@ -29,11 +29,12 @@ class AgentSpeechDetector:
         self.onsets: list[int] = []
         self._last_loud: int | None = None
 
-    def received(self, samples: np.ndarray, position: int) -> int | None:
-        """``position``: caller sample at which this block arrived (its end). A new onset or None."""
-        if level_dbfs(samples) <= AGENT_SPEECH_DBFS:
+    def received(self, count: int, level: float, position: int) -> int | None:
+        """A block of ``count`` samples at ``level`` dBFS arrived; ``position``: caller sample at
+        which it arrived (its end). A new onset or None."""
+        if level <= AGENT_SPEECH_DBFS:
             return None
-        start = max(0, position - samples.size)
+        start = max(0, position - count)
         quiet = ONSET_QUIET_MS * SAMPLE_RATE / 1000
         onset = None
         if self._last_loud is None or start - self._last_loud >= quiet:
@@ -75,8 +76,9 @@ class InsertScheduler:
         self.detector = AgentSpeechDetector()
         self.placements: list[tuple[int, Placement]] = []  # (agent onset, placement)
 
-    def received(self, samples: np.ndarray, position: int, sent_up_to: int) -> None:
-        onset = self.detector.received(samples, position)
+    def received(self, count: int, level: float, position: int, sent_up_to: int) -> None:
+        """A received block (``count`` samples at ``level`` dBFS: the track measured it once for all)."""
+        onset = self.detector.received(count, level, position)
         if onset is None:
             return
         turn = len(self.detector.onsets)

@@ -14,6 +14,7 @@ as received, both on the caller's clock) and, where the agent sends them, its tu
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,8 +51,10 @@ class Timeline:
             return True
         return any(i["placed_ms"] < end_ms and i["placed_ms"] + i["length_ms"] > start_ms for i in self.inserts)
 
+    @functools.cached_property
     def agent_spurts(self) -> list[tuple[float, float]]:
-        """(start, end) ms of the agent's speech as received, word gaps bridged."""
+        """(start, end) ms of the agent's speech as received, word gaps bridged (read once: each
+        measure below takes it)."""
         spurts: list[list[float]] = []
         for at, level in self.received:
             if level <= AGENT_SPEECH_DBFS:
@@ -85,7 +88,13 @@ def _spurt_at(spurts: list[tuple[float, float]], t: float) -> tuple[float, float
 def self_interruptions(tl: Timeline) -> dict[str, Any]:
     """The agent stopping while the caller is silent: from its barge-in events when it sends
     them, else from the audio (a stop followed by a restart with the caller silent throughout)."""
-    spurts = tl.agent_spurts()
+    spurts = tl.agent_spurts
+    # (start, stop, restart) of each stop followed by a restart with the caller silent throughout
+    restarted = [
+        (a0, a1, b0)
+        for (a0, a1), (b0, _) in itertools.pairwise(spurts)
+        if b0 - a1 <= RESTART_WITHIN_MS and not tl.caller_sound(a1 - HEARD_WITHIN_MS, b0)
+    ]
     found: list[dict[str, Any]] = []
     if tl.events_available:
         for at, heard in tl.barge_ins():
@@ -101,15 +110,11 @@ def self_interruptions(tl: Timeline) -> dict[str, Any]:
                 }
             )
     else:
-        for (a0, a1), (b0, _) in itertools.pairwise(spurts):
-            if b0 - a1 <= RESTART_WITHIN_MS and not tl.caller_sound(a1 - HEARD_WITHIN_MS, b0):
-                found.append({"at_ms": round(a1, 1), "after_ms": round(a1 - a0, 1), "how": "stopped and restarted"})
-    restarts = sum(
-        1
-        for (_, a1), (b0, _) in itertools.pairwise(spurts)
-        if b0 - a1 <= RESTART_WITHIN_MS and not tl.caller_sound(a1 - HEARD_WITHIN_MS, b0)
-    )
-    return {"count": len(found), "restarts": restarts, "events": found}
+        found = [
+            {"at_ms": round(a1, 1), "after_ms": round(a1 - a0, 1), "how": "stopped and restarted"}
+            for a0, a1, _ in restarted
+        ]
+    return {"count": len(found), "restarts": len(restarted), "events": found}
 
 
 def _cause(inserts: Sequence[dict[str, Any]], t: float) -> int | None:
@@ -124,7 +129,7 @@ def _cause(inserts: Sequence[dict[str, Any]], t: float) -> int | None:
 
 
 def backchannel_outcomes(tl: Timeline) -> list[dict[str, Any]]:
-    spurts = tl.agent_spurts()
+    spurts = tl.agent_spurts
     # what stopped the agent: its barge-in events when it sends them, else the ends of its speech
     stops = [t for t, _ in tl.barge_ins()] if tl.events_available else [b for _, b in spurts]
     blamed: dict[int, float] = {}
@@ -160,7 +165,7 @@ def backchannel_outcomes(tl: Timeline) -> list[dict[str, Any]]:
 
 
 def early_turn_takings(tl: Timeline) -> list[dict[str, Any]]:
-    spurts = tl.agent_spurts()
+    spurts = tl.agent_spurts
     stops = tl.events_of("speech_stopped")
     out = []
     for split in tl.splits:

@@ -102,11 +102,12 @@ class ConditionedTrack(MediaStreamTrack):
         if self.started_at is None:
             return
         position = self.caller_sample()
-        self.received_dbfs.append((position, level_dbfs(samples)))
+        level = level_dbfs(samples)
+        self.received_dbfs.append((position, level))
         if self.echo is not None:
             self.echo.received(samples)
         if self.inserts is not None:
-            self.inserts.received(samples, position, self.position)
+            self.inserts.received(samples.size, level, position, self.position)
 
     async def recv(self) -> av.AudioFrame:
         frame = cast(av.AudioFrame, await self.source.recv())
@@ -119,9 +120,9 @@ class ConditionedTrack(MediaStreamTrack):
             np.clip(speech, -1.0, 1.0, out=speech)
         power = float(np.dot(speech, speech)) / speech.size if speech.size else 0.0
         self.speech_dbfs.append(10 * math.log10(power) if power > 1e-12 else SILENCE_DBFS)
-        mix = speech.copy()
+        mix = speech  # a new array already (the gain made it): mixed into in place
         if self.noise is not None:
-            mix += self.noise.next(speech, power)
+            mix += self.noise.next(mix.size, power)
         if self.echo is not None:
             echo = self.echo.next(mix.size, self.position)
             if echo is not None:

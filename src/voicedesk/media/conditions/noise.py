@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from voicedesk.media.pcm import SAMPLE_RATE
+from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE
 
 LOOP_S = 8.0  # long enough that the loop's repetition is not a pattern an agent's VAD could learn
 ACTIVE_DBFS = -50.0  # a 20 ms block of the caller's own audio louder than this counts as speech
 
 
-def _unit(samples: np.ndarray) -> np.ndarray:
+def unit_rms(samples: np.ndarray) -> np.ndarray:
+    """``samples`` scaled to an RMS of 1 (float32): every loop is made at this level."""
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
     return (samples / rms).astype(np.float32) if rms > 0 else samples.astype(np.float32)
 
 
 def white(seed: int, seconds: float = LOOP_S) -> np.ndarray:
-    return _unit(np.random.default_rng(seed).standard_normal(int(seconds * SAMPLE_RATE)))
+    return unit_rms(np.random.default_rng(seed).standard_normal(int(seconds * SAMPLE_RATE)))
 
 
 def pink(seed: int, seconds: float = LOOP_S) -> np.ndarray:
@@ -32,7 +33,7 @@ def pink(seed: int, seconds: float = LOOP_S) -> np.ndarray:
     f[0] = f[1]
     spectrum /= np.sqrt(f)
     spectrum[f < 20.0] = 0.0  # no DC or sub-audio rumble
-    return _unit(np.fft.irfft(spectrum, n))
+    return unit_rms(np.fft.irfft(spectrum, n))
 
 
 def babble(talkers: list[np.ndarray], seed: int, seconds: float = LOOP_S) -> np.ndarray:
@@ -43,18 +44,23 @@ def babble(talkers: list[np.ndarray], seed: int, seconds: float = LOOP_S) -> np.
     for talker in talkers:
         if not talker.size:
             continue
-        talker = _unit(talker)
+        talker = unit_rms(talker)
         start = int(rng.integers(0, talker.size))
         reps = int(np.ceil((n + start) / talker.size))
         out += np.tile(talker, reps)[start : start + n]
-    return _unit(out)
+    return unit_rms(out)
 
 
-def active_rms(samples: np.ndarray, block: int = 960) -> float | None:
+def block_power(samples: np.ndarray, block: int = FRAME_SAMPLES) -> np.ndarray:
+    """The mean square of each whole 20 ms block (a partial last block is left out)."""
+    n = samples.size // block
+    return np.mean(np.square(samples[: n * block].reshape(n, block), dtype=np.float64), axis=1)
+
+
+def active_rms(samples: np.ndarray, block: int = FRAME_SAMPLES) -> float | None:
     """RMS over the 20 ms blocks louder than ``ACTIVE_DBFS``: the level of speech when it speaks
     (what an SNR is measured against), or None if nothing is that loud."""
-    usable = samples[: samples.size // block * block].reshape(-1, block).astype(np.float64)
-    power = np.mean(usable**2, axis=1) if usable.size else np.zeros(0)
+    power = block_power(samples, block)
     active = power[power > 10 ** (ACTIVE_DBFS / 10)]
     return float(np.sqrt(active.mean())) if active.size else None
 
@@ -79,9 +85,8 @@ class NoiseMixer:
         self.speech_energy = 0.0
         self.speech_samples = 0
 
-    def next(self, speech: np.ndarray, power: float) -> np.ndarray:
-        """Noise for ``speech`` (whose mean square is ``power``: the caller worked it out already)."""
-        count = speech.size
+    def next(self, count: int, power: float) -> np.ndarray:
+        """Noise for ``count`` samples of speech whose mean square is ``power`` (the caller worked it out)."""
         if power > 10 ** (ACTIVE_DBFS / 10):
             self.speech_energy += power * count
             self.speech_samples += count

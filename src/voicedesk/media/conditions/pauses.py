@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from voicedesk.media.conditions.noise import ACTIVE_DBFS
+from voicedesk.media.conditions.noise import ACTIVE_DBFS, block_power
 from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE
 
 EDGE_AMPLITUDE = 1e-3  # -60 dBFS: where a trimmed sound begins and ends
 
 
-def _loud_frames(samples: np.ndarray) -> np.ndarray:
-    n = samples.size // FRAME_SAMPLES
-    blocks = samples[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES).astype(np.float64)
-    return np.nonzero(np.mean(blocks**2, axis=1) > 10 ** (ACTIVE_DBFS / 10))[0]
-
-
 def trim(samples: np.ndarray) -> np.ndarray:
     """``samples`` without the quiet before its first and after its last loud 20 ms frame."""
-    loud = _loud_frames(samples)
+    loud = np.nonzero(block_power(samples) > 10 ** (ACTIVE_DBFS / 10))[0]
     if not loud.size:
         return samples[:0]
     # to the sample: from the first to the last sample above -60 dBFS near the loud frames' edges
@@ -48,8 +42,7 @@ def split_audio(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     n = speech.size // FRAME_SAMPLES
     if n < 6:
         return None
-    blocks = speech[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES).astype(np.float64)
-    energy = np.mean(blocks**2, axis=1)
+    energy = block_power(speech)
     lo, hi = n // 3, max(n // 3 + 1, 2 * n // 3)
     cut = (lo + int(np.argmin(energy[lo:hi]))) * FRAME_SAMPLES
     return speech[:cut], speech[cut:]
