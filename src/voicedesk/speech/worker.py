@@ -8,7 +8,7 @@ user's script without a main guard would run twice). A frozen app has no ``pytho
 there the worker is a multiprocessing process (its entry point runs freeze_support()).
 
 Each engine module provides an object with the methods the parent calls by name and a
-``worker_main()`` that serves it (``serve``).
+``worker_main()`` that serves it (``serve``); its recognizer is a ``WorkerRecognizer``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ import pickle
 import signal
 import struct
 import sys
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
 from voicedesk.errors import PipelineError, VoiceDeskError
+from voicedesk.speech.transcript import Transcript, Word
 
 logger = logging.getLogger(__name__)
 
@@ -213,3 +214,47 @@ class SpeechWorker:
             logger.warning("the %s's worker process (pid %d) did not end; killing it", self.label, process.pid)
             process.kill()
             await process.wait()
+
+
+class WorkerRecognizer:
+    """A recognizer whose engine runs in a ``SpeechWorker`` (``module``'s worker): the
+    ``Recognizer`` protocol (live, one utterance at a time) and ``clip`` (a whole clip with
+    word times). Requests are answered in order. Subclasses name their ``module`` and ``label``."""
+
+    module: ClassVar[str]  # the engine module: its worker_main() and new_worker()
+    sample_rate = 16_000
+
+    def __init__(self, settings: object) -> None:
+        self.settings = settings
+        self.worker = SpeechWorker(self.module)
+        self.load_s: float | None = None
+
+    @property
+    def label(self) -> str:  # for transcripts and logs: "pocketsphinx constrained", "whisper tiny.en"
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        """Start the worker and load the engine there (``settings`` crosses the pipe)."""
+        await self.worker.start()
+        self.load_s = cast(float, await self.worker.call("load", self.settings))
+        logger.debug("recognizer (%s) ready in %.2f s", self.label, self.load_s)
+
+    async def begin(self, input_rate: int = 48_000) -> None:
+        """Start an utterance whose audio comes at ``input_rate`` (resampled in the worker)."""
+        await self.worker.call("begin", input_rate)
+
+    async def feed(self, samples: np.ndarray, want_partial: bool = False) -> str | None:
+        """Decode more audio (float32 or int16); returns the partial hypothesis if asked."""
+        return cast(str | None, await self.worker.call("feed", int16_bytes(samples), want_partial))
+
+    async def finish(self) -> str:
+        """The final transcript of the utterance."""
+        return str(await self.worker.call("finish"))
+
+    async def clip(self, samples: np.ndarray, sample_rate: int) -> Transcript:
+        """A whole clip; word times in ms from its first sample."""
+        text, words = cast(tuple[str, list[Word]], await self.worker.call("clip", int16_bytes(samples), sample_rate))
+        return Transcript(text=text, words=tuple(words), recognizer=self.label)
+
+    async def close(self) -> None:
+        await self.worker.close()
