@@ -226,13 +226,6 @@ def new_worker() -> _Worker:
     return _Worker()
 
 
-def worker_main() -> None:
-    """Entry point of the recognizer's worker process."""
-    from voicedesk.speech.worker import serve
-
-    serve(_Worker())
-
-
 class Recognizer(Protocol):
     """What the STT stage needs of a speech recognizer (all calls in order, one utterance at a time)."""
 

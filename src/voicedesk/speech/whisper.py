@@ -226,13 +226,6 @@ def new_worker() -> _WhisperWorker:
     return _WhisperWorker()
 
 
-def worker_main() -> None:
-    """Entry point of the Whisper worker process."""
-    from voicedesk.speech.worker import serve
-
-    serve(_WhisperWorker())
-
-
 class WhisperRecognizer(WorkerRecognizer):
     """Whisper in a worker process: the ``Recognizer`` protocol (live, one utterance at a
     time) and ``clip`` (a whole clip with word times)."""

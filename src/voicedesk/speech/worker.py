@@ -2,13 +2,13 @@
 
 pocketsphinx holds the GIL while it decodes and CTranslate2 (Whisper) keeps a core busy
 for a second at a time, so neither may run in the process that paces RTP. The worker is
-``python -c "…worker_main()"`` talking pickled, length-prefixed messages over
+``python -c "…worker_main(module)"`` talking pickled, length-prefixed messages over
 stdin/stdout: unlike multiprocessing's spawn it never re-imports the parent's __main__ (a
 user's script without a main guard would run twice). A frozen app has no ``python -c``:
 there the worker is a multiprocessing process (its entry point runs freeze_support()).
 
-Each engine module provides an object with the methods the parent calls by name and a
-``worker_main()`` that serves it (``serve``); its recognizer is a ``WorkerRecognizer``.
+Each engine module provides ``new_worker()``: an object with the methods the parent calls
+by name; its recognizer is a ``WorkerRecognizer``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import pickle
 import signal
 import struct
 import sys
+from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar, cast
 
 import numpy as np
@@ -69,34 +71,37 @@ def _yield_cpu() -> None:
         pass
 
 
-def serve(worker: object) -> None:
-    """The worker process's loop over stdin/stdout: call ``worker.<name>(*args)``, answer."""
-    _yield_cpu()
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing else may write to the message pipe
+def _serve(worker: object, receive: Callable[[], object | None], send: Callable[[object], None]) -> None:
+    """Call ``worker.<name>(*args)`` for each message received, answer; until end of input (None)."""
     while True:
-        message = _read_message(stdin)
+        message = receive()
         if message is None:
             return
         name, args = cast(tuple[str, tuple[Any, ...]], message)
         try:
-            _write_message(stdout, ("ok", getattr(worker, name)(*args)))
+            send(("ok", getattr(worker, name)(*args)))
         except Exception as exc:
-            _write_message(stdout, _error(exc))
+            send(_error(exc))
 
 
-def _mp_serve(module: str, connection) -> None:  # the multiprocessing form of serve (frozen apps)
+def worker_main(module: str) -> None:
+    """Entry point of the worker process (``python -c``): ``module``'s worker over stdin/stdout."""
     _yield_cpu()
-    worker = importlib.import_module(module).new_worker()
-    while True:
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write to the message pipe
+    _serve(importlib.import_module(module).new_worker(), lambda: _read_message(stdin), partial(_write_message, stdout))
+
+
+def _mp_serve(module: str, connection) -> None:  # the multiprocessing form of worker_main (frozen apps)
+    _yield_cpu()
+
+    def receive() -> object | None:
         try:
-            name, args = connection.recv()
+            return connection.recv()
         except (EOFError, OSError):
-            return
-        try:
-            connection.send(("ok", getattr(worker, name)(*args)))
-        except Exception as exc:
-            connection.send(_error(exc))
+            return None
+
+    _serve(importlib.import_module(module).new_worker(), receive, connection.send)
 
 
 def _exit_reason(code: int | None) -> str:
@@ -114,7 +119,7 @@ def _exit_reason(code: int | None) -> str:
 class SpeechWorker:
     """One worker process running ``module``'s worker; requests answered in order.
 
-    ``module`` must define ``worker_main()`` (serve over pipes) and ``new_worker()``.
+    ``module`` must define ``new_worker()`` (the object whose methods ``call`` runs).
     A lock keeps each request with its answer. Once the process has died every later
     call raises PipelineError with the same reason (``died``)."""
 
@@ -146,7 +151,7 @@ class SpeechWorker:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-c",
-                f"from {self.module} import worker_main; worker_main()",
+                f"from voicedesk.speech.worker import worker_main; worker_main({self.module!r})",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )
@@ -221,7 +226,7 @@ class WorkerRecognizer:
     ``Recognizer`` protocol (live, one utterance at a time) and ``clip`` (a whole clip with
     word times). Requests are answered in order. Subclasses name their ``module`` and ``label``."""
 
-    module: ClassVar[str]  # the engine module: its worker_main() and new_worker()
+    module: ClassVar[str]  # the engine module: its new_worker() runs in the worker
     sample_rate = 16_000
 
     def __init__(self, settings: object) -> None:
