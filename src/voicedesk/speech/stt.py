@@ -79,7 +79,9 @@ class SttSettings:
 
 
 def normalize(text: str) -> str:
-    """Lower case, letters, digits and apostrophes only: how transcripts are compared."""
+    """Lower case, letters, digits and apostrophes only: the form of the phrase list's words
+    (the pronunciation dictionary's) and of hypotheses. Transcripts are compared in
+    speech/text.py's ``normalize`` (numbers, contractions) instead."""
     return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
 
 
