@@ -242,15 +242,11 @@ class Recognizer(Protocol):
     async def close(self) -> None: ...
 
 
-class PocketsphinxRecognizer(WorkerRecognizer):
+class PocketsphinxRecognizer(WorkerRecognizer[SttSettings]):
     """One utterance at a time, decoded in a worker process of its own (speech/worker.py)."""
 
     name = "pocketsphinx"
     module = "voicedesk.speech.stt"
-    settings: SttSettings
-
-    def __init__(self, settings: SttSettings) -> None:
-        super().__init__(settings)
 
     @property
     def label(self) -> str:

@@ -226,16 +226,12 @@ def new_worker() -> _WhisperWorker:
     return _WhisperWorker()
 
 
-class WhisperRecognizer(WorkerRecognizer):
+class WhisperRecognizer(WorkerRecognizer[WhisperSettings]):
     """Whisper in a worker process: the ``Recognizer`` protocol (live, one utterance at a
     time) and ``clip`` (a whole clip with word times)."""
 
     name = "whisper"
     module = "voicedesk.speech.whisper"
-    settings: WhisperSettings
-
-    def __init__(self, settings: WhisperSettings) -> None:
-        super().__init__(settings)
 
     @property
     def label(self) -> str:

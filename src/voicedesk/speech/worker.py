@@ -23,7 +23,7 @@ import struct
 import sys
 from collections.abc import Callable
 from functools import partial
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 
@@ -221,7 +221,10 @@ class SpeechWorker:
             await process.wait()
 
 
-class WorkerRecognizer:
+Settings = TypeVar("Settings")  # what the engine's load() takes: SttSettings, WhisperSettings
+
+
+class WorkerRecognizer(Generic[Settings]):
     """A recognizer whose engine runs in a ``SpeechWorker`` (``module``'s worker): the
     ``Recognizer`` protocol (live, one utterance at a time) and ``clip`` (a whole clip with
     word times). Requests are answered in order. Subclasses name their ``module`` and ``label``."""
@@ -229,7 +232,7 @@ class WorkerRecognizer:
     module: ClassVar[str]  # the engine module: its new_worker() runs in the worker
     sample_rate = 16_000
 
-    def __init__(self, settings: object) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.worker = SpeechWorker(self.module)
         self.load_s: float | None = None
