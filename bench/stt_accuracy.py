@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import time
 from pathlib import Path
 
@@ -37,7 +36,7 @@ import numpy as np
 from voicedesk.agent.engines.responder import RuleResponder
 from voicedesk.media.resample import resample, to_float
 from voicedesk.speech.recognizers import ClipRecognizer
-from voicedesk.speech.stt import SMALL_VOCABULARY, PocketsphinxRecognizer, SttSettings
+from voicedesk.speech.stt import SMALL_VOCABULARY, PocketsphinxRecognizer, SttSettings, normalize
 from voicedesk.speech.text import wer
 from voicedesk.speech.tts import find_tts
 from voicedesk.speech.whisper import WhisperRecognizer, WhisperSettings, resolve_model
@@ -81,10 +80,8 @@ def raw_wer(ref: str, hyp: str) -> float:
     """WER on lower-cased words without the number normalisation (the figure before it)."""
     from voicedesk.speech.text import edit_counts
 
-    def words(text: str) -> list[str]:
-        return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-
-    return edit_counts(words(ref), words(hyp)) / max(1, len(words(ref)))
+    words = normalize(ref).split()
+    return edit_counts(words, normalize(hyp).split()) / max(1, len(words))
 
 
 def cpu_seconds(pid: int | None) -> float:

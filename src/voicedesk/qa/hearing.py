@@ -21,6 +21,7 @@ from voicedesk.media.pcm import SAMPLE_RATE
 
 if TYPE_CHECKING:
     from voicedesk.qa.scenario import Scenario
+    from voicedesk.speech.stt import Recognizer
 
 logger = logging.getLogger(__name__)
 
@@ -40,20 +41,20 @@ class Hearing(Protocol):
 class RecognizerHearing:
     """Any ``speech.stt.Recognizer`` (begin/feed/finish), started on first use, shared by runs."""
 
-    def __init__(self, name: str, factory: Callable[[], object]) -> None:
+    def __init__(self, name: str, factory: Callable[[], Recognizer]) -> None:
         self.name = name
         self._factory = factory
-        self._recognizer: object | None = None
+        self._recognizer: Recognizer | None = None
         self._lock = asyncio.Lock()  # one utterance at a time: begin/feed/finish belong together
 
     async def start(self) -> None:
         async with self._lock:
             await self._started()
 
-    async def _started(self) -> object:
+    async def _started(self) -> Recognizer:
         if self._recognizer is None:
             recognizer = self._factory()
-            await recognizer.start()  # type: ignore[attr-defined]
+            await recognizer.start()
             self._recognizer = recognizer
         return self._recognizer
 
@@ -62,39 +63,14 @@ class RecognizerHearing:
             return ""
         async with self._lock:
             recognizer = await self._started()
-            await recognizer.begin(SAMPLE_RATE)  # type: ignore[attr-defined]
-            await recognizer.feed(audio.astype(np.float32))  # type: ignore[attr-defined]
-            return str(await recognizer.finish())  # type: ignore[attr-defined]
+            await recognizer.begin(SAMPLE_RATE)
+            await recognizer.feed(audio.astype(np.float32))
+            return str(await recognizer.finish())
 
     async def close(self) -> None:
         recognizer, self._recognizer = self._recognizer, None
         if recognizer is not None:
-            await recognizer.close()  # type: ignore[attr-defined]
-
-
-def _pocketsphinx(mode: str, phrases: tuple[str, ...]) -> RecognizerHearing:
-    from voicedesk.speech.stt import SMALL_VOCABULARY, PocketsphinxRecognizer, SttSettings, check_pocketsphinx
-
-    check_pocketsphinx()  # a missing engine is one line before the call, not mid-conversation
-    settings = SttSettings(mode=mode, phrases=tuple(dict.fromkeys((*SMALL_VOCABULARY, *phrases))))
-    return RecognizerHearing(f"pocketsphinx ({mode})", lambda: PocketsphinxRecognizer(settings))
-
-
-def _whisper(model: str | None) -> RecognizerHearing:
-    from voicedesk.speech.recognizers import SttChoice
-    from voicedesk.speech.whisper import model_label, resolve_model
-
-    choice = SttChoice("whisper", model)
-    choice.check()  # faster-whisper and the model's files, in one line before the call
-    return RecognizerHearing(f"whisper ({model_label(resolve_model(model))})", choice.recognizer)
-
-
-# stt mode -> factory(phrases); whisper's model comes from hearing_for's ``model``
-ENGINES: dict[str, Callable[[tuple[str, ...]], Hearing]] = {
-    "constrained": lambda phrases: _pocketsphinx("constrained", phrases),
-    "open": lambda phrases: _pocketsphinx("open", phrases),
-    "whisper": lambda phrases: _whisper(None),  # speech/whisper.py: $VOICEDESK_STT_MODEL, else tiny.en
-}
+            await recognizer.close()
 
 
 def reply_phrases(scenario: Scenario, target: str) -> tuple[str, ...]:
@@ -106,15 +82,24 @@ def reply_phrases(scenario: Scenario, target: str) -> tuple[str, ...]:
 
 
 def hearing_for(mode: str, phrases: tuple[str, ...], model: str | None = None) -> Hearing:
+    """The recognizer of ``stt`` mode ``mode`` (speech/recognizers.py), checked now: a missing
+    engine or model is one line before the call, not mid-conversation. Whisper takes no phrase
+    list (open vocabulary) and the scenario's stt_model if it names one."""
     from voicedesk.errors import ConfigError
+    from voicedesk.speech.recognizers import STT_CHOICES, SttChoice
 
-    if mode == "whisper":  # no phrase list: open vocabulary; the scenario's stt_model if it names one
-        return _whisper(model)
-    try:
-        factory = ENGINES[mode]
-    except KeyError:
-        raise ConfigError(f"no recognizer {mode!r}: expected one of {', '.join(ENGINES)}") from None
-    return factory(phrases)
+    if mode not in STT_CHOICES:
+        raise ConfigError(f"no recognizer {mode!r}: expected one of {', '.join(STT_CHOICES)}")
+    choice = SttChoice(mode, model if mode == "whisper" else None)
+    choice.check()
+    if choice.is_whisper:
+        from voicedesk.speech.whisper import model_label, resolve_model
+
+        return RecognizerHearing(f"whisper ({model_label(resolve_model(model))})", choice.recognizer)
+    from voicedesk.speech.stt import SMALL_VOCABULARY
+
+    vocabulary = tuple(dict.fromkeys((*SMALL_VOCABULARY, *phrases)))
+    return RecognizerHearing(f"pocketsphinx ({mode})", lambda: choice.recognizer(vocabulary))
 
 
 class HearingPool:

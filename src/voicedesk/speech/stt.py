@@ -28,13 +28,12 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 
 from voicedesk.errors import ConfigError, PipelineError
-from voicedesk.speech.transcript import Transcript, Word
-from voicedesk.speech.worker import SpeechWorker, int16_bytes
+from voicedesk.speech.worker import WorkerRecognizer
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +79,9 @@ class SttSettings:
 
 
 def normalize(text: str) -> str:
-    """Lower case, letters, digits and apostrophes only: how transcripts are compared."""
+    """Lower case, letters, digits and apostrophes only: the form of the phrase list's words
+    (the pronunciation dictionary's) and of hypotheses. Transcripts are compared in
+    speech/text.py's ``normalize`` (numbers, contractions) instead."""
     return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
 
 
@@ -227,13 +228,6 @@ def new_worker() -> _Worker:
     return _Worker()
 
 
-def worker_main() -> None:
-    """Entry point of the recognizer's worker process."""
-    from voicedesk.speech.worker import serve
-
-    serve(_Worker())
-
-
 class Recognizer(Protocol):
     """What the STT stage needs of a speech recognizer (all calls in order, one utterance at a time)."""
 
@@ -248,44 +242,12 @@ class Recognizer(Protocol):
     async def close(self) -> None: ...
 
 
-class PocketsphinxRecognizer:
-    """One utterance at a time, decoded in a worker process of its own.
-
-    Requests are answered in order; a lock keeps each request with its answer.
-    """
+class PocketsphinxRecognizer(WorkerRecognizer[SttSettings]):
+    """One utterance at a time, decoded in a worker process of its own (speech/worker.py)."""
 
     name = "pocketsphinx"
-    sample_rate = SAMPLE_RATE
+    module = "voicedesk.speech.stt"
 
-    def __init__(self, settings: SttSettings) -> None:
-        self.settings = settings
-        self.worker = SpeechWorker("voicedesk.speech.stt")
-        self.load_s: float | None = None
-
-    async def _call(self, name: str, *args: object) -> object:
-        return await self.worker.call(name, *args)
-
-    async def start(self) -> None:
-        await self.worker.start()
-        self.load_s = await self._call("load", self.settings)  # type: ignore[assignment]
-        logger.debug("recognizer (%s) ready in %.2f s", self.settings.mode, self.load_s)
-
-    async def begin(self, input_rate: int = 48_000) -> None:
-        """Start an utterance whose audio comes at ``input_rate`` (resampled in the worker)."""
-        await self._call("begin", input_rate)
-
-    async def feed(self, samples: np.ndarray, want_partial: bool = False) -> str | None:
-        """Decode more audio (float32 or int16); returns the partial hypothesis if asked."""
-        return await self._call("feed", int16_bytes(samples), want_partial)  # type: ignore[return-value]
-
-    async def finish(self) -> str:
-        return await self._call("finish")  # type: ignore[return-value]
-
-    async def clip(self, samples: np.ndarray, sample_rate: int) -> Transcript:
-        """A whole clip (as ``transcribe``) with word times in ms from its first sample."""
-        answer = cast(tuple[str, list[Word]], await self._call("clip", int16_bytes(samples), sample_rate))
-        text, words = answer
-        return Transcript(text=text, words=tuple(words), recognizer=f"pocketsphinx {self.settings.mode}")
-
-    async def close(self) -> None:
-        await self.worker.close()
+    @property
+    def label(self) -> str:
+        return f"pocketsphinx {self.settings.mode}"

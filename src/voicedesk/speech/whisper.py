@@ -21,13 +21,12 @@ import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from voicedesk.errors import ConfigError, PipelineError
-from voicedesk.speech.transcript import Transcript, Word
-from voicedesk.speech.worker import SpeechWorker, int16_bytes
+from voicedesk.speech.worker import WorkerRecognizer
 
 logger = logging.getLogger(__name__)
 
@@ -214,65 +213,35 @@ class _WhisperWorker:
         # a partial is rough anyway and is redone by the final pass: greedy keeps the worker ahead
         return self._decode(np.concatenate(self.audio), words=False, greedy=True)[0]
 
-    def finish(self) -> tuple[str, list[tuple[str, float, float]]]:
+    def finish(self) -> str:
         from voicedesk.media.resample import to_float
 
         self.audio.append(to_float(self.resampler.flush()).astype(np.float32))
         audio = np.concatenate(self.audio) if self.audio else np.zeros(0, dtype=np.float32)
         self.audio = []
-        return self._decode(audio, words=True)
+        return self._decode(audio, words=True)[0]
 
 
 def new_worker() -> _WhisperWorker:
     return _WhisperWorker()
 
 
-def worker_main() -> None:
-    """Entry point of the Whisper worker process."""
-    from voicedesk.speech.worker import serve
-
-    serve(_WhisperWorker())
-
-
-class WhisperRecognizer:
+class WhisperRecognizer(WorkerRecognizer[WhisperSettings]):
     """Whisper in a worker process: the ``Recognizer`` protocol (live, one utterance at a
     time) and ``clip`` (a whole clip with word times)."""
 
     name = "whisper"
-    sample_rate = SAMPLE_RATE
+    module = "voicedesk.speech.whisper"
 
-    def __init__(self, settings: WhisperSettings) -> None:
-        self.settings = settings
-        self.worker = SpeechWorker("voicedesk.speech.whisper")
-        self.load_s: float | None = None
-        self.last: Transcript | None = None  # the last finished utterance, with its words
+    @property
+    def label(self) -> str:
+        return self.settings.label
 
     async def start(self) -> None:
         """Start the worker and load the model (~1 s); a model that does not load is a ConfigError."""
-        await self.worker.start()
         try:
-            self.load_s = await self.worker.call("load", self.settings)  # type: ignore[assignment]
+            await super().start()
         except PipelineError as exc:
             await self.close()
             message = str(exc)
             raise ConfigError(message.split(": ", 1)[1] if message.startswith(self.worker.label) else message) from None
-        logger.debug("recognizer (%s) ready in %.2f s", self.settings.label, self.load_s)
-
-    async def begin(self, input_rate: int = 48_000) -> None:
-        await self.worker.call("begin", input_rate)
-
-    async def feed(self, samples: np.ndarray, want_partial: bool = False) -> str | None:
-        return await self.worker.call("feed", int16_bytes(samples), want_partial)  # type: ignore[return-value]
-
-    async def finish(self) -> str:
-        text, words = cast(tuple[str, list[Word]], await self.worker.call("finish"))
-        self.last = Transcript(text=text, words=tuple(words), recognizer=self.settings.label)
-        return str(text)
-
-    async def clip(self, samples: np.ndarray, sample_rate: int) -> Transcript:
-        """A whole clip; word times in ms from its first sample."""
-        text, words = cast(tuple[str, list[Word]], await self.worker.call("clip", int16_bytes(samples), sample_rate))
-        return Transcript(text=text, words=tuple(words), recognizer=self.settings.label)
-
-    async def close(self) -> None:
-        await self.worker.close()

@@ -2,13 +2,13 @@
 
 pocketsphinx holds the GIL while it decodes and CTranslate2 (Whisper) keeps a core busy
 for a second at a time, so neither may run in the process that paces RTP. The worker is
-``python -c "…worker_main()"`` talking pickled, length-prefixed messages over
+``python -c "…worker_main(module)"`` talking pickled, length-prefixed messages over
 stdin/stdout: unlike multiprocessing's spawn it never re-imports the parent's __main__ (a
 user's script without a main guard would run twice). A frozen app has no ``python -c``:
 there the worker is a multiprocessing process (its entry point runs freeze_support()).
 
-Each engine module provides an object with the methods the parent calls by name and a
-``worker_main()`` that serves it (``serve``).
+Each engine module provides ``new_worker()``: an object with the methods the parent calls
+by name; its recognizer is a ``WorkerRecognizer``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ import pickle
 import signal
 import struct
 import sys
-from typing import Any, cast
+from collections.abc import Callable
+from functools import partial
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 
 from voicedesk.errors import PipelineError, VoiceDeskError
+from voicedesk.speech.transcript import Transcript, Word
 
 logger = logging.getLogger(__name__)
 
@@ -68,34 +71,37 @@ def _yield_cpu() -> None:
         pass
 
 
-def serve(worker: object) -> None:
-    """The worker process's loop over stdin/stdout: call ``worker.<name>(*args)``, answer."""
-    _yield_cpu()
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing else may write to the message pipe
+def _serve(worker: object, receive: Callable[[], object | None], send: Callable[[object], None]) -> None:
+    """Call ``worker.<name>(*args)`` for each message received, answer; until end of input (None)."""
     while True:
-        message = _read_message(stdin)
+        message = receive()
         if message is None:
             return
         name, args = cast(tuple[str, tuple[Any, ...]], message)
         try:
-            _write_message(stdout, ("ok", getattr(worker, name)(*args)))
+            send(("ok", getattr(worker, name)(*args)))
         except Exception as exc:
-            _write_message(stdout, _error(exc))
+            send(_error(exc))
 
 
-def _mp_serve(module: str, connection) -> None:  # the multiprocessing form of serve (frozen apps)
+def worker_main(module: str) -> None:
+    """Entry point of the worker process (``python -c``): ``module``'s worker over stdin/stdout."""
     _yield_cpu()
-    worker = importlib.import_module(module).new_worker()
-    while True:
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write to the message pipe
+    _serve(importlib.import_module(module).new_worker(), lambda: _read_message(stdin), partial(_write_message, stdout))
+
+
+def _mp_serve(module: str, connection) -> None:  # the multiprocessing form of worker_main (frozen apps)
+    _yield_cpu()
+
+    def receive() -> object | None:
         try:
-            name, args = connection.recv()
+            return connection.recv()
         except (EOFError, OSError):
-            return
-        try:
-            connection.send(("ok", getattr(worker, name)(*args)))
-        except Exception as exc:
-            connection.send(_error(exc))
+            return None
+
+    _serve(importlib.import_module(module).new_worker(), receive, connection.send)
 
 
 def _exit_reason(code: int | None) -> str:
@@ -113,7 +119,7 @@ def _exit_reason(code: int | None) -> str:
 class SpeechWorker:
     """One worker process running ``module``'s worker; requests answered in order.
 
-    ``module`` must define ``worker_main()`` (serve over pipes) and ``new_worker()``.
+    ``module`` must define ``new_worker()`` (the object whose methods ``call`` runs).
     A lock keeps each request with its answer. Once the process has died every later
     call raises PipelineError with the same reason (``died``)."""
 
@@ -145,7 +151,7 @@ class SpeechWorker:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-c",
-                f"from {self.module} import worker_main; worker_main()",
+                f"from voicedesk.speech.worker import worker_main; worker_main({self.module!r})",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )
@@ -213,3 +219,50 @@ class SpeechWorker:
             logger.warning("the %s's worker process (pid %d) did not end; killing it", self.label, process.pid)
             process.kill()
             await process.wait()
+
+
+Settings = TypeVar("Settings")  # what the engine's load() takes: SttSettings, WhisperSettings
+
+
+class WorkerRecognizer(Generic[Settings]):
+    """A recognizer whose engine runs in a ``SpeechWorker`` (``module``'s worker): the
+    ``Recognizer`` protocol (live, one utterance at a time) and ``clip`` (a whole clip with
+    word times). Requests are answered in order. Subclasses name their ``module`` and ``label``."""
+
+    module: ClassVar[str]  # the engine module: its new_worker() runs in the worker
+    sample_rate = 16_000
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.worker = SpeechWorker(self.module)
+        self.load_s: float | None = None
+
+    @property
+    def label(self) -> str:  # for transcripts and logs: "pocketsphinx constrained", "whisper tiny.en"
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        """Start the worker and load the engine there (``settings`` crosses the pipe)."""
+        await self.worker.start()
+        self.load_s = cast(float, await self.worker.call("load", self.settings))
+        logger.debug("recognizer (%s) ready in %.2f s", self.label, self.load_s)
+
+    async def begin(self, input_rate: int = 48_000) -> None:
+        """Start an utterance whose audio comes at ``input_rate`` (resampled in the worker)."""
+        await self.worker.call("begin", input_rate)
+
+    async def feed(self, samples: np.ndarray, want_partial: bool = False) -> str | None:
+        """Decode more audio (float32 or int16); returns the partial hypothesis if asked."""
+        return cast(str | None, await self.worker.call("feed", int16_bytes(samples), want_partial))
+
+    async def finish(self) -> str:
+        """The final transcript of the utterance."""
+        return str(await self.worker.call("finish"))
+
+    async def clip(self, samples: np.ndarray, sample_rate: int) -> Transcript:
+        """A whole clip; word times in ms from its first sample."""
+        text, words = cast(tuple[str, list[Word]], await self.worker.call("clip", int16_bytes(samples), sample_rate))
+        return Transcript(text=text, words=tuple(words), recognizer=self.label)
+
+    async def close(self) -> None:
+        await self.worker.close()
