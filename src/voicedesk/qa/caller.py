@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from voicedesk.errors import VoiceDeskError
-from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.qa.caller_spec import CallerSpec, CallerVoice, Condition, LlmEndpoint
 from voicedesk.qa.hearing import Hearing
 from voicedesk.qa.latency import Turn, speech_runs
@@ -173,11 +172,10 @@ class CallerMouth:
             self._engine = find_tts(self.voice.name, self.voice.rate, pitch)
 
     def _render(self, text: str) -> np.ndarray:
-        from voicedesk.media.resample import resample, to_float
+        from voicedesk.speech.tts import call_samples
 
         self.check()
-        pcm = self._engine.synthesize(text)
-        audio = to_float(resample(pcm, self._engine.sample_rate, SAMPLE_RATE))
+        audio = call_samples(self._engine, text)
         if self.voice.volume is not None and self.voice.volume != 100:
             audio = np.clip(audio * (self.voice.volume / 100.0), -1.0, 1.0).astype(np.float32)
         return audio

@@ -154,16 +154,15 @@ class Voice:
 
     def render(self, text: str) -> np.ndarray:
         try:
-            from voicedesk.media.resample import resample, to_float
-            from voicedesk.speech.tts import find_tts
+            from voicedesk.speech.tts import call_samples, find_tts
         except ImportError as exc:  # the agent pipeline is a separate part of VoiceDesk
             raise PipelineError(f"saying text needs the speech engines (voicedesk.agent.engines): {exc}") from None
         if self._engine is None:
             self._engine = find_tts()
-        pcm = self._engine.synthesize(text)
-        if pcm.size == 0:
+        audio = call_samples(self._engine, text)
+        if audio.size == 0:
             raise PipelineError(f"the TTS engine made no audio for {text!r}")
-        return to_float(resample(pcm, self._engine.sample_rate, SAMPLE_RATE))
+        return audio
 
 
 def render(utterance: Utterance, voice: Voice) -> np.ndarray:

@@ -398,8 +398,7 @@ class Call:
         """Speak ``text`` into the call (espeak-ng, as the ``say:`` source), replacing the
         source's audio while it plays; returns its length in seconds. The words join the
         conversation as the caller's, labelled ``sent``."""
-        from voicedesk.media.resample import resample, to_float
-        from voicedesk.speech.tts import TTS_EXECUTOR, find_tts
+        from voicedesk.speech.tts import TTS_EXECUTOR, call_samples, find_tts
 
         if not text.strip():
             raise VoiceDeskError("nothing to say: give the words")
@@ -407,8 +406,7 @@ class Call:
         def render() -> np.ndarray:
             # off the loop, all of it: the first find_tts loads espeak-ng (about a second), and
             # resampling seconds of speech takes tens of ms; the loop meanwhile paces the media
-            engine = find_tts()
-            return to_float(resample(engine.synthesize(text), engine.sample_rate, SAMPLE_RATE))
+            return call_samples(find_tts(), text)
 
         audio = await asyncio.get_running_loop().run_in_executor(TTS_EXECUTOR, render)
         at = self._now_ms()

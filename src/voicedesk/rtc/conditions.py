@@ -53,8 +53,7 @@ BABBLE_LINES = (
 
 
 def speak(text: str, voice: CallerVoice | None = None) -> np.ndarray:
-    from voicedesk.media.resample import resample, to_float
-    from voicedesk.speech.tts import DEFAULT_PITCH, DEFAULT_RATE, DEFAULT_VOICE, find_tts, voice_problem
+    from voicedesk.speech.tts import DEFAULT_PITCH, DEFAULT_RATE, DEFAULT_VOICE, call_samples, find_tts, voice_problem
 
     voice = voice or CallerVoice()
     if voice.voice is not None:
@@ -66,7 +65,7 @@ def speak(text: str, voice: CallerVoice | None = None) -> np.ndarray:
         int(voice.rate) if voice.rate is not None else DEFAULT_RATE,
         int(voice.pitch) if voice.pitch is not None else DEFAULT_PITCH,
     )
-    return to_float(resample(engine.synthesize(text), engine.sample_rate, SAMPLE_RATE))
+    return call_samples(engine, text)
 
 
 @functools.lru_cache(maxsize=4)

@@ -9,7 +9,6 @@ import numpy as np
 
 from voicedesk.errors import ConfigError
 from voicedesk.media.pcm import SAMPLE_RATE
-from voicedesk.media.resample import resample, to_float
 from voicedesk.media.sources import SourceKind, register_source
 from voicedesk.media.tracks import QueuedAudioTrack
 
@@ -19,7 +18,7 @@ def spoken_track(utterances: list[str], lead_s: float = 0.5, gap_s: float = 4.0)
 
     It never ends by itself, so an agent hears the silence that ends the caller's last turn.
     """
-    from voicedesk.speech.tts import find_tts
+    from voicedesk.speech.tts import call_samples, find_tts
 
     engine = find_tts()
     track = QueuedAudioTrack()
@@ -27,7 +26,7 @@ def spoken_track(utterances: list[str], lead_s: float = 0.5, gap_s: float = 4.0)
     for i, text in enumerate(t.strip() for t in utterances if t.strip()):
         if i:
             track.enqueue(np.zeros(int(gap_s * SAMPLE_RATE), dtype=np.float32))
-        track.enqueue(to_float(resample(engine.synthesize(text), engine.sample_rate, SAMPLE_RATE)))
+        track.enqueue(call_samples(engine, text))
     return track
 
 

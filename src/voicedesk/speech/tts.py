@@ -61,6 +61,14 @@ class TtsEngine(Protocol):
         ...
 
 
+def call_samples(engine: TtsEngine, text: str) -> np.ndarray:
+    """Blocking: ``text`` spoken as float32 mono at the call's rate, ready for a track's queue."""
+    from voicedesk.media.pcm import SAMPLE_RATE
+    from voicedesk.media.resample import resample, to_float
+
+    return to_float(resample(engine.synthesize(text), engine.sample_rate, SAMPLE_RATE))
+
+
 class EspeakLibrary:
     """espeak-ng's shared library in synchronous mode (one instance per process)."""
 
@@ -110,9 +118,6 @@ class EspeakLibrary:
         data = text.encode("utf-8")
         with self._lock:
             if voice != self._voice:
-                # asked first: the loader wheel's build ends the whole process on a name it lacks
-                if problem := voice_problem(voice):
-                    raise PipelineError(problem)
                 if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
                     raise PipelineError(f"espeak-ng has no voice {voice!r}")
                 self._voice = voice
@@ -185,7 +190,9 @@ def _library(path: str, data_dir: str | None) -> EspeakLibrary:
 
 def find_tts(voice: str = DEFAULT_VOICE, rate: int = DEFAULT_RATE, pitch: int = DEFAULT_PITCH) -> TtsEngine:
     """The first espeak-ng found (see the module's doc), or PipelineError naming what to install."""
-    if problem := voice_problem(voice):  # a wrong voice is the user's to fix, not a reason to try another build
+    # asked before any library: the loader wheel's build ends the whole process on a voice it
+    # lacks, and a wrong voice is the user's to fix, not a reason to try another build
+    if problem := voice_problem(voice):
         raise PipelineError(problem)
     with _find_lock:
         override = os.environ.get("VOICEDESK_ESPEAK_LIBRARY")
