@@ -34,19 +34,17 @@ import os
 import queue as queue_module
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar
 
-import av
-from aiortc.codecs.opus import OpusEncoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voicedesk.errors import ConfigError, VoiceDeskError
 from voicedesk.limits import DAY_S, WEEK_S, checked
-from voicedesk.media.pcm import FRAME_SAMPLES, TIME_BASE, mono_to_frame
+from voicedesk.media.pcm import FRAME_SAMPLES
 from voicedesk.media.tracks import FramePacer
-from voicedesk.rtc import aiortc_patches
+from voicedesk.rtc.encoded import encode_blocks, outgoing
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
 from voicedesk.rtc.signaling.log import redact_url
@@ -265,30 +263,6 @@ class LoadReport:
 # call sends those packets as they are; received packets are counted, not decoded
 # (aiortc_patches.forward_encoded). No encoder or decoder thread runs per call.
 MAX_SOURCE_FRAMES = 500  # 10 s of source, looped
-
-
-def encode_blocks(blocks: Sequence[Any]) -> tuple[list[bytes], list[int]]:
-    """Opus payloads (aiortc's own encoder) and RFC 6465 levels of 20 ms mono blocks."""
-    encoder = OpusEncoder()
-    opus: list[bytes] = []
-    levels: list[int] = []
-    for i, block in enumerate(blocks):
-        frame = mono_to_frame(block, i * FRAME_SAMPLES)
-        levels.append(aiortc_patches.compute_audio_level_dbov(frame))
-        opus += encoder.encode(frame)[0]
-    return opus, levels
-
-
-def outgoing(opus: bytes, pcm: Any, level: int, pts: int, mime: str | None) -> Any:
-    """What a track hands aiortc for one 20 ms frame: the Opus packet as it is, carrying its
-    level (patch 7), while Opus is sent; else the PCM, for aiortc to encode (and measure)."""
-    if mime in (None, "audio/opus"):
-        packet = av.Packet(opus)
-        packet.pts = pts
-        packet.time_base = TIME_BASE
-        aiortc_patches.set_packet_audio_level(packet, level)
-        return packet
-    return mono_to_frame(pcm, pts)
 
 
 class EncodedSource:

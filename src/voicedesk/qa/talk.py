@@ -39,8 +39,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from voicedesk.errors import ConfigError
 from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE, TIME_BASE, mono_to_frame
 from voicedesk.media.tracks import FramePacer
-from voicedesk.qa.load import encode_blocks, outgoing
 from voicedesk.rtc import aiortc_patches
+from voicedesk.rtc.encoded import encode_blocks, outgoing
 
 SPEECH_DBOV = -50  # qa/latency.py's floor: never call anything quieter than this speech
 SILENT_OPUS_BYTES = 10  # libopus: digital silence / DTX is 1–3 bytes; any sound at 20 ms is far more
