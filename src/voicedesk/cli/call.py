@@ -26,7 +26,7 @@ from voicedesk.rtc.impair import PRESETS, ImpairmentChanged, ImpairmentSpec
 from voicedesk.rtc.impair_schedule import parse_schedule
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT, MediaLost, MediaResumed
 from voicedesk.rtc.sdp.edit import command_editor
-from voicedesk.rtc.signaling import header_problem, selectable_kinds, targets_usage
+from voicedesk.rtc.signaling import parse_headers, selectable_kinds, targets_usage
 from voicedesk.rtc.spec import CallSpec
 from voicedesk.rtc.telephone_event import DtmfReceived
 from voicedesk.speech.recognizers import SttChoice, add_stt_arguments
@@ -132,20 +132,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_condition_arguments(p)
     add_report_arguments(p)
     p.set_defaults(run=run)
-
-
-def parse_headers(values: list[str]) -> dict[str, str]:
-    """``-H 'Name: value'`` options as a dict; a ``VoiceDeskError`` naming the first bad one."""
-    headers = {}
-    for value in values:
-        name, sep, rest = value.partition(":")
-        if not sep or not name.strip():
-            raise VoiceDeskError(f"bad header {value!r}: use 'Name: value'")
-        why = header_problem(name.strip(), rest.strip())
-        if why is not None:
-            raise VoiceDeskError(f"bad header {value!r}: {why}")
-        headers[name.strip()] = rest.strip()
-    return headers
 
 
 def progress(event: CallEvent) -> None:

@@ -137,8 +137,8 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    from voicedesk.cli.call import parse_headers
     from voicedesk.qa.load import LoadPlan, LoadProgress, run_load
+    from voicedesk.rtc.signaling import parse_headers
 
     if args.locust is not None:
         from voicedesk.load.command import run_locust

@@ -158,7 +158,7 @@ async def run(args: argparse.Namespace) -> int:
         if not (target or scenario.target):
             raise VoiceDeskError(f"{scenario.where}: no target: add 'target:' to the scenario or pass --target")
     ice = resolve_ice(args.ice) if args.ice else None
-    from voicedesk.cli.call import parse_headers
+    from voicedesk.rtc.signaling import parse_headers
 
     headers = parse_headers(args.header)
     if args.repeat > 1 or args.parallel > 1 or args.results or args.min_pass_rate is not None:

@@ -55,7 +55,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from voicedesk.errors import VoiceDeskError
 from voicedesk.load.slo import SloWatch, parse_slo
 from voicedesk.qa.load import HANGUP_GRACE_S, MAX_JITTER_MS, MAX_LOSS_PCT, MIN_RX_FPS, CallResult, LoadPlan
-from voicedesk.rtc.signaling import header_problem
+from voicedesk.rtc.signaling import parse_headers
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class VoiceUser(User):
             if name == "say":
                 value = tuple(value)
             elif name == "headers" and not isinstance(value, dict):
-                value = _headers(list(value))
+                value = parse_headers(list(value))
             values[name] = value
         target = cls.target or environment.host or (getattr(options, "host", None) if options else None)
         if not target:
@@ -301,18 +301,6 @@ class VoiceUser(User):
             engine.forget(ident)
             raise
         report_result(environment, result)
-
-
-def _headers(values: list[str]) -> dict[str, str]:
-    """``--call-header 'Name: value'`` as ``voicedesk call -H`` reads it (same checks, same words)."""
-    headers = {}
-    for value in values:
-        name, sep, rest = value.partition(":")
-        why = "use 'Name: value'" if not sep or not name.strip() else header_problem(name.strip(), rest.strip())
-        if why is not None:
-            raise VoiceDeskError(f"bad header {value!r}: {why}")
-        headers[name.strip()] = rest.strip()
-    return headers
 
 
 def _plan_json(plan: LoadPlan) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from voicedesk.errors import ConfigError
+from voicedesk.errors import ConfigError, VoiceDeskError
 from voicedesk.plugins import load_plugins
 from voicedesk.rtc.signaling.base import Signaling
 from voicedesk.rtc.signaling.log import redact_url
@@ -266,6 +266,20 @@ def header_problem(name: str, value: str) -> str | None:
     if any(c in value for c in "\r\n\0"):
         return "the value holds a line break (CR or LF) or a NUL byte"
     return None
+
+
+def parse_headers(values: list[str]) -> dict[str, str]:
+    """``-H`` / ``--call-header`` options ('Name: value') as a dict; a ``VoiceDeskError`` naming the first bad one."""
+    headers = {}
+    for value in values:
+        name, sep, rest = value.partition(":")
+        if not sep or not name.strip():
+            raise VoiceDeskError(f"bad header {value!r}: use 'Name: value'")
+        why = header_problem(name.strip(), rest.strip())
+        if why is not None:
+            raise VoiceDeskError(f"bad header {value!r}: {why}")
+        headers[name.strip()] = rest.strip()
+    return headers
 
 
 def check_headers(headers: Mapping[str, str]) -> None:
