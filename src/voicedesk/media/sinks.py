@@ -107,6 +107,17 @@ class AudioSink:
             self.write(frame_to_mono(frame))
 
 
+class CallbackSink(AudioSink):
+    """Hands each block to ``on_samples`` (cheap, on the loop): an observer of received audio."""
+
+    def __init__(self, on_samples: Callable[[np.ndarray], None]) -> None:
+        super().__init__()
+        self.on_samples = on_samples
+
+    def write(self, samples: np.ndarray) -> None:
+        self.on_samples(samples)
+
+
 class NullSink(AudioSink):
     def write(self, samples: np.ndarray) -> None:
         pass

@@ -34,7 +34,7 @@ from aiortc.sdp import SessionDescription
 from voicedesk.config import IceConfig
 from voicedesk.errors import CallTimeout, ConfigError, DtlsError, IceError, SdpError, SignalingError, VoiceDeskError
 from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS
-from voicedesk.media.sinks import AnalyzerSink, AudioSink, GapCounter, TeeSink
+from voicedesk.media.sinks import AnalyzerSink, AudioSink, CallbackSink, GapCounter, TeeSink
 from voicedesk.media.sources import OutboundAudioTrack, SilenceTrack, parse_source
 from voicedesk.rtc import aiortc_patches
 from voicedesk.rtc.call_dtmf import CallKeypad, DtmfSending
@@ -325,6 +325,10 @@ class Call:
     def add_sink(self, sink: AudioSink) -> None:
         """One more sink for received audio (e.g. the window's speaker), before or during the call."""
         self._sink.sinks.append(sink)
+
+    def add_received_observer(self, observer: Callable[[np.ndarray], None]) -> None:
+        """Called with every block of audio received (mono float32 at 48 kHz), like a sink."""
+        self.add_sink(CallbackSink(observer))
 
     def add_sent_observer(self, observer: Callable[[Any], None]) -> None:
         """Called with every block of audio sent (mono float32 at 48 kHz; see OutboundAudioTrack)."""

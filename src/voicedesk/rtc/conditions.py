@@ -28,7 +28,6 @@ from voicedesk.media.conditions.noise import active_rms, babble, pink, unit_rms,
 from voicedesk.media.conditions.sounds import SOUNDS
 from voicedesk.media.conditions.spec import SPOKEN_INSERTS, CallerVoice, Conditions
 from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS, level_dbfs
-from voicedesk.media.sinks import AudioSink
 from voicedesk.media.sources import load_audio_file
 from voicedesk.media.tracks import QueuedAudioTrack
 from voicedesk.rtc.extension import CallExtension
@@ -209,17 +208,6 @@ def condition_source(
     return conditioned, ConditionsReport(conditioned)
 
 
-class _ReceivedFeed(AudioSink):
-    """The call's received audio, handed to the conditioned track as it arrives."""
-
-    def __init__(self, track: ConditionedTrack) -> None:
-        super().__init__()
-        self.track = track
-
-    def write(self, samples: np.ndarray) -> None:
-        self.track.received(samples)
-
-
 class ConditionsReport(CallExtension):
     def __init__(self, track: ConditionedTrack) -> None:
         self.track = track
@@ -227,7 +215,7 @@ class ConditionsReport(CallExtension):
         self.events_channel = False
 
     def attach(self, call: Call) -> None:
-        call.add_sink(_ReceivedFeed(self.track))
+        call.add_received_observer(self.track.received)
         call.add_listener(self._on_event)
         self.events_channel = call.agent_events is not None
 
