@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiortc import RTCConfiguration, RTCPeerConnection
@@ -41,3 +43,11 @@ async def real_offer() -> str:
     sdp = pc.localDescription.sdp
     await pc.close()
     return sdp
+
+
+async def until(condition: Callable[[], object], what: str, within_s: float = 30.0) -> None:
+    """Wait (on the loop) until ``condition()`` holds; fail naming ``what`` after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {within_s:g} s"
+        await asyncio.sleep(0.05)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 
+from tests.helpers.calls import until
 from tests.helpers.openai_realtime import KEY, RealtimeServer
 from tests.helpers.processes import voicedesk
 from voicedesk.cli import main
@@ -20,15 +19,7 @@ from voicedesk.rtc.call import Call
 from voicedesk.rtc.events import AgentErrorReported, AgentEventsSetup, EventsNotice, RawEventReceived
 from voicedesk.rtc.events.openai import session_update
 
-WAIT = 30.0
 BEARER = {"Authorization": f"Bearer {KEY}"}
-
-
-async def until(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {WAIT:g} s"
-        await asyncio.sleep(0.05)
 
 
 async def test_realtime_events_become_the_turn_shown_and_bad_ones_are_counted() -> None:

@@ -4,13 +4,12 @@ user sees. One bot for the module (pipecat's import takes seconds)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
+from tests.helpers.calls import until
 from tests.helpers.pipecat_bot import running_pipecat_bot
 from tests.helpers.processes import voicedesk
 from voicedesk.media.sources import ToneTrack
@@ -18,20 +17,11 @@ from voicedesk.rtc.call import Call
 from voicedesk.rtc.events import AgentEventReceived, AgentReady, ConversationEvent
 from voicedesk.rtc.events.rtvi import message as rtvi_message
 
-WAIT = 30.0  # seconds: generous, the machine is shared
-
 
 @pytest.fixture(scope="module")
 def bot_url() -> Iterator[str]:
     with running_pipecat_bot() as url:
         yield url
-
-
-async def until(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {WAIT:g} s"
-        await asyncio.sleep(0.05)
 
 
 def turn_over(call: Call, index: int) -> bool:
