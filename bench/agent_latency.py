@@ -41,8 +41,8 @@ from tests.helpers.speech import CaptureSink, spoken_wav
 
 from voicedesk.media.pcm import level_dbfs
 from voicedesk.media.sources import WavTrack
-from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call
+from voicedesk.rtc.events import AgentEventReceived
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

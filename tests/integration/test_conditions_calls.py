@@ -24,9 +24,9 @@ from voicedesk.media.conditions.noise import ACTIVE_DBFS
 from voicedesk.media.pcm import FRAME_SAMPLES, SAMPLE_RATE
 from voicedesk.media.sources import load_audio_file
 from voicedesk.qa.turn_taking import probe_turn_taking
-from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call
 from voicedesk.rtc.conditions import insert_clips, speak
+from voicedesk.rtc.events import AgentEventReceived
 from voicedesk.rtc.spec import CallSpec
 
 pytestmark = pytest.mark.timeout(120)

@@ -14,8 +14,8 @@ from tests.helpers.speech import recognize, spoken_wav
 from tests.helpers.stub_server import StubServer
 from voicedesk.agent.engines.llm_http import APOLOGY, LlmSettings, OpenAIChatResponder, settings_from
 from voicedesk.media.sources import WavTrack
-from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call
+from voicedesk.rtc.events import AgentEventReceived
 
 REQUESTS: list[dict] = []
 

@@ -20,8 +20,8 @@ from tests.helpers.speech import CaptureSink, recognize, recognize_spans, speak,
 from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.sources import WavTrack
 from voicedesk.media.tracks import QueuedAudioTrack
-from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call
+from voicedesk.rtc.events import AgentEventReceived
 
 pytestmark = pytest.mark.timeout(180)
 

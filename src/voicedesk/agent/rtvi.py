@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Any
 
 from voicedesk import __version__
 from voicedesk.errors import VoiceDeskError
-from voicedesk.rtc.agent_events import CHANNEL_LABEL as VOICEDESK_CHANNEL
 from voicedesk.rtc.events.channel import MAX_MESSAGE_BYTES
 from voicedesk.rtc.events.rtvi import MESSAGE_LABEL as LABEL
 from voicedesk.rtc.events.rtvi import PROTOCOL_VERSION
+from voicedesk.rtc.events.voicedesk import CHANNEL_LABEL as VOICEDESK_CHANNEL
 from voicedesk.rtc.signaling.log import parse_json
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from voicedesk.agent.processors.vad import VADProcessor
 from voicedesk.agent.registry import Agent, AgentOption, register_agent
 from voicedesk.errors import ConfigError, PipelineError
 from voicedesk.media.tracks import QueuedAudioTrack
-from voicedesk.rtc.agent_events import CHANNEL_LABEL
+from voicedesk.rtc.events.voicedesk import CHANNEL_LABEL
 from voicedesk.rtc.telephone_event import DtmfReceived
 from voicedesk.speech.vad import create_vad
 

@@ -37,7 +37,7 @@ from voicedesk.qa.caller_spec import CallerSpec, CallerVoice, Condition, LlmEndp
 from voicedesk.qa.hearing import Hearing
 from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import Step, Utterance
-from voicedesk.rtc.agent_events import AgentEventReceived
+from voicedesk.rtc.events import AgentEventReceived
 from voicedesk.rtc.events.model import ConversationEvent, Speaker, SpeechStarted, SpeechStopped, TranscriptReceived
 from voicedesk.rtc.signaling.log import redact_url
 from voicedesk.speech.stt import normalize

@@ -157,7 +157,7 @@ class CallCapture(CallExtension):
         data = _jsonable(event)
         data = {"event": type(event).__name__, **(data if isinstance(data, dict) else {"value": data})}
         if isinstance(event, AgentEventReceived) and event.type == "turn" and event.protocol == "voicedesk":
-            # the agent's own account of a turn (rtc/agent_events.py); kept beside ours
+            # the agent's own account of a turn (rtc/events/voicedesk.py); kept beside ours
             self.agent_turns.append(dict(event.event))
         self.events.append(data)
 

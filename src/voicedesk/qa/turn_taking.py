@@ -25,8 +25,8 @@ from voicedesk.media.conditions.inserts import AGENT_SPEECH_DBFS
 from voicedesk.media.pcm import SAMPLE_RATE, level_dbfs
 from voicedesk.media.sinks import AudioSink
 from voicedesk.media.tracks import QueuedAudioTrack
-from voicedesk.rtc.agent_events import AgentEventReceived
 from voicedesk.rtc.call import Call
+from voicedesk.rtc.events import AgentEventReceived
 from voicedesk.rtc.spec import CallSpec
 
 DEFAULT_SENTENCE = "please book a table for two people"

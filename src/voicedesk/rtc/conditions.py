@@ -220,7 +220,7 @@ class ConditionsReport(CallExtension):
         self.events_channel = call.agent_events is not None
 
     def _on_event(self, event: CallEvent) -> None:
-        from voicedesk.rtc.agent_events import AgentEventReceived
+        from voicedesk.rtc.events import AgentEventReceived
 
         if isinstance(event, AgentEventReceived):
             self.events.append((time.monotonic(), event.event))

@@ -80,7 +80,7 @@ def test_the_caller_hears_the_end_of_a_reply_from_voicedesk_reports_and_from_the
     import time
 
     from voicedesk.qa.caller import AgentEars
-    from voicedesk.rtc.agent_events import AgentEventReceived
+    from voicedesk.rtc.events import AgentEventReceived
     from voicedesk.rtc.events.model import Speaker, SpeechStarted, SpeechStopped, TranscriptReceived
 
     since = time.monotonic()

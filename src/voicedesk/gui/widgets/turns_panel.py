@@ -1,7 +1,7 @@
 """Agent turns, live: what the agent heard and said, and how long each stage took.
 
 Fed by the call's agent events (the "voicedesk" data channel, see
-``voicedesk.rtc.agent_events``): the line at the top follows the turn in progress
+``voicedesk.rtc.events``): the line at the top follows the turn in progress
 (speech, partial transcripts, reply), the table gets one row per finished turn.
 """
 
