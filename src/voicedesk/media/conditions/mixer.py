@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -82,7 +83,9 @@ class ConditionedTrack(MediaStreamTrack):
         self.clipped_samples = 0
         self.speech_dbfs: list[float] = []  # per sent frame: the caller's own speech (after volume)
         self.received_dbfs: list[tuple[int, float]] = []  # (caller sample at arrival, level)
-        self.mix_s: list[float] = []  # seconds each frame's mixing took (bench)
+        # seconds each recent frame's mixing took (bench/conditions_timing.py): the last minute, not a
+        # list that grows for as long as the call lasts
+        self.mix_s: deque[float] = deque(maxlen=3000)
         self.notes: list[str] = []  # conditions that could not apply, in words (the builder adds them)
 
     def caller_sample(self, at: float | None = None) -> int:
