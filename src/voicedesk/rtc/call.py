@@ -257,6 +257,11 @@ class Call:
                 "text and client messages go on the agent events channel, which this call does not open: "
                 "name the protocol (--agent-events rtvi or openai)"
             )
+        if protocol != "openai" and agent_events_setup is not None and agent_events_setup.session_update is not None:
+            raise ConfigError(
+                "a session update (--session-update, --instructions, --voice, --turn-detection) is for OpenAI "
+                f"Realtime agents; this call reads {protocol} events: use an openai+ target or --agent-events openai"
+            )
         if protocol != "off":
             setup = agent_events_setup or AgentEventsSetup()
             channel = AgentEventsChannel(
