@@ -266,3 +266,25 @@ async def test_a_caller_that_repeats_itself_ends_the_run_with_that_reason():
     assert conversation["turns"][1]["heard_from"].startswith("pocketsphinx")
     [looped] = [c for c in result["checks"] if c["kind"] == "caller"]
     assert looped["line"] == 3 and looped["passed"] is False
+
+
+async def test_a_caller_hearing_only_audio_hears_a_reply_of_several_sentences_whole():
+    """No events: the reply is streamed into the recognizer a piece at a time (the pauses between
+    espeak's sentences close pieces); the caller answers the whole reply, not its first sentence."""
+    text = (
+        "name: audio-only\ntarget: embedded:voice\ncaller:\n  opening: what can you do\n  hear: recognizer\n"
+        "  max_turns: 2\n  listen: 10\n  rules:\n    - when: {contains: repeat what you}\n      goal: true\n"
+        "      hangup: true\n  otherwise: help\n  success: [goal]\n"
+    )
+    [scenario] = parse_scenarios(text, "audio_only.yaml")
+    result = (await run_scenario(scenario)).to_json()
+    assert result["passed"], (result["conversation"]["turns"], result["turns"])
+    _, answer = result["conversation"]["turns"]
+    assert answer["heard_from"].startswith("pocketsphinx") and answer["why"] == "rule at line 9"
+    # "I can tell you my name, the weather and the time, and repeat what you say.": its pieces (the
+    # recognizer hears it between pauses), joined in order
+    heard = answer["heard"]
+    assert heard.index("tell") < heard.index("weather") < heard.index("repeat what you")
+    # one reply, timed from the audio (~5 s), not cut at a pause in it
+    [turn] = result["turns"]
+    assert turn["reply_ms"] > 3500 and turn["transcript"] == heard

@@ -17,7 +17,11 @@ reason). An LLM that fails or does not answer in time fails the run with one lin
 
 With agent events the end of a reply is known from the agent (its ``turn`` report) and the
 audio only confirms that the last of it has arrived, so the caller answers within a few
-hundred ms; from audio alone it waits for ``REPLY_HANG_MS`` of silence first.
+hundred ms. From audio alone the reply is streamed into the recognizer while it plays, a
+piece at a time: each pause of ``GUESS_HANG_MS`` (between sentences, as a rule) closes a
+piece and has it recognized at once, and ``REPLY_END_MS`` of silence (longer than espeak-ng's
+pause between sentences) ends the reply, so recognition overlaps the wait instead of
+following it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import numpy as np
 
 from voicedesk.errors import VoiceDeskError
 from voicedesk.qa.caller_spec import CallerSpec, CallerVoice, Condition, LlmEndpoint
-from voicedesk.qa.hearing import Hearing
+from voicedesk.qa.hearing import Hearing, HearingStream
 from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import Step, Utterance
 from voicedesk.rtc.events import AgentEventReceived
@@ -46,7 +50,16 @@ logger = logging.getLogger(__name__)
 
 POLL_S = 0.05  # a reply's start and end (as the runner's wait_reply polls)
 TAIL_POLL_S = 0.02  # the agent said it is done: its last audio is close
-REPLY_HANG_MS = 700.0  # audio alone: this much silence ends a reply (as the runner's wait_reply)
+REPLY_HANG_MS = 700.0  # the runner's wait_reply: this much silence ends a reply
+# audio alone (bench/eval_callers.py, bench/RESULTS.md): espeak-ng pauses up to 440 ms between
+# sentences at 140 wpm (310 ms at 175 wpm, 200-220 ms at a comma), so 500 ms of silence ends a reply;
+# a 150 ms pause (longer than most gaps between words) closes a piece of it for the recognizer
+REPLY_END_MS = 500.0
+GUESS_HANG_MS = 150.0
+STREAM_REPLIES = True  # False: the whole reply recognized after the silence (bench/eval_callers.py's baseline)
+SAME_PAUSE_S = 0.05
+PAD_FROM_S = 0.05  # the pause's quiet from here on is fed twice
+PRE_ROLL_S = 0.05  # audio before a reply's first loud frame goes to the recognizer too (as transcribe)
 TAIL_HANG_MS = 200.0  # the agent said it is done: this much silence means its last audio arrived
 LOOP_LIMIT = 3
 
@@ -73,6 +86,12 @@ class Decision:
     hangup: bool = False
     goal: bool = False
     why: str = ""
+
+
+def _same_time(a: float | None, b: float | None) -> bool:
+    """Two reads of one moment in the received audio: the speech threshold follows the call's noise
+    floor, so a pause's edge may move by a frame or two between polls."""
+    return a is not None and b is not None and abs(a - b) <= SAME_PAUSE_S
 
 
 # --- brains --------------------------------------------------------------------
@@ -417,6 +436,9 @@ class SimulatedCaller:
         its words."""
         rx = self.run.capture.rx
         events = self._uses_events()
+        if not events and self.hearing is not None and self.spec.hear != "events":
+            await self._listen_to_audio(entry, turn, since, wait_s, self.hearing)
+            return
         deadline = time.monotonic() + wait_s
         start = end = None
         while True:
@@ -449,6 +471,71 @@ class SimulatedCaller:
             entry.heard, entry.heard_from = await self.hearing.transcribe(audio), self.hearing.name
             if turn is not None:
                 turn.transcript = entry.heard
+
+    async def _listen_to_audio(
+        self, entry: ConversationTurn, turn: Turn | None, since: float, wait_s: float, hearing: Hearing
+    ) -> None:
+        """``_listen`` from the audio alone. The reply goes to the recognizer as it arrives, a piece
+        (a sentence, as a rule) at a time: each pause of ``GUESS_HANG_MS`` closes a piece and has it
+        recognized while the wait for the reply's end runs, so at the end little or nothing is left."""
+        rx = self.run.capture.rx
+        deadline = time.monotonic() + wait_s
+        start = end = None
+        stream: HearingStream | None = None
+        streaming = STREAM_REPLIES
+        fed = 0  # the next sample of rx for the stream
+        pieces: list[str] = []
+        piece_end: float | None = None  # the pause that closed the last piece
+        try:
+            while True:
+                runs = [r for r in speech_runs(rx, since, hang_ms=REPLY_END_MS) if r.start >= since - 0.03]
+                if runs:
+                    if start is None:  # a long reply gets listen_s from its start to finish
+                        start = runs[0].start
+                        deadline = max(deadline, start + self.spec.listen_s)
+                    if runs[0].end is not None:
+                        end = runs[0].end
+                        break
+                    quick = speech_runs(rx, start, hang_ms=GUESS_HANG_MS) if streaming else []
+                    last = quick[-1] if quick else None
+                    if last is not None and stream is None and not _same_time(last.end, piece_end):
+                        stream = await hearing.stream()  # speech since the last piece: a new piece
+                        if stream is None:  # busy with another run's reply: all of it at the end
+                            streaming = False
+                        else:
+                            fed = rx.index_at(max(last.start, piece_end or start) - PRE_ROLL_S)
+                    if last is not None and stream is not None:
+                        await stream.feed(rx.samples(fed, rx.total))
+                        fed = rx.total
+                        if last.end is not None:  # a pause: this piece's words now
+                            # with the pause's own quiet once more: a recognizer cuts a last word
+                            # that ends too close to its utterance's end (as pipecat pads segments)
+                            await stream.feed(rx.samples(rx.index_at(last.end + PAD_FROM_S), rx.total))
+                            pieces.append(await stream.finish())
+                            stream, piece_end = None, last.end
+                if self._agent_ended() or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(TAIL_POLL_S if start is not None else POLL_S)
+            if turn is not None:
+                turn.reply_start, turn.reply_end = start, end
+            if start is None:
+                return
+            if stream is not None:  # the reply ran to the deadline, or ended between two polls
+                await stream.feed(rx.samples(fed, rx.total))
+                pieces.append(await stream.finish())
+                stream = None
+            elif not streaming or not _same_time(end, piece_end):  # what was not streamed, whole
+                first = start if not streaming or piece_end is None else piece_end
+                pieces = pieces if streaming else []
+                last_t = (end + 0.2) if end is not None else None
+                pieces.append(await hearing.transcribe(rx.segment(first - PRE_ROLL_S, last_t)))
+        finally:
+            if stream is not None:
+                await stream.cancel()
+        heard = " ".join(p for p in pieces if p)
+        entry.heard, entry.heard_from = heard, hearing.name
+        if turn is not None:
+            turn.transcript = heard
 
     def _agent_talks(self) -> bool:
         """The agent's last event says it is still answering (text or audio under way)."""
