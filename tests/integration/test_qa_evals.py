@@ -24,12 +24,14 @@ from voicedesk.qa.scenario import parse_scenarios
 pytestmark = pytest.mark.timeout(180)
 
 REQUESTS: list[dict] = []
+STALL = "\x00"  # where the scripted model pauses its stream for STALL_S (not sent)
+STALL_S = 3.0
 
 
 def _caller_line(messages: list[dict]) -> str:
     heard = messages[-1]["content"].lower()
     if "sunny" in heard:
-        return "Thank you, that is all I wanted. [GOAL]"
+        return f"Thank you. {STALL}That is all I wanted. [GOAL]"
     return "what is the weather today"
 
 
@@ -49,13 +51,17 @@ async def chat(request: web.Request) -> web.StreamResponse:
     judging = messages[0]["content"].startswith("You judge")
     text = _judge_answer(messages) if judging else _caller_line(messages)
     if not body.get("stream"):
+        text = text.replace(STALL, "")
         return web.json_response({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]})
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
-    for i in range(0, len(text), 7):  # in pieces, as a model streams
-        chunk = {"choices": [{"index": 0, "delta": {"content": text[i : i + 7]}}]}
-        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        await asyncio.sleep(0.005)
+    for part in text.split(STALL):
+        for i in range(0, len(part), 7):  # in pieces, as a model streams
+            chunk = {"choices": [{"index": 0, "delta": {"content": part[i : i + 7]}}]}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            await asyncio.sleep(0.005)
+        if part is not text.split(STALL)[-1]:
+            await asyncio.sleep(STALL_S)
     await response.write(b"data: [DONE]\n\n")
     return response
 
@@ -155,7 +161,10 @@ def check_llm_caller(data: dict) -> None:
     # nothing was heard first (the script agent does not greet), so the LLM opened the call
     assert conversation["turns"][0]["heard"] is None
     assert conversation["turns"][0]["said"] == "what is the weather today"
-    assert conversation["turns"][1]["said"] == "Thank you, that is all I wanted."
+    assert conversation["turns"][1]["said"] == "Thank you. That is all I wanted."
+    # the caller spoke its first sentence while the model's stream stalled before the second (its
+    # response would be over STALL_S had it waited for the whole answer)
+    assert conversation["turns"][1]["caller_response_ms"] < (STALL_S - 0.5) * 1000
     # heard through RTVI, the one events channel this call opened (bot-transcription, bot-tts-text and
     # bot-output carry the same sentence: one channel kept; then bot-stopped-speaking)
     assert conversation["turns"][1]["heard"] == "The weather is sunny and warm today."

@@ -7,7 +7,9 @@ Each turn the caller
    (rtc/events/: VoiceDesk's own agents, RTVI, OpenAI Realtime) those are what the caller
    "heard", else the recognizer (qa/hearing.py) transcribes the reply;
 2. decides (``RuleBrain``: the scenario's rules, seeded; ``LlmBrain``: an OpenAI-compatible
-   chat endpoint through the agent layer's ``ChatClient``);
+   chat endpoint through the agent layer's ``ChatClient``; streamed, each sentence of its
+   answer is rendered and queued as soon as it is complete, so the caller starts talking
+   while the model is still writing);
 3. speaks through the scenario's queued track (the ``say:`` path: espeak-ng, its voice,
    rate, pitch and volume), and the next turn begins.
 
@@ -31,12 +33,14 @@ import logging
 import random
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from voicedesk.errors import VoiceDeskError
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.qa.caller_spec import CallerSpec, CallerVoice, Condition, LlmEndpoint
 from voicedesk.qa.hearing import Hearing, HearingStream
 from voicedesk.qa.latency import Turn, speech_runs
@@ -72,6 +76,15 @@ LLM_CALLER_PROMPT = (
     f"When your goal has been reached, end your reply with {GOAL_MARK}. "
     f"To end the call, reply with {HANGUP_MARK} (after any last words)."
 )
+
+
+Speak = Callable[[str], Awaitable[None]]  # a sentence of the answer, spoken while the rest streams
+SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")  # as the voice agent's TTS splits a streamed reply
+
+
+def spoken_words(text: str) -> str:
+    """What of the model's text is said aloud: without the goal and hang-up marks."""
+    return " ".join(text.replace(GOAL_MARK, " ").replace(HANGUP_MARK, " ").split())
 
 
 def said_in(words: str, text: str) -> bool:
@@ -139,16 +152,20 @@ class LlmBrain:
         prompt = LLM_CALLER_PROMPT.format(persona=spec.persona or "", goal=spec.goal or "(none given)")
         self.messages: list[dict[str, str]] = [{"role": "system", "content": prompt}]
 
-    async def decide(self, heard: str | None, turn: int) -> Decision | None:
+    async def decide(self, heard: str | None, turn: int, speak: Speak | None = None) -> Decision | None:
+        """What the persona says next. Streamed with ``speak``: each sentence goes to ``speak`` as
+        soon as it is complete, so the caller starts talking while the model is still answering."""
         from voicedesk.agent.engines.llm_http import LlmError
 
         self.messages.append({"role": "user", "content": heard or "(the agent has said nothing)"})
+        answer = (
+            self._stream_sentences(speak)
+            if speak is not None and self.endpoint.stream
+            else self.client.complete(self.messages, stream=self.endpoint.stream, seed=self.seed)
+        )
         try:
             # the whole turn has the timeout too: a trickle of chunks must not hold the call
-            reply = await asyncio.wait_for(
-                self.client.complete(self.messages, stream=self.endpoint.stream, seed=self.seed),
-                self.endpoint.timeout,
-            )
+            reply = await asyncio.wait_for(answer, self.endpoint.timeout)
         except TimeoutError:
             raise VoiceDeskError(
                 f"the caller's LLM at {redact_url(self.endpoint.url)} gave no answer within {self.endpoint.timeout:g} s"
@@ -158,10 +175,23 @@ class LlmBrain:
         self.messages.append({"role": "assistant", "content": reply})
         goal = GOAL_MARK in reply
         hangup = HANGUP_MARK in reply
-        say = " ".join(reply.replace(GOAL_MARK, " ").replace(HANGUP_MARK, " ").split()) or None
+        say = spoken_words(reply) or None
         if say is None and not hangup:
             raise VoiceDeskError(f"the caller's LLM at {redact_url(self.endpoint.url)} answered with no words")
         return Decision(say, hangup=hangup, goal=goal, why="llm")
+
+    async def _stream_sentences(self, speak: Speak) -> str:
+        text, done = "", 0  # done: the characters already handed to speak
+        async for chunk in self.client.stream(self.messages, seed=self.seed):
+            text += chunk
+            *sentences, rest = SENTENCE_END.split(text[done:])
+            done = len(text) - len(rest)
+            for sentence in sentences:
+                if words := spoken_words(sentence):
+                    await speak(words)
+        if words := spoken_words(text[done:]):
+            await speak(words)
+        return text
 
     def note(self, heard: str | None, said: str | None) -> None:
         """A turn decided elsewhere (the opening, a rule): the model must know what was said."""
@@ -337,6 +367,8 @@ class SimulatedCaller:
         self.rules = RuleBrain(spec, random.Random(seed)) if spec.llm is not None and spec.rules else None
         self.ears = AgentEars()
         self.conversation = Conversation(spec.kind, seed)
+        # the sentences of the answer being streamed, queued: (sent, seconds, what) for run._sent
+        self._streamed: list[tuple[asyncio.Future[tuple[float, float]], float, str]] = []
 
     @property
     def _call(self) -> Any:
@@ -382,6 +414,7 @@ class SimulatedCaller:
                 return
             entry.why = decision.why
             conv.goal_reached = conv.goal_reached or decision.goal
+            streamed, self._streamed = self._streamed, []
             if decision.say:
                 text = decision.say
                 recent = said[-(LOOP_LIMIT - 1) :]
@@ -389,11 +422,16 @@ class SimulatedCaller:
                     conv.looped = text
                     conv.ended = f"the caller looped: it said {text!r} {LOOP_LIMIT} times in a row"
                     entry.said = text
+                    entry.spoken = bool(streamed)  # a streamed answer is on its way before it is whole
                     return
                 said.append(text)
                 entry.said = text
-                clip = await self.mouth.render(text)
-                start, end = await self.run._play(clip, repr(text))
+                if streamed:  # its sentences were queued as they came: the first is playing already
+                    start, _ = await self.run._sent(*streamed[0])
+                    _, end = await self.run._sent(*streamed[-1])
+                else:
+                    clip = await self.mouth.render(text)
+                    start, end = await self.run._play(clip, repr(text))
                 turn = self.run._turn(Step(kind="say", line=spec.line, say=Utterance(text=text)), start, end)
                 self.run.turns.append(turn)
                 entry.spoken = True
@@ -429,7 +467,14 @@ class SimulatedCaller:
             if decision is not None and decision.why != "otherwise":
                 self.brain.note(heard, decision.say)
                 return decision
+        if isinstance(self.brain, LlmBrain):
+            return await self.brain.decide(heard, index, speak=self._speak_sentence)
         return await self.brain.decide(heard, index)
+
+    async def _speak_sentence(self, sentence: str) -> None:
+        """A streamed answer's sentence: rendered and queued behind the ones before it at once."""
+        clip = await self.mouth.render(sentence)
+        self._streamed.append((self.run._enqueue(clip), clip.size / SAMPLE_RATE, repr(sentence)))
 
     async def _listen(self, entry: ConversationTurn, turn: Turn | None, since: float, wait_s: float) -> None:
         """Wait ``wait_s`` for the agent's reply (after ``since``) to start, then for it to end, and hear
