@@ -96,15 +96,19 @@ caller:
 
 
 async def test_a_rule_caller_and_an_llm_caller_talk_to_agents_at_once(llm, monkeypatch):
-    """Two conversations at once (as --parallel places them): one offline with the voice agent, one
-    through the LLM server with the script agent."""
+    """Three conversations at once (as --parallel places them): one offline with the voice agent, one
+    through the LLM server with the script agent, one with the voice agent heard from audio alone."""
     monkeypatch.setenv("EVAL_KEY", "sk-caller")
     REQUESTS.clear()
     [rules] = parse_scenarios(RULE_CALLER, "rule_caller.yaml")
     [with_llm] = parse_scenarios(LLM_CALLER.format(url=llm.url), "llm_caller.yaml")
-    rule_result, llm_result = await asyncio.gather(run_scenario(rules), run_scenario(with_llm))
+    [audio] = parse_scenarios(AUDIO_ONLY_CALLER, "audio_only.yaml")
+    rule_result, llm_result, audio_result = await asyncio.gather(
+        run_scenario(rules), run_scenario(with_llm), run_scenario(audio)
+    )
     check_rule_caller(rule_result.to_json())
     check_llm_caller(llm_result.to_json())
+    check_audio_only_caller(audio_result.to_json())
 
 
 def check_rule_caller(data: dict) -> None:
@@ -127,6 +131,38 @@ def check_rule_caller(data: dict) -> None:
     assert data["turns"][0]["voice_to_voice_ms"] > 100  # the agent needs time to hear and answer
     kinds = {c["kind"]: c for c in data["checks"]}
     assert kinds["goal"]["passed"] and kinds["agent_said"]["passed"] and kinds["caller"]["passed"]
+
+
+AUDIO_ONLY_CALLER = """
+name: audio-only
+target: embedded:voice
+caller:
+  opening: what can you do
+  hear: recognizer            # not the agent's events: the received audio alone
+  max_turns: 2
+  listen: 10
+  rules:
+    - when: {contains: repeat what you}
+      goal: true
+      hangup: true
+  otherwise: help
+  success: [goal]
+"""
+
+
+def check_audio_only_caller(result: dict) -> None:
+    """No events: the reply is streamed into the recognizer a piece at a time (the pauses in it close
+    pieces); the caller answers the whole reply, not its first piece."""
+    assert result["passed"], (result["conversation"]["turns"], result["turns"])
+    _, answer = result["conversation"]["turns"]
+    assert answer["heard_from"].startswith("pocketsphinx") and answer["why"] == "rule at line 10"
+    # "I can tell you my name, the weather and the time, and repeat what you say.": its first and last
+    # pieces, joined in order
+    heard = answer["heard"]
+    assert heard.index("tell") < heard.index("repeat what you")
+    # one reply, timed from the audio (~5 s), not cut at a pause in it
+    [turn] = result["turns"]
+    assert turn["reply_ms"] > 3500 and turn["transcript"] == heard
 
 
 # the script agent (TTS, no recognizer: cheaper than voice) reports its lines as the voice agent does
@@ -275,25 +311,3 @@ async def test_a_caller_that_repeats_itself_ends_the_run_with_that_reason():
     assert conversation["turns"][1]["heard_from"].startswith("pocketsphinx")
     [looped] = [c for c in result["checks"] if c["kind"] == "caller"]
     assert looped["line"] == 3 and looped["passed"] is False
-
-
-async def test_a_caller_hearing_only_audio_hears_a_reply_of_several_sentences_whole():
-    """No events: the reply is streamed into the recognizer a piece at a time (the pauses between
-    espeak's sentences close pieces); the caller answers the whole reply, not its first sentence."""
-    text = (
-        "name: audio-only\ntarget: embedded:voice\ncaller:\n  opening: what can you do\n  hear: recognizer\n"
-        "  max_turns: 2\n  listen: 10\n  rules:\n    - when: {contains: repeat what you}\n      goal: true\n"
-        "      hangup: true\n  otherwise: help\n  success: [goal]\n"
-    )
-    [scenario] = parse_scenarios(text, "audio_only.yaml")
-    result = (await run_scenario(scenario)).to_json()
-    assert result["passed"], (result["conversation"]["turns"], result["turns"])
-    _, answer = result["conversation"]["turns"]
-    assert answer["heard_from"].startswith("pocketsphinx") and answer["why"] == "rule at line 9"
-    # "I can tell you my name, the weather and the time, and repeat what you say.": its pieces (the
-    # recognizer hears it between pauses), joined in order
-    heard = answer["heard"]
-    assert heard.index("tell") < heard.index("weather") < heard.index("repeat what you")
-    # one reply, timed from the audio (~5 s), not cut at a pause in it
-    [turn] = result["turns"]
-    assert turn["reply_ms"] > 3500 and turn["transcript"] == heard
