@@ -24,18 +24,18 @@ SCENARIO = """
 name: book-a-table
 target: pipecat+{url}
 caller:
-  opening: book a table please
-  max_turns: 6
+  opening: a table for two people please
+  max_turns: 5
   listen: 25                      # Whisper in the bot, on a loaded machine
   rules:
-    - when: {{contains: how many}}
-      say: [two people, five people]
     - when: {{contains: what time}}
-      say: seven o clock please
+      say: [seven o clock please, eight o clock please]   # tiny.en hears "nine o clock" as "I don't like"
     - when: {{contains: booked}}     # the goal: hang up at once (no last words to wait through)
       goal: true
       hangup: true
-  otherwise: book a table please
+    - when: {{contains: how many}}
+      say: two people
+  otherwise: a table for two people please
   success:
     - goal
     - agent_said: booked
@@ -73,23 +73,21 @@ def test_a_rule_caller_books_a_table_with_a_pipecat_bot_that_hears_it(
         conversation = run["conversation"]
         assert conversation["ended"] == "the caller reached its goal and hung up", conversation
         turns = conversation["turns"]
-        assert turns[0]["said"] == "book a table please" and turns[0]["why"] == "opening"
+        assert turns[0]["said"] == "a table for two people please" and turns[0]["why"] == "opening"
         # the caller adapted: each line is the rule for what the bot had just said (its RTVI words)
         heard = [t for t in turns[1:] if t["heard"]]
         assert all(t["heard_from"] == "agent events" for t in heard)
-        # (the last ask of each: a misheard line is asked again, and the caller may choose anew)
-        asked = [t for t in heard if "how many" in t["heard"].lower()][-1]
-        assert asked["said"] in ("two people", "five people") and asked["why"] == "rule at line 9"
+        # (the last ask: a misheard line is asked again, and the caller may choose anew)
         when = [t for t in heard if "what time" in t["heard"].lower()][-1]
-        assert when["said"] == "seven o clock please" and when["why"] == "rule at line 11"
-        assert turns[-1]["said"] is None and turns[-1]["why"] == "rule at line 13"
-        # the bot heard the caller's audio: its confirmation names the number the caller chose
-        people = asked["said"].split()[0]
-        assert turns[-1]["heard"] == f"Booked for {people} at seven. Goodbye."
-        assert when["heard"] == f"{people.capitalize()} people. What time?"
+        assert when["heard"] == "Two people. What time?"  # the bot heard the number in the caller's audio
+        assert when["said"] in ("seven o clock please", "eight o clock please") and when["why"] == "rule at line 9"
+        assert turns[-1]["said"] is None and turns[-1]["why"] == "rule at line 11"
+        # the bot heard the caller's audio again: its confirmation names the hour the caller chose
+        hour = when["said"].split()[0]
+        assert turns[-1]["heard"] == f"Booked for two at {hour}. Goodbye."
         # and its own transcription of the caller (RTVI user-transcription) has the caller's words
         bot_heard = " ".join(t["heard"] or "" for t in run["summary"]["turns"]).lower()
-        assert "people" in bot_heard and ("seven" in bot_heard or "7" in bot_heard)
+        assert "people" in bot_heard and "clock" in bot_heard
         whisper = [m for t in run["summary"]["turns"] for m in t["metrics"] if m["processor"].startswith("Packaged")]
         assert whisper and all(m["value"] > 0 for m in whisper)  # pipecat's own STT metrics, over RTVI
         # timed from audio at the caller's end: the bot needs time to hear (VAD, Whisper) and answer
