@@ -25,7 +25,7 @@ pytestmark = pytest.mark.timeout(180)
 
 REQUESTS: list[dict] = []
 STALL = "\x00"  # where the scripted model pauses its stream for STALL_S (not sent)
-STALL_S = 3.0
+STALL_S = 2.0
 
 
 def _caller_line(messages: list[dict]) -> str:
