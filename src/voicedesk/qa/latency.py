@@ -125,8 +125,12 @@ class TimedRecorder(AudioSink):
     def segment(self, start_t: float, end_t: float | None = None) -> np.ndarray:
         """Samples from ``start_t`` to ``end_t`` (float32), joining only the blocks in between:
         taken during a call (a reply handed to the recognizer), not a copy of the whole recording."""
-        a = self.index_at(start_t)
-        b = self.index_at(end_t) if end_t is not None else self.total
+        return self.samples(self.index_at(start_t), self.index_at(end_t) if end_t is not None else self.total)
+
+    def samples(self, a: int, b: int) -> np.ndarray:
+        """Samples ``a`` to ``b`` (float32): what came since a reader's last look, by index, so a
+        stream of reads (a reply fed to the recognizer as it plays) has no gap and no overlap."""
+        b = min(b, self.total)
         if b <= a or not self._blocks:
             return np.zeros(0, dtype=np.float32)
         first = max(0, bisect.bisect_right(self._starts, a) - 1)

@@ -522,9 +522,17 @@ class ScenarioRun:
 
     async def _play(self, clip: np.ndarray, what: str) -> tuple[float, float]:
         """Send a clip; a call that ends meanwhile (the peer hung up) stops the wait, not hangs it."""
+        return await self._sent(self._enqueue(clip), clip.size / SAMPLE_RATE, what)
+
+    def _enqueue(self, clip: np.ndarray) -> asyncio.Future[tuple[float, float]]:
+        """Queue a clip after what is queued already (played back to back); ``_sent`` waits for it."""
         sent = self.source.enqueue(clip)
         assert sent is not None  # queued from the running call's loop
-        deadline = time.monotonic() + clip.size / SAMPLE_RATE + 30.0
+        return sent
+
+    async def _sent(self, sent: asyncio.Future[tuple[float, float]], seconds: float, what: str) -> tuple[float, float]:
+        """Wait for a queued clip of ``seconds`` to have been sent: its (start, end) on the loop's clock."""
+        deadline = time.monotonic() + seconds + 30.0
         while not sent.done():
             await asyncio.wait({sent}, timeout=0.1)
             if not sent.done() and (self.call is None or self.call.state.is_final or time.monotonic() > deadline):
