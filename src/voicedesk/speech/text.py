@@ -3,9 +3,10 @@
 A recognizer writes "4572", "3:30 p.m." or "It's"; espeak said "four five seven two",
 "three thirty pm", "it is". ``normalize`` maps both sides to one form before any match:
 
-1. lower case; "$500" -> "500 dollars" (also £ pounds, € euros); "a.m."/"p.m." (and "p m" after a number) -> "am"/"pm"; "%" -> " percent"; thousands separators
-   ("1,000") and a time's colon ("3:30") dropped; every other character but letters,
-   digits, apostrophes and a decimal point between digits becomes a space;
+1. lower case; "$500" -> "500 dollars" (also £ pounds, € euros); "a.m."/"p.m." (and "p m"
+   after a number) -> "am"/"pm"; "%" -> " percent"; thousands separators ("1,000") and a
+   time's colon ("3:30") dropped; every other character but letters, digits, apostrophes
+   and a decimal point between digits becomes a space;
 2. a few contractions expanded ("it's" -> "it is", "i'm" -> "i am", "don't" -> "do not"…,
    see CONTRACTIONS) and "ok" -> "okay";
 3. spelled-out numbers become digits: "twenty one" -> "21", "three hundred and five" -> "305",
