@@ -75,6 +75,11 @@ async def test_replies_are_heard_word_by_word_and_a_crashed_recognizer_costs_onl
         assert turn["first_word_ms"] == words[0][1]
         v2v_word = turn["voice_to_voice_first_word_ms"]
         assert v2v_word is not None and abs(v2v_word - turn["voice_to_voice_ms"]) < 500
+    # the report's conversation (conversation.json) has what was heard, in the turn it was heard in
+    assert result.record is not None
+    heard = [t["agent"] for t in result.record.conversation if (t.get("agent") or {}).get("heard_by")]
+    assert len(heard) == 1 and heard[0]["texts"]["voicedesk"] == turns[0]["transcript"], result.record.conversation
+    assert heard[0]["heard_by"] == "whisper tiny.en" and len(heard[0]["words"]) == len(turns[0]["words"])
     # the reply after the crash: measured, but its transcript is unavailable, with the reason
     assert turns[1]["reply_start_ms"] is not None and turns[1]["transcript"] is None
     assert turns[1]["transcript_unavailable"] == "the speech recognizer's worker process died (SIGKILL)"
