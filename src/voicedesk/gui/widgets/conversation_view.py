@@ -557,11 +557,11 @@ class ConversationPanel(Panel):
             row.setForeground(3, QBrush(QColor("#c62828")))
         if utterance.start_ms is not None:
             row.setData(0, TIME_ROLE, (utterance.start_ms / 1000.0, _s(utterance.end_ms)))
-        words = utterance.words
-        if words != (row.data(0, WORDS_ROLE) or ()):
-            row.setData(0, WORDS_ROLE, words)
+        timed = utterance.words
+        if timed != (row.data(0, WORDS_ROLE) or ()):
+            row.setData(0, WORDS_ROLE, timed)
             if row is self.view.currentItem():
-                self._show_words(words)
+                self._show_words(timed)
 
     def _child(self, index: int, key: str, who: str) -> QTreeWidgetItem:
         children = self._children[index]
