@@ -15,6 +15,7 @@ process that paces RTP. ``cpu_threads`` defaults to 1, leaving the other core to
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import struct
@@ -71,10 +72,11 @@ def install_hint() -> str:
 
 def check_faster_whisper() -> None:
     """Raise PipelineError with the install line when faster-whisper is missing."""
-    try:
-        import faster_whisper  # noqa: F401
-    except ImportError:
-        raise PipelineError(f"stt=whisper needs faster-whisper; {install_hint()}") from None
+    # found, not imported: the caller's process (the window's, the CLI's) never runs the model, and
+    # importing faster-whisper (CTranslate2, PyAV, tokenizers) costs it ~100 MB and a second of its
+    # loop; an install that is there but broken fails the worker's load, in one line as well
+    if importlib.util.find_spec("faster_whisper") is None:
+        raise PipelineError(f"stt=whisper needs faster-whisper; {install_hint()}")
 
 
 def packaged_model() -> Path | None:
