@@ -220,8 +220,11 @@ class Conversation:
         """The utterance of ``who`` that audio beginning at ``start`` (call's clock) belongs to."""
         at = None
         for i in range(len(self._turns) - 1, max(-1, len(self._turns) - 1 - HEARD_LOOKBACK), -1):
-            began = _turn_start(self._turns[i])
-            if began is not None and began <= start + HEARD_LEAD_MS:
+            turn = self._turns[i]
+            began = _turn_start(turn)
+            # an agent's own "speaking" comes before its audio does; a caller's start does not
+            lead = HEARD_LEAD_MS if turn.caller is None or turn.caller.start_ms is None else 0.0
+            if began is not None and began <= start + lead:
                 at = i
                 break
         if at is None:  # before every turn kept (an agent's greeting heard late): a turn ahead of them

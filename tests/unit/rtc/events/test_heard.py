@@ -93,3 +93,12 @@ def test_a_greeting_heard_after_the_first_turn_began_is_a_turn_ahead_of_it() -> 
     assert greeting.index < question.index
     assert greeting.said == "welcome to the desk" and greeting.caller is None
     assert question.heard == "hello" and question.agent is None
+
+
+def test_a_reply_the_caller_talked_over_stays_in_the_turn_it_answered() -> None:
+    conversation = Conversation()
+    conversation.add(caller_sent("tell me a story", 1000, "say"))
+    conversation.add(caller_sent("stop", 3300, "say"))  # barged in 300 ms after the reply began
+    conversation.add(heard(4500, 3000, 3600, "once upon", 0))
+    story, stop = conversation.turns
+    assert story.said == "once upon" and stop.agent is None
