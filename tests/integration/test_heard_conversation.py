@@ -14,7 +14,7 @@ import pytest
 from tests.helpers.calls import until
 from voicedesk.errors import ConfigError
 from voicedesk.rtc.call import Call, CallState
-from voicedesk.rtc.events import TextSource
+from voicedesk.rtc.events import TextSource, TranscriptReceived
 from voicedesk.rtc.spec import CallSpec
 from voicedesk.speech.recognizers import SttChoice
 from voicedesk.speech.text import normalize, wer
@@ -40,14 +40,22 @@ def _said(call: Call, index: int) -> str | None:
 async def test_each_reply_is_heard_into_its_own_turn_with_word_times_on_the_calls_clock() -> None:
     spec = CallSpec("embedded:parrot?delay=100", source="silence", transcribe=SttChoice("whisper", str(MODEL)))
     call = Call.from_spec(spec)
+    published: list[TranscriptReceived] = []
+    call.add_listener(lambda e: published.append(e) if isinstance(e, TranscriptReceived) and e.heard_ms else None)
     await call.start()  # the model loads first (the call's prepare step), then the call dials
     try:
         await call.say_text(FIRST)
-        await until(lambda: _said(call, 0), "transcript of the first reply", 120)
+        # the parrot's report of its first turn comes as its reply ends: the second sentence then
+        # begins turn 2 while the first reply is still being transcribed (its words come late)
+        await until(lambda: call.conversation.turns and call.conversation.turns[0].report, "the first reply", 60)
         await call.say_text(SECOND)
-        await until(lambda: _said(call, 1), "transcript of the second reply", 120)
+        await until(lambda: _said(call, 0) and _said(call, 1), "transcripts of both replies", 120)
     finally:
         await call.hangup()
+    # live partials (a reply over 1.5 s, while the worker is idle) come before their reply's final pass
+    finals = {e.item_id: i for i, e in enumerate(published) if e.final}
+    assert set(finals) == {"heard-0", "heard-1"}
+    assert all(i < finals[e.item_id] for i, e in enumerate(published) if not e.final)
     one, two = call.conversation.turns[:2]
     assert one.heard == FIRST and two.heard == SECOND  # what VoiceDesk spoke, labelled sent
     assert one.caller is not None and one.caller.text(TextSource.SENT) == FIRST
