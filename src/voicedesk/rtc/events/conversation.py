@@ -230,33 +230,23 @@ class Conversation:
         if at is None:  # before every turn kept (an agent's greeting heard late): a turn ahead of them
             if self._turns and _turn_start(self._turns[0]) is None:
                 at = 0
+            elif len(self._turns) >= MAX_TURNS:
+                return None  # older than every turn a very long call still keeps
             else:
-                index = self._turns[0].index - 1 if self._turns else 1
-                turn = _Turn(index, self.protocol or event.protocol)
-                self._turns.insert(0, turn)
-                self._forget_oldest()
+                self._turns.insert(
+                    0, _Turn(self._turns[0].index - 1 if self._turns else 1, self.protocol or event.protocol)
+                )
                 at = 0
         turn = self._turns[at]
         mine = turn.caller if who == Speaker.CALLER else turn.agent
         if mine is None:
-            mine = _Utterance(who)
-            if who == Speaker.CALLER:
-                turn.caller = mine
-            else:
-                turn.agent = mine
-            return mine
+            return _part_of(turn, who)
         other = turn.caller if who == Speaker.AGENT else turn.agent
         if other is None and not mine.spoken and at == len(self._turns) - 1:
             # nothing but what was heard before (an agent that reports nothing, a caller VoiceDesk
             # did not speak for): each stretch of speech is a turn of its own
             new = self._new(self.protocol or event.protocol)
-            if new is None:
-                return None
-            mine = _Utterance(who)
-            if who == Speaker.CALLER:
-                new.caller = mine
-            else:
-                new.agent = mine
+            return _part_of(new, who) if new is not None else None
         return mine
 
     def _speech_started(self, event: SpeechStarted) -> None:
@@ -397,6 +387,16 @@ class Conversation:
             turn.tools.append(call)
         else:
             turn.tools[at] = call
+
+
+def _part_of(turn: _Turn, who: Speaker) -> _Utterance:
+    """A new utterance of ``who`` in ``turn`` (which has none)."""
+    utterance = _Utterance(who)
+    if who == Speaker.CALLER:
+        turn.caller = utterance
+    else:
+        turn.agent = utterance
+    return utterance
 
 
 def _turn_start(turn: _Turn) -> float | None:
