@@ -28,7 +28,7 @@ import numpy as np
 from voicedesk.errors import PipelineError, VoiceDeskError
 from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.media.timed_recorder import TimedRecorder, speech_runs
-from voicedesk.rtc.events import AgentEventReceived, Speaker, TextSource, TranscriptReceived
+from voicedesk.rtc.events import AgentEventReceived, EventsNotice, Speaker, TextSource, TranscriptReceived
 from voicedesk.rtc.extension import CallExtension
 from voicedesk.speech.recognizers import ClipRecognizer, SttChoice
 from voicedesk.speech.text import wer
@@ -222,6 +222,7 @@ class CallTranscription(CallExtension):
         self._reported: set[int] = set()
         self._partial_at: float | None = None  # seconds of the open stretch at its last live pass
         self._partial_start: dict[int, float] = {}  # the open stretch's start, by the key it will have
+        self._noted: set[str] = set()  # reasons already told (transcripts unavailable)
         self._tasks = TaskOwner("transcribe", logger=logger, failed="%s failed")
         self._call: Call | None = None
 
@@ -300,9 +301,20 @@ class CallTranscription(CallExtension):
 
     def _publish(self, key: int, heard: Transcript, final: bool) -> None:
         call = self._call
-        if call is None or heard.unavailable is not None or not heard.text.strip():
+        if call is None:
             return
-        call.publish_conversation_event(heard_event(key, heard, self._span_ms(key), call.now_ms(), final))
+        if heard.unavailable is not None:
+            # once per reason (a dead worker fails every later reply the same way): a note the
+            # conversation view shows, while the call goes on
+            if final and heard.unavailable not in self._noted:
+                self._noted.add(heard.unavailable)
+                text = f"VoiceDesk's recognizer ({heard.recognizer}): transcripts unavailable: {heard.unavailable}"
+                call.publish_conversation_event(
+                    EventsNotice(t_ms=round(call.now_ms(), 1), protocol="caller", type="heard", text=text)
+                )
+            return
+        if heard.text.strip():
+            call.publish_conversation_event(heard_event(key, heard, self._span_ms(key), call.now_ms(), final))
 
     def _heard(self, key: int, heard: Transcript) -> None:
         self._publish(key, heard, True)
