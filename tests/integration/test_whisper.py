@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.processes import voicedesk
+from tests.helpers.speech import truncated_whisper_model
 from voicedesk.qa.runner import ScenarioRun, run_scenario
 from voicedesk.qa.scenario import Scenario, parse_scenarios
 from voicedesk.speech.text import normalize, wer
@@ -91,13 +91,7 @@ def broken_models(tmp_path: Path) -> dict[str, Path]:
     not_a_model = tmp_path / "not-a-model"
     not_a_model.mkdir()
     (not_a_model / "README").write_text("no model here")
-    truncated = tmp_path / "truncated"
-    truncated.mkdir()
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copy(MODEL / name, truncated / name)
-    with open(MODEL / "model.bin", "rb") as src:
-        (truncated / "model.bin").write_bytes(src.read(2_000_000))  # the header is fine, the payload is cut
-    return {"not_a_model": not_a_model, "truncated": truncated}
+    return {"not_a_model": not_a_model, "truncated": truncated_whisper_model(MODEL, tmp_path / "truncated")}
 
 
 async def test_a_model_that_is_not_one_or_is_cut_short_fails_the_scenario_before_the_call(broken_models) -> None:
