@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 class CallExtension:
     """Base of every extension; each method is optional."""
 
+    async def prepare(self) -> None:
+        """Before the call dials (``Call.start``): load what the call needs ready (a recognizer's
+        model); a ``VoiceDeskError`` here fails the call with its message, before any signaling."""
+
     def attach(self, call: Call) -> None:
         """Register with ``call`` before it starts (sinks, observers, listeners, hooks)."""
 
