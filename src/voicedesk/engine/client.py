@@ -30,6 +30,7 @@ from voicedesk.engine.protocol import (
     EditRequest,
     EngineReady,
     EventMessage,
+    LogLine,
     Mirror,
     OpenCall,
     Reply,
@@ -101,7 +102,8 @@ class EngineProcess:
         self._closing = False
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe(duplex=True)
-        proc = ctx.Process(target=main, args=(child,), name="voicedesk-engine", daemon=True)
+        level = logging.getLogger("voicedesk").getEffectiveLevel()
+        proc = ctx.Process(target=main, args=(child, level), name="voicedesk-engine", daemon=True)
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
@@ -176,6 +178,8 @@ class EngineProcess:
             future = self._pending.get(message.id)
             if future is not None and not future.done():
                 future.set_result(message)
+        elif isinstance(message, LogLine):
+            _log_line(message)
         elif isinstance(message, EngineReady):
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(message.pid)
@@ -228,6 +232,17 @@ class EngineProcess:
         if self._proc is not None:
             self._closing = True
             _stop_process(self._proc)
+
+
+def _log_line(line: LogLine) -> None:
+    """The engine's record, handled by this process's logger of the same name (the Log tab's handler,
+    stderr) as if logged here; its time is the engine's."""
+    target = logging.getLogger(line.name)
+    if not target.isEnabledFor(line.level):
+        return
+    record = target.makeRecord(line.name, line.level, "(engine)", 0, "%s", (line.text,), None)
+    record.created = line.created
+    target.handle(record)
 
 
 def _stop_process(proc: Any) -> None:
@@ -292,7 +307,7 @@ class RemoteCall:
         self._tasks = TaskOwner("RemoteCall", logger=logger, failed="%s failed")
         self._opened = False
         self._closed = False
-        self._t0 = time.monotonic()
+        self._t0 = self._mirrored_at = time.monotonic()
 
     # listeners -------------------------------------------------------------
     def add_listener(self, listener: Callable[[Any], None]) -> None:
@@ -386,6 +401,8 @@ class RemoteCall:
         if not values:
             return
         self._values.update(values)
+        if "now_ms" in values:
+            self._mirrored_at = time.monotonic()
         for key in ("reason", "setup_ms", "setup_phases", "local_sdp", "remote_sdp", "connection_state", "views"):
             if key in values:
                 setattr(self, key, values[key])
@@ -414,8 +431,19 @@ class RemoteCall:
             self.engine.send(reply)
 
     # what the window reads ---------------------------------------------------
+    remote = True  # the bridge and the panels tell a call in the engine process by this
+
     def now_ms(self) -> float:
-        return (time.monotonic() - self._t0) * 1000.0
+        """The call's clock (ms), as the engine last reported it, carried forward on ours."""
+        reported = self._values.get("now_ms")
+        if reported is None:
+            return (time.monotonic() - self._t0) * 1000.0
+        return float(reported) + (time.monotonic() - self._mirrored_at) * 1000.0
+
+    @property
+    def pc(self) -> Any:
+        """The W3C ``connectionState`` of the engine's peer connection, as last reported."""
+        return SimpleNamespace(connectionState=self.connection_state or "new")
 
     def extension_view(self, key: str) -> Any:
         return self.views.get(key)
@@ -491,6 +519,7 @@ class RemoteCall:
     def send_dtmf(self, digits: str, mode: str = "inband") -> Any:
         """Sent by the engine; a refusal (telephone-events not negotiated) arrives as a notice."""
         self._command("invoke", "send_dtmf", (digits, mode))
+        self._values["dtmf_sent"] = self.dtmf_sent + digits  # as the engine will report it
         return SimpleNamespace(note="", digits=digits)
 
     async def say_text(self, text: str) -> float:
@@ -502,3 +531,7 @@ class RemoteCall:
         spec = ImpairmentSpec.parse(text)  # a bad figure: ConfigError here, at once
         self._command("invoke", "update_impairment", (text,))
         return spec
+
+    async def export_extension(self, key: str, path: str, mask: bool) -> Any:
+        """Ask the extension ``key`` of the (last) call to export to ``path`` in the engine."""
+        return await self.engine.request("export", key, path, mask, within_s=120.0)

@@ -18,7 +18,6 @@ import logging
 import os
 import pickle
 import signal
-import sys
 import threading
 from typing import Any
 
@@ -28,6 +27,7 @@ from voicedesk.engine.protocol import (
     EditRequest,
     EngineReady,
     EventMessage,
+    LogLine,
     Mirror,
     OpenCall,
     Reply,
@@ -45,13 +45,34 @@ CALL_METHODS = frozenset({"send_text", "send_dtmf", "say_text", "update_impairme
 SETTABLE = frozenset({"muted"})
 
 
-def main(conn: Any) -> None:
-    """The child's entry point (what the spawn context runs)."""
+class LogForwarder(logging.Handler):
+    """The engine's log lines to the window (its Log tab, its stderr), as the window's own are."""
+
+    def __init__(self, host: EngineHost, level: int) -> None:
+        super().__init__(level)
+        self.host = host
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.exc_info:  # the traceback as text: the exception itself may not pickle
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+            self.host.send(LogLine(record.name, record.levelno, text, record.created))
+        except Exception:
+            self.handleError(record)
+
+
+def main(conn: Any, log_level: int = logging.INFO) -> None:
+    """The child's entry point (what the spawn context runs); ``log_level``: the window's for voicedesk."""
     with contextlib.suppress(ValueError, OSError):  # Ctrl+C in a terminal is the window's to handle
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING, format="voicedesk engine: %(name)s: %(message)s", stream=sys.stderr)
+    host = EngineHost(conn)
+    root = logging.getLogger()
+    root.addHandler(LogForwarder(host, logging.NOTSET))
+    root.setLevel(logging.WARNING)
+    logging.getLogger("voicedesk").setLevel(log_level)
     try:
-        asyncio.run(EngineHost(conn).serve())
+        asyncio.run(host.serve())
     finally:
         with contextlib.suppress(OSError):
             conn.close()
@@ -103,6 +124,7 @@ class EngineHost:
         self.rings: list[ShmRing] = []
         self._tasks = TaskOwner("engine", logger=logger, failed="%s failed")
         self._mirror_task: asyncio.Task[None] | None = None
+        self._start_task: asyncio.Task[Any] | None = None
         self._edits: dict[int, asyncio.Future[str]] = {}
         self._next_edit = 0
         self._send_lock = threading.Lock()
@@ -158,8 +180,13 @@ class EngineHost:
             await self._tasks.cancel_all()
 
     async def _handle(self, command: Command) -> None:
+        if command.name == "start":
+            self._start_task = asyncio.current_task()
         try:
             value = await self._run(command)
+        except asyncio.CancelledError:
+            self.send(Reply(command.id, error="cancelled"))
+            raise
         except VoiceDeskError as exc:
             self.send(Reply(command.id, error=str(exc), error_kind=type(exc).__name__))
         except Exception as exc:
@@ -174,6 +201,12 @@ class EngineHost:
             return await self._open(args[0])
         if name == "ping":
             return os.getpid()
+        if name == "export":  # the last call's report, written where its recordings are
+            key, path, mask = args
+            extension = self.extensions.get(key)
+            if extension is None or not hasattr(extension, "export"):
+                raise VoiceDeskError("no report to export: the call was not recorded")
+            return extension.export(path, mask)
         call = self.call
         if call is None:
             raise VoiceDeskError("no call in the engine")
@@ -247,6 +280,10 @@ class EngineHost:
             return None
         await self._tasks.cancel(self._mirror_task)
         self._mirror_task = None
+        # hanging up during the set-up cancels it, as in the window's own loop (gui/bridge.py):
+        # Call.start() tears down on cancellation and reports the call failed, "cancelled"
+        await self._tasks.cancel(self._start_task, HANGUP_TIMEOUT)
+        self._start_task = None
         try:
             await asyncio.wait_for(call.hangup(), HANGUP_TIMEOUT)
         except Exception:

@@ -73,3 +73,13 @@ class EditReply:
 @dataclass(frozen=True)
 class EngineReady:
     pid: int
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """A log record of the engine's, handed to the window's logger of the same name."""
+
+    name: str
+    level: int
+    text: str
+    created: float

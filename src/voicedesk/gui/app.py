@@ -44,6 +44,7 @@ class GuiOptions:
     smoke_timeout: float = 45.0
     smoke_tone_hz: float = 1000.0
     smoke_environment: bool = False  # add versions, C extensions, devices (the packaged app's --smoke-test)
+    engine: str | None = None  # process / inprocess (voicedesk/engine/); None: $VOICEDESK_ENGINE or process
 
 
 def choose_platform(smoke_test: bool) -> str | None:
@@ -160,7 +161,7 @@ def run(options: GuiOptions) -> int:
         from voicedesk.gui.main_window import MainWindow
         from voicedesk.gui.widgets import audio_panel  # noqa: F401 - lists "Microphone" before the dialer is built
 
-        window = MainWindow(settings=_smoke_settings(scratch) if options.smoke_test else None)
+        window = MainWindow(settings=_smoke_settings(scratch) if options.smoke_test else None, engine=options.engine)
         if options.target:
             window.dialer.set_target(options.target)
         _close_on_signals(loop, window)
@@ -210,6 +211,7 @@ async def _main(window: Any, options: GuiOptions) -> int:
         QApplication.processEvents()  # the first paint
         print("shown", flush=True)
     freeze_startup_objects()
+    window.prestart_engine()  # its imports run in the child while the user looks at the window
     if options.call and not options.smoke_test:
         window.dialer.request_dial()  # as if Call were pressed: a bad target shows its error
         if probe and window.bridge is not None:
@@ -353,6 +355,7 @@ async def smoke_test(window: Any, options: GuiOptions) -> int:
             break
         state = bridge.state.value
         result["state"] = state
+        result["engine"] = "process" if bridge.remote else "inprocess"
         if bridge.state.is_final:
             result["reason"] = bridge.call.reason
             break

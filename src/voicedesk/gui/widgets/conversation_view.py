@@ -4,7 +4,7 @@ Left, one row per turn (``call.conversation``, rtc/events/): the caller's words 
 agent's transcript of them, VoiceDesk's recognizer, or what VoiceDesk spoke or typed,
 each labelled), the agent's words, its tool calls with arguments and result, errors,
 interruptions, and a latency chip: ours, measured from the call's audio
-(gui/speech_edges.py), beside the figure the agent reported. Clicking a row marks its
+(rtc/speech_edges.py), beside the figure the agent reported. Clicking a row marks its
 moment on the graphs' timeline. Under it, "type to speak" (Enter: the words are spoken
 into the call by the ``say:`` engine, ``Call.say_text``) and "Send as text" for agents
 that take text (RTVI ``send-text``, OpenAI ``conversation.item.create``). Right, every
@@ -44,7 +44,6 @@ from PySide6.QtWidgets import (
 
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
-from voicedesk.gui.speech_edges import CallSpeechEdges, reply_latency_ms
 from voicedesk.gui.widgets.panel import Panel, PanelContext, heading
 from voicedesk.rtc.events import (
     AgentErrorReported,
@@ -59,6 +58,8 @@ from voicedesk.rtc.events import (
     Utterance,
 )
 from voicedesk.rtc.extension import CallExtension
+from voicedesk.rtc.speech_edges import KEY as EDGES
+from voicedesk.rtc.speech_edges import CallSpeechEdges, SpeechEdgesView, reply_latency_ms
 from voicedesk.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
@@ -198,8 +199,6 @@ class ConversationPanel(Panel):
         super().__init__(context, parent)
         self._tasks = TaskOwner("ConversationPanel", logger=logger, failed="%s failed")
         self.bridge: CallBridge | None = None
-        self.edges: CallSpeechEdges | None = None  # the call's speech runs, sent and received
-        self._next_edges: CallSpeechEdges | None = None
 
         self.hint = QLabel("Place a call to see its conversation: the agent's own events and VoiceDesk's.")
         self.hint.setObjectName("hint")
@@ -326,8 +325,7 @@ class ConversationPanel(Panel):
 
     # the call -----------------------------------------------------------------------
     def call_extensions(self) -> list[CallExtension]:
-        self._next_edges = CallSpeechEdges()  # our latency is measured from the call's audio
-        return [self._next_edges]
+        return [CallSpeechEdges.recipe()]  # our latency is measured from the call's audio
 
     def call_started(self, bridge: CallBridge) -> None:
         self._reset()
@@ -340,7 +338,6 @@ class ConversationPanel(Panel):
             )
         else:
             self.hint.setText(f"Reading the agent's {call.agent_events.protocol.name} events…")
-        self.edges, self._next_edges = self._next_edges, None
         bridge.agent_event.connect(self.on_agent_event)
         bridge.conversation_event.connect(self.on_conversation_event)
         self._set_controls(bridge)
@@ -374,6 +371,11 @@ class ConversationPanel(Panel):
         elif isinstance(event, AgentReady):
             version = f" {event.version}" if event.version else ""
             self._pending_notes.append((event.t_ms, f"the agent is ready ({event.protocol} {event.type}{version})"))
+
+    @property
+    def edges(self) -> SpeechEdgesView | None:
+        """The call's speech runs, sent and received, as last read where its media runs."""
+        return self.bridge.extension_view(EDGES) if self.bridge is not None else None
 
     def _no_turn_yet(self) -> bool:
         return self.bridge is not None and not self.bridge.call.conversation.recent_turns(1)
@@ -431,7 +433,8 @@ class ConversationPanel(Panel):
         item.setData(
             0, TIME_ROLE, (start / 1000.0, None if end is None else end / 1000.0) if start is not None else None
         )
-        ours = reply_latency_ms(self.edges.sent, self.edges.received, turn) if self.edges is not None else None
+        edges = self.edges
+        ours = reply_latency_ms(edges.sent, edges.received, turn) if edges is not None else None
         chip, tip = latency_chip(ours, turn)
         item.setText(5, chip)
         item.setToolTip(5, tip)
