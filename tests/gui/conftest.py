@@ -91,8 +91,10 @@ def close_window(window: MainWindow, qtbot) -> None:
 
 
 @pytest.fixture
-def window(qtbot, aloop) -> Iterator[MainWindow]:
-    w = MainWindow()
+def window(qtbot, aloop, request) -> Iterator[MainWindow]:
+    """The window; its calls in the engine process (the default) unless the test is marked
+    ``inprocess`` (it looks inside the core ``Call`` object, which then runs in the test)."""
+    w = MainWindow(engine="inprocess" if request.node.get_closest_marker("inprocess") else None)
     w.show()
     qtbot.waitExposed(w)
     try:

@@ -61,6 +61,13 @@ class EngineNotice:
     t_ms: float = 0.0
 
 
+@dataclass(frozen=True)
+class EngineOpened:
+    """The engine has built the call (its agent-events protocol and signaling are known now)."""
+
+    t_ms: float = 0.0
+
+
 class EngineProcess:
     """One child process running calls for the window, reused call after call.
 
@@ -341,11 +348,13 @@ class RemoteCall:
             values = await engine.request("open", opened, within_s=START_TIMEOUT)
             self._opened = True
             self._apply(values)
+            self._emit(EngineOpened(self.now_ms()))
             values = await engine.request("start", within_s=self.spec.timeout + SETUP_MARGIN)
             self._apply(values)
         except VoiceDeskError as exc:
             if not self.state.is_final:
                 self._set_final(CallState.FAILED, str(exc), emit=False)
+            await self.hangup()  # the engine lets the failed call go; its last figures come back
             raise
 
     async def hangup(self) -> None:

@@ -48,6 +48,7 @@ class CallBridge(QObject):
     media_changed = Signal(object)  # voicedesk.rtc.liveness.MediaLost / MediaResumed (the peer's packets)
     failed = Signal(str)  # one line for the user
     notice = Signal(str)  # one line for the user that does not end the call (a refused command)
+    opened = Signal()  # a call in the engine process has been built there (what it is is known now)
     finished = Signal()  # the call is over and torn down
 
     def __init__(
@@ -163,3 +164,5 @@ class CallBridge(QObject):
             self.media_changed.emit(event)
         elif type(event).__name__ == "EngineNotice":  # engine/client.py (not imported: inprocess)
             self.notice.emit(event.text)
+        elif type(event).__name__ == "EngineOpened":
+            self.opened.emit()

@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.palette_: Palette = apply_scheme(self.preferences.theme)
         self.bridge: CallBridge | None = None  # the call on screen (kept after it ends)
         self.paint_gate: PaintGate | None = None
+        self._panels_started: CallBridge | None = None  # the call whose call_started the panels had
         self._tasks = TaskOwner(logger=logger, failed="%s failed")
         self._shutting_down = False
         self._shut_down = False
@@ -351,9 +352,19 @@ class MainWindow(QMainWindow):
         self.dialer.set_in_call(True)
         self.dialer.show_state("idle")
         self.call_info.setText(call.target)
+        if bridge.remote:  # the panels read what the call is (its agent events…) once the engine built it
+            bridge.opened.connect(lambda: self._start_panels(bridge))
+        else:
+            self._start_panels(bridge)
+        bridge.start()
+
+    def _start_panels(self, bridge: CallBridge) -> None:
+        """Every panel's ``call_started``, once per call."""
+        if bridge is not self.bridge or self._panels_started is bridge:
+            return
+        self._panels_started = bridge
         for panel in self.panels.values():
             _guard(lambda p=panel: p.call_started(bridge), f"{type(panel).__name__}.call_started")
-        bridge.start()
 
     def start_engine(self) -> EngineProcess:
         """The engine process, started now if it is not running (a crashed one is replaced)."""
@@ -429,6 +440,7 @@ class MainWindow(QMainWindow):
         if self.paint_gate is not None:
             self.paint_gate.detach()
         self.waveforms.stop()
+        self._start_panels(bridge)  # a call the engine refused to build: the panels still see it start
         for panel in self.panels.values():
             _guard(lambda p=panel: p.call_finished(bridge), f"{type(panel).__name__}.call_finished")
 

@@ -209,6 +209,7 @@ class AudioPanel(Panel):
 
     def call_started(self, bridge: CallBridge) -> None:
         self._bridge = bridge
+        bridge.state_changed.connect(lambda *_: self.update_figures())  # a device's notice shows with its state
         self.dtmf_sent.setText("")
         self._set_keypad_enabled(True)
         self.timer.start()
