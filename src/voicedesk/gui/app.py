@@ -211,13 +211,13 @@ async def _main(window: Any, options: GuiOptions) -> int:
         QApplication.processEvents()  # the first paint
         print("shown", flush=True)
     freeze_startup_objects()
-    window.prestart_engine()  # its imports run in the child while the user looks at the window
     if options.call and not options.smoke_test:
         window.dialer.request_dial()  # as if Call were pressed: a bad target shows its error
         if probe and window.bridge is not None:
             window.bridge.state_changed.connect(_print_final_state)
     elif not options.smoke_test:
         warm_call_path(then=lambda: window.bridge is None and freeze_startup_objects())
+    window.prestart_engine()  # its imports run in the child while the user looks at the window
     status = 0
     if options.smoke_test:
         status = await smoke_test(window, options)

@@ -1,0 +1,57 @@
+"""The window with its call in the engine process (voicedesk/engine/): a crashed engine is one
+line on screen and the window returns to idle; the app leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.gui.test_startup import BAD_EXIT_SIGNS, launch, read_until, stop
+from voicedesk.media.pcm import dominant_frequency
+
+pytestmark = pytest.mark.gui
+
+CONNECT_MS = 30_000
+
+
+def test_a_killed_engine_is_one_line_and_the_window_returns_to_idle(window, qtbot):
+    assert window.engine_mode == "process"
+    window.dialer.set_target("embedded:echo")
+    qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.state.state == "connected", timeout=CONNECT_MS)
+    assert window.bridge.remote and window.paint_gate is None  # nothing to gate: the media is elsewhere
+    pid = window.engine.pid
+    assert pid is not None and pid != os.getpid()
+
+    os.kill(pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)  # idle, not frozen
+    assert window.banner.text() == "the engine process stopped unexpectedly (exit status -9)"
+    assert window.dialer.state.state == "failed"
+
+    qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)  # the next call gets a new engine
+    qtbot.waitUntil(lambda: window.dialer.state.state == "connected", timeout=CONNECT_MS)
+    assert window.engine.pid not in (None, pid)
+    qtbot.waitUntil(lambda: dominant_frequency(window.waveforms.received.samples(1.0)) is not None, timeout=15_000)
+    qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)
+
+
+def test_closing_the_app_during_a_call_leaves_no_engine_behind(tmp_path):
+    proc = launch(tmp_path, "embedded:echo", "--call")
+    engines: list[psutil.Process] = []
+    try:
+        lines = read_until(proc, ("connected", "failed"), timeout=60)
+        engines = psutil.Process(proc.pid).children(recursive=True)
+    finally:
+        status, err = stop(proc)
+    assert lines[-1].startswith("connected"), lines
+    assert engines, "the call did not run in a child process"
+    gone, alive = psutil.wait_procs(engines, timeout=10)
+    assert not alive, f"left behind: {alive}"
+    assert status == 0, err[-2000:]
+    for sign in BAD_EXIT_SIGNS:
+        assert sign not in err, err[-2000:]
