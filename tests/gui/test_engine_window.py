@@ -50,7 +50,7 @@ def test_closing_the_app_during_a_call_leaves_no_engine_behind(tmp_path):
         status, err = stop(proc)
     assert lines[-1].startswith("connected"), lines
     assert engines, "the call did not run in a child process"
-    gone, alive = psutil.wait_procs(engines, timeout=10)
+    _, alive = psutil.wait_procs(engines, timeout=10)
     assert not alive, f"left behind: {alive}"
     assert status == 0, err[-2000:]
     for sign in BAD_EXIT_SIGNS:
