@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import signal
 
-import psutil
 import pytest
 from PySide6.QtCore import Qt
 
 from tests.gui.test_startup import BAD_EXIT_SIGNS, launch, read_until, stop
+from tests.helpers.processes import descendants, ended, wait_until
 from voicedesk.media.pcm import dominant_frequency
 
 pytestmark = pytest.mark.gui
@@ -42,16 +42,15 @@ def test_a_killed_engine_is_one_line_and_the_window_returns_to_idle(window, qtbo
 
 def test_closing_the_app_during_a_call_leaves_no_engine_behind(tmp_path):
     proc = launch(tmp_path, "embedded:echo", "--call")
-    engines: list[psutil.Process] = []
+    engines: list[int] = []
     try:
         lines = read_until(proc, ("connected", "failed"), timeout=60)
-        engines = psutil.Process(proc.pid).children(recursive=True)
+        engines = descendants(proc.pid)
     finally:
         status, err = stop(proc)
     assert lines[-1].startswith("connected"), lines
     assert engines, "the call did not run in a child process"
-    _, alive = psutil.wait_procs(engines, timeout=10)
-    assert not alive, f"left behind: {alive}"
+    assert wait_until(lambda: all(ended(pid) for pid in engines), timeout=10), f"left behind: {engines}"
     assert status == 0, err[-2000:]
     for sign in BAD_EXIT_SIGNS:
         assert sign not in err, err[-2000:]

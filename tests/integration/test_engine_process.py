@@ -11,12 +11,11 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.helpers.calls import until
-from tests.helpers.processes import serve, wait_until
+from tests.helpers.processes import ended, serve, wait_until
 from voicedesk.engine.client import EngineNotice, EngineProcess, RemoteCall
 from voicedesk.errors import ConfigError
 from voicedesk.media.pcm import SAMPLE_RATE, dominant_frequency, level_dbfs
@@ -28,14 +27,6 @@ from voicedesk.rtc.spec import CallSpec
 def echo_url() -> Iterator[str]:
     with serve("--agent", "echo") as (base, _proc):
         yield f"{base}/api/voice/offer"
-
-
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return True
-    return "State:\tZ" in state  # a zombie has ended; its parent has not reaped it yet
 
 
 async def test_a_call_in_the_engine_sends_and_hears_its_tone_through_the_rings(echo_url: str) -> None:
@@ -88,7 +79,7 @@ async def test_a_bad_call_is_the_engines_one_line_and_a_killed_engine_fails_the_
         call.close_rings()
     finally:
         await engine.aclose()
-    assert gone(pid)
+    assert ended(pid)
 
     again = RemoteCall(engine, CallSpec(echo_url, source="tone:440"))  # the next call starts a new engine
     try:
@@ -127,10 +118,10 @@ def test_the_engine_ends_when_the_process_that_started_it_dies() -> None:
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
-        assert not gone(child)
+        assert not ended(child)
         parent.kill()  # no chance to clean up: the child sees its pipe close
         parent.wait(10)
-        assert wait_until(lambda: gone(child), timeout=30)
+        assert wait_until(lambda: ended(child), timeout=30)
     finally:
         if parent.poll() is None:
             parent.kill()
