@@ -234,6 +234,8 @@ class EngineHost:
         try:
             for recipe in request.recipes:
                 extensions[recipe.key] = recipe.build()
+            for extension in extensions.values():
+                await extension.prepare()
             spec = dataclasses.replace(
                 request.spec,
                 edit_offer=self._editor("offer") if request.edit_offer else None,

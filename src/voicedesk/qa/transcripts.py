@@ -166,6 +166,13 @@ class CallTranscription(CallExtension):
         """Load the recognizer before the call (a bad model is an error before dialling)."""
         await self.transcriber.start()
 
+    async def prepare(self) -> None:
+        await self.start()
+
+    def view(self) -> dict[str, Any]:
+        """What was heard so far (the texts), for a builder in another process."""
+        return {"transcripts": [entry["text"] for entry in self.entries() if entry.get("text")]}
+
     def attach(self, call: Call) -> None:
         self._call = call
         self.t0 = time.monotonic()
@@ -245,3 +252,9 @@ class CallTranscription(CallExtension):
         finally:
             await self.transcriber.close()
         self._report()
+
+
+def live_transcription(stt: str = "whisper") -> CallTranscription:
+    """A ``CallTranscription`` as an ``ExtensionRecipe`` names it (built in the window's engine
+    process: ``voicedesk.qa.transcripts:live_transcription``)."""
+    return CallTranscription(SttChoice(stt))

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 class CallExtension:
     """Base of every extension; each method is optional."""
 
+    async def prepare(self) -> None:
+        """Before the call is built, where its builder can wait (load a recognizer): the window's
+        engine process awaits it; a builder that cannot wait need not call it."""
+
     def attach(self, call: Call) -> None:
         """Register with ``call`` before it starts (sinks, observers, listeners, hooks)."""
 
