@@ -163,6 +163,6 @@ class CallBridge(QObject):
         elif isinstance(event, (MediaLost, MediaResumed)):
             self.media_changed.emit(event)
         elif type(event).__name__ == "EngineNotice":  # engine/client.py (not imported: inprocess)
-            self.notice.emit(event.text)
+            self.notice.emit(str(getattr(event, "text", "")))
         elif type(event).__name__ == "EngineOpened":
             self.opened.emit()

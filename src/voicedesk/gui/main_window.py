@@ -331,7 +331,7 @@ class MainWindow(QMainWindow):
         bridge.state_changed.connect(self._on_state)
         bridge.failed.connect(self._on_failed)
         bridge.notice.connect(lambda text: self.show_message(text, True))
-        if bridge.remote:  # the media runs in the engine process: painting cannot delay it
+        if not isinstance(call, Call):  # the media runs in the engine process: painting cannot delay it
             self.paint_gate = self.waveforms.gate = None
             bridge.stats_sampled.connect(self.stats.add_sample)
         else:

@@ -27,7 +27,7 @@ KEY = "audio"
 @dataclass(frozen=True)
 class DeviceView:
     name: str | None  # None: the device has no name (or none is in use)
-    samplerate: int
+    samplerate: int | None
     using_fallback: bool  # no usable device: silence captured, received audio not played
     blocks: int = 0
 

@@ -57,7 +57,7 @@ from voicedesk.rtc.events import (
     Turn,
     Utterance,
 )
-from voicedesk.rtc.extension import CallExtension
+from voicedesk.rtc.extension import ExtensionRecipe
 from voicedesk.rtc.speech_edges import KEY as EDGES
 from voicedesk.rtc.speech_edges import CallSpeechEdges, SpeechEdgesView, reply_latency_ms
 from voicedesk.tasks import TaskOwner
@@ -324,7 +324,7 @@ class ConversationPanel(Panel):
         self.send_text_button.setToolTip(why or f"Give the agent the words as text ({protocol})")
 
     # the call -----------------------------------------------------------------------
-    def call_extensions(self) -> list[CallExtension]:
+    def call_extensions(self) -> list[ExtensionRecipe]:
         return [CallSpeechEdges.recipe()]  # our latency is measured from the call's audio
 
     def call_started(self, bridge: CallBridge) -> None:

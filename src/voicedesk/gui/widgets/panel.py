@@ -14,7 +14,7 @@ See ``voicedesk/gui/README.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -99,7 +99,7 @@ class Panel(QWidget):
         """The next call's spec with what this panel adds (raise ``VoiceDeskError`` to refuse it)."""
         return spec
 
-    def call_extensions(self) -> list[ExtensionRecipe | CallExtension]:
+    def call_extensions(self) -> Sequence[ExtensionRecipe | CallExtension]:
         """What this panel hangs off the next call (rtc/extension.py): recipes, built where the call
         runs (an extension object works only with ``VOICEDESK_ENGINE=inprocess``)."""
         return []

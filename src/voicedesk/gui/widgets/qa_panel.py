@@ -312,16 +312,16 @@ class QaPanel(Panel):
         bridge = self._bridge
         if not path or bridge is None:
             return None
-        capture = self._capture()
+        capture, mask = self._capture(), self.mask.isChecked()
         if capture is None:
             if self._export_task is None or self._export_task.done():
                 self.export_status.setText("Writing the report…")
                 self._export_task = asyncio.get_running_loop().create_task(
-                    self._export_remote(bridge, path, self.mask.isChecked()), name="QaPanel.export"
+                    self._export_remote(bridge, path, mask), name="QaPanel.export"
                 )
             return None
         try:
-            where, truncated = capture.export(path, self.mask.isChecked())
+            where, truncated = capture.export(path, mask)
         except VoiceDeskError as exc:
             self.context.show_message(str(exc), True)
             return None
