@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise VoiceDeskError("--call needs a target: voicedesk gui embedded:echo --call")
     from voicedesk.engine import engine_mode
 
-    engine = engine_mode(getattr(args, "engine", None))  # a bad VOICEDESK_ENGINE: one line, exit 2
+    engine = engine_mode(getattr(args, "engine", None))  # a bad VOICEDESK_ENGINE: one line, exit 1
     try:
         from voicedesk.gui.app import GuiOptions
         from voicedesk.gui.app import run as run_app
