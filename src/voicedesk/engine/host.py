@@ -202,11 +202,14 @@ class EngineHost:
         if name == "ping":
             return os.getpid()
         if name == "export":  # the last call's report, written where its recordings are
+            from voicedesk.qa.capture import CallCapture
+            from voicedesk.qa.report import export_capture
+
             key, path, mask = args
-            extension = self.extensions.get(key)
-            if extension is None or not hasattr(extension, "export"):
+            capture = self.extensions.get(key)
+            if not isinstance(capture, CallCapture):
                 raise VoiceDeskError("no report to export: the call was not recorded")
-            return extension.export(path, mask)
+            return export_capture(capture, path, mask)
         call = self.call
         if call is None:
             raise VoiceDeskError("no call in the engine")
@@ -227,6 +230,10 @@ class EngineHost:
 
     # the call -------------------------------------------------------------
     async def _open(self, request: OpenCall) -> dict[str, Any]:
+        # the built-in registrations, as ``voicedesk call`` makes them: the embedded: dialects and
+        # the say: source (entry points find them too, but a frozen app carries no package metadata)
+        import voicedesk.agent
+        import voicedesk.speech  # noqa: F401
         from voicedesk.rtc.call import Call
 
         await self._close_call()  # one call at a time

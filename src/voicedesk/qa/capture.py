@@ -13,7 +13,6 @@ import enum
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -145,14 +144,6 @@ class CallCapture(CallExtension):
 
     async def detach(self) -> None:
         self.release()
-
-    def export(self, path: str, mask: bool) -> tuple[Path, bool]:
-        """Write the call's report bundle (qa/report.py) to ``path``; where it went, and whether
-        a recording stopped at its limit."""
-        from voicedesk.qa.report import write_bundle
-
-        where = write_bundle(self.record(), path, mask)
-        return where, bool(self.rx.truncated or self.tx.truncated)
 
     def release(self) -> None:
         """Stop capturing the log and the call's events (idempotent); recordings stay."""

@@ -321,7 +321,9 @@ class QaPanel(Panel):
                 )
             return None
         try:
-            where, truncated = capture.export(path, mask)
+            from voicedesk.qa.report import export_capture  # imported when first used (start-up time)
+
+            where, truncated = export_capture(capture, path, mask)
         except VoiceDeskError as exc:
             self.context.show_message(str(exc), True)
             return None
