@@ -156,6 +156,11 @@ def received_jitter(call: Any, since: int) -> dict[str, Any]:
     return {"rx_jitter_ms": round(float(np.median(values)), 2), "rx_jitter_max_ms": round(max(values), 2)}
 
 
+def cpu_pct(since: float, seconds: float) -> float:
+    """This process's CPU time since ``since`` (``time.process_time``) as % of one core."""
+    return round((time.process_time() - since) / seconds * 100.0, 1)
+
+
 def summarize(times: list[float], lags: list[float]) -> dict[str, Any]:
     intervals = np.diff(np.asarray(times)) * 1000.0
     deviation = np.abs(intervals - 20.0)
@@ -188,13 +193,15 @@ async def measure_call(
         clock.recording = True
         mark = sample_mark(call)
         lag.start()
+        cpu0 = time.process_time()
         await asyncio.sleep(seconds)
+        cpu = cpu_pct(cpu0, seconds)
         clock.recording = False
         await lag.stop()
         jitter = received_jitter(call, mark)
     finally:
         await call.hangup()
-    return {**summarize(clock.times, lag.lags), **jitter}
+    return {**summarize(clock.times, lag.lags), **jitter, "media_cpu_pct": cpu}
 
 
 # ------------------------------------------------------------------------ modes
@@ -323,12 +330,15 @@ def run_window(
         clock.recording = True
         mark = sample_mark(window.bridge.call)
         lag.start()
+        cpu0 = time.process_time()
         await asyncio.sleep(seconds)
+        cpu = cpu_pct(cpu0, seconds)
         clock.recording = False
         await lag.stop()
         result = {**summarize(clock.times, lag.lags), **received_jitter(window.bridge.call, mark)}
         result["fps_drawn"] = round((window.waveforms.frames_drawn - frames0) / seconds, 1)
         result["app_pss_mb"] = pss_mb(app_pids())
+        result["media_cpu_pct"] = cpu  # media and window share the process
         if conversation is not None and conversation.messages_seen:
             result["agent_messages"] = conversation.messages_seen
         await _close(window)
@@ -416,10 +426,16 @@ class BenchProbe:
                 clock.recording = True
                 mark = sample_mark(self.call)
                 lag.start()
+                cpu0 = time.process_time()
                 await asyncio.sleep(seconds)
+                cpu = cpu_pct(cpu0, seconds)
                 clock.recording = False
                 await lag.stop()
-                self.result = {**summarize(clock.times, lag.lags), **received_jitter(self.call, mark)}
+                self.result = {
+                    **summarize(clock.times, lag.lags),
+                    **received_jitter(self.call, mark),
+                    "media_cpu_pct": cpu,  # the engine process's
+                }
 
             def view(self) -> Any:
                 return self.result
@@ -489,14 +505,16 @@ def run_window_engine(target: str, seconds: float, whisper: bool = False) -> dic
         await asyncio.sleep(WARMUP_S)
         frames0 = window.waveforms.frames_drawn
         lag.start()
-        started = time.monotonic()
+        started, cpu0 = time.monotonic(), time.process_time()
         while window.bridge.extension_view("bench") is None:
             if time.monotonic() - started > seconds + 60 or window.bridge.state.is_final:
                 raise RuntimeError("the engine's probe gave no figures")
             await asyncio.sleep(0.1)
         measured = time.monotonic() - started
+        gui_cpu = cpu_pct(cpu0, measured)
         await lag.stop()
         result = dict(window.bridge.extension_view("bench"))
+        result["gui_cpu_pct"] = gui_cpu
         result["gui_lag_p99_ms"] = summarize([0.0, 0.02], lag.lags)["lag_p99_ms"]
         result["fps_drawn"] = round((window.waveforms.frames_drawn - frames0) / measured, 1)
         result["app_pss_mb"] = pss_mb(app_pids())
@@ -671,14 +689,15 @@ def main() -> int:
     print(
         "| mode | run | packets | interval deviation p50 (ms) | p99 (ms) | max (ms) "
         "| media loop lag p99 (ms) | GUI loop lag p99 (ms) | waveform fps | received jitter median / max (ms) "
-        "| app PSS (MB) | floor (s) | CPU loop (ms) | load |"
+        "| media / window CPU (% of a core) | app PSS (MB) | floor (s) | CPU loop (ms) | load |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print(
             f"| {row['mode']} | {row['run']} | {row['packets']} | {row['dev_p50_ms']} | {row['dev_p99_ms']} | "
             f"{row['dev_max_ms']} | {row['lag_p99_ms']} | {row.get('gui_lag_p99_ms', gui_lag(row))} | "
             f"{row.get('fps_drawn', '')} | {row.get('rx_jitter_ms', '–')} / {row.get('rx_jitter_max_ms', '–')} | "
+            f"{row.get('media_cpu_pct', '')} / {row.get('gui_cpu_pct', '')} | "
             f"{row.get('app_pss_mb', '')} | {row['floor_s']} | {row['cpu_loop_ms']} | {row['load']} |"
         )
     if args.repeat > 1 or len(rows) > 1:

@@ -54,3 +54,13 @@ def test_closing_the_app_during_a_call_leaves_no_engine_behind(tmp_path):
     assert status == 0, err[-2000:]
     for sign in BAD_EXIT_SIGNS:
         assert sign not in err, err[-2000:]
+
+
+def test_closing_the_window_while_the_engine_starts_leaves_no_process(window, qtbot):
+    from tests.gui.conftest import close_window
+
+    window.prestart_engine()  # as the app does once shown; the child is still importing
+    pid = window.engine.pid
+    assert pid is not None
+    close_window(window, qtbot)
+    assert wait_until(lambda: ended(pid), timeout=10)

@@ -221,11 +221,13 @@ class EngineProcess:
         if proc is None:
             return
         self._closing = True
-        with contextlib.suppress(VoiceDeskError, asyncio.CancelledError):
-            if self.lost is None and self._ready is not None and self._ready.done():
-                await self.request("shutdown", within_s=CLOSE_TIMEOUT)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, _stop_process, proc)
+        if self.lost is None and self._ready is not None and self._ready.done():
+            with contextlib.suppress(VoiceDeskError, asyncio.CancelledError):
+                await self.request("shutdown", within_s=CLOSE_TIMEOUT)
+            await loop.run_in_executor(None, _stop_process, proc)
+        else:  # still importing (the window closed at once): no call to hang up, nothing to wait for
+            await loop.run_in_executor(None, _stop_process, proc, 0.0)
         if self._reader is not None:
             await loop.run_in_executor(None, self._reader.join, 5.0)
         self._proc = None
@@ -235,10 +237,10 @@ class EngineProcess:
             self._conn = None
 
     def kill_now(self) -> None:
-        """No loop left (the interpreter is ending): make sure no child outlives us."""
+        """No loop left (the window did not close in order): make sure no child outlives us."""
         if self._proc is not None:
             self._closing = True
-            _stop_process(self._proc)
+            _stop_process(self._proc, 0.0)
 
 
 def _log_line(line: LogLine) -> None:
@@ -252,10 +254,11 @@ def _log_line(line: LogLine) -> None:
     target.handle(record)
 
 
-def _stop_process(proc: Any) -> None:
-    proc.join(CLOSE_TIMEOUT)
+def _stop_process(proc: Any, grace: float = CLOSE_TIMEOUT) -> None:
+    proc.join(grace)
     if proc.is_alive():
-        logger.warning("the engine process did not end in time: terminating it")
+        if grace:
+            logger.warning("the engine process did not end in time: terminating it")
         proc.terminate()
         proc.join(3)
     if proc.is_alive():

@@ -172,6 +172,8 @@ def run(options: GuiOptions) -> int:
         asyncio.set_event_loop(None)
         sys.excepthook = previous_hook
         if window is not None:
+            if window.engine is not None:  # closed in order it is gone already; else no child outlives us
+                window.engine.kill_now()
             window.deleteLater()
             window = None
         app.processEvents()
