@@ -43,6 +43,22 @@ HANGUP_TIMEOUT = 15.0
 # what the window may ask a call to do (the same methods a script calls on a Call)
 CALL_METHODS = frozenset({"send_text", "send_dtmf", "say_text", "update_impairment", "send_client_message"})
 SETTABLE = frozenset({"muted"})
+# what placing a call imports, imported while the window waits for nothing (engine start-up); as
+# gui/app.py's warm-up does for an in-process call
+WARM_MODULES = (
+    "voicedesk.rtc.call",  # aiortc, av, the codecs: most of the time
+    "voicedesk.agent",  # the embedded: dialects
+    "voicedesk.speech",  # the say: source
+    "voicedesk.agent.sessions",
+    "voicedesk.agent.agents",
+    "voicedesk.agent.voice_agents",
+    "voicedesk.rtc.summary",
+    "voicedesk.rtc.signaling.http_json",
+    "voicedesk.qa.capture",
+    "voicedesk.rtc.speech_edges",
+    "voicedesk.rtc.call_audio",
+    "cryptography.hazmat.primitives.serialization",
+)
 
 
 class LogForwarder(logging.Handler):
@@ -116,6 +132,20 @@ def mirror_of(call: Any, extensions: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def warm_call_path() -> None:
+    """Import what the first call needs and make one DTLS certificate (it imports cryptography's
+    ciphers), so a click on Call does not wait for them; a failure shows, worded, when a call needs it."""
+    import importlib
+
+    for name in WARM_MODULES:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    with contextlib.suppress(Exception):
+        from aiortc import RTCCertificate
+
+        RTCCertificate.generateCertificate()
+
+
 class EngineHost:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
@@ -161,6 +191,7 @@ class EngineHost:
 
         threading.Thread(target=read, name="engine-pipe-reader", daemon=True).start()
         self.send(EngineReady(os.getpid()))
+        warming = loop.run_in_executor(None, warm_call_path)
         try:
             while True:
                 message = await inbox.get()
@@ -178,6 +209,8 @@ class EngineHost:
         finally:
             await self._close_call()
             await self._tasks.cancel_all()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(warming, 5.0)  # no thread importing while the interpreter ends
 
     async def _handle(self, command: Command) -> None:
         if command.name == "start":
