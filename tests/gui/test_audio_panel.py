@@ -10,7 +10,7 @@ from voicedesk.gui.widgets.audio_panel import microphone_spec
 from voicedesk.media.dtmf import detect_dtmf
 from voicedesk.media.pcm import dominant_frequency
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.own_engine]  # the engine plays and captures: it needs their sound server
 
 CONNECT_MS = 30_000
 

@@ -56,11 +56,14 @@ def test_closing_the_app_during_a_call_leaves_no_engine_behind(tmp_path):
         assert sign not in err, err[-2000:]
 
 
-def test_closing_the_window_while_the_engine_starts_leaves_no_process(window, qtbot):
+def test_closing_the_window_while_the_engine_starts_leaves_no_process(qtbot, aloop):
     from tests.gui.conftest import close_window
+    from voicedesk.gui.main_window import MainWindow
 
+    window = MainWindow()  # with an engine of its own, which it closes
     window.prestart_engine()  # as the app does once shown; the child is still importing
     pid = window.engine.pid
     assert pid is not None
     close_window(window, qtbot)
+    window.deleteLater()
     assert wait_until(lambda: ended(pid), timeout=10)

@@ -89,6 +89,7 @@ class EngineProcess:
         self.call: RemoteCall | None = None  # the call messages are for
         self.lost: str | None = None  # why it stopped, when it stopped by itself
         self.started_at: float | None = None
+        self._ready_pid: int | None = None  # set by the reader thread when the child said it is ready
 
     @property
     def pid(self) -> int | None:
@@ -99,13 +100,21 @@ class EngineProcess:
         return self._proc is not None and self._proc.is_alive() and self.lost is None
 
     def start(self) -> None:
-        """Spawn the child if none is running (on the loop's thread)."""
-        if self._proc is not None and self.lost is None:
+        """Spawn the child if none is running (on the loop's thread). A running one serves the
+        loop this is called on from now (one engine can outlive a loop: the GUI tests share one)."""
+        loop = asyncio.get_running_loop()
+        if self._proc is not None and self.lost is None and self._proc.is_alive():
+            if loop is not self._loop:
+                self._rebind(loop)
             return
+        if self._conn is not None:  # one that ended while no loop listened
+            with contextlib.suppress(Exception):
+                self._conn.close()
         from voicedesk.engine.host import main
 
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop
         self.lost = None
+        self._ready_pid = None
         self._closing = False
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe(duplex=True)
@@ -120,6 +129,13 @@ class EngineProcess:
         self._reader.start()
         logger.info("engine process %s started", proc.pid)
 
+    def _rebind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pending.clear()  # a closed loop's: nobody waits for them any more
+        self._ready = loop.create_future()
+        if self._ready_pid is not None:
+            self._ready.set_result(self._ready_pid)
+
     async def ready(self, within_s: float = START_TIMEOUT) -> None:
         self.start()
         assert self._ready is not None
@@ -131,8 +147,6 @@ class EngineProcess:
     # the pipe -----------------------------------------------------------------
     def _read(self, conn: Any, proc: Any) -> None:
         """On a thread: every message to the loop; at EOF, why the child stopped."""
-        loop = self._loop
-        assert loop is not None
         while True:
             try:
                 message = conn.recv()
@@ -141,14 +155,18 @@ class EngineProcess:
             except Exception:
                 logger.exception("unreadable message from the engine")
                 continue
-            try:
-                loop.call_soon_threadsafe(self._dispatch, message)
-            except RuntimeError:  # the loop closed
-                return
+            if isinstance(message, EngineReady):
+                self._ready_pid = message.pid
+            loop = self._loop  # the loop the engine serves now
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):  # that loop closed: nobody to tell
+                    loop.call_soon_threadsafe(self._dispatch, message)
         proc.join(5)
         code = proc.exitcode
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(self._ended, proc, code)
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._ended, proc, code)
 
     def send(self, message: Any) -> None:
         if self._conn is None or self.lost is not None:

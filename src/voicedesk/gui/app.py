@@ -172,7 +172,7 @@ def run(options: GuiOptions) -> int:
         asyncio.set_event_loop(None)
         sys.excepthook = previous_hook
         if window is not None:
-            if window.engine is not None:  # closed in order it is gone already; else no child outlives us
+            if window.engine is not None and window._owns_engine:  # closed in order: gone already
                 window.engine.kill_now()
             window.deleteLater()
             window = None

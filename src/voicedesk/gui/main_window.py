@@ -103,7 +103,11 @@ class MainWindow(QMainWindow):
     shut_down = Signal()  # emitted once the window has closed in order
 
     def __init__(
-        self, settings: AppSettings | None = None, parent: QWidget | None = None, engine: str | None = None
+        self,
+        settings: AppSettings | None = None,
+        parent: QWidget | None = None,
+        engine: str | None = None,
+        engine_process: EngineProcess | None = None,
     ) -> None:
         super().__init__(parent)
         try:
@@ -111,7 +115,9 @@ class MainWindow(QMainWindow):
         except ConfigError as exc:
             logger.warning("%s; using the engine process", exc)
             self.engine_mode = "process"
-        self.engine: EngineProcess | None = None  # the engine process, once started
+        # the engine process, once started; one handed in (tests share one) is not the window's to close
+        self.engine: EngineProcess | None = engine_process
+        self._owns_engine = engine_process is None
         self.settings = settings or AppSettings()
         stored = self.settings.load()
         self.preferences: Preferences = stored.preferences
@@ -511,7 +517,7 @@ class MainWindow(QMainWindow):
             with contextlib.suppress(Exception):
                 await self.bridge.aclose()
             _close_rings(self.bridge)
-        if self.engine is not None:
+        if self.engine is not None and self._owns_engine:
             with contextlib.suppress(Exception):
                 await self.engine.aclose()
         for key, panel in self.panels.items():
