@@ -5,6 +5,7 @@ reported, and no child left behind when the process that started it goes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -125,3 +126,22 @@ def test_the_engine_ends_when_the_process_that_started_it_dies() -> None:
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+async def test_the_engine_logs_reach_this_process_at_its_levels(echo_url: str, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="voicedesk")
+    webrtc = logging.getLogger("aioice")
+    before = webrtc.level
+    webrtc.setLevel(logging.INFO)  # what the window's "verbose WebRTC logs" preference does
+    engine = EngineProcess()
+    call = RemoteCall(engine, CallSpec(echo_url, source="tone:440"))
+    try:
+        await call.start()
+    finally:
+        await call.hangup()
+        call.close_rings()
+        await engine.aclose()
+        webrtc.setLevel(before)
+    ours = [r for r in caplog.records if r.name == "voicedesk.rtc.call"]
+    assert any(r.getMessage() == "call connected" for r in ours)  # logged in the engine, handled here
+    assert any(r.name.startswith("aioice") for r in caplog.records)

@@ -118,8 +118,7 @@ class EngineProcess:
         self._closing = False
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe(duplex=True)
-        level = logging.getLogger("voicedesk").getEffectiveLevel()
-        proc = ctx.Process(target=main, args=(child, level), name="voicedesk-engine", daemon=True)
+        proc = ctx.Process(target=main, args=(child, log_levels()), name="voicedesk-engine", daemon=True)
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
@@ -254,11 +253,24 @@ class EngineProcess:
                 self._conn.close()
             self._conn = None
 
+    def update_log_levels(self) -> None:
+        """Give the engine this process's log levels again (the WebRTC log preference changed)."""
+        if self.alive and self._ready_pid is not None:
+            with contextlib.suppress(VoiceDeskError):
+                self.send(Command(next(self._ids), "log_levels", (log_levels(),)))  # its reply is not awaited
+
     def kill_now(self) -> None:
         """No loop left (the window did not close in order): make sure no child outlives us."""
         if self._proc is not None:
             self._closing = True
             _stop_process(self._proc, 0.0)
+
+
+LOGGERS = ("voicedesk", "aiortc", "aioice")  # whose levels the engine takes from the window
+
+
+def log_levels() -> dict[str, int]:
+    return {name: logging.getLogger(name).getEffectiveLevel() for name in LOGGERS}
 
 
 def _log_line(line: LogLine) -> None:

@@ -78,20 +78,26 @@ class LogForwarder(logging.Handler):
             self.handleError(record)
 
 
-def main(conn: Any, log_level: int = logging.INFO) -> None:
-    """The child's entry point (what the spawn context runs); ``log_level``: the window's for voicedesk."""
+def main(conn: Any, log_levels: dict[str, int] | None = None) -> None:
+    """The child's entry point (what the spawn context runs); ``log_levels``: the window's, by logger."""
     with contextlib.suppress(ValueError, OSError):  # Ctrl+C in a terminal is the window's to handle
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     host = EngineHost(conn)
     root = logging.getLogger()
     root.addHandler(LogForwarder(host, logging.NOTSET))
     root.setLevel(logging.WARNING)
-    logging.getLogger("voicedesk").setLevel(log_level)
+    set_log_levels(log_levels or {"voicedesk": logging.INFO})
     try:
         asyncio.run(host.serve())
     finally:
         with contextlib.suppress(OSError):
             conn.close()
+
+
+def set_log_levels(levels: dict[str, int]) -> None:
+    """The window's levels (voicedesk; aiortc and aioice as its WebRTC log preference sets them)."""
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def mirror_of(call: Any, extensions: dict[str, Any]) -> dict[str, Any]:
@@ -234,6 +240,9 @@ class EngineHost:
             return await self._open(args[0])
         if name == "ping":
             return os.getpid()
+        if name == "log_levels":
+            set_log_levels(args[0])
+            return None
         if name == "export":  # the last call's report, written where its recordings are
             from voicedesk.qa.capture import CallCapture
             from voicedesk.qa.report import export_capture

@@ -472,6 +472,8 @@ class MainWindow(QMainWindow):
         from voicedesk.gui.widgets.log_panel import set_webrtc_verbose
 
         set_webrtc_verbose(preferences.verbose_webrtc_logs)
+        if self.engine is not None:
+            self.engine.update_log_levels()
         self.apply_palette(apply_scheme(preferences.theme))
 
     def _system_scheme_changed(self, *_: object) -> None:
