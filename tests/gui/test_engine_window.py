@@ -61,6 +61,8 @@ def test_closing_the_window_while_the_engine_starts_leaves_no_process(qtbot, alo
     from voicedesk.gui.main_window import MainWindow
 
     window = MainWindow()  # with an engine of its own, which it closes
+    window.show()
+    qtbot.waitExposed(window)
     window.prestart_engine()  # as the app does once shown; the child is still importing
     pid = window.engine.pid
     assert pid is not None
