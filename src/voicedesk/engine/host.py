@@ -150,6 +150,11 @@ def warm_call_path() -> None:
         from aiortc import RTCCertificate
 
         RTCCertificate.generateCertificate()
+    import gc
+
+    # as the window does once shown (gui/app.py freeze_startup_objects): the modules' objects out of
+    # the collector's full passes, which otherwise walk them all in the middle of a call
+    gc.freeze()
 
 
 class EngineHost:
