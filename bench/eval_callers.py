@@ -6,8 +6,13 @@
    the audio at the caller's end) with the rule-driven caller, p50/p90 over every turn:
    a. against the embedded ``voice`` agent, which reports its words and the end of each reply on
       the ``voicedesk`` events channel (the caller waits for 200 ms of quiet after that report);
-   b. against ``parrot`` served by ``voicedesk serve`` over HTTP (no events channel): the caller
-      waits for 700 ms of silence and transcribes the reply with the recognizer's worker.
+   b. against ``parrot`` served by ``voicedesk serve`` over HTTP (no events channel: only the audio
+      is heard): the reply is streamed into the recognizer's worker while it plays, recognized at
+      a 250 ms pause, and 500 ms of silence ends it (qa/caller.py);
+   b0. the same, the way it was before (the baseline, in the same run): 700 ms of silence, then
+      the whole reply recognized;
+   c. against the embedded ``voice`` agent heard only from its audio (``hear: recognizer``): its
+      replies are longer (sentences with espeak-ng's pauses between them).
 2. K conversations at once (K = 1..4, ``run_repeated`` with ``parallel=K``, the same code as
    ``voicedesk test --repeat --parallel``) against the served parrot (its CPU in its own
    process, so what changes with K is this process): voice-to-voice p50/p90 over every turn
@@ -28,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.helpers.processes import serve
 
+from voicedesk.qa import caller
 from voicedesk.qa.evals import pooled_latencies
 from voicedesk.qa.repeat import run_repeated
 from voicedesk.qa.scenario import parse_scenarios
@@ -73,6 +79,9 @@ caller:
   otherwise: [testing again, red green blue]
 """
 
+VOICE_AUDIO = VOICE.replace("name: voice-caller", "name: voice-audio-caller").replace(
+    "caller:\n", "caller:\n  hear: recognizer\n  listen: 10\n"
+)
 
 CPU: list[float] = []  # this process's CPU per wall second during the last conversations
 
@@ -103,17 +112,35 @@ async def main() -> None:
     show("1a caller response, voice agent with its events", pooled_latencies(voice)["caller_response_ms"])
     print("   ended:", sorted({r["conversation"]["ended"] for r in voice}))
 
+    voice_audio = await conversations(VOICE_AUDIO, args.runs, 1)
+    show("1c caller response, voice agent heard from its audio", pooled_latencies(voice_audio)["caller_response_ms"])
+    print("   ended:", sorted({r["conversation"]["ended"] for r in voice_audio}))
+    print("   heard:", [t["heard"] for t in voice_audio[0]["conversation"]["turns"]])
+
     with serve("--agent", "parrot", "--max-sessions", "100") as (url, _proc):
         text = PARROT.format(target=f"{url}/api/voice/offer")
+        caller.STREAM_REPLIES, hang = False, caller.REPLY_END_MS
+        caller.REPLY_END_MS = caller.REPLY_HANG_MS
+        try:
+            before = await conversations(text, args.runs, 1)
+        finally:
+            caller.STREAM_REPLIES, caller.REPLY_END_MS = True, hang
+        old = show(
+            "1b0 caller response, parrot, before (700 ms, then recognition)",
+            pooled_latencies(before)["caller_response_ms"],
+        )
         by_k: dict[int, list[dict]] = {}
         cpu: dict[int, float] = {}
         for k in ks:
             by_k[k] = await conversations(text, max(args.runs, k), k)
             cpu[k] = CPU[-1]
-        show(
+        new = show(
             "1b caller response, parrot over HTTP, heard by the recognizer",
             pooled_latencies(by_k[ks[0]])["caller_response_ms"],
         )
+        if old["p90"] and new["p90"]:
+            print(f"   p90 ratio to before: {new['p90'] / old['p90']:.2f}", flush=True)
+        print("   heard:", [t["heard"] for t in by_k[ks[0]][0]["conversation"]["turns"]])
         base = distribution(pooled_latencies(by_k[ks[0]])["voice_to_voice_ms"])["p50"]
         for k in ks:
             d = show(f"2  K={k} voice-to-voice", pooled_latencies(by_k[k])["voice_to_voice_ms"])

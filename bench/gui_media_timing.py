@@ -491,8 +491,8 @@ def run_window_engine(target: str, seconds: float, whisper: bool = False) -> dic
         window.prestart_engine()  # as the app does once its window is up
         await window.engine.ready()
         recipes = [ExtensionRecipe("bench", "gui_media_timing:BenchProbe", {"seconds": seconds})]
-        if whisper:  # Whisper in its worker process, loaded before the call, as voicedesk call --transcribe
-            recipes.append(ExtensionRecipe("transcription", "voicedesk.qa.transcripts:live_transcription"))
+        if whisper and conversation is not None:  # the Conversation tab's recognizer: Whisper, in the engine's worker
+            conversation.stt.setCurrentIndex(conversation.stt.findData("whisper"))
         qa = window.panel("qa")
         own = qa.call_extensions
         qa.call_extensions = lambda: [*own(), *recipes]  # the window hands them to the call with its own
@@ -520,9 +520,11 @@ def run_window_engine(target: str, seconds: float, whisper: bool = False) -> dic
         result["app_pss_mb"] = pss_mb(app_pids())
         if conversation is not None and conversation.messages_seen:
             result["agent_messages"] = conversation.messages_seen
-        if whisper:
-            heard = window.bridge.extension_view("transcription") or {}
-            result["transcripts"] = len(heard.get("transcripts", ()))
+        if whisper:  # replies VoiceDesk's recognizer heard, as the Conversation tab shows them
+            turns = window.bridge.call.conversation.turns
+            result["transcripts"] = sum(
+                1 for t in turns if t.agent is not None for x in t.agent.transcripts if x.source.value == "voicedesk"
+            )
         await _close(window)
         return result
 

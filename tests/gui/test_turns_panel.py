@@ -29,7 +29,9 @@ def test_turn_row_and_live_text() -> None:
 
 
 def test_call_to_the_voice_agent_shows_its_turns(window, qtbot, tmp_path) -> None:
-    wav = spoken_wav(tmp_path / "ask.wav", 0.5, "what is the weather today", 3.0)
+    # The file plays again when it ends: its silence must outlast a slow reply (recognition
+    # under load took 2.5 s here), or the question's second playing interrupts the answer.
+    wav = spoken_wav(tmp_path / "ask.wav", 0.5, "what is the weather today", 10.0)
     panel = window.panel("turns")
     dialer = window.dialer
     dialer.set_target("embedded:voice")
@@ -47,7 +49,8 @@ def test_call_to_the_voice_agent_shows_its_turns(window, qtbot, tmp_path) -> Non
 
 
 def test_turn_events_are_marked_on_the_stats_timeline(window, qtbot, tmp_path) -> None:
-    wav = spoken_wav(tmp_path / "ask.wav", 0.5, "what is the weather today", 3.0)
+    # a long silence: the question playing again must not add a second set of marks
+    wav = spoken_wav(tmp_path / "ask.wav", 0.5, "what is the weather today", 10.0)
     dialer = window.dialer
     dialer.set_target("embedded:voice")
     dialer.source_kind.setCurrentIndex(dialer.source_kind.findText("Audio file"))

@@ -19,6 +19,8 @@ from tests.helpers.processes import stop_process_group
 
 # its own directory: a script puts its folder first on sys.path, where tests/helpers would shadow modules
 BOT = Path(__file__).parents[1] / "fixtures" / "pipecat_bot" / "bot.py"
+# the bot that hears speech (Silero VAD, Whisper, rules for the LLM, espeak-ng)
+SPEECH_BOT = Path(__file__).parents[1] / "fixtures" / "pipecat_speech_bot" / "bot.py"
 
 
 def _answers(port: int) -> bool:
@@ -28,7 +30,7 @@ def _answers(port: int) -> bool:
 
 
 @contextmanager
-def running_pipecat_bot(start_timeout: float = 90.0) -> Iterator[str]:
+def running_pipecat_bot(start_timeout: float = 90.0, bot: Path = BOT) -> Iterator[str]:
     """Start the bot on a free port; yield its base URL (``http://127.0.0.1:P``); stop it by pid.
     pipecat's import takes seconds (more on a loaded machine): start one per test module."""
     if importlib.util.find_spec("pipecat") is None:
@@ -36,7 +38,7 @@ def running_pipecat_bot(start_timeout: float = 90.0) -> Iterator[str]:
     port = free_port()
     log = tempfile.TemporaryFile("w+")  # pipecat logs a lot: a pipe nobody reads would fill and stall it
     process = subprocess.Popen(
-        [sys.executable, str(BOT), "-t", "webrtc", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, str(bot), "-t", "webrtc", "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,

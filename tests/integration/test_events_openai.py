@@ -143,6 +143,16 @@ def test_a_session_update_that_is_not_json_is_one_line_before_dialing(tmp_path, 
     )
 
 
+def test_openai_session_options_to_another_agent_are_refused_not_ignored(capsys) -> None:
+    target = "pipecat+http://127.0.0.1:9/api/offer"  # nothing listens: the refusal comes before dialing
+    code = main(["call", target, "--instructions", "Answer briefly.", "--duration", "1"])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        "voicedesk: a session update (--session-update, --instructions, --voice, --turn-detection) is for "
+        "OpenAI Realtime agents; this call reads rtvi events: use an openai+ target or --agent-events openai"
+    )
+
+
 SCENARIO = """
 name: realtime events
 agent_events: openai

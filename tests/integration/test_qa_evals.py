@@ -24,12 +24,14 @@ from voicedesk.qa.scenario import parse_scenarios
 pytestmark = pytest.mark.timeout(180)
 
 REQUESTS: list[dict] = []
+STALL = "\x00"  # where the scripted model pauses its stream for STALL_S (not sent)
+STALL_S = 2.0
 
 
 def _caller_line(messages: list[dict]) -> str:
     heard = messages[-1]["content"].lower()
     if "sunny" in heard:
-        return "Thank you, that is all I wanted. [GOAL]"
+        return f"Thank you. {STALL}That is all I wanted. [GOAL]"
     return "what is the weather today"
 
 
@@ -49,13 +51,17 @@ async def chat(request: web.Request) -> web.StreamResponse:
     judging = messages[0]["content"].startswith("You judge")
     text = _judge_answer(messages) if judging else _caller_line(messages)
     if not body.get("stream"):
+        text = text.replace(STALL, "")
         return web.json_response({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]})
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
-    for i in range(0, len(text), 7):  # in pieces, as a model streams
-        chunk = {"choices": [{"index": 0, "delta": {"content": text[i : i + 7]}}]}
-        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        await asyncio.sleep(0.005)
+    for part in text.split(STALL):
+        for i in range(0, len(part), 7):  # in pieces, as a model streams
+            chunk = {"choices": [{"index": 0, "delta": {"content": part[i : i + 7]}}]}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            await asyncio.sleep(0.005)
+        if part is not text.split(STALL)[-1]:
+            await asyncio.sleep(STALL_S)
     await response.write(b"data: [DONE]\n\n")
     return response
 
@@ -155,7 +161,10 @@ def check_llm_caller(data: dict) -> None:
     # nothing was heard first (the script agent does not greet), so the LLM opened the call
     assert conversation["turns"][0]["heard"] is None
     assert conversation["turns"][0]["said"] == "what is the weather today"
-    assert conversation["turns"][1]["said"] == "Thank you, that is all I wanted."
+    assert conversation["turns"][1]["said"] == "Thank you. That is all I wanted."
+    # the caller spoke its first sentence while the model's stream stalled before the second (its
+    # response would be over STALL_S had it waited for the whole answer)
+    assert conversation["turns"][1]["caller_response_ms"] < (STALL_S - 0.5) * 1000
     # heard through RTVI, the one events channel this call opened (bot-transcription, bot-tts-text and
     # bot-output carry the same sentence: one channel kept; then bot-stopped-speaking)
     assert conversation["turns"][1]["heard"] == "The weather is sunny and warm today."
@@ -251,18 +260,24 @@ def test_repeated_runs_report_the_true_share_of_impaired_runs_and_a_failing_llm_
 
 
 async def test_a_caller_that_repeats_itself_ends_the_run_with_that_reason():
+    """Against the echo (no events): also the caller hearing a reply of two sentences from audio alone."""
     text = (
-        "name: looping\ntarget: embedded:echo\ncaller:\n  opening: one two three\n  listen: 4\n"
-        "  max_turns: 6\n  otherwise: one two three\n"
+        "name: looping\ntarget: embedded:echo\ncaller:\n  opening: one two three. four five six.\n  listen: 4\n"
+        "  max_turns: 6\n  otherwise: one two three. four five six.\n"
     )
     [scenario] = parse_scenarios(text, "loop.yaml")
     result = (await run_scenario(scenario)).to_json()
     assert result["passed"] is False
     conversation = result["conversation"]
-    assert conversation["looped"] == "one two three"
-    assert conversation["ended"] == "the caller looped: it said 'one two three' 3 times in a row"
+    assert conversation["looped"] == "one two three. four five six."
+    assert conversation["ended"] == "the caller looped: it said 'one two three. four five six.' 3 times in a row"
     assert len(result["turns"]) == 2  # said twice; the third time is where it stopped
-    # the echo agent sends no events: the caller heard its own words back through the recognizer
-    assert conversation["turns"][1]["heard_from"].startswith("pocketsphinx")
+    # the echo agent sends no events: the caller heard its own words back through the recognizer, the
+    # reply streamed into it a piece at a time (the pause between the sentences closes one) and joined
+    heard = conversation["turns"][1]
+    assert heard["heard_from"].startswith("pocketsphinx")
+    assert heard["heard"].index("two three") < heard["heard"].index("five six"), heard
+    # one reply, not cut at the pause between its sentences (espeak's ~0.44 s)
+    assert result["turns"][0]["reply_ms"] > 2000 and result["turns"][0]["transcript"] == heard["heard"]
     [looped] = [c for c in result["checks"] if c["kind"] == "caller"]
     assert looped["line"] == 3 and looped["passed"] is False

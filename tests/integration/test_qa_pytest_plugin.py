@@ -20,6 +20,33 @@ async def test_the_parrot_repeats(voicedesk_call):
     assert "one two three" in result.turns[0]["transcript"]
     assert result.setup_ms is not None
 
+CALLER = '''
+name: weather-caller
+target: embedded:script?say=It is sunny.|It is sunny and warm.
+caller:
+  opening: what is the weather today
+  max_turns: 3
+  rules:
+    - when: {contains: sunny}
+      goal: true
+      hangup: true
+  otherwise: what is the weather today
+  success: [goal, {agent_said: sunny}]
+'''
+
+async def test_a_caller_scenario_repeated(voicedesk_scenario):
+    runs = await voicedesk_scenario(CALLER, repeat=2, parallel=2, seed=4)
+    assert runs.pass_rate == 1.0 and runs.passed == 2 and not runs.flaky, runs
+    assert [r.seed for r in runs.results] == [4, 5]
+    for conversation in runs.conversations:
+        assert conversation["ended"] == "the caller reached its goal and hung up"
+        heard = conversation["turns"][1]
+        assert heard["heard"] == "It is sunny." and heard["why"] == "rule at line 8"
+    assert "2 of 2 runs passed" in str(runs)
+
+async def test_a_bad_caller_block(voicedesk_scenario):
+    await voicedesk_scenario("name: bad\\ntarget: embedded:echo\\ncaller:\\n  max_turns: 2\\n")
+
 async def test_an_agent_that_fails_the_test(voicedesk_call):
     call = await voicedesk_call()  # the target comes from --voicedesk-target
     await call.say(Utterance(tone_hz=1000, seconds=0.5))
@@ -43,8 +70,10 @@ def test_users_write_agent_tests_with_the_fixture(pytester, tmp_path):
         str(reports),
         timeout=200,
     )
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(["*a failing test gets a report bundle*"])
+    # a malformed caller: block fails its test with one line, where and what, before any call
+    result.stdout.fnmatch_lines(["*<test_a_bad_caller_block>:4: caller: expected rules/otherwise*"])
     # only the failing test left a bundle, named after it
     assert [p.name for p in reports.iterdir()] == ["test_an_agent_that_fails_the_test"]
     bundle = reports / "test_an_agent_that_fails_the_test"

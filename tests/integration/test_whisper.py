@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.processes import voicedesk
+from tests.helpers.speech import truncated_whisper_model
 from voicedesk.qa.runner import ScenarioRun, run_scenario
 from voicedesk.qa.scenario import Scenario, parse_scenarios
 from voicedesk.speech.text import normalize, wer
@@ -75,6 +75,11 @@ async def test_replies_are_heard_word_by_word_and_a_crashed_recognizer_costs_onl
         assert turn["first_word_ms"] == words[0][1]
         v2v_word = turn["voice_to_voice_first_word_ms"]
         assert v2v_word is not None and abs(v2v_word - turn["voice_to_voice_ms"]) < 500
+    # the report's conversation (conversation.json) has what was heard, in the turn it was heard in
+    assert result.record is not None
+    heard = [t["agent"] for t in result.record.conversation if (t.get("agent") or {}).get("heard_by")]
+    assert len(heard) == 1 and heard[0]["texts"]["voicedesk"] == turns[0]["transcript"], result.record.conversation
+    assert heard[0]["heard_by"] == "whisper tiny.en" and len(heard[0]["words"]) == len(turns[0]["words"])
     # the reply after the crash: measured, but its transcript is unavailable, with the reason
     assert turns[1]["reply_start_ms"] is not None and turns[1]["transcript"] is None
     assert turns[1]["transcript_unavailable"] == "the speech recognizer's worker process died (SIGKILL)"
@@ -86,13 +91,7 @@ def broken_models(tmp_path: Path) -> dict[str, Path]:
     not_a_model = tmp_path / "not-a-model"
     not_a_model.mkdir()
     (not_a_model / "README").write_text("no model here")
-    truncated = tmp_path / "truncated"
-    truncated.mkdir()
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copy(MODEL / name, truncated / name)
-    with open(MODEL / "model.bin", "rb") as src:
-        (truncated / "model.bin").write_bytes(src.read(2_000_000))  # the header is fine, the payload is cut
-    return {"not_a_model": not_a_model, "truncated": truncated}
+    return {"not_a_model": not_a_model, "truncated": truncated_whisper_model(MODEL, tmp_path / "truncated")}
 
 
 async def test_a_model_that_is_not_one_or_is_cut_short_fails_the_scenario_before_the_call(broken_models) -> None:

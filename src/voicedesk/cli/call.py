@@ -18,7 +18,7 @@ from voicedesk.errors import VoiceDeskError
 from voicedesk.limits import DAY_S, count, seconds
 from voicedesk.media.sources import source_usages
 from voicedesk.qa.report import CallReporter, add_report_arguments
-from voicedesk.qa.transcripts import CallTranscription
+from voicedesk.qa.transcripts import CallTranscription, recognizer_phrases
 from voicedesk.rtc.call import Call, CallEvent, CallState, CallStateChanged, describe_setup
 from voicedesk.rtc.direction import DIRECTIONS
 from voicedesk.rtc.events import AgentEventReceived
@@ -193,7 +193,12 @@ def transcription(args: argparse.Namespace) -> CallTranscription | None:
         return None
     choice = SttChoice(args.stt, args.stt_model)
     choice.check()
-    return CallTranscription(choice, on_heard=None if args.json else print_heard, target=args.target)
+    return CallTranscription(
+        choice,
+        on_heard=None if args.json else print_heard,
+        target=args.target,
+        phrases=recognizer_phrases((), args.target),
+    )
 
 
 def print_summary(summary: Mapping[str, Any]) -> None:

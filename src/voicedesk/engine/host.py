@@ -287,9 +287,7 @@ class EngineHost:
         extensions: dict[str, Any] = {}
         try:
             for recipe in request.recipes:
-                extensions[recipe.key] = recipe.build()
-            for extension in extensions.values():
-                await extension.prepare()
+                extensions[recipe.key] = recipe.build()  # Call.start() awaits their prepare()
             spec = dataclasses.replace(
                 request.spec,
                 edit_offer=self._editor("offer") if request.edit_offer else None,

@@ -7,7 +7,9 @@ Each turn the caller
    (rtc/events/: VoiceDesk's own agents, RTVI, OpenAI Realtime) those are what the caller
    "heard", else the recognizer (qa/hearing.py) transcribes the reply;
 2. decides (``RuleBrain``: the scenario's rules, seeded; ``LlmBrain``: an OpenAI-compatible
-   chat endpoint through the agent layer's ``ChatClient``);
+   chat endpoint through the agent layer's ``ChatClient``; streamed, each sentence of its
+   answer is rendered and queued as soon as it is complete, so the caller starts talking
+   while the model is still writing);
 3. speaks through the scenario's queued track (the ``say:`` path: espeak-ng, its voice,
    rate, pitch and volume), and the next turn begins.
 
@@ -17,7 +19,11 @@ reason). An LLM that fails or does not answer in time fails the run with one lin
 
 With agent events the end of a reply is known from the agent (its ``turn`` report) and the
 audio only confirms that the last of it has arrived, so the caller answers within a few
-hundred ms; from audio alone it waits for ``REPLY_HANG_MS`` of silence first.
+hundred ms. From audio alone the reply is streamed into the recognizer while it plays, a
+piece at a time: each pause of ``GUESS_HANG_MS`` (between sentences, as a rule) closes a
+piece and has it recognized at once, and ``REPLY_END_MS`` of silence (longer than espeak-ng's
+pause between sentences) ends the reply, so recognition overlaps the wait instead of
+following it.
 """
 
 from __future__ import annotations
@@ -27,14 +33,16 @@ import logging
 import random
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from voicedesk.errors import VoiceDeskError
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.qa.caller_spec import CallerSpec, CallerVoice, Condition, LlmEndpoint
-from voicedesk.qa.hearing import Hearing
+from voicedesk.qa.hearing import Hearing, HearingStream
 from voicedesk.qa.latency import Turn, speech_runs
 from voicedesk.qa.scenario import Step, Utterance
 from voicedesk.rtc.events import AgentEventReceived
@@ -46,7 +54,16 @@ logger = logging.getLogger(__name__)
 
 POLL_S = 0.05  # a reply's start and end (as the runner's wait_reply polls)
 TAIL_POLL_S = 0.02  # the agent said it is done: its last audio is close
-REPLY_HANG_MS = 700.0  # audio alone: this much silence ends a reply (as the runner's wait_reply)
+REPLY_HANG_MS = 700.0  # the runner's wait_reply: this much silence ends a reply
+# audio alone (bench/eval_callers.py, bench/RESULTS.md): espeak-ng pauses up to 440 ms between
+# sentences at 140 wpm (310 ms at 175 wpm, 200-220 ms at a comma), so 500 ms of silence ends a reply;
+# a 150 ms pause (longer than most gaps between words) closes a piece of it for the recognizer
+REPLY_END_MS = 500.0
+GUESS_HANG_MS = 150.0
+STREAM_REPLIES = True  # False: the whole reply recognized after the silence (bench/eval_callers.py's baseline)
+SAME_PAUSE_S = 0.05
+PAD_FROM_S = 0.05  # the pause's quiet from here on is fed twice
+PRE_ROLL_S = 0.05  # audio before a reply's first loud frame goes to the recognizer too (as transcribe)
 TAIL_HANG_MS = 200.0  # the agent said it is done: this much silence means its last audio arrived
 LOOP_LIMIT = 3
 
@@ -61,6 +78,15 @@ LLM_CALLER_PROMPT = (
 )
 
 
+Speak = Callable[[str], Awaitable[None]]  # a sentence of the answer, spoken while the rest streams
+SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")  # as the voice agent's TTS splits a streamed reply
+
+
+def spoken_words(text: str) -> str:
+    """What of the model's text is said aloud: without the goal and hang-up marks."""
+    return " ".join(text.replace(GOAL_MARK, " ").replace(HANGUP_MARK, " ").split())
+
+
 def said_in(words: str, text: str) -> bool:
     """``words`` occur in ``text`` (case and punctuation aside). The number normaliser of the
     transcripts work (speech/text.py) replaces this when it lands."""
@@ -73,6 +99,12 @@ class Decision:
     hangup: bool = False
     goal: bool = False
     why: str = ""
+
+
+def _same_time(a: float | None, b: float | None) -> bool:
+    """Two reads of one moment in the received audio: the speech threshold follows the call's noise
+    floor, so a pause's edge may move by a frame or two between polls."""
+    return a is not None and b is not None and abs(a - b) <= SAME_PAUSE_S
 
 
 # --- brains --------------------------------------------------------------------
@@ -120,16 +152,20 @@ class LlmBrain:
         prompt = LLM_CALLER_PROMPT.format(persona=spec.persona or "", goal=spec.goal or "(none given)")
         self.messages: list[dict[str, str]] = [{"role": "system", "content": prompt}]
 
-    async def decide(self, heard: str | None, turn: int) -> Decision | None:
+    async def decide(self, heard: str | None, turn: int, speak: Speak | None = None) -> Decision | None:
+        """What the persona says next. Streamed with ``speak``: each sentence goes to ``speak`` as
+        soon as it is complete, so the caller starts talking while the model is still answering."""
         from voicedesk.agent.engines.llm_http import LlmError
 
         self.messages.append({"role": "user", "content": heard or "(the agent has said nothing)"})
+        answer = (
+            self._stream_sentences(speak)
+            if speak is not None and self.endpoint.stream
+            else self.client.complete(self.messages, stream=self.endpoint.stream, seed=self.seed)
+        )
         try:
             # the whole turn has the timeout too: a trickle of chunks must not hold the call
-            reply = await asyncio.wait_for(
-                self.client.complete(self.messages, stream=self.endpoint.stream, seed=self.seed),
-                self.endpoint.timeout,
-            )
+            reply = await asyncio.wait_for(answer, self.endpoint.timeout)
         except TimeoutError:
             raise VoiceDeskError(
                 f"the caller's LLM at {redact_url(self.endpoint.url)} gave no answer within {self.endpoint.timeout:g} s"
@@ -139,10 +175,23 @@ class LlmBrain:
         self.messages.append({"role": "assistant", "content": reply})
         goal = GOAL_MARK in reply
         hangup = HANGUP_MARK in reply
-        say = " ".join(reply.replace(GOAL_MARK, " ").replace(HANGUP_MARK, " ").split()) or None
+        say = spoken_words(reply) or None
         if say is None and not hangup:
             raise VoiceDeskError(f"the caller's LLM at {redact_url(self.endpoint.url)} answered with no words")
         return Decision(say, hangup=hangup, goal=goal, why="llm")
+
+    async def _stream_sentences(self, speak: Speak) -> str:
+        text, done = "", 0  # done: the characters already handed to speak
+        async for chunk in self.client.stream(self.messages, seed=self.seed):
+            text += chunk
+            *sentences, rest = SENTENCE_END.split(text[done:])
+            done = len(text) - len(rest)
+            for sentence in sentences:
+                if words := spoken_words(sentence):
+                    await speak(words)
+        if words := spoken_words(text[done:]):
+            await speak(words)
+        return text
 
     def note(self, heard: str | None, said: str | None) -> None:
         """A turn decided elsewhere (the opening, a rule): the model must know what was said."""
@@ -318,6 +367,8 @@ class SimulatedCaller:
         self.rules = RuleBrain(spec, random.Random(seed)) if spec.llm is not None and spec.rules else None
         self.ears = AgentEars()
         self.conversation = Conversation(spec.kind, seed)
+        # the sentences of the answer being streamed, queued: (sent, seconds, what) for run._sent
+        self._streamed: list[tuple[asyncio.Future[tuple[float, float]], float, str]] = []
 
     @property
     def _call(self) -> Any:
@@ -363,6 +414,7 @@ class SimulatedCaller:
                 return
             entry.why = decision.why
             conv.goal_reached = conv.goal_reached or decision.goal
+            streamed, self._streamed = self._streamed, []
             if decision.say:
                 text = decision.say
                 recent = said[-(LOOP_LIMIT - 1) :]
@@ -370,11 +422,16 @@ class SimulatedCaller:
                     conv.looped = text
                     conv.ended = f"the caller looped: it said {text!r} {LOOP_LIMIT} times in a row"
                     entry.said = text
+                    entry.spoken = bool(streamed)  # a streamed answer is on its way before it is whole
                     return
                 said.append(text)
                 entry.said = text
-                clip = await self.mouth.render(text)
-                start, end = await self.run._play(clip, repr(text))
+                if streamed:  # its sentences were queued as they came: the first is playing already
+                    start, _ = await self.run._sent(*streamed[0])
+                    _, end = await self.run._sent(*streamed[-1])
+                else:
+                    clip = await self.mouth.render(text)
+                    start, end = await self.run._play(clip, repr(text))
                 turn = self.run._turn(Step(kind="say", line=spec.line, say=Utterance(text=text)), start, end)
                 self.run.turns.append(turn)
                 entry.spoken = True
@@ -410,13 +467,23 @@ class SimulatedCaller:
             if decision is not None and decision.why != "otherwise":
                 self.brain.note(heard, decision.say)
                 return decision
+        if isinstance(self.brain, LlmBrain):
+            return await self.brain.decide(heard, index, speak=self._speak_sentence)
         return await self.brain.decide(heard, index)
+
+    async def _speak_sentence(self, sentence: str) -> None:
+        """A streamed answer's sentence: rendered and queued behind the ones before it at once."""
+        clip = await self.mouth.render(sentence)
+        self._streamed.append((self.run._enqueue(clip), clip.size / SAMPLE_RATE, repr(sentence)))
 
     async def _listen(self, entry: ConversationTurn, turn: Turn | None, since: float, wait_s: float) -> None:
         """Wait ``wait_s`` for the agent's reply (after ``since``) to start, then for it to end, and hear
         its words."""
         rx = self.run.capture.rx
         events = self._uses_events()
+        if not events and self.hearing is not None and self.spec.hear != "events":
+            await self._listen_to_audio(entry, turn, since, wait_s, self.hearing)
+            return
         deadline = time.monotonic() + wait_s
         start = end = None
         while True:
@@ -449,6 +516,71 @@ class SimulatedCaller:
             entry.heard, entry.heard_from = await self.hearing.transcribe(audio), self.hearing.name
             if turn is not None:
                 turn.transcript = entry.heard
+
+    async def _listen_to_audio(
+        self, entry: ConversationTurn, turn: Turn | None, since: float, wait_s: float, hearing: Hearing
+    ) -> None:
+        """``_listen`` from the audio alone. The reply goes to the recognizer as it arrives, a piece
+        (a sentence, as a rule) at a time: each pause of ``GUESS_HANG_MS`` closes a piece and has it
+        recognized while the wait for the reply's end runs, so at the end little or nothing is left."""
+        rx = self.run.capture.rx
+        deadline = time.monotonic() + wait_s
+        start = end = None
+        stream: HearingStream | None = None
+        streaming = STREAM_REPLIES
+        fed = 0  # the next sample of rx for the stream
+        pieces: list[str] = []
+        piece_end: float | None = None  # the pause that closed the last piece
+        try:
+            while True:
+                runs = [r for r in speech_runs(rx, since, hang_ms=REPLY_END_MS) if r.start >= since - 0.03]
+                if runs:
+                    if start is None:  # a long reply gets listen_s from its start to finish
+                        start = runs[0].start
+                        deadline = max(deadline, start + self.spec.listen_s)
+                    if runs[0].end is not None:
+                        end = runs[0].end
+                        break
+                    quick = speech_runs(rx, start, hang_ms=GUESS_HANG_MS) if streaming else []
+                    last = quick[-1] if quick else None
+                    if last is not None and stream is None and not _same_time(last.end, piece_end):
+                        stream = await hearing.stream()  # speech since the last piece: a new piece
+                        if stream is None:  # busy with another run's reply: all of it at the end
+                            streaming = False
+                        else:
+                            fed = rx.index_at(max(last.start, piece_end or start) - PRE_ROLL_S)
+                    if last is not None and stream is not None:
+                        await stream.feed(rx.samples(fed, rx.total))
+                        fed = rx.total
+                        if last.end is not None:  # a pause: this piece's words now
+                            # with the pause's own quiet once more: a recognizer cuts a last word
+                            # that ends too close to its utterance's end (as pipecat pads segments)
+                            await stream.feed(rx.samples(rx.index_at(last.end + PAD_FROM_S), rx.total))
+                            pieces.append(await stream.finish())
+                            stream, piece_end = None, last.end
+                if self._agent_ended() or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(TAIL_POLL_S if start is not None else POLL_S)
+            if turn is not None:
+                turn.reply_start, turn.reply_end = start, end
+            if start is None:
+                return
+            if stream is not None:  # the reply ran to the deadline, or ended between two polls
+                await stream.feed(rx.samples(fed, rx.total))
+                pieces.append(await stream.finish())
+                stream = None
+            elif not streaming or not _same_time(end, piece_end):  # what was not streamed, whole
+                first = start if not streaming or piece_end is None else piece_end
+                pieces = pieces if streaming else []
+                last_t = (end + 0.2) if end is not None else None
+                pieces.append(await hearing.transcribe(rx.segment(first - PRE_ROLL_S, last_t)))
+        finally:
+            if stream is not None:
+                await stream.cancel()
+        heard = " ".join(p for p in pieces if p)
+        entry.heard, entry.heard_from = heard, hearing.name
+        if turn is not None:
+            turn.transcript = heard
 
     def _agent_talks(self) -> bool:
         """The agent's last event says it is still answering (text or audio under way)."""

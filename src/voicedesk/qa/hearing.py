@@ -5,7 +5,8 @@ pocketsphinx in its worker process (speech/stt.py: it holds the GIL while it dec
 must not run in the media process), or Whisper (speech/whisper.py), each behind the same
 ``Recognizer`` protocol. One worker serves
 every run of a repeat (started once: a decoder takes ~1 s to build), one utterance at a
-time.
+time: either a whole clip (``transcribe``) or a reply streamed in while it plays
+(``stream``), so that little is left to decode when the reply ends.
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+class HearingStream(Protocol):
+    """One reply fed to the recognizer as it arrives; ``finish`` gives its words, ``cancel`` drops it.
+    Either ends the stream and frees the recognizer."""
+
+    async def feed(self, audio: np.ndarray) -> None: ...
+
+    async def finish(self) -> str: ...
+
+    async def cancel(self) -> None: ...
+
+
 class Hearing(Protocol):
     """Turns received audio (float32, 48 kHz, mono) into text."""
 
@@ -35,7 +47,45 @@ class Hearing(Protocol):
 
     async def transcribe(self, audio: np.ndarray) -> str: ...
 
+    async def stream(self) -> HearingStream | None: ...  # None: busy (transcribe the reply afterwards)
+
     async def close(self) -> None: ...
+
+
+class _RecognizerStream:
+    """A live utterance on a ``Recognizer`` that holds the hearing's lock until it ends."""
+
+    def __init__(self, recognizer: Recognizer, release: Callable[[], None]) -> None:
+        self._recognizer = recognizer
+        self._release: Callable[[], None] | None = release
+
+    async def feed(self, audio: np.ndarray) -> None:
+        if self._release is not None and audio.size:
+            await self._recognizer.feed(audio.astype(np.float32))
+
+    async def finish(self) -> str:
+        if self._release is None:
+            return ""
+        try:
+            return str(await self._recognizer.finish())
+        finally:
+            self._end()
+
+    async def cancel(self) -> None:
+        """End the utterance unheard (the recognizer must not carry it into the next one)."""
+        if self._release is None:
+            return
+        try:
+            await self._recognizer.finish()
+        except Exception as exc:  # the recognizer is freed all the same
+            logger.debug("dropping a streamed reply failed: %s", exc)
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
 
 class RecognizerHearing:
@@ -66,6 +116,20 @@ class RecognizerHearing:
             await recognizer.begin(SAMPLE_RATE)
             await recognizer.feed(audio.astype(np.float32))
             return str(await recognizer.finish())
+
+    async def stream(self) -> HearingStream | None:
+        """A live utterance when the recognizer is free; None while another run's reply holds it
+        (that run's words come first; this one is transcribed whole when it ends)."""
+        if self._lock.locked():
+            return None
+        await self._lock.acquire()
+        try:
+            recognizer = await self._started()
+            await recognizer.begin(SAMPLE_RATE)
+        except BaseException:
+            self._lock.release()
+            raise
+        return _RecognizerStream(recognizer, self._lock.release)
 
     async def close(self) -> None:
         recognizer, self._recognizer = self._recognizer, None

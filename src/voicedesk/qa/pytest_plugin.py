@@ -11,6 +11,14 @@ installed gets the ``voicedesk_call`` fixture — an async factory::
         result = await call.hangup()                         # transcripts are made here
         assert "sunny" in result.turns[-1]["transcript"]
 
+``voicedesk_scenario`` runs a scenario — its ``caller:`` conversation, its checks — once or
+repeated, and gives the pass rate (as ``voicedesk test --repeat``)::
+
+    async def test_booking(voicedesk_scenario):
+        runs = await voicedesk_scenario("calls/booking.yaml", repeat=5, parallel=2)  # or YAML text
+        assert runs.pass_rate >= 0.8, runs                                        # the summary's lines
+        assert runs.conversations[0]["ended"] == "the caller reached its goal and hung up"
+
 Needs an asyncio test runner (pytest-asyncio, ``asyncio_mode = "auto"`` or
 ``@pytest.mark.asyncio``). Calls still open at the end of a test are hung up.
 ``--voicedesk-report-dir DIR`` writes a report bundle for every call of a failing test.
@@ -27,6 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -93,6 +102,44 @@ class VoiceDeskCall:
 
 
 CallFactory = Callable[..., Awaitable[VoiceDeskCall]]
+
+
+class ScenarioRuns:
+    """The runs of one scenario from ``voicedesk_scenario``: pass rate, summary, each run.
+
+    ``str()`` is the summary as ``voicedesk test --repeat`` prints it (a good assertion message)."""
+
+    def __init__(self, results: list[ScenarioResult]) -> None:
+        from voicedesk.qa.evals import summarize_scenario
+
+        self.results = results  # each run's ScenarioResult, in run order
+        self.runs = [r.to_json() for r in results]  # as --results writes them (runs.jsonl)
+        self.summary = summarize_scenario(results[0].name if results else "", self.runs)
+
+    @property
+    def pass_rate(self) -> float:
+        return float(self.summary["pass_rate"])
+
+    @property
+    def passed(self) -> int:
+        return int(self.summary["passed"])
+
+    @property
+    def flaky(self) -> bool:
+        return bool(self.summary["flaky"])
+
+    @property
+    def conversations(self) -> list[dict[str, Any]]:
+        """Each run's conversation turn by turn (``caller:`` scenarios): heard, said, why, timings."""
+        return [run["conversation"] for run in self.runs if run.get("conversation")]
+
+    def __str__(self) -> str:
+        from voicedesk.qa.evals import summary_lines
+
+        return "\n".join(summary_lines(self.summary))
+
+
+ScenarioFactory = Callable[..., Awaitable[ScenarioRuns]]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -183,3 +230,61 @@ async def voicedesk_call(request: pytest.FixtureRequest) -> AsyncIterator[CallFa
         if report_dir and request.node.stash.get(_FAILED, False) and result.record is not None:
             name = re.sub(r"[^A-Za-z0-9._-]+", "_", request.node.name)
             write_bundle(result.record, Path(report_dir) / (f"{name}-{i + 1}" if len(calls) > 1 else name))
+
+
+def _one_scenario(source: str | Path, name: str | None, where: str) -> Scenario:
+    from voicedesk.qa.scenario import ScenarioError, load_scenarios, parse_scenarios
+
+    try:
+        is_text = isinstance(source, str) and "\n" in source
+        scenarios = parse_scenarios(str(source), where) if is_text else load_scenarios(source)
+    except ScenarioError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    picked = [s for s in scenarios if name is None or s.name == name]
+    if len(picked) != 1:
+        names = ", ".join(s.name for s in scenarios)
+        wanted = f"no scenario named {name!r}" if name is not None else "several scenarios: name one with name="
+        pytest.fail(f"voicedesk_scenario(): {wanted} (there are: {names})", pytrace=False)
+    return picked[0]
+
+
+@pytest.fixture
+async def voicedesk_scenario(request: pytest.FixtureRequest) -> AsyncIterator[ScenarioFactory]:
+    """``await voicedesk_scenario(scenario, *, name=None, repeat=1, parallel=1, seed=None, target=None,
+    ice=None, headers=None)``: a scenario file or YAML text run ``repeat`` times (``parallel`` at once),
+    as ``voicedesk test --repeat``; returns its ``ScenarioRuns``. ``target`` (else the scenario's, else
+    ``--voicedesk-target``) and ``ice`` (else ``--voicedesk-ice``) as for ``voicedesk_call``."""
+    from voicedesk.qa.hearing import HearingPool
+    from voicedesk.qa.repeat import run_repeated
+
+    config = request.config
+    pool = HearingPool()  # one recognizer worker for every run of the test
+
+    async def factory(
+        scenario: str | Path,
+        *,
+        name: str | None = None,
+        repeat: int = 1,
+        parallel: int = 1,
+        seed: int | None = None,
+        target: str | None = None,
+        ice: IceConfig | str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> ScenarioRuns:
+        if repeat < 1 or parallel < 1:
+            pytest.fail("voicedesk_scenario(): repeat and parallel must be at least 1", pytrace=False)
+        chosen = _one_scenario(scenario, name, f"<{request.node.name}>")
+        target = target or chosen.target or config.getoption("voicedesk_target")
+        if not target:
+            pytest.fail(
+                f"{chosen.where}: no target: give 'target:' in the scenario or --voicedesk-target", pytrace=False
+            )
+        ice_spec = ice if ice is not None else config.getoption("voicedesk_ice")
+        ice_config = resolve_ice(ice_spec) if isinstance(ice_spec, str) else ice_spec
+        results = await run_repeated(chosen, repeat, parallel, target, ice_config, headers, seed=seed, pool=pool)
+        return ScenarioRuns(results)
+
+    try:
+        yield factory
+    finally:
+        await pool.close()

@@ -55,6 +55,14 @@ def impaired(scenario: Scenario, seed: int) -> str | None:
     return spec.impair if random.Random(f"impair_runs:{seed}").random() < spec.share else None
 
 
+def run_impairment(scenario: Scenario, seed: int) -> str | None:
+    """The impairment the run with this seed is placed with: the scenario's own ``impair:``, plus
+    ``impair_runs``' when it picks the run (its figures replace the same ones of ``impair:``)."""
+    from voicedesk.rtc.impair import combine_impairments
+
+    return combine_impairments(scenario.impair, impaired(scenario, seed))
+
+
 async def run_repeated(
     scenario: Scenario,
     times: int,
@@ -78,7 +86,8 @@ async def run_repeated(
         async with gate:
             s = run_seed(scenario, index, seed)
             impair = impaired(scenario, s)
-            this = dataclasses.replace(scenario, impair=impair) if impair is not None else scenario
+            # on top of the scenario's own network (a lossy link that some runs lose entirely, say)
+            this = dataclasses.replace(scenario, impair=run_impairment(scenario, s)) if impair is not None else scenario
             run = ScenarioRun(this, target, ice, headers, seed=s, hearing=None)
             # replies are transcribed in the shared worker, not in this process (see the module's doc)
             try:

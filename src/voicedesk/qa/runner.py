@@ -36,6 +36,7 @@ from voicedesk.rtc.call import Call
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.signaling.log import redact_url
 from voicedesk.rtc.spec import CallSpec
+from voicedesk.rtc.transcription import heard_event
 from voicedesk.speech.recognizers import SttChoice
 from voicedesk.speech.text import contains as text_contains
 from voicedesk.speech.text import wer
@@ -233,6 +234,7 @@ class ScenarioRun:
         self._voice = Voice()
         self._deferred: list[tuple[Check, Step, Turn | None]] = []
         self.transcriber: ReplyTranscriber | None = None
+        self._published: set[int] = set()  # turns whose transcript is in the call's conversation
         # a simulated caller (qa/caller.py): its seed, and a recognizer shared by repeated runs
         self.seed = seed if seed is not None else (scenario.caller.seed if scenario.caller is not None else None)
         self.result.seed = self.seed if scenario.caller is not None or seed is not None else None
@@ -522,9 +524,17 @@ class ScenarioRun:
 
     async def _play(self, clip: np.ndarray, what: str) -> tuple[float, float]:
         """Send a clip; a call that ends meanwhile (the peer hung up) stops the wait, not hangs it."""
+        return await self._sent(self._enqueue(clip), clip.size / SAMPLE_RATE, what)
+
+    def _enqueue(self, clip: np.ndarray) -> asyncio.Future[tuple[float, float]]:
+        """Queue a clip after what is queued already (played back to back); ``_sent`` waits for it."""
         sent = self.source.enqueue(clip)
         assert sent is not None  # queued from the running call's loop
-        deadline = time.monotonic() + clip.size / SAMPLE_RATE + 30.0
+        return sent
+
+    async def _sent(self, sent: asyncio.Future[tuple[float, float]], seconds: float, what: str) -> tuple[float, float]:
+        """Wait for a queued clip of ``seconds`` to have been sent: its (start, end) on the loop's clock."""
+        deadline = time.monotonic() + seconds + 30.0
         while not sent.done():
             await asyncio.wait({sent}, timeout=0.1)
             if not sent.done() and (self.call is None or self.call.state.is_final or time.monotonic() > deadline):
@@ -666,6 +676,7 @@ class ScenarioRun:
         for i, turn in enumerate(self.turns):
             if i < len(agent_turns):
                 turn.agent = agent_turns[i]
+        self._publish_heard(t0)
         for check, step, turn in self._deferred:
             if turn is None or turn.reply_start is None:
                 check.passed, check.measured = False, "no reply to transcribe"
@@ -678,6 +689,27 @@ class ScenarioRun:
         if self.call is not None:
             self.result.summary = self.call.summary().to_json()
             self.result.record = self.capture.record(self.result.turns, None)
+
+    def _publish_heard(self, t0: float) -> None:
+        """Each reply's transcript into the call's conversation (rtc/transcription.py
+        ``heard_event``): placed by the reply's audio, so the report's conversation.json has what
+        the recognizer heard in the turn it was heard in, whether or not the agent reports text."""
+        call = self.call
+        if call is None:
+            return
+        label = self.transcriber.label if self.transcriber is not None else f"pocketsphinx {self.scenario.stt_mode}"
+        for turn in self.turns:
+            if turn.index in self._published or turn.reply_start is None:
+                continue
+            heard = turn.heard
+            if heard is None and turn.transcript:
+                heard = Transcript(turn.transcript, recognizer=label)
+            if heard is None or heard.unavailable is not None or not heard.text.strip():
+                continue
+            self._published.add(turn.index)
+            end = (turn.reply_end - t0) * 1000.0 if turn.reply_end is not None else None
+            span = ((turn.reply_start - t0) * 1000.0, end)
+            call.publish_conversation_event(heard_event(turn.index, heard, span, call.now_ms()))
 
     # a simulated caller and judges (qa/caller.py, qa/judge.py)
     async def _converse(self) -> None:

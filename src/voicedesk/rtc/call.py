@@ -257,6 +257,11 @@ class Call:
                 "text and client messages go on the agent events channel, which this call does not open: "
                 "name the protocol (--agent-events rtvi or openai)"
             )
+        if protocol != "openai" and agent_events_setup is not None and agent_events_setup.session_update is not None:
+            raise ConfigError(
+                "a session update (--session-update, --instructions, --voice, --turn-detection) is for OpenAI "
+                f"Realtime agents; this call reads {protocol} events: use an openai+ target or --agent-events openai"
+            )
         if protocol != "off":
             setup = agent_events_setup or AgentEventsSetup()
             channel = AgentEventsChannel(
@@ -294,6 +299,10 @@ class Call:
         target = with_signaling_kind(spec.target, spec.signaling)
         track = source if source is not None or send_track is not None else parse_source(spec.source)
         scheduled: list[CallExtension] = [spec.schedule_extension()] if spec.impair_schedule else []
+        if spec.transcribe is not None:  # the recognizer hears the replies (in its worker process)
+            from voicedesk.rtc.transcription import CallTranscription
+
+            scheduled.append(CallTranscription(spec.transcribe, target=target, phrases=spec.transcribe_phrases or None))
         if spec.conditions is not None and not spec.conditions.empty and send_track is None:
             from voicedesk.rtc.conditions import condition_source  # only calls with conditions load it
 
@@ -503,6 +512,12 @@ class Call:
         """
         if self.state != CallState.IDLE:
             raise VoiceDeskError("a call can be started only once; create a new Call")
+        try:  # outside the set-up timeout: a model's load is not the target's slowness
+            for extension in self.extensions:
+                await extension.prepare()
+        except VoiceDeskError as exc:
+            await self._fail(str(exc))
+            raise
         self._t0 = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout) as self._deadline:
@@ -949,7 +964,8 @@ class Call:
             tx_frames=getattr(self._send_track, "frames_sent", 0),
             duration_ms=_round(self._now_ms()),
             impairment=self.relay.to_json() if self.relay is not None else None,
-            turns=self.agent_events.turns if self.agent_events is not None else [],
+            # no events channel: the turns VoiceDesk itself knows (words it spoke, replies its recognizer heard)
+            turns=self.agent_events.turns if self.agent_events is not None else self.conversation.summary_turns(),
             mos=latest.mos if latest else None,
             rx_gaps=self.receive_gaps.count,
             rx_gap_ms=_round(self.receive_gaps.missing_ms),

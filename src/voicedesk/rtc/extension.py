@@ -28,8 +28,8 @@ class CallExtension:
     """Base of every extension; each method is optional."""
 
     async def prepare(self) -> None:
-        """Before the call is built, where its builder can wait (load a recognizer): the window's
-        engine process awaits it; a builder that cannot wait need not call it."""
+        """Before the call dials (``Call.start``): load what the call needs ready (a recognizer's
+        model); a ``VoiceDeskError`` here fails the call with its message, before any signaling."""
 
     def attach(self, call: Call) -> None:
         """Register with ``call`` before it starts (sinks, observers, listeners, hooks)."""

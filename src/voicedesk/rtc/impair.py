@@ -91,6 +91,13 @@ def expand_preset(text: str) -> str:
     return _PRESET_KEYS.get(_preset_key(text), text)
 
 
+def combine_impairments(base: str | None, extra: str | None) -> str | None:
+    """``extra`` on top of ``base`` (each figures or a preset's name): the figures ``extra`` names
+    replace the same figures of ``base``, the others of ``base`` stay."""
+    parts = [expand_preset(t) for t in (base, extra) if t and t.strip()]
+    return ",".join(parts) if parts else None
+
+
 @dataclass(frozen=True)
 class ImpairmentSpec:
     up: Impairment = field(default_factory=Impairment)

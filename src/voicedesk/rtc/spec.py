@@ -22,6 +22,7 @@ from voicedesk.rtc.events import AgentEventsSetup, check_agent_events
 from voicedesk.rtc.impair import ImpairmentSpec
 from voicedesk.rtc.impair_schedule import ImpairmentSchedule, ScheduledImpairment
 from voicedesk.rtc.liveness import MEDIA_TIMEOUT
+from voicedesk.speech.recognizers import SttChoice
 
 if TYPE_CHECKING:
     from voicedesk.rtc.call import SdpEditor
@@ -51,6 +52,11 @@ class CallSpec:
     ride_out: bool = False  # media lost: report it and stay on the call instead of failing it
     # noise, echo path, backchannels, pauses, caller voice mixed into what is sent (rtc/conditions.py)
     conditions: Conditions | None = None
+    # VoiceDesk's recognizer on the replies (rtc/transcription.py): their words join the call's
+    # conversation, placed by their audio, labelled with the recognizer; None: no transcription.
+    # ``transcribe_phrases``: the constrained recognizer's phrases (qa/transcripts.py recognizer_phrases)
+    transcribe: SttChoice | None = None
+    transcribe_phrases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.target.strip():

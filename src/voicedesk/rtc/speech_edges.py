@@ -134,6 +134,22 @@ def typed_only(texts: Iterable[tuple[TextSource, str]]) -> bool:
     return bool(pairs) and all(source == TextSource.SENT and channel == "send-text" for source, channel in pairs)
 
 
+def first_word_latency_ms(sent: SpeechEdges | SpeechRunsView, turn: Turn) -> float | None:
+    """Voice-to-voice from the first *word* VoiceDesk's recognizer heard in the reply (its time
+    on the call's clock) rather than the first loud block: from the end of the caller's audio
+    before it. None where the recognizer heard no words, or the caller's part was typed."""
+    caller, agent = turn.caller, turn.agent
+    if caller is None or agent is None or not agent.words:
+        return None
+    if typed_only((t.source, t.channel) for t in caller.transcripts):
+        return None
+    first = agent.words[0][1]
+    said = sent.last_started(first - LOOKBACK_MS, first)
+    if said is None or said.end_ms is None:
+        return None
+    return first - said.end_ms
+
+
 def reply_latency_ms(
     sent: SpeechEdges | SpeechRunsView, received: SpeechEdges | SpeechRunsView, turn: Turn
 ) -> float | None:

@@ -3,13 +3,15 @@
 A recognizer writes "4572", "3:30 p.m." or "It's"; espeak said "four five seven two",
 "three thirty pm", "it is". ``normalize`` maps both sides to one form before any match:
 
-1. lower case; "a.m."/"p.m." (and "p m" after a number) -> "am"/"pm"; "%" -> " percent"; thousands separators
-   ("1,000") and a time's colon ("3:30") dropped; every other character but letters,
-   digits, apostrophes and a decimal point between digits becomes a space;
+1. lower case; "$500" -> "500 dollars" (also £ pounds, € euros); "a.m."/"p.m." (and "p m"
+   after a number) -> "am"/"pm"; "%" -> " percent"; thousands separators ("1,000") and a
+   time's colon ("3:30") dropped; every other character but letters, digits, apostrophes
+   and a decimal point between digits becomes a space;
 2. a few contractions expanded ("it's" -> "it is", "i'm" -> "i am", "don't" -> "do not"…,
    see CONTRACTIONS) and "ok" -> "okay";
 3. spelled-out numbers become digits: "twenty one" -> "21", "three hundred and five" -> "305",
-   "oh" between digits is 0, "point" between numbers is a decimal point;
+   "oh" between digits is 0, "point" between numbers is a decimal point; ordinals too:
+   "fourth" -> "4th", "twenty first" -> "21st";
 4. numbers next to each other are joined: "four five seven two" -> "4572", "4 5 7 2" ->
    "4572", "three thirty" -> "330" (= "3:30"), "nineteen eighty four" -> "1984".
 
@@ -58,6 +60,30 @@ TENS = {
     "eighty": 80,
     "ninety": 90,
 }
+ORDINALS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
+}
+CURRENCIES = {"$": "dollars", "£": "pounds", "€": "euros"}
 SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 CONTRACTIONS = {
     "i'm": "i am",
@@ -139,6 +165,25 @@ def _spelled(tokens: list[str]) -> list[str]:
     return out
 
 
+def _ordinal(value: int) -> str:
+    suffix = "th" if value % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(value % 10, "th")
+    return f"{value}{suffix}"
+
+
+def _ordinals(tokens: list[str]) -> list[str]:
+    """Spelled ordinals as a recognizer writes them: "fourth" -> "4th", "twenty first" -> "21st"."""
+    out: list[str] = []
+    for token in tokens:
+        value = ORDINALS.get(token)
+        if value is None:
+            out.append(token)
+        elif value < 10 and out and out[-1] in TENS:
+            out[-1] = _ordinal(TENS[out[-1]] + value)
+        else:
+            out.append(_ordinal(value))
+    return out
+
+
 def _joined(tokens: list[str]) -> list[str]:
     """Adjacent numbers joined into one digit string; "oh" between numbers is 0; "point" a decimal point."""
     out: list[str] = []
@@ -160,6 +205,8 @@ def _joined(tokens: list[str]) -> list[str]:
 def normalize(text: str) -> str:
     """The form transcripts are compared in (see the module's docstring)."""
     text = text.lower()
+    for sign, name in CURRENCIES.items():  # "$500" is said "five hundred dollars"
+        text = re.sub(rf"{re.escape(sign)}\s?(\d[\d,]*(?:\.\d+)?)", rf"\1 {name}", text)
     text = re.sub(r"\b([ap])\.\s?m\b\.?", r"\1m", text)
     text = text.replace("%", " percent")
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000
@@ -172,7 +219,7 @@ def normalize(text: str) -> str:
         token = token.strip("'")
         if token:
             words.extend(CONTRACTIONS.get(token, token).split())
-    tokens = _joined(_spelled(words))
+    tokens = _joined(_spelled(_ordinals(words)))
     out: list[str] = []
     for token in tokens:  # "3 p m" -> "3 pm" (a spelled-out pm after a time)
         if token == "m" and out and out[-1] in ("a", "p") and len(out) > 1 and out[-2][:1].isdigit():

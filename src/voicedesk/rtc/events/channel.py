@@ -200,8 +200,10 @@ class AgentEventsChannel:
         t_ms = round(self._now_ms(), 1)
         if isinstance(message, str) and self.protocol.keepalive and message.startswith(self.protocol.keepalive):
             return
-        if len(message) > MAX_MESSAGE_BYTES:
-            self._drop(f"{len(message)} bytes, over the {MAX_MESSAGE_BYTES // 1024} KiB limit", message)
+        # the limit is on bytes: a text message can be four times its length in UTF-8
+        size = len(message) if isinstance(message, bytes) else _utf8_size(message)
+        if size > MAX_MESSAGE_BYTES:
+            self._drop(f"{size} bytes, over the {MAX_MESSAGE_BYTES // 1024} KiB limit", message)
             return
         try:
             event = parse_json(message)  # a message nested 30,000 deep is a bad message, not a crash
@@ -248,3 +250,8 @@ class AgentEventsChannel:
             logger.info("%s events: message dropped: %s: %r", self.protocol.name, why, message[:80])
         elif self.dropped == LOGGED_DROPS + 1:
             logger.info("%s events: more messages dropped; counting them only", self.protocol.name)
+
+
+def _utf8_size(text: str) -> int:
+    """Bytes of ``text`` in UTF-8; a text already longer than the limit is not encoded (at least as many bytes)."""
+    return len(text) if len(text) > MAX_MESSAGE_BYTES else len(text.encode("utf-8", "surrogatepass"))

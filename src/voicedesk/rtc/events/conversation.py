@@ -7,6 +7,14 @@ caller before it (a greeting) is a turn of its own. The caller starting while th
 speaks cuts the agent's utterance (``interrupted``). voicedesk agents number their
 turns themselves: their events go to the turn they name.
 
+VoiceDesk's recognizer's words (``TranscriptReceived.heard_ms`` set) come seconds after
+their audio, when other events may already have begun the next turn: they go by the time
+of that audio instead, to the turn whose caller began last before the reply did (the
+turn's agent utterance; one is made where the agent reported none), or to a turn of
+their own where no caller input is known (an agent that reports nothing, whose callers
+VoiceDesk did not type or speak for). A later pass over the same reply (``item_id``)
+replaces the earlier one: live partials, then the final transcript.
+
 ``add`` is called on the event loop for each event (cheap: no copies); ``turns``
 builds frozen snapshots when asked.
 """
@@ -40,6 +48,10 @@ from voicedesk.rtc.events.model import (
 
 MAX_EVENTS = 5000  # a long chatty call: the model keeps its turns, the event list its start
 MAX_TURNS = 1000  # the latest turns of a very long call; the oldest go (their count stays)
+HEARD_LOOKBACK = 50  # turns searched for where late recognizer words go (a reply is seconds, not 50 turns, old)
+# an agent's "speaking" event reaches us before its audio has passed the jitter buffer and the
+# decoder: words heard this long before a turn's reported start still belong to it
+HEARD_LEAD_MS = 500.0
 
 
 @dataclass
@@ -135,6 +147,8 @@ class Conversation:
                 utterance.open = False
                 utterance.end_ms = event.t_ms
                 utterance.agent_end_ms = event.agent_ms if event.agent_ms is not None else utterance.agent_end_ms
+        elif isinstance(event, TranscriptReceived) and event.heard_ms is not None:
+            self._heard(event)
         elif isinstance(event, TranscriptReceived):
             utterance = self._utterance(event, event.who)
             if utterance is not None:
@@ -167,6 +181,73 @@ class Conversation:
             turn = self._numbered(event.number, event.protocol) if event.number is not None else self._last()
             if turn is not None:
                 turn.report = event.report
+
+    def _heard(self, event: TranscriptReceived) -> None:
+        assert event.heard_ms is not None
+        start, end = event.heard_ms
+        utterance = self._same_item(event) or self._placed(event.who, start, event)
+        if utterance is None:
+            return
+        if event.item_id is not None:  # the final pass replaces the partials of the same reply
+            utterance.transcripts = [t for t in utterance.transcripts if t.item_id != event.item_id]
+        utterance.transcripts.append(
+            Transcript(
+                event.text,
+                event.source,
+                event.final,
+                event.t_ms,
+                event.channel,
+                item_id=event.item_id,
+                heard_ms=event.heard_ms,
+                words=event.words,
+            )
+        )
+        if not utterance.spoken:  # no start/stop reported: the audio heard gives the times
+            utterance.start_ms = start if utterance.start_ms is None else min(utterance.start_ms, start)
+            if end is not None:
+                utterance.end_ms = end if utterance.end_ms is None else max(utterance.end_ms, end)
+
+    def _same_item(self, event: TranscriptReceived) -> _Utterance | None:
+        if event.item_id is None:
+            return None
+        for turn in reversed(self._turns[-HEARD_LOOKBACK:]):
+            for utterance in (turn.agent, turn.caller):
+                if utterance is not None and any(t.item_id == event.item_id for t in utterance.transcripts):
+                    return utterance
+        return None
+
+    def _placed(self, who: Speaker, start: float, event: TranscriptReceived) -> _Utterance | None:
+        """The utterance of ``who`` that audio beginning at ``start`` (call's clock) belongs to."""
+        at = None
+        for i in range(len(self._turns) - 1, max(-1, len(self._turns) - 1 - HEARD_LOOKBACK), -1):
+            turn = self._turns[i]
+            began = _turn_start(turn)
+            # an agent's own "speaking" comes before its audio does; a caller's start does not
+            lead = HEARD_LEAD_MS if turn.caller is None or turn.caller.start_ms is None else 0.0
+            if began is not None and began <= start + lead:
+                at = i
+                break
+        if at is None:  # before every turn kept (an agent's greeting heard late): a turn ahead of them
+            if self._turns and _turn_start(self._turns[0]) is None:
+                at = 0
+            elif len(self._turns) >= MAX_TURNS:
+                return None  # older than every turn a very long call still keeps
+            else:
+                self._turns.insert(
+                    0, _Turn(self._turns[0].index - 1 if self._turns else 1, self.protocol or event.protocol)
+                )
+                at = 0
+        turn = self._turns[at]
+        mine = turn.caller if who == Speaker.CALLER else turn.agent
+        if mine is None:
+            return _part_of(turn, who)
+        other = turn.caller if who == Speaker.AGENT else turn.agent
+        if other is None and not mine.spoken and at == len(self._turns) - 1:
+            # nothing but what was heard before (an agent that reports nothing, a caller VoiceDesk
+            # did not speak for): each stretch of speech is a turn of its own
+            new = self._new(self.protocol or event.protocol)
+            return _part_of(new, who) if new is not None else None
+        return mine
 
     def _speech_started(self, event: SpeechStarted) -> None:
         if event.who == Speaker.CALLER:
@@ -242,7 +323,10 @@ class Conversation:
         if number is not None:  # the agent numbers its turns (voicedesk)
             return self._numbered(number, self.protocol or event.protocol)
         current = self._last()
-        if create and (current is None or (caller_starts and (current.agent_acted or _other_input(current, event)))):
+        if create and (
+            current is None
+            or (caller_starts and (current.agent_acted or _other_input(current, event) or _sent_again(current, event)))
+        ):
             return self._new(self.protocol or event.protocol)
         return current
 
@@ -303,6 +387,34 @@ class Conversation:
             turn.tools.append(call)
         else:
             turn.tools[at] = call
+
+
+def _part_of(turn: _Turn, who: Speaker) -> _Utterance:
+    """A new utterance of ``who`` in ``turn`` (which has none)."""
+    utterance = _Utterance(who)
+    if who == Speaker.CALLER:
+        turn.caller = utterance
+    else:
+        turn.agent = utterance
+    return utterance
+
+
+def _turn_start(turn: _Turn) -> float | None:
+    """When a turn began on the call's clock: its caller's start, else its agent's, else its first tool."""
+    for utterance in (turn.caller, turn.agent):
+        if utterance is not None and utterance.start_ms is not None:
+            return utterance.start_ms
+    starts = [call.started_ms for call in turn.tools if call.started_ms is not None]
+    return min(starts) if starts else None
+
+
+def _sent_again(turn: _Turn, event: ConversationEvent) -> bool:
+    """``event`` is words VoiceDesk gives the agent after other words it gave in this turn: two
+    inputs (typed or spoken twice before any answer was known, as with an agent that reports
+    nothing, whose answers VoiceDesk's recognizer places seconds later)."""
+    if not isinstance(event, TranscriptReceived) or event.source != TextSource.SENT or turn.caller is None:
+        return False
+    return any(t.source == TextSource.SENT for t in turn.caller.transcripts)
 
 
 def _other_input(turn: _Turn, event: ConversationEvent) -> bool:

@@ -72,7 +72,14 @@ class TranscriptReceived(ConversationEvent):
     """Words of one side. ``delta``: a piece to append to the ones before it (a token
     stream), not a segment of its own. ``channel`` tells the agent's several texts
     apart (RTVI's ``bot-tts-text`` is what was spoken, ``bot-llm-text`` what was
-    generated): the turn shows the best one it has."""
+    generated): the turn shows the best one it has.
+
+    VoiceDesk's recognizer (``source`` RECOGNIZER, ``channel`` its label, "whisper
+    tiny.en") hears a reply seconds after it was received: ``heard_ms`` is that reply's
+    audio on the call's clock (start, end), and the conversation places the words by it,
+    not by their arrival; ``words`` are (word, start_ms, end_ms) on the call's clock; a
+    later text with the same ``item_id`` (the final pass after live partials) replaces
+    the earlier one."""
 
     who: Speaker
     text: str
@@ -81,6 +88,8 @@ class TranscriptReceived(ConversationEvent):
     channel: str = ""
     delta: bool = False
     item_id: str | None = None  # OpenAI's conversation item, where the text belongs to one
+    heard_ms: tuple[float, float | None] | None = None  # the audio the recognizer heard it in
+    words: tuple[tuple[str, float, float], ...] = ()
 
 
 def caller_sent(text: str, t_ms: float, how: str) -> TranscriptReceived:
@@ -184,6 +193,14 @@ class Transcript:
     t_ms: float
     channel: str = ""
     delta: bool = False
+    item_id: str | None = None
+    heard_ms: tuple[float, float | None] | None = None  # the recognizer's: the audio it came from
+    words: tuple[tuple[str, float, float], ...] = ()  # (word, start_ms, end_ms), the call's clock
+
+    @property
+    def audio_start_ms(self) -> float:
+        """Where the words are in the call: the audio they were heard in, else their arrival."""
+        return self.heard_ms[0] if self.heard_ms is not None else self.t_ms
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -192,6 +209,8 @@ class Transcript:
             "final": self.final,
             "t_ms": round(self.t_ms, 1),
             **({"channel": self.channel} if self.channel else {}),
+            **({"heard_ms": [_r(t) for t in self.heard_ms]} if self.heard_ms is not None else {}),
+            **({"words": [[w, round(s, 1), round(e, 1)] for w, s, e in self.words]} if self.words else {}),
         }
 
 
@@ -223,7 +242,26 @@ class Utterance:
                 return _best_text(texts)
         return None
 
+    def heard(self) -> tuple[Transcript, ...]:
+        """VoiceDesk's recognizer's texts of this utterance, in the order of their audio
+        (one per stretch of received speech; a live partial until its final pass comes)."""
+        return tuple(
+            sorted((t for t in self.transcripts if t.source == TextSource.RECOGNIZER), key=lambda t: t.audio_start_ms)
+        )
+
+    @property
+    def words(self) -> tuple[tuple[str, float, float], ...]:
+        """The recognizer's words with their times on the call's clock (final passes only)."""
+        return tuple(w for t in self.heard() for w in t.words)
+
+    @property
+    def recognizer(self) -> str | None:
+        """The recognizer's label ("whisper tiny.en"), where it heard this utterance."""
+        heard = self.heard()
+        return heard[0].channel or None if heard else None
+
     def to_json(self) -> dict[str, Any]:
+        timed = self.words
         return {
             "who": self.who.value,
             "start_ms": _r(self.start_ms),
@@ -232,11 +270,16 @@ class Utterance:
             "agent_end_ms": _r(self.agent_end_ms),
             "text": self.text(),
             "texts": {s.value: words for s in TextSource if (words := self.text(s)) is not None},
+            **({"heard_by": self.recognizer} if self.recognizer else {}),
+            **({"words": [[w, round(s, 1), round(e, 1)] for w, s, e in timed]} if timed else {}),
             "interrupted": self.interrupted,
         }
 
 
 def _best_text(texts: list[Transcript]) -> str | None:
+    if texts[0].source == TextSource.RECOGNIZER:  # one text per stretch heard, each its latest pass
+        joined = " ".join(t.text.strip() for t in sorted(texts, key=lambda t: t.audio_start_ms) if t.text.strip())
+        return joined or None
     channels = [t.channel for t in texts]
     channel = next((c for c in AGENT_CHANNELS if c in channels), channels[0])
     texts = [t for t in texts if t.channel == channel]

@@ -46,9 +46,10 @@ class VoiceDeskEvents(EventProtocol):
             "turn_number": number_of_turn,
         }
         if kind == "speech_started":
+            onset = number(message.get("onset_ms"))  # 0.0 is an onset at the start, not a missing one
             return [
                 SpeechStarted(
-                    who=Speaker.CALLER, **base | {"agent_ms": number(message.get("onset_ms")) or base["agent_ms"]}
+                    who=Speaker.CALLER, **base | {"agent_ms": onset if onset is not None else base["agent_ms"]}
                 )
             ]
         if kind == "speech_stopped":

@@ -61,3 +61,20 @@ def test_text_sent_before_the_channel_opens_is_held_and_shown_as_the_callers() -
     assert sent[1]["data"] == {"t": "set-mode", "d": {"fast": True}}
     (typed,) = [e for e in seen if isinstance(e, TranscriptReceived)]
     assert typed.source == TextSource.SENT and typed.who == Speaker.CALLER and typed.text == "book a table"
+
+
+def test_the_size_limit_counts_bytes_of_a_text_message_not_characters() -> None:
+    channel = AgentEventsChannel(make_protocol("voicedesk"), lambda _: None, lambda: 1.0)
+    # 30,000 characters, 90,000 bytes in UTF-8: over the 64 KiB limit
+    channel._on_message(json.dumps({"type": "turn", "turn": 1, "note": "€" * 30_000}, ensure_ascii=False))
+    channel._on_message(json.dumps({"type": "turn", "turn": 2, "note": "a" * 30_000}))
+    assert channel.dropped == 1
+    assert [t["turn"] for t in channel.turns] == [2]
+
+
+def test_an_onset_at_zero_is_the_agents_time_not_a_missing_one() -> None:
+    seen: list[object] = []
+    channel = AgentEventsChannel(make_protocol("voicedesk"), seen.append, lambda: 40.0)
+    channel._on_message(json.dumps({"type": "speech_started", "t_ms": 260.0, "onset_ms": 0.0}))
+    [started] = [e for e in seen if type(e).__name__ == "SpeechStarted"]
+    assert started.agent_ms == 0.0
