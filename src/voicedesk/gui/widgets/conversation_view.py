@@ -32,7 +32,7 @@ import json
 import logging
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor
@@ -66,12 +66,14 @@ from voicedesk.rtc.events import (
     Utterance,
 )
 from voicedesk.rtc.extension import ExtensionRecipe
-from voicedesk.rtc.spec import CallSpec
 from voicedesk.rtc.speech_edges import KEY as EDGES
 from voicedesk.rtc.speech_edges import CallSpeechEdges, SpeechEdgesView, first_word_latency_ms, reply_latency_ms
 from voicedesk.speech.recognizers import SttChoice
 from voicedesk.speech.whisper import MODEL_ENV
 from voicedesk.tasks import TaskOwner
+
+if TYPE_CHECKING:
+    from voicedesk.rtc.spec import CallSpec  # the first call imports it, not the first screen
 
 logger = logging.getLogger(__name__)
 
