@@ -215,7 +215,7 @@ def run_headless_speech(target: str, seconds: float, whisper: bool) -> dict[str,
     async def main() -> dict[str, Any]:
         if not whisper:
             return await measure_call(target, seconds, source=SPEECH)
-        from voicedesk.qa.transcripts import CallTranscription
+        from voicedesk.rtc.transcription import CallTranscription
         from voicedesk.speech.recognizers import SttChoice
 
         transcription = CallTranscription(SttChoice("whisper"))
