@@ -17,12 +17,25 @@ lag (how late a 10 ms sleep wakes up), in several set-ups:
 - ``window-raw``      30 fps with every 48 kHz sample handed to pyqtgraph (no decimation)
 - ``process``         the window drawing in this process, the call in a child process that
                       writes sent/received audio into shared-memory rings the window reads
+                      (a sketch: no bridge, no panels fed; engine/rings.py's rings)
+- ``window-engine``   the app's window as shipped (``VOICEDESK_ENGINE=process``, the default): the
+                      call in the engine process (voicedesk/engine/), every panel fed through the
+                      bridge; timing measured inside the engine (``BenchProbe``, an extension the
+                      window hands the call as a recipe), the window's own loop lag beside it
+- ``window-engine-whisper`` the same saying sentences with live recognition of what comes back
+                      (Whisper in its worker, an extension of the call in the engine): compared
+                      with ``headless-whisper``
 - ``headless-speech`` headless, saying sentences (espeak-ng, ``say:``) that the echo returns
 - ``headless-whisper`` the same with live recognition of what comes back (Whisper in its worker
                       process, as ``voicedesk call --transcribe --stt whisper``): compared with
                       ``headless-speech``
 
-Each mode runs in a fresh interpreter. Usage::
+Each mode runs in a fresh interpreter. Before each round of modes the driver measures the
+machine's speed: the bare-import floor (``import PySide6.QtWidgets, aiortc, pyqtgraph`` in a
+fresh interpreter, as bench/startup.py) and a fixed pure-Python loop (ms), printed beside
+every ratio so that figures from machines of different speed can be compared. The window
+modes report the memory of the whole app (proportional set size, PSS, of the window's
+process plus its engine process and theirs: shared pages counted once). Usage::
 
     .venv/bin/python bench/gui_media_timing.py --seconds 20 [--modes headless,window,…] [--repeat 2]
 
@@ -48,7 +61,6 @@ import signal
 import subprocess
 import sys
 import time
-from multiprocessing import shared_memory
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +75,10 @@ MODES = (
     "window-60fps",
     "window-raw",
     "process",
+    "window-engine",
     "headless-speech",
     "headless-whisper",
+    "window-engine-whisper",
 )
 # headless-speech: the headless call saying sentences (the echo sends them back); headless-whisper:
 # the same with live recognition of what comes back (voicedesk call --transcribe --stt whisper:
@@ -142,6 +156,11 @@ def received_jitter(call: Any, since: int) -> dict[str, Any]:
     return {"rx_jitter_ms": round(float(np.median(values)), 2), "rx_jitter_max_ms": round(max(values), 2)}
 
 
+def cpu_pct(since: float, seconds: float) -> float:
+    """This process's CPU time since ``since`` (``time.process_time``) as % of one core."""
+    return round((time.process_time() - since) / seconds * 100.0, 1)
+
+
 def summarize(times: list[float], lags: list[float]) -> dict[str, Any]:
     intervals = np.diff(np.asarray(times)) * 1000.0
     deviation = np.abs(intervals - 20.0)
@@ -174,13 +193,15 @@ async def measure_call(
         clock.recording = True
         mark = sample_mark(call)
         lag.start()
+        cpu0 = time.process_time()
         await asyncio.sleep(seconds)
+        cpu = cpu_pct(cpu0, seconds)
         clock.recording = False
         await lag.stop()
         jitter = received_jitter(call, mark)
     finally:
         await call.hangup()
-    return {**summarize(clock.times, lag.lags), **jitter}
+    return {**summarize(clock.times, lag.lags), **jitter, "media_cpu_pct": cpu}
 
 
 # ------------------------------------------------------------------------ modes
@@ -194,7 +215,7 @@ def run_headless_speech(target: str, seconds: float, whisper: bool) -> dict[str,
     async def main() -> dict[str, Any]:
         if not whisper:
             return await measure_call(target, seconds, source=SPEECH)
-        from voicedesk.qa.transcripts import CallTranscription
+        from voicedesk.rtc.transcription import CallTranscription
         from voicedesk.speech.recognizers import SttChoice
 
         transcription = CallTranscription(SttChoice("whisper"))
@@ -237,7 +258,7 @@ def run_qasync(target: str, seconds: float) -> dict[str, Any]:
     return _run_on_qasync(app, measure_call(target, seconds))
 
 
-def _window(fps: int) -> Any:
+def _window(fps: int, engine: str = "inprocess") -> Any:
     import tempfile
 
     from PySide6.QtCore import QSettings
@@ -246,7 +267,8 @@ def _window(fps: int) -> Any:
     from voicedesk.gui.settings import AppSettings
 
     scratch = tempfile.mkdtemp(prefix="voicedesk-bench-")
-    window = MainWindow(AppSettings(QSettings(os.path.join(scratch, "s.ini"), QSettings.Format.IniFormat)))
+    settings = AppSettings(QSettings(os.path.join(scratch, "s.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(settings, engine=engine)
     window.waveforms.set_fps(fps)
     window.resize(1360, 860)
     window.show()
@@ -308,11 +330,15 @@ def run_window(
         clock.recording = True
         mark = sample_mark(window.bridge.call)
         lag.start()
+        cpu0 = time.process_time()
         await asyncio.sleep(seconds)
+        cpu = cpu_pct(cpu0, seconds)
         clock.recording = False
         await lag.stop()
         result = {**summarize(clock.times, lag.lags), **received_jitter(window.bridge.call, mark)}
         result["fps_drawn"] = round((window.waveforms.frames_drawn - frames0) / seconds, 1)
+        result["app_pss_mb"] = pss_mb(app_pids())
+        result["media_cpu_pct"] = cpu  # media and window share the process
         if conversation is not None and conversation.messages_seen:
             result["agent_messages"] = conversation.messages_seen
         await _close(window)
@@ -321,72 +347,14 @@ def run_window(
     return _run_on_qasync(app, main())
 
 
-class ShmRing:
-    """A ring of float32 samples in shared memory; ``written`` lives in slot 0 as a float64 count."""
-
-    def __init__(self, name: str | None, capacity: int) -> None:
-        size = 8 + capacity * 4
-        self.shm = shared_memory.SharedMemory(name=name, create=name is None, size=size)
-        self.capacity = capacity
-        self._count = np.ndarray((1,), dtype=np.float64, buffer=self.shm.buf, offset=0)
-        self._data = np.ndarray((capacity,), dtype=np.float32, buffer=self.shm.buf, offset=8)
-        if name is None:
-            self._count[0] = 0
-
-    @property
-    def written(self) -> int:
-        return int(self._count[0])
-
-    def write(self, samples: np.ndarray) -> None:
-        n = samples.size
-        start = self.written % self.capacity
-        end = start + n
-        if end <= self.capacity:
-            self._data[start:end] = samples
-        else:
-            split = self.capacity - start
-            self._data[start:] = samples[:split]
-            self._data[: end - self.capacity] = samples[split:]
-        self._count[0] = self.written + n  # published after the data (one writer)
-
-    def latest(self, count: int) -> np.ndarray:
-        written = self.written
-        count = min(count, self.capacity, written)
-        end = written % self.capacity
-        start = end - count
-        if start >= 0:
-            return self._data[start:end].copy()
-        return np.concatenate((self._data[start:], self._data[:end]))
-
-    def close(self, unlink: bool = False) -> None:
-        del self._count, self._data
-        self.shm.close()
-        if unlink:
-            self.shm.unlink()
-
-
-class ShmSinkView:
-    """What ``WaveformView`` reads (``.ring``), backed by a child's shared memory."""
-
-    def __init__(self, ring: ShmRing) -> None:
-        self.ring = ring
-
-
 def _media_child(target: str, seconds: float, tx_name: str, rx_name: str, out: Any) -> None:
-    from voicedesk.media.pcm import SAMPLE_RATE
+    from voicedesk.engine.rings import ShmRing
 
-    tx = ShmRing(tx_name, RING_SECONDS * SAMPLE_RATE)
-    rx = ShmRing(rx_name, RING_SECONDS * SAMPLE_RATE)
-
-    from voicedesk.media.sinks import AudioSink
-
-    class ShmSink(AudioSink):
-        def write(self, samples: np.ndarray) -> None:
-            rx.write(samples)
+    tx, rx = ShmRing(tx_name), ShmRing(rx_name)
 
     def hook(call: Any) -> None:
-        call.outbound.add_observer(tx.write)
-        call._sink.sinks.append(ShmSink())  # the call's TeeSink feeds every received block
+        call.add_sent_observer(tx.write)
+        call.add_received_observer(rx.write)
 
     try:
         out.put(asyncio.run(measure_call(target, seconds, hook)))
@@ -398,18 +366,18 @@ def _media_child(target: str, seconds: float, tx_name: str, rx_name: str, out: A
 def run_process(target: str, seconds: float) -> dict[str, Any]:
     import multiprocessing
 
-    from voicedesk.media.pcm import SAMPLE_RATE
+    from voicedesk.engine.rings import CallRings, RingView
 
     app = _qt_app()
-    tx = ShmRing(None, RING_SECONDS * SAMPLE_RATE)
-    rx = ShmRing(None, RING_SECONDS * SAMPLE_RATE)
+    rings = CallRings()
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    child = ctx.Process(target=_media_child, args=(target, seconds, tx.shm.name, rx.shm.name, out), daemon=True)
+    names = rings.names
+    child = ctx.Process(target=_media_child, args=(target, seconds, names.sent, names.received, out), daemon=True)
 
     async def main() -> dict[str, Any]:
         window = _window(30)
-        window.waveforms.set_sinks(ShmSinkView(tx), ShmSinkView(rx))  # type: ignore[arg-type]
+        window.waveforms.set_sinks(RingView(rings.sent), RingView(rings.received))  # type: ignore[arg-type]
         lag = LoopLag()
         lag.start()
         child.start()
@@ -424,8 +392,143 @@ def run_process(target: str, seconds: float) -> dict[str, Any]:
         return _run_on_qasync(app, main())
     finally:
         child.join(10)
-        tx.close(unlink=True)
-        rx.close(unlink=True)
+        rings.close()
+
+
+# ------------------------------------------------------------- the engine process
+class BenchProbe:
+    """The packet clock and loop lag inside the engine process: a call extension (built there
+    from a recipe, as the window's own are) that measures once the call connects and hands
+    its figures back as its view. A class made on import so that this module's import in
+    the engine needs nothing of voicedesk's until it is used."""
+
+    def __new__(cls, seconds: float, warmup: float = WARMUP_S) -> Any:
+        from voicedesk.rtc.call import CallState, CallStateChanged
+        from voicedesk.rtc.extension import CallExtension
+
+        class Probe(CallExtension):
+            def __init__(self) -> None:
+                self.result: dict[str, Any] | None = None
+                self._task: asyncio.Task[None] | None = None
+
+            def attach(self, call: Any) -> None:
+                self.call = call
+                call.add_listener(self._on_event)
+
+            def _on_event(self, event: Any) -> None:
+                if isinstance(event, CallStateChanged) and event.state == CallState.CONNECTED and self._task is None:
+                    self._task = asyncio.get_running_loop().create_task(self._measure(), name="BenchProbe")
+
+            async def _measure(self) -> None:
+                clock, lag = PacketClock(), LoopLag()
+                clock.attach(self.call.pc)
+                await asyncio.sleep(warmup)
+                clock.recording = True
+                mark = sample_mark(self.call)
+                lag.start()
+                cpu0 = time.process_time()
+                await asyncio.sleep(seconds)
+                cpu = cpu_pct(cpu0, seconds)
+                clock.recording = False
+                await lag.stop()
+                self.result = {
+                    **summarize(clock.times, lag.lags),
+                    **received_jitter(self.call, mark),
+                    "media_cpu_pct": cpu,  # the engine process's
+                }
+
+            def view(self) -> Any:
+                return self.result
+
+            async def detach(self) -> None:
+                if self._task is not None and not self._task.done():
+                    self._task.cancel()
+
+        return Probe()
+
+
+def pss_mb(pids: list[int]) -> float | None:
+    """The proportional set size of ``pids`` together (MB): each shared page split among its users."""
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^Pss:\s+(\d+) kB", text, re.MULTILINE)
+        if match:
+            total += int(match.group(1))
+    return round(total / 1024.0, 1) if total else None
+
+
+def app_pids() -> list[int]:
+    """This process and every process it started (the engine, its speech worker, resource tracker)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found, frontier = [os.getpid()], [os.getpid()]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def run_window_engine(target: str, seconds: float, whisper: bool = False) -> dict[str, Any]:
+    """The window as shipped: the call in the engine process, measured there by ``BenchProbe``."""
+    app = _qt_app()
+
+    async def main() -> dict[str, Any]:
+        from voicedesk.gui.app import freeze_startup_objects
+        from voicedesk.gui.widgets.dialer import DialRequest
+        from voicedesk.rtc.extension import ExtensionRecipe
+
+        window = _window(30, engine="process")
+        conversation = _show_conversation(window)
+        freeze_startup_objects()
+        window.prestart_engine()  # as the app does once its window is up
+        await window.engine.ready()
+        recipes = [ExtensionRecipe("bench", "gui_media_timing:BenchProbe", {"seconds": seconds})]
+        if whisper and conversation is not None:  # the Conversation tab's recognizer: Whisper, in the engine's worker
+            conversation.stt.setCurrentIndex(conversation.stt.findData("whisper"))
+        qa = window.panel("qa")
+        own = qa.call_extensions
+        qa.call_extensions = lambda: [*own(), *recipes]  # the window hands them to the call with its own
+        window.dial(DialRequest(target=target, source=SPEECH if whisper else "tone:440", timeout_s=60.0))
+        while window.bridge is None or window.bridge.state.value != "connected":
+            if window.bridge is not None and window.bridge.state.is_final:
+                raise RuntimeError(f"call failed: {window.bridge.call.reason}")
+            await asyncio.sleep(0.05)
+        lag = LoopLag()
+        await asyncio.sleep(WARMUP_S)
+        frames0 = window.waveforms.frames_drawn
+        lag.start()
+        started, cpu0 = time.monotonic(), time.process_time()
+        while window.bridge.extension_view("bench") is None:
+            if time.monotonic() - started > seconds + 60 or window.bridge.state.is_final:
+                raise RuntimeError("the engine's probe gave no figures")
+            await asyncio.sleep(0.1)
+        measured = time.monotonic() - started
+        gui_cpu = cpu_pct(cpu0, measured)
+        await lag.stop()
+        result = dict(window.bridge.extension_view("bench"))
+        result["gui_cpu_pct"] = gui_cpu
+        result["gui_lag_p99_ms"] = summarize([0.0, 0.02], lag.lags)["lag_p99_ms"]
+        result["fps_drawn"] = round((window.waveforms.frames_drawn - frames0) / measured, 1)
+        result["app_pss_mb"] = pss_mb(app_pids())
+        if conversation is not None and conversation.messages_seen:
+            result["agent_messages"] = conversation.messages_seen
+        if whisper:  # replies VoiceDesk's recognizer heard, as the Conversation tab shows them
+            turns = window.bridge.call.conversation.turns
+            result["transcripts"] = sum(
+                1 for t in turns if t.agent is not None for x in t.agent.transcripts if x.source.value == "voicedesk"
+            )
+        await _close(window)
+        return result
+
+    return _run_on_qasync(app, main())
 
 
 def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
@@ -445,6 +548,8 @@ def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
         return run_window(target, seconds, raw=True)
     if mode == "process":
         return run_process(target, seconds)
+    if mode in ("window-engine", "window-engine-whisper"):
+        return run_window_engine(target, seconds, whisper=mode.endswith("whisper"))
     if mode in ("headless-speech", "headless-whisper"):
         return run_headless_speech(target, seconds, whisper=mode == "headless-whisper")
     raise SystemExit(f"unknown mode {mode!r}")
@@ -486,13 +591,46 @@ def stop_server(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
+FLOOR = "import PySide6.QtWidgets, aiortc, pyqtgraph"  # bench/startup.py's bare-import floor
+CPU_LOOP_N = 3_000_000
+
+
+def import_floor_s(runs: int = 3) -> float:
+    """The bare-import floor here and now: best of ``runs`` fresh interpreters (s)."""
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", FLOOR], check=True, capture_output=True)
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
+def cpu_loop_ms(runs: int = 3) -> float:
+    """A fixed pure-Python loop (``CPU_LOOP_N`` multiply-adds), best of ``runs`` (ms)."""
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        total = 0
+        for i in range(CPU_LOOP_N):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000.0, 1)
+
+
+def machine_speed() -> dict[str, Any]:
+    return {"floor_s": import_floor_s(), "cpu_loop_ms": cpu_loop_ms(), "load": round(os.getloadavg()[0], 1)}
+
+
 def run_children(
     script: str, modes: list[str], repeat: int, target: str, seconds: float, qt_platform: str
 ) -> list[dict[str, Any]]:
     """Each mode ``repeat`` times, each in a fresh interpreter (``script --run-mode MODE``, which
-    prints one JSON line); the rows, each also printed to stderr as it comes."""
+    prints one JSON line); the rows, each also printed to stderr as it comes, with the machine's
+    speed measured before the round."""
     rows = []
     for r in range(repeat):
+        speed = machine_speed()
+        print(f"round {r + 1}: {json.dumps(speed)}", file=sys.stderr, flush=True)
         for mode in modes:
             env = {**os.environ, "QT_QPA_PLATFORM": qt_platform}
             proc = subprocess.run(
@@ -506,7 +644,7 @@ def run_children(
             if proc.returncode != 0 or not lines:
                 print(f"{mode}: failed\n{proc.stderr[-1500:]}", file=sys.stderr)
                 continue
-            row = {"mode": mode, "run": r + 1, **json.loads(lines[-1])}
+            row = {"mode": mode, "run": r + 1, **speed, **json.loads(lines[-1])}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     return rows
@@ -552,14 +690,17 @@ def main() -> int:
     )
     print(
         "| mode | run | packets | interval deviation p50 (ms) | p99 (ms) | max (ms) "
-        "| media loop lag p99 (ms) | GUI loop lag p99 (ms) | waveform fps | received jitter median / max (ms) |"
+        "| media loop lag p99 (ms) | GUI loop lag p99 (ms) | waveform fps | received jitter median / max (ms) "
+        "| media / window CPU (% of a core) | app PSS (MB) | floor (s) | CPU loop (ms) | load |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print(
             f"| {row['mode']} | {row['run']} | {row['packets']} | {row['dev_p50_ms']} | {row['dev_p99_ms']} | "
             f"{row['dev_max_ms']} | {row['lag_p99_ms']} | {row.get('gui_lag_p99_ms', gui_lag(row))} | "
-            f"{row.get('fps_drawn', '')} | {row.get('rx_jitter_ms', '–')} / {row.get('rx_jitter_max_ms', '–')} |"
+            f"{row.get('fps_drawn', '')} | {row.get('rx_jitter_ms', '–')} / {row.get('rx_jitter_max_ms', '–')} | "
+            f"{row.get('media_cpu_pct', '')} / {row.get('gui_cpu_pct', '')} | "
+            f"{row.get('app_pss_mb', '')} | {row['floor_s']} | {row['cpu_loop_ms']} | {row['load']} |"
         )
     if args.repeat > 1 or len(rows) > 1:
         print_summary(rows)
@@ -572,21 +713,28 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
     base = [r["dev_p99_ms"] for r in rows if r["mode"] == "headless"]
     base_median = float(np.median(base)) if base else None
     print(
-        "\n| mode | runs | median p99 deviation (ms) | × headless (headless-whisper: × headless-speech) "
-        "| median media loop lag p99 (ms) "
-        "| median received jitter (ms) |"
+        "\n| mode | runs | median p99 deviation (ms) | × headless (…-whisper: × headless-speech) "
+        "| median media loop lag p99 (ms) | median GUI loop lag p99 (ms) "
+        "| median received jitter (ms) | app PSS (MB) | floor (s) | CPU loop (ms) | load |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     speech = [r["dev_p99_ms"] for r in rows if r["mode"] == "headless-speech"]
+
+    def median(mine: list[dict[str, Any]], key: str, digits: int = 2) -> str:
+        values = [r[key] for r in mine if isinstance(r.get(key), (int, float))]
+        return f"{float(np.median(values)):.{digits}f}" if values else "–"
+
     for mode in modes:
         mine = [r for r in rows if r["mode"] == mode]
         p99 = float(np.median([r["dev_p99_ms"] for r in mine]))
-        lag = float(np.median([r["lag_p99_ms"] for r in mine]))
-        baseline = float(np.median(speech)) if mode == "headless-whisper" and speech else base_median
+        whisper = mode.endswith("whisper") and speech
+        baseline = float(np.median(speech)) if whisper else base_median
         ratio = f"{p99 / baseline:.2f}" if baseline else "–"
-        jitters = [r["rx_jitter_ms"] for r in mine if r.get("rx_jitter_ms") is not None]
-        jitter = f"{float(np.median(jitters)):.2f}" if jitters else "–"
-        print(f"| {mode} | {len(mine)} | {p99:.2f} | {ratio} | {lag:.1f} | {jitter} |")
+        print(
+            f"| {mode} | {len(mine)} | {p99:.2f} | {ratio} | {median(mine, 'lag_p99_ms', 1)} "
+            f"| {median(mine, 'gui_lag_p99_ms', 1)} | {median(mine, 'rx_jitter_ms')} | {median(mine, 'app_pss_mb', 0)} "
+            f"| {median(mine, 'floor_s')} | {median(mine, 'cpu_loop_ms', 0)} | {median(mine, 'load', 1)} |"
+        )
 
 
 if __name__ == "__main__":

@@ -43,3 +43,7 @@ class PipelineError(VoiceDeskError):
 
 class SdpError(VoiceDeskError):
     """A session description could not be read or applied."""
+
+
+class EngineError(VoiceDeskError):
+    """The window's engine process (voicedesk/engine/) could not start, stopped, or did not answer."""

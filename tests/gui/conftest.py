@@ -23,6 +23,7 @@ import pytest
 import qasync
 from PySide6.QtCore import QSettings, QStandardPaths
 
+from voicedesk.engine.client import EngineProcess
 from voicedesk.gui.app import configure_application
 from voicedesk.gui.main_window import MainWindow
 from voicedesk.gui.settings import AppSettings
@@ -90,9 +91,25 @@ def close_window(window: MainWindow, qtbot) -> None:
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)
 
 
+@pytest.fixture(scope="session")
+def shared_engine() -> Iterator[EngineProcess]:
+    """One engine process for every window of the session (each spawn imports aiortc & co. again:
+    ~1 s a test); a test that kills it gets a new one the next time a window dials."""
+    engine = EngineProcess()
+    try:
+        yield engine
+    finally:
+        engine.kill_now()
+
+
 @pytest.fixture
-def window(qtbot, aloop) -> Iterator[MainWindow]:
-    w = MainWindow()
+def window(qtbot, aloop, request, shared_engine) -> Iterator[MainWindow]:
+    """The window; its calls in the engine process (the default) unless the test is marked
+    ``inprocess`` (it looks inside the core ``Call`` object, which then runs in the test)."""
+    inprocess = request.node.get_closest_marker("inprocess")
+    # own_engine: a test that sets the environment up (a sound server) needs an engine started after
+    shared = None if inprocess or request.node.get_closest_marker("own_engine") else shared_engine
+    w = MainWindow(engine="inprocess" if inprocess else None, engine_process=shared)
     w.show()
     qtbot.waitExposed(w)
     try:

@@ -11,10 +11,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tests.helpers.rtvi_peer import AGENT_ERROR, REPLY, SAID, TOOL, UNKNOWN_TYPE, ChattyRtviPeer
-from voicedesk.gui.speech_edges import SpeechEdges, reply_latency_ms
 from voicedesk.gui.widgets import conversation_view
 from voicedesk.gui.widgets.conversation_view import ALL_TYPES, INTERRUPTED, latency_chip, utterance_cells
 from voicedesk.rtc.events import AgentMetric, Speaker, TextSource, Transcript, Turn, Utterance
+from voicedesk.rtc.speech_edges import SpeechEdges, reply_latency_ms
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(240)]
 

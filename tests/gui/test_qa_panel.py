@@ -26,9 +26,10 @@ def test_a_call_placed_in_the_window_exports_its_report(window, qtbot, tmp_path)
     assert panel.export.isEnabled()
 
     panel.mask.setChecked(True)
-    where = panel.export_report(str(tmp_path / "call.zip"))
-    assert where is not None and where.exists()
-    assert "Report written to" in panel.export_status.text()
+    panel.export_report(str(tmp_path / "call.zip"))  # written by the engine process, where the recordings are
+    qtbot.waitUntil(lambda: "Report written to" in panel.export_status.text(), timeout=30_000)
+    where = tmp_path / "call.zip"
+    assert where.exists() and str(where) in panel.export_status.text()
     import zipfile
 
     with zipfile.ZipFile(where) as archive:

@@ -129,19 +129,22 @@ WATCH_SCRIPT = textwrap.dedent(
     WATCH = {NOT_AT_START!r}
     real_warm = gui_app.warm_call_path
 
-    def warm(then=None):
+    def warm(then=None, **options):
         print("at-show", *[m for m in WATCH if m in sys.modules], flush=True)
-        real_warm(then)
+        real_warm(then, **options)
         asyncio.get_running_loop().create_task(wait_then_close())
 
     async def wait_then_close():
         for _ in range(300):
             if "voicedesk.agent.sessions" in sys.modules and "voicedesk.rtc.signaling.http_json" in sys.modules:
                 break
+            if "voicedesk.engine.client" in sys.modules and "voicedesk.rtc.sdp.diff" in sys.modules:
+                break  # the call runs in the engine process: the window warms only its own part
             await asyncio.sleep(0.05)
         print("warmed", "aiohttp" in sys.modules, flush=True)
         agents = all(m in sys.modules for m in ("voicedesk.agent.agents", "voicedesk.rtc.spec"))
         print("agents warmed", agents, flush=True)
+        print("spec warmed", "voicedesk.rtc.spec" in sys.modules, flush=True)
         print("frozen", gc.get_freeze_count() > 10_000, flush=True)
         for window in gui_app.QApplication.topLevelWidgets():
             window.close()
@@ -154,17 +157,22 @@ WATCH_SCRIPT = textwrap.dedent(
 )
 
 
-def test_the_window_shows_before_loading_the_call_path_then_warms_it(tmp_path):
+@pytest.mark.parametrize("engine", ["inprocess", "process"])
+def test_the_window_shows_before_loading_the_call_path_then_warms_it(tmp_path, engine):
     """The first screen imports neither aiohttp nor PortAudio nor the linter; once it is up,
-    the call path (the embedded agent, aiohttp for HTTP targets) is imported while nobody waits for it,
+    the call path (the embedded agent, aiohttp for HTTP targets) is imported while nobody waits for it
+    (with the engine process only the window's part: the engine imports the rest),
     and the start-up objects are frozen out of the garbage collector's full passes."""
     env = {k: v for k, v in app_env(tmp_path).items() if k != "VOICEDESK_STARTUP_PROBE"}
+    env["VOICEDESK_ENGINE"] = engine
     result = subprocess.run([sys.executable, "-c", WATCH_SCRIPT], capture_output=True, text=True, timeout=90, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.split("\n")
     assert "at-show" in lines, result.stdout  # nothing of NOT_AT_START was loaded
-    assert "warmed True" in lines, result.stdout
-    assert "agents warmed True" in lines, result.stdout  # what embedded:echo and dial() need
+    assert "spec warmed True" in lines, result.stdout  # what dial() needs
+    in_window = engine == "inprocess"  # what embedded:echo needs, where the call runs
+    assert f"warmed {in_window}" in lines, result.stdout
+    assert f"agents warmed {in_window}" in lines, result.stdout
     assert "frozen True" in lines, result.stdout
 
 

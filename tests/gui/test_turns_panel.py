@@ -61,6 +61,6 @@ def test_turn_events_are_marked_on_the_stats_timeline(window, qtbot, tmp_path) -
     marks = dict(window.turn_markers.positions_s)
     # in call time, in the order they happened, within the call so far
     assert 0 < marks["speech_started"] < marks["speech_stopped"] < marks["transcript_final"]
-    assert marks["transcript_final"] <= marks["audio_out_started"] < window.bridge.call._now_ms() / 1000.0
+    assert marks["transcript_final"] <= marks["audio_out_started"] < window.bridge.call.now_ms() / 1000.0
     qtbot.mouseClick(dialer.hangup_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialer.call_button.isEnabled(), timeout=15_000)

@@ -23,6 +23,7 @@ STACK = [
     {"rtc"},
     {"agent"},
     {"qa"},
+    {"engine"},  # the window's media engine in its own process: a Call built from a CallSpec, no Qt
     {"gui"},
     {"load"},  # Locust users (voicedesk/load): above qa, whose caller they run; nothing below sees gevent
     {"cli", "__main__"},

@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=45.0,
         help="with --smoke-test: seconds allowed (default 45)",
     )
+    p.add_argument(
+        "--engine",
+        choices=("process", "inprocess"),
+        help="where the call's media runs: its own process (the default; painting cannot delay the audio) "
+        "or the window's (VOICEDESK_ENGINE sets the default)",
+    )
     p.set_defaults(run=run)
 
 
@@ -36,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
         raise VoiceDeskError("--screenshot works with --smoke-test")
     if getattr(args, "call", False) and not getattr(args, "target", None):
         raise VoiceDeskError("--call needs a target: voicedesk gui embedded:echo --call")
+    from voicedesk.engine import engine_mode
+
+    engine = engine_mode(getattr(args, "engine", None))  # a bad VOICEDESK_ENGINE: one line, exit 1
     try:
         from voicedesk.gui.app import GuiOptions
         from voicedesk.gui.app import run as run_app
@@ -50,5 +59,6 @@ def run(args: argparse.Namespace) -> int:
             target=getattr(args, "target", None),
             call=getattr(args, "call", False),
             smoke_timeout=getattr(args, "timeout", 45.0),
+            engine=engine,
         )
     )

@@ -44,6 +44,7 @@ class GuiOptions:
     smoke_timeout: float = 45.0
     smoke_tone_hz: float = 1000.0
     smoke_environment: bool = False  # add versions, C extensions, devices (the packaged app's --smoke-test)
+    engine: str | None = None  # process / inprocess (voicedesk/engine/); None: $VOICEDESK_ENGINE or process
 
 
 def choose_platform(smoke_test: bool) -> str | None:
@@ -160,7 +161,7 @@ def run(options: GuiOptions) -> int:
         from voicedesk.gui.main_window import MainWindow
         from voicedesk.gui.widgets import audio_panel  # noqa: F401 - lists "Microphone" before the dialer is built
 
-        window = MainWindow(settings=_smoke_settings(scratch) if options.smoke_test else None)
+        window = MainWindow(settings=_smoke_settings(scratch) if options.smoke_test else None, engine=options.engine)
         if options.target:
             window.dialer.set_target(options.target)
         _close_on_signals(loop, window)
@@ -171,6 +172,8 @@ def run(options: GuiOptions) -> int:
         asyncio.set_event_loop(None)
         sys.excepthook = previous_hook
         if window is not None:
+            if window.engine is not None and window._owns_engine:  # closed in order: gone already
+                window.engine.kill_now()
             window.deleteLater()
             window = None
         app.processEvents()
@@ -215,7 +218,10 @@ async def _main(window: Any, options: GuiOptions) -> int:
         if probe and window.bridge is not None:
             window.bridge.state_changed.connect(_print_final_state)
     elif not options.smoke_test:
-        warm_call_path(then=lambda: window.bridge is None and freeze_startup_objects())
+        # a call in the engine process needs only what the window reads of it here
+        modules = WINDOW_CALL_MODULES if window.engine_mode == "process" else CALL_PATH_MODULES
+        warm_call_path(then=lambda: window.bridge is None and freeze_startup_objects(), modules=modules)
+    window.prestart_engine()  # its imports run in the child while the user looks at the window
     status = 0
     if options.smoke_test:
         status = await smoke_test(window, options)
@@ -259,7 +265,18 @@ CALL_PATH_MODULES = (
 )
 
 
-def warm_call_path(then: Callable[[], object] | None = None) -> None:
+# what the window itself imports for a call that runs in the engine process (the agents, aiohttp and
+# the DTLS certificate are the engine's): the spec it sends, what the SDP inspector shows
+WINDOW_CALL_MODULES = (
+    "voicedesk.rtc.spec",
+    "voicedesk.engine.client",
+    "voicedesk.rtc.sdp.lint",
+    "voicedesk.rtc.sdp.summary",
+    "voicedesk.rtc.sdp.diff",
+)
+
+
+def warm_call_path(then: Callable[[], object] | None = None, modules: tuple[str, ...] = CALL_PATH_MODULES) -> None:
     """Import what placing a call needs (aiohttp for HTTP targets: ~0.1 s) while the user
     looks at the window; then run ``then`` on the loop.
 
@@ -276,15 +293,16 @@ def warm_call_path(then: Callable[[], object] | None = None) -> None:
         import importlib
 
         # a failure here shows up, worded, when a call needs the module
-        for name in CALL_PATH_MODULES:
+        for name in modules:
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
-        with contextlib.suppress(Exception):
-            from aiortc import RTCCertificate
+        if modules is CALL_PATH_MODULES:
+            with contextlib.suppress(Exception):
+                from aiortc import RTCCertificate
 
-            # the DTLS certificate's first generation imports cryptography's cipher and
-            # serialization modules (~10 ms); the certificate itself is thrown away
-            RTCCertificate.generateCertificate()
+                # the DTLS certificate's first generation imports cryptography's cipher and
+                # serialization modules (~10 ms); the certificate itself is thrown away
+                RTCCertificate.generateCertificate()
         if then is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(then)
@@ -353,6 +371,7 @@ async def smoke_test(window: Any, options: GuiOptions) -> int:
             break
         state = bridge.state.value
         result["state"] = state
+        result["engine"] = "process" if bridge.remote else "inprocess"
         if bridge.state.is_final:
             result["reason"] = bridge.call.reason
             break

@@ -4,12 +4,19 @@ The bridge owns the task that sets the call up and the hang-up; widgets connect
 to its signals and never touch the RTCPeerConnection. Core listeners run on the
 asyncio loop, which under qasync is the Qt main thread, so signals are emitted
 directly (Qt would queue them if that ever changed).
+
+Behind it is either a local ``Call`` (``VOICEDESK_ENGINE=inprocess``) or an
+``engine.client.RemoteCall`` (the call in the engine process, the default): both have
+the same listeners, state and methods, so nothing here or in a panel needs a second
+path. What a panel shows of an extension it hung off the call it reads with
+``extension_view`` (the extension's ``view()``, wherever the call runs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -20,6 +27,10 @@ from voicedesk.rtc.impair import ImpairmentChanged
 from voicedesk.rtc.liveness import MediaLost, MediaResumed
 from voicedesk.rtc.signaling.log import SignalingExchanged
 from voicedesk.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    from voicedesk.engine.client import RemoteCall
+    from voicedesk.rtc.extension import CallExtension
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +47,19 @@ class CallBridge(QObject):
     impairment_changed = Signal(object)  # voicedesk.rtc.impair.ImpairmentChanged (t_ms on the call's axis)
     media_changed = Signal(object)  # voicedesk.rtc.liveness.MediaLost / MediaResumed (the peer's packets)
     failed = Signal(str)  # one line for the user
+    notice = Signal(str)  # one line for the user that does not end the call (a refused command)
+    opened = Signal()  # a call in the engine process has been built there (what it is is known now)
     finished = Signal()  # the call is over and torn down
 
-    def __init__(self, call: Call, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        call: Call | RemoteCall,
+        parent: QObject | None = None,
+        extensions: dict[str, CallExtension] | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.call = call
+        self.call: Any = call  # Call or RemoteCall: the same face
+        self._extensions = dict(extensions or {})
         self._start_task: asyncio.Task[None] | None = None
         self._hangup_task: asyncio.Task[None] | None = None
         self._finished_emitted = False
@@ -49,6 +68,22 @@ class CallBridge(QObject):
     @property
     def state(self) -> CallState:
         return self.call.state
+
+    @property
+    def remote(self) -> bool:
+        """The call runs in the engine process."""
+        return bool(getattr(self.call, "remote", False))
+
+    def extension(self, key: str) -> CallExtension | None:
+        """The extension ``key`` itself when the call runs in this process, else None."""
+        return self._extensions.get(key)
+
+    def extension_view(self, key: str) -> Any:
+        """What the extension ``key`` shows (its ``view()``), wherever the call runs; None if none."""
+        if self.remote:
+            return self.call.extension_view(key)
+        extension = self._extensions.get(key)
+        return extension.view() if extension is not None else None
 
     @property
     def active(self) -> bool:
@@ -127,3 +162,7 @@ class CallBridge(QObject):
             self.impairment_changed.emit(event)
         elif isinstance(event, (MediaLost, MediaResumed)):
             self.media_changed.emit(event)
+        elif type(event).__name__ == "EngineNotice":  # engine/client.py (not imported: inprocess)
+            self.notice.emit(str(getattr(event, "text", "")))
+        elif type(event).__name__ == "EngineOpened":
+            self.opened.emit()

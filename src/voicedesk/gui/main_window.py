@@ -1,8 +1,11 @@
 """The main window: dialer on top, waveforms and stats graphs, panels in tabs below.
 
-It is a view. A dial request becomes one core ``Call`` wrapped in one
-``CallBridge``; the window, the plots and every panel listen to the bridge's
-signals. Panels are listed in ``voicedesk.gui.tabs`` (one line each).
+It is a view. A dial request becomes one call wrapped in one ``CallBridge``: by
+default a ``RemoteCall`` whose ``Call`` runs in the window's engine process
+(voicedesk/engine/: the media never waits for painting), or with
+``VOICEDESK_ENGINE=inprocess`` a core ``Call`` on the window's own loop (painting then
+goes between packets, gui/paint_gate.py). The window, the plots and every panel listen
+to the bridge's signals. Panels are listed in ``voicedesk.gui.tabs`` (one line each).
 Closing the window hangs up, lets every panel stop what it owns, saves the
 settings, and only then really closes.
 """
@@ -33,7 +36,8 @@ from PySide6.QtWidgets import (
 
 from voicedesk import __version__
 from voicedesk.config import resolve_ice
-from voicedesk.errors import VoiceDeskError
+from voicedesk.engine import engine_mode
+from voicedesk.errors import ConfigError, VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.paint_gate import PaintGate
 from voicedesk.gui.settings import AppSettings, Preferences
@@ -51,7 +55,8 @@ from voicedesk.rtc.liveness import MediaLost, MediaResumed
 from voicedesk.tasks import TaskOwner
 
 if TYPE_CHECKING:
-    from voicedesk.rtc.extension import CallExtension
+    from voicedesk.engine.client import EngineProcess, RemoteCall
+    from voicedesk.rtc.extension import CallExtension, ExtensionRecipe
     from voicedesk.rtc.spec import CallSpec
 
 logger = logging.getLogger(__name__)
@@ -97,14 +102,29 @@ class ErrorBanner(QFrame):
 class MainWindow(QMainWindow):
     shut_down = Signal()  # emitted once the window has closed in order
 
-    def __init__(self, settings: AppSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: AppSettings | None = None,
+        parent: QWidget | None = None,
+        engine: str | None = None,
+        engine_process: EngineProcess | None = None,
+    ) -> None:
         super().__init__(parent)
+        try:
+            self.engine_mode = engine_mode(engine)  # process (default) or inprocess
+        except ConfigError as exc:
+            logger.warning("%s; using the engine process", exc)
+            self.engine_mode = "process"
+        # the engine process, once started; one handed in (tests share one) is not the window's to close
+        self.engine: EngineProcess | None = engine_process
+        self._owns_engine = engine_process is None
         self.settings = settings or AppSettings()
         stored = self.settings.load()
         self.preferences: Preferences = stored.preferences
         self.palette_: Palette = apply_scheme(self.preferences.theme)
         self.bridge: CallBridge | None = None  # the call on screen (kept after it ends)
         self.paint_gate: PaintGate | None = None
+        self._panels_started: CallBridge | None = None  # the call whose call_started the panels had
         self._tasks = TaskOwner(logger=logger, failed="%s failed")
         self._shutting_down = False
         self._shut_down = False
@@ -274,7 +294,8 @@ class MainWindow(QMainWindow):
         from voicedesk.rtc.spec import CallSpec  # with the first call, not the first screen
 
         self.banner.hide()
-        extensions: list[CallExtension] = []
+        recipes: list[ExtensionRecipe | CallExtension] = []
+        extensions: dict[str, CallExtension] = {}
         try:
             ice = resolve_ice(request.ice_path)  # a JSON file or a preset name (ICE lab tab)
             spec = CallSpec(
@@ -289,10 +310,17 @@ class MainWindow(QMainWindow):
             # Audio tab's speaker, the QA tab's report capture
             for key, panel in self.panels.items():
                 spec, added = _prepared_by(panel, key, spec)
-                extensions += added
-            call = Call.from_spec(spec, extensions=extensions)
+                recipes += added
+            call: Call | RemoteCall
+            if self.engine_mode == "process":
+                from voicedesk.engine.client import RemoteCall
+
+                call = RemoteCall(self.start_engine(), spec, _recipes_only(recipes))
+            else:
+                extensions = _built(recipes)
+                call = Call.from_spec(spec, extensions=list(extensions.values()))
         except VoiceDeskError as exc:
-            for extension in extensions:  # a speaker opened for a call that was never built
+            for extension in extensions.values():  # a speaker opened for a call that was never built
                 self._tasks.spawn(extension.detach(), f"{type(extension).__name__}.detach")
             self.dialer.show_state("failed", str(exc))
             self.show_message(str(exc), True)
@@ -303,16 +331,22 @@ class MainWindow(QMainWindow):
         self.settings.save_dialer(self.dialer.state_to_store())
         self.dialer.set_recent_targets(self.settings.remember_target(request.target))
         if self.bridge is not None:
+            _close_rings(self.bridge)  # the last call's waveforms go now
             self.bridge.deleteLater()
-        bridge = self.bridge = CallBridge(call, self)
+        bridge = self.bridge = CallBridge(call, self, extensions)
         bridge.state_changed.connect(self._on_state)
         bridge.failed.connect(self._on_failed)
-        # Paint between packets, sent and received (see paint_gate.py); a new gate per call.
-        gate = self.paint_gate = PaintGate()
-        gate.attach(call.add_sent_observer)
-        gate.attach_received(call.add_sink)
-        self.waveforms.gate = gate
-        bridge.stats_sampled.connect(lambda sample: gate.run(functools.partial(self.stats.add_sample, sample)))
+        bridge.notice.connect(lambda text: self.show_message(text, True))
+        if not isinstance(call, Call):  # the media runs in the engine process: painting cannot delay it
+            self.paint_gate = self.waveforms.gate = None
+            bridge.stats_sampled.connect(self.stats.add_sample)
+        else:
+            # Paint between packets, sent and received (see paint_gate.py); a new gate per call.
+            gate = self.paint_gate = PaintGate()
+            gate.attach(call.add_sent_observer)
+            gate.attach_received(call.add_sink)
+            self.waveforms.gate = gate
+            bridge.stats_sampled.connect(lambda sample: gate.run(functools.partial(self.stats.add_sample, sample)))
         bridge.agent_event.connect(self.turn_markers.add_event)
         bridge.impairment_changed.connect(self.impairment_markers.add)
         bridge.media_changed.connect(self._on_media_changed)
@@ -324,9 +358,37 @@ class MainWindow(QMainWindow):
         self.dialer.set_in_call(True)
         self.dialer.show_state("idle")
         self.call_info.setText(call.target)
+        if bridge.remote:  # the panels read what the call is (its agent events…) once the engine built it
+            bridge.opened.connect(lambda: self._start_panels(bridge))
+        else:
+            self._start_panels(bridge)
+        bridge.start()
+
+    def _start_panels(self, bridge: CallBridge) -> None:
+        """Every panel's ``call_started``, once per call."""
+        if bridge is not self.bridge or self._panels_started is bridge:
+            return
+        self._panels_started = bridge
         for panel in self.panels.values():
             _guard(lambda p=panel: p.call_started(bridge), f"{type(panel).__name__}.call_started")
-        bridge.start()
+
+    def start_engine(self) -> EngineProcess:
+        """The engine process, started now if it is not running (a crashed one is replaced)."""
+        from voicedesk.engine.client import EngineProcess
+
+        if self.engine is None:
+            self.engine = EngineProcess()
+        self.engine.start()
+        return self.engine
+
+    def prestart_engine(self) -> None:
+        """Start the engine process while the user looks at the window, so the first call does not
+        wait for its imports (nothing in inprocess mode)."""
+        if self.engine_mode == "process" and not self._shutting_down:
+            try:
+                self.start_engine()
+            except Exception as exc:  # the first call will say it again, worded
+                logger.warning("the engine process could not be started: %s", exc)
 
     def hang_up(self) -> None:
         if self.bridge is not None and self.bridge.active:
@@ -384,6 +446,7 @@ class MainWindow(QMainWindow):
         if self.paint_gate is not None:
             self.paint_gate.detach()
         self.waveforms.stop()
+        self._start_panels(bridge)  # a call the engine refused to build: the panels still see it start
         for panel in self.panels.values():
             _guard(lambda p=panel: p.call_finished(bridge), f"{type(panel).__name__}.call_finished")
 
@@ -409,6 +472,8 @@ class MainWindow(QMainWindow):
         from voicedesk.gui.widgets.log_panel import set_webrtc_verbose
 
         set_webrtc_verbose(preferences.verbose_webrtc_logs)
+        if self.engine is not None:
+            self.engine.update_log_levels()
         self.apply_palette(apply_scheme(preferences.theme))
 
     def _system_scheme_changed(self, *_: object) -> None:
@@ -453,6 +518,10 @@ class MainWindow(QMainWindow):
         if self.bridge is not None:
             with contextlib.suppress(Exception):
                 await self.bridge.aclose()
+            _close_rings(self.bridge)
+        if self.engine is not None and self._owns_engine:
+            with contextlib.suppress(Exception):
+                await self.engine.aclose()
         for key, panel in self.panels.items():
             try:
                 await asyncio.wait_for(panel.aclose(), PANEL_CLOSE_TIMEOUT)
@@ -467,7 +536,36 @@ class MainWindow(QMainWindow):
         self.shut_down.emit()
 
 
-def _prepared_by(panel: Panel, key: str, spec: CallSpec) -> tuple[CallSpec, list[CallExtension]]:
+def _recipes_only(items: list[ExtensionRecipe | CallExtension]) -> list[ExtensionRecipe]:
+    """What can cross to the engine process: recipes (an object a plug-in panel made cannot)."""
+    from voicedesk.rtc.extension import ExtensionRecipe
+
+    kept = [item for item in items if isinstance(item, ExtensionRecipe)]
+    for item in items:
+        if not isinstance(item, ExtensionRecipe):
+            logger.warning("%s is left out of the call: only recipes reach the engine process", type(item).__name__)
+    return kept
+
+
+def _built(items: list[ExtensionRecipe | CallExtension]) -> dict[str, CallExtension]:
+    """The extensions of a call run in this process, by key (an object keeps its class name)."""
+    from voicedesk.rtc.extension import ExtensionRecipe
+
+    return {
+        item.key if isinstance(item, ExtensionRecipe) else f"{type(item).__name__}#{i}": (
+            item.build() if isinstance(item, ExtensionRecipe) else item
+        )
+        for i, item in enumerate(items)
+    }
+
+
+def _close_rings(bridge: CallBridge) -> None:
+    close = getattr(bridge.call, "close_rings", None)
+    if close is not None:
+        close()
+
+
+def _prepared_by(panel: Panel, key: str, spec: CallSpec) -> tuple[CallSpec, list[ExtensionRecipe | CallExtension]]:
     """What ``panel`` adds to the next call. A refusal (``VoiceDeskError``) stops the dial with its
     message; a panel's bug is logged and leaves the call without that panel's part."""
     try:

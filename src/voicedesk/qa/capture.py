@@ -20,7 +20,7 @@ import numpy as np
 from voicedesk.qa.latency import TimedRecorder
 from voicedesk.rtc.call import Call, CallState, CallStateChanged, StatsSampled
 from voicedesk.rtc.events import AgentEventReceived
-from voicedesk.rtc.extension import CallExtension
+from voicedesk.rtc.extension import CallExtension, ExtensionRecipe
 from voicedesk.rtc.stats import StatsSample
 
 logger = logging.getLogger(__name__)
@@ -88,9 +88,13 @@ class CallCapture(CallExtension):
     An extension of the call (handed to it when it is built); the log stops being
     captured when the call ends, or earlier with ``release()``."""
 
-    def __init__(self, log_level: int = logging.DEBUG) -> None:
+    KEY = "qa_capture"
+
+    def __init__(self, log_level: int = logging.DEBUG, max_samples: int | None = None) -> None:
         self.rx = TimedRecorder()
         self.tx = TimedRecorder()
+        if max_samples is not None:  # the window's calls stop recording at 20 minutes
+            self.rx.max_samples = self.tx.max_samples = max_samples
         self.events: list[dict[str, Any]] = []
         self.log: list[str] = []
         self.call: Call | None = None
@@ -131,6 +135,12 @@ class CallCapture(CallExtension):
                 node = node.parent if node.propagate else None
             self._saved_level = self._logger.level
             self._logger.setLevel(self._log_level)
+
+    @classmethod
+    def recipe(cls, log_level: int = logging.DEBUG, max_samples: int | None = None) -> ExtensionRecipe:
+        return ExtensionRecipe(
+            cls.KEY, "voicedesk.qa.capture:CallCapture", {"log_level": log_level, "max_samples": max_samples}
+        )
 
     async def detach(self) -> None:
         self.release()

@@ -277,3 +277,10 @@ class CallReporter:
         where = write_bundle(record, self.destination, self.mask)
         print(f"voicedesk: call report written to {where}", file=sys.stderr)
         return where
+
+
+def export_capture(capture: CallCapture, path: str, mask: bool) -> tuple[Path, bool]:
+    """Write the bundle of the call ``capture`` recorded to ``path``; where it went, and whether a
+    recording stopped at its limit (the window's QA tab, wherever the call ran)."""
+    where = write_bundle(capture.record(), path, mask)
+    return where, bool(capture.rx.truncated or capture.tx.truncated)

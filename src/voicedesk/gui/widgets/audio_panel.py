@@ -2,9 +2,10 @@
 
 Importing this module registers "Microphone" as a dialer source (spec
 ``mic[:DEVICE]`` with the device picked here). When a call starts with the
-speaker on, the panel adds a ``SpeakerSink`` to it; device notices (fallbacks, a
-device lost mid-call) go to the status bar. Figures refresh once a second from
-the sink's ``PlayoutBuffer.stats()``; nothing audio-side pushes into widgets.
+speaker on, the panel hands it a ``CallAudio`` (rtc/call_audio.py: the speaker opens
+where the call's media runs, the engine process by default); device notices (fallbacks,
+a device lost mid-call) go to the status bar. Figures refresh once a second from the
+extension's view; nothing audio-side pushes into widgets.
 """
 
 from __future__ import annotations
@@ -35,15 +36,13 @@ from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
 from voicedesk.gui.widgets.dialer import SourceOption, register_source
 from voicedesk.gui.widgets.panel import Panel, PanelContext
-from voicedesk.media.conditions.mixer import unconditioned
-from voicedesk.media.devices import AudioDevice, AudioDeviceNotice, list_devices
+from voicedesk.media.devices import AudioDevice, list_devices
 from voicedesk.media.dtmf import KEYS
-from voicedesk.media.microphone import MicrophoneTrack
-from voicedesk.media.speaker import SpeakerSink
-from voicedesk.rtc.extension import CallExtension
+from voicedesk.rtc.call_audio import KEY as AUDIO
+from voicedesk.rtc.call_audio import CallAudio, CallAudioView
 
 if TYPE_CHECKING:
-    from voicedesk.rtc.call import Call
+    from voicedesk.rtc.extension import ExtensionRecipe
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +71,6 @@ class AudioPanel(Panel):
 
     def __init__(self, context: PanelContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        self.speaker: SpeakerSink | None = None
         self.notices: list[str] = []  # device messages of the current call (also shown in the status bar)
         self._bridge: CallBridge | None = None
 
@@ -202,17 +200,16 @@ class AudioPanel(Panel):
         settings.set_value("panels/audio/playout_ms", self.playout_ms.value())
 
     # the call -----------------------------------------------------------------
-    def call_extensions(self) -> list[CallExtension]:
-        self.speaker = None
+    def call_extensions(self) -> list[ExtensionRecipe]:
         self.notices = []
-        if self.play_on_speaker.isChecked():
+        speaker = self.play_on_speaker.isChecked()
+        if speaker:
             self.list_devices_once()  # a stored speaker that is gone falls back to the default
-            self.speaker = SpeakerSink(self.output_device.currentData(), target_ms=self.playout_ms.value())
-            self.speaker.add_listener(self._notice)
-        return [PanelAudio(self.speaker, self._notice)]
+        return [CallAudio.recipe(speaker, self.output_device.currentData(), self.playout_ms.value())]
 
     def call_started(self, bridge: CallBridge) -> None:
         self._bridge = bridge
+        bridge.state_changed.connect(lambda *_: self.update_figures())  # a device's notice shows with its state
         self.dtmf_sent.setText("")
         self._set_keypad_enabled(True)
         self.timer.start()
@@ -223,10 +220,6 @@ class AudioPanel(Panel):
         self.update_figures()
         self.timer.stop()
 
-    def _notice(self, notice: AudioDeviceNotice) -> None:
-        self.notices.append(notice.message)
-        self.context.show_message(notice.message, False)
-
     @Slot()
     def update_figures(self) -> None:
         bridge = self._bridge
@@ -234,24 +227,26 @@ class AudioPanel(Panel):
             sent, received = bridge.call.dtmf_sent, bridge.call.keypad.decoder.tones
             parts = ([f"sent: {sent}"] if sent else []) + ([f"received: {received}"] if received else [])
             self.dtmf_sent.setText("; ".join(parts))
-        source = unconditioned(bridge.call.source) if bridge is not None else None
-        if isinstance(source, MicrophoneTrack):
-            if source.using_fallback:
-                self.labels["microphone"].setText("silence (no usable device)")
-            else:
-                name = source.device.name if source.device else "?"
-                self.labels["microphone"].setText(f"{name} at {source.samplerate} Hz, {source.blocks_captured} blocks")
-        else:
+        view = bridge.extension_view(AUDIO) if bridge is not None else None
+        if not isinstance(view, CallAudioView):
+            view = CallAudioView((), None, None, None)
+        for message in view.notices[len(self.notices) :]:  # new since the last look: to the status bar
+            self.notices.append(message)
+            self.context.show_message(message, False)
+        mic = view.microphone
+        if mic is None:
             self.labels["microphone"].setText("not in use")
-        speaker = self.speaker
-        stats = speaker.stats() if speaker is not None else None
+        elif mic.using_fallback:
+            self.labels["microphone"].setText("silence (no usable device)")
+        else:
+            self.labels["microphone"].setText(f"{mic.name or '?'} at {mic.samplerate} Hz, {mic.blocks} blocks")
+        speaker, stats = view.speaker, view.playout
         if speaker is None:
             self.labels["speaker"].setText("off")
-        elif speaker.using_fallback or stats is None:
+        elif speaker.using_fallback:
             self.labels["speaker"].setText("not played (no usable device)")
         else:
-            name = speaker.device.name if speaker.device else "?"
-            self.labels["speaker"].setText(f"{name} at {speaker.samplerate} Hz")
+            self.labels["speaker"].setText(f"{speaker.name or '?'} at {speaker.samplerate} Hz")
         if stats is None:
             for key in ("depth", "xruns", "drift"):
                 self.labels[key].setText("–")
@@ -285,22 +280,3 @@ class AudioPanel(Panel):
 
 def _label(device: AudioDevice) -> str:
     return f"{device.name} ({device.hostapi}, {device.default_samplerate:g} Hz)"
-
-
-class PanelAudio(CallExtension):
-    """The Audio tab's part of a call: its speaker (when ticked) and the microphone's notices."""
-
-    def __init__(self, speaker: SpeakerSink | None, on_notice: Callable[[AudioDeviceNotice], None]) -> None:
-        self.speaker = speaker
-        self.on_notice = on_notice
-
-    def attach(self, call: Call) -> None:
-        source = unconditioned(call.source)  # a microphone with noise or echo mixed in is still one
-        if isinstance(source, MicrophoneTrack):
-            source.add_listener(self.on_notice)
-        if self.speaker is not None:
-            call.add_sink(self.speaker)
-
-    async def detach(self) -> None:
-        if self.speaker is not None:
-            self.speaker.close()  # the call closes its sinks too; closing twice is harmless

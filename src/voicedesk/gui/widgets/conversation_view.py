@@ -4,10 +4,10 @@ Left, one row per turn (``call.conversation``, rtc/events/): the caller's words 
 transcript of them, VoiceDesk's recognizer, or what VoiceDesk spoke or typed, each
 labelled), the agent's words, its tool calls with arguments and result, errors,
 interruptions, and a latency chip: ours, measured from the call's audio
-(gui/speech_edges.py), beside the figure the agent reported. Clicking a row marks its moment
-on the graphs' timeline; a reply VoiceDesk's recognizer heard shows its words under the
-view, each a link to its moment. Above it, the recognizer choice (off, constrained, open,
-whisper and a model; remembered): the next call runs it in the core
+(rtc/speech_edges.py, an extension recipe built where the call runs), beside the figure the
+agent reported. Clicking a row marks its moment on the graphs' timeline; a reply VoiceDesk's
+recognizer heard shows its words under the view, each a link to its moment. Above it, the
+recognizer choice (off, constrained, open, whisper and a model; remembered): the next call runs it in the core
 (``CallSpec.transcribe``, rtc/transcription.py, its engine in a worker process), checked
 before dialling with the CLI's one-line errors; its words join the conversation, labelled
 "heard · whisper tiny.en", in the turn whose reply they were heard in. Under it, "type to
@@ -32,7 +32,7 @@ import json
 import logging
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor
@@ -52,7 +52,6 @@ from PySide6.QtWidgets import (
 
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
-from voicedesk.gui.speech_edges import CallSpeechEdges, first_word_latency_ms, reply_latency_ms
 from voicedesk.gui.widgets.panel import Panel, PanelContext, heading
 from voicedesk.rtc.events import (
     AgentErrorReported,
@@ -66,11 +65,15 @@ from voicedesk.rtc.events import (
     Turn,
     Utterance,
 )
-from voicedesk.rtc.extension import CallExtension
-from voicedesk.rtc.spec import CallSpec
+from voicedesk.rtc.extension import ExtensionRecipe
+from voicedesk.rtc.speech_edges import KEY as EDGES
+from voicedesk.rtc.speech_edges import CallSpeechEdges, SpeechEdgesView, first_word_latency_ms, reply_latency_ms
 from voicedesk.speech.recognizers import SttChoice
 from voicedesk.speech.whisper import MODEL_ENV
 from voicedesk.tasks import TaskOwner
+
+if TYPE_CHECKING:
+    from voicedesk.rtc.spec import CallSpec  # the first call imports it, not the first screen
 
 logger = logging.getLogger(__name__)
 
@@ -221,8 +224,6 @@ class ConversationPanel(Panel):
         super().__init__(context, parent)
         self._tasks = TaskOwner("ConversationPanel", logger=logger, failed="%s failed")
         self.bridge: CallBridge | None = None
-        self.edges: CallSpeechEdges | None = None  # the call's speech runs, sent and received
-        self._next_edges: CallSpeechEdges | None = None
 
         self.hint = QLabel("Place a call to see its conversation: the agent's own events and VoiceDesk's.")
         self.hint.setObjectName("hint")
@@ -406,9 +407,8 @@ class ConversationPanel(Panel):
         return dataclasses.replace(spec, transcribe=choice, transcribe_phrases=recognizer_phrases((), spec.target))
 
     # the call -----------------------------------------------------------------------
-    def call_extensions(self) -> list[CallExtension]:
-        self._next_edges = CallSpeechEdges()  # our latency is measured from the call's audio
-        return [self._next_edges]
+    def call_extensions(self) -> list[ExtensionRecipe]:
+        return [CallSpeechEdges.recipe()]  # our latency is measured from the call's audio
 
     def call_started(self, bridge: CallBridge) -> None:
         self._reset()
@@ -421,7 +421,6 @@ class ConversationPanel(Panel):
             )
         else:
             self.hint.setText(f"Reading the agent's {call.agent_events.protocol.name} events…")
-        self.edges, self._next_edges = self._next_edges, None
         bridge.agent_event.connect(self.on_agent_event)
         bridge.conversation_event.connect(self.on_conversation_event)
         self._set_controls(bridge)
@@ -455,6 +454,11 @@ class ConversationPanel(Panel):
         elif isinstance(event, AgentReady):
             version = f" {event.version}" if event.version else ""
             self._pending_notes.append((event.t_ms, f"the agent is ready ({event.protocol} {event.type}{version})"))
+
+    @property
+    def edges(self) -> SpeechEdgesView | None:
+        """The call's speech runs, sent and received, as last read where its media runs."""
+        return self.bridge.extension_view(EDGES) if self.bridge is not None else None
 
     def _no_turn_yet(self) -> bool:
         return self.bridge is not None and not self.bridge.call.conversation.recent_turns(1)
@@ -512,8 +516,9 @@ class ConversationPanel(Panel):
         item.setData(
             0, TIME_ROLE, (start / 1000.0, None if end is None else end / 1000.0) if start is not None else None
         )
-        ours = reply_latency_ms(self.edges.sent, self.edges.received, turn) if self.edges is not None else None
-        first_word = first_word_latency_ms(self.edges.sent, turn) if self.edges is not None else None
+        edges = self.edges
+        ours = reply_latency_ms(edges.sent, edges.received, turn) if edges is not None else None
+        first_word = first_word_latency_ms(edges.sent, turn) if edges is not None else None
         chip, tip = latency_chip(ours, turn, first_word)
         item.setText(5, chip)
         item.setToolTip(5, tip)

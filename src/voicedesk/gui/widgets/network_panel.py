@@ -176,7 +176,10 @@ class NetworkPanel(Panel):
 
     def call_finished(self, bridge: CallBridge) -> None:
         self.refresh()
-        self.conditions.show_result(bridge.call.summary())
+        try:
+            self.conditions.show_result(bridge.call.summary())
+        except VoiceDeskError:  # the engine process stopped before it could summarize the call
+            pass
         self._timer.stop()
         self._update_apply()
 

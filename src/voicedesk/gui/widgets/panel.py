@@ -3,7 +3,9 @@
 A panel is a QWidget with optional hooks. Before the window builds a call it asks
 every panel ``prepare_call(spec)`` (what the panel adds to the call's ``CallSpec``:
 an impairment, SDP edit hooks) and ``call_extensions()`` (what it hangs off the call:
-a speaker, a report capture); a panel never changes a call it did not build. The
+a speaker, a report capture, as ``ExtensionRecipe``s: the call may run in the engine
+process, where the panel reads them back with ``bridge.extension_view(key)``); a panel
+never changes a call it did not build. The
 window then calls ``call_started(bridge)`` when the call is placed (connect to the
 bridge's signals there), ``call_finished(bridge)`` when it is over, and awaits
 ``aclose()`` when the window closes (stop timers, servers and tasks the panel owns).
@@ -12,7 +14,7 @@ See ``voicedesk/gui/README.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from voicedesk.gui.bridge import CallBridge
     from voicedesk.gui.settings import AppSettings
     from voicedesk.gui.theme import Palette
-    from voicedesk.rtc.extension import CallExtension
+    from voicedesk.rtc.extension import CallExtension, ExtensionRecipe
     from voicedesk.rtc.spec import CallSpec
 
 
@@ -97,8 +99,9 @@ class Panel(QWidget):
         """The next call's spec with what this panel adds (raise ``VoiceDeskError`` to refuse it)."""
         return spec
 
-    def call_extensions(self) -> list[CallExtension]:
-        """What this panel hangs off the next call (rtc/extension.py), built fresh for it."""
+    def call_extensions(self) -> Sequence[ExtensionRecipe | CallExtension]:
+        """What this panel hangs off the next call (rtc/extension.py): recipes, built where the call
+        runs (an extension object works only with ``VOICEDESK_ENGINE=inprocess``)."""
         return []
 
     def call_started(self, bridge: CallBridge) -> None:

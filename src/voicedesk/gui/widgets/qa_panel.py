@@ -2,13 +2,15 @@
 and run a scenario (or N repeats of it) against the dialled target.
 
 The report needs the whole call (both recordings, the log), so the panel puts a
-``CallCapture`` on every call the window places (``call_started`` runs before the
-call starts). The dump is read by the core (``voicedesk.qa.webrtc_dump``) and drawn in
-the same graphs the window uses for live calls.
+``CallCapture`` on every call the window places (a recipe: it records where the
+call's media runs, and writes the bundle there when asked). The dump is read by the
+core (``voicedesk.qa.webrtc_dump``) and drawn in the same graphs the window uses for
+live calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,12 +39,10 @@ from voicedesk.gui.widgets.stats_plots import StatsPlots
 from voicedesk.qa.capture import CallCapture
 
 if TYPE_CHECKING:
-    import asyncio
-
     from voicedesk.qa.runner import ScenarioResult
     from voicedesk.qa.scenario import Scenario
     from voicedesk.qa.webrtc_dump import WebrtcDump
-    from voicedesk.rtc.extension import CallExtension
+    from voicedesk.rtc.extension import ExtensionRecipe
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class QaPanel(Panel):
 
     def __init__(self, context: PanelContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
-        self.capture: CallCapture | None = None
+        self._bridge: CallBridge | None = None  # the current or last call, whose report can be exported
         self.dump: WebrtcDump | None = None
 
         self.export = QPushButton("Export call report…")
@@ -108,6 +108,7 @@ class QaPanel(Panel):
         self.scenario: Scenario | None = None
         self.results: list[ScenarioResult] = []
         self._runs_task: asyncio.Task[None] | None = None
+        self._export_task: asyncio.Task[None] | None = None
         self.open_scenario = QPushButton("Open scenario…")
         self.runs = QSpinBox()
         self.runs.setRange(1, 1000)
@@ -171,8 +172,6 @@ class QaPanel(Panel):
     def start_runs(self) -> None:
         if self.scenario is None or (self._runs_task is not None and not self._runs_task.done()):
             return
-        import asyncio
-
         self._runs_task = asyncio.get_running_loop().create_task(self._run_all(), name="QaPanel.runs")
 
     @Slot()
@@ -246,22 +245,30 @@ class QaPanel(Panel):
         self.conversation.setPlainText("\n".join(lines))
 
     # calls ------------------------------------------------------------------
-    def call_extensions(self) -> list[CallExtension]:
-        if self.capture is not None:
-            self.capture.release()  # the last call's, if it still held the log
+    def call_extensions(self) -> list[ExtensionRecipe]:
+        self._release()  # the last call's, if it still held the log
         # the app logs voicedesk at INFO to its Log tab: the report takes the same lines rather
         # than lowering the level (DEBUG lines would also flow through the Log tab's handler)
-        self.capture = CallCapture(log_level=logging.INFO)
-        self.capture.rx.max_samples = self.capture.tx.max_samples = int(GUI_RECORDING_LIMIT_S * 48_000)
-        return [self.capture]
+        return [CallCapture.recipe(log_level=logging.INFO, max_samples=int(GUI_RECORDING_LIMIT_S * 48_000))]
+
+    def _capture(self) -> CallCapture | None:
+        """The capture of the last call, when it ran in this process."""
+        capture = self._bridge.extension(CallCapture.KEY) if self._bridge is not None else None
+        return capture if isinstance(capture, CallCapture) else None
+
+    def _release(self) -> None:
+        capture = self._capture()
+        if capture is not None:
+            capture.release()
 
     def call_started(self, bridge: CallBridge) -> None:
+        self._bridge = bridge
         self.export.setEnabled(True)
         self.export_status.setText("Recording this call for its report…")
 
     def call_finished(self, bridge: CallBridge) -> None:
-        if self.capture is not None and self.capture.call is bridge.call:
-            self.capture.release()
+        if bridge is self._bridge:
+            self._release()
             self.export_status.setText("The last call can be exported.")
 
     @property
@@ -284,8 +291,8 @@ class QaPanel(Panel):
         from voicedesk.tasks import cancel_and_wait
 
         await cancel_and_wait(self._runs_task)
-        if self.capture is not None:
-            self.capture.release()
+        await cancel_and_wait(self._export_task)
+        self._release()
 
     # export -----------------------------------------------------------------
     @Slot()
@@ -299,21 +306,43 @@ class QaPanel(Panel):
 
     @Slot(str)
     def export_report(self, path: str) -> Path | None:
-        """Write the bundle of the current or last call; errors go to the status bar."""
-        if not path or self.capture is None or self.capture.call is None:
+        """Write the bundle of the current or last call; errors go to the status bar. A call in
+        the engine process writes it there (the recordings are there): this returns None at
+        once and the status line says when it is written."""
+        bridge = self._bridge
+        if not path or bridge is None:
             return None
-        from voicedesk.qa.report import write_bundle  # imported when first used (start-up time)
-
+        capture, mask = self._capture(), self.mask.isChecked()
+        if capture is None:
+            if self._export_task is None or self._export_task.done():
+                self.export_status.setText("Writing the report…")
+                self._export_task = asyncio.get_running_loop().create_task(
+                    self._export_remote(bridge, path, mask), name="QaPanel.export"
+                )
+            return None
         try:
-            record = self.capture.record()
-            where = write_bundle(record, path, self.mask.isChecked())
+            from voicedesk.qa.report import export_capture  # imported when first used (start-up time)
+
+            where, truncated = export_capture(capture, path, mask)
         except VoiceDeskError as exc:
             self.context.show_message(str(exc), True)
             return None
-        note = " (recordings stopped at 20 minutes)" if self.capture.rx.truncated or self.capture.tx.truncated else ""
+        self._exported(where, truncated)
+        return where
+
+    async def _export_remote(self, bridge: CallBridge, path: str, mask: bool) -> None:
+        try:
+            where, truncated = await bridge.call.export_extension(CallCapture.KEY, path, mask)
+        except VoiceDeskError as exc:
+            self.export_status.setText("The report was not written.")
+            self.context.show_message(str(exc), True)
+            return
+        self._exported(where, truncated)
+
+    def _exported(self, where: Path, truncated: bool) -> None:
+        note = " (recordings stopped at 20 minutes)" if truncated else ""
         self.export_status.setText(f"Report written to {where}{note}")
         self.context.show_message(f"Call report written to {where}", False)
-        return where
 
     # dumps ------------------------------------------------------------------
     @Slot()

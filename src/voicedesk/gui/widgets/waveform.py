@@ -9,6 +9,8 @@ disturbs the media timing as little as it can (see docs/DESIGN.md).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer
@@ -20,6 +22,9 @@ from voicedesk.gui.theme import LIGHT, Palette
 from voicedesk.gui.widgets.panel import heading
 from voicedesk.media.pcm import SAMPLE_RATE, SILENCE_DBFS, dominant_frequency, level_dbfs, peak_dbfs
 from voicedesk.media.sinks import AnalyzerSink
+
+if TYPE_CHECKING:
+    from voicedesk.engine.rings import RingView  # a call in the engine process: its shared-memory ring
 
 METER_FLOOR_DBFS = -60.0
 METER_WINDOW = SAMPLE_RATE // 20  # 50 ms, like a VU meter's integration time
@@ -94,7 +99,7 @@ class WaveformView(QWidget):
         self.title = title
         self.color_role = color_role
         self.seconds = seconds
-        self.sink: AnalyzerSink | None = None
+        self.sink: AnalyzerSink | RingView | None = None
         self._last_written = -1
 
         self.heading = heading(title)
@@ -142,7 +147,7 @@ class WaveformView(QWidget):
         self.plot.setXRange(-seconds, 0.0, padding=0.0)
         self._last_written = -1
 
-    def set_sink(self, sink: AnalyzerSink | None) -> None:
+    def set_sink(self, sink: AnalyzerSink | RingView | None) -> None:
         self.sink = sink
         self._last_written = -1
         if sink is None:
@@ -216,7 +221,7 @@ class WaveformPanel(QWidget):
         self.sent.set_palette(palette)
         self.received.set_palette(palette)
 
-    def set_sinks(self, tx: AnalyzerSink | None, rx: AnalyzerSink | None) -> None:
+    def set_sinks(self, tx: AnalyzerSink | RingView | None, rx: AnalyzerSink | RingView | None) -> None:
         """Show a call's sinks (kept on screen after the call ends until the next one)."""
         self.sent.set_sink(tx)
         self.received.set_sink(rx)

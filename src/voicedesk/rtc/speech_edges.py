@@ -6,14 +6,17 @@ so a user sees both: the agent's word for it and what reached VoiceDesk's ears.
 
 Cheap on purpose, since ``write`` runs on the loop for every 20 ms block: one RMS per
 block (the blocks the call already hands its observers and sinks), a threshold and a
-hang time; the runs are kept in a capped deque. Qt-free: the Conversation tab hands a
-``CallSpeechEdges`` to each call it shows (an extension) and reads it on its display timer.
+hang time; the runs are kept in a capped deque. The Conversation tab hands a
+``CallSpeechEdges`` to each call it shows (as an ``ExtensionRecipe``: it runs where the
+call's media runs, the window's engine process or the window's own) and reads its
+``view()`` (the runs, copied) on its display timer.
 """
 
 from __future__ import annotations
 
+import copy
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,7 +25,7 @@ import numpy as np
 from voicedesk.media.pcm import SAMPLE_RATE, level_dbfs
 from voicedesk.media.sinks import AudioSink
 from voicedesk.rtc.events import TextSource, Turn
-from voicedesk.rtc.extension import CallExtension
+from voicedesk.rtc.extension import CallExtension, ExtensionRecipe
 
 if TYPE_CHECKING:
     from voicedesk.rtc.call import Call
@@ -34,6 +37,8 @@ MAX_RUNS = 500
 LOOKBACK_MS = 20_000.0  # the caller's audio began at most this long before the reply
 EVENT_LAG_MS = 15_000.0  # an agent's "I started speaking" may reach us this long after its audio…
 EVENT_LEAD_MS = 1500.0  # …or this long before it (the audio waits in the jitter buffer and decoder)
+KEY = "speech_edges"
+VIEW_RUNS = 60  # the runs a view copies: the latest, which the live turns are measured from
 
 
 @dataclass
@@ -68,12 +73,32 @@ class SpeechEdges(AudioSink):
 
     def last_started(self, low_ms: float, high_ms: float) -> SpeechRun | None:
         """The latest run that started within ``[low_ms, high_ms]``."""
-        for run in reversed(self.runs):
-            if run.start_ms < low_ms:
-                return None
-            if run.start_ms <= high_ms:
-                return run
-        return None
+        return _last_started(self.runs, low_ms, high_ms)
+
+
+def _last_started(runs: Sequence[SpeechRun], low_ms: float, high_ms: float) -> SpeechRun | None:
+    for run in reversed(runs):
+        if run.start_ms < low_ms:
+            return None
+        if run.start_ms <= high_ms:
+            return run
+    return None
+
+
+@dataclass(frozen=True)
+class SpeechRunsView:
+    """One direction's runs as they were when copied (what crosses to the window)."""
+
+    runs: tuple[SpeechRun, ...]
+
+    def last_started(self, low_ms: float, high_ms: float) -> SpeechRun | None:
+        return _last_started(self.runs, low_ms, high_ms)
+
+
+@dataclass(frozen=True)
+class SpeechEdgesView:
+    sent: SpeechRunsView
+    received: SpeechRunsView
 
 
 class CallSpeechEdges(CallExtension):
@@ -87,10 +112,20 @@ class CallSpeechEdges(CallExtension):
     def _now_ms(self) -> float:
         return self._clock() if self._clock is not None else 0.0
 
+    @staticmethod
+    def recipe() -> ExtensionRecipe:
+        return ExtensionRecipe(KEY, "voicedesk.rtc.speech_edges:CallSpeechEdges")
+
     def attach(self, call: Call) -> None:
         self._clock = call.now_ms
         call.add_sent_observer(self.sent.write)
         call.add_sink(self.received)
+
+    def view(self) -> SpeechEdgesView:
+        return SpeechEdgesView(
+            SpeechRunsView(tuple(copy.copy(r) for r in list(self.sent.runs)[-VIEW_RUNS:])),
+            SpeechRunsView(tuple(copy.copy(r) for r in list(self.received.runs)[-VIEW_RUNS:])),
+        )
 
 
 def typed_only(texts: Iterable[tuple[TextSource, str]]) -> bool:
@@ -99,7 +134,7 @@ def typed_only(texts: Iterable[tuple[TextSource, str]]) -> bool:
     return bool(pairs) and all(source == TextSource.SENT and channel == "send-text" for source, channel in pairs)
 
 
-def first_word_latency_ms(sent: SpeechEdges, turn: Turn) -> float | None:
+def first_word_latency_ms(sent: SpeechEdges | SpeechRunsView, turn: Turn) -> float | None:
     """Voice-to-voice from the first *word* VoiceDesk's recognizer heard in the reply (its time
     on the call's clock) rather than the first loud block: from the end of the caller's audio
     before it. None where the recognizer heard no words, or the caller's part was typed."""
@@ -115,7 +150,9 @@ def first_word_latency_ms(sent: SpeechEdges, turn: Turn) -> float | None:
     return first - said.end_ms
 
 
-def reply_latency_ms(sent: SpeechEdges, received: SpeechEdges, turn: Turn) -> float | None:
+def reply_latency_ms(
+    sent: SpeechEdges | SpeechRunsView, received: SpeechEdges | SpeechRunsView, turn: Turn
+) -> float | None:
     """VoiceDesk's own figure for ``turn``: from the end of the caller's audio to the start
     of the agent's reply, both as they passed VoiceDesk (sent to the encoder, out of the
     decoder). The agent's events only pick the reply (the received run that began last
