@@ -4,6 +4,7 @@ from tests.helpers.net import ensure_second_loopback_address
 
 PACKAGING_MODULE = "tests/e2e/test_packaging.py"
 _build_key = pytest.StashKey["object"]()
+_run_key = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,13 +29,34 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if any(item.nodeid.startswith(PACKAGING_MODULE) for item in session.items):
         from tests.helpers.bundle_build import BackgroundBuild
 
-        session.config.stash[_build_key] = BackgroundBuild()
+        session.config.stash[_build_key] = BackgroundBuild(_run_id(session.config)).start_or_join()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # one id for the whole run, handed to pytest-xdist's workers as theirs (its --testrunuid)
+    if getattr(config, "workerinput", None) is None:
+        import uuid
+
+        uid = getattr(config.option, "testrunuid", None) or uuid.uuid4().hex
+        if hasattr(config.option, "testrunuid"):
+            config.option.testrunuid = uid
+        config.stash[_run_key] = uid
+
+
+def _run_id(config: pytest.Config) -> str:
+    """The same for every process of one run (pytest-xdist's controller and workers)."""
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput["testrunuid"]) if workerinput is not None else config.stash[_run_key]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    build = config.stash.get(_build_key, None)
-    if build is not None:
-        build.close()
+    # the run's last process removes the build: pytest alone, or xdist's controller (not a worker,
+    # which may end while another still waits for the build)
+    if getattr(config, "workerinput", None) is not None:
+        return
+    from tests.helpers.bundle_build import BackgroundBuild
+
+    BackgroundBuild(_run_id(config)).remove()
 
 
 @pytest.fixture(scope="session")
