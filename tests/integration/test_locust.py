@@ -8,6 +8,7 @@ import csv
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -158,10 +159,25 @@ def distributed_run(servers, tmp_path_factory):
     }
 
 
+# Locust 2.47's shutdown closes the CSV files (locustio/locust#3486) while its CSV writer greenlet may
+# still run: now and then that greenlet dies with this traceback after the run's figures are written.
+# Locust's, not VoiceDesk's (an upstream candidate: kill the writer before closing); any other
+# traceback still fails the test.
+_LOCUST_CSV_RACE = re.compile(
+    r"Traceback \(most recent call last\):\n(?:  .*\n)*?.*in stats_writer\n(?:  .*\n)*?"
+    r"ValueError: I/O operation on closed file\.\n(?:.*StatsCSVFileWriter\.stats_writer.*failed with ValueError\n)?"
+)
+
+
+def without_locusts_csv_race(stderr: str) -> str:
+    return _LOCUST_CSV_RACE.sub("", stderr)
+
+
 def test_voice_metrics_are_locust_statistics(distributed_run):
     run = distributed_run
     assert run["returncode"] == 1, run["stderr"][-2000:]  # Locust's status for a run with failures: the dead target
-    assert "Traceback" not in run["stderr"], run["stderr"][-2000:]
+    stderr = without_locusts_csv_race(run["stderr"])
+    assert "Traceback" not in stderr, stderr[-2000:]
     rows = run["stats"]
     for name in ("call/setup_ms", "call/first_audio_ms", "call/jitter_ms", "call/rx_fps", "call/mos_x100"):
         row = rows[("call", name)]
