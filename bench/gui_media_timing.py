@@ -77,6 +77,7 @@ MODES = (
     "process",
     "window-engine",
     "window-engine-nice",
+    "window-engine-pinned",
     "headless-speech",
     "headless-whisper",
     "window-engine-whisper",
@@ -477,7 +478,9 @@ def app_pids() -> list[int]:
     return found
 
 
-def run_window_engine(target: str, seconds: float, whisper: bool = False, nice: int = 0) -> dict[str, Any]:
+def run_window_engine(
+    target: str, seconds: float, whisper: bool = False, nice: int = 0, pinned: bool = False
+) -> dict[str, Any]:
     """The window as shipped: the call in the engine process, measured there by ``BenchProbe``."""
     app = _qt_app()
 
@@ -493,6 +496,10 @@ def run_window_engine(target: str, seconds: float, whisper: bool = False, nice: 
         await window.engine.ready()
         if nice:  # window-engine-nice: the window's thread yields to the engine (spawned before, so not niced)
             os.setpriority(os.PRIO_PROCESS, 0, nice)
+        if pinned and window.engine.pid is not None:  # window-engine-pinned: the engine alone on the last core
+            last = max(os.sched_getaffinity(0))
+            os.sched_setaffinity(window.engine.pid, {last})
+            os.sched_setaffinity(0, os.sched_getaffinity(0) - {last} or {last})
         recipes = [ExtensionRecipe("bench", "gui_media_timing:BenchProbe", {"seconds": seconds})]
         if whisper and conversation is not None:  # the Conversation tab's recognizer: Whisper, in the engine's worker
             conversation.stt.setCurrentIndex(conversation.stt.findData("whisper"))
@@ -555,6 +562,8 @@ def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
         return run_window_engine(target, seconds, whisper=mode.endswith("whisper"))
     if mode == "window-engine-nice":
         return run_window_engine(target, seconds, nice=10)
+    if mode == "window-engine-pinned":
+        return run_window_engine(target, seconds, pinned=True)
     if mode in ("headless-speech", "headless-whisper"):
         return run_headless_speech(target, seconds, whisper=mode == "headless-whisper")
     raise SystemExit(f"unknown mode {mode!r}")
