@@ -16,6 +16,7 @@ from multiprocessing import shared_memory
 import numpy as np
 
 from voicedesk.media.pcm import SAMPLE_RATE
+from voicedesk.media.ringbuffer import write_wrapped
 
 HEADER = 8  # bytes: the running count of samples written (int64)
 RING_SECONDS = 5.0  # what the window's waveforms show at most
@@ -57,13 +58,7 @@ class ShmRing:
         n = samples.size
         written = int(self._count[0])
         start = (written + total - n) % self._capacity  # a block longer than the ring keeps its tail
-        end = start + n
-        if end <= self._capacity:
-            self._data[start:end] = samples
-        else:
-            split = self._capacity - start
-            self._data[start:] = samples[:split]
-            self._data[: end - self._capacity] = samples[split:]
+        write_wrapped(self._data, start, samples)
         self._count[0] = written + total  # published after the data
 
     def latest(self, count: int) -> np.ndarray:

@@ -36,14 +36,8 @@ class RingBuffer:
         n = samples.size
         with self._lock:
             start = self._pos
-            end = start + n
-            if end <= self._capacity:
-                self._data[start:end] = samples
-            else:
-                split = self._capacity - start
-                self._data[start:] = samples[:split]
-                self._data[: end - self._capacity] = samples[split:]
-            self._pos = end % self._capacity
+            write_wrapped(self._data, start, samples)
+            self._pos = (start + n) % self._capacity
             # count what was written, not what fitted: readers compare ``written`` to find what is new
             self._written += total
 
@@ -56,3 +50,14 @@ class RingBuffer:
             if start >= 0:
                 return self._data[start:end].copy()
             return np.concatenate((self._data[start:], self._data[:end]))
+
+
+def write_wrapped(data: np.ndarray, start: int, samples: np.ndarray) -> None:
+    """Copy ``samples`` (no longer than ``data``) into the circular ``data`` from ``start``."""
+    end = start + samples.size
+    if end <= data.size:
+        data[start:end] = samples
+    else:
+        split = data.size - start
+        data[start:] = samples[:split]
+        data[: end - data.size] = samples[split:]
