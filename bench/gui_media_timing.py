@@ -21,7 +21,9 @@ lag (how late a 10 ms sleep wakes up), in several set-ups:
 - ``window-engine``   the app's window as shipped (``VOICEDESK_ENGINE=process``, the default): the
                       call in the engine process (voicedesk/engine/), every panel fed through the
                       bridge; timing measured inside the engine (``BenchProbe``, an extension the
-                      window hands the call as a recipe), the window's own loop lag beside it
+                      window hands the call as a recipe), the window's own loop lag beside it;
+                      the engine's loop alone on the last CPU (voicedesk/cores.py)
+- ``window-engine-unpinned`` the same with ``VOICEDESK_MEDIA_CPU=off``: every thread on every CPU
 - ``window-engine-whisper`` the same saying sentences with live recognition of what comes back
                       (Whisper in its worker, an extension of the call in the engine): compared
                       with ``headless-whisper``
@@ -77,7 +79,7 @@ MODES = (
     "process",
     "window-engine",
     "window-engine-nice",
-    "window-engine-pinned",
+    "window-engine-unpinned",
     "headless-speech",
     "headless-whisper",
     "window-engine-whisper",
@@ -478,9 +480,7 @@ def app_pids() -> list[int]:
     return found
 
 
-def run_window_engine(
-    target: str, seconds: float, whisper: bool = False, nice: int = 0, pinned: bool = False
-) -> dict[str, Any]:
+def run_window_engine(target: str, seconds: float, whisper: bool = False, nice: int = 0) -> dict[str, Any]:
     """The window as shipped: the call in the engine process, measured there by ``BenchProbe``."""
     app = _qt_app()
 
@@ -496,10 +496,6 @@ def run_window_engine(
         await window.engine.ready()
         if nice:  # window-engine-nice: the window's thread yields to the engine (spawned before, so not niced)
             os.setpriority(os.PRIO_PROCESS, 0, nice)
-        if pinned and window.engine.pid is not None:  # window-engine-pinned: the engine alone on the last core
-            last = max(os.sched_getaffinity(0))
-            os.sched_setaffinity(window.engine.pid, {last})
-            os.sched_setaffinity(0, os.sched_getaffinity(0) - {last} or {last})
         recipes = [ExtensionRecipe("bench", "gui_media_timing:BenchProbe", {"seconds": seconds})]
         if whisper and conversation is not None:  # the Conversation tab's recognizer: Whisper, in the engine's worker
             conversation.stt.setCurrentIndex(conversation.stt.findData("whisper"))
@@ -528,6 +524,7 @@ def run_window_engine(
         result["gui_lag_p99_ms"] = summarize([0.0, 0.02], lag.lags)["lag_p99_ms"]
         result["fps_drawn"] = round((window.waveforms.frames_drawn - frames0) / measured, 1)
         result["app_pss_mb"] = pss_mb(app_pids())
+        result["engine_cpu"] = window.engine.media_cpu  # the CPU its loop has to itself (None: unpinned)
         if conversation is not None and conversation.messages_seen:
             result["agent_messages"] = conversation.messages_seen
         if whisper:  # replies VoiceDesk's recognizer heard, as the Conversation tab shows them
@@ -562,8 +559,9 @@ def run_mode(mode: str, target: str, seconds: float) -> dict[str, Any]:
         return run_window_engine(target, seconds, whisper=mode.endswith("whisper"))
     if mode == "window-engine-nice":
         return run_window_engine(target, seconds, nice=10)
-    if mode == "window-engine-pinned":
-        return run_window_engine(target, seconds, pinned=True)
+    if mode == "window-engine-unpinned":
+        os.environ["VOICEDESK_MEDIA_CPU"] = "off"  # this interpreter runs this mode only; the engine inherits it
+        return run_window_engine(target, seconds)
     if mode in ("headless-speech", "headless-whisper"):
         return run_headless_speech(target, seconds, whisper=mode == "headless-whisper")
     raise SystemExit(f"unknown mode {mode!r}")

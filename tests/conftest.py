@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from tests.helpers.net import ensure_second_loopback_address
@@ -5,6 +7,11 @@ from tests.helpers.net import ensure_second_loopback_address
 PACKAGING_MODULE = "tests/e2e/test_packaging.py"
 _build_key = pytest.StashKey["object"]()
 _run_key = pytest.StashKey[str]()
+
+# The window's engine claims a CPU for its media and moves the rest of the window's process off
+# it (voicedesk/cores.py). In pytest's process that would leave every later test, and all it
+# starts, on the other CPUs; the tests of pinning turn it on in processes of their own.
+os.environ["VOICEDESK_MEDIA_CPU"] = "off"
 
 
 @pytest.fixture(scope="session", autouse=True)

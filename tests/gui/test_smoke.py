@@ -18,15 +18,17 @@ BAD_EXIT_SIGNS = ("Fatal Python error", "QThread: Destroyed", "Traceback", "Task
 
 def test_smoke_test_calls_echo_prints_json_saves_png_and_exits_cleanly(tmp_path):
     shot = tmp_path / "window.png"
-    result = voicedesk(
-        "gui", "--smoke-test", "--screenshot", str(shot), timeout=120, env={"QT_QPA_PLATFORM": "offscreen"}
-    )
+    env = {"QT_QPA_PLATFORM": "offscreen", "VOICEDESK_MEDIA_CPU": "auto"}  # as shipped (the suite turns it off)
+    result = voicedesk("gui", "--smoke-test", "--screenshot", str(shot), timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     line = result.stdout.strip().splitlines()[-1]
     data = json.loads(line)
     assert data["state"] == "connected"
     assert abs(data["rx_peak_hz"] - 1000) < 20  # the tone came back from the echo agent
     assert data["frames_drawn"] >= 10
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) >= 2:  # the engine's media loop alone on the last CPU, the window on the others
+        assert data["media_cpu"] == {"cpu": max(cpus), "engine_loop": [max(cpus)], "window": sorted(cpus - {max(cpus)})}
     for sign in BAD_EXIT_SIGNS:
         assert sign not in result.stderr, result.stderr[-2000:]
     png = shot.read_bytes()

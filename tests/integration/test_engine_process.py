@@ -5,6 +5,7 @@ reported, and no child left behind when the process that started it goes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -145,3 +146,73 @@ async def test_the_engine_logs_reach_this_process_at_its_levels(echo_url: str, c
     ours = [r for r in caplog.records if r.name == "voicedesk.rtc.call"]
     assert any(r.getMessage() == "call connected" for r in ours)  # logged in the engine, handled here
     assert any(r.name.startswith("aioice") for r in caplog.records)
+
+
+TWO_CPUS = hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) >= 2
+
+PINNING_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, json, os, sys, time
+    from pathlib import Path
+    from voicedesk.engine.client import EngineProcess, RemoteCall
+    from voicedesk.rtc.spec import CallSpec
+    from voicedesk.speech.recognizers import SttChoice
+
+    def threads(pid):  # {"tid name": [cpus]}
+        out = {}
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            name = (task / "comm").read_text().strip()
+            out[f"{task.name} {name}"] = sorted(os.sched_getaffinity(int(task.name)))
+        return out
+
+    def children(pid):
+        return [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+
+    async def main():
+        engine = EngineProcess()
+        spec = CallSpec(sys.argv[1], source="say:one two three", transcribe=SttChoice("whisper"))
+        call = RemoteCall(engine, spec)
+        try:
+            await call.start()
+            deadline = time.monotonic() + 60
+            while not children(engine.pid) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(2)  # the speech rendered (the TTS thread), the worker's model loaded, a sweep
+            print(json.dumps({
+                "media_cpu": engine.media_cpu,
+                "pid": engine.pid,
+                "loop": sorted(os.sched_getaffinity(engine.pid)),
+                "engine": threads(engine.pid),
+                "workers": {str(c): threads(c) for c in children(engine.pid)},
+                "window": threads(os.getpid()),
+            }), flush=True)
+        finally:
+            await call.hangup()
+            call.close_rings()
+            await engine.aclose()
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.skipif(not TWO_CPUS, reason="pinning the media needs two CPUs this process may use")
+def test_the_engines_media_loop_has_a_cpu_to_itself_and_nothing_it_starts_shares_it(echo_url: str) -> None:
+    env = {**os.environ, "VOICEDESK_MEDIA_CPU": "auto"}  # as shipped (the suite turns it off)
+    done = subprocess.run(
+        [sys.executable, "-c", PINNING_SCRIPT, echo_url], capture_output=True, text=True, timeout=180, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    media = max(os.sched_getaffinity(0))
+    assert report["media_cpu"] == media and report["loop"] == [media]
+    loop_tid = next(t for t in report["engine"] if t.split()[0] == str(report["pid"]))
+    sharing = {
+        f"{where} thread {tid}": cpus
+        for where, found in [("engine", report["engine"]), ("window", report["window"])]
+        + [(f"worker {pid}", found) for pid, found in report["workers"].items()]
+        for tid, cpus in found.items()
+        if media in cpus and tid != loop_tid
+    }
+    assert not sharing, f"on the media CPU {media} besides the engine's loop: {sharing}; {report}"
+    assert report["workers"], "the recognizer's worker process did not start"

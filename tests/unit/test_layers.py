@@ -17,7 +17,7 @@ SRC = Path(voicedesk.__file__).resolve().parent
 
 # bottom to top; a module's layer is its first package under voicedesk (or its own name)
 STACK = [
-    {"voicedesk", "errors", "tasks", "config", "plugins", "limits"},
+    {"voicedesk", "errors", "tasks", "config", "plugins", "limits", "cores"},
     {"media"},
     {"speech"},
     {"rtc"},

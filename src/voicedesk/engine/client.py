@@ -24,6 +24,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from voicedesk import errors
+from voicedesk.cores import avoid_cpu
 from voicedesk.engine.protocol import (
     Command,
     EditReply,
@@ -90,6 +91,7 @@ class EngineProcess:
         self.lost: str | None = None  # why it stopped, when it stopped by itself
         self.started_at: float | None = None
         self._ready_pid: int | None = None  # set by the reader thread when the child said it is ready
+        self.media_cpu: int | None = None  # the CPU the engine's media has to itself, if it has one
 
     @property
     def pid(self) -> int | None:
@@ -205,6 +207,9 @@ class EngineProcess:
         elif isinstance(message, LogLine):
             _log_line(message)
         elif isinstance(message, EngineReady):
+            self.media_cpu = message.media_cpu
+            if message.media_cpu is not None:  # the window's threads keep off the engine's media CPU
+                avoid_cpu(message.media_cpu)
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(message.pid)
         elif self.call is not None:

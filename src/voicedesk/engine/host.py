@@ -12,6 +12,7 @@ of the pipe closes (the window went away, however it went): it hangs up first.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import logging
@@ -21,6 +22,7 @@ import signal
 import threading
 from typing import Any
 
+from voicedesk.cores import claim_media_cpu, clear_media_cpu, leave_media_cpu
 from voicedesk.engine.protocol import (
     Command,
     EditReply,
@@ -201,7 +203,12 @@ class EngineHost:
                     return
 
         threading.Thread(target=read, name="engine-pipe-reader", daemon=True).start()
-        self.send(EngineReady(os.getpid()))
+        # the loop's executor threads are started by the loop's thread: without this they would
+        # share the media CPU claimed below (and so would the recognizer workers they spawn)
+        loop.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(thread_name_prefix="engine", initializer=leave_media_cpu)
+        )
+        self.send(EngineReady(os.getpid(), claim_media_cpu()))
         warming = loop.run_in_executor(None, warm_call_path)
         try:
             while True:
@@ -327,6 +334,7 @@ class EngineHost:
         while True:
             await asyncio.sleep(MIRROR_INTERVAL)
             self.send(Mirror(mirror_of(call, self.extensions)))
+            clear_media_cpu()
 
     async def _close_call(self) -> dict[str, Any] | None:
         call, self.call = self.call, None

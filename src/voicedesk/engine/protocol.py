@@ -73,6 +73,7 @@ class EditReply:
 @dataclass(frozen=True)
 class EngineReady:
     pid: int
+    media_cpu: int | None = None  # the CPU the engine's loop has to itself (voicedesk/cores.py)
 
 
 @dataclass(frozen=True)

@@ -395,6 +395,14 @@ async def smoke_test(window: Any, options: GuiOptions) -> int:
     else:
         result["reason"] = f"no audio both ways within {options.smoke_timeout:g} s"
     result["stats_points"] = window.stats.point_count
+    engine = window.engine if result.get("engine") == "process" else None
+    if engine is not None and engine.pid is not None and hasattr(os, "sched_getaffinity"):
+        with contextlib.suppress(OSError):  # where each side may run, as the kernel has it now
+            result["media_cpu"] = {
+                "cpu": engine.media_cpu,
+                "engine_loop": sorted(os.sched_getaffinity(engine.pid)),
+                "window": sorted(os.sched_getaffinity(0)),
+            }
     if options.smoke_environment:
         from voicedesk.qa.smoke import environment_report
 

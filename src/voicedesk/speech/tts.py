@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from voicedesk.cores import leave_media_cpu
 from voicedesk.errors import PipelineError
 
 logger = logging.getLogger(__name__)
@@ -254,8 +255,11 @@ def voice_problem(voice: str) -> str | None:
     return None
 
 
-# One thread for every synthesis in the process (the library is not reentrant).
-TTS_EXECUTOR = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicedesk-tts")
+# One thread for every synthesis in the process (the library is not reentrant); started by the
+# loop's thread, so it steps off the media CPU where the engine has claimed one (voicedesk/cores.py).
+TTS_EXECUTOR = concurrent.futures.ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="voicedesk-tts", initializer=leave_media_cpu
+)
 
 
 def check_tts() -> str:

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 
+from voicedesk.cores import leave_media_cpu
 from voicedesk.errors import PipelineError, VoiceDeskError
 from voicedesk.speech.transcript import Transcript, Word
 
@@ -64,11 +65,13 @@ def _error(exc: Exception) -> tuple[str, str]:
 def _yield_cpu() -> None:
     """Run below the call's process: on a machine whose cores are all busy, the scheduler then
     gives the media loop the CPU first and the recognizer what is left (measured with
-    bench/gui_media_timing.py --modes headless-speech,headless-whisper)."""
+    bench/gui_media_timing.py --modes headless-speech,headless-whisper), and off the CPU the
+    engine's media has to itself where it has claimed one (voicedesk/cores.py)."""
     try:
         os.nice(WORKER_NICENESS)
     except (OSError, AttributeError):  # not permitted, or no nice() on this platform
         pass
+    leave_media_cpu()  # before the model starts its threads: they inherit this thread's mask
 
 
 def _serve(worker: object, receive: Callable[[], object | None], send: Callable[[object], None]) -> None:

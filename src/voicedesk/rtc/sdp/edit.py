@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 
+from voicedesk.cores import leave_media_cpu
 from voicedesk.errors import SdpError
 from voicedesk.rtc.sdp.model import SdpLine, parse
 
@@ -77,6 +78,7 @@ def command_editor(command: str, kind: str, timeout: float = 30.0) -> Callable[[
             )
         except OSError as exc:
             raise SdpError(f"{option} command cannot be started: {exc.strerror or exc}") from None
+        leave_media_cpu(process.pid)  # started by the media loop's thread: off its CPU
         try:
             out, err = await asyncio.wait_for(process.communicate(sdp.encode("utf-8")), timeout)
         except (TimeoutError, asyncio.CancelledError) as exc:
