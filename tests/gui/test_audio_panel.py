@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -38,6 +39,34 @@ def test_speaker_plays_the_call_and_the_figures_show_the_playout_buffer(pulse: P
     assert not panel.keypad["5"].isEnabled()
 
 
+def test_a_clicked_word_plays_its_moment_of_the_received_audio(pulse: PulseServer, window, qtbot) -> None:  # noqa: F811
+    panel, conversation = window.panel("audio"), window.panel("conversation")
+    panel.refresh_devices()
+    panel.play_on_speaker.setChecked(False)  # only the clicked word comes out of the speaker
+    window.dialer.set_target("embedded:echo")
+    window.dialer.source_kind.setCurrentIndex(window.dialer.source_kind.findText("Tone"))
+    window.dialer.tone_hz.setValue(700)
+    qtbot.mouseClick(window.dialer.call_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.state.state == "connected", timeout=CONNECT_MS)
+    call = window.bridge.call
+    qtbot.waitUntil(lambda: call.rx.ring.written >= 48_000, timeout=10_000)  # a second of the echo arrived
+    moment = call.now_ms() - 700.0
+    conversation._show_words((("seven", moment, moment + 400.0),))  # as the recognizer would list them
+    monitor = pulse.record()
+    try:
+        conversation.words.linkActivated.emit("word:0")
+        qtbot.waitUntil(lambda: conversation.words_played == 1, timeout=15_000)
+        heard = monitor.samples()
+    finally:
+        monitor.stop()
+    assert window.turn_markers.selected_s == pytest.approx((moment / 1000.0, (moment + 400.0) / 1000.0), abs=0.01)
+    loud = heard[np.abs(heard) > 0.05]
+    assert loud.size > 0.3 * 48_000, "the word's moment did not come out of the speaker"
+    assert dominant_frequency(heard[np.flatnonzero(np.abs(heard) > 0.05)[0] :][:14_400]) == pytest.approx(700, abs=5)
+    qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)
+
+
 def test_keypad_sends_dtmf_and_no_sound_server_is_a_message_not_a_failure(no_sound_server, window, qtbot) -> None:  # noqa: F811
     panel = window.panel("audio")
     panel.refresh_devices()
@@ -56,6 +85,13 @@ def test_keypad_sends_dtmf_and_no_sound_server_is_a_message_not_a_failure(no_sou
     # the tones went out and the echo brought them back (read where the waveform reads them)
     qtbot.waitUntil(lambda: detect_dtmf(call.rx.ring.latest(3 * 48_000)) == "5#", timeout=10_000)
     qtbot.waitUntil(lambda: "no usable device" in panel.labels["speaker"].text(), timeout=3_000)
+    # a heard word clicked with nowhere to play it: one line that says why
+    conversation = window.panel("conversation")
+    moment = call.now_ms() - 600.0
+    conversation._show_words((("five", moment, moment + 300.0),))  # as the recognizer would list them
+    conversation.words.linkActivated.emit("word:0")
+    qtbot.waitUntil(lambda: window.banner.text().startswith("Could not play “five”"), timeout=10_000)
+    assert window.banner.text() == "Could not play “five”: cannot play it: no audio output device"
     qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)
 

@@ -8,6 +8,7 @@ a desktop. What is asserted is what a listener at the speaker would hear.
 from __future__ import annotations
 
 import asyncio
+import time
 import wave
 from pathlib import Path
 
@@ -16,13 +17,16 @@ import pytest
 
 from tests.helpers.processes import voicedesk
 from tests.helpers.pulse import PulseServer, pulse  # noqa: F401 - fixture
+from voicedesk.errors import VoiceDeskError
 from voicedesk.media.devices import AudioDeviceNotice
 from voicedesk.media.microphone import MicrophoneTrack
 from voicedesk.media.pcm import SAMPLE_RATE, dominant_frequency, level_dbfs
 from voicedesk.media.sinks import StereoRecorderSink
 from voicedesk.media.sources import WavTrack
 from voicedesk.media.speaker import SpeakerSink
+from voicedesk.qa.capture import CallCapture
 from voicedesk.rtc.call import Call
+from voicedesk.rtc.spec import CallSpec
 
 
 def sine(freq: float, seconds: float, amplitude: float = 0.5) -> np.ndarray:
@@ -164,3 +168,30 @@ async def test_an_unsupported_rate_is_a_message_and_the_device_runs_at_one_it_ta
     assert mic.samplerate == int(mic.device.default_samplerate)  # fell back to the device's own rate
     assert speaker.samplerate == int(speaker.device.default_samplerate)
     assert not mic.using_fallback and frame.sample_rate == SAMPLE_RATE
+
+
+async def test_a_moment_of_the_received_audio_plays_on_the_speaker(pulse: PulseServer, tmp_path: Path) -> None:  # noqa: F811
+    """What a click on a heard word does (the Conversation tab): that moment of the call's
+    recording, on the call's clock, out of the speaker."""
+    write_wav(tmp_path / "two.wav", np.concatenate((sine(600, 1.2), sine(1200, 1.2))))
+    capture = CallCapture()
+    call = Call.from_spec(
+        CallSpec("embedded:echo", source=f"wav:{tmp_path / 'two.wav'}", timeout=30), extensions=[capture]
+    )
+    await call.run(3.5)
+    assert capture.tx.start_time is not None
+    sent_ms = call.now_ms() - (time.monotonic() - capture.tx.start_time) * 1000.0  # the file began, on the call's clock
+    for start_ms, tone in ((1500, 1200), (300, 600)):  # the echo comes back within tens of ms
+        monitor = pulse.record()
+        try:
+            await capture.play_received(sent_ms + start_ms, sent_ms + start_ms + 600)
+            await asyncio.sleep(0.3)
+            heard = monitor.samples()
+        finally:
+            monitor.stop()
+        loud = np.flatnonzero(np.abs(heard) > 0.05)
+        assert loud.size, f"nothing came out of the speaker for the moment at {start_ms} ms"
+        peaks = window_peaks(heard[loud[0] : loud[-1]], window_s=0.1)
+        assert peaks and np.median(peaks) == pytest.approx(tone, abs=5), (tone, peaks)
+    with pytest.raises(VoiceDeskError, match=r"^nothing was received from 50\.00 s to 51\.00 s$"):
+        capture.received_between(50_000, 51_000)

@@ -579,6 +579,11 @@ class RemoteCall:
         self._command("invoke", "update_impairment", (text,))
         return spec
 
+    async def play_received(self, key: str, start_ms: float, end_ms: float, device: int | str | None) -> None:
+        """Ask the recording extension ``key`` of the (last) call to play a moment of it in the engine."""
+        within = (end_ms - start_ms) / 1000 + REQUEST_TIMEOUT  # it answers once the clip has been played
+        await self.engine.request("play_received", key, start_ms, end_ms, device, within_s=within)
+
     async def export_extension(self, key: str, path: str, mask: bool) -> Any:
         """Ask the extension ``key`` of the (last) call to export to ``path`` in the engine."""
         return await self.engine.request("export", key, path, mask, within_s=120.0)

@@ -264,6 +264,15 @@ class EngineHost:
             if not isinstance(capture, CallCapture):
                 raise VoiceDeskError("no report to export: the call was not recorded")
             return export_capture(capture, path, mask)
+        if name == "play_received":  # a moment of the last call's received audio, on a speaker here
+            from voicedesk.qa.capture import CallCapture
+
+            key, start_ms, end_ms, device = args
+            capture = self.extensions.get(key)
+            if not isinstance(capture, CallCapture):
+                raise VoiceDeskError("nothing to play: the call was not recorded")
+            await capture.play_received(start_ms, end_ms, device)
+            return None
         call = self.call
         if call is None:
             raise VoiceDeskError("no call in the engine")

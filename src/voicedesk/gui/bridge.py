@@ -85,6 +85,18 @@ class CallBridge(QObject):
         extension = self._extensions.get(key)
         return extension.view() if extension is not None else None
 
+    async def play_received(self, start_ms: float, end_ms: float, device: int | str | None = None) -> None:
+        """Play that moment of what the call received (its QA recording), wherever the call runs."""
+        from voicedesk.qa.capture import CallCapture
+
+        if self.remote:
+            await self.call.play_received(CallCapture.KEY, start_ms, end_ms, device)
+            return
+        capture = self._extensions.get(CallCapture.KEY)
+        if not isinstance(capture, CallCapture):
+            raise VoiceDeskError("nothing to play: the call was not recorded")
+        await capture.play_received(start_ms, end_ms, device)
+
     @property
     def active(self) -> bool:
         """True until the call is over and torn down."""

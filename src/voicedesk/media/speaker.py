@@ -109,3 +109,22 @@ class SpeakerSink(DeviceStream, AudioSink):
         if self._stream is not None:
             stream, self._stream = self._stream, None
             close_stream_in_background(stream, "speaker")
+
+
+async def play_clip(samples: np.ndarray, device: int | str | None = None) -> None:
+    """Play ``samples`` (mono, 48 kHz) once on ``device`` and return once they have been played;
+    a device that cannot play is ``DeviceError`` with the notice's words."""
+    from voicedesk.errors import DeviceError
+
+    seconds = samples.size / SAMPLE_RATE
+    # the whole clip goes into the playout buffer at once: room for all of it, and a short start
+    sink = SpeakerSink(device, target_ms=20.0, max_ms=seconds * 1000.0 + 500.0, listener=lambda _notice: None)
+    try:
+        sink.open()
+        if sink.using_fallback:  # the notice, without the call's fallback ("received audio is not played")
+            said = sink.notices[-1].message.removesuffix(f": {sink.fallback}") if sink.notices else "no output device"
+            raise DeviceError(f"cannot play it: {said}")
+        sink.write(samples)
+        await asyncio.sleep(seconds + (sink.output_latency_s or 0.0) + 0.15)
+    finally:
+        sink.close()

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from voicedesk.qa.latency import TimedRecorder
+from voicedesk.errors import VoiceDeskError
+from voicedesk.media.timed_recorder import TimedRecorder
 from voicedesk.rtc.call import Call, CallState, CallStateChanged, StatsSampled
 from voicedesk.rtc.events import AgentEventReceived
 from voicedesk.rtc.extension import CallExtension, ExtensionRecipe
@@ -170,6 +171,23 @@ class CallCapture(CallExtension):
             # the agent's own account of a turn (rtc/events/voicedesk.py); kept beside ours
             self.agent_turns.append(dict(event.event))
         self.events.append(data)
+
+    def received_between(self, start_ms: float, end_ms: float) -> np.ndarray:
+        """What arrived from ``start_ms`` to ``end_ms`` on the call's clock (a word's moment, as
+        the recognizer and the conversation give it), from this recording."""
+        if self.call is None:
+            raise VoiceDeskError("nothing was recorded: the call was not placed")
+        now_t, now_ms = time.monotonic(), self.call.now_ms()
+        clip = self.rx.segment(now_t - (now_ms - start_ms) / 1000.0, now_t - (now_ms - end_ms) / 1000.0)
+        if clip.size == 0:
+            raise VoiceDeskError(f"nothing was received from {start_ms / 1000:.2f} s to {end_ms / 1000:.2f} s")
+        return clip
+
+    async def play_received(self, start_ms: float, end_ms: float, device: int | str | None = None) -> None:
+        """Play that moment of the received audio on ``device`` (a word clicked in the window)."""
+        from voicedesk.media.speaker import play_clip
+
+        await play_clip(self.received_between(start_ms, end_ms), device)
 
     def ms(self, t: float | None) -> float | None:
         return None if t is None else (t - self.t0) * 1000.0

@@ -52,6 +52,8 @@ _chosen_input: list[str | None] = [None]  # the device name the Microphone sourc
 # them before a call uses the chosen microphone
 _list_devices_once: list[weakref.WeakMethod[Callable[[], None]]] = []
 
+OUTPUT_KEY = "panels/audio/output"  # the speaker chosen here (the Conversation tab plays clicked words on it)
+
 
 def microphone_spec() -> str:
     for ref in _list_devices_once:
@@ -137,7 +139,7 @@ class AudioPanel(Panel):
         self.playout_ms.setValue(int(settings.value("panels/audio/playout_ms", 60)))
         self._stored = {
             "input": settings.value("panels/audio/input", None),
-            "output": settings.value("panels/audio/output", None),
+            "output": settings.value(OUTPUT_KEY, None),
         }
         self.devices_listed = False
         for combo, direction in ((self.input_device, "input"), (self.output_device, "output")):
@@ -195,7 +197,7 @@ class AudioPanel(Panel):
         _chosen_input[0] = self.input_device.currentData()
         settings = self.context.settings
         settings.set_value("panels/audio/input", self.input_device.currentData())
-        settings.set_value("panels/audio/output", self.output_device.currentData())
+        settings.set_value(OUTPUT_KEY, self.output_device.currentData())
         settings.set_value("panels/audio/speaker", self.play_on_speaker.isChecked())
         settings.set_value("panels/audio/playout_ms", self.playout_ms.value())
 

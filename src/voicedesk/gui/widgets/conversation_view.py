@@ -6,7 +6,9 @@ labelled), the agent's words, its tool calls with arguments and result, errors,
 interruptions, and a latency chip: ours, measured from the call's audio
 (rtc/speech_edges.py, an extension recipe built where the call runs), beside the figure the
 agent reported. Clicking a row marks its moment on the graphs' timeline; a reply VoiceDesk's
-recognizer heard shows its words under the view, each a link to its moment. Above it, the
+recognizer heard shows its words under the view, each a link: click one to hear that moment of
+the received audio (the call's QA recording, played where the call runs, on the Audio tab's
+speaker) and see it marked on the timeline. Above it, the
 recognizer choice (off, constrained, open, whisper and a model; remembered): the next call runs it in the core
 (``CallSpec.transcribe``, rtc/transcription.py, its engine in a worker process), checked
 before dialling with the CLI's one-line errors; its words join the conversation, labelled
@@ -52,6 +54,7 @@ from PySide6.QtWidgets import (
 
 from voicedesk.errors import VoiceDeskError
 from voicedesk.gui.bridge import CallBridge
+from voicedesk.gui.widgets.audio_panel import OUTPUT_KEY
 from voicedesk.gui.widgets.panel import Panel, PanelContext, heading
 from voicedesk.rtc.events import (
     AgentErrorReported,
@@ -94,6 +97,7 @@ LOG_COLUMNS = ("At (s)", "Protocol", "Type", "Message")
 ALL_TYPES = "All types"
 INTERRUPTED = "⚡ interrupted"
 TIME_ROLE = Qt.ItemDataRole.UserRole  # (start_s, end_s | None) of a row's moment
+WORD_MARGIN_MS = 120.0  # played either side of a clicked word
 WORDS_ROLE = Qt.ItemDataRole.UserRole + 1  # the recognizer's (word, start_ms, end_ms) of an agent row
 STT_KEY = "panels/conversation/stt"  # the recognizer choice, remembered: {"stt": …, "model": …}
 STT_ITEMS = (
@@ -224,6 +228,7 @@ class ConversationPanel(Panel):
         super().__init__(context, parent)
         self._tasks = TaskOwner("ConversationPanel", logger=logger, failed="%s failed")
         self.bridge: CallBridge | None = None
+        self.words_played = 0  # clicked words played to the end
 
         self.hint = QLabel("Place a call to see its conversation: the agent's own events and VoiceDesk's.")
         self.hint.setObjectName("hint")
@@ -245,7 +250,7 @@ class ConversationPanel(Panel):
         self.words = QLabel()  # the picked reply's words, each a link to its moment
         self.words.setWordWrap(True)
         self.words.setTextFormat(Qt.TextFormat.RichText)
-        self.words.setToolTip("Click a word to mark its moment on the graphs' timeline")
+        self.words.setToolTip("Click a word to hear it and mark its moment on the graphs' timeline")
         self.words.linkActivated.connect(self._word_picked)
         self.words.hide()
         self._shown_words: tuple[tuple[str, float, float], ...] = ()
@@ -684,6 +689,19 @@ class ConversationPanel(Panel):
             return
         self.context.show_on_timeline(start_ms / 1000.0, end_ms / 1000.0)
         self.context.show_message(f"“{word}” at {start_ms / 1000.0:.2f} s of the call", False)
+        if self.bridge is not None:
+            self._tasks.spawn(self._play_word(self.bridge, word, start_ms, end_ms), "play-word")
+
+    async def _play_word(self, bridge: CallBridge, word: str, start_ms: float, end_ms: float) -> None:
+        """Hear that moment of the received audio on the Audio tab's speaker (a little either
+        side: a recognizer's word edges are approximate)."""
+        device = self.context.settings.value(OUTPUT_KEY, None)
+        try:
+            await bridge.play_received(max(0.0, start_ms - WORD_MARGIN_MS), end_ms + WORD_MARGIN_MS, device)
+        except VoiceDeskError as exc:
+            self.context.show_message(f"Could not play “{word}”: {exc}", True)
+        else:
+            self.words_played += 1
 
     # speaking and typing ------------------------------------------------------------
     def speak(self) -> None:
