@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -339,6 +340,7 @@ class RemoteCall:
         self.agent_events: _AgentEvents | None = None
         self.conversation = Conversation()
         self.stats_samples: list[Any] = []
+        self.event_transit_ms: deque[float] = deque(maxlen=5000)  # engine sent → this loop handles, per event
         self.local_sdp: str | None = None
         self.remote_sdp: str | None = None
         self.connection_state: str | None = None
@@ -434,6 +436,8 @@ class RemoteCall:
             self._apply(message.values)
         elif isinstance(message, EventMessage):
             event = message.event
+            if message.sent_at:  # what crossing to the window's loop took (bench/conversation_latency.py)
+                self.event_transit_ms.append((time.monotonic() - message.sent_at) * 1000.0)
             if isinstance(event, CallStateChanged):
                 self.state, self.reason = event.state, event.reason
             elif isinstance(event, StatsSampled):

@@ -20,6 +20,7 @@ import os
 import pickle
 import signal
 import threading
+import time
 from typing import Any
 
 from voicedesk.cores import claim_media_cpu, clear_media_cpu, leave_media_cpu
@@ -337,7 +338,7 @@ class EngineHost:
         if isinstance(event, CallStateChanged) and self.call is not None:
             # the figures first, so the window reads them when it handles the new state
             self.send(Mirror(mirror_of(self.call, self.extensions)))
-        self.send(EventMessage(event))
+        self.send(EventMessage(event, time.monotonic()))
 
     async def _mirror_loop(self, call: Any) -> None:
         while True:

@@ -49,6 +49,7 @@ class Reply:
 @dataclass(frozen=True)
 class EventMessage:
     event: Any  # voicedesk.rtc.call.CallEvent
+    sent_at: float = 0.0  # the engine's time.monotonic() as it sent it (one clock for both processes on Linux)
 
 
 @dataclass(frozen=True)
