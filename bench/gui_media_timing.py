@@ -68,6 +68,8 @@ from typing import Any
 
 import numpy as np
 
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests.helpers (the peers, process trees)
+
 MODES = (
     "headless",
     "qasync",
@@ -467,17 +469,9 @@ def pss_mb(pids: list[int]) -> float | None:
 
 def app_pids() -> list[int]:
     """This process and every process it started (the engine, its speech worker, resource tracker)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    found, frontier = [os.getpid()], [os.getpid()]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
+    from tests.helpers.processes import descendants
+
+    return [os.getpid(), *descendants(os.getpid())]
 
 
 def run_window_engine(target: str, seconds: float, whisper: bool = False, nice: int = 0) -> dict[str, Any]:
