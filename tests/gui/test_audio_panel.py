@@ -55,13 +55,16 @@ def test_a_clicked_word_plays_its_moment_of_the_received_audio(pulse: PulseServe
     monitor = pulse.record()
     try:
         conversation.words.linkActivated.emit("word:0")
-        qtbot.waitUntil(lambda: conversation.words_played == 1, timeout=15_000)
+        qtbot.waitUntil(
+            lambda: conversation.words_played == 1 or window.banner.text().startswith("Could not"), timeout=15_000
+        )
+        assert conversation.words_played == 1, window.banner.text()
+        # the monitor's reader may be a little behind the speaker on a loaded machine
+        qtbot.waitUntil(lambda: (np.abs(monitor.samples()) > 0.05).sum() > 0.3 * 48_000, timeout=10_000)
         heard = monitor.samples()
     finally:
         monitor.stop()
     assert window.turn_markers.selected_s == pytest.approx((moment / 1000.0, (moment + 400.0) / 1000.0), abs=0.01)
-    loud = heard[np.abs(heard) > 0.05]
-    assert loud.size > 0.3 * 48_000, "the word's moment did not come out of the speaker"
     assert dominant_frequency(heard[np.flatnonzero(np.abs(heard) > 0.05)[0] :][:14_400]) == pytest.approx(700, abs=5)
     qtbot.mouseClick(window.dialer.hangup_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.dialer.call_button.isEnabled(), timeout=15_000)
