@@ -80,38 +80,60 @@ def _goertzel_power(block: np.ndarray, freqs: tuple[float, ...], rate: int) -> n
     return np.abs(basis @ block) ** 2
 
 
-def detect_dtmf(samples: np.ndarray, rate: int = SAMPLE_RATE, min_tone_ms: float = 30.0) -> str:
-    """The DTMF digits heard in ``samples``, in order (a held key counts once)."""
+def detect_dtmf(
+    samples: np.ndarray, rate: int = SAMPLE_RATE, min_tone_ms: float = 30.0, min_gap_ms: float = 40.0
+) -> str:
+    """The DTMF digits heard in ``samples``, in order (a held key counts once). The same key
+    counts again only after a pause of about ``min_gap_ms`` without its tones (Q.24's
+    shortest pause between presses); a shorter break, or one where its tones are still there
+    but spoiled (a lost packet's concealment, a browser's glitch), is the same press."""
     window = int(rate * 0.020)
     hop = int(rate * 0.010)
     samples = np.asarray(samples, dtype=np.float64)
     hann = np.hanning(window)
     freqs = LOW + HIGH
     needed = max(1, int(np.ceil((min_tone_ms - 20.0) / 10.0)) + 1)  # consecutive windows
+    # a pause of 40 ms leaves 3 windows in a row without the tones (2 wholly in it, and its
+    # edges, where the Hann window weighs the tone little); a 20 ms dropout leaves at most 2
+    gap_needed = max(1, int((min_gap_ms - 20.0) // 10.0) + 1)
     digits: list[str] = []
     current: str | None = None
     run = 0
     reported = False
+    last_key: str | None = None  # the key reported last
+    absent = 0  # windows in a row without its two tones
+    pause = gap_needed  # the longest such stretch since it was last counted
     for start in range(0, samples.size - window + 1, hop):
         block = samples[start : start + window]
         energy = float(np.sum(block**2))
         key = None
+        carries_last = False
         if energy > window * 1e-6:  # below about -60 dBFS: silence
             power = _goertzel_power(block * hann, freqs, rate)
             low, high = power[:4], power[4:]
             li, hi = int(np.argmax(low)), int(np.argmax(high))
             others = np.concatenate((np.delete(low, li), np.delete(high, hi)))
-            # a sine of amplitude A gives |X|^2 = (A * sum(hann) / 2)^2 in its bin and A^2 * N / 2 of energy
-            amp2 = 4.0 * (low[li] + high[hi]) / np.sum(hann) ** 2
-            tone_fraction = amp2 * window / 2.0 / energy
             # both tones clearly above the other six, and together most of the block's energy (not speech)
-            if others.max() * 10 < min(low[li], high[hi]) and tone_fraction > 0.6:
+            if others.max() * 10 < min(low[li], high[hi]) and _tone_fraction(low[li], high[hi], hann, energy) > 0.6:
                 key = KEYS[li][hi]
+            if last_key is not None:  # its two tones still a good part of the block: the press goes on
+                row, col = next((r, k.index(last_key)) for r, k in enumerate(KEYS) if last_key in k)
+                carries_last = _tone_fraction(low[row], high[col], hann, energy) > 0.25
         if key is not None and key == current:
             run += 1
         else:
             current, run, reported = key, 1, False
         if key is not None and run >= needed and not reported:
-            digits.append(key)
-            reported = True
+            if key != last_key or pause >= gap_needed:
+                digits.append(key)
+            last_key, reported, pause = key, True, 0
+        absent = 0 if key == last_key or carries_last else absent + 1
+        pause = max(pause, absent)
     return "".join(digits)
+
+
+def _tone_fraction(low_power: float, high_power: float, hann: np.ndarray, energy: float) -> float:
+    """The share of the block's energy in a tone pair: a sine of amplitude A gives
+    |X|^2 = (A * sum(hann) / 2)^2 in its bin and A^2 * N / 2 of energy."""
+    amp2 = 4.0 * (low_power + high_power) / float(np.sum(hann)) ** 2
+    return amp2 * hann.size / 2.0 / energy

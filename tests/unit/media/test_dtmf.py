@@ -38,6 +38,20 @@ def test_repeated_keys_need_the_gap() -> None:
     assert detect_dtmf(dtmf_samples("11,1")) == "111"
 
 
+def test_a_dropout_inside_a_tone_is_not_a_second_press_and_a_pause_of_40_ms_is() -> None:
+    """Q.24: a break of up to 10 ms is no pause, one of 40 ms is; we merge breaks up to 20 ms
+    (a lost packet's worth: concealment, a browser's glitch) at every alignment to our windows."""
+    star = tone_pair("*", 120.0)
+    for dropout_ms in (10, 20):
+        for at in range(2400, 2880, 48):
+            cut = star.copy()
+            cut[at : at + dropout_ms * 48] = 0.0
+            assert detect_dtmf(np.concatenate((tone_pair("9"), np.zeros(3840), cut, np.zeros(960)))) == "9*", at
+    pause = np.zeros(int(0.040 * SAMPLE_RATE))
+    for lead in range(0, 480, 48):
+        assert detect_dtmf(np.concatenate((np.zeros(lead), star, pause, star))) == "**", lead
+
+
 def test_a_key_is_its_two_tones() -> None:
     spectrum = np.abs(np.fft.rfft(tone_pair("5", 1000)))  # 1 s: 1 Hz bins
     top_two = sorted(np.argsort(spectrum)[-2:])
