@@ -16,6 +16,7 @@ process that paces RTP. ``cpu_threads`` defaults to 1, leaving the other core to
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import os
 import struct
@@ -49,6 +50,7 @@ MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 EXPECTED = "a CTranslate2 Whisper model directory (model.bin, config.json, tokenizer.json)"
 PARTIAL_EVERY_S = 1.0  # live partials re-decode the utterance so far: at most once a second of new audio
 PARTIAL_MAX_S = 15.0  # and not past this (each pass costs ~0.3 × the audio so far)
+WINDOW_S = 30.0  # Whisper hears 30 s at a time; a longer utterance is decoded window by window
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,15 @@ class WhisperSettings:
     # 12 %, for the same worker CPU time (0.28 s per audio second with tiny.en; bench/RESULTS.md)
     beam_size: int = 5
     language: str = "en"
+    # the final pass decodes text alone (no timestamp tokens; word times come from the
+    # cross-attention alignment either way): on espeak speech with tiny.en, out-of-domain WER
+    # 10.5 % vs 14.7 % with timestamp tokens, agent replies equal, slightly less CPU
+    # (bench/RESULTS.md, issue 19). True: decode with timestamp tokens, as before.
+    timestamp_tokens: bool = False
+    compute_type: str = "int8"
+    # more keyword arguments for faster-whisper's transcribe() (name, value): for comparing
+    # decoding settings (bench/stt_accuracy.py); those VoiceDesk sets itself are overridden
+    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
@@ -168,7 +179,11 @@ class _WhisperWorker:
         started = time.monotonic()
         try:
             self.model = WhisperModel(
-                settings.model, device="cpu", compute_type="int8", cpu_threads=settings.cpu_threads, num_workers=1
+                settings.model,
+                device="cpu",
+                compute_type=settings.compute_type,
+                cpu_threads=settings.cpu_threads,
+                num_workers=1,
             )
         except Exception as exc:  # CTranslate2's RuntimeError names the damaged variable
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -184,15 +199,22 @@ class _WhisperWorker:
         assert self.settings is not None
         if audio.size < SAMPLE_RATE // 10:
             return "", []
-        segments, _ = self.model.transcribe(
-            audio,
-            language=self.settings.language,
-            beam_size=1 if greedy else self.settings.beam_size,
-            word_timestamps=words,
-            without_timestamps=not words,
-            condition_on_previous_text=False,
-            vad_filter=False,
-        )
+        # partials (no word times) are text alone; the final pass too unless it does not fit one window
+        text_only = not words or (not self.settings.timestamp_tokens and audio.size <= WINDOW_S * SAMPLE_RATE)
+        options: dict[str, Any] = {
+            "language": self.settings.language,
+            "beam_size": 1 if greedy else self.settings.beam_size,
+            "word_timestamps": words,
+            "without_timestamps": text_only,
+            "condition_on_previous_text": False,
+            "vad_filter": False,
+        }
+        segments, _ = self.model.transcribe(audio, **(options | dict(self.settings.options)))
+        if text_only and words:
+            # text alone, one window is one segment; past it faster-whisper would decode what follows
+            # the last aligned word (the utterance's trailing silence) as a window of its own, where
+            # Whisper hears "Thank you." and the worker pays a second encoder pass: take the one
+            segments = itertools.islice(segments, 1)
         texts: list[str] = []
         found: list[tuple[str, float, float]] = []
         for segment in segments:  # a generator: decoding happens here
