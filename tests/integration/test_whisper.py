@@ -12,14 +12,16 @@ import os
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.helpers.processes import voicedesk
-from tests.helpers.speech import truncated_whisper_model
+from tests.helpers.speech import silence, speak, truncated_whisper_model
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.qa.runner import ScenarioRun, run_scenario
 from voicedesk.qa.scenario import Scenario, parse_scenarios
 from voicedesk.speech.text import normalize, wer
-from voicedesk.speech.whisper import packaged_model
+from voicedesk.speech.whisper import WhisperRecognizer, WhisperSettings, packaged_model
 
 MODEL = packaged_model()
 pytestmark = [
@@ -83,6 +85,38 @@ async def test_replies_are_heard_word_by_word_and_a_crashed_recognizer_costs_onl
     # the reply after the crash: measured, but its transcript is unavailable, with the reason
     assert turns[1]["reply_start_ms"] is not None and turns[1]["transcript"] is None
     assert turns[1]["transcript_unavailable"] == "the speech recognizer's worker process died (SIGKILL)"
+
+
+async def test_the_final_pass_decodes_text_alone_and_stops_at_the_last_word() -> None:
+    # the default settings, as every face builds them; each sentence as a reply is cut
+    # (silence before and after it), through the worker's clip path the QA side uses
+    recognizer = WhisperRecognizer(WhisperSettings(model=str(MODEL)))
+    await recognizer.start()
+    heard, clip_ms = {}, {}
+    try:
+        for sentence in (
+            "my flight to boston was cancelled this morning",
+            "the store closes at ten o'clock tonight",
+            "goodbye",
+        ):
+            clip = np.concatenate((silence(0.3), speak(sentence), silence(0.15)))
+            heard[sentence] = await recognizer.clip(clip, SAMPLE_RATE)
+            clip_ms[sentence] = clip.size * 1000 / SAMPLE_RATE
+    finally:
+        await recognizer.close()
+    # tiny.en decoding timestamp tokens (the default before) heard "my flight to master" and
+    # "the story closed in at 10 o'clock to hide" here; decoding text alone it gets these words
+    assert "boston" in normalize(heard["my flight to boston was cancelled this morning"].text).split()
+    assert "tonight" in normalize(heard["the store closes at ten o'clock tonight"].text).split()
+    # one window, one segment: no second pass over the silence after the last word (where
+    # Whisper hears "Thank you."), and the words still have times inside the clip
+    goodbye = heard["goodbye"]
+    assert normalize(goodbye.text) == "goodbye", goodbye
+    assert [w[0].strip(".,!?").lower() for w in goodbye.words] == ["goodbye"], goodbye.words
+    for sentence, transcript in heard.items():
+        starts = [w[1] for w in transcript.words]
+        assert transcript.words and starts == sorted(starts), transcript
+        assert all(0 <= s <= e <= clip_ms[sentence] for _, s, e in transcript.words), transcript.words
 
 
 @pytest.fixture

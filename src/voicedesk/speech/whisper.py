@@ -75,6 +75,22 @@ class WhisperSettings:
     def label(self) -> str:
         return f"whisper {model_label(self.model)}"
 
+    def transcribe_options(self, seconds: float, words: bool, greedy: bool = False) -> dict[str, Any]:
+        """faster-whisper's transcribe() keywords for ``seconds`` of audio: the final pass
+        (``words``: word times) or a live partial (``greedy``: beam 1, text only)."""
+        # the final pass is text alone too unless the settings say otherwise or it spans windows
+        # (then timestamp tokens place the next window after the last finished segment)
+        text_only = not words or (not self.timestamp_tokens and seconds <= WINDOW_S)
+        options: dict[str, Any] = {
+            "language": self.language,
+            "beam_size": 1 if greedy else self.beam_size,
+            "word_timestamps": words,
+            "without_timestamps": text_only,
+            "condition_on_previous_text": False,
+            "vad_filter": False,
+        }
+        return options | dict(self.options)
+
 
 def install_hint() -> str:
     """How to get a model, in this install's terms (pip, or the bundle's model path)."""
@@ -199,18 +215,9 @@ class _WhisperWorker:
         assert self.settings is not None
         if audio.size < SAMPLE_RATE // 10:
             return "", []
-        # partials (no word times) are text alone; the final pass too unless it does not fit one window
-        text_only = not words or (not self.settings.timestamp_tokens and audio.size <= WINDOW_S * SAMPLE_RATE)
-        options: dict[str, Any] = {
-            "language": self.settings.language,
-            "beam_size": 1 if greedy else self.settings.beam_size,
-            "word_timestamps": words,
-            "without_timestamps": text_only,
-            "condition_on_previous_text": False,
-            "vad_filter": False,
-        }
-        segments, _ = self.model.transcribe(audio, **(options | dict(self.settings.options)))
-        if text_only and words:
+        options = self.settings.transcribe_options(audio.size / SAMPLE_RATE, words, greedy)
+        segments, _ = self.model.transcribe(audio, **options)
+        if options["without_timestamps"] and words:
             # text alone, one window is one segment; past it faster-whisper would decode what follows
             # the last aligned word (the utterance's trailing silence) as a window of its own, where
             # Whisper hears "Thank you." and the worker pays a second encoder pass: take the one
