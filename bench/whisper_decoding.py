@@ -1,6 +1,6 @@
 """Whisper's final-pass decoding settings on more than one espeak voice: is a difference real?
 
-    PYTHONPATH=src .venv/bin/python bench/whisper_decoding.py [--model PATH] [--show]
+    PYTHONPATH=src .venv/bin/python bench/whisper_decoding.py [--model PATH] [--show] [--only NAME]
 
 bench/stt_accuracy.py scores each setting on one rendering of each sentence, and tiny.en's
 hypotheses flip on small changes of the audio (the same sentence fed in 100 ms chunks or as
@@ -78,13 +78,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="a CTranslate2 Whisper model (default: the packaged tiny.en)")
     parser.add_argument("--show", action="store_true", help="print every hypothesis")
+    parser.add_argument("--only", help="run only the settings whose name contains one of these (comma-separated)")
     args = parser.parse_args()
     model = str(resolve_model(args.model))
     variants = {name: clips(rate, pitch) for name, (rate, pitch) in VARIANTS.items()}
     settings = {
         "beam 5, text only (default)": WhisperSettings(model=model),
         "beam 5, timestamp tokens (before)": WhisperSettings(model=model, timestamp_tokens=True),
+        "beam 10, text only": WhisperSettings(model=model, beam_size=10),
+        "beam 10, timestamp tokens": WhisperSettings(model=model, beam_size=10, timestamp_tokens=True),
     }
+    if args.only:
+        settings = {k: v for k, v in settings.items() if any(part in k for part in args.only.split(","))}
     print(f"{len(variants)} voice variants ({', '.join(variants)}) × {sum(map(len, GROUPS.values()))} sentences")
     print("| final pass | " + " | ".join(f"{g} WER (worst variant)" for g in GROUPS) + " | CPU per audio s |")
     print("| --- |" + " --- |" * (len(GROUPS) + 1))
