@@ -57,14 +57,15 @@ WINDOW_S = 30.0  # Whisper hears 30 s at a time; a longer utterance is decoded w
 class WhisperSettings:
     model: str  # a checked model directory (resolve_model)
     cpu_threads: int = 1
-    # beam 5 over beam 1 on espeak speech: agent replies 9 % vs 12 % WER, out-of-domain 10 % vs
-    # 12 %, for the same worker CPU time (0.28 s per audio second with tiny.en; bench/RESULTS.md)
+    # the final pass's beam (partials are greedy): beam 5 over beam 1 on espeak speech with
+    # tiny.en, agent replies 3 % vs 12 % WER, out of domain 12 % vs 18 %, for ~10 % more worker
+    # CPU (0.23 s per audio second); beam 10 is no better (bench/RESULTS.md)
     beam_size: int = 5
     language: str = "en"
     # the final pass decodes text alone (no timestamp tokens; word times come from the
-    # cross-attention alignment either way): on espeak speech with tiny.en, out-of-domain WER
-    # 10.5 % vs 14.7 % with timestamp tokens, agent replies equal, slightly less CPU
-    # (bench/RESULTS.md, issue 19). True: decode with timestamp tokens, as before.
+    # cross-attention alignment either way): over five espeak voices with tiny.en, agent
+    # replies 6.9 % vs 11.9 % WER with timestamp tokens, out of domain 11.5 % vs 12.6 %,
+    # in-domain equal, no more CPU (bench/RESULTS.md, issue 19). True: timestamp tokens, as before.
     timestamp_tokens: bool = False
     compute_type: str = "int8"
     # more keyword arguments for faster-whisper's transcribe() (name, value): for comparing
