@@ -1,6 +1,6 @@
 """Whisper's final-pass decoding settings on more than one espeak voice: is a difference real?
 
-    PYTHONPATH=src .venv/bin/python bench/whisper_decoding.py [--model PATH] [--show] [--only NAME]
+    PYTHONPATH=src .venv/bin/python bench/whisper_decoding.py [--model PATH] [--show] [--only NAME] [--long]
 
 bench/stt_accuracy.py scores each setting on one rendering of each sentence, and tiny.en's
 hypotheses flip on small changes of the audio (the same sentence fed in 100 ms chunks or as
@@ -9,7 +9,9 @@ spoken by espeak-ng in several variants (rate 120/140/160 wpm, pitch 35/50/65; 1
 pitch 50 are the agent's defaults) with 0.3 s of silence before and 0.15 s after, and each
 setting transcribes every variant through the worker's ``clip`` (the QA side's path, the
 code users run). Per setting: WER per set pooled over the variants (mean of sentences),
-the worst variant, and the worker's CPU seconds per audio second (one thread).
+the worst variant, and the worker's CPU seconds per audio second (one thread). ``--long``:
+instead, five long replies (each set's sentences spoken as one text, 12-20 s) in the default
+voice: where decoding text alone, one window at a time, could drop words.
 """
 
 from __future__ import annotations
@@ -38,15 +40,24 @@ VARIANTS = {
     "pitch 65": (140, 65),
 }
 GROUPS = {"in-domain": IN_DOMAIN, "agent replies": REPLIES, "out-of-domain": OUT_OF_DOMAIN}
+# --long: long replies (12-20 s), the sentences of a set spoken as one text: the five replies,
+# the out-of-domain ones seven at a time (a long utterance is where text alone could lose words)
+LONG = {
+    " ".join(REPLIES): "agent replies",
+    **{" ".join(OUT_OF_DOMAIN[i : i + 7]): "out-of-domain" for i in range(0, len(OUT_OF_DOMAIN), 7)},
+}
 
 
-def clips(rate: int, pitch: int) -> dict[str, np.ndarray]:
+def group_of(text: str) -> str:
+    return LONG.get(text) or next(g for g, members in GROUPS.items() if text in members)
+
+
+def clips(rate: int, pitch: int, texts: list[str]) -> dict[str, np.ndarray]:
     tts = find_tts(rate=rate, pitch=pitch)
     lead, tail = np.zeros(int(0.3 * SAMPLE_RATE), np.float32), np.zeros(int(0.15 * SAMPLE_RATE), np.float32)
     return {
         s: np.concatenate((lead, to_float(resample(tts.synthesize(s), tts.sample_rate, SAMPLE_RATE)), tail))
-        for group in GROUPS.values()
-        for s in group
+        for s in texts
     }
 
 
@@ -64,11 +75,11 @@ async def score(settings: WhisperSettings, variants: dict[str, dict[str, np.ndar
                 heard = await recognizer.clip(clip, SAMPLE_RATE)
                 cpu += cpu_seconds(pid) - c0
                 audio_s += clip.size / SAMPLE_RATE
-                group = next(g for g, members in GROUPS.items() if sentence in members)
+                group = group_of(sentence)
                 errors[group].append(wer(sentence, heard.text))
                 if show:
                     print(f"  {show} | {variant} | {wer(sentence, heard.text):.2f} | {sentence!r} -> {heard.text!r}")
-            per_variant[variant] = {g: float(np.mean(v)) for g, v in errors.items()}
+            per_variant[variant] = {g: float(np.mean(v)) if v else float("nan") for g, v in errors.items()}
     finally:
         await recognizer.close()
     return per_variant, cpu / audio_s
@@ -79,9 +90,14 @@ async def main() -> None:
     parser.add_argument("--model", help="a CTranslate2 Whisper model (default: the packaged tiny.en)")
     parser.add_argument("--show", action="store_true", help="print every hypothesis")
     parser.add_argument("--only", help="run only the settings whose name contains one of these (comma-separated)")
+    parser.add_argument("--long", action="store_true", help="long replies (sentences joined, 12-20 s), default voice")
     args = parser.parse_args()
     model = str(resolve_model(args.model))
-    variants = {name: clips(rate, pitch) for name, (rate, pitch) in VARIANTS.items()}
+    if args.long:
+        variants = {"long replies, 140 wpm": clips(140, 50, list(LONG))}
+    else:
+        texts = [s for group in GROUPS.values() for s in group]
+        variants = {name: clips(rate, pitch, texts) for name, (rate, pitch) in VARIANTS.items()}
     settings = {
         "beam 5, text only (default)": WhisperSettings(model=model),
         "beam 5, timestamp tokens (before)": WhisperSettings(model=model, timestamp_tokens=True),
@@ -90,7 +106,7 @@ async def main() -> None:
     }
     if args.only:
         settings = {k: v for k, v in settings.items() if any(part in k for part in args.only.split(","))}
-    print(f"{len(variants)} voice variants ({', '.join(variants)}) × {sum(map(len, GROUPS.values()))} sentences")
+    print(f"{len(variants)} voice variants ({', '.join(variants)}) × {len(next(iter(variants.values())))} texts")
     print("| final pass | " + " | ".join(f"{g} WER (worst variant)" for g in GROUPS) + " | CPU per audio s |")
     print("| --- |" + " --- |" * (len(GROUPS) + 1))
     for name, setting in settings.items():
