@@ -1,6 +1,6 @@
 """Word error rate, speed and memory of every recognizer on espeak-ng speech, side by side.
 
-    .venv/bin/python bench/stt_accuracy.py [--show] [--model PATH] [--only NAME]
+    .venv/bin/python bench/stt_accuracy.py [--show] [--model PATH] [--only NAME] [--compare-model PATH]
 
 Each sentence is spoken by the agent's TTS (espeak-ng, en-us, 140 wpm), resampled
 to 48 kHz (the call's rate) with 0.3 s before and 0.15 s after, as the agent's STT
@@ -9,8 +9,14 @@ process: live pass for partials, whole-utterance pass for the final transcript),
 one recognizer for all sentences, as one call. Recognizers: pocketsphinx
 constrained (the voice agent's default: the rule responder's phrases + a small
 vocabulary), pocketsphinx open, and Whisper (faster-whisper, int8) with the packaged
-tiny.en (or ``--model``): beam 1 and the default beam 5 on one thread (cpu_threads=1,
-the default), beam 5 on two.
+tiny.en (or ``--model``): beam 1 and the default (beam 5, the final pass decoding text
+without timestamp tokens) on one thread (cpu_threads=1, the default), beam 5 on two; then
+decoding settings side by side, final pass only (no partials asked; the live column is
+"–"): the final pass with timestamp tokens (the default before), beam 10, no temperature
+fallback, best_of 1, condition_on_previous_text, the VAD filter, patience 2, float32
+instead of int8. ``--compare-model PATH`` (repeatable) adds the default settings on
+another CTranslate2 Whisper model. No initial_prompt or hotwords: a prompt chosen for
+these sentences would only measure the choice.
 
 Word error rates are after normalisation (speech/text.py: case, punctuation, numbers
 and spelled digits, so "four five seven two" and "4572" are the same word); the
@@ -29,7 +35,9 @@ import argparse
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +47,7 @@ from voicedesk.speech.recognizers import ClipRecognizer
 from voicedesk.speech.stt import SMALL_VOCABULARY, PocketsphinxRecognizer, SttSettings, normalize
 from voicedesk.speech.text import wer
 from voicedesk.speech.tts import find_tts
-from voicedesk.speech.whisper import WhisperRecognizer, WhisperSettings, resolve_model
+from voicedesk.speech.whisper import WhisperRecognizer, WhisperSettings, model_label, resolve_model
 
 CALL_RATE = 48_000
 
@@ -129,8 +137,11 @@ def peak_rss_mb(pid: int | None) -> float | None:
     return None
 
 
-async def measure(recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show: str | None) -> dict[str, float]:
-    """Each clip through the recognizer as the agent's STT stage feeds it (100 ms chunks, final pass)."""
+async def measure(
+    recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show: str | None, partials: bool = True
+) -> dict[str, float]:
+    """Each clip through the recognizer as the agent's STT stage feeds it (100 ms chunks, final
+    pass; live partials too when ``partials``)."""
     started = time.perf_counter()
     await recognizer.start()
     start_s = time.perf_counter() - started
@@ -146,7 +157,7 @@ async def measure(recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show
             await recognizer.begin(CALL_RATE)
             partial = ""
             for i in range(0, clip.size, CALL_RATE // 10):
-                partial = await recognizer.feed(clip[i : i + CALL_RATE // 10], want_partial=True) or partial
+                partial = await recognizer.feed(clip[i : i + CALL_RATE // 10], want_partial=partials) or partial
             t1, c1 = time.perf_counter(), cpu_seconds(pid)
             hyp = await recognizer.finish()
             final_s += time.perf_counter() - t1
@@ -154,7 +165,8 @@ async def measure(recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show
             decode_s += time.perf_counter() - t0
             group = "in" if sentence in IN_DOMAIN else "replies" if sentence in REPLIES else "out"
             scores[group].append(wer(sentence, hyp))
-            scores["live"].append(wer(sentence, partial))
+            if partials:
+                scores["live"].append(wer(sentence, partial))
             if group == "in":
                 # the same intent (or none for both): the reply text itself echoes an unmatched transcript
                 scores["intent"].append(float(responder.match(hyp) == responder.match(sentence)))
@@ -167,7 +179,7 @@ async def measure(recognizer: ClipRecognizer, clips: dict[str, np.ndarray], show
     finally:
         await recognizer.close()
     audio_s = sum(c.size for c in clips.values()) / CALL_RATE
-    return {k: float(np.mean(v)) for k, v in scores.items()} | {
+    return {k: float(np.mean(v)) if v else float("nan") for k, v in scores.items()} | {
         "start": start_s,
         "rtf": decode_s / audio_s,
         "rtf_final": final_s / audio_s,
@@ -182,6 +194,9 @@ async def main() -> None:
     parser.add_argument("--show", action="store_true", help="print every hypothesis")
     parser.add_argument("--model", help="a CTranslate2 Whisper model (default: the packaged tiny.en)")
     parser.add_argument("--only", help="run only recognizers whose name contains one of these (comma-separated)")
+    parser.add_argument(
+        "--compare-model", action="append", default=[], metavar="PATH", help="another Whisper model, default settings"
+    )
     args = parser.parse_args()
     tts = find_tts()
     lead, tail = np.zeros(int(0.3 * CALL_RATE), np.float32), np.zeros(int(0.15 * CALL_RATE), np.float32)
@@ -192,13 +207,30 @@ async def main() -> None:
             clips[sentence] = np.concatenate((lead, speech, tail))
     model = str(resolve_model(args.model))
     phrases = (*RuleResponder().phrases(), *SMALL_VOCABULARY)
-    recognizers = {
-        "constrained": lambda: PocketsphinxRecognizer(SttSettings(phrases=phrases)),
-        "open": lambda: PocketsphinxRecognizer(SttSettings(mode="open")),
-        "whisper beam 1": lambda: WhisperRecognizer(WhisperSettings(model=model, beam_size=1)),
-        "whisper (default: beam 5)": lambda: WhisperRecognizer(WhisperSettings(model=model)),
-        "whisper beam 5, 2 threads": lambda: WhisperRecognizer(WhisperSettings(model=model, cpu_threads=2)),
+
+    def whisper(path: str = model, **settings: Any) -> Callable[[], ClipRecognizer]:
+        return lambda: WhisperRecognizer(WhisperSettings(model=path, **settings))
+
+    # name: (a recognizer, live partials asked too)
+    recognizers: dict[str, tuple[Callable[[], ClipRecognizer], bool]] = {
+        "constrained": (lambda: PocketsphinxRecognizer(SttSettings(phrases=phrases)), True),
+        "open": (lambda: PocketsphinxRecognizer(SttSettings(mode="open")), True),
+        "whisper beam 1": (whisper(beam_size=1), True),
+        "whisper (default: beam 5, text only)": (whisper(), True),
+        "whisper beam 5, 2 threads": (whisper(cpu_threads=2), True),
+        # decoding settings, final pass only: each against the default
+        "whisper beam 5 with timestamp tokens (before)": (whisper(timestamp_tokens=True), False),
+        "whisper beam 10": (whisper(beam_size=10), False),
+        "whisper no temperature fallback": (whisper(options=(("temperature", 0.0),)), False),
+        "whisper best_of 1": (whisper(options=(("best_of", 1),)), False),
+        "whisper condition_on_previous_text": (whisper(options=(("condition_on_previous_text", True),)), False),
+        "whisper VAD filter": (whisper(options=(("vad_filter", True),)), False),
+        "whisper patience 2": (whisper(options=(("patience", 2.0),)), False),
+        "whisper float32": (whisper(compute_type="float32"), False),
     }
+    for other in args.compare_model:
+        path = str(resolve_model(other))
+        recognizers[f"whisper {model_label(path)} (default settings)"] = (whisper(path), False)
     seconds = sum(c.size for c in clips.values()) / CALL_RATE
     print(f"TTS {tts.name}; {len(clips)} sentences, {seconds:.1f} s of audio; whisper model {model}")
     print(
@@ -207,13 +239,14 @@ async def main() -> None:
         "| CPU per audio s, final | CPU per audio s, with partials | worker memory (MB) |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, make in recognizers.items():
+    for name, (make, partials) in recognizers.items():
         if args.only and not any(part in name for part in args.only.split(",")):
             continue
-        r = await measure(make(), clips, name if args.show else None)
+        r = await measure(make(), clips, name if args.show else None, partials)
+        live = "–" if np.isnan(r["live"]) else f"{r['live']:.0%}"
         print(
             f"| {name} | {r['in']:.0%} | {r['intent']:.0%} | {r['replies']:.0%} | {r['out']:.0%} | {r['raw_out']:.0%} "
-            f"| {r['live']:.0%} | {r['start']:.2f} | {r['rtf_final']:.2f} | {r['rtf']:.2f} "
+            f"| {live} | {r['start']:.2f} | {r['rtf_final']:.2f} | {r['rtf']:.2f} "
             f"| {r['cpu_final']:.2f} | {r['cpu_total']:.2f} | {r['memory']:.0f} |",
             flush=True,
         )

@@ -12,14 +12,16 @@ import os
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.helpers.processes import voicedesk
-from tests.helpers.speech import truncated_whisper_model
+from tests.helpers.speech import silence, speak, truncated_whisper_model
+from voicedesk.media.pcm import SAMPLE_RATE
 from voicedesk.qa.runner import ScenarioRun, run_scenario
 from voicedesk.qa.scenario import Scenario, parse_scenarios
 from voicedesk.speech.text import normalize, wer
-from voicedesk.speech.whisper import packaged_model
+from voicedesk.speech.whisper import WhisperRecognizer, WhisperSettings, packaged_model
 
 MODEL = packaged_model()
 pytestmark = [
@@ -83,6 +85,34 @@ async def test_replies_are_heard_word_by_word_and_a_crashed_recognizer_costs_onl
     # the reply after the crash: measured, but its transcript is unavailable, with the reason
     assert turns[1]["reply_start_ms"] is not None and turns[1]["transcript"] is None
     assert turns[1]["transcript_unavailable"] == "the speech recognizer's worker process died (SIGKILL)"
+
+
+async def test_the_final_pass_reads_one_window_and_its_words_lie_in_the_clip() -> None:
+    # the default settings, as every face builds them (the final pass decodes text alone: see
+    # tests/unit/speech/test_whisper_model.py), through the worker's clip path the QA side uses;
+    # each sentence cut as a reply is, with silence before and after it
+    recognizer = WhisperRecognizer(WhisperSettings(model=str(MODEL)))
+    await recognizer.start()
+    heard, clip_ms = {}, {}
+    try:
+        for sentence in ("goodbye", "please send the invoice to my office"):
+            clip = np.concatenate((silence(0.3), speak(sentence), silence(0.15)))
+            heard[sentence] = await recognizer.clip(clip, SAMPLE_RATE)
+            clip_ms[sentence] = clip.size * 1000 / SAMPLE_RATE
+    finally:
+        await recognizer.close()
+    # one window, one segment: reading on, faster-whisper decodes the silence after the last
+    # word as a window of its own, where tiny.en heard "Goodbye! Bye." for this clip
+    goodbye = heard["goodbye"]
+    assert normalize(goodbye.text) == "goodbye", goodbye
+    assert [w[0].strip(".,!?").lower() for w in goodbye.words] == ["goodbye"], goodbye.words
+    # a longer sentence: at most one word wrong (espeak at another rate made "send" "end")
+    assert wer("please send the invoice to my office", heard["please send the invoice to my office"].text) <= 1 / 7
+    for sentence, transcript in heard.items():
+        starts = [w[1] for w in transcript.words]
+        # every word of the text has its time, in order, inside the clip
+        assert len(transcript.words) == len(transcript.text.split()) and starts == sorted(starts), transcript
+        assert all(0 <= s <= e <= clip_ms[sentence] for _, s, e in transcript.words), transcript.words
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ process that paces RTP. ``cpu_threads`` defaults to 1, leaving the other core to
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import os
 import struct
@@ -49,20 +50,47 @@ MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 EXPECTED = "a CTranslate2 Whisper model directory (model.bin, config.json, tokenizer.json)"
 PARTIAL_EVERY_S = 1.0  # live partials re-decode the utterance so far: at most once a second of new audio
 PARTIAL_MAX_S = 15.0  # and not past this (each pass costs ~0.3 × the audio so far)
+WINDOW_S = 30.0  # Whisper hears 30 s at a time; a longer utterance is decoded window by window
 
 
 @dataclass(frozen=True)
 class WhisperSettings:
     model: str  # a checked model directory (resolve_model)
     cpu_threads: int = 1
-    # beam 5 over beam 1 on espeak speech: agent replies 9 % vs 12 % WER, out-of-domain 10 % vs
-    # 12 %, for the same worker CPU time (0.28 s per audio second with tiny.en; bench/RESULTS.md)
+    # the final pass's beam (partials are greedy): beam 5 over beam 1 on espeak speech with
+    # tiny.en, agent replies 3 % vs 12 % WER, out of domain 12 % vs 18 %, for ~10 % more worker
+    # CPU (0.23 s per audio second); beam 10 is no better (bench/RESULTS.md)
     beam_size: int = 5
     language: str = "en"
+    # the final pass decodes text alone (no timestamp tokens; word times come from the
+    # cross-attention alignment either way): over five espeak voices with tiny.en, agent
+    # replies 6.9 % vs 11.9 % WER with timestamp tokens, out of domain 11.5 % vs 12.6 %,
+    # in-domain equal, no more CPU (bench/RESULTS.md, issue 19). True: timestamp tokens, as before.
+    timestamp_tokens: bool = False
+    compute_type: str = "int8"
+    # more keyword arguments for faster-whisper's transcribe() (name, value): for comparing
+    # decoding settings (bench/stt_accuracy.py); those VoiceDesk sets itself are overridden
+    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
         return f"whisper {model_label(self.model)}"
+
+    def transcribe_options(self, seconds: float, words: bool, greedy: bool = False) -> dict[str, Any]:
+        """faster-whisper's transcribe() keywords for ``seconds`` of audio: the final pass
+        (``words``: word times) or a live partial (``greedy``: beam 1, text only)."""
+        # the final pass is text alone too unless the settings say otherwise or it spans windows
+        # (then timestamp tokens place the next window after the last finished segment)
+        text_only = not words or (not self.timestamp_tokens and seconds <= WINDOW_S)
+        options: dict[str, Any] = {
+            "language": self.language,
+            "beam_size": 1 if greedy else self.beam_size,
+            "word_timestamps": words,
+            "without_timestamps": text_only,
+            "condition_on_previous_text": False,
+            "vad_filter": False,
+        }
+        return options | dict(self.options)
 
 
 def install_hint() -> str:
@@ -168,7 +196,11 @@ class _WhisperWorker:
         started = time.monotonic()
         try:
             self.model = WhisperModel(
-                settings.model, device="cpu", compute_type="int8", cpu_threads=settings.cpu_threads, num_workers=1
+                settings.model,
+                device="cpu",
+                compute_type=settings.compute_type,
+                cpu_threads=settings.cpu_threads,
+                num_workers=1,
             )
         except Exception as exc:  # CTranslate2's RuntimeError names the damaged variable
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -184,15 +216,13 @@ class _WhisperWorker:
         assert self.settings is not None
         if audio.size < SAMPLE_RATE // 10:
             return "", []
-        segments, _ = self.model.transcribe(
-            audio,
-            language=self.settings.language,
-            beam_size=1 if greedy else self.settings.beam_size,
-            word_timestamps=words,
-            without_timestamps=not words,
-            condition_on_previous_text=False,
-            vad_filter=False,
-        )
+        options = self.settings.transcribe_options(audio.size / SAMPLE_RATE, words, greedy)
+        segments, _ = self.model.transcribe(audio, **options)
+        if options["without_timestamps"] and words:
+            # text alone, one window is one segment; past it faster-whisper would decode what follows
+            # the last aligned word (the utterance's trailing silence) as a window of its own, where
+            # Whisper hears "Thank you." and the worker pays a second encoder pass: take the one
+            segments = itertools.islice(segments, 1)
         texts: list[str] = []
         found: list[tuple[str, float, float]] = []
         for segment in segments:  # a generator: decoding happens here

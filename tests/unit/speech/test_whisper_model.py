@@ -12,7 +12,7 @@ import pytest
 
 from voicedesk.errors import ConfigError
 from voicedesk.speech.recognizers import SttChoice
-from voicedesk.speech.whisper import EXPECTED, check_model, packaged_model, resolve_model
+from voicedesk.speech.whisper import EXPECTED, WhisperSettings, check_model, packaged_model, resolve_model
 
 PACKAGED = packaged_model()
 needs_model = pytest.mark.skipif(
@@ -110,3 +110,18 @@ def test_a_simulated_callers_hearing_takes_whisper_and_its_model(tmp_path: Path)
         hearing_for("whisper", ("hello",), str(tmp_path))
     pool = HearingPool()
     assert pool.get("whisper", ("a",), str(PACKAGED)) is pool.get("whisper", ("b",), str(PACKAGED))
+
+
+def test_the_final_pass_decodes_text_alone_within_one_window_and_partials_greedily() -> None:
+    settings = WhisperSettings(model="/models/tiny.en")
+    final = settings.transcribe_options(4.0, words=True)
+    # text alone (no timestamp tokens: fewer errors on espeak speech, bench/RESULTS.md), word times, beam 5
+    assert (final["without_timestamps"], final["word_timestamps"], final["beam_size"]) == (True, True, 5)
+    assert final["vad_filter"] is False and final["condition_on_previous_text"] is False
+    # past one 30 s window, timestamp tokens place each next window
+    assert settings.transcribe_options(31.0, words=True)["without_timestamps"] is False
+    partial = settings.transcribe_options(4.0, words=False, greedy=True)
+    assert (partial["without_timestamps"], partial["word_timestamps"], partial["beam_size"]) == (True, False, 1)
+    before = WhisperSettings(model="/models/tiny.en", timestamp_tokens=True, options=(("temperature", 0.0),))
+    assert before.transcribe_options(4.0, words=True)["without_timestamps"] is False
+    assert before.transcribe_options(4.0, words=True)["temperature"] == 0.0
