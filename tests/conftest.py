@@ -1,4 +1,5 @@
 import os
+import sys
 
 import pytest
 
@@ -29,14 +30,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Locust patches the standard library with gevent when imported; in this process that makes
     # later tests fail or hang far from the cause. Locust belongs in its own processes only.
-    import sys
-
-    if "locust" in sys.modules or "gevent.monkey" in sys.modules:
-        raise pytest.UsageError("a test module imported locust or gevent.monkey into pytest's process")
+    if offender := _gevent_loaded():
+        raise pytest.UsageError(f"a test module imported {offender} into pytest's process")
     if any(item.nodeid.startswith(PACKAGING_MODULE) for item in session.items):
         from tests.helpers.bundle_build import BackgroundBuild
 
         session.config.stash[_build_key] = BackgroundBuild(_run_id(session.config)).start_or_join()
+
+
+def _gevent_loaded() -> str | None:
+    """Locust, gevent or greenlet, if one is in this process. Locust patches the standard library
+    at import; gevent and greenlet alone patch nothing, but they have no business beside aiortc's
+    threads and Qt's (two crashes of this process, never reproduced, listed gevent's modules)."""
+    return next((name for name in ("locust", "gevent", "greenlet") if name in sys.modules), None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if offender := _gevent_loaded():
+        pytest.fail(f"{item.nodeid} imported {offender} into pytest's process (run Locust in a child process)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -14,11 +14,12 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
-
-import gevent
+from typing import TYPE_CHECKING, Any
 
 from voicedesk.errors import ConfigError
+
+if TYPE_CHECKING:
+    import gevent
 
 WINDOW_S = 5.0
 MIN_SAMPLES = 3  # a window with fewer values says nothing about a percentile
@@ -85,6 +86,9 @@ class SloWatch:
         self._users = 0
 
     def start(self) -> None:
+        # gevent only here, where the watch runs (in Locust's process): the rest reads histograms
+        import gevent
+
         if self.slos:
             self._greenlet = gevent.spawn(self._run)
 
@@ -95,6 +99,8 @@ class SloWatch:
             self.look()  # the last partial window
 
     def _run(self) -> None:
+        import gevent
+
         while True:
             gevent.sleep(self.window_s)
             self._elapsed += self.window_s
