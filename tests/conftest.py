@@ -6,6 +6,7 @@ import pytest
 from tests.helpers.net import ensure_second_loopback_address
 
 PACKAGING_MODULE = "tests/e2e/test_packaging.py"
+GUI_TESTS = "tests/gui/"
 _build_key = pytest.StashKey["object"]()
 _run_key = pytest.StashKey[str]()
 
@@ -22,9 +23,12 @@ def _loopback_address() -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The bundle builds in the background while everything else runs (tests/helpers/bundle_build.py);
-    # its tests go last so they find it built.
-    items.sort(key=lambda item: item.nodeid.startswith(PACKAGING_MODULE))
+    # The window's tests go after every other: once they have made a QApplication, pytest-qt
+    # processes Qt events around *every* test, and what the windows left queued then runs inside
+    # unrelated call tests (CI's one segfault came from there). The bundle builds in the
+    # background while everything else runs (tests/helpers/bundle_build.py); its tests go last
+    # so they find it built.
+    items.sort(key=lambda item: (item.nodeid.startswith(PACKAGING_MODULE), item.nodeid.startswith(GUI_TESTS)))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
