@@ -23,6 +23,8 @@ from voicedesk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
+MIN_RATE_WINDOW_MS = 250.0  # a bitrate needs a dozen 20 ms packets between two readings
+
 FIELD_SOURCES: dict[str, str] = {
     "packets_sent": "local outbound-rtp.packetsSent",
     "packets_received": "local inbound-rtp.packetsReceived",
@@ -32,8 +34,8 @@ FIELD_SOURCES: dict[str, str] = {
     "rtt_ms": "remote-inbound-rtp.roundTripTime (peer's RTCP receiver report)",
     "remote_loss_pct": "remote-inbound-rtp.fractionLost (peer's RTCP: loss of what we sent)",
     "remote_jitter_ms": "remote-inbound-rtp.jitter (peer's RTCP: jitter of what we sent)",
-    "bitrate_out_kbps": "local outbound-rtp.bytesSent, delta per second (RTP payload + header)",
-    "bitrate_in_kbps": "local transport.bytesReceived, delta per second (includes RTCP/DTLS)",
+    "bitrate_out_kbps": "local outbound-rtp.bytesSent, delta per second (RTP payload + header; over ≥ 250 ms)",
+    "bitrate_in_kbps": "local transport.bytesReceived, delta per second (includes RTCP/DTLS; over ≥ 250 ms)",
     "mos": "E-model estimate (ITU-T G.107 simplified, see rtc/quality.py) from rtt_ms/2, jitter_ms, loss_pct",
 }
 
@@ -111,7 +113,12 @@ def finish_sample(fields: dict[str, Any], t_ms: float, previous: StatsSample | N
 
     Shared with readers of other stats sources (qa/webrtc_dump.py: Chrome's dumps), so
     every series is derived the same way."""
-    if previous is not None and t_ms > previous.t_ms:
+    if previous is not None and t_ms - previous.t_ms < MIN_RATE_WINDOW_MS:
+        # a reading just after another (a check's sample_stats, the one at hang-up) holds a packet
+        # or none: its delta says 0 or twice the rate. The rate stands as the last full window's.
+        for rate in ("bitrate_out_kbps", "bitrate_in_kbps"):
+            fields[rate] = getattr(previous, rate)
+    elif previous is not None:
         seconds = (t_ms - previous.t_ms) / 1000.0
         for total, rate in (("bytes_sent", "bitrate_out_kbps"), ("bytes_received", "bitrate_in_kbps")):
             now, before = fields.get(total), getattr(previous, total)

@@ -51,6 +51,17 @@ def test_bitrate_is_the_delta_per_second():
     assert second.bitrate_in_kbps == 64.0
 
 
+def test_a_reading_right_after_another_keeps_the_last_windows_bitrate():
+    first = sample_from_report(report(bytes_sent=10_000, bytes_received=8_000), 1000, 48000)
+    second = sample_from_report(report(bytes_sent=22_500, bytes_received=16_000), 2000, 48000, first)
+    # 5 ms later nothing more was sent: not 0 kbit/s, the rate of the window before
+    third = sample_from_report(report(bytes_sent=22_500, bytes_received=16_000), 2005, 48000, second)
+    assert (third.bitrate_out_kbps, third.bitrate_in_kbps) == (100.0, 64.0)
+    # and the next full window is measured from that reading's counters
+    fourth = sample_from_report(report(bytes_sent=35_000, bytes_received=24_000), 3005, 48000, third)
+    assert (fourth.bitrate_out_kbps, fourth.bitrate_in_kbps) == (100.0, 64.0)
+
+
 def test_every_figure_says_where_it_comes_from():
     figures = [f for f in StatsSample.__dataclass_fields__ if f not in ("t_ms", "bytes_sent", "bytes_received")]
     assert sorted(figures) == sorted(FIELD_SOURCES)
