@@ -83,6 +83,9 @@ def configure_application(app: Any) -> None:
         from PySide6.QtGui import QIcon
 
         app.setWindowIcon(QIcon(str(icon)))
+    from voicedesk.gui.gc_on_gui_thread import collect_on_gui_thread
+
+    collect_on_gui_thread(app)  # Qt objects must not be destroyed by a collection on another thread
 
 
 def _qt_message(mode: Any, context: Any, message: str) -> None:
