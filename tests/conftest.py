@@ -24,8 +24,9 @@ def _loopback_address() -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The window's tests go after every other: once they have made a QApplication, pytest-qt
-    # processes Qt events around *every* test, and what the windows left queued then runs inside
-    # unrelated call tests (CI's one segfault came from there). The bundle builds in the
+    # processes Qt events around *every* test, and what the windows left in Qt then runs inside
+    # unrelated call tests (CI's one segfault was a dangling timer firing there; the cause is
+    # fixed in gui/gc_on_gui_thread.py, this keeps any other leftover away). The bundle builds in the
     # background while everything else runs (tests/helpers/bundle_build.py); its tests go last
     # so they find it built.
     items.sort(key=lambda item: (item.nodeid.startswith(PACKAGING_MODULE), item.nodeid.startswith(GUI_TESTS)))
@@ -44,8 +45,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _gevent_loaded() -> str | None:
     """Locust, gevent or greenlet, if one is in this process. Locust patches the standard library
-    at import; gevent and greenlet alone patch nothing, but they have no business beside aiortc's
-    threads and Qt's (two crashes of this process, never reproduced, listed gevent's modules)."""
+    at import; gevent and greenlet alone patch nothing, but have no business beside aiortc's threads."""
     return next((name for name in ("locust", "gevent", "greenlet") if name in sys.modules), None)
 
 
