@@ -7,6 +7,7 @@ import gc
 import subprocess
 import sys
 import threading
+import time
 
 from PySide6.QtCore import QObject, Qt
 
@@ -32,8 +33,9 @@ def test_a_cycle_holding_a_qt_object_is_collected_on_the_gui_thread(aloop, qtbot
 
     def allocate() -> None:  # what would have run automatic collections on this thread
         while not busy.is_set():
-            for _ in range(10_000):
+            for _ in range(2_000):
                 Cycle()
+            time.sleep(0.001)  # leave the GUI thread the GIL to run its collections
 
     worker = threading.Thread(target=allocate, name="allocating", daemon=True)
     worker.start()
