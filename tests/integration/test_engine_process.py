@@ -158,15 +158,24 @@ PINNING_SCRIPT = textwrap.dedent(
     from voicedesk.rtc.spec import CallSpec
     from voicedesk.speech.recognizers import SttChoice
 
-    def threads(pid):  # {"tid name": [cpus]}
+    def threads(pid):  # {"tid name": [cpus]}; a thread that ended meanwhile runs nowhere
         out = {}
         for task in Path(f"/proc/{pid}/task").iterdir():
-            name = (task / "comm").read_text().strip()
-            out[f"{task.name} {name}"] = sorted(os.sched_getaffinity(int(task.name)))
+            try:
+                name = (task / "comm").read_text().strip()
+                out[f"{task.name} {name}"] = sorted(os.sched_getaffinity(int(task.name)))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
         return out
 
     def children(pid):
-        return [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+        found = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                found += [int(c) for c in (task / "children").read_text().split()]
+            except FileNotFoundError:  # that thread ended meanwhile
+                continue
+        return found
 
     async def main():
         engine = EngineProcess()
