@@ -9,7 +9,10 @@ GUI thread's dispatcher, and its next pass delivers an event to freed memory: a 
 the GUI tests in about one run in ten, in a test that adds and removes turn markers.
 
 The fix: automatic collection is switched off, and a timer on the GUI thread collects the
-generations Python itself would have collected (the counts past their thresholds). This is
+oldest generation whose count is past its threshold. That is Python's rule except for one
+condition Python does not expose: it also skips a full collection until a quarter as many
+objects await one as survived the last, so full collections may run more often here (each
+short after ``gc.freeze()`` at the first paint; not measured on their own). This is
 pyqtgraph's ``util.garbage_collector.GarbageCollector``, written out here so that start-up does
 not import pyqtgraph before the first paint. An upstream candidate for pyqtgraph: it does this
 only when an application asks. The engine process is not affected: it has no Qt and collects

@@ -24,6 +24,8 @@ from voicedesk.tasks import cancel_and_wait
 logger = logging.getLogger(__name__)
 
 MIN_RATE_WINDOW_MS = 250.0  # a bitrate needs a dozen 20 ms packets between two readings
+# each bitrate and the byte counter it is the delta of
+_RATES = (("bytes_sent", "bitrate_out_kbps"), ("bytes_received", "bitrate_in_kbps"))
 
 FIELD_SOURCES: dict[str, str] = {
     "packets_sent": "local outbound-rtp.packetsSent",
@@ -34,8 +36,10 @@ FIELD_SOURCES: dict[str, str] = {
     "rtt_ms": "remote-inbound-rtp.roundTripTime (peer's RTCP receiver report)",
     "remote_loss_pct": "remote-inbound-rtp.fractionLost (peer's RTCP: loss of what we sent)",
     "remote_jitter_ms": "remote-inbound-rtp.jitter (peer's RTCP: jitter of what we sent)",
-    "bitrate_out_kbps": "local outbound-rtp.bytesSent, delta per second (RTP payload + header; over ≥ 250 ms)",
-    "bitrate_in_kbps": "local transport.bytesReceived, delta per second (includes RTCP/DTLS; over ≥ 250 ms)",
+    "bitrate_out_kbps": "local outbound-rtp.bytesSent, delta per second "
+    f"(RTP payload + header; over ≥ {MIN_RATE_WINDOW_MS:g} ms)",
+    "bitrate_in_kbps": "local transport.bytesReceived, delta per second "
+    f"(includes RTCP/DTLS; over ≥ {MIN_RATE_WINDOW_MS:g} ms)",
     "mos": "E-model estimate (ITU-T G.107 simplified, see rtc/quality.py) from rtt_ms/2, jitter_ms, loss_pct",
 }
 
@@ -116,11 +120,11 @@ def finish_sample(fields: dict[str, Any], t_ms: float, previous: StatsSample | N
     if previous is not None and t_ms - previous.t_ms < MIN_RATE_WINDOW_MS:
         # a reading just after another (a check's sample_stats, the one at hang-up) holds a packet
         # or none: its delta says 0 or twice the rate. The rate stands as the last full window's.
-        for rate in ("bitrate_out_kbps", "bitrate_in_kbps"):
+        for _, rate in _RATES:
             fields[rate] = getattr(previous, rate)
     elif previous is not None:
         seconds = (t_ms - previous.t_ms) / 1000.0
-        for total, rate in (("bytes_sent", "bitrate_out_kbps"), ("bytes_received", "bitrate_in_kbps")):
+        for total, rate in _RATES:
             now, before = fields.get(total), getattr(previous, total)
             if now is not None and before is not None:
                 fields[rate] = max(0.0, (now - before) * 8 / 1000.0 / seconds)
